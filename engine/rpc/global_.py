@@ -1,0 +1,219 @@
+"""The Global interface (handle -1): engine facts, documents, requests in flight, reload progress."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import uuid
+from typing import Any
+
+from engine.app.app import DocSession
+from engine.errors import APP_ALREADY_OPEN, APP_INVALID, QixError
+from engine.rpc.dispatch import Call, rpc
+
+
+def _version(call: Call) -> str:
+    return call.engine.settings.engine_version
+
+
+@rpc("Global", "EngineVersion", concurrent=True)
+def engine_version(call: Call) -> dict:
+    return {"qVersion": {"qComponentVersion": _version(call)}}
+
+
+@rpc("Global", "ProductVersion", concurrent=True)
+def product_version(call: Call) -> dict:
+    return {"qReturn": _version(call)}
+
+
+@rpc("Global", "QvVersion", concurrent=True)
+def qv_version(call: Call) -> dict:
+    return {"qReturn": _version(call)}
+
+
+@rpc("Global", "OSName", concurrent=True)
+def os_name(call: Call) -> dict:
+    return {"qReturn": platform.system() or "Linux"}
+
+
+@rpc("Global", "OSVersion", concurrent=True)
+def os_version(call: Call) -> dict:
+    return {"qReturn": platform.release()}
+
+
+@rpc("Global", "QTProduct", concurrent=True)
+def qt_product(call: Call) -> dict:
+    return {"qReturn": "Qlik Sense"}
+
+
+@rpc("Global", "IsDesktopMode", concurrent=True)
+def is_desktop_mode(call: Call) -> dict:
+    return {"qReturn": False}
+
+
+@rpc("Global", "IsPersonalMode", concurrent=True)
+def is_personal_mode(call: Call) -> dict:
+    # without JWT validation the engine runs as "QlikView Personal" (user Personal\Me)
+    return {"qReturn": call.engine.settings.validate_json_web_tokens == 0}
+
+
+@rpc("Global", "AllowCreateApp", concurrent=True)
+def allow_create_app(call: Call) -> dict:
+    return {"qReturn": True}
+
+
+@rpc("Global", "GetAuthenticatedUser", concurrent=True)
+def get_authenticated_user(call: Call) -> dict:
+    identity = call.session.identity
+    if not identity.authenticated:
+        return {"qReturn": "UserDirectory=Personal; UserId=Me"}
+    return {"qReturn": f"UserDirectory=; UserId={identity.user}"}
+
+
+@rpc("Global", "GetUniqueID", concurrent=True)
+def get_unique_id(call: Call) -> dict:
+    return {"qUniqueID": str(uuid.uuid4())}
+
+
+@rpc("Global", "GetDefaultAppFolder", concurrent=True)
+def get_default_app_folder(call: Call) -> dict:
+    return {"qPath": str(call.engine.apps.document_dir)}
+
+
+@rpc("Global", "GetConfiguration", concurrent=True)
+def get_configuration(call: Call) -> dict:
+    return {"qConfig": {"qFeatures": {"qIsDesktop": False}}}
+
+
+@rpc("Global", "GetBNF", concurrent=True, qBnfType=0)
+def get_bnf(call: Call, qBnfType: int) -> dict:
+    return {"qBnfDefs": []}
+
+
+@rpc("Global", "GetCustomConnectors", concurrent=True, qReloadList=False)
+def get_custom_connectors(call: Call, qReloadList: bool) -> dict:
+    return {"qConnectors": []}
+
+
+@rpc("Global", "GetSupportedCodePages", concurrent=True)
+def get_supported_code_pages(call: Call) -> dict:
+    pages = [(65001, "UTF-8", "Unicode (UTF-8)"), (1252, "Windows-1252", "Western European (Windows)"),
+             (28591, "ISO-8859-1", "Western European (ISO)"), (1200, "UTF-16LE", "Unicode")]
+    return {"qCodePages": [{"qNumber": n, "qName": name, "qDescription": desc} for n, name, desc in pages]}
+
+
+@rpc("Global", "GetOdbcDsns", concurrent=True)
+def get_odbc_dsns(call: Call) -> dict:
+    return {"qOdbcDsns": []}
+
+
+@rpc("Global", "GetOleDbProviders", concurrent=True)
+def get_ole_db_providers(call: Call) -> dict:
+    return {"qOleDbProviders": []}
+
+
+@rpc("Global", "ReloadExtensionList", concurrent=True)
+def reload_extension_list(call: Call) -> dict:
+    return {}
+
+
+@rpc("Global", "ConfigureReload", concurrent=True, qCancelOnScriptError=False, qUseErrorData=False,
+     qInteractOnError=False)
+def configure_reload(call: Call, qCancelOnScriptError: bool, qUseErrorData: bool, qInteractOnError: bool) -> dict:
+    call.session.reload_config = {"cancel_on_error": qCancelOnScriptError, "use_error_data": qUseErrorData}
+    return {}
+
+
+def _cancel(call: Call, request_id: Any) -> None:
+    task = call.session.inflight.get(request_id)
+    if task is not None and task is not asyncio.current_task():
+        task.cancel()
+
+
+@rpc("Global", "AbortRequest", concurrent=True, qRequestId=0)
+def abort_request(call: Call, qRequestId: Any) -> dict:
+    _cancel(call, qRequestId)
+    return {}
+
+
+@rpc("Global", "CancelRequest", concurrent=True, qRequestId=0)
+def cancel_request(call: Call, qRequestId: Any) -> dict:
+    _cancel(call, qRequestId)
+    return {}
+
+
+@rpc("Global", "AbortAll", concurrent=True)
+def abort_all(call: Call) -> dict:
+    for request_id in list(call.session.inflight):
+        _cancel(call, request_id)
+    return {}
+
+
+@rpc("Global", "CancelReload", concurrent=True, qReason="")
+def cancel_reload(call: Call, qReason: str) -> dict:
+    for progress in list(call.session.reloads.values()):
+        progress.cancel()
+    return {}
+
+
+_EMPTY_PROGRESS = {
+    "qStarted": False, "qFinished": False, "qCompleted": 0, "qTotal": 0, "qKB": 0, "qMillisecs": 0,
+    "qUserInteractionWanted": False, "qPersistentProgress": "", "qTransientProgress": "",
+    "qErrorData": [], "qPersistentProgressMessages": [],
+    "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": []},
+}
+
+
+@rpc("Global", "GetProgress", concurrent=True, qRequestId=0)
+def get_progress(call: Call, qRequestId: Any) -> dict:
+    reloads = call.session.reloads
+    progress = reloads.get(qRequestId)
+    if progress is None and qRequestId in (0, -1, None) and reloads:
+        progress = list(reloads.values())[-1]  # 0: the session's latest reload
+    if progress is None:
+        return {"qProgressData": dict(_EMPTY_PROGRESS)}
+    return {"qProgressData": progress.snapshot()}
+
+
+# -- documents ---------------------------------------------------------------------------------------
+def open_doc_interface(call: Call, doc: DocSession) -> dict:
+    """The Doc handle of the session (stable within the session), reported in ``change``."""
+    session = call.session
+    handles = session.handles_of(doc)
+    if handles:
+        call.change.add(handles[0])
+        return {"qType": "Doc", "qHandle": handles[0], "qGenericId": doc.app.app_id}
+    return call.object_interface("Doc", doc, generic_id=doc.app.app_id, report_change=True)
+
+
+def attach_doc(call: Call, app: Any, no_data: bool = False) -> DocSession:
+    """Make ``app`` the session's active document (one per session, as in the engine)."""
+    session = call.session
+    current = session.active_doc
+    if current is not None:
+        if current.app is app:
+            return current
+        raise QixError(APP_ALREADY_OPEN, current.app.app_id)
+    doc = DocSession(app, session.identity, no_data=no_data)
+    call.engine.apps.hold(app)
+    session.active_doc = doc
+    return doc
+
+
+@rpc("Global", "CreateSessionApp")
+def create_session_app(call: Call) -> dict:
+    app = call.engine.apps.create_session_app()
+    doc = attach_doc(call, app)
+    return {"qReturn": open_doc_interface(call, doc), "qSessionAppId": app.app_id}
+
+
+@rpc("Global", "GetActiveDoc")
+def get_active_doc(call: Call) -> dict:
+    session = call.session
+    doc = session.active_doc
+    if doc is None and session.route.session_app_id:
+        app = call.engine.apps.create_session_app(session.route.session_app_id)
+        doc = attach_doc(call, app)
+    if doc is None:
+        raise QixError(APP_INVALID, "No active document")
+    return {"qReturn": open_doc_interface(call, doc)}

@@ -1,0 +1,123 @@
+"""The QIX JSON-RPC envelope: decoding requests, encoding responses, errors and notifications.
+
+Clients differ in what they send (see qix-protocol.md §2): ``params`` may be an array, an object, ``{}``,
+missing or ``null``; ``id`` is echoed whatever it is (qe-api-client sends ``0`` on every call); unknown
+top-level keys are ignored. Frames are text frames of orjson bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from engine.errors import INVALID_REQUEST, PARSE_ERROR, QixError
+
+__all__ = ["Request", "decode", "encode_result", "encode_error", "encode_push", "QixError", "sanitize"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One decoded request. ``params`` is a list, a dict, or None (= no params / all defaults)."""
+
+    id: Any
+    method: str
+    handle: int
+    params: list | dict | None
+    delta: bool
+
+
+class BadRequest(Exception):
+    """A frame that is not a usable request; carries the id (if one could be read) and the error."""
+
+    def __init__(self, request_id: Any, error: QixError) -> None:
+        super().__init__(error.message)
+        self.request_id = request_id
+        self.error = error
+
+
+def decode(frame: bytes | str) -> Request:
+    """Parse one text frame into a :class:`Request` or raise :class:`BadRequest`."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(None, QixError(PARSE_ERROR, str(exc).split(":")[0])) from None
+    if not isinstance(msg, dict):
+        raise BadRequest(None, QixError(INVALID_REQUEST, "Request must be a JSON object"))
+    request_id = msg.get("id")
+    method = msg.get("method")
+    if not isinstance(method, str) or not method:
+        raise BadRequest(request_id, QixError(INVALID_REQUEST, "Missing method"))
+    handle = msg.get("handle", -1)
+    if handle is None:
+        handle = -1
+    if isinstance(handle, bool) or not isinstance(handle, int):
+        if isinstance(handle, str) and handle.lstrip("-").isdigit():
+            handle = int(handle)
+        else:
+            raise BadRequest(request_id, QixError(INVALID_REQUEST, "Invalid handle"))
+    params = msg.get("params")
+    if params is not None and not isinstance(params, list | dict):
+        raise BadRequest(request_id, QixError(INVALID_REQUEST, "Params must be an array or an object"))
+    return Request(request_id, method, handle, params, msg.get("delta") is True)
+
+
+def sanitize(value: Any) -> Any:
+    """Replace float NaN/Infinity (which JSON cannot carry) by the strings the engine sends."""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {k: sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [sanitize(v) for v in value]
+    return value
+
+
+def _dumps(obj: dict) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return orjson.dumps(sanitize(obj))
+
+
+def encode_result(request_id: Any, result: dict, *, delta: bool = False, change: list[int] | None = None,
+                  close: list[int] | None = None) -> bytes:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+    if delta:
+        msg["delta"] = True
+    msg["result"] = result
+    if change:
+        msg["change"] = change
+    if close:
+        msg["close"] = close
+    return _dumps(msg)
+
+
+def encode_error(request_id: Any, error: QixError, *, change: list[int] | None = None,
+                 close: list[int] | None = None) -> bytes:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+    if change:
+        msg["change"] = change
+    if close:
+        msg["close"] = close
+    return _dumps(msg)
+
+
+def encode_push(change: list[int] | None = None, close: list[int] | None = None) -> bytes:
+    """An id-less frame carrying change/close lists caused by another socket of the session."""
+    msg: dict[str, Any] = {"jsonrpc": "2.0"}
+    if change:
+        msg["change"] = change
+    if close:
+        msg["close"] = close
+    return _dumps(msg)
+
+
+def encode_notification(method: str, params: dict) -> bytes:
+    return _dumps({"jsonrpc": "2.0", "method": method, "params": params})
