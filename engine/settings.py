@@ -1,0 +1,384 @@
+"""Engine settings: the command line and every ``-S Key=Value`` switch the stand-in honours.
+
+The real engine is configured only through its command line, so this module is the single place that
+turns argv into one typed, immutable :class:`Settings`. It never reads environment variables: what the
+process does must be visible in its command line. Keys of ``-S`` are matched case-insensitively; keys
+we do not know are kept (names only, values may be secrets) so the CLI can warn and carry on, as the
+real engine does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from engine import DEFAULT_ENGINE_VERSION, __version__
+
+PROG = "qix-engine"
+
+
+class SettingsError(Exception):
+    """A setting is missing, malformed or inconsistent; the engine must not start."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(setting, problem)
+        self.setting = setting
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.problem}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Value parsers: each takes the raw text of one -S switch and returns the typed value or raises
+# ValueError with a short explanation (wrapped into SettingsError with the setting's name).
+# --------------------------------------------------------------------------------------------------
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            value = None
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(map(str, allowed))}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def _yes_no(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered == "yes":
+        return True
+    if lowered == "no":
+        return False
+    raise ValueError(f"must be yes or no, got {text!r}")
+
+
+def _bool01(text: str) -> bool:
+    return bool(_choice(0, 1)(text))
+
+
+def _optional_text(text: str) -> str | None:
+    """Empty means unset, so ``-S JsonWebTokenSecret=`` cannot configure an empty HMAC key."""
+    return text if text != "" else None
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(os.path.abspath(text)) if text.strip() else None
+
+
+def _directory(text: str) -> Path:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return Path(os.path.abspath(text))
+
+
+def _nonempty(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One honoured ``-S`` setting: its engine name, the Settings field, parser, default and help."""
+
+    name: str
+    attr: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    shown_default: str | None = None
+
+    def default_text(self) -> str:
+        if self.shown_default is not None:
+            return self.shown_default
+        if self.default is None:
+            return "(unset)"
+        if isinstance(self.default, bool):
+            return "1" if self.default else "0"
+        return str(self.default)
+
+
+_LOG_SETTINGS: tuple[tuple[str, str, int], ...] = (
+    ("SystemLogVerbosity", "system_log_verbosity", 4),
+    ("PerformanceLogVerbosity", "performance_log_verbosity", 4),
+    ("AuditLogVerbosity", "audit_log_verbosity", 0),
+    ("SessionLogVerbosity", "session_log_verbosity", 4),
+    ("TrafficLogVerbosity", "traffic_log_verbosity", 0),
+    ("QixPerformanceLogVerbosity", "qix_performance_log_verbosity", 0),
+    ("SmartSearchQueryLogVerbosity", "smart_search_query_log_verbosity", 3),
+    ("SmartSearchIndexLogVerbosity", "smart_search_index_log_verbosity", 3),
+    ("SSELogVerbosity", "sse_log_verbosity", 4),
+    ("ScriptLogVerbosity", "script_log_verbosity", 0),
+)
+
+DEFAULT_DOCUMENT_DIRECTORY = "./apps"
+
+SPECS: tuple[_Spec, ...] = (
+    _Spec("AcceptEULA", "accept_eula", _yes_no, False, "yes/no: accept the end-user licence agreement",
+          shown_default="no"),
+    _Spec("ValidateJsonWebTokens", "validate_json_web_tokens", _choice(0, 1, 2), 0,
+          "0 = JWT not enforced, 1 = signed or unsigned JWT required, 2 = signed JWT required"),
+    _Spec("JsonWebTokenSecret", "json_web_token_secret", _optional_text, None,
+          "HMAC secret for HS256/HS384/HS512 tokens"),
+    _Spec("JsonWebTokenPath", "json_web_token_path", _optional_path, None,
+          "PEM file: RSA or EC public key (or X.509 certificate) for RS*/ES* tokens"),
+    _Spec("JsonWebTokenJwksPath", "json_web_token_jwks_path", _optional_path, None,
+          "JWKS JSON file; the token header's kid picks the key"),
+    _Spec("JsonWebTokenLeeway", "json_web_token_leeway", _seconds, 0.0,
+          "seconds of clock skew tolerated on exp/nbf", shown_default="0"),
+    _Spec("JsonWebTokenAudience", "json_web_token_audience", _optional_text, None,
+          "required aud claim value (checked only when set)"),
+    _Spec("JsonWebTokenIssuer", "json_web_token_issuer", _optional_text, None,
+          "required iss claim value (checked only when set)"),
+    _Spec("DocumentDirectory", "document_directory", _directory, None,
+          "directory holding the apps; created if missing", shown_default=DEFAULT_DOCUMENT_DIRECTORY),
+    _Spec("SessionTTL", "session_ttl", _int_in(-1), 0,
+          "seconds a session outlives its last socket; -1 = forever (needs MaxSessionTTL=-1)"),
+    _Spec("MaxSessionTTL", "max_session_ttl", _int_in(-1), 1800,
+          "upper bound for SessionTTL and URL /ttl/<n>; -1 = unbounded"),
+    _Spec("PrometheusPort", "prometheus_port", _int_in(0, 65535), 9090,
+          "port of the /metrics endpoint; 0 disables it"),
+    _Spec("EngineVersion", "engine_version", _nonempty, DEFAULT_ENGINE_VERSION,
+          "version reported by EngineVersion and /healthcheck"),
+    _Spec("EnableCompression", "enable_compression", _bool01, False,
+          "0/1: permessage-deflate on the websocket"),
+    _Spec("ScriptMaxRows", "script_max_rows", _int_in(1), 100_000_000,
+          "maximum rows one load statement may produce"),
+    *(
+        _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
+        for name, attr, default in _LOG_SETTINGS
+    ),
+)
+
+_SPEC_BY_KEY: dict[str, _Spec] = {spec.name.lower(): spec for spec in SPECS}
+
+#: Settings whose presence means "JWT keys are configured".
+JWT_KEY_SETTINGS = ("JsonWebTokenSecret", "JsonWebTokenPath", "JsonWebTokenJwksPath")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine was told on its command line, typed and validated."""
+
+    host: str = "0.0.0.0"
+    port: int = 9076
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    accept_eula: bool = False
+    validate_json_web_tokens: int = 0
+    json_web_token_secret: str | None = field(default=None, repr=False)
+    json_web_token_path: Path | None = None
+    json_web_token_jwks_path: Path | None = None
+    json_web_token_leeway: float = 0.0
+    json_web_token_audience: str | None = None
+    json_web_token_issuer: str | None = None
+
+    document_directory: Path = field(default_factory=lambda: Path(os.path.abspath(DEFAULT_DOCUMENT_DIRECTORY)))
+    session_ttl: int = 0
+    max_session_ttl: int = 1800
+    prometheus_port: int = 9090
+    engine_version: str = DEFAULT_ENGINE_VERSION
+    enable_compression: bool = False
+    script_max_rows: int = 100_000_000
+
+    system_log_verbosity: int = 4
+    performance_log_verbosity: int = 4
+    audit_log_verbosity: int = 0
+    session_log_verbosity: int = 4
+    traffic_log_verbosity: int = 0
+    qix_performance_log_verbosity: int = 0
+    smart_search_query_log_verbosity: int = 3
+    smart_search_index_log_verbosity: int = 3
+    sse_log_verbosity: int = 4
+    script_log_verbosity: int = 0
+
+    #: ``-S`` keys we do not honour, as written on the command line (values dropped: may be secrets).
+    unknown_settings: tuple[str, ...] = ()
+
+    @property
+    def jwt_enforced(self) -> bool:
+        return self.validate_json_web_tokens != 0
+
+    @property
+    def jwt_keys_configured(self) -> bool:
+        return bool(self.json_web_token_secret or self.json_web_token_path or self.json_web_token_jwks_path)
+
+    def effective_ttl(self, requested: int | None) -> float:
+        """Seconds a session lives after its last socket closes.
+
+        ``requested`` is the URL's ``/ttl/<n>`` (it overrides ``SessionTTL``); the result is capped by
+        ``MaxSessionTTL`` unless that is -1. A negative TTL means "forever", which only
+        ``MaxSessionTTL=-1`` permits; otherwise it is capped like any other value.
+        """
+        ttl = self.session_ttl if requested is None else requested
+        unbounded = self.max_session_ttl < 0
+        if ttl < 0:
+            return math.inf if unbounded else float(self.max_session_ttl)
+        if unbounded:
+            return float(ttl)
+        return float(min(ttl, self.max_session_ttl))
+
+    def log_verbosity(self, name: str) -> int:
+        """Level of a log by its engine setting name, e.g. ``"TrafficLogVerbosity"`` (case-insensitive)."""
+        spec = _SPEC_BY_KEY.get(name.lower())
+        if spec is None or not spec.name.endswith("LogVerbosity"):
+            raise KeyError(name)
+        return int(getattr(self, spec.attr))
+
+
+# --------------------------------------------------------------------------------------------------
+# argparse front end
+# --------------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises SettingsError instead of printing usage and exiting on bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError("command line", message)
+
+
+def _epilog() -> str:
+    width = max(len(spec.name) for spec in SPECS)
+    dwidth = max(len(spec.default_text()) for spec in SPECS)
+    lines = ["engine settings (-S Key=Value, keys case-insensitive):", ""]
+    lines.append(f"  {'Setting':<{width}}  {'Default':<{dwidth}}  Meaning")
+    for spec in SPECS:
+        lines.append(f"  {spec.name:<{width}}  {spec.default_text():<{dwidth}}  {spec.help}")
+    lines.append("")
+    lines.append("Unknown -S keys are reported as a warning and ignored.")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="A Python stand-in for the Qlik Associative Engine (QIX websocket JSON-RPC API).",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", default="9076",
+                        help="websocket/REST port; 0 picks a free port (default: %(default)s)")
+    parser.add_argument("--tls-cert", metavar="PATH", help="PEM certificate chain: serve wss:// and https://")
+    parser.add_argument("--tls-key", metavar="PATH",
+                        help="PEM private key for --tls-cert (default: read from the --tls-cert file)")
+    parser.add_argument("-S", dest="settings", action="append", default=[], metavar="Key=Value",
+                        help="engine setting, repeatable; see the table below")
+    parser.add_argument("--version", action="version",
+                        version=f"{PROG} {__version__} (EngineVersion {DEFAULT_ENGINE_VERSION})")
+    return parser
+
+
+def _parse_port(text: str) -> int:
+    try:
+        return _int_in(0, 65535)(text)
+    except ValueError as err:
+        raise SettingsError("--port", str(err)) from None
+
+
+def _readable_file(option: str, text: str | None) -> Path | None:
+    if text is None:
+        return None
+    path = Path(os.path.abspath(text))
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise SettingsError(option, f"cannot read file {text}")
+    return path
+
+
+def parse_args(argv: Sequence[str]) -> Settings:
+    """Turn a command line (without the program name) into validated Settings.
+
+    Raises SettingsError for anything wrong; ``--help`` and ``--version`` print and raise SystemExit(0)
+    the argparse way. Creates DocumentDirectory when missing.
+    """
+    ns = build_parser().parse_args(list(argv))
+    values: dict[str, Any] = {
+        "host": ns.host,
+        "port": _parse_port(ns.port),
+        "tls_cert": _readable_file("--tls-cert", ns.tls_cert),
+        "tls_key": _readable_file("--tls-key", ns.tls_key),
+    }
+    if values["tls_key"] is not None and values["tls_cert"] is None:
+        raise SettingsError("--tls-key", "needs --tls-cert")
+
+    unknown: list[str] = []
+    for item in ns.settings:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise SettingsError(key or item or "-S", "expected -S Key=Value")
+        spec = _SPEC_BY_KEY.get(key.lower())
+        if spec is None:
+            if key not in unknown:
+                unknown.append(key)
+            continue
+        try:
+            values[spec.attr] = spec.parse(raw)
+        except ValueError as err:
+            raise SettingsError(spec.name, str(err)) from None
+
+    if values.get("document_directory") is None:
+        values["document_directory"] = _directory(DEFAULT_DOCUMENT_DIRECTORY)
+    values["unknown_settings"] = tuple(unknown)
+    settings = Settings(**values)
+    _validate(settings)
+    _ensure_directory(settings.document_directory)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    """Cross-setting rules that one value alone cannot check."""
+    if settings.jwt_enforced and not settings.jwt_keys_configured:
+        raise SettingsError(
+            "ValidateJsonWebTokens",
+            f"level {settings.validate_json_web_tokens} needs JsonWebTokenSecret, JsonWebTokenPath "
+            "or JsonWebTokenJwksPath",
+        )
+    if settings.prometheus_port and settings.prometheus_port == settings.port:
+        raise SettingsError("PrometheusPort", f"must differ from --port ({settings.port})")
+
+
+def _ensure_directory(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SettingsError("DocumentDirectory", f"cannot create {path}: {err.strerror or err}") from None
+    if not path.is_dir():
+        raise SettingsError("DocumentDirectory", f"{path} is not a directory")
+
