@@ -117,14 +117,11 @@ class Session:
         if entry is not None:
             entry.seen = _version(entry.target)
 
-    def collect_changes(self, forced: set[int]) -> list[int]:
-        """Handles that went valid → invalid since last reported, plus ``forced`` ones (reported once)."""
+    def collect_changes(self) -> list[int]:
+        """Handles that went valid → invalid since the client last read them (each reported once)."""
         out = []
         for h, e in self.handles.items():
-            if h in forced:
-                e.seen = None
-                out.append(h)
-            elif e.seen is not None and _version(e.target) != e.seen:
+            if e.seen is not None and _version(e.target) != e.seen:
                 e.seen = None
                 out.append(h)
         return out
@@ -147,7 +144,7 @@ class Session:
 
     def refresh(self, exclude: Socket | None = None) -> None:
         """Check for invalidated handles caused elsewhere (another session's reload) and push them."""
-        self.push(self.collect_changes(set()), [], exclude)
+        self.push(self.collect_changes(), [], exclude)
 
     def cancel_expiry(self) -> None:
         if self._expiry is not None:

@@ -21,7 +21,6 @@ def get_app_properties(call: Call) -> dict:
 @rpc("Doc", "SetAppProperties", qProp={})
 def set_app_properties(call: Call, qProp: dict) -> dict:
     call.target.app.set_app_properties(qProp)
-    call.changed(call.target)
     call.shared_change = True
     return {}
 

@@ -176,12 +176,13 @@ def get_progress(call: Call, qRequestId: Any) -> dict:
 
 
 # -- documents ---------------------------------------------------------------------------------------
-def open_doc_interface(call: Call, doc: DocSession) -> dict:
-    """The Doc handle of the session (stable within the session), reported in ``change``."""
+def open_doc_interface(call: Call, doc: DocSession, *, report: bool = True) -> dict:
+    """The Doc handle of the session (stable within the session); OpenDoc reports it in ``change``."""
     session = call.session
     handles = session.handles_of(doc)
     if handles:
-        call.change.add(handles[0])
+        if report:
+            call.change.add(handles[0])
         return {"qType": "Doc", "qHandle": handles[0], "qGenericId": doc.app.app_id}
     return call.object_interface("Doc", doc, generic_id=doc.app.app_id, report_change=True)
 
@@ -216,4 +217,4 @@ def get_active_doc(call: Call) -> dict:
         doc = attach_doc(call, app)
     if doc is None:
         raise QixError(APP_INVALID, "No active document")
-    return {"qReturn": open_doc_interface(call, doc)}
+    return {"qReturn": open_doc_interface(call, doc, report=False)}

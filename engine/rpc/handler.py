@@ -110,11 +110,13 @@ async def _run(spec: dispatch.MethodSpec, call: dispatch.Call, request: Any) -> 
 
 
 def _lists(session: Any, call: dispatch.Call) -> tuple[list[int], list[int]]:
-    """This response's change/close lists; the same news goes to the session's other sockets."""
+    """This response's change/close lists. Handles that went stale are news for every socket of the
+    session; new handles (``call.change``) only for the caller, who is the only one to know them."""
     close = sorted(call.close)
-    change = [h for h in session.collect_changes(call.change) if h not in call.close]
-    session.push(change, close, exclude=call.socket)
+    stale = [h for h in session.collect_changes() if h not in call.close]
+    session.push(stale, close, exclude=call.socket)
     if call.shared_change:
         for other in session.manager.peers_of(session):
             other.refresh()
+    change = sorted(set(stale) | (call.change - call.close))
     return change, close
