@@ -11,8 +11,11 @@ import copy
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from engine.app import store
+from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
 
 DEFAULT_SCRIPT = (
@@ -49,17 +52,69 @@ class App:
     app_id: str
     title: str
     is_session_app: bool = False
+    file_path: Path | None = None
     script: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     model: DataModel = field(default_factory=DataModel.empty)
+    #: the security table of ``section access`` (columns upper-cased), None when the script has none
+    section_access: dict | None = None
+    #: script variables after the last reload (name → text)
+    script_variables: dict[str, str] = field(default_factory=dict)
+    connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_reload_time: str = ""
-    file_name: str = ""
+    reloading: bool = False
+    #: False while the app was opened without data and nobody needed the model yet
+    data_loaded: bool = True
     #: bumped when the data model is swapped (reload)
     data_version: int = 0
     #: bumped by SetAppProperties
     props_version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
+    # -- persistence ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_document(cls, doc: store.AppDocument, path: Path) -> App:
+        return cls(
+            app_id=doc.app_id, title=doc.title or doc.app_id, file_path=path, script=doc.script,
+            properties=dict(doc.properties), model=doc.model or DataModel.empty(),
+            section_access=doc.section_access, script_variables=dict(doc.script_variables),
+            connections={c["qId"]: c for c in doc.connections if "qId" in c},
+            last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None)
+
+    def to_document(self) -> store.AppDocument:
+        return store.AppDocument(
+            app_id=self.app_id, title=self.title, script=self.script, properties=copy.deepcopy(self.properties),
+            connections=list(self.connections.values()), last_reload_time=self.last_reload_time,
+            model=self.model if self.data_loaded else None, section_access=self.section_access,
+            script_variables=dict(self.script_variables))
+
+    def ensure_data(self) -> None:
+        """Load the data model of an app first opened without data."""
+        with self.lock:
+            if not self.data_loaded and self.file_path is not None:
+                self.model = store.load(self.file_path, with_data=True).model or DataModel.empty()
+                self.data_loaded = True
+
+    def save(self) -> None:
+        """Write the app atomically (see ``store.save``); session apps cannot be saved (9009)."""
+        if self.is_session_app or self.file_path is None:
+            raise QixError(SESSION_APP_NOT_PERSISTED, self.app_id)
+        with self.lock:
+            doc = self.to_document()
+        store.save(self.file_path, doc)
+
+    def copy_from(self, source: App) -> None:
+        """Take a copy of another app's script, properties, connections and data (session app from app)."""
+        with source.lock:
+            self.script = source.script
+            self.properties = copy.deepcopy(source.properties)
+            self.connections = copy.deepcopy(source.connections)
+            self.model = source.model  # models are immutable: sharing is safe
+            self.section_access = source.section_access
+            self.script_variables = dict(source.script_variables)
+            self.last_reload_time = source.last_reload_time
+
+    # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:
         props = {
             "qTitle": self.title,
@@ -67,7 +122,7 @@ class App:
             "qMigrationHash": "",
             "qSavedInProductVersion": "",
             "qThumbnail": {"qUrl": ""},
-            "qHasSectionAccess": False,
+            "qHasSectionAccess": self.section_access is not None,
         }
         props.update(copy.deepcopy(self.properties))
         return props
@@ -77,8 +132,19 @@ class App:
         title = props.get("qTitle")
         if isinstance(title, str) and title:
             self.title = title
-        self.properties = {k: v for k, v in props.items() if k not in ("qLastReloadTime",)}
+        self.properties = {k: v for k, v in props.items() if k not in ("qLastReloadTime", "qHasSectionAccess")}
         self.props_version += 1
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def swap_data(self, model: DataModel, section_access: dict | None, variables: dict[str, str]) -> None:
+        """Install a reload's result whole; queries already running finish on the old model."""
+        with self.lock:
+            self.model = model
+            self.section_access = section_access
+            self.script_variables = variables
+            self.data_loaded = True
+            self.last_reload_time = utc_timestamp()
+            self.data_version += 1
 
 
 class DocSession:
@@ -91,6 +157,15 @@ class DocSession:
 
     def version(self) -> tuple[int, int]:
         return (self.app.props_version, self.app.data_version)
+
+    @property
+    def model(self) -> DataModel:
+        """The data model as this session may see it."""
+        self.app.ensure_data()
+        return self.app.model
+
+    def check_script_access(self) -> None:
+        """Reading or changing the script, reloading and saving (section access restricts these)."""
 
     @property
     def locale_info(self) -> dict[str, Any]:
@@ -115,7 +190,7 @@ class DocSession:
             "qThumbnail": {"qUrl": ""},
             "qUnsupportedFeatures": [],
             "qUsage": "ANALYTICS",
-            "qHasSectionAccess": False,
+            "qHasSectionAccess": app.section_access is not None,
             **{k: v for k, v in copy.deepcopy(app.properties).items() if not k.startswith("q")},
         }
 
@@ -146,3 +221,48 @@ def locale_info() -> dict[str, Any]:
         "qCollation": "en-US",
         "qNumericalAbbreviation": "3:k;6:M;9:G;12:T;15:P;18:E;21:Z;24:Y;-3:m;-6:μ;-9:n;-12:p;-15:f;-18:a;-21:z;-24:y",
     }
+
+
+@dataclass(eq=False)
+class FieldRef:
+    """The target of a ``Field`` handle: a field name in one state of a session's view of an app."""
+
+    doc: DocSession
+    name: str
+    state: str = "$"
+
+    def version(self) -> int:
+        return self.doc.app.data_version
+
+
+@dataclass(eq=False)
+class ScriptVariable:
+    """A variable the load script defined (``SET``/``LET``), read through ``GetVariableByName``."""
+
+    doc: DocSession
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"script-variable-{self.name}"
+
+    def version(self) -> int:
+        return self.doc.app.data_version
+
+    @property
+    def text(self) -> str:
+        return self.doc.app.script_variables.get(self.name, "")
+
+    def layout(self) -> dict[str, Any]:
+        text = self.text
+        try:
+            num: float | str = float(text)
+        except ValueError:
+            num = "NaN"
+        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMeta": {"privileges": ["read"]},
+                "qText": text, "qNum": num, "qIsScriptCreated": True}
+
+    def properties(self) -> dict[str, Any]:
+        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMetaDef": {}, "qName": self.name,
+                "qComment": "", "qNumberPresentation": {"qType": "U", "qnDec": 10, "qUseThou": 0},
+                "qIncludeInBookmark": False, "qDefinition": self.text}

@@ -1,9 +1,21 @@
-"""The Doc interface: one session's view of an app."""
+"""The Doc interface: one session's view of an app (script, reload, save, data model, connections)."""
 
 from __future__ import annotations
 
-from engine.app.app import DEFAULT_SCRIPT
-from engine.rpc.dispatch import Call, rpc
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from engine.app.app import DEFAULT_SCRIPT, FieldRef, ScriptVariable
+from engine.app.reload import ReloadJob, reload_app
+from engine.calc import tables
+from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, INVALID_PARAMETERS, QixError
+from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call, rpc
+from engine.script.syntax import check_syntax
+
+#: how many finished reloads a session keeps for GetProgress
+_KEEP_RELOADS = 16
 
 
 @rpc("Doc", "GetAppLayout")
@@ -34,3 +46,163 @@ def get_locale_info(call: Call) -> dict:
 def get_empty_script(call: Call, qLocalizedMainSection: str) -> dict:
     main = f"///$tab {qLocalizedMainSection or 'Main'}\n"
     return {"qReturn": main + DEFAULT_SCRIPT}
+
+
+# -- script and reload ------------------------------------------------------------------------------------
+@rpc("Doc", "GetScript")
+def get_script(call: Call) -> dict:
+    call.target.check_script_access()
+    return {"qScript": call.target.app.script}
+
+
+@rpc("Doc", "SetScript", qScript="")
+def set_script(call: Call, qScript: str) -> dict:
+    call.target.check_script_access()
+    call.target.app.script = qScript
+    return {}
+
+
+@rpc("Doc", "CheckScriptSyntax")
+def check_script_syntax(call: Call) -> dict:
+    call.target.check_script_access()
+    return {"qErrors": [e.to_json() for e in check_syntax(call.target.app.script)]}
+
+
+async def _reload(call: Call) -> bool:
+    doc = call.target
+    doc.check_script_access()
+    job = ReloadJob()
+    reloads = call.session.reloads
+    reloads[call.request.id] = job
+    while len(reloads) > _KEEP_RELOADS:
+        reloads.pop(next(iter(reloads)))
+    settings = call.engine.settings
+    try:
+        ok = await asyncio.shield(asyncio.to_thread(
+            reload_app, doc.app, job, settings.document_directory, settings.script_max_rows))
+    except asyncio.CancelledError:
+        job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
+        raise
+    if ok:
+        call.shared_change = True
+    return ok
+
+
+@rpc("Doc", "DoReload", qMode=0, qPartial=False, qDebug=False)
+async def do_reload(call: Call, qMode: int, qPartial: bool, qDebug: bool) -> dict:
+    return {"qReturn": await _reload(call)}
+
+
+@rpc("Doc", "DoReloadEx", qParams={})
+async def do_reload_ex(call: Call, qParams: dict) -> dict:
+    ok = await _reload(call)
+    return {"qResult": {"qSuccess": ok, "qScriptLogFile": "", "qEndedWithMemoryConstraint": False}}
+
+
+@rpc("Doc", "DoSave", qFileName="")
+async def do_save(call: Call, qFileName: str) -> dict:
+    call.target.check_script_access()
+    await asyncio.to_thread(call.target.app.save)
+    return {}
+
+
+# -- the data model -----------------------------------------------------------------------------------
+@rpc("Doc", "GetTablesAndKeys", qWindowSize={}, qNullSize={}, qCellHeight=0, qSyntheticMode=False,
+     qIncludeSysVars=False, qIncludeProfiling=False)
+def get_tables_and_keys(call: Call, qWindowSize: dict, qNullSize: dict, qCellHeight: int, qSyntheticMode: bool,
+                        qIncludeSysVars: bool, qIncludeProfiling: bool) -> dict:
+    return tables.tables_and_keys(call.target.model, qSyntheticMode, qIncludeSysVars)
+
+
+@rpc("Doc", "GetTableData", qOffset=0, qRows=0, qSyntheticMode=False, qTableName="")
+async def get_table_data(call: Call, qOffset: int, qRows: int, qSyntheticMode: bool, qTableName: str) -> dict:
+    model = call.target.model
+    return {"qData": await asyncio.to_thread(tables.table_data, model, qTableName, qOffset, qRows)}
+
+
+@rpc("Doc", "GetFieldDescription", qFieldName="")
+def get_field_description(call: Call, qFieldName: str) -> dict:
+    return {"qReturn": tables.field_description(call.target.model, qFieldName)}
+
+
+@rpc("Doc", "GetField", qFieldName="", qStateName="")
+def get_field(call: Call, qFieldName: str, qStateName: str) -> dict:
+    doc = call.target
+    if qFieldName not in doc.model.fields:
+        raise QixError(2, qFieldName)
+    ref = FieldRef(doc, qFieldName, qStateName or "$")
+    return {"qReturn": call.object_interface("Field", ref, generic_id=qFieldName)}
+
+
+@rpc("Doc", "GetVariableByName", qName="")
+def get_variable_by_name(call: Call, qName: str) -> dict:
+    doc = call.target
+    if qName not in doc.app.script_variables:
+        return {"qReturn": dict(NOT_FOUND_INTERFACE)}
+    var = ScriptVariable(doc, qName)
+    return {"qReturn": call.object_interface("GenericVariable", var, generic_id=var.id, generic_type="variable")}
+
+
+# -- connections --------------------------------------------------------------------------------------
+def _connection(call: Call, conn_id: str) -> dict[str, Any]:
+    conn = call.target.app.connections.get(conn_id)
+    if conn is None:
+        raise QixError(CONNECTION_NOT_FOUND, conn_id)
+    return conn
+
+
+def _normalise_connection(spec: dict[str, Any], conn_id: str) -> dict[str, Any]:
+    name = spec.get("qName")
+    if not isinstance(name, str) or not name:
+        raise QixError(INVALID_PARAMETERS, "qName")
+    return {
+        "qId": conn_id,
+        "qName": name,
+        "qConnectionString": str(spec.get("qConnectionString", "")),
+        "qType": str(spec.get("qType", "")),
+        "qUserName": str(spec.get("qUserName", "")),
+        "qModifiedDate": time.strftime("%Y%m%dT%H%M%S.000Z", time.gmtime()),
+        "qMeta": {"qName": name},
+        "qLogOn": spec.get("qLogOn", "LOG_ON_SERVICE_USER"),
+    }
+
+
+@rpc("Doc", "CreateConnection", qConnection={})
+def create_connection(call: Call, qConnection: dict) -> dict:
+    app = call.target.app
+    call.target.check_script_access()
+    conn = _normalise_connection(qConnection, str(uuid.uuid4()))
+    if any(c["qName"] == conn["qName"] for c in app.connections.values()):
+        raise QixError(CONNECTION_ALREADY_EXISTS, conn["qName"])
+    app.connections[conn["qId"]] = conn
+    return {"qConnectionId": conn["qId"]}
+
+
+@rpc("Doc", "GetConnections")
+def get_connections(call: Call) -> dict:
+    return {"qConnections": list(call.target.app.connections.values())}
+
+
+@rpc("Doc", "GetConnection", qConnectionId="")
+def get_connection(call: Call, qConnectionId: str) -> dict:
+    return {"qConnection": _connection(call, qConnectionId)}
+
+
+@rpc("Doc", "ModifyConnection", qConnectionId="", qConnection={}, qOverrideCredentials=False)
+def modify_connection(call: Call, qConnectionId: str, qConnection: dict, qOverrideCredentials: bool) -> dict:
+    call.target.check_script_access()
+    _connection(call, qConnectionId)
+    conn = _normalise_connection(qConnection, qConnectionId)
+    apps = call.target.app.connections
+    if any(c["qName"] == conn["qName"] and c["qId"] != qConnectionId for c in apps.values()):
+        raise QixError(CONNECTION_ALREADY_EXISTS, conn["qName"])
+    apps[qConnectionId] = conn
+    return {}
+
+
+@rpc("Doc", "DeleteConnection", qConnectionId="")
+def delete_connection(call: Call, qConnectionId: str) -> dict:
+    call.target.check_script_access()
+    _connection(call, qConnectionId)
+    del call.target.app.connections[qConnectionId]
+    return {}

@@ -218,3 +218,40 @@ def get_active_doc(call: Call) -> dict:
     if doc is None:
         raise QixError(APP_INVALID, "No active document")
     return {"qReturn": open_doc_interface(call, doc, report=False)}
+
+
+@rpc("Global", "OpenDoc", qDocName="", qUserName="", qPassword="", qSerial="", qNoData=False)
+async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qSerial: str,
+                   qNoData: bool) -> dict:
+    session = call.session
+    current = session.active_doc
+    if current is not None and qDocName in (current.app.app_id, current.app.app_id + ".qvf"):
+        return {"qReturn": open_doc_interface(call, current)}
+    app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
+    doc = attach_doc(call, app, no_data=qNoData)
+    return {"qReturn": open_doc_interface(call, doc)}
+
+
+@rpc("Global", "CreateApp", qAppName="", qLocalizedScriptMainSection="", qLocale="")
+async def create_app(call: Call, qAppName: str, qLocalizedScriptMainSection: str, qLocale: str) -> dict:
+    app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName)
+    return {"qSuccess": True, "qAppId": app_id}
+
+
+@rpc("Global", "DeleteApp", qAppId="")
+async def delete_app(call: Call, qAppId: str) -> dict:
+    return {"qSuccess": await asyncio.to_thread(call.engine.apps.delete, qAppId)}
+
+
+@rpc("Global", "GetDocList")
+async def get_doc_list(call: Call) -> dict:
+    return {"qDocList": await asyncio.to_thread(call.engine.apps.doc_list)}
+
+
+@rpc("Global", "CreateSessionAppFromApp", qSrcAppId="")
+async def create_session_app_from_app(call: Call, qSrcAppId: str) -> dict:
+    source = await asyncio.to_thread(call.engine.apps.open, qSrcAppId, True)
+    app = call.engine.apps.create_session_app()
+    app.copy_from(source)
+    doc = attach_doc(call, app)
+    return {"qReturn": open_doc_interface(call, doc), "qSessionAppId": app.app_id}

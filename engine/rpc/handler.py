@@ -18,7 +18,9 @@ from engine.rpc.protocol import BadRequest, decode, encode_error, encode_result
 
 # the interface modules register their methods on import
 from engine.rpc import doc as _doc  # noqa: F401  isort: skip
+from engine.rpc import field as _field  # noqa: F401  isort: skip
 from engine.rpc import global_ as _global  # noqa: F401  isort: skip
+from engine.rpc import variable as _variable  # noqa: F401  isort: skip
 
 log = logging.getLogger("qix.rpc")
 

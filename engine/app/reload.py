@@ -1,0 +1,110 @@
+"""Running a reload for an app and reporting its progress the way ``Global.GetProgress`` shows it.
+
+The script runs in a worker thread; :class:`ReloadJob` is what the event loop reads meanwhile (progress
+lines, errors, finished or not) and how it asks the runner to stop. A failed or cancelled reload leaves
+the previous model in place: the app's data is swapped only when the whole script succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.app.app import App
+from engine.errors import RELOAD_IN_PROGRESS, QixError
+from engine.script.errors import ReloadCancelled, ScriptError
+from engine.script.progress import Progress
+from engine.script.runner import Connection, ScriptEnv, run_script
+
+log = logging.getLogger("qix.reload")
+
+
+class ReloadJob:
+    """One reload: its progress sink, cancel flag and outcome."""
+
+    def __init__(self) -> None:
+        self.progress = Progress()
+        self.cancel_event = threading.Event()
+        self.started = False
+        self.finished = False
+        self.succeeded = False
+        self.started_at = time.monotonic()
+        self.ended_at: float | None = None
+        self.errors: list[dict[str, Any]] = []
+        self.log: list[str] = []
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        """``qProgressData``: persistent lines since the last call, the running statement, errors."""
+        lines, transient = self.progress.drain()
+        with self._lock:
+            errors = list(self.errors)
+        end = self.ended_at if self.ended_at is not None else time.monotonic()
+        return {
+            "qStarted": self.started,
+            "qFinished": self.finished,
+            "qCompleted": self.progress.statements,
+            "qTotal": 0,
+            "qKB": 0,
+            "qMillisecs": int((end - self.started_at) * 1000),
+            "qUserInteractionWanted": False,
+            "qPersistentProgress": "\n".join(lines),
+            "qTransientProgress": transient,
+            "qErrorData": errors,
+            "qPersistentProgressMessages": [{"qMessageCode": 0, "qMessageParameters": [line]} for line in lines],
+            "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": [transient] if transient else []},
+        }
+
+    def fail(self, message: str, line_text: str = "", line: int = 0) -> None:
+        with self._lock:
+            self.errors.append({
+                "qErrorString": message,
+                "qLineEnd": line_text,
+                "qLine": line_text,
+                "qLineNumber": line,
+                "qErrorDataCode": "EDC_ERROR",
+                "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
+            })
+
+
+def connections_of(app: App) -> dict[str, Connection]:
+    return {c["qName"]: Connection(c["qName"], c.get("qConnectionString", ""), c.get("qType", ""))
+            for c in app.connections.values()}
+
+
+def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int) -> bool:
+    """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result."""
+    with app.lock:
+        if app.reloading:
+            raise QixError(RELOAD_IN_PROGRESS, app.app_id)
+        app.reloading = True
+        script = app.script
+        env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows)
+    job.started = True
+    try:
+        result = run_script(script, env, progress=job.progress, cancel=job.cancel_event)
+    except ScriptError as err:
+        job.fail(err.message, err.statement_text, err.line)
+        job.log = [f"Error: {err.message}", "Execution Failed", "Execution finished."]
+        log.info("reload failed", extra={"event": "reload_failed", "app": app.app_id, "error": err.message})
+        return False
+    except ReloadCancelled:
+        job.fail("Reload cancelled")
+        log.info("reload cancelled", extra={"event": "reload_cancelled", "app": app.app_id})
+        return False
+    finally:
+        job.finished = True
+        job.ended_at = time.monotonic()
+        app.reloading = False
+    app.swap_data(result.model, result.section_access, result.variables)
+    job.log = list(result.log)
+    job.succeeded = True
+    log.info("reload finished", extra={"event": "reload_finished", "app": app.app_id,
+                                       "tables": len(result.model.tables)})
+    return True
