@@ -13,12 +13,13 @@ per-token cost is verification only. Nothing here knows about sockets or session
 
 from __future__ import annotations
 
+import binascii
 import json
-import logging
 import math
 import re
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +36,6 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
 from engine.settings import Settings, SettingsError
-
-log = logging.getLogger("qix.engine")
 
 PERSONAL_USER = "Personal\\Me"
 
@@ -55,6 +54,12 @@ _ALG_KEY_TYPE = {**dict.fromkeys(HMAC_ALGS, "oct"), **dict.fromkeys(RSA_ALGS, "R
 #: ES alg -> the only curve it may use (RFC 7518 3.4).
 _ES_CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _SUPPORTED_EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+_B64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_B64URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+#: Per-segment bounds (same as joserfc's defaults: no legitimate header or signature is larger).
+_MAX_HEADER_SEGMENT = 1024
+_MAX_SIGNATURE_SEGMENT = 1024
 
 _NUMERIC_STRING = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
@@ -129,11 +134,16 @@ class Authenticator:
         # strict_check_header=False: tokens from common libraries carry extra header fields; `crit`
         # stays strict (an unknown critical extension still fails).
         self._registry = jws.JWSRegistry(algorithms=list(SIGNED_ALGS), strict_check_header=False)
-        self._cache: dict[str, _Cached] = {}
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        #: Configuration smells worth a warning line (logged by the CLI once startup is known good).
+        self.config_warnings: tuple[str, ...] = ()
         if self.level == 0:
             return
         if settings.json_web_token_secret:
             self._secret = _load_secret(settings.json_web_token_secret)
+            if len(self._secret.raw_value) < 14:
+                self.config_warnings += ("JsonWebTokenSecret is shorter than 14 bytes (112 bits): HS tokens are "
+                                         "easy to forge",)
         if settings.json_web_token_path is not None:
             self._pem_key = load_pem_key(settings.json_web_token_path)
         if settings.json_web_token_jwks_path is not None:
@@ -175,26 +185,33 @@ class Authenticator:
         claims = self._verified_claims(token)
         identity, exp, nbf = self._identity_from_claims(claims)
         if len(self._cache) >= _CACHE_SIZE:
-            del self._cache[next(iter(self._cache))]
+            self._cache.popitem(last=False)
         self._cache[token] = _Cached(identity, exp, nbf)
         return identity
 
     # -- signature ----------------------------------------------------------------------------------
 
     def _verified_claims(self, token: str) -> dict[str, Any]:
+        """Parse the compact JWS ourselves (cheap, strict) and let joserfc check header and signature.
+
+        joserfc's own compact parser costs about as much as the HMAC check again; the header
+        registry check (``crit``, typed registered parameters) and the algorithm implementations are
+        joserfc's.
+        """
         try:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
             raise AuthError("malformed token") from None
-        if raw.count(b".") != 2:
+        parts = raw.split(b".")
+        if len(parts) != 3:
             raise AuthError("malformed token: expected header.payload.signature")
+        header_seg, payload_seg, signature_seg = parts
+        if len(header_seg) > _MAX_HEADER_SEGMENT or len(signature_seg) > _MAX_SIGNATURE_SEGMENT:
+            raise AuthError("malformed token: oversized segment")
         try:
-            obj = jws.extract_compact(raw, registry=self._registry)
-        except JoseError as err:
-            raise AuthError(_jose_reason(err, "malformed token")) from None
-        except (ValueError, TypeError, RecursionError):
-            raise AuthError("malformed token") from None
-        header = obj.protected
+            header = orjson.loads(_b64url_decode(header_seg))
+        except ValueError:  # binascii.Error and orjson.JSONDecodeError are ValueErrors
+            raise AuthError("malformed token header") from None
         if not isinstance(header, dict):
             raise AuthError("malformed token header")
         alg = header.get("alg")
@@ -203,30 +220,29 @@ class Authenticator:
         if "b64" in header:
             raise AuthError("unencoded payload (b64) not accepted")
         try:
+            self._registry.check_header(header)
             if alg == "none":
-                self._check_unsigned(obj, header)
+                if self.level != 1:
+                    raise AuthError("unsigned token not accepted (ValidateJsonWebTokens=2)")
+                if signature_seg:
+                    raise AuthError("unsigned token must have an empty signature")
             else:
                 key = self._key_for(alg, header.get("kid"))
-                if not jws.validate_compact(obj, key, registry=self._registry):
+                model = self._registry.get_alg(alg)
+                model.check_key(key)
+                signature = _b64url_decode(signature_seg)
+                if not model.verify(header_seg + b"." + payload_seg, signature, key):
                     raise AuthError("bad signature")
+            claims = orjson.loads(_b64url_decode(payload_seg))
         except JoseError as err:
             raise AuthError(_jose_reason(err, "token rejected")) from None
-        except (ValueError, TypeError):
-            raise AuthError("malformed token") from None
-        try:
-            claims = orjson.loads(obj.payload)
         except orjson.JSONDecodeError:
             raise AuthError("malformed token payload") from None
+        except (ValueError, TypeError):
+            raise AuthError("malformed token") from None
         if not isinstance(claims, dict):
             raise AuthError("malformed token payload: not a JSON object")
         return claims
-
-    def _check_unsigned(self, obj: jws.CompactSignature, header: dict[str, Any]) -> None:
-        if self.level != 1:
-            raise AuthError("unsigned token not accepted (ValidateJsonWebTokens=2)")
-        if obj.segments["signature"] != b"":
-            raise AuthError("unsigned token must have an empty signature")
-        self._registry.check_header(header)
 
     def _key_for(self, alg: str, kid: Any) -> AnyKey:
         """The configured key that may verify ``alg``; the algorithm family decides the key type."""
@@ -289,6 +305,13 @@ class Authenticator:
 # --------------------------------------------------------------------------------------------------
 
 
+def _b64url_decode(segment: bytes) -> bytes:
+    """Strict unpadded base64url (RFC 7515 section 2); anything else raises ValueError."""
+    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not base64url")
+    return binascii.a2b_base64(segment.translate(_B64URL_TO_STD) + b"=" * (-len(segment) % 4))
+
+
 def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
     """A NumericDate claim as float; numeric strings pass too (Qlik's own docs write ``"exp": "1541173994"``)."""
     if name not in claims:
@@ -334,8 +357,6 @@ def _load_secret(secret: str) -> OctKey:
         except ValueError:
             raise SettingsError("JsonWebTokenSecret", "must be a shared secret, not a public key or certificate"
                                 ) from None
-    if len(key.raw_value) < 14:
-        log.warning("JsonWebTokenSecret is shorter than 14 bytes (112 bits); HS tokens are easy to forge")
     return key
 
 
