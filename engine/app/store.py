@@ -216,6 +216,7 @@ def save(path: Path, doc: AppDocument) -> None:
     """Write ``doc`` to ``path`` atomically: the previous file stays intact until the new one is durable."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     con = None
     try:
         con = sqlite3.connect(tmp, isolation_level=None)
