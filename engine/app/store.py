@@ -397,7 +397,8 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                     raise ValueError("section access row count")
             if with_data and meta["has_model"] == "1":
                 doc.model = _read_model(r)
-        except (sqlite3.Error, KeyError, ValueError, TypeError, orjson.JSONDecodeError, pa.ArrowException) as exc:
+        except (sqlite3.Error, KeyError, IndexError, ValueError, TypeError, OverflowError, orjson.JSONDecodeError,
+                pa.ArrowException) as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
     return doc
 
