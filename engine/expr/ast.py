@@ -232,7 +232,10 @@ def unparse(node: Node) -> str:
         if node.nodistinct:
             head.append("NODISTINCT")
         if node.total:
-            head.append("TOTAL" + (" <" + ", ".join(_name(f) for f in node.total_fields) + ">" if node.total_fields else ""))
+            head.append(
+                "TOTAL"
+                + (" <" + ", ".join(_name(f) for f in node.total_fields) + ">" if node.total_fields else "")
+            )
         args = ", ".join(unparse(a) for a in node.args)
         return f"{node.name}({' '.join([*head, args]) if head else args})"
     raise TypeError(f"not an expression node: {node!r}")

@@ -60,7 +60,10 @@ class Duals:
 
     @staticmethod
     def from_pairs(texts: Iterable[str | None], nums: Iterable[float]) -> Duals:
-        return Duals(np.asarray(list(nums) if not isinstance(nums, np.ndarray) else nums, dtype=np.float64), _object_array(texts))
+        return Duals(
+            np.asarray(list(nums) if not isinstance(nums, np.ndarray) else nums, dtype=np.float64),
+            _object_array(texts),
+        )
 
     @staticmethod
     def nulls(n: int) -> Duals:

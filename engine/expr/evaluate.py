@@ -228,8 +228,22 @@ _ARITH: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 _BITWISE = {"BITAND": np.bitwise_and, "BITOR": np.bitwise_or, "BITXOR": np.bitwise_xor}
 _COMPARE = {"=", "<>", "<", ">", "<=", ">="}
-_NUM_CMP = {"=": np.equal, "<>": np.not_equal, "<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}
-_TEXT_CMP = {"=": pc.equal, "<>": pc.not_equal, "<": pc.less, ">": pc.greater, "<=": pc.less_equal, ">=": pc.greater_equal}
+_NUM_CMP = {
+    "=": np.equal,
+    "<>": np.not_equal,
+    "<": np.less,
+    ">": np.greater,
+    "<=": np.less_equal,
+    ">=": np.greater_equal,
+}
+_TEXT_CMP = {
+    "=": pc.equal,
+    "<>": pc.not_equal,
+    "<": pc.less,
+    ">": pc.greater,
+    "<=": pc.less_equal,
+    ">=": pc.greater_equal,
+}
 
 
 def _arrow(texts: np.ndarray) -> pa.Array:
@@ -338,7 +352,9 @@ def evaluate_constant(
 ) -> Duals:
     """Evaluate an expression without data (a one-row frame): ``evaluate_constant('3+4')`` -> 7."""
     node = parse_expression(text) if isinstance(text, str) else text
-    ctx = ConstantContext({} if variables is None or callable(variables) else dict(variables), locale or DEFAULT_LOCALE)
+    ctx = ConstantContext(
+        {} if variables is None or callable(variables) else dict(variables), locale or DEFAULT_LOCALE
+    )
     if callable(variables):
         ctx.variable = variables  # type: ignore[method-assign]
     return evaluate(node, ctx)

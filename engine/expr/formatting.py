@@ -133,7 +133,9 @@ def serial_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 def ymd_from_serial(serial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(year, month, day) int64 arrays of serial numbers (the fraction is dropped); NaN gives 0s."""
     s = np.asarray(serial, dtype=np.float64)
-    days = np.floor(np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)).astype(np.int64) - EPOCH_OFFSET + 719468
+    days = (
+        np.floor(np.nan_to_num(s, nan=0.0, posinf=0.0, neginf=0.0)).astype(np.int64) - EPOCH_OFFSET + 719468
+    )
     era = np.floor_divide(days, 146097)
     doe = days - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
@@ -345,7 +347,9 @@ class _NumberFormat:
     thou: str
 
 
-def _infer_separators(pattern: str, dec: str | None, thou: str | None, locale_dec: str, locale_thou: str) -> tuple[str, str]:
+def _infer_separators(
+    pattern: str, dec: str | None, thou: str | None, locale_dec: str, locale_thou: str
+) -> tuple[str, str]:
     """Which separator in a digit pattern is the decimal point: explicit arguments win, else the
     rightmost of two different separators, else a single one decides by the locale and by whether
     exactly three digit places follow it (``#,##0`` groups, ``0.0`` is decimal)."""
@@ -375,7 +379,9 @@ def _infer_separators(pattern: str, dec: str | None, thou: str | None, locale_de
 
 
 @lru_cache(maxsize=512)
-def _number_format(section: str, dec: str | None, thou: str | None, locale_dec: str, locale_thou: str) -> _NumberFormat:
+def _number_format(
+    section: str, dec: str | None, thou: str | None, locale_dec: str, locale_thou: str
+) -> _NumberFormat:
     digits = [i for i, c in enumerate(section) if c in "#0"]
     if not digits:
         return _NumberFormat(section, "", 0, 0, 0, False, "%" in section, locale_dec, "")
@@ -450,7 +456,11 @@ def format_number(
     body = int_part + (nf.dec + frac_part if frac_part else "")
     is_zero = q == 0
     sign = "-" if x < 0 and not negative_section and not is_zero else ""
-    return f"{sign}{nf.prefix}{body}{nf.suffix}" if not sign or not nf.prefix else f"{nf.prefix}{sign}{body}{nf.suffix}"
+    return (
+        f"{sign}{nf.prefix}{body}{nf.suffix}"
+        if not sign or not nf.prefix
+        else f"{nf.prefix}{sign}{body}{nf.suffix}"
+    )
 
 
 def format_number_plain(x: float, locale: Locale = DEFAULT_LOCALE) -> str:
@@ -577,7 +587,9 @@ def _date_pattern(fmt: str, locale: Locale) -> _DatePattern:
     return _DatePattern("(?i)^" + body + "$", tuple(groups))
 
 
-def parse_datetime_texts(texts, fmt: str, locale: Locale = DEFAULT_LOCALE, interval: bool = False) -> np.ndarray:
+def parse_datetime_texts(
+    texts, fmt: str, locale: Locale = DEFAULT_LOCALE, interval: bool = False
+) -> np.ndarray:
     """Interpret texts with a date/time/timestamp (or interval) format code -> serial numbers."""
     arr = pc.utf8_trim_whitespace(_to_arrow(texts))
     n = len(arr)

@@ -191,7 +191,17 @@ class _Parser:
         if tok.kind is Kind.IDENT and self.peek().is_op("("):
             return self.call()
         if tok.kind in _NAME_KINDS:
-            if tok.kind is Kind.IDENT and tok.value.upper() in ("AND", "OR", "XOR", "LIKE", "PRECEDES", "FOLLOWS", "BITAND", "BITOR", "BITXOR"):
+            if tok.kind is Kind.IDENT and tok.value.upper() in (
+                "AND",
+                "OR",
+                "XOR",
+                "LIKE",
+                "PRECEDES",
+                "FOLLOWS",
+                "BITAND",
+                "BITOR",
+                "BITXOR",
+            ):
                 raise self.error("Expected an operand")
             self.advance()
             return FieldRef(tok.value)
