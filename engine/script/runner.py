@@ -695,7 +695,11 @@ class Runner:
         self.star = st.symbol
 
     def do_comment(self, st: A.Comment) -> None:
-        text = self.scalar_text(st.text) or ""
+        raw = st.text.text.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            text = raw[1:-1]     # a double-quoted comment is plain text here, not a field
+        else:
+            text = self.scalar_text(st.text) or ""
         for n in st.names:
             if st.what == "field":
                 self.field_info.setdefault(n, {})["comment"] = text
@@ -932,8 +936,9 @@ class Runner:
         return out
 
     def _auto_name(self, base: str) -> str:
-        self.counters[base] = self.counters.get(base, 0) + 1
-        return f"{base}{self.counters[base]:02d}"
+        key = f"{base}/{self.in_access}"      # section access tables are a name space of their own
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return f"{base}{self.counters[key]:02d}"
 
     def _qualified(self, names: list[str], table: str) -> list[str]:
         if not self.qualify_rules:
