@@ -68,6 +68,7 @@ class TabInfo:
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
+_SCAN_WORD = re.compile(r"[\w.#$%]+")
 _TAB = re.compile(r"///\$tab[^\n]*")
 
 
@@ -113,7 +114,7 @@ class _Splitter:
         s = self.src
         while i < self.n:
             c = s[i]
-            if c.isspace() or c == ";" and False:
+            if c.isspace():
                 i += 1
             elif s.startswith("//", i):
                 j = s.find("\n", i)
@@ -158,7 +159,7 @@ class _Splitter:
                 self.blank(i, j)
                 i = self.skip_space_and_comments(min(self.n, j + 1))
                 continue
-            control = word in CONTROL_WORDS and (m is None or m.end() >= self.n or not s[m.end()] in ":")
+            control = word in CONTROL_WORDS and (m is None or m.end() >= self.n or s[m.end()] not in ":")
             if not control and m and re.match(r"[A-Za-z_][\w.]*\s*=", s[i:i + 200]) and word not in (
                     "set", "let", "load", "select", "sql"):
                 control = True  # bare `x = expr`
@@ -204,7 +205,7 @@ class _Splitter:
                 j = k
                 continue
             elif c.isalpha() or c == "_":
-                m = re.compile(r"[\w.#$%]+").match(s, j)
+                m = _SCAN_WORD.match(s, j)
                 w = m.group(0).lower()
                 if control and depth == 0:
                     if w == "then" and word in ("if", "elseif"):

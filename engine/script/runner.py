@@ -844,7 +844,7 @@ class Runner:
             items.append((it, None if it.star else self.parse_expr(it.expr)))
         # row-multiplying SubField(s, delim): replicate the frame first
         pre: dict[int, Duals] = {}
-        for k, (it, node) in enumerate(items):
+        for k, (_it, node) in enumerate(items):
             if isinstance(node, Call) and node.name == "SUBFIELD" and len(node.args) == 2:
                 ctx = LoadContext(self, frame)
                 s = self.eval_node(node.args[0], ctx)

@@ -241,8 +241,6 @@ def read_text(data: bytes, spec: FormatSpec, interpret: Interpreter, max_rows: i
     head = _decode(text_head, encoding)
     lines = head.split("\n")
     skip = spec.header_lines
-    if spec.comment:
-        pass
     delim = spec.delimiter
     if delim is None:
         first = next((ln for ln in lines[skip:] if ln.strip()), "")
@@ -309,7 +307,7 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
         strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[])
     if internal is None:
         conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False,
-                                    null_values=[], auto_dict_encode=True, auto_dict_max_cardinality=1 << 62)
+                                    null_values=[], auto_dict_encode=True, auto_dict_max_cardinality=(1 << 31) - 1)
     table = pacsv.read_csv(io.BytesIO(data[body_start:]) if body_start else io.BytesIO(data),
                            read_options=read_opts, parse_options=parse_opts, convert_options=conv)
     if table.num_rows > max_rows:

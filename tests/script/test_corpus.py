@@ -17,7 +17,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.script.errors import CONNECTOR, FILE_NOT_FOUND, GENERAL, TABLE_NOT_FOUND, WRONG_FORMAT, ScriptError
+from engine.script.errors import (
+    CONNECTOR,
+    FILE_NOT_FOUND,
+    GENERAL,
+    TABLE_NOT_FOUND,
+    WRONG_FORMAT,
+    ScriptError,
+)
 from engine.script.runner import ReloadResult, ScriptEnv, run_script
 from engine.script.sources import Connection
 
