@@ -1050,11 +1050,11 @@ def _rounding(kind: str):
             if kind == "round":
                 # Qlik rounds a value exactly between two steps upwards (Round(-2.5) = -2); a relative
                 # epsilon absorbs binary noise (2.675 / 0.01 = 267.49999999999997 -> 268).
-                r = np.floor(q + 0.5 + 1e-9 * np.maximum(1.0, np.abs(q)))
+                r = np.floor(q + 0.5 + 1e-11 * np.maximum(1.0, np.abs(q)))
             elif kind == "floor":
-                r = np.floor(q + 1e-12 * np.maximum(1.0, np.abs(q)))
+                r = np.floor(q + 1e-13 * np.maximum(1.0, np.abs(q)))
             else:
-                r = np.ceil(q - 1e-12 * np.maximum(1.0, np.abs(q)))
+                r = np.ceil(q - 1e-13 * np.maximum(1.0, np.abs(q)))
             res = r * st + off
         res = np.where(st == 0, v, res)
         # Trim binary noise such as 0.30000000000000004 from the step multiplication.
