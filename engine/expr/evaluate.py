@@ -247,7 +247,7 @@ _TEXT_CMP = {
 
 
 def _arrow(texts: np.ndarray) -> pa.Array:
-    return pa.array(texts, type=pa.string(), from_pandas=True)
+    return pa.array(texts, type=pa.string())
 
 
 def _mask(res: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -494,7 +494,7 @@ def _to_arrow(texts) -> pa.Array:
         if pa.types.is_dictionary(texts.type):
             texts = texts.cast(pa.string())
         return texts if texts.type in (pa.string(), pa.large_string()) else texts.cast(pa.string())
-    return pa.array(np.asarray(texts, dtype=object), type=pa.string(), from_pandas=True)
+    return pa.array(np.asarray(texts, dtype=object), type=pa.string())
 
 
 def _number_regex(dec: str, thou: str) -> str:
@@ -506,32 +506,51 @@ def _number_regex(dec: str, thou: str) -> str:
     return r"^[+-]?" + body + r"(?:[eE][+-]?\d+)?%?$"
 
 
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
 def _interpret_numbers(arr: pa.Array, dec: str, thou: str) -> np.ndarray:
-    """Plain numbers (sign, grouping, decimals, exponent, trailing %) -> float64, NaN elsewhere."""
+    """Plain numbers (sign, grouping, decimals, exponent, trailing %) -> float64, NaN elsewhere.
+
+    Fast path: with a '.' decimal point, values that match the plain pattern are cast by pyarrow
+    directly; only the rest go through the separator-aware pattern.
+    """
     n = len(arr)
+    out = np.full(n, np.nan)
     if n == 0:
-        return np.empty(0)
-    mask = pc.fill_null(pc.match_substring_regex(arr, _number_regex(dec, thou)), False)
-    if not pc.any(mask).as_py():
-        return np.full(n, np.nan)
-    s = pc.if_else(mask, arr, pa.scalar(None, pa.string()))
+        return out
+    rest = np.arange(n)
+    if dec == ".":
+        plain = _mask(pc.match_substring_regex(arr, _PLAIN_NUMBER))
+        if plain.any():
+            if plain.all():
+                return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+            idx = np.flatnonzero(plain)
+            out[idx] = pc.cast(arr.take(pa.array(idx)), pa.float64()).to_numpy(zero_copy_only=False)
+            rest = np.flatnonzero(~plain)
+            arr = arr.take(pa.array(rest))
+    if not len(rest):
+        return out
+    mask = _mask(pc.match_substring_regex(arr, _number_regex(dec, thou)))
+    if not mask.any():
+        return out
+    hit = np.flatnonzero(mask)
+    s = arr.take(pa.array(hit))
     if thou and thou != dec:
         s = pc.replace_substring(s, thou, "")
     if dec != ".":
         s = pc.replace_substring(s, dec, ".")
-    percent = pc.fill_null(pc.ends_with(s, "%"), False)
-    has_percent = pc.any(percent).as_py()
-    if has_percent:
+    percent = _mask(pc.ends_with(s, "%"))
+    if percent.any():
         s = pc.replace_substring(s, "%", "")
-    s = pc.if_else(pc.starts_with(s, "."), pc.binary_join_element_wise("0", s, ""), s)
-    s = pc.if_else(pc.starts_with(s, "-."), pc.replace_substring(s, "-.", "-0."), s)
-    s = pc.if_else(pc.starts_with(s, "+."), pc.replace_substring(s, "+.", "0."), s)
-    s = pc.replace_substring_regex(s, r"\.($|[eE])", r"\1")
-    out = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
-    out = np.where(np.isnan(out), np.nan, out)
-    if has_percent:
-        out = np.where(percent.to_numpy(zero_copy_only=False), out / 100.0, out)
-    return out.astype(np.float64)
+    vals = np.asarray(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    vals = np.where(percent, vals / 100.0, vals)
+    out[rest.take(hit)] = vals
+    return out
+
+
+def _mask(res: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(res, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _group_regex(p: _DatePart, locale: Locale) -> str:
@@ -560,6 +579,7 @@ def _group_regex(p: _DatePart, locale: Locale) -> str:
 @dataclass(frozen=True, slots=True)
 class _DatePattern:
     regex: str
+    prefilter: str  # the body without capture groups, for one combined scan
     groups: tuple[tuple[str, int], ...]  # (kind, width) per capture group, in order
 
 
@@ -580,11 +600,16 @@ def _date_pattern(fmt: str, locale: Locale) -> _DatePattern:
                 if rx.startswith("(") and not rx.startswith("(?:"):
                     rx = f"(?P<g{len(groups)}>" + rx[1:]
                     groups.append((p.kind, p.width))
+                if p.kind == "T":
+                    # AM/PM may be left out ('13:45:00' still reads with 'h:mm:ss TT').
+                    if out and out[-1] == r"\s+":
+                        out[-1] = r"\s*"
+                    rx = "(?:" + rx + ")?"
                 out.append(rx)
         return "".join(out)
 
     body = build(_date_parts(fmt))
-    return _DatePattern("(?i)^" + body + "$", tuple(groups))
+    return _DatePattern("(?i)^" + body + "$", re.sub(r"\(\?P<g\d+>", "(?:", body), tuple(groups))
 
 
 def parse_datetime_texts(
@@ -700,23 +725,31 @@ def interpret_texts(texts, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
     pending = np.flatnonzero(np.isnan(out))
     if not len(pending):
         return out
-    sub = arr.take(pa.array(pending))
-    has_digit = pc.fill_null(pc.match_substring_regex(sub, r"\d"), False).to_numpy(zero_copy_only=False)
-    pending = pending[has_digit]
-    for fmt in (
+    formats = (
         locale.date_format,
         locale.timestamp_format,
         locale.time_format,
         "YYYY-MM-DD",
         "YYYY-MM-DD hh:mm[:ss][.fff]",
         "YYYY-MM-DDThh:mm[:ss][.fff]",
-    ):
+    )
+    if len(pending):
+        # One scan with all date patterns together leaves only plausible candidates for the
+        # per-format passes (a column of 1M codes like 'x123' is rejected in a single pass).
+        union = "(?i)^(?:" + "|".join(_date_pattern(f, locale).prefilter for f in formats) + ")$"
+        candidate = _mask(pc.match_substring_regex(arr.take(pa.array(pending)), union))
+        money = pending[~candidate]
+        pending = pending[candidate]
+    else:
+        money = pending
+    for fmt in formats:
         if not len(pending):
             break
         got = parse_datetime_texts(arr.take(pa.array(pending)), fmt, locale)
         hit = ~np.isnan(got)
         out[pending[hit]] = got[hit]
         pending = pending[~hit]
+    pending = np.concatenate([pending, money])
     if len(pending):
         got = _interpret_money(arr.take(pa.array(pending)), locale)
         hit = ~np.isnan(got)
@@ -732,6 +765,11 @@ def _interpret_money(arr: pa.Array, locale: Locale) -> np.ndarray:
         return np.full(len(arr), np.nan)
     symbols = [s.strip() for s in (section[: digits[0]], section[digits[-1] + 1 :]) if s.strip()]
     if not symbols:
+        return np.full(len(arr), np.nan)
+    has_symbol = np.zeros(len(arr), dtype=bool)
+    for sym in symbols:
+        has_symbol |= _mask(pc.match_substring(arr, sym))
+    if not has_symbol.any():
         return np.full(len(arr), np.nan)
     s = arr
     for sym in symbols:

@@ -571,7 +571,7 @@ def _match(env, s: Duals, options: tuple[Duals, ...], mode: str) -> Duals:
     n = len(texts)
     result = np.zeros(n, dtype=np.float64)
     undecided = np.ones(n, dtype=bool)
-    arrow = pa.array(texts, type=pa.string(), from_pandas=True)
+    arrow = pa.array(texts, type=pa.string())
     for k, opt in enumerate(options, start=1):
         if _is_constant(opt):
             pat = _scalar_text(opt)
