@@ -58,7 +58,7 @@ class RowExpansionRequired(QixError):
     """Raised by a function form that multiplies rows (``SubField(s, delim)`` without an index).
 
     Only a LOAD can honour it: the script runner catches this (or recognises the call up front with
-    ``is_row_expanding``) and emits one output row per part.
+    ``evaluate.row_expanding_calls``) and emits one output row per part (``subfield_parts``).
     """
 
     def __init__(self, name: str) -> None:
@@ -88,15 +88,16 @@ def as_numbers(d: Duals, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
 
 
 def _unique_texts(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct non-None strings and the index of each input in them."""
+    """Distinct non-None strings and the index of each input in them (dictionary encoding)."""
     if len(texts) <= 16:
         seen: dict[str, int] = {}
         inv = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.intp)
         uniq = np.empty(len(seen), dtype=object)
         uniq[:] = list(seen)
         return uniq, inv
-    uniq, inv = np.unique(texts.astype(str), return_inverse=True)
-    return uniq.astype(object), inv
+    enc = pc.dictionary_encode(pa.array(texts, type=pa.string()))
+    uniq = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return uniq, np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 def texts_of(d: Duals) -> np.ndarray:

@@ -186,3 +186,17 @@ def test_duals_helpers() -> None:
     assert Duals.from_numbers([0, 2, np.nan]).truthy().tolist() == [False, True, False]
     assert Duals.from_texts(["1", "x"]).truthy().tolist() == [False, False]
     assert Duals.from_numbers([np.nan]).display_text(null="-").tolist() == ["-"]
+
+
+def test_row_expanding_calls() -> None:
+    from engine.expr import row_expanding_calls
+
+    calls = row_expanding_calls(parse_expression("Upper(SubField(s, ';')) & SubField(t, ',', 1)"))
+    assert [len(c.args) for c in calls] == [2]
+    assert row_expanding_calls(parse_expression("Concat(SubField(s, ';'))")) == []
+
+
+def test_number_interpretation_of_large_text_column() -> None:
+    frame = Frame({"s": Duals.from_texts(np.array(["1", "x", None, "2.5"] * 50_000, dtype=object))})
+    out = ev("s * 2", frame)
+    np.testing.assert_array_equal(out.num[:4], [2, np.nan, np.nan, 5])
