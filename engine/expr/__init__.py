@@ -17,7 +17,8 @@ Public API (stable):
   ``row_expanding_calls(node)``; ``UnknownField``, ``UnknownFunction``.
 * ``FUNCTIONS`` / ``call_scalar(name, args, env)`` (``functions``); ``RowExpansionRequired`` and
   ``subfield_parts`` for the row-multiplying ``SubField``.
-* ``Locale``, ``interpret_texts``, ``format_number``, ``format_datetime`` (``formatting``).
+* ``Locale`` (``Locale.from_variables``), ``interpret_texts``, ``format_number`` / ``format_numbers``
+  (vectorised), ``format_datetime`` / ``format_datetimes``, ``parse_datetime_texts`` (``formatting``).
 * ``expand(text, lookup_variable, evaluate_expression=None)`` (``expand``): dollar-sign expansion.
 """
 

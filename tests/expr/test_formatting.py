@@ -181,3 +181,34 @@ def test_interpret_large_column_is_vectorised() -> None:
     texts = np.array([str(i) for i in range(n)], dtype=object)
     got = interpret_texts(texts)
     assert got[12345] == 12345 and not np.isnan(got).any()
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "#,##0.00",
+        "#,##0",
+        "0.0%",
+        "000",
+        "#.00",
+        "0.0#",
+        "$#,##0.00;($#,##0.00)",
+        "# ##0,00",
+        "0",
+        "#,##0.###",
+    ],
+)
+def test_vectorised_number_formatting_matches_scalar(fmt: str) -> None:
+    from engine.expr.formatting import format_numbers
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.normal(0, 1e6, 300),
+            rng.random(100),
+            [0.0, -0.0, 0.5, -0.004, 2.675, 999.995, 1e13, -1234567.5, np.nan],
+        ]
+    )
+    fast = format_numbers(values, fmt)
+    slow = [None if np.isnan(v) else format_number(float(v), fmt) for v in values]
+    assert fast.tolist() == slow
