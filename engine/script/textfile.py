@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import io
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _INT_RE = r"^-?[0-9]{1,15}$"
 
 
@@ -382,6 +384,6 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
         idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc_col.chunks])
         return encode_dictionary(dictionary, idx, interpret, trim=True)
 
-    with ThreadPoolExecutor(max_workers=min(8, max(1, table.num_columns))) as pool:
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         cols = list(pool.map(one, table.columns))
     return TextTable(names, cols, table.num_rows)
