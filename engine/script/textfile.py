@@ -8,12 +8,16 @@ INLINE text) goes through a small Python record splitter instead.
 
 from __future__ import annotations
 
+import gc
 import io
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from engine.model.symbols import CODE_DTYPE, SymbolTable
@@ -144,55 +148,107 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def encode_dictionary(dict_texts: np.ndarray, indices: np.ndarray, interpret: Interpreter,
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_INT_RE = r"^-?[0-9]{1,15}$"
+
+
+def _fast_integers(arr: pa.Array) -> np.ndarray | None:
+    """Plain integers (the common key/count column) read without the general interpreter."""
+    if len(arr) < 1024:
+        return None
+    ok = pc.match_substring_regex(arr, _INT_RE)
+    if not pc.all(ok).as_py():
+        return None
+    return pc.cast(arr, pa.int64()).to_numpy().astype(np.float64)
+
+
+def _integer_column(col: pa.ChunkedArray) -> tuple[SymbolTable, np.ndarray] | None:
+    """A high-cardinality column of plain integers is encoded by number (sorting int64 beats hashing a
+    million strings); the first text of each number wins, exactly as for interpreted values."""
+    if len(col) < 4096:
+        return None
+    head = col.chunk(0).slice(0, 4096)
+    if not pc.all(pc.match_substring_regex(head, _INT_RE)).as_py():
+        return None
+    if pc.count_distinct(head).as_py() < len(head) // 2:
+        return None          # few distinct values: hashing the strings is cheaper
+    try:
+        vals = pc.cast(col, pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if len(vals) and (vals.min() <= -10**15 or vals.max() >= 10**15):
+        return None
+    uniq, first, inv = np.unique(vals, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(uniq), dtype=CODE_DTYPE)
+    rank[order] = np.arange(len(uniq), dtype=CODE_DTYPE)
+    texts = _objects(pa.concat_arrays(col.chunks).take(pa.array(first.take(order))))
+    return SymbolTable(uniq.take(order).astype(np.float64), texts), rank.take(inv.reshape(-1))
+
+
+def _objects(arr: pa.Array) -> np.ndarray:
+    """Arrow strings → numpy object array; the GC is paused so a million new str objects do not
+    trigger repeated full collections."""
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def encode_dictionary(dictionary: pa.Array | np.ndarray, indices: np.ndarray, interpret: Interpreter,
                       trim: bool = True) -> tuple[SymbolTable, np.ndarray]:
     """Dictionary (first-appearance order) + row indices (-1 = NULL) → SymbolTable + int32 codes.
 
     Trims the distinct texts, interprets them as numbers and merges entries that became equal (same
-    trimmed text, or same number: the first text wins). Only the dictionary is touched in Python-land.
+    trimmed text, or same number: the first text wins). Only the dictionary is touched, never the rows;
+    Python objects are made only for the symbols that survive.
     """
-    k = len(dict_texts)
+    arr = dictionary if isinstance(dictionary, pa.Array) else pa.array(dictionary, type=pa.string())
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    k = len(arr)
     if k == 0:
         return SymbolTable.empty(), np.full(len(indices), -1, dtype=CODE_DTYPE)
-    texts = dict_texts
+    changed = False
     if trim:
-        arr = pa.array(texts, type=pa.string())
-        import pyarrow.compute as pc
-
-        texts = np.asarray(pc.utf8_trim(arr, " \t\r").to_numpy(zero_copy_only=False), dtype=object)
-    num = np.asarray(interpret(texts), dtype=np.float64)
+        trimmed = pc.utf8_trim(arr, " \t\r")
+        changed = not pc.all(pc.equal(arr, trimmed)).as_py()
+        arr = trimmed
+    num = _fast_integers(arr)
+    if num is None:
+        num = np.asarray(interpret(arr), dtype=np.float64)
     rep = np.arange(k)
     is_num = ~np.isnan(num)
     num_idx = np.flatnonzero(is_num)
     if len(num_idx):
         _, first, inv = np.unique(num.take(num_idx), return_index=True, return_inverse=True)
-        rep[num_idx] = num_idx.take(first).take(inv)
+        if len(first) < len(num_idx):
+            rep[num_idx] = num_idx.take(first).take(inv)
     txt_idx = np.flatnonzero(~is_num)
-    if len(txt_idx):
-        import pyarrow.compute as pc
-
-        enc = pc.dictionary_encode(pa.array(texts.take(txt_idx), type=pa.string()))
+    if len(txt_idx) and changed:
+        enc = pc.dictionary_encode(arr.take(pa.array(txt_idx)))
         codes = enc.indices.to_numpy(zero_copy_only=False)
         _, first, inv = np.unique(codes, return_index=True, return_inverse=True)
         rep[txt_idx] = txt_idx.take(first).take(inv)
+    if np.array_equal(rep, np.arange(k)):
+        codes = np.asarray(indices, dtype=CODE_DTYPE)
+        return SymbolTable(num, _objects(arr)), codes
     keep = np.flatnonzero(rep == np.arange(k))
     new_code = np.full(k, -1, dtype=np.int64)
     new_code[keep] = np.arange(len(keep))
     mapping = np.append(new_code.take(rep), -1).astype(CODE_DTYPE)
     codes = mapping.take(np.asarray(indices, dtype=np.int64))   # index -1 picks the trailing NULL
-    sym = SymbolTable(num.take(keep), np.asarray(texts, dtype=object).take(keep))
-    return sym, codes
+    return SymbolTable(num.take(keep), _objects(arr.take(pa.array(keep)))), codes
 
 
 def _column_from_strings(values: list[str | None], interpret: Interpreter,
                          trim: bool) -> tuple[SymbolTable, np.ndarray]:
-    import pyarrow.compute as pc
-
     enc = pc.dictionary_encode(pa.array(values, type=pa.string()))
-    idx = enc.indices.to_numpy(zero_copy_only=False)
-    idx = np.where(np.isnan(idx), -1, idx).astype(np.int64) if idx.dtype.kind == "f" else idx.astype(np.int64)
-    dict_texts = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-    return encode_dictionary(dict_texts, idx, interpret, trim)
+    idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return encode_dictionary(enc.dictionary, idx, interpret, trim)
 
 
 def records_to_table(records: list[list[str]], labels: str, interpret: Interpreter,
@@ -298,35 +354,36 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
     internal = None if not names else [f"c{i}" for i in range(ncols)]
     read_opts = pacsv.ReadOptions(column_names=internal, autogenerate_column_names=internal is None,
                                   encoding=enc if enc.lower().replace("-", "") != "utf8" else "utf8",
-                                  block_size=1 << 24)
+                                  block_size=1 << 22)
     parse_opts = pacsv.ParseOptions(delimiter=delim, quote_char=False if quotes == "none" else '"',
                                     double_quote=True, newlines_in_values=quotes == "msq",
                                     ignore_empty_lines=True)
     conv = pacsv.ConvertOptions(
-        column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in internal} if internal else None,
-        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[])
-    if internal is None:
-        conv = pacsv.ConvertOptions(strings_can_be_null=False, quoted_strings_can_be_null=False,
-                                    null_values=[], auto_dict_encode=True, auto_dict_max_cardinality=(1 << 31) - 1)
+        column_types={c: pa.string() for c in internal} if internal else None,
+        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
+        auto_dict_encode=False)
     table = pacsv.read_csv(io.BytesIO(data[body_start:]) if body_start else io.BytesIO(data),
                            read_options=read_opts, parse_options=parse_opts, convert_options=conv)
     if table.num_rows > max_rows:
         raise TooManyRows(f"{table.num_rows} rows exceed the limit of {max_rows}")
     if internal is None:
         names = [f"@{i + 1}" for i in range(table.num_columns)]
-    cols = []
-    for col in table.columns:
-        if not pa.types.is_dictionary(col.type):
-            col = col.cast(pa.string()).dictionary_encode()
-        col = col.unify_dictionaries() if col.num_chunks > 1 else col
-        if col.num_chunks == 0:
-            cols.append((SymbolTable.empty(), np.empty(0, dtype=CODE_DTYPE)))
-            continue
-        dictionary = col.chunk(0).dictionary
-        idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in col.chunks]) \
-            if col.num_chunks > 1 else col.chunk(0).indices.to_numpy(zero_copy_only=False)
-        dict_texts = np.asarray(dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        if quotes != "none" and any(t.startswith((" \"", "\t\"")) for t in dict_texts[:1000]):
+
+    def one(col: pa.ChunkedArray) -> tuple[SymbolTable, np.ndarray]:
+        if col.type != pa.string():
+            col = col.cast(pa.string())
+        if col.num_chunks == 0 or len(col) == 0:
+            return SymbolTable.empty(), np.empty(0, dtype=CODE_DTYPE)
+        fast = _integer_column(col)
+        if fast is not None:
+            return fast
+        enc_col = pc.dictionary_encode(col)          # one dictionary shared by all chunks
+        dictionary = enc_col.chunk(0).dictionary
+        if quotes != "none" and pc.any(pc.starts_with(dictionary.slice(0, 1000), ' "')).as_py():
             raise _Irregular()
-        cols.append(encode_dictionary(dict_texts, idx.astype(np.int64), interpret, trim=True))
+        idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc_col.chunks])
+        return encode_dictionary(dictionary, idx, interpret, trim=True)
+
+    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        cols = list(pool.map(one, table.columns))
     return TextTable(names, cols, table.num_rows)

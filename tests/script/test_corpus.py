@@ -404,3 +404,11 @@ def test_corpus_numbers_are_duals():
     sym = r.model.fields["EmployeeId"].symbols
     assert list(sym.text) == ["001", "002", "003", "004", "005"]
     assert np.array_equal(sym.num, [1, 2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("entry", _index(), ids=lambda e: e["file"][:80])
+def test_corpus_scripts_pass_check_syntax(entry):
+    from engine.script.lexer import decode_script
+    from engine.script.syntax import check_syntax
+
+    assert check_syntax(decode_script(_script_bytes(entry))) == []
