@@ -134,11 +134,13 @@ class HyperCube:
 
     # --- computation ---------------------------------------------------------------------------
     def _tables(self) -> set[str]:
-        fields = [d.field for d in self.dims]
+        """Tables to join: the holders of measure fields, and every holder of a dimension field (a
+        key field's values may exist in one holder only, and all of them are the field's values)."""
+        fields: list[str] = []
         for m in self.measures:
             if m.node is not None:
                 fields += [f for f in sorted(fields_of(m.node)) if f in self.model.fields]
-        tables: set[str] = set()
+        tables: set[str] = {t for d in self.dims for t in self.model.field_tables.get(d.field, ())}
         keyed = []
         for f in fields:
             holders = self.model.field_tables.get(f, ())

@@ -118,11 +118,20 @@ class Frame:
         return None
 
     def codes(self, model: DataModel, field_name: str, table: str | None = None) -> np.ndarray:
-        """The field's symbol codes per frame row (``-1`` = NULL or no row)."""
-        t = table or self.source_table(model, field_name)
-        if t is None:
+        """The field's symbol codes per frame row (``-1`` = NULL or no row). A key field held by
+        several frame tables is read from the first holder that has a row (a customer without
+        orders still has its key)."""
+        holders = [table] if table else [t for t in self.order if field_name in model.tables[t].columns]
+        if not holders:
             return np.full(self.n, -1, dtype=np.int32)
-        return gather_codes(model.tables[t].columns[field_name], self.rows[t])
+        out = gather_codes(model.tables[holders[0]].columns[field_name], self.rows[holders[0]])
+        for t in holders[1:]:
+            missing = np.flatnonzero(out < 0)
+            if not missing.size:
+                break
+            r = self.rows[t].take(missing)
+            out[missing] = gather_codes(model.tables[t].columns[field_name], r)
+        return out
 
     def is_unique(self, table: str) -> bool:
         if table in self.unique:
