@@ -29,6 +29,12 @@ class Grouping:
 
     gid: np.ndarray
     n: int
+    #: every frame row belongs to a group (lets aggregations skip filtering)
+    total: bool = False
+
+    @property
+    def all_rows(self) -> bool:
+        return self.total or not self.gid.size or int(self.gid.min()) >= 0
 
 
 def field_duals(model: DataModel, field_name: str, codes: np.ndarray) -> Duals:
@@ -74,6 +80,8 @@ class RowContext:
 
 
 def _bincount(g: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    if n == 1:  # one group (totals): every id is 0
+        return np.array([float(weights.sum()) if weights is not None else float(len(g))])
     return np.bincount(g, weights=weights, minlength=n)[:n] if g.size else np.zeros(n)
 
 
@@ -224,6 +232,7 @@ class Aggregator:
         self.frame = frame
         self.locale = locale
         self.variables = variables
+        self._codes: dict[tuple[str, str], np.ndarray] = {}
 
     def _row_space(self, arg_fields: set[str], grouping: Grouping) -> tuple[np.ndarray, RowContext]:
         """Group id per row of the row space, and the context reading fields over it."""
@@ -235,6 +244,19 @@ class Aggregator:
             u = next(iter(tables))
             assert u is not None
             r = frame.rows[u]
+            cols = model.tables[u].columns
+            if frame.is_unique(u) and frame.complete(u) and grouping.all_rows:
+                # the common fact-table case: every frame row is one row of ``u``, no filtering
+                cache = self._codes
+
+                def whole(f: str) -> np.ndarray:
+                    hit = cache.get((u, f))
+                    if hit is None:
+                        hit = cols[f].take(r)
+                        cache[(u, f)] = hit
+                    return hit
+
+                return gid, RowContext(model, whole, len(r), self.locale, self.variables)
             sel = np.flatnonzero((r >= 0) & (gid >= 0))
             if frame.is_unique(u):
                 g, rows = gid.take(sel), r.take(sel)
@@ -242,7 +264,6 @@ class Aggregator:
                 nu = max(model.tables[u].nrows, 1)
                 pairs = np.unique(gid.take(sel).astype(np.int64) * nu + r.take(sel))
                 g, rows = pairs // nu, pairs % nu
-            cols = model.tables[u].columns
             return g, RowContext(model, lambda f: cols[f].take(rows), len(rows), self.locale, self.variables)
         sel = np.flatnonzero(gid >= 0)
         g = gid.take(sel) if sel.size != len(gid) else gid

@@ -95,20 +95,33 @@ def _group(codes: list[np.ndarray], sizes: list[int], n: int) -> tuple[np.ndarra
     group's codes per dimension; groups come out in ascending (dim 0, dim 1, ...) code order."""
     if not codes:
         return np.zeros(n, dtype=np.int64), 1, []
-    comp = codes[0].astype(np.int64) + 1
+    comp = codes[0].astype(np.int64)
+    comp += 1
     span = sizes[0] + 1
+    densified = False
     for c, s in zip(codes[1:], sizes[1:], strict=True):
         if span * (s + 1) >= 1 << 62:
             uniq, comp = np.unique(comp, return_inverse=True)
             span = len(uniq)
-        comp = comp * (s + 1) + (c.astype(np.int64) + 1)
+            densified = True
+        comp *= s + 1
+        comp += c
+        comp += 1
         span *= s + 1
     if span <= max(_DENSE_LIMIT, 2 * n):
-        present = np.bincount(comp, minlength=span) > 0 if n else np.zeros(span, dtype=bool)
+        present = np.zeros(span, dtype=bool)
+        present[comp] = True
         keys = np.flatnonzero(present)
         dense = np.full(span, -1, dtype=np.int64)
         dense[keys] = np.arange(len(keys))
         gid = dense.take(comp)
+        if not densified:  # mixed radix: decode each dimension's code from the key
+            group_codes = []
+            rest = keys
+            for s in reversed(sizes):
+                group_codes.append(rest % (s + 1) - 1)
+                rest = rest // (s + 1)
+            return gid, len(keys), group_codes[::-1]
         first = np.full(len(keys), -1, dtype=np.int64)
         first[gid[::-1]] = np.arange(n - 1, -1, -1)  # first row of each group
     else:
@@ -183,7 +196,9 @@ class HyperCube:
             values.append(v)
             self.errors.append(err)
         # totals over every row (one group)
-        total = Grouping(np.where(gid >= 0, 0, -1), 1)
+        all_rows = not gid.size or int(gid.min()) >= 0
+        total = Grouping(np.zeros(len(gid), dtype=np.int64) if all_rows else np.where(gid >= 0, 0, -1), 1,
+                         total=all_rows)
         self.totals = [self._eval(m, aggregator, total)[0] for m in self.measures]
         # suppression of zero / missing rows
         if self.measures and (self.qdef.get("qSuppressZero") or self.qdef.get("qSuppressMissing")):

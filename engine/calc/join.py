@@ -109,6 +109,7 @@ class Frame:
     order: tuple[str, ...]
     #: tables whose rows occur at most once in the frame (measures over them need no de-duplication)
     unique: set[str] = field(default_factory=set)
+    _complete: dict[str, bool] = field(default_factory=dict)
 
     def source_table(self, model: DataModel, field_name: str) -> str | None:
         """The table a field is read from: the first frame table (root side first) holding it."""
@@ -124,7 +125,11 @@ class Frame:
         holders = [table] if table else [t for t in self.order if field_name in model.tables[t].columns]
         if not holders:
             return np.full(self.n, -1, dtype=np.int32)
-        out = gather_codes(model.tables[holders[0]].columns[field_name], self.rows[holders[0]])
+        first = holders[0]
+        if self.complete(first):
+            out = model.tables[first].columns[field_name].take(self.rows[first])
+        else:
+            out = gather_codes(model.tables[first].columns[field_name], self.rows[first])
         for t in holders[1:]:
             missing = np.flatnonzero(out < 0)
             if not missing.size:
@@ -132,6 +137,15 @@ class Frame:
             r = self.rows[t].take(missing)
             out[missing] = gather_codes(model.tables[t].columns[field_name], r)
         return out
+
+    def complete(self, table: str) -> bool:
+        """True when every frame row has a row of ``table`` (no ``-1``)."""
+        hit = self._complete.get(table)
+        if hit is None:
+            r = self.rows[table]
+            hit = not r.size or int(r.min()) >= 0
+            self._complete[table] = hit
+        return hit
 
     def is_unique(self, table: str) -> bool:
         if table in self.unique:
@@ -214,9 +228,10 @@ def _component_frame(model: DataModel, inf: Inference, comp: Component) -> tuple
         if t not in comp.used:
             continue
         rt = rows.get(t)
-        covered = np.zeros(model.tables[t].nrows, dtype=bool)
+        covered = np.zeros(model.tables[t].nrows + 1, dtype=bool)
         if rt is not None:
-            covered[rt[rt >= 0]] = True
+            covered[rt] = True  # -1 lands in the spare last slot
+        covered = covered[:-1]
         mask = inf.rows(t)
         uncovered = np.flatnonzero(~covered if mask is None else mask & ~covered)
         if not uncovered.size:
