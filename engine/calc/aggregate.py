@@ -233,6 +233,17 @@ class Aggregator:
         self.locale = locale
         self.variables = variables
         self._codes: dict[tuple[str, str], np.ndarray] = {}
+        self._nums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _numbers(self, field_name: str, codes: np.ndarray) -> np.ndarray:
+        """Field numbers for a code column; cached while the same column is reused (measure and
+        grand total over the same rows)."""
+        hit = self._nums.get(id(codes))
+        if hit is not None and hit[0] is codes:
+            return hit[1]
+        num = np.append(self.model.fields[field_name].symbols.num, np.nan).take(codes)
+        self._nums[id(codes)] = (codes, num)
+        return num
 
     def _row_space(self, arg_fields: set[str], grouping: Grouping) -> tuple[np.ndarray, RowContext]:
         """Group id per row of the row space, and the context reading fields over it."""
@@ -289,11 +300,9 @@ class Aggregator:
             if call.distinct:
                 keep = _distinct_pairs(g, codes.astype(np.int64))
                 g, codes = g.take(keep), codes.take(keep)
-            values = field_duals(self.model, arg.name, codes) if call.name not in ("SUM", "AVG", "MIN", "MAX") \
-                else Duals(np.append(self.model.fields[arg.name].symbols.num, np.nan).take(codes),
-                           np.empty(0, dtype=object))
             if call.name in ("SUM", "AVG", "MIN", "MAX"):
-                return _numeric_only(call.name, g, grouping.n, values.num)
+                return _numeric_only(call.name, g, grouping.n, self._numbers(arg.name, codes))
+            values = field_duals(self.model, arg.name, codes)
         else:
             values = evaluate(arg, ctx)
             if call.distinct:
