@@ -119,7 +119,11 @@ class _Cached:
 
 
 class Authenticator:
-    """Verifies bearer tokens according to the JWT settings; build once, call per upgrade request."""
+    """Verifies bearer tokens according to the JWT settings; build once, call per upgrade request.
+
+    ``clock`` returns the current Unix time (tests pin it). Successful verifications are remembered
+    per token string (bounded), with exp/nbf re-checked on every use.
+    """
 
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         self.level = settings.validate_json_web_tokens
@@ -165,10 +169,10 @@ class Authenticator:
             return _PERSONAL
         if authorization is None:
             raise AuthError("missing Authorization header")
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
+        parts = authorization.split(None, 1)
+        if not parts or parts[0].lower() != "bearer":
             raise AuthError("Authorization scheme must be Bearer")
-        return self.verify_token(token.strip())
+        return self.verify_token(parts[1].strip() if len(parts) == 2 else "")
 
     def verify_token(self, token: str) -> Identity:
         """Identity for a bare compact JWT, under this authenticator's level and keys."""
@@ -185,7 +189,10 @@ class Authenticator:
         claims = self._verified_claims(token)
         identity, exp, nbf = self._identity_from_claims(claims)
         if len(self._cache) >= _CACHE_SIZE:
-            self._cache.popitem(last=False)
+            try:
+                self._cache.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread: nothing to evict
+                pass
         self._cache[token] = _Cached(identity, exp, nbf)
         return identity
 

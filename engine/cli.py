@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from engine import logs
 from engine.auth import Authenticator
 from engine.settings import JWT_KEY_SETTINGS, PROG, SettingsError, parse_args
 
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(err)
 
     # Logged only once the configuration is known good, so an error stays the only line on stderr.
+    logs.setup(settings.system_log_verbosity)
     for key in settings.unknown_settings:
         log.warning("unknown setting -S %s ignored", key)
     for warning in authenticator.config_warnings:

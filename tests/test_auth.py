@@ -342,6 +342,8 @@ def test_missing_header_and_wrong_scheme(level: int) -> None:
     assert rejected(auth, f"Token {token}") == "Authorization scheme must be Bearer"
     assert rejected(auth, "Bearer") == "empty bearer token"
     assert rejected(auth, "Bearer    ") == "empty bearer token"
+    assert rejected(auth, "") == "Authorization scheme must be Bearer"
+    assert rejected(auth, "Bearertoken") == "Authorization scheme must be Bearer"
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
@@ -349,6 +351,7 @@ def test_scheme_case_insensitive(scheme: str) -> None:
     auth = make(2, json_web_token_secret=SECRET)
     assert auth.authenticate(f"{scheme} {mint({'sub': 'a'})}").user == "a"
     assert auth.authenticate(f"  {scheme}   {mint({'sub': 'b'})}  ").user == "b"
+    assert auth.authenticate(f"{scheme}\t{mint({'sub': 'c'})}").user == "c"
 
 
 # -- malformed ---------------------------------------------------------------------------------------
