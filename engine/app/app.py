@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.app import store
+from engine.app.layout import empty_hypercube, empty_list_object
+from engine.app.library import evaluate_constant_expression
+from engine.app.objects import Entity, EntityView, ObjectStore
 from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
 
@@ -70,23 +73,48 @@ class App:
     #: bumped by SetAppProperties
     props_version: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    #: persisted generic objects and library entities (see ``engine.app.objects``)
+    objects: ObjectStore = field(default_factory=lambda: ObjectStore("object", True))
+    dimensions: ObjectStore = field(default_factory=lambda: ObjectStore("dimension", True))
+    measures: ObjectStore = field(default_factory=lambda: ObjectStore("measure", True))
+    bookmarks: ObjectStore = field(default_factory=lambda: ObjectStore("bookmark", True))
+    variables: ObjectStore = field(default_factory=lambda: ObjectStore("variable", True))
 
     # -- persistence ---------------------------------------------------------------------------------------
     @classmethod
     def from_document(cls, doc: store.AppDocument, path: Path) -> App:
-        return cls(
+        app = cls(
             app_id=doc.app_id, title=doc.title or doc.app_id, file_path=path, script=doc.script,
             properties=dict(doc.properties), model=doc.model or DataModel.empty(),
             section_access=doc.section_access, script_variables=dict(doc.script_variables),
             connections={c["qId"]: c for c in doc.connections if "qId" in c},
             last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None)
+        for name, items in app.entity_lists(doc).items():
+            app.stores[name].load_json(items)
+        return app
 
     def to_document(self) -> store.AppDocument:
         return store.AppDocument(
             app_id=self.app_id, title=self.title, script=self.script, properties=copy.deepcopy(self.properties),
             connections=list(self.connections.values()), last_reload_time=self.last_reload_time,
             model=self.model if self.data_loaded else None, section_access=self.section_access,
-            script_variables=dict(self.script_variables))
+            script_variables=dict(self.script_variables),
+            **{name: s.to_json() for name, s in self.stores.items()})
+
+    @property
+    def stores(self) -> dict[str, ObjectStore]:
+        """The persisted entity stores by their ``AppDocument`` member name."""
+        return {"objects": self.objects, "dimensions": self.dimensions, "measures": self.measures,
+                "bookmarks": self.bookmarks, "variables": self.variables}
+
+    @staticmethod
+    def entity_lists(doc: store.AppDocument) -> dict[str, list[dict]]:
+        return {"objects": doc.objects, "dimensions": doc.dimensions, "measures": doc.measures,
+                "bookmarks": doc.bookmarks, "variables": doc.variables}
+
+    def catalog_version(self) -> int:
+        """Moves whenever a persisted object or library entity is created, destroyed or changed."""
+        return sum(s.version for s in self.stores.values())
 
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
@@ -113,6 +141,8 @@ class App:
             self.section_access = source.section_access
             self.script_variables = dict(source.script_variables)
             self.last_reload_time = source.last_reload_time
+            for name, items in {n: s.to_json() for n, s in source.stores.items()}.items():
+                self.stores[name].load_json(items)
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:
@@ -160,9 +190,85 @@ class DocSession:
         self.app = app
         self.identity = identity
         self.no_data = no_data
+        #: session objects and session variables die with the session
+        self.session_objects = ObjectStore("object", False)
+        self.session_variables = ObjectStore("variable", False)
+        #: alternate states added by AddAlternateState (they appear in GetAppLayout ``qStateNames``)
+        self.state_names: list[str] = []
+        self.states_version = 0
+        #: one view per entity: every handle of an entity in this session shares it (see ``view``)
+        self._views: dict[Entity, EntityView] = {}
+        self._selection_versions: dict[str, int] = {}
+        self._selections: dict[str, Any] = {"qStateData": []}
 
-    def version(self) -> tuple[int, int]:
-        return (self.app.props_version, self.app.data_version)
+    def version(self) -> tuple[int, int, int]:
+        return (self.app.props_version, self.app.data_version, self.states_version)
+
+    # -- entities -------------------------------------------------------------------------------------------
+    def view(self, entity: Entity) -> EntityView:
+        """This session's view of ``entity`` (the target of all its handles here)."""
+        view = self._views.get(entity)
+        if view is None:
+            view = self._views[entity] = EntityView(self, entity)
+        return view
+
+    def existing_view(self, entity: Entity) -> EntityView | None:
+        return self._views.get(entity)
+
+    def forget_view(self, entity: Entity) -> EntityView | None:
+        return self._views.pop(entity, None)
+
+    def catalog_version(self) -> int:
+        """Moves whenever a session object or session variable is created, destroyed or changed."""
+        return self.session_objects.version + self.session_variables.version
+
+    # -- hooks the calculation layer overrides -----------------------------------------------------------
+    # These keep layouts valid before selections and hypercubes exist; ``engine.calc`` replaces their
+    # bodies. Every layout that computes something calls them; nothing else stores selection state.
+    def selection_version(self, state: str = "$") -> int:
+        """A counter that moves whenever the selections of ``state`` change (stale handles follow)."""
+        return self._selection_versions.get(state, 0)
+
+    def bump_selection_version(self, state: str | None = None) -> None:
+        """Record a selection change in ``state`` (None = every state)."""
+        states = (set(self._selection_versions) | {"$", *self.state_names}) if state is None else {state}
+        for s in states:
+            self._selection_versions[s] = self._selection_versions.get(s, 0) + 1
+
+    def selection_snapshot(self) -> dict[str, Any]:
+        """The session's selections as a bookmark stores them: a JSON dict whose ``qStateData`` list is
+        what bookmark layouts show (``[{qStateName, qFieldItems}]``)."""
+        return copy.deepcopy(self._selections)
+
+    def restore_selections(self, snapshot: dict[str, Any]) -> None:
+        """Apply a snapshot taken by :meth:`selection_snapshot` (ApplyBookmark)."""
+        self._selections = copy.deepcopy(snapshot)
+        self.bump_selection_version()
+
+    def current_selections(self, state: str = "$") -> list[dict[str, Any]]:
+        """``qSelections`` of a selection object: ``NxCurrentSelectionItem`` dicts."""
+        return []
+
+    def selection_history(self, state: str = "$") -> tuple[int, int]:
+        """(qBackCount, qForwardCount) of a selection object."""
+        return (0, 0)
+
+    def selection_info(self, object_id: str) -> dict[str, Any]:
+        """``qSelectionInfo`` of an object's layout (``{qInSelections, qMadeSelections}`` in selection mode)."""
+        return {}
+
+    def render_hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
+        """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
+        return empty_hypercube(definition)
+
+    def render_list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
+        """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
+        return empty_list_object(definition)
+
+    def evaluate(self, expr_text: str) -> tuple[str | None, float]:
+        """(text, number) of an expression; raises ``QixError``/``ExprSyntaxError`` when it is invalid.
+        The default knows constants and variables only (aggregations need the calculation layer)."""
+        return evaluate_constant_expression(self, expr_text)
 
     @property
     def model(self) -> DataModel:
@@ -181,11 +287,11 @@ class DocSession:
         app = self.app
         return {
             "qTitle": app.title,
-            "qFileName": str(app.file_path) if app.file_path else app.app_id,
+            "qFileName": app.file_path.name if app.file_path is not None else app.app_id,
             "qLastReloadTime": app.last_reload_time,
             "qModified": False,
             "qHasScript": bool(app.script.strip()),
-            "qStateNames": [],
+            "qStateNames": list(self.state_names),
             "qMeta": {"privileges": ["read", "update", "delete", "reload", "export", "exportdata"]},
             "qLocaleInfo": self.locale_info,
             "qHasData": bool(app.model.tables),
@@ -252,8 +358,15 @@ class ScriptVariable:
     def id(self) -> str:
         return f"script-variable-{self.name}"
 
-    def version(self) -> int:
-        return self.doc.app.data_version
+    def version(self) -> tuple[int, int]:
+        # variable stores move when any variable (script ones included, see set_text) is set
+        return (self.doc.app.data_version, self.doc.app.variables.version)
+
+    def set_text(self, text: str) -> None:
+        """A value set by a client (SetStringValue…): kept until the next reload replaces the variables."""
+        app = self.doc.app
+        app.script_variables[self.name] = text
+        app.variables.version += 1
 
     @property
     def text(self) -> str:

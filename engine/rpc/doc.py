@@ -7,11 +7,11 @@ import time
 import uuid
 from typing import Any
 
-from engine.app.app import DEFAULT_SCRIPT, FieldRef, ScriptVariable
+from engine.app.app import DEFAULT_SCRIPT, FieldRef
 from engine.app.reload import ReloadJob, reload_app
 from engine.calc import tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, INVALID_PARAMETERS, QixError
-from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call, rpc
+from engine.rpc.dispatch import Call, rpc
 from engine.script.syntax import check_syntax
 
 #: how many finished reloads a session keeps for GetProgress
@@ -132,15 +132,6 @@ def get_field(call: Call, qFieldName: str, qStateName: str) -> dict:
         raise QixError(2, qFieldName)
     ref = FieldRef(doc, qFieldName, qStateName or "$")
     return {"qReturn": call.object_interface("Field", ref, generic_id=qFieldName)}
-
-
-@rpc("Doc", "GetVariableByName", qName="")
-def get_variable_by_name(call: Call, qName: str) -> dict:
-    doc = call.target
-    if qName not in doc.app.script_variables:
-        return {"qReturn": dict(NOT_FOUND_INTERFACE)}
-    var = ScriptVariable(doc, qName)
-    return {"qReturn": call.object_interface("GenericVariable", var, generic_id=var.id, generic_type="variable")}
 
 
 # -- connections --------------------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""Handing out, invalidating and closing handles of generic objects and library entities.
+
+Shared by the Doc, GenericObject and Generic{Dimension,Measure,Bookmark,Variable} interface modules. A
+handle's target is the session's :class:`~engine.app.objects.EntityView` of an entity, so every handle of
+the same entity in a session is found (and closed) through that one view. Persisted entities are shared
+by every session on the app: changing or destroying one is news for those sessions too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from engine.app.app import DocSession
+from engine.app.objects import Entity, EntityView
+from engine.app.patches import apply_patches
+from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call
+
+QTYPES = {"object": "GenericObject", "dimension": "GenericDimension", "measure": "GenericMeasure",
+          "bookmark": "GenericBookmark", "variable": "GenericVariable"}
+
+
+def doc_of(call: Call) -> DocSession:
+    """The session's doc, whether the call is on the Doc handle or on an entity's handle."""
+    target = call.target
+    return target if isinstance(target, DocSession) else target.doc
+
+
+def interface(call: Call, entity: Entity | None, *, report_change: bool = False) -> dict[str, Any]:
+    """A new handle on ``entity`` (each Get* call gets its own), or the not-found form for None."""
+    if entity is None:
+        return dict(NOT_FOUND_INTERFACE)
+    view = doc_of(call).view(entity)
+    return call.object_interface(QTYPES[entity.kind], view, generic_id=entity.id, generic_type=entity.type,
+                                 report_change=report_change)
+
+
+def changed(call: Call, entity: Entity) -> None:
+    """After a change: persisted entities are shared, so other sessions on the app check their handles."""
+    if entity.persistent:
+        call.shared_change = True
+
+
+def close(call: Call, entities: list[Entity]) -> None:
+    """Release every handle of ``entities`` in this session (``close`` list) and in the other sessions
+    on the same app (an id-less close frame each)."""
+    doc = doc_of(call)
+    for entity in entities:
+        view = doc.forget_view(entity)
+        if view is not None:
+            call.closed(view)
+    if not any(e.persistent for e in entities):
+        return
+    call.shared_change = True
+    for peer in call.session.manager.peers_of(call.session):
+        peer_doc = peer.active_doc
+        gone: list[int] = []
+        for entity in entities:
+            view = peer_doc.forget_view(entity)
+            if view is not None:
+                gone.extend(peer.drop_target(view))
+        if gone:
+            peer.push([], sorted(gone))
+
+
+def patch(view: EntityView, patches: list[dict], soft: bool) -> None:
+    """ApplyPatches: soft patches stay in this session's view; hard ones change the entity."""
+    if soft:
+        apply_patches(copy.deepcopy(view.entity.properties), copy.deepcopy(patches))  # validate now
+        view.add_soft_patches(patches)
+        return
+    view.entity.set_properties(apply_patches(copy.deepcopy(view.entity.properties), patches))
