@@ -2,15 +2,7 @@
 # Run the whole test suite: sets up .venv with the test extras (and the enigma.js client suite's npm
 # packages) on first use, then runs pytest. Extra arguments go to pytest.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv"
-stamp="$venv/.installed-test-$(sha1sum "$root/setup.cfg" | cut -c1-12)"
-if [ ! -f "$stamp" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --upgrade pip
-  "$venv/bin/pip" install --quiet -e "$root[test]"
-  touch "$stamp"
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/venv.sh" test
 enigma="$root/tests/clients/enigma"
 if [ -f "$enigma/package-lock.json" ] && command -v npm >/dev/null 2>&1; then
   if [ ! -d "$enigma/node_modules" ] || [ "$enigma/package-lock.json" -nt "$enigma/node_modules" ]; then
