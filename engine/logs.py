@@ -33,7 +33,11 @@ def setup(verbosity: int = 4) -> None:
               4: logging.INFO, 5: logging.DEBUG}
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger("qix")
-    root.handlers[:] = [handler]
-    root.setLevel(levels.get(verbosity, logging.INFO))
-    root.propagate = False
+    qix = logging.getLogger("qix")
+    qix.handlers[:] = [handler]
+    qix.setLevel(levels.get(verbosity, logging.INFO))
+    # records still propagate (so embedding code and test log capture see them), but an unconfigured
+    # root must not echo them a second time through logging's last-resort stderr handler
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())

@@ -9,9 +9,6 @@ import numpy as np
 from engine.model.datamodel import DataModel, TableData
 from engine.model.symbols import encode
 from tests.harness import Client, RpcError, RunningEngine
-from tests.script_shim import install
-
-install()
 
 
 async def session_doc(client: Client) -> int:

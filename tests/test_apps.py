@@ -140,7 +140,7 @@ def test_failed_reload_keeps_previous_model_and_reports(engine):
             h = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
             await c.call("SetScript", h, SALES)
             assert (await c.call("DoReload", h))["qReturn"] is True
-            await c.call("SetScript", h, "T: LOAD nosuchfield RESIDENT Sales;")
+            await c.call("SetScript", h, SALES + "T: LOAD nosuchfield RESIDENT Sales;")
             resp = await c.request("DoReload", h, [], request_id=77)
             assert resp["result"]["qReturn"] is False
             progress = (await c.call("GetProgress", -1, 77))["qProgressData"]
@@ -262,7 +262,7 @@ def test_crash_mid_save_keeps_previous(tmp_path):
         "s, c = encode(np.arange(n, dtype=float), np.full(n, None, dtype=object))\n"
         "doc = store.load(Path(os.environ['APP']))\n"
         "doc.model = DataModel.build([TableData('Big', {'x': (s, c)}, n)])\n"
-        "store._stage_hook = lambda stage: os.kill(os.getpid(), signal.SIGKILL) if stage == 'before-rename' else None\n"
+        "store._stage_hook = lambda stage: os.kill(os.getpid(), signal.SIGKILL) if stage == 'before_replace' else None\n"
         "store.save(Path(os.environ['APP']), doc)\n"
     )
     import subprocess

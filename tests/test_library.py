@@ -6,9 +6,18 @@ from __future__ import annotations
 import asyncio
 
 from tests.harness import Client, RunningEngine
-from tests.objects_support import create, expect_error, install_data, layout, props_of, session_doc
+from tests.objects_support import (
+    create,
+    demo_model,
+    expect_error,
+    install_data,
+    layout,
+    props_of,
+    session_doc,
+)
 
 PRIVILEGES = ["read", "update", "delete", "exportdata"]
+DIM_TAGS = demo_model().fields["Dim"].tags
 
 
 def test_app_object_list_of_ten_objects_with_qdata_pointer(engine):
@@ -73,7 +82,7 @@ def test_measure_and_dimension_lists_match_created_ids(engine):
             assert mitem["qInfo"] == m["qInfo"] and mitem["qData"] == {"title": "Total", "def": "sum(Value)"}
             [ditem] = lay["qDimensionList"]["qItems"]
             assert ditem["qInfo"]["qId"] == d["qInfo"]["qId"]
-            assert ditem["qData"]["info"] == [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": ["$text", "$ascii"]}]
+            assert ditem["qData"]["info"] == [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": DIM_TAGS}]
 
     asyncio.run(scenario())
 
@@ -119,7 +128,7 @@ def test_field_list_hides_system_and_hidden_fields(engine):
             items = (await layout(c, h["qReturn"]["qHandle"]))["qFieldList"]["qItems"]
             assert [i["qName"] for i in items] == ["Key", "Value", "Dim"]
             key = items[0]
-            assert key == {"qName": "Key", "qCardinal": 3, "qTags": ["$key", "$numeric", "$integer"],
+            assert key == {"qName": "Key", "qCardinal": 3, "qTags": demo_model().fields["Key"].tags,
                            "qIsHidden": False, "qIsSystem": False, "qIsSemantic": False, "qAndMode": False,
                            "qIsDefinitionOnly": False}
             every = {"qShowSystem": True, "qShowHidden": True, "qShowSrcTables": True, "qShowSemantic": True,
@@ -220,7 +229,7 @@ def test_dimensions_and_measures(engine):
             assert lay == {"qInfo": {"qId": "dim1", "qType": "dimension"},
                            "qMeta": {"t": 1, "privileges": PRIVILEGES},
                            "qDim": {"qFieldDefs": ["Dim"], "qGrouping": "N", "qFieldLabels": []},
-                           "qDimInfos": [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": ["$text", "$ascii"]}]}
+                           "qDimInfos": [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": DIM_TAGS}]}
             assert (await c.call("GetDimension", d["qHandle"])) == {"qDim": {"qFieldDefs": ["Dim"]}}
             await c.call("SetProperties", d["qHandle"], {"qInfo": {"qId": "dim1", "qType": "dimension"},
                                                          "qDim": {"qFieldDefs": ["Key"]}})

@@ -166,11 +166,17 @@ class App:
         self.props_version += 1
 
     # -- data -------------------------------------------------------------------------------------------------
-    def swap_data(self, model: DataModel, section_access: dict | None, variables: dict[str, str]) -> None:
-        """Install a reload's result whole; queries already running finish on the old model."""
+    def swap_data(self, model: DataModel, section_access: Any, variables: dict[str, str]) -> None:
+        """Install a reload's result whole; queries already running finish on the old model.
+
+        ``section_access`` is the runner's security table (upper-cased columns → values); it is kept in
+        the persisted ``{"columns": [...], "rows": [[...]]}`` form.
+        """
+        table = section_access.columns if section_access is not None else None
         with self.lock:
             self.model = model
-            self.section_access = section_access
+            self.section_access = None if table is None else {
+                "columns": list(table), "rows": [list(r) for r in zip(*table.values(), strict=True)]}
             self.script_variables = variables
             self.data_loaded = True
             self.last_reload_time = utc_timestamp()
@@ -281,7 +287,7 @@ class DocSession:
         app = self.app
         return {
             "qTitle": app.title,
-            "qFileName": app.file_path.name if app.file_path is not None else app.app_id,
+            "qFileName": str(app.file_path) if app.file_path else app.app_id,
             "qLastReloadTime": app.last_reload_time,
             "qModified": False,
             "qHasScript": bool(app.script.strip()),

@@ -17,7 +17,8 @@ from engine.app.app import App
 from engine.errors import RELOAD_IN_PROGRESS, QixError
 from engine.script.errors import ReloadCancelled, ScriptError
 from engine.script.progress import Progress
-from engine.script.runner import Connection, ScriptEnv, run_script
+from engine.script.runner import ScriptEnv, run_script
+from engine.script.sources import Connection
 
 log = logging.getLogger("qix.reload")
 

@@ -216,6 +216,7 @@ def save(path: Path, doc: AppDocument) -> None:
     """Write ``doc`` to ``path`` atomically: the previous file stays intact until the new one is durable."""
     path = Path(path)
     tmp = path.with_name(f"{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     con = None
     try:
         con = sqlite3.connect(tmp, isolation_level=None)
@@ -396,7 +397,8 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                     raise ValueError("section access row count")
             if with_data and meta["has_model"] == "1":
                 doc.model = _read_model(r)
-        except (sqlite3.Error, KeyError, ValueError, TypeError, orjson.JSONDecodeError, pa.ArrowException) as exc:
+        except (sqlite3.Error, KeyError, IndexError, ValueError, TypeError, OverflowError, orjson.JSONDecodeError,
+                pa.ArrowException) as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
     return doc
 

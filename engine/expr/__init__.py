@@ -13,11 +13,12 @@ Public API (stable):
 * ``Duals`` (``duals``): a column of dual values (``num`` float64 NaN = none, ``text`` object None =
   none).
 * ``evaluate(node, ctx) -> Duals`` with ``ctx`` an ``EvalContext``; ``evaluate_constant(text,
-  variables=None, locale=None)``; ``AGGREGATIONS``; ``fields_of(node)``; ``UnknownField``,
-  ``UnknownFunction``.
+  variables=None, locale=None)``; ``AGGREGATIONS``; ``fields_of(node)``; ``contains_aggregation``;
+  ``row_expanding_calls(node)``; ``UnknownField``, ``UnknownFunction``.
 * ``FUNCTIONS`` / ``call_scalar(name, args, env)`` (``functions``); ``RowExpansionRequired`` and
   ``subfield_parts`` for the row-multiplying ``SubField``.
-* ``Locale``, ``interpret_texts``, ``format_number``, ``format_datetime`` (``formatting``).
+* ``Locale`` (``Locale.from_variables``), ``interpret_texts``, ``format_number`` / ``format_numbers``
+  (vectorised), ``format_datetime`` / ``format_datetimes``, ``parse_datetime_texts`` (``formatting``).
 * ``expand(text, lookup_variable, evaluate_expression=None)`` (``expand``): dollar-sign expansion.
 """
 
@@ -52,6 +53,7 @@ from .evaluate import (
     evaluate,
     evaluate_constant,
     fields_of,
+    row_expanding_calls,
 )
 from .formatting import Locale, format_datetime, format_number, interpret_texts
 from .functions import FUNCTIONS, RowExpansionRequired, as_numbers, call_scalar, subfield_parts
@@ -95,6 +97,7 @@ __all__ = [
     "format_number",
     "interpret_texts",
     "parse_expression",
+    "row_expanding_calls",
     "subfield_parts",
     "unparse",
     "unparse_set",

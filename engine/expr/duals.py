@@ -160,7 +160,7 @@ def map_distinct(texts: np.ndarray, func: Callable[[str], object]) -> np.ndarray
         for i, t in enumerate(texts):
             out[i] = None if t is None else func(t)
         return out
-    arr = pa.array(texts, type=pa.string(), from_pandas=True)
+    arr = pa.array(texts, type=pa.string())
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary.to_pylist()
     results = np.empty(len(dictionary) + 1, dtype=object)

@@ -247,7 +247,7 @@ _TEXT_CMP = {
 
 
 def _arrow(texts: np.ndarray) -> pa.Array:
-    return pa.array(texts, type=pa.string(), from_pandas=True)
+    return pa.array(texts, type=pa.string())
 
 
 def _mask(res: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -301,6 +301,25 @@ def fields_of(node: Node) -> set[str]:
             stack.append(cur.operand)
         elif isinstance(cur, Call):
             stack += list(cur.args)
+    return out
+
+
+def row_expanding_calls(node: Node) -> list[Call]:
+    """``SubField(s, delim)`` calls (no index) outside aggregations: each makes a LOAD emit one row
+    per part. The script runner evaluates them with ``functions.subfield_parts``."""
+    out: list[Call] = []
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, Call):
+            if cur.name == "SUBFIELD" and len(cur.args) == 2:
+                out.append(cur)
+            elif cur.name not in AGGREGATIONS:
+                stack += list(cur.args)
+        elif isinstance(cur, BinOp):
+            stack += [cur.left, cur.right]
+        elif isinstance(cur, UnaryOp):
+            stack.append(cur.operand)
     return out
 
 
@@ -375,4 +394,5 @@ __all__ = [
     "evaluate_constant",
     "fields_of",
     "like",
+    "row_expanding_calls",
 ]

@@ -253,6 +253,33 @@ def format_datetime(serial: float, fmt: str, locale: Locale = DEFAULT_LOCALE, in
     return _render(parts, values, locale, has_ampm)
 
 
+def format_datetimes(
+    nums: np.ndarray, fmt: str, locale: Locale = DEFAULT_LOCALE, interval: bool = False
+) -> np.ndarray:
+    """Vectorised ``format_datetime`` (None where NaN): calendar parts are computed for the whole
+    array at once; only the final assembly is per value."""
+    nums = np.asarray(nums, dtype=np.float64)
+    out = np.full(len(nums), None, dtype=object)
+    idx = np.flatnonzero(np.isfinite(nums))
+    if not len(idx):
+        return out
+    x = nums.take(idx)
+    if interval:
+        out[idx] = [format_datetime(float(v), fmt, locale, interval=True) for v in x]
+        return out
+    parts = _date_parts(fmt)
+    ys, ms_, ds = ymd_from_serial(x)
+    hs, mis, ss, mss = time_parts(x)
+    wds = weekday_monday0(x)
+    ampm = _has_kind(parts, "T")
+    cols = [a.tolist() for a in (ys, ms_, ds, wds, hs, mis, ss, mss)]
+    out[idx] = [
+        _render(parts, {"Y": y, "M": mo, "D": d, "W": wd, "h": h, "m": mi, "s": sec, "f": ms}, locale, ampm)
+        for y, mo, d, wd, h, mi, sec, ms in zip(*cols, strict=True)
+    ]
+    return out
+
+
 def _has_kind(parts: tuple[_DatePart, ...], kind: str) -> bool:
     return any(p.kind == kind or (p.kind == "opt" and _has_kind(p.inner, kind)) for p in parts)
 
@@ -463,6 +490,75 @@ def format_number(
     )
 
 
+# Above this the ulp-based rounding epsilon becomes visible: larger values take the exact scalar path.
+_MAX_EXACT_SCALED = 2.0**44
+
+
+def format_numbers(
+    nums: np.ndarray,
+    fmt: str,
+    dec: str | None = None,
+    thou: str | None = None,
+    locale: Locale = DEFAULT_LOCALE,
+) -> np.ndarray:
+    """Vectorised ``format_number`` over an array (None where NaN): integer arithmetic in numpy and
+    string assembly in pyarrow, so a million distinct amounts format without a Python loop."""
+    nums = np.asarray(nums, dtype=np.float64)
+    out = np.full(len(nums), None, dtype=object)
+    sections = _split_sections(fmt)
+    finite = np.isfinite(nums)
+    if not any(c in sections[0] for c in "#0"):
+        out[finite] = sections[0]
+        return out
+    use_neg = len(sections) > 1
+    groups = (
+        [(finite & (nums < 0), sections[1]), (finite & (nums >= 0), sections[0])]
+        if use_neg
+        else [(finite, sections[0])]
+    )
+    for mask, section in groups:
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            continue
+        nf = _number_format(section, dec, thou, locale.decimal_sep, locale.thousand_sep)
+        x = nums.take(idx)
+        v = np.abs(x) * (100.0 if nf.percent else 1.0)
+        scale = 10**nf.frac_max
+        raw = v * scale
+        exact = raw < _MAX_EXACT_SCALED
+        if not exact.all():
+            slow = idx[~exact]
+            out[slow] = [format_number(float(nums[i]), fmt, dec, thou, locale) for i in slow]
+            idx, x, raw = idx[exact], x[exact], raw[exact]
+        # A few ulps absorb binary noise (2.675 * 100 = 267.49999999999997) without moving real halves.
+        scaled = np.floor(raw + 0.5 + 4 * np.spacing(raw)).astype(np.int64)
+        ip, fp = np.divmod(scaled, scale)
+        int_str = pc.cast(pa.array(ip), pa.string())
+        if nf.int_min > 1:
+            int_str = pc.utf8_lpad(int_str, nf.int_min, "0")
+        if nf.grouping:
+            rev = pc.replace_substring_regex(pc.utf8_reverse(int_str), r"(\d{3})", r"\1" + nf.thou[::-1])
+            int_str = pc.utf8_reverse(pc.utf8_rtrim(rev, characters=nf.thou) if len(nf.thou) == 1 else rev)
+        if nf.frac_max:
+            frac_str = pc.utf8_lpad(pc.cast(pa.array(fp), pa.string()), nf.frac_max, "0")
+            if nf.frac_min < nf.frac_max:
+                frac_str = pc.utf8_rtrim(frac_str, characters="0")
+                if nf.frac_min:
+                    frac_str = pc.utf8_rpad(frac_str, nf.frac_min, "0")
+            has_frac = _mask(pc.greater(pc.utf8_length(frac_str), 0))
+        else:
+            frac_str = pa.array([""] * len(ip))
+            has_frac = np.zeros(len(ip), dtype=bool)
+        if nf.int_min == 0:
+            int_str = pc.if_else(pa.array((ip == 0) & has_frac), "", int_str)
+        frac_part = pc.if_else(pa.array(has_frac), pc.binary_join_element_wise(nf.dec, frac_str, ""), "")
+        negative = (x < 0) & (scaled != 0) & (not use_neg)
+        sign = pc.if_else(pa.array(negative), "-", "")
+        text = pc.binary_join_element_wise(nf.prefix, sign, int_str, frac_part, nf.suffix, "")
+        out[idx] = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+    return out
+
+
 def format_number_plain(x: float, locale: Locale = DEFAULT_LOCALE) -> str:
     """Default rendering with the locale's decimal separator (``Num(x)`` without a format)."""
     text = format_default(x)
@@ -494,7 +590,7 @@ def _to_arrow(texts) -> pa.Array:
         if pa.types.is_dictionary(texts.type):
             texts = texts.cast(pa.string())
         return texts if texts.type in (pa.string(), pa.large_string()) else texts.cast(pa.string())
-    return pa.array(np.asarray(texts, dtype=object), type=pa.string(), from_pandas=True)
+    return pa.array(np.asarray(texts, dtype=object), type=pa.string())
 
 
 def _number_regex(dec: str, thou: str) -> str:
@@ -506,32 +602,51 @@ def _number_regex(dec: str, thou: str) -> str:
     return r"^[+-]?" + body + r"(?:[eE][+-]?\d+)?%?$"
 
 
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
 def _interpret_numbers(arr: pa.Array, dec: str, thou: str) -> np.ndarray:
-    """Plain numbers (sign, grouping, decimals, exponent, trailing %) -> float64, NaN elsewhere."""
+    """Plain numbers (sign, grouping, decimals, exponent, trailing %) -> float64, NaN elsewhere.
+
+    Fast path: with a '.' decimal point, values that match the plain pattern are cast by pyarrow
+    directly; only the rest go through the separator-aware pattern.
+    """
     n = len(arr)
+    out = np.full(n, np.nan)
     if n == 0:
-        return np.empty(0)
-    mask = pc.fill_null(pc.match_substring_regex(arr, _number_regex(dec, thou)), False)
-    if not pc.any(mask).as_py():
-        return np.full(n, np.nan)
-    s = pc.if_else(mask, arr, pa.scalar(None, pa.string()))
+        return out
+    rest = np.arange(n)
+    if dec == ".":
+        plain = _mask(pc.match_substring_regex(arr, _PLAIN_NUMBER))
+        if plain.any():
+            if plain.all():
+                return np.asarray(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+            idx = np.flatnonzero(plain)
+            out[idx] = pc.cast(arr.take(pa.array(idx)), pa.float64()).to_numpy(zero_copy_only=False)
+            rest = np.flatnonzero(~plain)
+            arr = arr.take(pa.array(rest))
+    if not len(rest):
+        return out
+    mask = _mask(pc.match_substring_regex(arr, _number_regex(dec, thou)))
+    if not mask.any():
+        return out
+    hit = np.flatnonzero(mask)
+    s = arr.take(pa.array(hit))
     if thou and thou != dec:
         s = pc.replace_substring(s, thou, "")
     if dec != ".":
         s = pc.replace_substring(s, dec, ".")
-    percent = pc.fill_null(pc.ends_with(s, "%"), False)
-    has_percent = pc.any(percent).as_py()
-    if has_percent:
+    percent = _mask(pc.ends_with(s, "%"))
+    if percent.any():
         s = pc.replace_substring(s, "%", "")
-    s = pc.if_else(pc.starts_with(s, "."), pc.binary_join_element_wise("0", s, ""), s)
-    s = pc.if_else(pc.starts_with(s, "-."), pc.replace_substring(s, "-.", "-0."), s)
-    s = pc.if_else(pc.starts_with(s, "+."), pc.replace_substring(s, "+.", "0."), s)
-    s = pc.replace_substring_regex(s, r"\.($|[eE])", r"\1")
-    out = pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False)
-    out = np.where(np.isnan(out), np.nan, out)
-    if has_percent:
-        out = np.where(percent.to_numpy(zero_copy_only=False), out / 100.0, out)
-    return out.astype(np.float64)
+    vals = np.asarray(pc.cast(s, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    vals = np.where(percent, vals / 100.0, vals)
+    out[rest.take(hit)] = vals
+    return out
+
+
+def _mask(res: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(res, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _group_regex(p: _DatePart, locale: Locale) -> str:
@@ -560,6 +675,7 @@ def _group_regex(p: _DatePart, locale: Locale) -> str:
 @dataclass(frozen=True, slots=True)
 class _DatePattern:
     regex: str
+    prefilter: str  # the body without capture groups, for one combined scan
     groups: tuple[tuple[str, int], ...]  # (kind, width) per capture group, in order
 
 
@@ -580,11 +696,16 @@ def _date_pattern(fmt: str, locale: Locale) -> _DatePattern:
                 if rx.startswith("(") and not rx.startswith("(?:"):
                     rx = f"(?P<g{len(groups)}>" + rx[1:]
                     groups.append((p.kind, p.width))
+                if p.kind == "T":
+                    # AM/PM may be left out ('13:45:00' still reads with 'h:mm:ss TT').
+                    if out and out[-1] == r"\s+":
+                        out[-1] = r"\s*"
+                    rx = "(?:" + rx + ")?"
                 out.append(rx)
         return "".join(out)
 
     body = build(_date_parts(fmt))
-    return _DatePattern("(?i)^" + body + "$", tuple(groups))
+    return _DatePattern("(?i)^" + body + "$", re.sub(r"\(\?P<g\d+>", "(?:", body), tuple(groups))
 
 
 def parse_datetime_texts(
@@ -700,23 +821,31 @@ def interpret_texts(texts, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
     pending = np.flatnonzero(np.isnan(out))
     if not len(pending):
         return out
-    sub = arr.take(pa.array(pending))
-    has_digit = pc.fill_null(pc.match_substring_regex(sub, r"\d"), False).to_numpy(zero_copy_only=False)
-    pending = pending[has_digit]
-    for fmt in (
+    formats = (
         locale.date_format,
         locale.timestamp_format,
         locale.time_format,
         "YYYY-MM-DD",
         "YYYY-MM-DD hh:mm[:ss][.fff]",
         "YYYY-MM-DDThh:mm[:ss][.fff]",
-    ):
+    )
+    if len(pending):
+        # One scan with all date patterns together leaves only plausible candidates for the
+        # per-format passes (a column of 1M codes like 'x123' is rejected in a single pass).
+        union = "(?i)^(?:" + "|".join(_date_pattern(f, locale).prefilter for f in formats) + ")$"
+        candidate = _mask(pc.match_substring_regex(arr.take(pa.array(pending)), union))
+        money = pending[~candidate]
+        pending = pending[candidate]
+    else:
+        money = pending
+    for fmt in formats:
         if not len(pending):
             break
         got = parse_datetime_texts(arr.take(pa.array(pending)), fmt, locale)
         hit = ~np.isnan(got)
         out[pending[hit]] = got[hit]
         pending = pending[~hit]
+    pending = np.concatenate([pending, money])
     if len(pending):
         got = _interpret_money(arr.take(pa.array(pending)), locale)
         hit = ~np.isnan(got)
@@ -732,6 +861,11 @@ def _interpret_money(arr: pa.Array, locale: Locale) -> np.ndarray:
         return np.full(len(arr), np.nan)
     symbols = [s.strip() for s in (section[: digits[0]], section[digits[-1] + 1 :]) if s.strip()]
     if not symbols:
+        return np.full(len(arr), np.nan)
+    has_symbol = np.zeros(len(arr), dtype=bool)
+    for sym in symbols:
+        has_symbol |= _mask(pc.match_substring(arr, sym))
+    if not has_symbol.any():
         return np.full(len(arr), np.nan)
     s = arr
     for sym in symbols:

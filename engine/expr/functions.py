@@ -29,10 +29,10 @@ from .formatting import (
     DEFAULT_LOCALE,
     Locale,
     days_in_month,
-    format_datetime,
+    format_datetimes,
     format_many,
-    format_number,
     format_number_plain,
+    format_numbers,
     interpret_texts,
     parse_datetime_texts,
     parse_number_text,
@@ -58,7 +58,7 @@ class RowExpansionRequired(QixError):
     """Raised by a function form that multiplies rows (``SubField(s, delim)`` without an index).
 
     Only a LOAD can honour it: the script runner catches this (or recognises the call up front with
-    ``is_row_expanding``) and emits one output row per part.
+    ``evaluate.row_expanding_calls``) and emits one output row per part (``subfield_parts``).
     """
 
     def __init__(self, name: str) -> None:
@@ -88,15 +88,16 @@ def as_numbers(d: Duals, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
 
 
 def _unique_texts(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct non-None strings and the index of each input in them."""
+    """Distinct non-None strings and the index of each input in them (dictionary encoding)."""
     if len(texts) <= 16:
         seen: dict[str, int] = {}
         inv = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.intp)
         uniq = np.empty(len(seen), dtype=object)
         uniq[:] = list(seen)
         return uniq, inv
-    uniq, inv = np.unique(texts.astype(str), return_inverse=True)
-    return uniq.astype(object), inv
+    enc = pc.dictionary_encode(pa.array(texts, type=pa.string()))
+    uniq = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    return uniq, np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)
 
 
 def texts_of(d: Duals) -> np.ndarray:
@@ -571,7 +572,7 @@ def _match(env, s: Duals, options: tuple[Duals, ...], mode: str) -> Duals:
     n = len(texts)
     result = np.zeros(n, dtype=np.float64)
     undecided = np.ones(n, dtype=bool)
-    arrow = pa.array(texts, type=pa.string(), from_pandas=True)
+    arrow = pa.array(texts, type=pa.string())
     for k, opt in enumerate(options, start=1):
         if _is_constant(opt):
             pat = _scalar_text(opt)
@@ -651,7 +652,18 @@ def _num(
         if d is not None:
             return _formatted(nums, lambda v: format_default(v).replace(".", d))
         return _formatted(nums, lambda v: format_number_plain(v, loc))
-    return _formatted(nums, lambda v: format_number(v, f, d, t, loc))
+    return _formatted_array(nums, f, d, t, loc)
+
+
+def _formatted_array(nums: np.ndarray, fmt: str, dec: str | None, thou: str | None, loc: Locale) -> Duals:
+    """Duals with numbers ``nums`` and their text in a number format, formatted per distinct value."""
+    nums = np.where(np.isfinite(nums), nums, np.nan)
+    out = np.full(len(nums), None, dtype=object)
+    idx = np.flatnonzero(~np.isnan(nums))
+    if len(idx):
+        uniq, inv = np.unique(nums.take(idx), return_inverse=True)
+        out[idx] = format_numbers(uniq, fmt, dec, thou, loc).take(inv)
+    return Duals(nums, out)
 
 
 @scalar("Money", 1, 4)
@@ -663,7 +675,7 @@ def _money(
     f = _opt_text(fmt) or loc.money_format
     d = _opt_text(dec) or (loc.money_decimal_sep if fmt is None else None)
     t = _opt_text(thou) or (loc.money_thousand_sep if fmt is None else None)
-    return _formatted(nums, lambda v: format_number(v, f, d, t, loc))
+    return _formatted_array(nums, f, d, t, loc)
 
 
 def _interpreted(x: Duals, parse: Callable[[str], float]) -> Duals:
@@ -711,8 +723,7 @@ def _date_formatter(kind: str):
     def render_fn(env, x: Duals, fmt: Duals | None = None) -> Duals:
         loc = _locale(env)
         f = _opt_text(fmt) or _default_format(kind, loc)
-        nums = as_numbers(x, loc)
-        return _formatted(nums, lambda v: format_datetime(v, f, loc, interval=kind == "interval"))
+        return _formatted_dates(as_numbers(x, loc), f, loc, kind == "interval")
 
     return render_fn
 
@@ -755,8 +766,18 @@ for _kind, _name in (
 
 def _date_result(serial: np.ndarray, env, kind: str = "date") -> Duals:
     loc = _locale(env)
-    f = _default_format(kind, loc)
-    return _formatted(np.asarray(serial, dtype=np.float64), lambda v: format_datetime(v, f, loc))
+    return _formatted_dates(np.asarray(serial, dtype=np.float64), _default_format(kind, loc), loc)
+
+
+def _formatted_dates(nums: np.ndarray, fmt: str, loc: Locale, interval: bool = False) -> Duals:
+    """Duals with numbers ``nums`` and their text in a date/time format, per distinct value."""
+    nums = np.where(np.isfinite(nums), nums, np.nan)
+    out = np.full(len(nums), None, dtype=object)
+    idx = np.flatnonzero(~np.isnan(nums))
+    if len(idx):
+        uniq, inv = np.unique(nums.take(idx), return_inverse=True)
+        out[idx] = format_datetimes(uniq, fmt, loc, interval).take(inv)
+    return Duals(nums, out)
 
 
 # ==================================================================================================
@@ -971,7 +992,7 @@ def _yearend(env, x: Duals, shift: Duals | None = None, fm: Duals | None = None)
 def _monthname(env, x: Duals, shift: Duals | None = None) -> Duals:
     start = _period_start(1, env, x, shift)
     loc = _locale(env)
-    return _formatted(start.num, lambda v: format_datetime(v, "MMM YYYY", loc))
+    return _formatted_dates(start.num, "MMM YYYY", loc)
 
 
 @scalar("WeekStart", 1, 3)
@@ -1049,12 +1070,12 @@ def _rounding(kind: str):
             q = (v - off) / st
             if kind == "round":
                 # Qlik rounds a value exactly between two steps upwards (Round(-2.5) = -2); a relative
-                # epsilon absorbs binary noise (2.675 / 0.01 = 267.49999999999997 -> 268).
-                r = np.floor(q + 0.5 + 1e-11 * np.maximum(1.0, np.abs(q)))
+                # few ulps absorb binary noise (2.675 / 0.01 = 267.49999999999997 -> 268).
+                r = np.floor(q + 0.5 + 4 * np.spacing(np.abs(q)))
             elif kind == "floor":
-                r = np.floor(q + 1e-13 * np.maximum(1.0, np.abs(q)))
+                r = np.floor(q + 4 * np.spacing(np.abs(q)))
             else:
-                r = np.ceil(q - 1e-13 * np.maximum(1.0, np.abs(q)))
+                r = np.ceil(q - 4 * np.spacing(np.abs(q)))
             res = r * st + off
         res = np.where(st == 0, v, res)
         # Trim binary noise such as 0.30000000000000004 from the step multiplication.

@@ -114,9 +114,10 @@ class DataModel:
                     if np.all(np.mod(syms.num, 1) == 0):
                         auto.append("$integer")
                 else:
-                    auto.append("$text")
+                    # the engine lists $ascii before $text (corectl golden: ["$ascii", "$text"])
                     if all(t.isascii() for t in syms.text[:10000]):
                         auto.append("$ascii")
+                    auto.append("$text")
             keep = [t for t in f.tags if t not in auto and not t.startswith("$") or t in ("$date", "$timestamp", "$hidden")]
             f.tags = auto + keep
 

@@ -306,6 +306,13 @@ def test_delete(tmp_path: Path) -> None:
     assert store.list_documents(tmp_path) == []
 
 
+def test_odd_file_names_and_missing_directory(tmp_path: Path) -> None:
+    path = store.document_path(tmp_path / "new dir", "my app #1? 100% ü")
+    store.save(path, AppDocument(app_id="my app #1? 100% ü", title="odd"))
+    assert store.load(path).title == "odd"
+    assert [e.app_id for e in store.list_documents(tmp_path / "new dir")] == ["my app #1? 100% ü"]
+
+
 def test_document_path() -> None:
     assert store.document_path(Path("/apps"), "abc") == Path("/apps/abc.qvf")
     assert store.document_path(Path("/apps"), "data.qvf") == Path("/apps/data.qvf")

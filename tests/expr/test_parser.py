@@ -83,7 +83,9 @@ def test_logical_precedence_not_and_or() -> None:
 
 
 def test_keywords_case_insensitive_and_xor() -> None:
-    assert parse_expression("a AnD b xor c") == BinOp("XOR", BinOp("AND", FieldRef("a"), FieldRef("b")), FieldRef("c"))
+    assert parse_expression("a AnD b xor c") == BinOp(
+        "XOR", BinOp("AND", FieldRef("a"), FieldRef("b")), FieldRef("c")
+    )
 
 
 def test_relational_words() -> None:
@@ -122,7 +124,9 @@ def test_function_names_upper_cased_and_qualifiers() -> None:
 
 def test_field_named_total_is_not_a_qualifier() -> None:
     assert parse_expression("Sum(Total)") == Call("SUM", (FieldRef("Total"),))
-    assert parse_expression("Sum(Total * 2)") == Call("SUM", (BinOp("*", FieldRef("Total"), Literal(2.0, None)),))
+    assert parse_expression("Sum(Total * 2)") == Call(
+        "SUM", (BinOp("*", FieldRef("Total"), Literal(2.0, None)),)
+    )
 
 
 def test_set_identifiers() -> None:
@@ -138,7 +142,8 @@ def test_set_identifiers() -> None:
 def test_set_modifiers_literal_and_search() -> None:
     s = parse_expression("Sum({<F={'a','b'}>} X)").set_expr
     assert s == SetEntity(
-        None, (SetModifier("F", "=", ElementList((ElementValue("a", "literal"), ElementValue("b", "literal")))),)
+        None,
+        (SetModifier("F", "=", ElementList((ElementValue("a", "literal"), ElementValue("b", "literal")))),),
     )
     s = parse_expression('Sum({<F={">5"}, G={1,2}>} X)').set_expr
     assert s.modifiers[0] == SetModifier("F", "=", ElementList((ElementValue(">5", "search"),)))
@@ -167,7 +172,9 @@ def test_set_element_functions_and_fields() -> None:
     assert m.elements == ElementFunction(
         "E", SetEntity("1", (SetModifier("H", "=", ElementList((ElementValue("3", "number"),))),)), "G"
     )
-    assert parse_expression("Sum({<F=P()>} X)").set_expr.modifiers[0].elements == ElementFunction("P", None, None)
+    assert parse_expression("Sum({<F=P()>} X)").set_expr.modifiers[0].elements == ElementFunction(
+        "P", None, None
+    )
     assert parse_expression("Sum({<F=G>} X)").set_expr.modifiers[0].elements == ElementField("G")
     assert parse_expression("Sum({<F=$::G>} X)").set_expr.modifiers[0].elements == ElementField("G", "$")
 
@@ -177,7 +184,11 @@ def test_element_set_operators() -> None:
     assert isinstance(e, ElementSetOp) and e.op == "-"
     assert isinstance(e.left, ElementSetOp) and e.left.op == "+"
     e = parse_expression("Sum({<F={1,2}*P(G)>} X)").set_expr.modifiers[0].elements
-    assert e == ElementSetOp("*", ElementList((ElementValue("1", "number"), ElementValue("2", "number"))), ElementFunction("P", None, "G"))
+    assert e == ElementSetOp(
+        "*",
+        ElementList((ElementValue("1", "number"), ElementValue("2", "number"))),
+        ElementFunction("P", None, "G"),
+    )
 
 
 def test_set_entity_operators() -> None:

@@ -1,0 +1,161 @@
+"""List objects: every value of one field with its selection state, sorted and paged.
+
+``ListObject(model, inference, qdef)`` is computed once per (model, selection state, definition) and
+then answers ``layout()`` (the ``qListObject`` dict) and ``data_pages(pages)``. Element numbers
+(``qElemNumber``) are symbol indexes of the field, so selecting by element number is selecting
+symbols: :meth:`ListObject.symbols_of` validates and converts them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
+from engine.calc.sorting import LIST_DEFAULT, criteria, sort_indicator, sorted_symbols, symbol_keys
+from engine.errors import INVALID_PARAMETERS, QixError
+from engine.model.datamodel import DataModel
+from engine.model.selection import ALTERNATIVE, EXCLUDED, STATE_LETTERS, Inference
+
+_LETTERS = np.asarray(STATE_LETTERS, dtype=object)
+
+
+def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.ndarray:
+    """Occurrences of each symbol in the possible rows of the tables holding the field."""
+    n = len(model.fields[field_name].symbols)
+    out = np.zeros(n, dtype=np.int64)
+    for t in model.field_tables.get(field_name, ()):
+        codes = model.tables[t].columns[field_name]
+        if inf.rows(t) is not None:
+            codes = codes.take(inf.row_index(t))
+        out += np.bincount(codes[codes >= 0], minlength=n)[:n]
+    return out
+
+
+class ListObject:
+    """One field's values in display order, with states; see the module docstring."""
+
+    def __init__(self, model: DataModel, inf: Inference, qdef: dict) -> None:
+        self.model = model
+        self.inf = inf
+        self.qdef = qdef
+        dim = qdef.get("qDef") or {}
+        self.field = field_def_name(dim)
+        if self.field.startswith("="):
+            self.field = self.field[1:].strip()
+        self.title = field_label(dim, self.field)
+        self.show_alternatives = bool(qdef.get("qShowAlternatives", False))
+        self.frequency_mode = str(qdef.get("qFrequencyMode") or "N")[:1].upper()
+        self.state_name = qdef.get("qStateName") or "$"
+        self.crit = criteria(dim.get("qSortCriterias"), LIST_DEFAULT)
+        self.explicit_sort = bool(dim.get("qSortCriterias"))
+        self.exists = self.field in model.fields
+        if not self.exists:
+            self.order = np.empty(0, dtype=np.int64)
+            return
+        self.states = inf.states(self.field)
+        self.frequency = (field_frequency(model, inf, self.field)
+                          if self.frequency_mode != "N" or self.crit.get("qSortByFrequency") else None)
+        shown = self.states.copy()
+        if not self.show_alternatives:
+            shown[shown == ALTERNATIVE] = EXCLUDED
+        self.shown_states = shown
+        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
+        self.order = sorted_symbols(np.flatnonzero(inf.exists(self.field)), keys)
+
+    @property
+    def size(self) -> int:
+        return len(self.order)
+
+    def symbols_of(self, elem_numbers: list[int] | np.ndarray) -> np.ndarray:
+        """Symbol indexes for element numbers (they are the same); unknown numbers are an error."""
+        arr = np.asarray(list(elem_numbers), dtype=np.int64)
+        if not self.exists:
+            raise QixError(INVALID_PARAMETERS, self.field)
+        ex = self.inf.exists(self.field)
+        if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
+            raise QixError(INVALID_PARAMETERS, "qValues")
+        return np.unique(arr)
+
+    def symbols_in_states(self, letters: set[str]) -> np.ndarray:
+        """Existing symbols whose (true) state letter is one of ``letters`` (SelectPossible etc.)."""
+        if not self.exists:
+            return np.empty(0, dtype=np.int64)
+        want = np.array([ltr in letters for ltr in STATE_LETTERS])
+        return self.order[want.take(self.states.take(self.order))]
+
+    def _cells(self, page: Page) -> list[list[dict]]:
+        if not page.height or not self.exists:
+            return []
+        syms = self.model.fields[self.field].symbols
+        idx = self.order[page.top: page.top + page.height]
+        texts = syms.text.take(idx)
+        nums = syms.num.take(idx)
+        letters = _LETTERS.take(self.shown_states.take(idx))
+        freq = None
+        if self.frequency_mode != "N" and self.frequency is not None:
+            freq = self._frequency_texts(idx)
+        rows = []
+        for i, s in enumerate(idx.tolist()):
+            cell = {"qText": texts[i], "qNum": qnum(nums[i]), "qElemNumber": s, "qState": letters[i]}
+            if freq is not None:
+                cell["qFrequency"] = freq[i]
+            rows.append([cell])
+        return rows
+
+    def _frequency_texts(self, idx: np.ndarray) -> list[str]:
+        assert self.frequency is not None
+        f = self.frequency.take(idx)
+        if self.frequency_mode in ("P", "R"):
+            total = int(self.frequency.sum()) or 1
+            return [f"{100.0 * x / total:.1f}%" for x in f.tolist()]
+        return [str(x) for x in f.tolist()]
+
+    def data_pages(self, pages: list[dict]) -> list[dict]:
+        """GetListObjectData: one NxDataPage per requested page, clipped to the list."""
+        out = []
+        for p in pages:
+            page = Page.clip(p, 1, self.size, min_width=1)
+            out.append({"qMatrix": self._cells(page), "qTails": [], "qArea": page.area()})
+        return out
+
+    def dimension_info(self) -> dict:
+        if not self.exists:
+            return {"qFallbackTitle": self.title, "qApprMaxGlyphCount": 0, "qCardinal": 0,
+                    "qSortIndicator": "N", "qGroupFallbackTitles": [self.title], "qGroupPos": 0,
+                    "qStateCounts": {k: 0 for k in ("qLocked", "qSelected", "qOption", "qDeselected",
+                                                     "qAlternative", "qExcluded", "qSelectedExcluded",
+                                                     "qLockedExcluded")},
+                    "qTags": [], "qError": {"qErrorCode": 2, "qContext": self.field},
+                    "qDimensionType": "D", "qGrouping": "N",
+                    "qNumFormat": {"qType": "U", "qnDec": 0, "qUseThou": 0}, "qIsAutoFormat": True,
+                    "qGroupFieldDefs": [self.field], "qMin": "NaN", "qMax": "NaN", "qAttrExprInfo": [],
+                    "qAttrDimInfo": [], "qCardinalities": {"qCardinal": 0, "qHypercubeCardinal": 0,
+                                                           "qAllValuesCardinal": -1}}
+        syms = self.model.fields[self.field].symbols
+        possible = np.flatnonzero(self.inf.possible(self.field))
+        return dimension_info(
+            self.model, self.field, self.title,
+            sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
+            state_counts=self.inf.state_counts(self.field), cardinal=self.size,
+            cube_cardinal=self.size, values_num=syms.num.take(possible))
+
+    def layout(self) -> dict:
+        """The ``qListObject`` layout, including ``qInitialDataFetch`` pages."""
+        pages = self.qdef.get("qInitialDataFetch") or []
+        return {
+            "qStateName": self.state_name,
+            "qSize": {"qcx": 1, "qcy": self.size},
+            "qDimensionInfo": self.dimension_info(),
+            "qExpressions": [],
+            "qDataPages": self.data_pages(pages),
+        }
+
+
+def list_object_layout(model: DataModel, inf: Inference, qdef: dict) -> dict:
+    """Shortcut: ``ListObject(model, inf, qdef).layout()``."""
+    return ListObject(model, inf, qdef).layout()
+
+
+def get_list_object_data(model: DataModel, inf: Inference, qdef: dict, pages: list[dict]) -> list[dict]:
+    """Shortcut: ``ListObject(model, inf, qdef).data_pages(pages)``."""
+    return ListObject(model, inf, qdef).data_pages(pages)

@@ -1,0 +1,110 @@
+"""Sort keys over a field's symbols, from a SortCriteria (qSortByState, qSortByFrequency, ...).
+
+Every key is an array over symbol indexes; a list object or a hypercube dimension sorts its values by
+gathering these keys. Priority between criteria of one SortCriteria: state > frequency > numeric >
+ascii > load order; the symbol index breaks remaining ties.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.model.datamodel import DataModel
+from engine.model.index import model_index
+from engine.model.selection import (
+    ALTERNATIVE,
+    EXCL_LOCKED,
+    EXCL_SELECTED,
+    EXCLUDED,
+    LOCKED,
+    OPTION,
+    SELECTED,
+)
+
+_CRITERIA = ("qSortByState", "qSortByFrequency", "qSortByNumeric", "qSortByAscii", "qSortByLoadOrder")
+#: Default criteria of a list object without qSortCriterias (selected first, then numbers, then text).
+LIST_DEFAULT = {"qSortByState": 1, "qSortByNumeric": 1, "qSortByAscii": 1, "qSortByLoadOrder": 1}
+#: Default criteria of a hypercube dimension without qSortCriterias.
+DIM_DEFAULT = {"qSortByNumeric": 1, "qSortByAscii": 1, "qSortByLoadOrder": 1}
+
+_STATE_RANK = np.zeros(8, dtype=np.int64)
+_STATE_RANK[[SELECTED, LOCKED, EXCL_SELECTED, EXCL_LOCKED]] = 0
+_STATE_RANK[OPTION] = 1
+_STATE_RANK[ALTERNATIVE] = 2
+_STATE_RANK[EXCLUDED] = 3
+
+
+def _sign(v: object) -> int:
+    try:
+        x = int(v)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+    return (x > 0) - (x < 0)
+
+
+def criteria(raw: list[dict] | None, default: dict[str, int]) -> dict[str, int]:
+    """The effective criteria: the first SortCriteria given (signs only), else ``default``."""
+    if not raw:
+        return dict(default)
+    first = raw[0] or {}
+    return {k: _sign(first.get(k, 0)) for k in _CRITERIA}
+
+
+def sort_indicator(crit: dict[str, int]) -> str:
+    """``A``/``D`` from the first non-state criterion, ``N`` when nothing but state sorts."""
+    for k in _CRITERIA[1:]:
+        if crit.get(k):
+            return "A" if crit[k] > 0 else "D"
+    return "N"
+
+
+def ascii_rank(model: DataModel, field_name: str) -> np.ndarray:
+    """Rank of each symbol in case-insensitive text order (cached per model and field)."""
+    texts = model.fields[field_name].symbols.text
+
+    def build() -> np.ndarray:
+        keys = np.array([t.casefold() for t in texts], dtype=object)
+        order = np.lexsort((np.asarray(texts, dtype=str), keys.astype(str))) if len(texts) else np.empty(0, np.int64)
+        rank = np.empty(len(texts), dtype=np.int64)
+        rank[order] = np.arange(len(texts))
+        return rank
+
+    return model_index(model).field_cached("ascii_rank", field_name, build)  # type: ignore[return-value]
+
+
+def symbol_keys(model: DataModel, field_name: str, crit: dict[str, int], *, states: np.ndarray | None = None,
+                frequency: np.ndarray | None = None) -> list[np.ndarray]:
+    """Sort keys over the field's symbols, most significant first (for ``np.lexsort`` reversed).
+
+    ``states`` (uint8 state codes) is needed for qSortByState, ``frequency`` for qSortByFrequency.
+    """
+    syms = model.fields[field_name].symbols
+    n = len(syms)
+    keys: list[np.ndarray] = []
+    s = crit.get("qSortByState", 0)
+    if s and states is not None:
+        keys.append(_STATE_RANK.take(states) * s)
+    s = crit.get("qSortByFrequency", 0)
+    if s and frequency is not None:
+        keys.append(frequency.astype(np.int64) * s)
+    s = crit.get("qSortByNumeric", 0)
+    if s:
+        isnum = ~np.isnan(syms.num)
+        keys.append((~isnum).astype(np.int64))  # values without a number always come last
+        keys.append(np.where(isnum, syms.num, 0.0) * s)
+    s = crit.get("qSortByAscii", 0)
+    if s:
+        keys.append(ascii_rank(model, field_name) * s)
+    s = crit.get("qSortByLoadOrder", 0)
+    if s:
+        keys.append(np.arange(n, dtype=np.int64) * s)
+    return keys
+
+
+def sorted_symbols(symbols: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """``symbols`` reordered by the per-symbol ``keys`` (most significant first); ties by index."""
+    if not len(symbols):
+        return symbols
+    # np.lexsort sorts by its last key first: tie-break (symbol index) first, primary key last
+    order = np.lexsort([symbols] + [k.take(symbols) for k in reversed(keys)])
+    return symbols.take(order)

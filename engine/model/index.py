@@ -1,0 +1,121 @@
+"""Per-model derived lookups, built lazily once and shared by every inference and chart on that model.
+
+A model is immutable after the load, so anything derived from its code columns alone (which symbols a
+table holds, key-symbol → row maps, sort ranks of a field's symbols) is computed once and cached here,
+keyed by the model's identity (a weak reference: a swapped-out model takes its cache with it).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.model.datamodel import DataModel
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """How a table's rows are found from a key symbol.
+
+    ``unique``: every symbol occurs in at most one row; then ``row_of[sym]`` is that row (``-1`` if none),
+    with one trailing ``-1`` slot so a NULL code (``-1``) gathers ``-1``.
+    Otherwise ``order`` lists the non-NULL rows sorted by symbol and ``starts[sym]:starts[sym+1]`` is the
+    slice of ``order`` holding symbol ``sym``'s rows.
+    """
+
+    unique: bool
+    row_of: np.ndarray | None
+    order: np.ndarray | None
+    starts: np.ndarray | None
+
+
+class ModelIndex:
+    """Lazily computed, thread-safe caches over one immutable :class:`DataModel`."""
+
+    def __init__(self, model: DataModel) -> None:
+        self._model = weakref.ref(model)
+        self._lock = threading.Lock()
+        self._present: dict[tuple[str, str], np.ndarray] = {}
+        self._lookups: dict[tuple[str, str], KeyLookup] = {}
+        self._field_cache: dict[tuple[str, str], object] = {}
+        self.keys_of: dict[str, tuple[str, ...]] = {
+            t.name: tuple(f for f in t.columns if f in model.key_fields) for t in model.tables.values()
+        }
+
+    @property
+    def model(self) -> DataModel:
+        m = self._model()
+        if m is None:  # pragma: no cover - the index is only reachable through a live model
+            raise RuntimeError("model index outlived its model")
+        return m
+
+    def nsym(self, field_name: str) -> int:
+        return len(self.model.fields[field_name].symbols)
+
+    def present(self, table: str, field_name: str) -> np.ndarray:
+        """Bool mask of length ``nsym + 1``: symbols occurring in the table's column; the last slot says
+        whether the column holds NULLs. Callers must not modify it."""
+        key = (table, field_name)
+        hit = self._present.get(key)
+        if hit is None:
+            codes = self.model.tables[table].columns[field_name]
+            hit = np.zeros(self.nsym(field_name) + 1, dtype=bool)
+            hit[codes] = True  # -1 lands in the trailing NULL slot
+            hit.flags.writeable = False
+            with self._lock:
+                self._present[key] = hit
+        return hit
+
+    def lookup(self, table: str, field_name: str) -> KeyLookup:
+        """Key-symbol → rows of ``table`` (see :class:`KeyLookup`)."""
+        key = (table, field_name)
+        hit = self._lookups.get(key)
+        if hit is not None:
+            return hit
+        codes = self.model.tables[table].columns[field_name]
+        n = self.nsym(field_name)
+        valid = codes >= 0
+        counts = np.bincount(codes[valid] if not valid.all() else codes, minlength=n)
+        if counts.size == 0 or counts.max(initial=0) <= 1:
+            row_of = np.full(n + 1, -1, dtype=np.int64)
+            rows = np.flatnonzero(valid)
+            row_of[codes.take(rows)] = rows
+            hit = KeyLookup(True, row_of, None, None)
+        else:
+            rows = np.flatnonzero(valid)
+            order = rows.take(np.argsort(codes.take(rows), kind="stable"))
+            starts = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(counts, out=starts[1:])
+            hit = KeyLookup(False, None, order, starts)
+        with self._lock:
+            self._lookups[key] = hit
+        return hit
+
+    def field_cached(self, name: str, field_name: str, build) -> object:
+        """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``."""
+        key = (name, field_name)
+        hit = self._field_cache.get(key)
+        if hit is None:
+            hit = build()
+            with self._lock:
+                self._field_cache[key] = hit
+        return hit
+
+
+_INDEXES: weakref.WeakKeyDictionary[DataModel, ModelIndex] = weakref.WeakKeyDictionary()
+_INDEX_LOCK = threading.Lock()
+
+
+def model_index(model: DataModel) -> ModelIndex:
+    """The shared :class:`ModelIndex` of ``model`` (created on first use)."""
+    idx = _INDEXES.get(model)
+    if idx is None:
+        with _INDEX_LOCK:
+            idx = _INDEXES.get(model)
+            if idx is None:
+                idx = ModelIndex(model)
+                _INDEXES[model] = idx
+    return idx

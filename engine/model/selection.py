@@ -1,0 +1,457 @@
+"""Selection state and the associative inference over a :class:`DataModel`.
+
+A :class:`SelectionState` is an immutable value (a new instance per change) so that it can be shared
+between sessions, kept on a back/forward stack and used as a cache key. Alternate states are simply
+separate instances, kept by the app in a dict ``state name → SelectionState``.
+
+:func:`infer` propagates a state over the model: tables holding a selected field keep the rows whose
+symbol is selected, and the restriction crosses to the other tables through key fields until a fixed
+point. The resulting :class:`Inference` answers which rows are possible per table and which symbols
+are selected / possible / alternative / excluded per field.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.model.datamodel import DataModel
+from engine.model.index import ModelIndex, model_index
+
+# State codes of ``Inference.states``; ``STATE_LETTERS[code]`` is the engine's StateEnumType letter.
+LOCKED, SELECTED, OPTION, DESELECTED, ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED = range(8)
+STATE_LETTERS: tuple[str, ...] = ("L", "S", "O", "D", "A", "X", "XS", "XL")
+_COUNT_KEYS: tuple[str, ...] = (
+    "qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
+    "qSelectedExcluded", "qLockedExcluded",
+)
+_EMPTY_SEL = np.empty(0, dtype=np.int32)
+
+
+def _as_symbols(idx: Iterable[int] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(idx if isinstance(idx, np.ndarray) else list(idx), dtype=np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError("symbol indexes must be >= 0")
+    out = np.unique(arr).astype(np.int32)
+    out.flags.writeable = False
+    return out
+
+
+class SelectionState:
+    """Selected symbols per field (sorted int32 arrays) and locked fields; immutable.
+
+    Changing methods return a new instance, or ``self`` when nothing changes (a locked field refuses
+    changes), so ``new is old`` tells the caller that the request had no effect.
+    """
+
+    __slots__ = ("_selected", "_locked", "_key")
+
+    def __init__(self, selected: Mapping[str, np.ndarray] | None = None,
+                 locked: Iterable[str] = ()) -> None:
+        sel: dict[str, np.ndarray] = {}
+        for f, idx in (selected or {}).items():
+            arr = idx if isinstance(idx, np.ndarray) and not idx.flags.writeable else _as_symbols(idx)
+            if arr.size:
+                sel[f] = arr
+        self._selected = sel
+        self._locked = frozenset(f for f in locked if f in sel)
+        self._key: tuple | None = None
+
+    # --- reading -------------------------------------------------------------------------------
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Fields with a selection, in the order they were first selected."""
+        return tuple(self._selected)
+
+    @property
+    def locked(self) -> frozenset[str]:
+        return self._locked
+
+    @property
+    def is_empty(self) -> bool:
+        return not self._selected
+
+    def selected(self, field_name: str) -> np.ndarray | None:
+        """Sorted selected symbol indexes of the field, or ``None`` when it has no selection."""
+        return self._selected.get(field_name)
+
+    def is_locked(self, field_name: str) -> bool:
+        return field_name in self._locked
+
+    def key(self) -> tuple:
+        """A hashable value identifying the state (for caches)."""
+        if self._key is None:
+            self._key = (tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
+                         tuple(sorted(self._locked)))
+        return self._key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SelectionState) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __repr__(self) -> str:
+        parts = [f"{f}={a.tolist()}{'(L)' if f in self._locked else ''}" for f, a in self._selected.items()]
+        return f"SelectionState({', '.join(parts)})"
+
+    # --- changing --------------------------------------------------------------------------------
+    def _replace(self, selected: dict[str, np.ndarray], locked: Iterable[str]) -> SelectionState:
+        return SelectionState(selected, locked)
+
+    def with_selection(self, field_name: str, idx: Iterable[int] | np.ndarray) -> SelectionState:
+        """Replace the field's selection by ``idx`` (empty = clear). A locked field is left as is."""
+        if field_name in self._locked:
+            return self
+        arr = _as_symbols(idx)
+        cur = self._selected.get(field_name)
+        if cur is not None and np.array_equal(cur, arr):
+            return self
+        if not arr.size:
+            return self.cleared(field_name)
+        sel = dict(self._selected)
+        sel[field_name] = arr
+        return self._replace(sel, self._locked)
+
+    def without(self, field_name: str) -> SelectionState:
+        """The state without the field's selection, ignoring locks (used for alternatives)."""
+        if field_name not in self._selected:
+            return self
+        sel = {f: a for f, a in self._selected.items() if f != field_name}
+        return self._replace(sel, self._locked - {field_name})
+
+    def cleared(self, field_name: str) -> SelectionState:
+        """Clear the field's selection unless it is locked."""
+        if field_name in self._locked or field_name not in self._selected:
+            return self
+        return self.without(field_name)
+
+    def cleared_all(self, keep_locked: bool = True) -> SelectionState:
+        """Clear every selection; locked fields survive unless ``keep_locked`` is false."""
+        if keep_locked:
+            sel = {f: a for f, a in self._selected.items() if f in self._locked}
+            if len(sel) == len(self._selected):
+                return self
+            return self._replace(sel, self._locked)
+        return self if not self._selected else SelectionState()
+
+    def with_lock(self, field_name: str) -> SelectionState:
+        """Lock the field's selection (a field without selection cannot be locked)."""
+        if field_name not in self._selected or field_name in self._locked:
+            return self
+        return self._replace(dict(self._selected), self._locked | {field_name})
+
+    def with_unlock(self, field_name: str) -> SelectionState:
+        if field_name not in self._locked:
+            return self
+        return self._replace(dict(self._selected), self._locked - {field_name})
+
+    def locked_all(self) -> SelectionState:
+        if self._locked == frozenset(self._selected):
+            return self
+        return self._replace(dict(self._selected), self._selected)
+
+    def unlocked_all(self) -> SelectionState:
+        return self if not self._locked else self._replace(dict(self._selected), ())
+
+
+EMPTY_STATE = SelectionState()
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """A permanent restriction (section access) applied before any selection and never lifted.
+
+    ``rows``: table → bool row mask (absent table = every row); ``symbols``: field → bool mask of the
+    symbols that exist for the user (absent field = all). Build one with :meth:`from_state`.
+    Rows outside the reduction behave as if deleted from the model: they are not a selection, so
+    they restrict nothing by themselves.
+    """
+
+    rows: Mapping[str, np.ndarray] = field(default_factory=dict)
+    symbols: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def from_state(cls, model: DataModel, state: SelectionState) -> Reduction:
+        """The reduction that keeps exactly what ``state`` leaves possible (tables it reaches only)."""
+        inf = infer(model, state)
+        rows = {t: inf.rows(t) for t in inf.restricted_tables}
+        rows = {t: (m if m is not None else np.ones(model.tables[t].nrows, dtype=bool)) for t, m in rows.items()}
+        symbols = {f: inf.possible(f) for f in model.fields}
+        return cls(rows, symbols)
+
+    def key(self) -> tuple:
+        return (tuple(sorted((t, m.tobytes()) for t, m in self.rows.items())),)
+
+
+def _scatter_present(codes: np.ndarray, rows: np.ndarray, nsym: int) -> np.ndarray:
+    """Bool mask (``nsym + 1``, last slot = NULL seen) of the symbols occurring at ``rows``."""
+    out = np.zeros(nsym + 1, dtype=bool)
+    out[codes.take(rows)] = True
+    return out
+
+
+def _and_all(parts: list[np.ndarray]) -> np.ndarray | None:
+    """AND of row masks without touching the inputs (a single part is returned as is)."""
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    out = np.logical_and(parts[0], parts[1])
+    for p in parts[2:]:
+        np.logical_and(out, p, out=out)
+    return out
+
+
+class _Propagation:
+    """Semi-join messages over the bipartite graph tables ↔ key fields, iterated to a fixed point.
+
+    ``msg[(U, k)]`` is the set of ``k`` symbols occurring in the rows of ``U`` that satisfy every
+    constraint reaching ``U`` from anywhere but ``k`` (``None`` = that side holds no constraint, so it
+    restricts nothing). A table keeps the rows satisfying its own constraint (selection, reduction)
+    and, for each key, the intersection of the other holders' messages. On an acyclic model this is
+    exact: a row is possible iff it joins with a row satisfying each selection's constraints. Unlike
+    an intersection over every reached table, a side reached only *through* ``k`` never restricts
+    ``k`` back, so a selection is not cancelled by dangling keys.
+    """
+
+    def __init__(self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray],
+                 exist: dict[str, np.ndarray]) -> None:
+        self.model = model
+        self.idx = idx
+        self.cons = cons
+        self.exist = exist
+        self.msg: dict[tuple[str, str], np.ndarray | None] = {}
+        # (table, key) -> (incoming symbol mask, its gather over the table's rows)
+        self.gathered: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        # id(row mask) -> (row mask, flatnonzero): a final mask is often one already scanned
+        self.nz: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def nonzero(self, mask: np.ndarray) -> np.ndarray:
+        hit = self.nz.get(id(mask))
+        if hit is None or hit[0] is not mask:
+            hit = (mask, np.flatnonzero(mask))
+            self.nz[id(mask)] = hit
+        return hit[1]
+
+    def incoming(self, table: str, key: str) -> np.ndarray | None:
+        parts = [m for h in self.model.field_tables[key] if h != table
+                 and (m := self.msg.get((h, key))) is not None]
+        if not parts:
+            return None
+        out = parts[0].copy()
+        for p in parts[1:]:
+            np.logical_and(out, p, out=out)
+        out[-1] = False  # NULL never links
+        return out
+
+    def key_rows(self, table: str, key: str) -> np.ndarray | None:
+        """Row mask of ``table`` allowed by the messages arriving through ``key`` (cached gather)."""
+        inc = self.incoming(table, key)
+        if inc is None:
+            self.gathered.pop((table, key), None)
+            return None
+        hit = self.gathered.get((table, key))
+        if hit is not None and np.array_equal(hit[0], inc):
+            return hit[1]
+        rows = inc.take(self.model.tables[table].columns[key])
+        self.gathered[(table, key)] = (inc, rows)
+        return rows
+
+    def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
+        """Rows satisfying every constraint but those arriving through ``skip``, and whether any
+        constraint applied (rows that merely do not exist for the user are no constraint)."""
+        parts = [self.cons[table]] if table in self.cons else []
+        for k in self.idx.keys_of[table]:
+            if k != skip:
+                r = self.key_rows(table, k)
+                if r is not None:
+                    parts.append(r)
+        constrained = bool(parts)
+        if table in self.exist:
+            parts.append(self.exist[table])
+        return _and_all(parts), constrained
+
+    def run(self) -> dict[str, np.ndarray]:
+        queue = deque(t for t in self.model.tables if t in self.cons)
+        queued = set(queue)
+        while queue:
+            t = queue.popleft()
+            queued.discard(t)
+            for k in self.idx.keys_of[t]:
+                m, constrained = self.rows_except(t, k)
+                new = None if m is None or not constrained else _scatter_present(
+                    self.model.tables[t].columns[k], self.nonzero(m), self.idx.nsym(k))
+                old = self.msg.get((t, k))
+                if (new is None) == (old is None) and (new is None or np.array_equal(new, old)):
+                    continue
+                self.msg[(t, k)] = new
+                for h in self.model.field_tables[k]:
+                    if h != t and h not in queued:
+                        queue.append(h)
+                        queued.add(h)
+        out: dict[str, np.ndarray] = {}
+        for t in self.model.tables:
+            m, _ = self.rows_except(t, None)
+            if m is not None:
+                out[t] = m
+        return out
+
+
+def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
+    """Propagate ``state`` (on top of the ``base`` reduction) over the model's tables."""
+    idx = model_index(model)
+    cons: dict[str, np.ndarray] = {}
+    exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
+    for f in state.fields:
+        if f not in model.fields:
+            continue
+        n = idx.nsym(f)
+        smask = np.zeros(n + 1, dtype=bool)
+        sel = state.selected(f)
+        smask[sel[sel < n]] = True
+        if base is not None and f in base.symbols:
+            smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
+            if not smask.any():
+                continue
+        for t in model.field_tables.get(f, ()):
+            new = smask.take(model.tables[t].columns[f])
+            old = cons.get(t)
+            if old is not None:
+                np.logical_and(new, old, out=new)
+            cons[t] = new
+    if not cons and not exist:
+        return Inference(model, state, base, {}, frozenset())
+    prop = _Propagation(model, idx, cons, exist)
+    masks = prop.run()
+    inf = Inference(model, state, base, masks, frozenset(masks))
+    for t, m in masks.items():
+        hit = prop.nz.get(id(m))
+        if hit is not None and hit[0] is m:
+            inf._row_index[t] = hit[1]
+    return inf
+
+
+class Inference:
+    """The result of :func:`infer`: possible rows per table and symbol states per field.
+
+    Everything is computed on demand and cached; the object is read-only and may be shared between
+    threads (a cache race computes a value twice, never a wrong one).
+    """
+
+    def __init__(self, model: DataModel, state: SelectionState, base: Reduction | None,
+                 masks: dict[str, np.ndarray], restricted: frozenset[str]) -> None:
+        self.model = model
+        self.state = state
+        self.base = base
+        self._masks = masks
+        self.restricted_tables = restricted
+        self._idx = model_index(model)
+        self._row_index: dict[str, np.ndarray] = {}
+        self._possible: dict[str, np.ndarray] = {}
+        self._alt: dict[str, np.ndarray] = {}
+        self._states: dict[str, np.ndarray] = {}
+
+    # --- rows ------------------------------------------------------------------------------------
+    def rows(self, table: str) -> np.ndarray | None:
+        """Bool mask of the table's possible rows, or ``None`` when every row is possible."""
+        return self._masks.get(table)
+
+    def row_index(self, table: str) -> np.ndarray:
+        """Indexes (int64, ascending) of the table's possible rows."""
+        hit = self._row_index.get(table)
+        if hit is None:
+            m = self._masks.get(table)
+            hit = np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
+            self._row_index[table] = hit
+        return hit
+
+    def row_count(self, table: str) -> int:
+        m = self._masks.get(table)
+        return self.model.tables[table].nrows if m is None else len(self.row_index(table))
+
+    @property
+    def is_filtered(self) -> bool:
+        """True when some table lost rows (or could: a selection or reduction reached it)."""
+        return bool(self.restricted_tables)
+
+    # --- symbols ---------------------------------------------------------------------------------
+    def exists(self, field_name: str) -> np.ndarray:
+        """Bool mask of the symbols that exist for the user (all, unless the base reduction removed some)."""
+        if self.base is not None and field_name in self.base.symbols:
+            return self.base.symbols[field_name]
+        return np.ones(self._idx.nsym(field_name), dtype=bool)
+
+    def possible(self, field_name: str) -> np.ndarray:
+        """Bool mask of the symbols occurring in possible rows of the tables holding the field."""
+        hit = self._possible.get(field_name)
+        if hit is None:
+            n = self._idx.nsym(field_name)
+            hit = np.zeros(n + 1, dtype=bool)
+            for t in self.model.field_tables.get(field_name, ()):
+                m = self._masks.get(t)
+                if m is None:
+                    hit |= self._idx.present(t, field_name)
+                else:
+                    hit[self.model.tables[t].columns[field_name].take(self.row_index(t))] = True
+            hit = hit[:n]
+            if self.base is not None and field_name in self.base.symbols:
+                hit &= self.base.symbols[field_name]
+            self._possible[field_name] = hit
+        return hit
+
+    def selected_mask(self, field_name: str) -> np.ndarray:
+        """Bool mask of the field's selected symbols (restricted to existing ones)."""
+        out = np.zeros(self._idx.nsym(field_name), dtype=bool)
+        sel = self.state.selected(field_name)
+        if sel is not None:
+            out[sel[sel < len(out)]] = True
+            out &= self.exists(field_name)
+        return out
+
+    def has_selection(self, field_name: str) -> bool:
+        """Whether the field holds a selection of symbols that exist for the user."""
+        sel = self.state.selected(field_name)
+        if sel is None:
+            return False
+        return self.base is None or field_name not in self.base.symbols or bool(self.selected_mask(field_name).any())
+
+    def alternative(self, field_name: str) -> np.ndarray:
+        """Symbols that would be possible if the field's own selection were removed (others kept)."""
+        if not self.has_selection(field_name):
+            return self.possible(field_name)
+        hit = self._alt.get(field_name)
+        if hit is None:
+            hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
+            self._alt[field_name] = hit
+        return hit
+
+    def states(self, field_name: str) -> np.ndarray:
+        """uint8 state code per symbol (see ``STATE_LETTERS``); symbols that do not exist read as X."""
+        hit = self._states.get(field_name)
+        if hit is None:
+            poss = self.possible(field_name)
+            if not self.has_selection(field_name):
+                hit = np.where(poss, OPTION, EXCLUDED).astype(np.uint8)
+            else:
+                sel = self.selected_mask(field_name)
+                lock = self.state.is_locked(field_name)
+                on, off = (LOCKED, EXCL_LOCKED) if lock else (SELECTED, EXCL_SELECTED)
+                hit = np.where(sel, np.where(poss, on, off),
+                               np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED)).astype(np.uint8)
+            self._states[field_name] = hit
+        return hit
+
+    def state_letters(self, field_name: str) -> np.ndarray:
+        """Object array of state letters per symbol."""
+        return np.asarray(STATE_LETTERS, dtype=object).take(self.states(field_name))
+
+    def state_counts(self, field_name: str) -> dict[str, int]:
+        """NxStateCounts of the field, over the symbols that exist for the user."""
+        st = self.states(field_name)
+        ex = self.exists(field_name)
+        counts = np.bincount(st if ex.all() else st.take(np.flatnonzero(ex)), minlength=8)
+        return {k: int(c) for k, c in zip(_COUNT_KEYS, counts, strict=True)}

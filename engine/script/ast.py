@@ -1,0 +1,314 @@
+"""Typed statements of the load-script language.
+
+Expressions stay as source spans (:class:`Expr`): the expression language is parsed by
+``engine.expr`` when the statement runs, after dollar expansion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Expr:
+    """An expression's text and its offset in the script (or in the expanded statement)."""
+
+    text: str
+    pos: int
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class FieldItem:
+    """One item of a LOAD field list: ``*`` or an expression with its output name."""
+
+    expr: Expr | None      # None for '*'
+    name: str              # output field name ('*' for star)
+    alias: bool = False    # named with AS
+
+    @property
+    def star(self) -> bool:
+        return self.expr is None
+
+
+@dataclass
+class FormatSpec:
+    """The ``( ... )`` after FROM / INLINE."""
+
+    fmt: str = ""                  # '' = decide from the file extension
+    delimiter: str | None = None
+    labels: str = "embedded"       # 'embedded' | 'explicit' | 'none'
+    header_lines: int = 0
+    msq: bool = False
+    no_quotes: bool = False
+    encoding: str | None = None    # python codec name
+    table: str | None = None
+    comment: str | None = None
+    given: bool = False            # a spec was written
+
+
+@dataclass
+class FileSource:
+    path: str
+    spec: FormatSpec
+
+
+@dataclass
+class InlineSource:
+    data: str
+    spec: FormatSpec
+
+
+@dataclass
+class ResidentSource:
+    table: str
+    order_by: list[tuple[Expr, bool]] = field(default_factory=list)   # (expr, descending)
+
+
+@dataclass
+class AutogenerateSource:
+    count: Expr
+
+
+@dataclass
+class SelectSource:
+    sql: str
+
+
+Source = FileSource | InlineSource | ResidentSource | AutogenerateSource | SelectSource | None
+
+
+@dataclass
+class Prefixes:
+    """Table prefixes written before LOAD/SELECT."""
+
+    mapping: bool = False
+    concatenate: bool = False
+    concat_table: str | None = None
+    noconcatenate: bool = False
+    join: str | None = None          # 'inner' | 'left' | 'right' | 'outer'
+    keep: str | None = None          # 'inner' | 'left' | 'right'
+    target: str | None = None        # table named in Join(...) / Keep(...)
+    crosstable: tuple[str, str, int] | None = None
+    first: Expr | None = None
+
+
+@dataclass
+class Load:
+    fields: list[FieldItem]
+    source: Source
+    label: str | None = None
+    prefixes: Prefixes = field(default_factory=Prefixes)
+    distinct: bool = False
+    where: Expr | None = None
+    while_: Expr | None = None
+    group_by: list[Expr] = field(default_factory=list)
+    is_select: bool = False
+
+
+@dataclass
+class SetVar:
+    name: str
+    value: str
+
+
+@dataclass
+class LetVar:
+    name: str
+    expr: Expr | None     # None: `LET x = ;` clears
+
+
+@dataclass
+class Trace:
+    text: str
+
+
+@dataclass
+class ExitScript:
+    mode: str = ""          # '' | 'when' | 'unless'
+    cond: Expr | None = None
+
+
+@dataclass
+class ExitBlock:
+    kind: str               # 'for' | 'do' | 'sub'
+    mode: str = ""
+    cond: Expr | None = None
+
+
+@dataclass
+class DropTables:
+    names: list[str]
+
+
+@dataclass
+class DropFields:
+    names: list[str]
+    tables: list[str]
+
+
+@dataclass
+class Rename:
+    what: str                        # 'table' | 'field'
+    pairs: list[tuple[str, str]]
+    using: str | None = None
+
+
+@dataclass
+class Qualify:
+    patterns: list[str]
+    on: bool
+
+
+@dataclass
+class Section:
+    access: bool
+
+
+@dataclass
+class StarIs:
+    symbol: str | None
+
+
+@dataclass
+class Comment:
+    what: str                        # 'field' | 'table'
+    names: list[str]
+    text: Expr
+
+
+@dataclass
+class Tag:
+    names: list[str]
+    tags: list[Expr]
+    untag: bool = False
+
+
+@dataclass
+class Store:
+    table: str
+    path: str
+    fmt: str
+    fields: list[tuple[str, str]] = field(default_factory=list)   # (source, output); empty = all
+
+
+@dataclass
+class Connect:
+    name: str
+
+
+@dataclass
+class Sleep:
+    ms: Expr
+
+
+@dataclass
+class Ignored:
+    """A statement we accept and skip (reported as a warning)."""
+
+    keyword: str
+
+
+@dataclass
+class Include:
+    path: str
+    must: bool
+
+
+# control statements ---------------------------------------------------------------------------
+
+@dataclass
+class If:
+    cond: Expr
+
+
+@dataclass
+class ElseIf:
+    cond: Expr
+
+
+@dataclass
+class Else:
+    pass
+
+
+@dataclass
+class EndIf:
+    pass
+
+
+@dataclass
+class For:
+    var: str
+    start: Expr
+    stop: Expr
+    step: Expr | None = None
+
+
+@dataclass
+class ForEach:
+    var: str
+    items: list[Expr]
+
+
+@dataclass
+class Next:
+    var: str | None = None
+
+
+@dataclass
+class Do:
+    mode: str = ""          # '' | 'while' | 'until'
+    cond: Expr | None = None
+
+
+@dataclass
+class Loop:
+    mode: str = ""
+    cond: Expr | None = None
+
+
+@dataclass
+class Sub:
+    name: str
+    params: list[str]
+
+
+@dataclass
+class EndSub:
+    pass
+
+
+@dataclass
+class Call:
+    name: str
+    args: list[Expr]
+
+
+@dataclass
+class Switch:
+    expr: Expr
+
+
+@dataclass
+class Case:
+    values: list[Expr]
+
+
+@dataclass
+class Default:
+    pass
+
+
+@dataclass
+class EndSwitch:
+    pass
+
+
+Statement = (
+    Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
+    | Section | StarIs | Comment | Tag | Store | Connect | Sleep | Ignored | Include | If | ElseIf | Else
+    | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
+)

@@ -1,0 +1,749 @@
+"""Statement parser: tokens of one (expanded) statement → a typed statement from :mod:`ast`.
+
+Expressions are cut out as source spans; :func:`check_expression` hands them to the expression
+language's parser when the caller wants them verified.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.script import ast as A
+from engine.script.lexer import ScriptSyntaxError, Token, tokenize
+
+LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
+_ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "unicode": "utf-16", "ansi": "cp1252", "oem": "cp850",
+              "mac": "mac_roman"}
+_FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv"}
+
+
+class Parser:
+    """Recursive-descent parser over the tokens of one statement."""
+
+    def __init__(self, text: str, base: int = 0) -> None:
+        self.text = text
+        self.base = base
+        self.toks = tokenize(text, base)
+        self.i = 0
+
+    # --- token helpers -----------------------------------------------------------------------
+    @property
+    def tok(self) -> Token:
+        return self.toks[self.i]
+
+    def peek(self, k: int = 1) -> Token:
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
+
+    def advance(self) -> Token:
+        t = self.toks[self.i]
+        if t.kind != "eof":
+            self.i += 1
+        return t
+
+    def error(self, expected: str, tok: Token | None = None) -> ScriptSyntaxError:
+        tok = tok or self.tok
+        shown = tok.value if tok.kind != "eof" else "EOF"
+        return ScriptSyntaxError(f"Unexpected token: '{shown}', expected {expected}", tok.start,
+                                 tok.end - tok.start)
+
+    def at_word(self, *words: str) -> bool:
+        return self.tok.is_word(*words)
+
+    def accept_word(self, *words: str) -> bool:
+        if self.tok.is_word(*words):
+            self.advance()
+            return True
+        return False
+
+    def expect_word(self, *words: str) -> Token:
+        if not self.tok.is_word(*words):
+            raise self.error(" or ".join(repr(w.upper()) for w in words))
+        return self.advance()
+
+    def at_op(self, op: str) -> bool:
+        return self.tok.kind == "op" and self.tok.value == op
+
+    def accept_op(self, op: str) -> bool:
+        if self.at_op(op):
+            self.advance()
+            return True
+        return False
+
+    def expect_op(self, op: str) -> Token:
+        if not self.at_op(op):
+            raise self.error(f"'{op}'")
+        return self.advance()
+
+    def at_end(self) -> bool:
+        return self.tok.kind == "eof" or self.at_op(";")
+
+    def expect_end(self) -> None:
+        if not self.at_end():
+            raise self.error("end of statement")
+
+    def name(self, what: str = "a name") -> str:
+        t = self.tok
+        if t.kind in ("word", "name", "str"):
+            self.advance()
+            return t.value
+        raise self.error(what)
+
+    def span(self, a: int, b: int) -> A.Expr:
+        """The source text of tokens ``a`` .. ``b - 1``."""
+        start, end = self.toks[a].start, self.toks[b - 1].end
+        return A.Expr(self.text[start - self.base:end - self.base], start)
+
+    def expr_until(self, stop_words: tuple[str, ...] = (), stop_ops: tuple[str, ...] = (",",),
+                   what: str = "an expression") -> A.Expr:
+        """Consume tokens up to a depth-0 stop word/op or the end; the consumed span is the expression."""
+        a = self.i
+        depth = 0
+        while True:
+            t = self.tok
+            if t.kind == "eof" or (t.kind == "op" and t.value == ";" and depth == 0):
+                break
+            if depth == 0 and (t.kind == "op" and t.value in stop_ops or t.kind == "word"
+                               and t.value.lower() in stop_words):
+                break
+            if t.kind == "op" and t.value == "(":
+                depth += 1
+            elif t.kind == "op" and t.value == ")":
+                if depth == 0:
+                    break
+                depth -= 1
+            self.advance()
+        if self.i == a:
+            raise self.error(what)
+        return self.span(a, self.i)
+
+    def rest_text(self) -> str:
+        """Raw text from the current token to the end of the statement."""
+        start = self.tok.start - self.base
+        return self.text[start:].strip().rstrip(";").strip()
+
+    def name_list(self, stop_words: tuple[str, ...] = ()) -> list[str]:
+        out = [self.name()]
+        while self.accept_op(","):
+            out.append(self.name())
+        if stop_words and not (self.at_end() or self.at_word(*stop_words)):
+            raise self.error(" or ".join(stop_words))
+        return out
+
+    # --- statements --------------------------------------------------------------------------
+    def statement(self) -> A.Statement:
+        t = self.tok
+        if t.kind == "eof":
+            raise self.error("a statement")
+        label = None
+        if t.kind in ("word", "name", "str") and self.peek().kind == "op" and self.peek().value == ":":
+            label = t.value
+            self.advance()
+            self.advance()
+            return self.load_with_prefixes(label)
+        if t.kind != "word":
+            raise self.error("a statement")
+        w = t.value.lower()
+        handler = getattr(self, f"st_{w}", None)
+        if handler is not None:
+            return handler()
+        if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
+                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy", "semantic",
+                 "generic", "intervalmatch"):
+            return self.load_with_prefixes(None)
+        if self.peek().kind == "op" and self.peek().value == "=":
+            return self.assignment()
+        if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
+            m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
+            self.advance()
+            return A.Include(m.group(2).strip(), bool(m.group(1)))
+        raise self.error("a statement keyword")
+
+    def assignment(self) -> A.LetVar:
+        name = self.advance().value
+        self.expect_op("=")
+        if self.at_end():
+            return A.LetVar(name, None)
+        return A.LetVar(name, self.expr_until((), (";",)))
+
+    def st_let(self) -> A.LetVar:
+        self.advance()
+        return self.assignment()
+
+    def st_set(self) -> A.SetVar:
+        self.advance()
+        name = self.name("a variable name")
+        eq = self.expect_op("=")
+        raw = self.text[eq.end - self.base:].strip()
+        if raw.endswith(";"):
+            raw = raw[:-1].rstrip()
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+            inner = raw[1:-1]
+            q = raw[0]
+            if q * 2 in inner or q not in inner:
+                raw = inner.replace(q * 2, q)
+        self.i = len(self.toks) - 1
+        return A.SetVar(name, raw)
+
+    def st_trace(self) -> A.Trace:
+        t = self.advance()
+        self.i = len(self.toks) - 1
+        return A.Trace(self.text[t.end - self.base:].strip().rstrip(";").strip())
+
+    def st_exit(self) -> A.Statement:
+        self.advance()
+        kind = self.expect_word("script", "for", "do", "sub").value.lower()
+        mode, cond = "", None
+        if self.at_word("when", "unless"):
+            mode = self.advance().value.lower()
+            cond = self.expr_until((), (";",))
+        self.expect_end()
+        return A.ExitScript(mode, cond) if kind == "script" else A.ExitBlock(kind, mode, cond)
+
+    def st_drop(self) -> A.Statement:
+        self.advance()
+        kind = self.expect_word("table", "tables", "field", "fields").value.lower()
+        if kind.startswith("table"):
+            names = self.name_list()
+            self.expect_end()
+            return A.DropTables(names)
+        names = self.name_list(("from",))
+        tables = []
+        if self.accept_word("from"):
+            tables = self.name_list()
+        self.expect_end()
+        return A.DropFields(names, tables)
+
+    def st_rename(self) -> A.Rename:
+        self.advance()
+        kind = self.expect_word("table", "tables", "field", "fields").value.lower()
+        what = "table" if kind.startswith("table") else "field"
+        if self.accept_word("using"):
+            m = self.name()
+            self.expect_end()
+            return A.Rename(what, [], m)
+        pairs = []
+        while True:
+            old = self.name()
+            self.expect_word("to")
+            pairs.append((old, self.name()))
+            if not self.accept_op(","):
+                break
+        self.expect_end()
+        return A.Rename(what, pairs)
+
+    def _patterns(self) -> list[str]:
+        out = []
+        while not self.at_end():
+            t = self.tok
+            if t.kind == "op" and t.value == "*":
+                out.append("*")
+                self.advance()
+            else:
+                out.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        self.expect_end()
+        return out
+
+    def st_qualify(self) -> A.Qualify:
+        self.advance()
+        return A.Qualify(self._patterns(), True)
+
+    def st_unqualify(self) -> A.Qualify:
+        self.advance()
+        return A.Qualify(self._patterns(), False)
+
+    def st_section(self) -> A.Section:
+        self.advance()
+        w = self.expect_word("access", "application").value.lower()
+        self.expect_end()
+        return A.Section(w == "access")
+
+    def st_star(self) -> A.StarIs:
+        self.advance()
+        self.expect_word("is")
+        if self.at_end():
+            return A.StarIs(None)
+        t = self.advance()
+        self.expect_end()
+        return A.StarIs(t.value)
+
+    def st_comment(self) -> A.Comment:
+        self.advance()
+        kind = self.expect_word("field", "fields", "table", "tables").value.lower()
+        names = self.name_list(("with",))
+        self.expect_word("with")
+        text = self.expr_until((), (";",))
+        return A.Comment("field" if kind.startswith("field") else "table", names, text)
+
+    def _tag(self, untag: bool) -> A.Tag:
+        self.advance()
+        self.expect_word("field", "fields")
+        names = self.name_list(("with",))
+        self.expect_word("with")
+        tags = [self.expr_until()]
+        while self.accept_op(","):
+            tags.append(self.expr_until())
+        self.expect_end()
+        return A.Tag(names, tags, untag)
+
+    def st_tag(self) -> A.Tag:
+        return self._tag(False)
+
+    def st_untag(self) -> A.Tag:
+        return self._tag(True)
+
+    def path(self) -> str:
+        """A file path: quoted/bracketed, or bare up to blank or '('."""
+        t = self.tok
+        if t.kind in ("str", "name"):
+            self.advance()
+            return t.value
+        if t.kind == "eof":
+            raise self.error("a file path")
+        start = t.start - self.base
+        m = re.compile(r"[^\s(;]+").match(self.text, start)
+        end = start + len(m.group(0))
+        while self.tok.kind != "eof" and self.tok.start - self.base < end:
+            self.advance()
+        return self.text[start:end]
+
+    def st_store(self) -> A.Store:
+        self.advance()
+        fields: list[tuple[str, str]] = []
+        # STORE [fields FROM] table INTO path [(fmt)]
+        save = self.i
+        has_from = False
+        j = self.i
+        while self.toks[j].kind != "eof":
+            if self.toks[j].is_word("from"):
+                has_from = True
+                break
+            if self.toks[j].is_word("into"):
+                break
+            j += 1
+        if has_from:
+            if self.at_op("*"):
+                self.advance()
+            else:
+                while True:
+                    src = self.name("a field name")
+                    out = self.name() if self.accept_word("as") else src
+                    fields.append((src, out))
+                    if not self.accept_op(","):
+                        break
+            self.expect_word("from")
+        else:
+            self.i = save
+        table = self.name("a table name")
+        self.expect_word("into")
+        path = self.path()
+        fmt = ""
+        if self.accept_op("("):
+            fmt = self.name("a file format").lower()
+            self.expect_op(")")
+        self.expect_end()
+        if not fmt:
+            fmt = "txt" if path.lower().rsplit(".", 1)[-1] in ("txt", "csv", "tab") else "qvd"
+        return A.Store(table, path, fmt, fields)
+
+    def st_lib(self) -> A.Connect:
+        self.advance()
+        self.expect_word("connect")
+        self.expect_word("to")
+        return A.Connect(self.name("a connection name"))
+
+    def st_connect(self) -> A.Connect:
+        self.advance()
+        return A.Connect(self.rest_text())
+
+    def st_odbc(self) -> A.Connect:
+        self.advance()
+        return A.Connect(self.rest_text())
+
+    st_oledb = st_odbc
+
+    def st_disconnect(self) -> A.Ignored:
+        self.advance()
+        return A.Ignored("DISCONNECT")
+
+    def st_sleep(self) -> A.Sleep:
+        self.advance()
+        return A.Sleep(self.expr_until((), (";",)))
+
+    def _ignored(self) -> A.Ignored:
+        t = self.advance()
+        self.i = len(self.toks) - 1
+        return A.Ignored(t.value.upper())
+
+    st_binary = st_directory = st_force = st_nullasvalue = st_nullasnull = st_loosen = st_alias = _ignored
+    st_declare = st_derive = st_search = st_autonumber = st_map = st_unmap = st_execute = st_flushlog = _ignored
+
+    # --- control -----------------------------------------------------------------------------
+    def _cond(self, stop: str) -> A.Expr:
+        return self.expr_until((stop,), (";",), "a condition")
+
+    def st_if(self) -> A.If:
+        self.advance()
+        cond = self._cond("then")
+        self.expect_word("then")
+        self.expect_end()
+        return A.If(cond)
+
+    def st_elseif(self) -> A.ElseIf:
+        self.advance()
+        cond = self._cond("then")
+        self.expect_word("then")
+        self.expect_end()
+        return A.ElseIf(cond)
+
+    def st_else(self) -> A.Else:
+        self.advance()
+        self.expect_end()
+        return A.Else()
+
+    def st_endif(self) -> A.EndIf:
+        self.advance()
+        self.expect_end()
+        return A.EndIf()
+
+    def st_end(self) -> A.Statement:
+        self.advance()
+        w = self.expect_word("if", "sub", "switch").value.lower()
+        self.expect_end()
+        return {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}[w]()
+
+    def st_endsub(self) -> A.EndSub:
+        self.advance()
+        self.expect_end()
+        return A.EndSub()
+
+    def st_endswitch(self) -> A.EndSwitch:
+        self.advance()
+        self.expect_end()
+        return A.EndSwitch()
+
+    def st_for(self) -> A.Statement:
+        self.advance()
+        if self.accept_word("each"):
+            var = self.name("a variable name")
+            self.expect_word("in")
+            items = [self.expr_until()]
+            while self.accept_op(","):
+                items.append(self.expr_until())
+            self.expect_end()
+            return A.ForEach(var, items)
+        var = self.name("a variable name")
+        self.expect_op("=")
+        start = self.expr_until(("to",), (";",))
+        self.expect_word("to")
+        stop = self.expr_until(("step",), (";",))
+        step = None
+        if self.accept_word("step"):
+            step = self.expr_until((), (";",))
+        self.expect_end()
+        return A.For(var, start, stop, step)
+
+    def st_next(self) -> A.Next:
+        self.advance()
+        var = None if self.at_end() else self.name()
+        self.expect_end()
+        return A.Next(var)
+
+    def _mode_cond(self) -> tuple[str, A.Expr | None]:
+        if self.at_word("while", "until"):
+            mode = self.advance().value.lower()
+            return mode, self.expr_until((), (";",), "a condition")
+        self.expect_end()
+        return "", None
+
+    def st_do(self) -> A.Do:
+        self.advance()
+        return A.Do(*self._mode_cond())
+
+    def st_loop(self) -> A.Loop:
+        self.advance()
+        return A.Loop(*self._mode_cond())
+
+    def st_sub(self) -> A.Sub:
+        self.advance()
+        name = self.name("a subroutine name")
+        params = []
+        if self.accept_op("("):
+            if not self.at_op(")"):
+                params = [self.name()]
+                while self.accept_op(","):
+                    params.append(self.name())
+            self.expect_op(")")
+        self.expect_end()
+        return A.Sub(name, params)
+
+    def st_call(self) -> A.Call:
+        self.advance()
+        name = self.name("a subroutine name")
+        args = []
+        if self.accept_op("("):
+            if not self.at_op(")"):
+                args = [self.expr_until((), (",", ")"))]
+                while self.accept_op(","):
+                    args.append(self.expr_until((), (",", ")")))
+            self.expect_op(")")
+        self.expect_end()
+        return A.Call(name, args)
+
+    def st_switch(self) -> A.Switch:
+        self.advance()
+        return A.Switch(self.expr_until((), (";",)))
+
+    def st_case(self) -> A.Case:
+        self.advance()
+        vals = [self.expr_until()]
+        while self.accept_op(","):
+            vals.append(self.expr_until())
+        self.expect_end()
+        return A.Case(vals)
+
+    def st_default(self) -> A.Default:
+        self.advance()
+        self.expect_end()
+        return A.Default()
+
+    # --- LOAD / SELECT -----------------------------------------------------------------------
+    def st_load(self) -> A.Load:
+        return self.load_with_prefixes(None)
+
+    st_select = st_sql = st_mapping = st_concatenate = st_noconcatenate = st_crosstable = st_load
+
+    def _paren_table(self) -> str | None:
+        if self.accept_op("("):
+            n = self.name("a table name")
+            self.expect_op(")")
+            return n
+        return None
+
+    def load_with_prefixes(self, label: str | None) -> A.Load:
+        p = A.Prefixes()
+        while True:
+            t = self.tok
+            if t.is_word("mapping"):
+                self.advance()
+                p.mapping = True
+            elif t.is_word("noconcatenate"):
+                self.advance()
+                p.noconcatenate = True
+            elif t.is_word("concatenate"):
+                self.advance()
+                p.concatenate = True
+                p.concat_table = self._paren_table()
+            elif t.is_word("inner", "left", "right", "outer") and self.peek().is_word("join", "keep"):
+                kind = self.advance().value.lower()
+                if self.advance().value.lower() == "join":
+                    p.join = kind
+                else:
+                    if kind == "outer":
+                        raise self.error("INNER, LEFT or RIGHT before KEEP", t)
+                    p.keep = kind
+                p.target = self._paren_table()
+            elif t.is_word("join"):
+                self.advance()
+                p.join = "outer"
+                p.target = self._paren_table()
+            elif t.is_word("keep"):
+                raise self.error("INNER, LEFT or RIGHT before KEEP")
+            elif t.is_word("crosstable"):
+                self.advance()
+                self.expect_op("(")
+                attr = self.name("an attribute field name")
+                self.expect_op(",")
+                data = self.name("a data field name")
+                n = 1
+                if self.accept_op(","):
+                    num = self.advance()
+                    if num.kind != "num":
+                        raise self.error("a number", num)
+                    n = int(float(num.value))
+                self.expect_op(")")
+                p.crosstable = (attr, data, n)
+            elif t.is_word("first"):
+                self.advance()
+                p.first = self.expr_until(("load", "select", "sql"), ())
+            elif t.is_word("buffer"):
+                self.advance()
+                if self.at_op("("):
+                    self.expr_until(("load", "select", "sql", "mapping"), ())
+            elif (t.kind in ("word", "name", "str") and label is None and self.peek().kind == "op"
+                  and self.peek().value == ":"):
+                label = t.value
+                self.advance()
+                self.advance()
+            else:
+                break
+        if self.at_word("load"):
+            ld = self.load_body()
+        elif self.at_word("sql", "select"):
+            if self.accept_word("sql") and not self.at_word("select"):
+                pass
+            ld = A.Load([A.FieldItem(None, "*")], A.SelectSource(self.rest_text()), is_select=True)
+            self.i = len(self.toks) - 1
+        else:
+            raise self.error("LOAD or SELECT")
+        ld.label = label
+        ld.prefixes = p
+        return ld
+
+    def load_body(self) -> A.Load:
+        self.expect_word("load")
+        distinct = self.accept_word("distinct")
+        fields = []
+        while True:
+            if self.at_op("*") and (self.peek().kind == "eof" or self.peek().kind == "op"
+                                    and self.peek().value in (",", ";")
+                                    or self.peek().is_word(*LOAD_CLAUSES)):
+                self.advance()
+                fields.append(A.FieldItem(None, "*"))
+            else:
+                a = self.i
+                e = self.expr_until(LOAD_CLAUSES + ("as",), (",",), "a field or expression")
+                b = self.i
+                if self.accept_word("as"):
+                    fields.append(A.FieldItem(e, self.name("a field name"), True))
+                else:
+                    single = b - a == 1 and self.toks[a].kind in ("word", "name")
+                    fields.append(A.FieldItem(e, self.toks[a].value if single else e.text))
+            if not self.accept_op(","):
+                break
+        ld = A.Load(fields, None, distinct=distinct)
+        t = self.tok
+        if t.is_word("from"):
+            self.advance()
+            path = self.path()
+            ld.source = A.FileSource(path, self.format_spec())
+        elif t.kind == "word" and t.value.lower() == "inline":
+            self.advance()
+            if self.tok.kind != "inline":
+                raise self.error("'[' after INLINE")
+            data = self.advance().value
+            ld.source = A.InlineSource(data, self.format_spec())
+        elif t.is_word("resident"):
+            self.advance()
+            ld.source = A.ResidentSource(self.name("a table name"))
+        elif t.is_word("autogenerate"):
+            self.advance()
+            ld.source = A.AutogenerateSource(self.expr_until(("where", "while"), (";",), "a row count"))
+        while not self.at_end():
+            if self.accept_word("where"):
+                ld.where = self.expr_until(("group", "order", "while"), (";",), "a condition")
+            elif self.accept_word("while"):
+                ld.while_ = self.expr_until(("group", "order", "where"), (";",), "a condition")
+            elif self.accept_word("group"):
+                self.expect_word("by")
+                ld.group_by.append(self.expr_until(("order", "where"), (",",)))
+                while self.accept_op(","):
+                    ld.group_by.append(self.expr_until(("order", "where"), (",",)))
+            elif self.at_word("order") and isinstance(ld.source, A.ResidentSource):
+                self.advance()
+                self.expect_word("by")
+                while True:
+                    e = self.expr_until(("asc", "desc", "group", "where"), (",",))
+                    desc = False
+                    if self.at_word("asc", "desc"):
+                        desc = self.advance().value.lower() == "desc"
+                    ld.source.order_by.append((e, desc))
+                    if not self.accept_op(","):
+                        break
+            else:
+                raise self.error("WHERE, WHILE, GROUP BY, ORDER BY or ';'")
+        return ld
+
+    def format_spec(self) -> A.FormatSpec:
+        spec = A.FormatSpec()
+        if not self.accept_op("("):
+            return spec
+        spec.given = True
+        while not self.at_op(")"):
+            t = self.tok
+            if t.kind == "eof":
+                raise self.error("')'")
+            w = t.value.lower() if t.kind == "word" else ""
+            if w in _FORMATS:
+                self.advance()
+                spec.fmt = w
+            elif w in _ENCODINGS:
+                self.advance()
+                spec.encoding = _ENCODINGS[w]
+            elif w == "codepage":
+                self.advance()
+                self.expect_word("is")
+                cp = self.advance().value
+                spec.encoding = _codepage(cp)
+            elif w == "delimiter":
+                self.advance()
+                self.expect_word("is")
+                d = self.advance()
+                spec.delimiter = _delimiter(d.value)
+            elif w in ("embedded", "explicit"):
+                self.advance()
+                self.expect_word("labels")
+                spec.labels = w
+            elif w == "no":
+                self.advance()
+                what = self.expect_word("labels", "quotes", "eof").value.lower()
+                if what == "labels":
+                    spec.labels = "none"
+                elif what == "quotes":
+                    spec.no_quotes = True
+            elif w == "msq":
+                self.advance()
+                spec.msq = True
+            elif w == "header":
+                self.advance()
+                self.expect_word("is")
+                n = self.advance()
+                spec.header_lines = int(float(n.value)) if n.kind == "num" else 0
+                self.accept_word("lines", "line")
+            elif w == "table":
+                self.advance()
+                self.expect_word("is")
+                spec.table = self.advance().value
+            elif w == "comment":
+                self.advance()
+                self.expect_word("is")
+                spec.comment = self.advance().value
+            else:
+                # record is / filters(...) / other items: skip to the next comma
+                depth = 0
+                while not (depth == 0 and (self.at_op(",") or self.at_op(")"))):
+                    if self.tok.kind == "eof":
+                        raise self.error("')'")
+                    if self.at_op("("):
+                        depth += 1
+                    elif self.at_op(")"):
+                        depth -= 1
+                    self.advance()
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        return spec
+
+
+def _codepage(cp: str) -> str:
+    n = cp.strip()
+    return {"65001": "utf-8", "1200": "utf-16-le", "1201": "utf-16-be", "28591": "latin-1",
+            "20127": "ascii"}.get(n, f"cp{n}")
+
+
+def _delimiter(d: str) -> str:
+    if d in ("\\t", "\t") or d.lower() == "tab":
+        return "\t"
+    if d.lower() == "spaces":
+        return " "
+    return d[:1] if d else ","
+
+
+def parse_statement(text: str, base: int = 0) -> A.Statement:
+    """Parse the (expanded) text of one statement; raises ScriptSyntaxError with a script offset."""
+    p = Parser(text, base)
+    st = p.statement()
+    if not p.at_end():
+        raise p.error("end of statement")
+    return st

@@ -1,0 +1,1120 @@
+"""Run a load script: statements in order, control flow, tables, and the resulting DataModel.
+
+Each statement is dollar-expanded, then parsed (:mod:`parser`), then executed here. Control flow
+(IF/FOR/DO/SUB/SWITCH) is matched up front on the raw statements so that expansion inside a loop
+body happens on every pass, like the engine does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from engine.errors import QixError
+from engine.expr import Call, Duals, FieldRef, Locale, Node, UnknownField, UnknownFunction, evaluate
+from engine.expr import parse_expression as _parse_expression
+from engine.expr.evaluate import contains_aggregation
+from engine.expr.expand import expand as _dollar_expand
+from engine.expr.formatting import interpret_texts
+from engine.expr.functions import RowExpansionRequired, subfield_parts
+from engine.expr.lexer import ExprSyntaxError
+from engine.model.datamodel import DataModel
+from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
+from engine.script import ast as A
+from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
+from engine.script.errors import (
+    CONNECTOR,
+    FIELD_NOT_FOUND,
+    FILE_NOT_FOUND,
+    GENERAL,
+    SEMANTIC,
+    SYNTAX,
+    TABLE_NOT_FOUND,
+    WRONG_FORMAT,
+    ReloadCancelled,
+    ScriptError,
+    StatementError,
+)
+from engine.script.lexer import RawStatement, ScriptSyntaxError, decode_script, line_col, split_statements
+from engine.script.parser import parse_statement
+from engine.script.progress import Progress
+from engine.script.sources import Connection, PathPolicy, read_qvd, write_qvd, write_txt
+from engine.script.tables import (
+    Column,
+    ScriptTable,
+    concatenate,
+    crosstable,
+    distinct_rows,
+    join,
+    synthetic_keys,
+    unify,
+)
+from engine.script.textfile import TextFormatError, TooManyRows, read_inline, read_text
+
+__all__ = ["Connection", "Progress", "ReloadCancelled", "ReloadResult", "Runner", "ScriptEnv",
+           "ScriptError", "SectionAccessTable", "run_script"]
+
+
+@dataclass
+class ScriptEnv:
+    """What a reload may use: where files are, which connections exist, limits, initial variables."""
+
+    document_dir: Path
+    connections: dict[str, Connection] = field(default_factory=dict)
+    max_rows: int = 50_000_000
+    variables: dict[str, str] | None = None
+    include_root: Path | None = None
+    #: absolute script paths served from another folder (e.g. a container's ``/data`` volume)
+    path_aliases: dict[str, Path] = field(default_factory=dict)
+    #: upper bound on statements executed (a runaway loop fails the reload instead of hanging)
+    max_statements: int = 1_000_000
+
+
+@dataclass
+class SectionAccessTable:
+    """The tables loaded in SECTION ACCESS, kept apart from the data model.
+
+    ``tables`` maps table name → column name → list of values (``str``, or ``None`` for NULL); names
+    and values are upper-cased. ``columns``/``nrows`` describe the first table (the usual single
+    security table). ``star`` is the symbol set with ``Star is`` (None when not set).
+    """
+
+    tables: dict[str, dict[str, list[str | None]]]
+    star: str | None = None
+
+    @property
+    def columns(self) -> dict[str, list[str | None]]:
+        return next(iter(self.tables.values())) if self.tables else {}
+
+    @property
+    def nrows(self) -> int:
+        cols = self.columns
+        return len(next(iter(cols.values()))) if cols else 0
+
+
+@dataclass
+class ReloadResult:
+    model: DataModel
+    section_access: SectionAccessTable | None
+    variables: dict[str, str]
+    log: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# program structure
+
+
+_CONTROL_KIND = re.compile(
+    r"\s*(?P<w>end\s*if|end\s*sub|end\s*switch|elseif|else|if|for\s+each|for|next|do|loop|sub|call|switch|case"
+    r"|default|exit\s+(?:script|for|do|sub))\b", re.I)
+
+
+def _kind(raw: RawStatement) -> str:
+    m = _CONTROL_KIND.match(raw.text)
+    if not m:
+        return "simple"
+    w = re.sub(r"\s+", " ", m.group("w").lower())
+    if w.startswith("exit"):
+        return w.replace(" ", "_")
+    if not raw.control and w in ("if", "for", "do", "sub", "call", "switch", "case", "default", "next", "loop",
+                                 "else"):
+        return "simple"
+    return {"end if": "endif", "end sub": "endsub", "end switch": "endswitch", "for each": "for"}.get(w, w)
+
+
+@dataclass
+class Program:
+    """Raw statements with their control-flow partners resolved."""
+
+    text: str
+    stmts: list[RawStatement]
+    kinds: list[str]
+    partner: dict[int, int]                       # if/elseif/else → next branch; for/do → next/loop …
+    chains: dict[int, list[int]] = field(default_factory=dict)   # if → [branches…, endif]; switch → cases
+    source_name: str = ""
+
+
+def build_program(text: str, source_name: str = "") -> Program:
+    stmts = split_statements(text)
+    kinds = [_kind(s) for s in stmts]
+    partner: dict[int, int] = {}
+    chains: dict[int, list[int]] = {}
+    stack: list[tuple[str, int]] = []
+
+    def fail(i: int, msg: str) -> ScriptSyntaxError:
+        return ScriptSyntaxError(msg, stmts[i].start, max(1, len(stmts[i].text.strip())))
+
+    for i, k in enumerate(kinds):
+        if k in ("if", "for", "do", "sub", "switch"):
+            stack.append((k, i))
+            if k in ("if", "switch"):
+                chains[i] = []
+        elif k in ("elseif", "else"):
+            if not stack or stack[-1][0] != "if":
+                raise fail(i, f"{k.upper()} without IF")
+            chains[stack[-1][1]].append(i)
+        elif k in ("case", "default"):
+            if not stack or stack[-1][0] != "switch":
+                raise fail(i, f"{k.upper()} without SWITCH")
+            chains[stack[-1][1]].append(i)
+        elif k in ("endif", "next", "loop", "endsub", "endswitch"):
+            want = {"endif": "if", "next": "for", "loop": "do", "endsub": "sub", "endswitch": "switch"}[k]
+            if not stack or stack[-1][0] != want:
+                raise fail(i, f"{stmts[i].text.strip().split()[0].upper()} without {want.upper()}")
+            _, start = stack.pop()
+            partner[start] = i
+            partner[i] = start
+            if want in ("if", "switch"):
+                chains[start].append(i)
+    if stack:
+        k, i = stack[-1]
+        raise fail(i, f"{k.upper()} is not closed")
+    return Program(text, stmts, kinds, partner, chains, source_name)
+
+
+class _ExitScript(Exception):
+    pass
+
+
+class _ExitBlock(Exception):
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+_SYSTEM_DEFAULTS = {
+    "ThousandSep": ",", "DecimalSep": ".", "MoneyThousandSep": ",", "MoneyDecimalSep": ".",
+    "MoneyFormat": "$#,##0.00;-$#,##0.00", "TimeFormat": "h:mm:ss TT", "DateFormat": "M/D/YYYY",
+    "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT", "ErrorMode": "1", "ScriptErrorCount": "0",
+    "ScriptErrorList": "", "ScriptError": "0",
+}
+_LOCALE_VARS = {v.lower() for v in ("ThousandSep", "DecimalSep", "MoneyThousandSep", "MoneyDecimalSep",
+                                    "MoneyFormat", "TimeFormat", "DateFormat", "TimestampFormat", "FirstWeekDay",
+                                    "BrokenWeeks", "ReferenceDay", "FirstMonthOfYear", "MonthNames",
+                                    "LongMonthNames", "DayNames", "LongDayNames", "IntervalFormat")}
+
+
+class Runner:
+    """Executes one script; holds all reload state (tables, variables, mappings, section access)."""
+
+    def __init__(self, env: ScriptEnv, progress: Progress | None = None,
+                 cancel: threading.Event | None = None) -> None:
+        self.env = env
+        self.progress = progress or Progress()
+        self.cancel = cancel
+        self.paths = PathPolicy(Path(env.document_dir), dict(env.connections), dict(env.path_aliases))
+        self.variables: dict[str, str] = {}
+        for k, v in (env.variables or {}).items():
+            self.variables[k] = v
+        self.locale = Locale.from_variables(self.variables)
+        self.tables: dict[str, ScriptTable] = {}
+        self.access_tables: dict[str, ScriptTable] = {}
+        self.mappings: dict[str, Mapping] = {}
+        self.in_access = False
+        self.star: str | None = None
+        self.qualify_rules: list[tuple[str, bool]] = []
+        self.subs: dict[str, tuple[Program, int, list[str]]] = {}
+        self.pending: list[A.Load] = []
+        self.last_loaded: str | None = None
+        self.counters: dict[str, int] = {}
+        self.field_info: dict[str, dict] = {}
+        self.log: list[str] = []
+        self.warnings: list[str] = []
+        self.connection: str | None = None
+        self.executed = 0
+        self.error_count = 0
+        self._current: tuple[Program, RawStatement] | None = None
+
+    # --- helpers used by contexts -------------------------------------------------------------
+    def domain(self) -> dict[str, ScriptTable]:
+        return self.access_tables if self.in_access else self.tables
+
+    def lookup_table(self, name: str | None) -> ScriptTable | None:
+        if name is None:
+            return None
+        return self.tables.get(name) or self.access_tables.get(name)
+
+    def last_table(self) -> ScriptTable | None:
+        return self.lookup_table(self.last_loaded)
+
+    def field_symbols(self, name: str | None) -> SymbolTable | None:
+        cols = [t.columns[name] for t in list(self.tables.values()) + list(self.access_tables.values())
+                if name in t.columns]
+        if not cols:
+            return None
+        sym, _ = unify(cols)
+        return sym
+
+    def field_values(self, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        sym = self.field_symbols(name)
+        if sym is None:
+            return np.empty(0), np.empty(0, dtype=object)
+        return sym.num[~np.isnan(sym.num)], sym.text[np.isnan(sym.num)]
+
+    def interpret(self, texts: np.ndarray) -> np.ndarray:
+        return interpret_texts(texts, self.locale)
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise ReloadCancelled("Reload cancelled")
+
+    # --- expressions --------------------------------------------------------------------------
+    def parse_expr(self, e: A.Expr) -> Node:
+        try:
+            return _parse_expression(e.text)
+        except ExprSyntaxError as err:
+            raise ScriptSyntaxError(err.message, e.pos + max(0, err.position)) from err
+
+    def eval_scalar(self, e: A.Expr) -> Duals:
+        return self.eval_node(self.parse_expr(e), ScriptContext(self))
+
+    def eval_node(self, node: Node, ctx: ScriptContext) -> Duals:
+        try:
+            return evaluate(node, ctx)
+        except UnknownField as err:
+            raise StatementError(f"Field '{err.name}' not found", FIELD_NOT_FOUND) from err
+        except UnknownFunction as err:
+            raise StatementError(f"Unknown function: {err.name}", SYNTAX) from err
+        except RowExpansionRequired as err:
+            raise StatementError(f"{err.name} without an index can only be a whole LOAD field", SEMANTIC) from err
+        except QixError as err:
+            raise StatementError(err.message if not err.parameter else f"{err.message}: {err.parameter}",
+                                 GENERAL) from err
+
+    def scalar_text(self, e: A.Expr) -> str | None:
+        d = self.eval_scalar(e)
+        return d.display_text()[0] if len(d) else None
+
+    def truth(self, e: A.Expr) -> bool:
+        return bool(self.eval_scalar(e).truthy()[0])
+
+    def expand(self, text: str) -> str:
+        if "$(" not in text:
+            return text
+
+        def evaluate_expression(src: str) -> str:
+            d = self.eval_node(_parse_expression(src), ScriptContext(self))
+            t = d.display_text()[0] if len(d) else None
+            return "" if t is None else t
+
+        try:
+            return _dollar_expand(text, self.variables.get, evaluate_expression, locale=self.locale)
+        except ExprSyntaxError as err:
+            raise StatementError(f"Error in dollar expansion: {err.message}", SYNTAX) from err
+
+    def set_variable(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.variables.pop(name, None)
+        else:
+            self.variables[name] = value
+        if name.lower() in _LOCALE_VARS:
+            self.locale = Locale.from_variables(self.variables)
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self, script: str) -> ReloadResult:
+        text = decode_script(script)
+        try:
+            program = build_program(text)
+        except ScriptSyntaxError as err:
+            line, col = line_col(text, err.pos)
+            self._fail_log(f"Syntax error: {err.message}")
+            raise ScriptError(f"Syntax error: {err.message}", line, col, _line_text(text, err.pos), SYNTAX) from err
+        try:
+            self.run_program(program, 0, len(program.stmts))
+        except _ExitScript:
+            self.log.append("Execution finished. (EXIT SCRIPT)")
+        except ScriptError as err:
+            self._fail_log(err.message)
+            raise
+        except ReloadCancelled:
+            self._fail_log("Reload cancelled")
+            raise
+        return self.finish()
+
+    def _fail_log(self, message: str) -> None:
+        self.log.append(f"Error: {message}")
+        self.log.append("Execution Failed")
+        self.log.append("Execution finished.")
+        self.progress.message(f"Error: {message}")
+
+    def run_program(self, prog: Program, start: int, stop: int) -> None:
+        """Execute statements ``start`` .. ``stop - 1`` of ``prog`` (a block body)."""
+        pc = start
+        while pc < stop:
+            self.check_cancel()
+            self.executed += 1
+            if self.executed > self.env.max_statements:
+                raise self.error(prog, prog.stmts[pc],
+                                 StatementError(f"More than {self.env.max_statements} statements executed "
+                                                "(runaway loop?)", GENERAL))
+            pc = self.step(prog, pc)
+
+    def error(self, prog: Program, raw: RawStatement, err: Exception) -> ScriptError:
+        if isinstance(err, ScriptSyntaxError):
+            pos = err.pos if raw.start <= err.pos <= raw.end else raw.start
+            line, col = line_col(prog.text, pos)
+            return ScriptError(f"Syntax error: {err.message}", line, col, raw.text.strip(), SYNTAX)
+        line, col = line_col(prog.text, raw.start)
+        msg = getattr(err, "message", str(err))
+        code = getattr(err, "code", GENERAL)
+        return ScriptError(msg, line, col, raw.text.strip(), code)
+
+    def parse(self, prog: Program, raw: RawStatement) -> A.Statement:
+        text = raw.text
+        if "$(" in text:
+            text = self.expand(text)
+            if text != raw.text:
+                # positions inside an expanded statement cannot map back: report the statement start
+                try:
+                    return parse_statement(text, raw.start)
+                except ScriptSyntaxError as err:
+                    raise ScriptSyntaxError(err.message, raw.start) from err
+        return parse_statement(text, raw.start)
+
+    def step(self, prog: Program, pc: int) -> int:
+        raw = prog.stmts[pc]
+        kind = prog.kinds[pc]
+        self._current = (prog, raw)
+        self.progress.statement(raw.text.strip()[:200])
+        line, _ = line_col(prog.text, raw.start)
+        for k, ln in enumerate(raw.text.strip("\n").split("\n")):
+            if ln.strip():
+                self.log.append(f"{line + k:04d} {ln.rstrip()}")
+        try:
+            st = self.parse(prog, raw) if kind != "simple" or not _is_include(raw.text) else None
+            if st is None:
+                self.include(raw.text)
+                return pc + 1
+            return self.execute(prog, pc, st)
+        except (_ExitScript, _ExitBlock, ReloadCancelled, ScriptError):
+            raise
+        except (StatementError, ScriptSyntaxError, TooManyRows, TextFormatError) as err:
+            if isinstance(err, TooManyRows):
+                err = StatementError(f"Row limit exceeded: {err}", GENERAL)
+            elif isinstance(err, TextFormatError):
+                err = StatementError(str(err), WRONG_FORMAT)
+            if self._error_mode() == 0 and not isinstance(err, ScriptSyntaxError):
+                self.error_count += 1
+                self.set_variable("ScriptErrorCount", str(self.error_count))
+                self.set_variable("ScriptError", str(getattr(err, "code", GENERAL)))
+                self.warnings.append(getattr(err, "message", str(err)))
+                return pc + 1
+            raise self.error(prog, raw, err) from err
+
+    def _error_mode(self) -> int:
+        try:
+            return int(float(self.variables.get("ErrorMode", "1")))
+        except ValueError:
+            return 1
+
+    def include(self, text: str) -> None:
+        m = re.match(r"\s*\$\((must_)?include\s*=\s*(.*)\)\s*;?\s*$", text, re.I | re.S)
+        must = bool(m.group(1))
+        path = self.expand(m.group(2).strip())
+        try:
+            if self.env.include_root is not None and not path.lower().startswith("lib://"):
+                target = PathPolicy(self.env.include_root, self.paths.connections).resolve(path)
+                data = target.read_bytes()
+            else:
+                data, _ = self.paths.read_bytes(path)
+        except (StatementError, OSError):
+            if must:
+                raise StatementError(f"Cannot open include file '{path}'", FILE_NOT_FOUND) from None
+            self.warnings.append(f"Include file '{path}' not found")
+            return
+        sub = build_program(decode_script(data), path)
+        self.run_program(sub, 0, len(sub.stmts))
+
+    # --- control flow -------------------------------------------------------------------------
+    def execute(self, prog: Program, pc: int, st: A.Statement) -> int:
+        if isinstance(st, A.If):
+            chain = prog.chains[pc]
+            end = chain[-1]
+            if self.truth(st.cond):
+                self.run_block(prog, pc + 1, chain[0])
+                return end + 1
+            for j, b in enumerate(chain[:-1]):
+                bst = self.parse(prog, prog.stmts[b])
+                if isinstance(bst, A.Else) or self.truth(bst.cond):
+                    self.run_block(prog, b + 1, chain[j + 1])
+                    return end + 1
+            return end + 1
+        if isinstance(st, A.For | A.ForEach):
+            return self.run_for(prog, pc, st)
+        if isinstance(st, A.Do):
+            return self.run_do(prog, pc, st)
+        if isinstance(st, A.Sub):
+            end = prog.partner[pc]
+            self.subs[st.name.lower()] = (prog, pc, st.params)
+            return end + 1
+        if isinstance(st, A.Call):
+            self.call(st)
+            return pc + 1
+        if isinstance(st, A.Switch):
+            return self.run_switch(prog, pc, st)
+        if isinstance(st, A.ExitBlock):
+            if not st.mode or self.truth(st.cond) == (st.mode == "when"):
+                raise _ExitBlock(st.kind)
+            return pc + 1
+        if isinstance(st, A.ExitScript):
+            if not st.mode or self.truth(st.cond) == (st.mode == "when"):
+                raise _ExitScript()
+            return pc + 1
+        if isinstance(st, A.ElseIf | A.Else | A.EndIf | A.Next | A.Loop | A.EndSub | A.Case | A.Default
+                      | A.EndSwitch):
+            raise StatementError("Control statement out of place", SYNTAX)
+        self.simple(st)
+        return pc + 1
+
+    def run_block(self, prog: Program, start: int, stop: int) -> None:
+        self.run_program(prog, start, stop)
+
+    def run_for(self, prog: Program, pc: int, st: A.For | A.ForEach) -> int:
+        end = prog.partner[pc]
+        if isinstance(st, A.ForEach):
+            values: list[str] = []
+            for item in st.items:
+                values.extend(self.for_each_values(item))
+            seq = iter(values)
+        else:
+            a = _num(self.eval_scalar(st.start))
+            b = _num(self.eval_scalar(st.stop))
+            s = _num(self.eval_scalar(st.step)) if st.step else 1.0
+            if np.isnan(a) or np.isnan(b) or np.isnan(s) or s == 0:
+                raise StatementError("FOR needs numeric bounds and a non-zero STEP", GENERAL)
+
+            def gen():
+                x = a
+                while (x <= b) if s > 0 else (x >= b):
+                    yield _fmt_num(x)
+                    x += s
+            seq = gen()
+        for value in seq:
+            self.check_cancel()
+            self.set_variable(st.var, value)
+            try:
+                self.run_program(prog, pc + 1, end)
+            except _ExitBlock as ex:
+                if ex.kind == "for":
+                    break
+                raise
+        return end + 1
+
+    def for_each_values(self, item: A.Expr) -> list[str]:
+        node = self.parse_expr(item)
+        if isinstance(node, Call) and node.name in ("FILELIST", "DIRLIST"):
+            mask = self.scalar_text(A.Expr(_unparse_arg(item.text), item.pos)) or ""
+            return self.file_list(mask, node.name == "DIRLIST")
+        if isinstance(node, Call) and node.name == "FIELDVALUELIST":
+            fname = self.eval_node(node.args[0], ScriptContext(self)).display_text()[0]
+            sym = self.field_symbols(fname)
+            return [] if sym is None else [str(t) for t in sym.text]
+        d = self.eval_node(node, ScriptContext(self))
+        t = d.display_text()[0] if len(d) else None
+        return [] if t is None else [t]
+
+    def file_list(self, mask: str, dirs: bool) -> list[str]:
+        folder, _, pattern = mask.replace("\\", "/").rpartition("/")
+        base = self.paths.resolve(folder + "/" if folder else ".")
+        out = []
+        for p in sorted(base.iterdir()) if base.is_dir() else []:
+            if p.is_dir() == dirs and fnmatch.fnmatchcase(p.name, pattern or "*"):
+                out.append(f"{folder}/{p.name}" if folder else p.name)
+        return out
+
+    def run_do(self, prog: Program, pc: int, st: A.Do) -> int:
+        end = prog.partner[pc]
+        loop_raw = prog.stmts[end]
+        guard = 0
+        while True:
+            self.check_cancel()
+            guard += 1
+            if guard > self.env.max_rows:
+                raise StatementError("DO loop did not end within the row limit of iterations", GENERAL)
+            if st.mode and self.truth(st.cond) != (st.mode == "while"):
+                break
+            try:
+                self.run_program(prog, pc + 1, end)
+            except _ExitBlock as ex:
+                if ex.kind == "do":
+                    break
+                raise
+            lp = self.parse(prog, loop_raw)
+            if lp.mode and self.truth(lp.cond) != (lp.mode == "while"):
+                break
+        return end + 1
+
+    def call(self, st: A.Call) -> None:
+        target = self.subs.get(st.name.lower())
+        if target is None:
+            raise StatementError(f"Unknown subroutine: {st.name}", SEMANTIC)
+        prog, start, params = target
+        values = []
+        for a in st.args:
+            values.append(self.scalar_text(a))
+        saved = {p: self.variables.get(p) for p in params}
+        for p, v in zip(params, values, strict=False):
+            self.set_variable(p, "" if v is None else v)
+        for p in params[len(values):]:
+            self.set_variable(p, None)
+        try:
+            self.run_program(prog, start + 1, prog.partner[start])
+        except _ExitBlock as ex:
+            if ex.kind != "sub":
+                raise
+        finally:
+            for p, v in saved.items():
+                self.set_variable(p, v)
+
+    def run_switch(self, prog: Program, pc: int, st: A.Switch) -> int:
+        chain = prog.chains[pc]
+        end = chain[-1]
+        value = self.eval_scalar(st.expr)
+        for j, b in enumerate(chain[:-1]):
+            cst = self.parse(prog, prog.stmts[b])
+            if isinstance(cst, A.Default) or any(
+                    _same(value, self.eval_scalar(v)) for v in cst.values):
+                self.run_block(prog, b + 1, chain[j + 1])
+                break
+        return end + 1
+
+    # --- regular statements -------------------------------------------------------------------
+    def simple(self, st: A.Statement) -> None:
+        if isinstance(st, A.Load):
+            if st.source is None:
+                self.pending.append(st)
+                return
+            chain = self.pending + [st]
+            self.pending = []
+            self.load(chain)
+            return
+        if self.pending:
+            raise StatementError("A preceding LOAD must be followed by a LOAD or SELECT", SYNTAX)
+        handler = getattr(self, f"do_{type(st).__name__.lower()}")
+        handler(st)
+
+    def do_setvar(self, st: A.SetVar) -> None:
+        self.set_variable(st.name, st.value if st.value != "" else None)
+
+    def do_letvar(self, st: A.LetVar) -> None:
+        if st.expr is None:
+            self.set_variable(st.name, None)
+            return
+        d = self.eval_scalar(st.expr)
+        t = d.display_text()[0] if len(d) else None
+        self.set_variable(st.name, t)
+
+    def do_trace(self, st: A.Trace) -> None:
+        self.log.append(st.text)
+        self.progress.message(st.text)
+
+    def do_droptables(self, st: A.DropTables) -> None:
+        for name in st.names:
+            if name in self.tables:
+                del self.tables[name]
+            elif name in self.access_tables:
+                del self.access_tables[name]
+            elif name in self.mappings:
+                del self.mappings[name]
+            else:
+                raise StatementError(f"Table '{name}' not found", TABLE_NOT_FOUND)
+            if self.last_loaded == name:
+                self.last_loaded = next(reversed(self.tables), None) if self.tables else None
+
+    def do_dropfields(self, st: A.DropFields) -> None:
+        targets = []
+        for t in st.tables:
+            tab = self.lookup_table(t)
+            if tab is None:
+                raise StatementError(f"Table '{t}' not found", TABLE_NOT_FOUND)
+            targets.append(tab)
+        if not targets:
+            targets = list(self.domain().values())
+        for f in st.names:
+            found = False
+            for tab in targets:
+                if f in tab.columns:
+                    del tab.columns[f]
+                    found = True
+            if not found:
+                raise StatementError(f"Field '{f}' not found", FIELD_NOT_FOUND)
+        for name in [n for n, t in self.domain().items() if not t.columns]:
+            del self.domain()[name]
+
+    def do_rename(self, st: A.Rename) -> None:
+        pairs = st.pairs
+        if st.using:
+            m = self.mappings.get(st.using)
+            if m is None:
+                raise StatementError(f"Mapping table not found: {st.using}", TABLE_NOT_FOUND)
+            knum, ktext = m.keys.values()
+            vnum, vtext = m.values.values()
+            pairs = [(k, v) for k, v in zip(ktext, vtext, strict=True) if k is not None and v is not None]
+        if st.what == "table":
+            for old, new in pairs:
+                dom = self.tables if old in self.tables else self.access_tables
+                if old not in dom:
+                    if st.using:
+                        continue
+                    raise StatementError(f"Table '{old}' not found", TABLE_NOT_FOUND)
+                if new in dom and new != old:
+                    raise StatementError(f"Table '{new}' already exists", SEMANTIC)
+                self._rename_table(dom, old, new)
+            return
+        for old, new in pairs:
+            for t in self.domain().values():
+                if old in t.columns:
+                    if new in t.columns and new != old:
+                        raise StatementError(f"Field '{new}' already exists in table '{t.name}'", SEMANTIC)
+                    t.columns = {(new if k == old else k): v for k, v in t.columns.items()}
+
+    def _rename_table(self, dom: dict[str, ScriptTable], old: str, new: str) -> None:
+        items = [(new if k == old else k, v) for k, v in dom.items()]
+        dom.clear()
+        dom.update(items)
+        dom[new].name = new
+        if self.last_loaded == old:
+            self.last_loaded = new
+
+    def do_qualify(self, st: A.Qualify) -> None:
+        for p in st.patterns:
+            self.qualify_rules.append((p, st.on))
+
+    def do_section(self, st: A.Section) -> None:
+        self.in_access = st.access
+
+    def do_staris(self, st: A.StarIs) -> None:
+        self.star = st.symbol
+
+    def do_comment(self, st: A.Comment) -> None:
+        raw = st.text.text.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            text = raw[1:-1]     # a double-quoted comment is plain text here, not a field
+        else:
+            text = self.scalar_text(st.text) or ""
+        for n in st.names:
+            if st.what == "field":
+                self.field_info.setdefault(n, {})["comment"] = text
+            else:
+                t = self.lookup_table(n)
+                if t is None:
+                    raise StatementError(f"Table '{n}' not found", TABLE_NOT_FOUND)
+                t.comment = text
+
+    def do_tag(self, st: A.Tag) -> None:
+        tags = [self.scalar_text(t) or "" for t in st.tags]
+        for n in st.names:
+            info = self.field_info.setdefault(n, {})
+            cur = list(info.get("tags", []))
+            if st.untag:
+                cur = [t for t in cur if t not in tags]
+            else:
+                cur += [t for t in tags if t not in cur]
+            info["tags"] = cur
+
+    def do_store(self, st: A.Store) -> None:
+        t = self.lookup_table(st.table)
+        if t is None:
+            raise StatementError(f"Table '{st.table}' not found", TABLE_NOT_FOUND)
+        fields = st.fields or [(f, f) for f in t.columns]
+        for src, _ in fields:
+            if src not in t.columns:
+                raise StatementError(f"Field '{src}' not found", FIELD_NOT_FOUND)
+        target = self.paths.resolve(st.path)
+        if not target.parent.is_dir():
+            raise StatementError(f"Cannot write file '{st.path}': folder does not exist", FILE_NOT_FOUND)
+        if st.fmt == "qvd":
+            write_qvd(target, t, fields)
+        elif st.fmt in ("txt", "csv"):
+            write_txt(target, t, fields)
+        else:
+            raise StatementError(f"STORE format '{st.fmt}' is not supported", WRONG_FORMAT)
+
+    def do_connect(self, st: A.Connect) -> None:
+        raise StatementError(f"Connector not available: cannot connect to '{st.name}' (this engine reads "
+                             "folder connections only)", CONNECTOR)
+
+    def do_sleep(self, st: A.Sleep) -> None:
+        self.check_cancel()
+
+    def do_ignored(self, st: A.Ignored) -> None:
+        self.warnings.append(f"Statement {st.keyword} is not supported and was skipped")
+
+    def do_include(self, st: A.Include) -> None:
+        self.include(f"$({'Must_' if st.must else ''}Include={st.path})")
+
+    # --- LOAD ---------------------------------------------------------------------------------
+    def load(self, chain: list[A.Load]) -> None:
+        top, bottom = chain[0], chain[-1]
+        frame, default_name = self.source_frame(bottom)
+        for ld in reversed(chain):
+            self.check_cancel()
+            names, cols, n = self.apply_load(ld, frame)
+            frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)
+        self.store_result(top, list(frame.columns), list(frame.columns.values()), frame.nrows, default_name)
+
+    def source_frame(self, ld: A.Load) -> tuple[Frame, str]:
+        src = ld.source
+        max_rows = self.env.max_rows
+        if isinstance(src, A.InlineSource):
+            tt = read_inline(src.data, src.spec, self.interpret, max_rows)
+            return Frame(dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows), \
+                self._auto_name("INLINE")
+        if isinstance(src, A.AutogenerateSource):
+            n = _num(self.eval_scalar(src.count))
+            if np.isnan(n) or n < 0:
+                raise StatementError("AUTOGENERATE needs a non-negative number of rows", GENERAL)
+            if n > max_rows:
+                raise StatementError(f"AUTOGENERATE {int(n)} exceeds the row limit of {max_rows}", GENERAL)
+            return Frame({}, int(n)), self._auto_name("AUTOGENERATE")
+        if isinstance(src, A.ResidentSource):
+            t = self.lookup_table(src.table)
+            if t is None:
+                raise StatementError(f"Table '{src.table}' not found", TABLE_NOT_FOUND)
+            frame = Frame(dict(t.columns), t.nrows)
+            if src.order_by:
+                frame = frame.take(self.order(frame, src.order_by))
+                frame.recno = None
+            return frame, src.table
+        if isinstance(src, A.SelectSource):
+            conn = self.connection or "(none)"
+            raise StatementError(f"Connector not available: SELECT needs a database connector (connection {conn})",
+                                 CONNECTOR)
+        if isinstance(src, A.FileSource):
+            return self.file_frame(src)
+        raise StatementError("LOAD without a source", SYNTAX)
+
+    def file_frame(self, src: A.FileSource) -> tuple[Frame, str]:
+        data, target = self.paths.read_bytes(src.path)
+        ext = target.suffix.lower().lstrip(".")
+        fmt = src.spec.fmt or {"qvd": "qvd", "xlsx": "ooxml", "xls": "biff", "html": "html", "htm": "html",
+                               "xml": "xml", "json": "json", "parquet": "parquet", "qvx": "qvx"}.get(ext, "txt")
+        name = PurePosixPath(src.path.replace("\\", "/").rstrip("/")).stem or target.stem
+        if fmt == "qvd":
+            names, cols, n = read_qvd(target)
+            if n > self.env.max_rows:
+                raise TooManyRows(f"{n} rows exceed the limit of {self.env.max_rows}")
+        elif fmt in ("txt", "csv"):
+            tt = read_text(data, src.spec, self.interpret, self.env.max_rows, ext)
+            names, cols, n = tt.names, [Column(*c) for c in tt.columns], tt.nrows
+        else:
+            raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}' (this engine reads txt/csv "
+                                 "and qvd)", WRONG_FORMAT)
+        return Frame(dict(zip(names, cols, strict=True)), n, file_path=str(target)), name
+
+    def order(self, frame: Frame, order_by: list[tuple[A.Expr, bool]]) -> np.ndarray:
+        ctx = LoadContext(self, frame)
+        keys = []
+        for e, desc in reversed(order_by):
+            d = self.eval_node(self.parse_expr(e), ctx)
+            num = d.num
+            texts = d.display_text()
+            has = ~np.isnan(num)
+            trank = np.zeros(len(d))
+            tmask = np.flatnonzero(~has & np.not_equal(texts, None))
+            if len(tmask):
+                _, inv = np.unique(texts.take(tmask).astype(str), return_inverse=True)
+                trank[tmask] = inv
+            kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
+            numkey = np.where(has, num, 0.0)
+            if desc:
+                keys += [-trank, -numkey, -kind]
+            else:
+                keys += [trank, numkey, kind]
+        return np.lexsort(keys) if keys else np.arange(frame.nrows)
+
+    def apply_load(self, ld: A.Load, frame: Frame) -> tuple[list[str], list[Column], int]:
+        """One LOAD over its input frame: WHILE, WHERE, row-multiplying SubField, fields, GROUP BY,
+        DISTINCT. Returns the output field names, columns and row count."""
+        if ld.while_ is not None:
+            frame = self.expand_while(ld, frame)
+        if ld.where is not None:
+            mask = self.eval_node(self.parse_expr(ld.where), LoadContext(self, frame)).truthy()
+            frame = frame.take(np.flatnonzero(mask))
+        items: list[tuple[A.FieldItem, Node | None]] = []
+        for it in ld.fields:
+            items.append((it, None if it.star else self.parse_expr(it.expr)))
+        # row-multiplying SubField(s, delim): replicate the frame first
+        pre: dict[int, Duals] = {}
+        for k, (_it, node) in enumerate(items):
+            if isinstance(node, Call) and node.name == "SUBFIELD" and len(node.args) == 2:
+                ctx = LoadContext(self, frame)
+                s = self.eval_node(node.args[0], ctx)
+                dl = self.eval_node(node.args[1], ctx)
+                parent, parts = subfield_parts(s, dl)
+                if len(parent) > self.env.max_rows:
+                    raise TooManyRows(f"{len(parent)} rows exceed the limit of {self.env.max_rows}")
+                frame = frame.take(parent)
+                pre = {j: v.take(parent) for j, v in pre.items()}
+                pre[k] = parts
+        aggregated = bool(ld.group_by) or any(node is not None and contains_aggregation(node) for _, node in items)
+        if aggregated:
+            ctx: LoadContext = self.group_context(ld, frame)
+        else:
+            ctx = LoadContext(self, frame)
+        n_out = ctx.nrows
+        names: list[str] = []
+        cols: list[Column] = []
+        for k, (it, node) in enumerate(items):
+            if it.star:
+                if aggregated:
+                    raise StatementError("LOAD * cannot be combined with GROUP BY", SEMANTIC)
+                for nm, c in frame.columns.items():
+                    names.append(nm)
+                    cols.append(c)
+                continue
+            names.append(it.name)
+            if k in pre:
+                cols.append(_to_column(pre[k]))
+            elif isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
+                cols.append(frame.columns[node.name])
+            else:
+                cols.append(_to_column(self.eval_node(node, ctx)))
+        if len(set(names)) != len(names):
+            dup = next(nm for nm in names if names.count(nm) > 1)
+            raise StatementError(f"Field names must be unique within table: '{dup}' appears twice", SEMANTIC)
+        if not items or all(it.star for it, _ in items) and not frame.columns:
+            n_out = frame.nrows
+        if ld.distinct and n_out:
+            keep = distinct_rows([c.codes for c in cols], n_out)
+            cols = [c.take(keep) for c in cols]
+            n_out = len(keep)
+        return names, cols, n_out
+
+    def group_context(self, ld: A.Load, frame: Frame) -> GroupContext:
+        if not ld.group_by:
+            groups = np.zeros(frame.nrows, dtype=np.int64)
+            return GroupContext(self, frame, groups, 1 if frame.nrows else 0)
+        ctx = LoadContext(self, frame)
+        code_cols = []
+        for e in ld.group_by:
+            node = self.parse_expr(e)
+            if isinstance(node, FieldRef) and node.name in frame.columns:
+                code_cols.append(frame.columns[node.name].codes)
+            else:
+                code_cols.append(_to_column(self.eval_node(node, ctx)).codes)
+        from engine.script.tables import _row_keys
+
+        keys = _row_keys(code_cols) if frame.nrows else np.empty(0, dtype=np.int64)
+        uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")
+        rank = np.empty(len(uniq), dtype=np.int64)
+        rank[order] = np.arange(len(uniq))
+        return GroupContext(self, frame, rank.take(inv.reshape(-1)), len(uniq))
+
+    def expand_while(self, ld: A.Load, frame: Frame) -> Frame:
+        node = self.parse_expr(ld.while_)
+        active = np.arange(frame.nrows)
+        rows, iters = [], []
+        it = 1
+        total = 0
+        while len(active):
+            self.check_cancel()
+            sub = frame.take(active)
+            sub.iterno = np.full(len(active), it, dtype=np.int64)
+            keep = active[self.eval_node(node, LoadContext(self, sub)).truthy()]
+            total += len(keep)
+            if total > self.env.max_rows:
+                raise TooManyRows(f"WHILE produced more than {self.env.max_rows} rows")
+            rows.append(keep)
+            iters.append(np.full(len(keep), it, dtype=np.int64))
+            active = keep
+            it += 1
+        r = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+        i = np.concatenate(iters) if iters else np.empty(0, dtype=np.int64)
+        o = np.lexsort((i, r))
+        out = frame.take(r.take(o))
+        out.iterno = i.take(o)
+        return out
+
+    def _auto_name(self, base: str) -> str:
+        key = f"{base}/{self.in_access}"      # section access tables are a name space of their own
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return f"{base}{self.counters[key]:02d}"
+
+    def _qualified(self, names: list[str], table: str) -> list[str]:
+        if not self.qualify_rules:
+            return names
+        out = []
+        for nm in names:
+            q = False
+            for pat, on in self.qualify_rules:
+                if pat == "*" or fnmatch.fnmatchcase(nm, pat):
+                    q = on
+            out.append(f"{table}.{nm}" if q else nm)
+        return out
+
+    def _unique_table_name(self, name: str, dom: dict[str, ScriptTable]) -> str:
+        if name not in dom and name not in self.mappings:
+            return name
+        k = 1
+        while f"{name}-{k}" in dom:
+            k += 1
+        return f"{name}-{k}"
+
+    def store_result(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
+        p = ld.prefixes
+        label = ld.label or default_name
+        if p.first is not None:
+            k = _num(self.eval_scalar(p.first))
+            if not np.isnan(k) and k < n:
+                keep = np.arange(max(0, int(k)))
+                cols = [c.take(keep) for c in cols]
+                n = len(keep)
+        if p.crosstable:
+            attr, data, q = p.crosstable
+            if q > len(names):
+                raise StatementError("CROSSTABLE has more qualifier fields than the LOAD", SEMANTIC)
+            out, n = crosstable(names, cols, n, attr, data, q)
+            names, cols = list(out), list(out.values())
+        if n > self.env.max_rows:
+            raise TooManyRows(f"{n} rows exceed the limit of {self.env.max_rows}")
+        if p.mapping:
+            if len(cols) < 2:
+                raise StatementError("A MAPPING table needs two fields", SEMANTIC)
+            self.mappings[label] = Mapping(cols[0], cols[1])
+            self.progress.fetched(label, n)
+            self.log.append(f"{n} lines fetched")
+            return
+        if self.in_access:
+            names, cols = _upper_case(names, cols)
+        if not self.in_access and not p.join and not p.keep:
+            names = self._qualified(names, label)
+        newcols = dict(zip(names, cols, strict=True))
+        dom = self.domain()
+        self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
+        target_name: str
+        if p.join or p.keep:
+            tname = p.target or self.last_loaded
+            target = dom.get(tname) if tname else None
+            if target is None:
+                raise StatementError(f"Table '{tname}' not found", TABLE_NOT_FOUND)
+            if p.join:
+                join(target, newcols, n, p.join)
+                target_name = target.name
+            else:
+                kept = join(target, newcols, n, p.keep, keep=True)
+                target_name = self._unique_table_name(label, dom)
+                dom[target_name] = ScriptTable(target_name, kept.columns, kept.nrows)
+        elif p.concatenate:
+            tname = p.concat_table or self.last_loaded
+            target = dom.get(tname) if tname else None
+            if target is None:
+                raise StatementError(f"Table '{tname}' not found", TABLE_NOT_FOUND)
+            concatenate(target, newcols, n)
+            target_name = target.name
+        else:
+            same = None
+            if not p.noconcatenate:
+                fs = set(names)
+                same = next((t for t in dom.values() if set(t.columns) == fs), None)
+            if same is not None:
+                concatenate(same, newcols, n)
+                target_name = same.name
+            else:
+                target_name = self._unique_table_name(label, dom)
+                dom[target_name] = ScriptTable(target_name, newcols, n)
+        if dom[target_name].nrows > self.env.max_rows:
+            raise TooManyRows(f"table '{target_name}' exceeds the limit of {self.env.max_rows} rows")
+        self.last_loaded = target_name
+        self.progress.fetched(target_name, n)
+        self.log.append(f"{n} lines fetched")
+
+    # --- end of script ------------------------------------------------------------------------
+    def finish(self) -> ReloadResult:
+        if self.pending:
+            raise ScriptError("A preceding LOAD is not followed by a LOAD or SELECT", 0, 0, "", SYNTAX)
+        tables = [t for t in self.tables.values() if t.columns]
+        tables = synthetic_keys(tables)
+        data = []
+        for t in tables:
+            td = t.to_data()
+            td.is_synthetic = t.name.startswith("$Syn ")
+            data.append(td)
+        model = DataModel.build(data, self.field_info)
+        sa = None
+        if self.access_tables:
+            sa = SectionAccessTable({name: _as_lists(t) for name, t in self.access_tables.items()}, self.star)
+        self.log.append("Execution finished.")
+        self.progress.transient("")
+        return ReloadResult(model, sa, dict(self.variables), self.log, self.warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_column(d: Duals) -> Column:
+    sym, codes = encode(d.num, d.text)
+    return Column(sym, codes)
+
+
+def _num(d: Duals) -> float:
+    if not len(d):
+        return float("nan")
+    from engine.expr.functions import as_numbers
+
+    return float(as_numbers(d.take(np.array([0])))[0])
+
+
+def _fmt_num(x: float) -> str:
+    from engine.model.numformat import format_default
+
+    return format_default(x)
+
+
+def _same(a: Duals, b: Duals) -> bool:
+    an, bn = float(a.num[0]), float(b.num[0])
+    if not np.isnan(an) and not np.isnan(bn):
+        return an == bn
+    return a.display_text()[0] == b.display_text()[0]
+
+
+def _unparse_arg(text: str) -> str:
+    """The argument text of ``FileList('mask')`` → ``'mask'``."""
+    return text[text.index("(") + 1: text.rindex(")")]
+
+
+def _is_include(text: str) -> bool:
+    return bool(re.match(r"\s*\$\((must_)?include\s*=", text, re.I))
+
+
+def _line_text(text: str, pos: int) -> str:
+    a = text.rfind("\n", 0, pos) + 1
+    b = text.find("\n", pos)
+    return text[a: b if b >= 0 else len(text)]
+
+
+def _upper_case(names: list[str], cols: list[Column]) -> tuple[list[str], list[Column]]:
+    """Section access: field names and values in upper case (values re-encoded: 'a' and 'A' merge)."""
+    out = []
+    for c in cols:
+        texts = np.array([t.upper() if isinstance(t, str) else t for t in c.symbols.text], dtype=object)
+        sym, remap_codes = encode(c.symbols.num, texts)
+        ext = np.append(remap_codes, -1).astype(CODE_DTYPE)
+        out.append(Column(sym, ext.take(c.codes)))
+    return [n.upper() for n in names], out
+
+
+def _as_lists(t: ScriptTable) -> dict[str, list[str | None]]:
+    out = {}
+    for name, c in t.columns.items():
+        texts = np.append(c.symbols.text, None).take(c.codes)
+        out[name] = [None if v is None else str(v) for v in texts]
+    return out
+
+
+def run_script(script: str | bytes, env: ScriptEnv, progress: Progress | None = None,
+               cancel: threading.Event | None = None) -> ReloadResult:
+    """Run a load script and return the new data model; raises ScriptError / ReloadCancelled."""
+    runner = Runner(env, progress, cancel)
+    text = script if isinstance(script, str) else decode_script(script)
+    return runner.run(text)
+

@@ -1,0 +1,108 @@
+"""Reload speed and model size: a 1M-row, 6-column CSV through a load script, against polars.read_csv.
+
+Columns: 2 text (a 40-value category and a 50k-value customer code), 2 integer (quantity 1-100 and an
+order id unique per row), 1 decimal (2 places) and 1 date (YYYY-MM-DD over ~3 years). Both sides run in
+this process, interleaved, so machine noise hits them alike. The engine's number includes reading,
+dictionary encoding, number/date interpretation and building the associative model; polars' includes
+reading and type inference (its default), with a second polars figure that also dictionary-encodes the
+text columns (Categorical), the closest like-for-like.
+
+    python scripts/bench/reload.py [--rows 1000000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from engine.script.runner import ScriptEnv, run_script  # noqa: E402
+from engine.script.sources import Connection  # noqa: E402
+
+
+def make_csv(path: Path, rows: int, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    categories = np.array([f"Category {i:02d}" for i in range(40)], dtype=object)
+    customers = np.array([f"C{i:06d}" for i in range(50_000)], dtype=object)
+    cat = categories[rng.integers(0, 40, rows)]
+    cust = customers[rng.integers(0, 50_000, rows)]
+    qty = rng.integers(1, 101, rows)
+    order = np.arange(1, rows + 1) + 10_000_000
+    amount = np.round(rng.uniform(1, 5000, rows), 2)
+    day = np.datetime64("2022-01-01") + rng.integers(0, 1100, rows).astype("timedelta64[D]")
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pa.table({
+        "Category": pa.array(cat, pa.string()), "Customer": pa.array(cust, pa.string()),
+        "Quantity": pa.array(qty), "OrderId": pa.array(order),
+        "Amount": pa.array([f"{a:.2f}" for a in amount.tolist()], pa.string()),
+        "OrderDate": pa.array(day.astype(str), pa.string()),
+    })
+    pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="none"))
+
+
+SCRIPT = """SET DateFormat='YYYY-MM-DD';
+Orders:
+LOAD * FROM [lib://bench/orders.csv] (txt, utf8, embedded labels, delimiter is ',');
+"""
+
+
+def engine_reload(folder: Path) -> tuple[float, int, int]:
+    env = ScriptEnv(document_dir=folder, connections={"bench": Connection("bench", str(folder), "folder")},
+                    max_rows=10**9)
+    started = time.perf_counter()
+    result = run_script(SCRIPT, env)
+    elapsed = time.perf_counter() - started
+    table = result.model.tables["Orders"]
+    return elapsed, table.nrows, result.model.nbytes()
+
+
+def polars_read(path: Path, categorical: bool) -> tuple[float, int]:
+    import polars as pl
+
+    started = time.perf_counter()
+    df = pl.read_csv(path)
+    if categorical:
+        df = df.with_columns(pl.col("Category", "Customer").cast(pl.Categorical))
+    return time.perf_counter() - started, df.height
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        csv = folder / "orders.csv"
+        make_csv(csv, args.rows)
+        size = csv.stat().st_size
+        runs: dict[str, list[float]] = {"engine": [], "polars": [], "polars_categorical": []}
+        model_bytes = 0
+        for _ in range(args.rounds):
+            secs, nrows, model_bytes = engine_reload(folder)
+            assert nrows == args.rows
+            runs["engine"].append(args.rows / secs)
+            runs["polars"].append(args.rows / polars_read(csv, False)[0])
+            runs["polars_categorical"].append(args.rows / polars_read(csv, True)[0])
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(json.dumps({"rows": args.rows, "csv_bytes": size, "model_bytes": model_bytes,
+                      "model_over_csv": round(model_bytes / size, 3)}))
+    for name, value in med.items():
+        print(json.dumps({"reader": name, "rows_per_s_median": round(value), "runs": [round(r) for r in runs[name]]}))
+    print(json.dumps({"ratio_engine_over_polars": round(med["engine"] / med["polars"], 3),
+                      "ratio_engine_over_polars_categorical": round(med["engine"] / med["polars_categorical"], 3)}))
+
+
+if __name__ == "__main__":
+    main()
