@@ -111,7 +111,7 @@ def select_excluded(call: Call, qSoftLock: bool) -> dict:
 def select_alternative(call: Call, qSoftLock: bool) -> dict:
     doc, name, state = _parts(call)
     inf = doc.inference(state)
-    return _select_where(call, inf.alternative(name), qSoftLock)
+    return _select_where(call, inf.alternative(name) & ~inf.selected_mask(name), qSoftLock)
 
 
 @rpc("Field", "ClearAllButThis", qSoftLock=False)
