@@ -216,3 +216,20 @@ Load Chr(RecNo()+Ord('A')-1) as Alpha, RecNo() as Num autogenerate 26;
             assert sel["qSelections"][0]["qSelectedCount"] == 26 and sel["qBackCount"] == 1
 
     asyncio.run(scenario())
+
+
+def test_abort_request_answers_15(engine):
+    big = "T: LOAD RecNo() AS X, Mod(RecNo(), 7919) AS K AUTOGENERATE 2000000;"
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/abort")) as c:
+            doc = await _doc(c, big)
+            slow = asyncio.create_task(c.request("Evaluate", doc, ["Count(DISTINCT X) + Sum(X*K)"], request_id=900))
+            await asyncio.sleep(0.05)
+            assert await c.call("AbortRequest", -1, 900) == {}
+            resp = await asyncio.wait_for(slow, 30)
+            assert resp["error"] == {"code": 15, "parameter": "Evaluate", "message": "Request aborted"}
+            # the session goes on
+            assert (await c.call("Evaluate", doc, "Count(K)"))["qReturn"] == "2000000"
+
+    asyncio.run(scenario())
