@@ -19,6 +19,7 @@ from engine.calc.aggregate import FieldDim, Grouping, evaluate_measure, group_ro
 from engine.calc.cells import NULL_TEXT, Page, dimension_info, field_def_name, field_label, num_range, qnum
 from engine.calc.dims import CalcDim, calculated_dimension
 from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
+from engine.calc.listobject import sort_expression
 from engine.calc.setexpr import StatesLookup
 from engine.calc.sorting import (
     DIM_DEFAULT,
@@ -79,22 +80,6 @@ class _Measure:
     num_format: dict | None
 
 
-def _sort_expression(raw: list[dict] | None) -> tuple[int, str] | None:
-    """(sign, expression) of qSortByExpression in the first SortCriteria, if any."""
-    if not raw:
-        return None
-    first = raw[0] or {}
-    try:
-        sign = int(first.get("qSortByExpression", 0) or 0)
-    except (TypeError, ValueError):
-        return None
-    expr = first.get("qExpression") or {}
-    text = expr.get("qv") if isinstance(expr, dict) else str(expr)
-    if not sign or not text:
-        return None
-    return (1 if sign > 0 else -1), str(text)
-
-
 def _parse_dims(model: DataModel, qdims: list[dict], locale: Locale,
                 variables: Callable[[str], str | None], expand_eval: Callable[[str], str]) -> list[_Dim]:
     out = []
@@ -118,7 +103,7 @@ def _parse_dims(model: DataModel, qdims: list[dict], locale: Locale,
             title = field_label(qd, raw_name)
         else:
             raise QixError(INVALID_PARAMETERS, name, f"Field not found: {name}")
-        sort_expr = _sort_expression(raw)
+        sort_expr = sort_expression(raw)
         sort_node = None
         if sort_expr is not None:
             try:

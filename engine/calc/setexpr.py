@@ -73,6 +73,8 @@ class SetResolver:
         self.locale = locale or Locale()
         self._infs: dict[tuple, Inference] = {inf.state.key(): inf}
         self._aggs: dict[SetExpr, Aggregator] = {}
+        #: keys of modified states that select nothing (an empty element set): no records at all
+        self._empty: set[tuple] = set()
 
     # --- states and inferences -------------------------------------------------------------------
     def identifier_state(self, identifier: str | None) -> SelectionState:
@@ -92,7 +94,11 @@ class SetResolver:
         key = state.key()
         hit = self._infs.get(key)
         if hit is None:
-            hit = infer(self.model, state, self.inf.base)
+            if key in self._empty:
+                masks = {t: np.zeros(tb.nrows, dtype=bool) for t, tb in self.model.tables.items()}
+                hit = Inference(self.model, state, self.inf.base, masks, frozenset(masks))
+            else:
+                hit = infer(self.model, state, self.inf.base)
             self._infs[key] = hit
         return hit
 
@@ -112,18 +118,23 @@ class SetResolver:
             return start
         start_inf = self.inference(start)
         sel: dict[str, np.ndarray] = {f: a for f in start.fields if (a := start.selected(f)) is not None}
+        empty = False
         for mod in ent.modifiers:
-            self._modify(sel, mod, start, start_inf)
-        return SelectionState(sel)
+            empty = not self._modify(sel, mod, start, start_inf) or empty
+        out = SelectionState(sel)
+        if empty:
+            self._empty.add(out.key())
+        return out
 
     def _modify(self, sel: dict[str, np.ndarray], mod: SetModifier, start: SelectionState,
-                start_inf: Inference) -> None:
+                start_inf: Inference) -> bool:
+        """Apply one modifier to ``sel``; False when it leaves the field with no value selected."""
         f = mod.field
         if f not in self.model.fields:
             raise QixError(INVALID_PARAMETERS, f, f"Field not found in set modifier: {f}")
         if mod.elements is None:
             sel.pop(f, None)
-            return
+            return True
         n = len(self.model.fields[f].symbols)
         elems = self.elements(mod.elements, f, start, start_inf)
         cur = sel.get(f)
@@ -137,9 +148,10 @@ class SetResolver:
                 curmask[cur[cur < n]] = True
             out = {"+=": curmask | elems, "-=": curmask & ~elems, "*=": curmask & elems,
                    "/=": curmask ^ elems}[mod.op]
-        idx = np.flatnonzero(out)
+        idx = np.flatnonzero(out & start_inf.exists(f))
         # an empty element set selects nothing: a symbol index past the end matches no row
         sel[f] = idx if idx.size else np.array([n], dtype=np.int64)
+        return bool(idx.size)
 
     # --- element sets ------------------------------------------------------------------------------
     def elements(self, es: ElementSet, field: str, start: SelectionState, start_inf: Inference) -> np.ndarray:
