@@ -435,13 +435,16 @@ class Aggregator:
         self._nums[id(codes)] = (codes, num)
         return num
 
-    def _row_space(self, arg_fields: set[str], grouping: Grouping) -> tuple[np.ndarray, RowContext]:
+    def _row_space(self, arg_fields: set[str], grouping: Grouping,
+                   distinct: bool = False) -> tuple[np.ndarray, RowContext]:
         """Group id per row of the row space, and the context reading fields over it."""
         frame, model = self.frame, self.model
         gid = grouping.gid
         tables = {frame.source_table(model, f) for f in arg_fields}
         tables.discard(None)
-        if len(tables) == 1:
+        # DISTINCT over a key field counts the values of every holder (a key without facts too)
+        keyed = distinct and any(f in model.key_fields for f in arg_fields)
+        if len(tables) == 1 and not (keyed and not frame.complete(next(iter(tables)))):  # type: ignore[arg-type]
             u = next(iter(tables))
             assert u is not None
             r = frame.rows[u]
@@ -496,7 +499,7 @@ class Aggregator:
         arg_fields = {f for f in fields_of(arg) if f in self.model.fields}
         if call.name == "FIRSTSORTEDVALUE" and len(call.args) > 1:
             arg_fields |= {f for f in fields_of(call.args[1]) if f in self.model.fields}
-        g, ctx = self._row_space(arg_fields, grouping)
+        g, ctx = self._row_space(arg_fields, grouping, call.distinct)
         if isinstance(arg, FieldRef) and arg.name in self.model.fields:
             codes = ctx.codes(arg.name)
             if call.distinct:

@@ -37,21 +37,12 @@ def _no_variables(name: str) -> str | None:
 
 
 def tables_for(model: DataModel, dim_fields: Iterable[str], nodes: Iterable[Node]) -> set[str]:
-    """Tables to join: every holder of a dimension field (a key field's values may exist in one
-    holder only), the holder of each expression field, and one holder of a key field used only in
-    expressions unless a chosen table already holds it."""
+    """Tables to join: every holder of every field named (a key field's values may exist in one
+    holder only, and all of them are the field's values: ``Count(DISTINCT key)`` counts them all)."""
     tables: set[str] = {t for f in dim_fields for t in model.field_tables.get(f, ())}
-    keyed = []
     for node in nodes:
-        for f in sorted(fields_of(node)):
-            holders = model.field_tables.get(f, ())
-            if len(holders) == 1:
-                tables.add(holders[0])
-            elif holders:
-                keyed.append(holders)
-    for holders in keyed:
-        if not tables.intersection(holders):
-            tables.add(holders[0])
+        for f in fields_of(node):
+            tables.update(model.field_tables.get(f, ()))
     return tables
 
 

@@ -256,6 +256,8 @@ class PivotView:
                     for k in dims:
                         add(k, int(cube.gcodes[k][r]))
                 continue
+            if typ == "D" and not (0 <= r < self.nleft and 0 <= c < self.ncols):
+                continue  # a data cell outside the matrix selects nothing
             if typ in ("L", "D") and 0 <= r < self.nleft:
                 levels = range(len(self.left)) if typ == "D" else [c] if 0 <= c < len(self.left) else []
                 for k in levels:
