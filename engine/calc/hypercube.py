@@ -284,12 +284,21 @@ class HyperCube:
             cell["qIsNull"] = True
         return cell
 
-    def _dim_cell(self, d: _Dim, code: int) -> dict:
-        if code < 0:
-            return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
+    def _dim_cells(self, d: _Dim, codes: np.ndarray) -> list[dict]:
+        """Cells of one dimension column for a page's rows: texts and numbers fetched for those symbols
+        only (a compact symbol table renders them on demand)."""
         syms = self.model.fields[d.field].symbols
-        return {"qText": syms.text[code], "qNum": qnum(float(syms.num[code])), "qElemNumber": int(code),
-                "qState": STATE_LETTERS[int(self.inf.states(d.field)[code])]}
+        texts = syms.texts(codes).tolist()
+        nums = syms.nums(codes).tolist()
+        states = self.inf.states(d.field)
+        out = []
+        for code, text, num in zip(codes.tolist(), texts, nums, strict=True):
+            if code < 0:
+                out.append({"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True})
+            else:
+                out.append({"qText": text, "qNum": qnum(num), "qElemNumber": code,
+                            "qState": STATE_LETTERS[int(states[code])]})
+        return out
 
     def data_pages(self, pages: list[dict]) -> list[dict]:
         """GetHyperCubeData: one NxDataPage per requested page, clipped to the cube."""
@@ -299,11 +308,13 @@ class HyperCube:
             page = Page.clip(p, self.ncols, self.nrows)
             matrix = []
             cols = range(page.left, page.left + page.width)
+            rows = slice(page.top, page.top + page.height)
+            dim_cells = {c: self._dim_cells(self.dims[c], self.gcodes[c][rows]) for c in cols if c < nd}
             for r in range(page.top, page.top + page.height):
                 row = []
                 for c in cols:
                     if c < nd:
-                        row.append(self._dim_cell(self.dims[c], int(self.gcodes[c][r])))
+                        row.append(dim_cells[c][r - page.top])
                     else:
                         m = self.measures[c - nd]
                         row.append(self._measure_cell(m, self.values[c - nd], r))
