@@ -327,8 +327,7 @@ def _dim_info(doc: DocSession, field_def: Any) -> dict[str, Any]:
     fld = doc.model.fields.get(name[1:-1] if name.startswith("[") and name.endswith("]") else name)
     if fld is None:
         return {"qApprMaxGlyphCount": 0, "qCardinal": 0, "qTags": []}
-    texts = fld.symbols.text
-    glyphs = max((len(t) for t in texts if isinstance(t, str)), default=0)
+    glyphs = fld.symbols.max_text_length()
     return {"qApprMaxGlyphCount": glyphs, "qCardinal": fld.cardinal, "qTags": list(fld.tags)}
 
 

@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.errors import APP_NOT_FOUND, QixError
-from engine.model.datamodel import DataModel, Field, Table
+from engine.model.datamodel import CodeColumns, DataModel, Field, Table
 from engine.model.symbols import SymbolTable
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,12 @@ class _Writer:
         self.con.executemany("INSERT INTO chunks VALUES (?, ?, ?)", rows)
         return aid
 
-    def strings(self, values: np.ndarray | list) -> tuple[int, int, int | None]:
+    def strings(self, values: np.ndarray | list | pa.Array) -> tuple[int, int, int | None]:
         """Store strings as one UTF-8 blob plus int64 offsets (and a validity mask if any is None)."""
-        arr = pa.array(values, type=pa.large_string())
+        arr = values.cast(pa.large_string()) if isinstance(values, pa.Array) else pa.array(
+            values, type=pa.large_string())
+        if arr.offset:
+            arr = pa.concat_arrays([arr])   # buffers below must start at the array's first value
         n = len(arr)
         bufs = arr.buffers()
         offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1) if bufs[1] is not None else np.zeros(
@@ -176,7 +180,7 @@ def _code_dtype(cardinal: int) -> np.dtype:
 
 def _write_model(w: _Writer, model: DataModel) -> None:
     for ord_, f in enumerate(model.fields.values()):
-        text_data, text_offsets, text_valid = w.strings(f.symbols.text)
+        text_data, text_offsets, text_valid = w.strings(f.symbols.text_array())
         w.con.execute(
             "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (ord_, f.name, len(f.symbols), w.array(f.symbols.num), text_data, text_offsets, text_valid,
@@ -185,12 +189,13 @@ def _write_model(w: _Writer, model: DataModel) -> None:
     for t_ord, t in enumerate(model.tables.values()):
         w.con.execute("INSERT INTO tables VALUES (?, ?, ?, ?, ?)",
                       (t_ord, t.name, int(t.nrows), t.comment, int(t.is_synthetic)))
-        for c_ord, (fname, codes) in enumerate(t.columns.items()):
+        for c_ord, fname in enumerate(t.columns):
+            codes = t.columns.raw(fname)
             fld = model.fields.get(fname)
             store = _code_dtype(len(fld.symbols)) if fld is not None and codes.dtype.kind == "i" else codes.dtype
             aid = w.array(codes.astype(store, copy=False))
             w.con.execute("INSERT INTO columns VALUES (?, ?, ?, ?, ?)",
-                          (t_ord, c_ord, fname, aid, codes.dtype.newbyteorder("<").str))
+                          (t_ord, c_ord, fname, aid, t.columns.dtype(fname).newbyteorder("<").str))
         _stage("table")
 
 
@@ -319,6 +324,11 @@ class _Reader:
         return a
 
     def strings(self, data_id: int, offsets_id: int, valid_id: int | None) -> np.ndarray:
+        arr = self.string_array(data_id, offsets_id, valid_id)
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+
+    def string_array(self, data_id: int, offsets_id: int, valid_id: int | None) -> pa.Array:
+        """The stored strings as an Arrow array (no Python objects); nulls where the mask says so."""
         data = self.array(data_id)
         offsets = self.array(offsets_id)
         n = len(offsets) - 1
@@ -326,13 +336,12 @@ class _Reader:
             raise ValueError("empty offsets")
         arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
         arr.validate(full=True)  # offsets in range, UTF-8 valid: a damaged file fails here, not later
-        out = arr.to_numpy(zero_copy_only=False).astype(object, copy=False)
         if valid_id is not None:
             valid = self.array(valid_id)
             if len(valid) != n:
                 raise ValueError("validity length")
-            out[np.flatnonzero(~valid)] = None
-        return out
+            arr = pc.if_else(pa.array(valid, type=pa.bool_()), arr, pa.scalar(None, pa.large_string()))
+        return arr
 
 
 def _read_model(r: _Reader) -> DataModel:
@@ -341,10 +350,10 @@ def _read_model(r: _Reader) -> DataModel:
             "SELECT name, nsym, num, text_data, text_offsets, text_valid, tags, comment, is_system, is_hidden "
             "FROM fields ORDER BY ord").fetchall():
         num = r.array(num_id)
-        text = r.strings(td, to, tv)
+        text = r.string_array(td, to, tv)
         if len(num) != nsym or len(text) != nsym:
             raise ValueError(f"field {name}: symbol count")
-        fields[name] = Field(name, SymbolTable(num, text), tags=list(orjson.loads(tags)), comment=comment,
+        fields[name] = Field(name, SymbolTable.from_arrow(num, text), tags=list(orjson.loads(tags)), comment=comment,
                              is_system=bool(is_system), is_hidden=bool(is_hidden))
     cols_by_table: dict[int, list[tuple[str, int, str]]] = {}
     for t_ord, fname, aid, dt in r.con.execute(
@@ -353,7 +362,7 @@ def _read_model(r: _Reader) -> DataModel:
     tables = []
     for t_ord, name, nrows, comment, synthetic in r.con.execute(
             "SELECT ord, name, nrows, comment, is_synthetic FROM tables ORDER BY ord").fetchall():
-        columns: dict[str, np.ndarray] = {}
+        columns = CodeColumns()
         for fname, aid, dt in cols_by_table.get(t_ord, []):
             stored = r.array(aid)
             if len(stored) != nrows:
@@ -364,9 +373,11 @@ def _read_model(r: _Reader) -> DataModel:
                 if lo < -1 or hi >= len(fld.symbols):
                     raise ValueError(f"table {name}.{fname}: codes out of range")
             mem = np.dtype(dt).newbyteorder("=")
-            col = stored if stored.dtype == mem else stored.astype(mem)
+            # integer codes stay in their stored (narrow) dtype: the table widens them when read
+            col = stored if stored.dtype == mem or (stored.dtype.kind == "i" and mem.kind == "i") else (
+                stored.astype(mem))
             col.flags.writeable = False
-            columns[fname] = col
+            columns.put(fname, col, mem)
         tables.append(Table(name, columns, int(nrows), comment=comment, is_synthetic=bool(synthetic)))
     return DataModel(tables, fields)
 

@@ -55,7 +55,7 @@ def glyph_count(model: DataModel, field_name: str) -> int:
     syms = model.fields[field_name].symbols
 
     def build() -> int:
-        return max((len(t) for t in syms.text), default=0)
+        return syms.max_text_length()
 
     return int(model_index(model).field_cached("glyphs", field_name, build))
 

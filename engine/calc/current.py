@@ -27,7 +27,7 @@ def current_selection_items(model: DataModel, inf: Inference, selections: Any) -
         selected = selected[exists.take(selected)] if len(selected) else selected
         count = int(len(selected))
         total = int(np.count_nonzero(exists))
-        texts = field.symbols.text.take(selected).tolist() if count <= SELECTION_THRESHOLD else []
+        texts = field.symbols.texts(selected).tolist() if count <= SELECTION_THRESHOLD else []
         summary = ", ".join(texts) if texts else f"{count} of {total}"
         items.append({
             "qTotal": total,

@@ -338,12 +338,28 @@ class HyperCube:
             return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
         syms = d.symbols
         state = STATE_LETTERS[int(self.inf.states(d.field)[code])] if d.field is not None else "O"
-        return {"qText": syms.text[code], "qNum": qnum(float(syms.num[code])), "qElemNumber": int(code),
+        return {"qText": syms.text_at(code), "qNum": qnum(syms.num_at(code)), "qElemNumber": int(code),
                 "qState": state}
 
     def measure_cell(self, mi: int, v: Duals, i: int) -> dict:
         """The NxCell of measure ``mi`` for value ``i`` of ``v``."""
         return self._measure_cell(self.measures[mi], v, i)
+
+    def _dim_cells(self, d: _Dim, codes: np.ndarray) -> list[dict]:
+        """Cells of one dimension column for a page's rows: texts and numbers fetched for those symbols
+        only (a compact symbol table renders them on demand)."""
+        syms = d.symbols
+        texts = syms.texts(codes).tolist()
+        nums = syms.nums(codes).tolist()
+        states = self.inf.states(d.field) if d.field is not None else None
+        out = []
+        for code, text, num in zip(codes.tolist(), texts, nums, strict=True):
+            if code < 0:
+                out.append({"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True})
+            else:
+                out.append({"qText": text, "qNum": qnum(num), "qElemNumber": code,
+                            "qState": STATE_LETTERS[int(states[code])] if states is not None else "O"})
+        return out
 
     def data_pages(self, pages: list[dict]) -> list[dict]:
         """GetHyperCubeData: one NxDataPage per requested page, clipped to the cube."""
@@ -353,11 +369,13 @@ class HyperCube:
             page = Page.clip(p, self.ncols, self.nrows)
             matrix = []
             cols = range(page.left, page.left + page.width)
+            rows = slice(page.top, page.top + page.height)
+            dim_cells = {c: self._dim_cells(self.dims[c], self.gcodes[c][rows]) for c in cols if c < nd}
             for r in range(page.top, page.top + page.height):
                 row = []
                 for c in cols:
                     if c < nd:
-                        row.append(self._dim_cell(self.dims[c], int(self.gcodes[c][r])))
+                        row.append(dim_cells[c][r - page.top])
                     else:
                         m = self.measures[c - nd]
                         row.append(self._measure_cell(m, self.values[c - nd], r))
@@ -489,7 +507,7 @@ def _calc_dimension_info(d: _Dim, indicator: str, cube_cardinal: int, values_num
     qmin, qmax = num_range(values_num)
     n = d.source.size
     return {
-        "qFallbackTitle": d.title, "qApprMaxGlyphCount": max((len(t) for t in d.symbols.text), default=0),
+        "qFallbackTitle": d.title, "qApprMaxGlyphCount": d.symbols.max_text_length(),
         "qCardinal": n, "qSortIndicator": indicator, "qGroupFallbackTitles": [d.title], "qGroupPos": 0,
         "qStateCounts": {k: 0 for k in ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative",
                                          "qExcluded", "qSelectedExcluded", "qLockedExcluded")},

@@ -132,8 +132,8 @@ class ListObject:
             return []
         syms = self.model.fields[self.field].symbols
         idx = self.order[page.top: page.top + page.height]
-        texts = syms.text.take(idx)
-        nums = syms.num.take(idx)
+        texts = syms.texts(idx)
+        nums = syms.nums(idx)
         letters = _LETTERS.take(self.shown_states.take(idx))
         freq = None
         if self.frequency_mode != "N" and self.frequency is not None:

@@ -125,7 +125,7 @@ class PivotView:
         if code < 0:
             text, value, typ = NULL_TEXT, "NaN", "U"
         else:
-            text, value, typ = str(d.symbols.text[code]), qnum(float(d.symbols.num[code])), "N"
+            text, value, typ = d.symbols.text_at(code), qnum(d.symbols.num_at(code)), "N"
         return {"qText": text, "qElemNo": int(code) if code >= 0 else -2, "qValue": value,
                 "qCanExpand": False, "qCanCollapse": has_dim_kids, "qType": typ, "qUp": up, "qDown": down,
                 "qSubNodes": kids, "qAttrExps": dict(_EMPTY_ATTRS, qValues=[]),

@@ -61,9 +61,10 @@ def sort_indicator(crit: dict[str, int]) -> str:
 
 def ascii_rank(model: DataModel, field_name: str) -> np.ndarray:
     """Rank of each symbol in case-insensitive text order (cached per model and field)."""
-    texts = model.fields[field_name].symbols.text
+    syms = model.fields[field_name].symbols
 
     def build() -> np.ndarray:
+        texts = syms.texts(np.arange(len(syms)))  # not cached on the symbol table: the rank is
         keys = np.array([t.casefold() for t in texts], dtype=object)
         order = np.lexsort((np.asarray(texts, dtype=str), keys.astype(str))) if len(texts) else np.empty(0, np.int64)
         rank = np.empty(len(texts), dtype=np.int64)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
 from engine.errors import NOT_FOUND, QixError
 from engine.model.datamodel import DataModel, Table
-from engine.model.symbols import NULL
+from engine.model.symbols import NULL, SymbolTable
 
 
 def _field_stats(table: Table, name: str, cardinal: int) -> dict[str, int]:
@@ -115,8 +116,8 @@ def table_data(model: DataModel, table_name: str, offset: int, rows: int) -> lis
         codes = table.columns[n][offset:stop]
         is_null = codes == NULL
         safe = np.where(is_null, 0, codes)
-        texts = syms.text.take(safe) if len(syms) else np.full(len(codes), "", dtype=object)
-        nums = syms.num.take(safe) if len(syms) else np.full(len(codes), np.nan)
+        texts = syms.texts(safe) if len(syms) else np.full(len(codes), "", dtype=object)
+        nums = syms.nums(safe) if len(syms) else np.full(len(codes), np.nan)
         cells = []
         for text, num, null in zip(texts.tolist(), nums.tolist(), is_null.tolist(), strict=True):
             if null:
@@ -129,6 +130,12 @@ def table_data(model: DataModel, table_name: str, offset: int, rows: int) -> lis
     for row in zip(*columns, strict=True):
         out.append({"qValue": list(row)})
     return out
+
+
+def _text_bytes(syms: SymbolTable) -> int:
+    """Characters in the first 100000 texts (the engine's byte size estimate counts the texts)."""
+    head = syms.text_array(np.arange(min(len(syms), 100_000)))
+    return int(pc.sum(pc.utf8_length(head)).as_py() or 0) if len(head) else 0
 
 
 def field_description(model: DataModel, name: str) -> dict[str, Any]:
@@ -154,5 +161,5 @@ def field_description(model: DataModel, name: str) -> dict[str, Any]:
         "qComment": field.comment,
         "qTags": list(field.tags),
         "qIsDefinitionOnly": False,
-        "qByteSize": int(field.symbols.num.nbytes + sum(len(t) for t in field.symbols.text[:100000])),
+        "qByteSize": int(len(field.symbols) * 8 + _text_bytes(field.symbols)),
     }

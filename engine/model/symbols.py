@@ -3,9 +3,18 @@
 A dual is a number (``NaN`` when the value has none) and a text. Two values with the same number are
 the same symbol (the first text seen wins); values without a number are told apart by their text.
 NULL is not a symbol: a column of codes holds ``-1`` for it.
+
+Storage is compact because a model holds millions of symbols: texts live in one Arrow string array, not
+one Python ``str`` each, and a field of plain numbers (``1234``, ``12.50``) keeps no texts at all: its
+texts are the numbers rendered with a fixed count of decimals, plus the few exceptions whose text differs
+(``007``). Numbers that are all integers (or fixed-point decimals) are kept as narrow integers. Readers
+that need whole columns of Python objects still get them (``text``, cached; ``num``, built per call), but
+hot paths ask for the symbols they need (``texts(idx)``, ``nums(idx)``, ``text_array()``).
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +22,11 @@ import pyarrow.compute as pc
 
 NULL = -1
 CODE_DTYPE = np.int32
+
+#: below this many symbols, compaction is not worth its bookkeeping
+_COMPACT_MIN = 64
+#: largest integer a float64 holds exactly
+_EXACT = float(2**53)
 
 
 def _first_appearance_encode(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -24,62 +38,316 @@ def _first_appearance_encode(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first[order], rank[inverse]
 
 
+def smallest_int_dtype(lo: int, hi: int) -> np.dtype | None:
+    """The narrowest signed integer dtype holding ``lo..hi`` (int8 to int32), or None."""
+    for dt in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dt)
+    return None
+
+
+def render_fixed(num: np.ndarray, decimals: int) -> pa.Array:
+    """Texts of ``num`` with exactly ``decimals`` decimals, ``.`` as separator and a leading ``-`` for
+    negatives (no thousands separator): the one rendering compact symbol tables store instead of texts.
+    Values must be finite with ``|num| * 10**decimals < 2**53``."""
+    scale = 10 ** decimals
+    s = np.rint(num * scale).astype(np.int64) if decimals else np.rint(num).astype(np.int64)
+    if not decimals:
+        return pc.cast(pa.array(s), pa.string())
+    whole_part, frac_part = np.divmod(np.abs(s), scale)
+    whole = pc.cast(pa.array(whole_part), pa.string())
+    frac = pc.utf8_slice_codeunits(pc.cast(pa.array(frac_part + scale), pa.string()), 1)
+    body = pc.binary_join_element_wise(whole, frac, ".")
+    neg = s < 0
+    if neg.any():
+        body = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", body, ""), body)
+    return body
+
+
+def _as_string_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if values.type not in (pa.string(), pa.large_string()):
+        values = values.cast(pa.string())
+    return values
+
+
 class SymbolTable:
-    """Distinct values of a field: ``num`` (float64, NaN = no number) and ``text`` (object array of str)."""
+    """Distinct values of a field: numbers (float64, NaN = no number) and texts.
 
-    __slots__ = ("num", "text", "_numeric")
+    Construct with ``(num, text)`` where ``text`` is an object array of str or an Arrow string array;
+    :meth:`compact` gives an equal table in the compact storage described in the module docstring.
+    """
 
-    def __init__(self, num: np.ndarray, text: np.ndarray) -> None:
-        self.num = np.ascontiguousarray(num, dtype=np.float64)
-        self.text = text if text.dtype == object else text.astype(object)
+    __slots__ = ("_num", "_ints", "_nscale", "_obj", "_arr", "_dec", "_exc_idx", "_exc_text", "_numeric")
+
+    def __init__(self, num: np.ndarray, text: np.ndarray | pa.Array | pa.ChunkedArray) -> None:
+        self._num: np.ndarray | None = np.ascontiguousarray(num, dtype=np.float64)
+        self._ints: np.ndarray | None = None
+        self._nscale = 1.0
+        self._obj: np.ndarray | None = None
+        self._arr: pa.Array | None = None
+        self._dec = -1
+        self._exc_idx: np.ndarray | None = None
+        self._exc_text: pa.Array | None = None
         self._numeric: bool | None = None
+        if isinstance(text, (pa.Array, pa.ChunkedArray)):
+            self._arr = _as_string_array(text)
+        else:
+            text = np.asarray(text)
+            self._obj = text if text.dtype == object else text.astype(object)
 
+    # -- numbers ------------------------------------------------------------------------------------
+    @property
+    def num(self) -> np.ndarray:
+        """All numbers, float64 (NaN = no number). Built per call when stored as integers."""
+        if self._num is not None:
+            return self._num
+        assert self._ints is not None
+        out = self._ints.astype(np.float64)
+        if self._nscale != 1.0:
+            out /= self._nscale
+        out.flags.writeable = False   # a copy, but writing to it would not change the table
+        return out
+
+    def nums(self, codes: np.ndarray) -> np.ndarray:
+        """Numbers of the symbols ``codes`` (``-1`` = NULL → NaN)."""
+        codes = np.asarray(codes)
+        if self._num is not None:
+            base = self._num
+        else:
+            assert self._ints is not None
+            if not len(codes) or codes.min() >= 0:
+                out = self._ints.take(codes).astype(np.float64)
+                return out / self._nscale if self._nscale != 1.0 else out
+            base = self.num
+        return np.append(base, np.nan).take(codes) if len(codes) and codes.min() < 0 else base.take(codes)
+
+    def num_at(self, i: int) -> float:
+        if self._num is not None:
+            return float(self._num[i])
+        assert self._ints is not None
+        return float(self._ints[i]) / self._nscale
+
+    # -- texts --------------------------------------------------------------------------------------
+    @property
+    def text(self) -> np.ndarray:
+        """All texts as an object array of str (made once and cached: prefer :meth:`texts`)."""
+        if self._obj is None:
+            self._obj = np.asarray(self._text_arrow(None).to_numpy(zero_copy_only=False), dtype=object)
+        return self._obj
+
+    def texts(self, codes: np.ndarray | None = None) -> np.ndarray:
+        """Texts (object array) of the symbols ``codes`` (``-1`` = NULL → None); all when None."""
+        if codes is None:
+            return self.text
+        codes = np.asarray(codes, dtype=np.int64)
+        if self._obj is not None:
+            if len(codes) and codes.min() < 0:
+                return np.append(self._obj, None).take(codes)
+            return self._obj.take(codes)
+        return np.asarray(self.text_array(codes).to_numpy(zero_copy_only=False), dtype=object)
+
+    def text_at(self, i: int) -> str:
+        if self._obj is not None:
+            return self._obj[i]
+        return self._text_arrow(np.array([i], dtype=np.int64))[0].as_py()
+
+    def text_array(self, codes: np.ndarray | None = None) -> pa.Array:
+        """Texts as an Arrow string array (``-1`` codes = null), without making Python objects."""
+        if codes is None:
+            return self._text_arrow(None)
+        codes = np.asarray(codes, dtype=np.int64)
+        nulls = codes < 0
+        if len(codes) and nulls.any():
+            out = self._text_arrow(np.where(nulls, 0, codes) if len(self) else np.zeros(0, np.int64))
+            if not len(self):
+                return pa.nulls(len(codes), pa.string())
+            return pc.if_else(pa.array(nulls), pa.scalar(None, out.type), out)
+        return self._text_arrow(codes)
+
+    def _text_arrow(self, idx: np.ndarray | None) -> pa.Array:
+        if self._arr is not None:
+            return self._arr if idx is None else self._arr.take(pa.array(idx))
+        if self._dec < 0:
+            assert self._obj is not None
+            vals = self._obj if idx is None else self._obj.take(idx)
+            return pa.array(vals, type=pa.string())
+        num = self.num if idx is None else self.nums(idx)
+        ok = np.isfinite(num) & (np.abs(num) * 10.0 ** self._dec < _EXACT)
+        out = render_fixed(np.where(ok, num, 0.0), self._dec)
+        exc, exc_text = self._exc_idx, self._exc_text
+        assert exc is not None and exc_text is not None
+        if not len(exc):
+            return out
+        if idx is None:
+            mask = np.zeros(len(out), dtype=bool)
+            mask[exc] = True
+            repl = exc_text
+        else:
+            j = np.minimum(np.searchsorted(exc, idx), len(exc) - 1)
+            mask = exc.take(j) == idx
+            if not mask.any():
+                return out
+            repl = exc_text.take(pa.array(j[mask]))
+        return pc.replace_with_mask(out, pa.array(mask), repl.cast(out.type))
+
+    # -- whole-table facts --------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.num)
+        return len(self._num) if self._num is not None else len(self._ints)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        preview = ", ".join(repr(t) for t in self.text[:5])
+        preview = ", ".join(repr(t) for t in self.texts(np.arange(min(5, len(self)))))
         return f"SymbolTable({len(self)}: {preview}{', …' if len(self) > 5 else ''})"
 
     @property
     def is_numeric(self) -> bool:
         """True when every symbol carries a number (an empty table is not numeric)."""
         if self._numeric is None:
-            self._numeric = bool(len(self.num)) and not bool(np.isnan(self.num).any())
+            self._numeric = self._ints is not None or (bool(len(self)) and not bool(np.isnan(self.num).any()))
         return self._numeric
+
+    @property
+    def is_integer(self) -> bool:
+        """True when every symbol's number is an integer (and there is at least one symbol)."""
+        if self._ints is not None and self._nscale == 1.0:
+            return True
+        return self.is_numeric and bool(np.all(np.mod(self.num, 1) == 0))
+
+    def max_text_length(self) -> int:
+        """Length (characters) of the longest text."""
+        if not len(self):
+            return 0
+        lengths = pc.utf8_length(self._text_arrow(None))
+        return int(pc.max(lengths).as_py() or 0)
+
+    def all_ascii(self, limit: int | None = None) -> bool:
+        """True when every text (of the first ``limit`` symbols) is ASCII."""
+        arr = self._text_arrow(None if limit is None or limit >= len(self) else np.arange(limit))
+        return bool(pc.all(pc.fill_null(pc.string_is_ascii(arr), True)).as_py() is not False)
 
     @classmethod
     def empty(cls) -> SymbolTable:
         return cls(np.empty(0, dtype=np.float64), np.empty(0, dtype=object))
 
     def take(self, idx: np.ndarray) -> SymbolTable:
-        return SymbolTable(self.num.take(idx), self.text.take(idx))
+        idx = np.asarray(idx, dtype=np.int64)
+        if self._obj is not None:
+            return SymbolTable(self.nums(idx), self._obj.take(idx))
+        return SymbolTable(self.nums(idx), self._text_arrow(idx))
 
     def nbytes(self) -> int:
-        """Approximate resident size: the arrays plus the text objects."""
-        import sys
+        """Resident size: the arrays, Arrow buffers and (if made) the Python text objects."""
+        total = 0
+        for a in (self._num, self._ints, self._exc_idx):
+            total += a.nbytes if a is not None else 0
+        for arr in (self._arr, self._exc_text):
+            total += arr.nbytes if arr is not None else 0
+        if self._obj is not None:
+            total += self._obj.nbytes
+            n = len(self._obj)
+            sample = self._obj if n <= 10_000 else self._obj[:: max(1, n // 10_000)]
+            per = sum(sys.getsizeof(t) for t in sample) / max(len(sample), 1)
+            total += int(per * n)
+        return total
 
-        texts = sum(sys.getsizeof(t) for t in self.text) if len(self.text) < 200_000 else (
-            len(self.text) * (sys.getsizeof(self.text[0]) if len(self.text) else 0))
-        return self.num.nbytes + self.text.nbytes + texts
+    # -- compaction ---------------------------------------------------------------------------------
+    @classmethod
+    def from_arrow(cls, num: np.ndarray, texts: pa.Array | pa.ChunkedArray) -> SymbolTable:
+        """Numbers + Arrow texts → a compact table (no Python str is made)."""
+        return cls(num, texts).compact()
+
+    @classmethod
+    def fixed(cls, keys: np.ndarray, decimals: int) -> SymbolTable:
+        """Numbers ``keys / 10**decimals`` (``keys`` integers) whose texts are their fixed rendering
+        (:func:`render_fixed`): nothing but the integers is stored."""
+        keys = np.asarray(keys, dtype=np.int64)
+        scale = float(10 ** decimals)
+        out = cls.__new__(cls)
+        out._obj, out._arr, out._dec, out._numeric = None, None, decimals, bool(len(keys))
+        out._exc_idx, out._exc_text = np.empty(0, dtype=np.int64), pa.array([], type=pa.string())
+        dt = smallest_int_dtype(int(keys.min()), int(keys.max())) if len(keys) else np.dtype(np.int8)
+        if dt is not None:
+            out._ints, out._nscale, out._num = keys.astype(dt), scale, None
+        else:
+            num = keys.astype(np.float64)
+            out._ints, out._nscale, out._num = None, 1.0, num / scale if decimals else num
+        return out
+
+    def compact(self) -> SymbolTable:
+        """An equal table in compact storage (rendered numbers, Arrow texts, integer numbers)."""
+        if self._obj is None and (self._dec >= 0 or self._ints is not None):
+            return self
+        n = len(self)
+        num = self.num
+        texts = self._text_arrow(None)
+        out = SymbolTable.__new__(SymbolTable)
+        out._num, out._ints, out._nscale = num, None, 1.0
+        out._obj, out._arr, out._dec = None, texts, -1
+        out._exc_idx, out._exc_text, out._numeric = None, None, self._numeric
+        if n < _COMPACT_MIN:
+            return out
+        dec = -1
+        cand = np.flatnonzero(np.isfinite(num))
+        if len(cand) * 4 >= n * 3:
+            ct = texts if len(cand) == n else texts.take(pa.array(cand))
+            pos = pc.find_substring(ct, ".").to_numpy(zero_copy_only=False)
+            length = pc.fill_null(pc.utf8_length(ct), 0).to_numpy(zero_copy_only=False)
+            decs = np.where(pos < 0, 0, length - pos - 1).clip(0, 15)
+            d = int(np.bincount(decs).argmax())
+            cnum = num.take(cand)
+            ok = np.abs(cnum) * 10.0 ** d < _EXACT
+            rendered = render_fixed(np.where(ok, cnum, 0.0), d)
+            same = pc.fill_null(pc.equal(rendered, ct.cast(pa.string())), False).to_numpy(zero_copy_only=False) & ok
+            keep = np.ones(n, dtype=bool)
+            keep[cand[~same]] = False
+            if len(cand) < n:
+                other = np.ones(n, dtype=bool)
+                other[cand] = False
+                keep[other] = False
+            exc = np.flatnonzero(~keep)
+            if len(exc) * 4 <= n:
+                dec = d
+                out._dec, out._arr = d, None
+                out._exc_idx = exc
+                out._exc_text = texts.take(pa.array(exc))
+        if len(cand) == n and not (np.signbit(num) & (num == 0)).any():
+            d = max(dec, 0)
+            scale = float(10 ** d)
+            scaled = np.rint(num * scale) if d else num
+            # exact: the integers times 1/scale give back every number bit for bit
+            if np.all(np.abs(scaled) < 2**31) and np.array_equal(scaled, np.rint(scaled)) and np.array_equal(
+                    scaled / scale if d else scaled, num):
+                dt = smallest_int_dtype(int(scaled.min()), int(scaled.max()))
+                if dt is not None:
+                    out._ints, out._nscale, out._num, out._numeric = scaled.astype(dt), scale, None, True
+        return out
 
 
-def encode(num: np.ndarray, text: np.ndarray) -> tuple[SymbolTable, np.ndarray]:
+def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, np.ndarray]:
     """Dictionary-encode a column of duals.
 
-    ``num`` is float64 (NaN = no number); ``text`` an object array (``None`` = no text). A row with
-    neither is NULL. Returns the symbol table (first-appearance order) and int32 codes (``-1`` = NULL).
-    A pure number without text gets its default rendering as text.
+    ``num`` is float64 (NaN = no number); ``text`` an object array (``None`` = no text) or an Arrow string
+    array (null = no text). A row with neither is NULL. Returns the symbol table (first-appearance order)
+    and int32 codes (``-1`` = NULL). A pure number without text gets its default rendering as text. With
+    Arrow texts the table keeps Arrow texts (no Python str per symbol).
     """
     n = len(num)
     num = np.asarray(num, dtype=np.float64)
     has_num = ~np.isnan(num)
     codes = np.full(n, NULL, dtype=CODE_DTYPE)
-    text_obj = np.asarray(text, dtype=object)
+    arrow_in = isinstance(text, (pa.Array, pa.ChunkedArray))
+    if arrow_in:
+        tarr = _as_string_array(text)
+        text_obj = None
+    else:
+        text_obj = np.asarray(text, dtype=object)
+        tarr = pa.array(text_obj, type=pa.string())
 
     num_rows = np.flatnonzero(has_num)
-    str_rows = np.flatnonzero(~has_num & pc.is_valid(pa.array(text_obj, type=pa.string())).to_numpy(
-        zero_copy_only=False)) if n else np.empty(0, dtype=np.int64)
+    str_rows = np.flatnonzero(~has_num & pc.is_valid(tarr).to_numpy(zero_copy_only=False)) if n else np.empty(
+        0, dtype=np.int64)
 
     # numeric symbols: keyed by number
     if len(num_rows):
@@ -90,7 +358,7 @@ def encode(num: np.ndarray, text: np.ndarray) -> tuple[SymbolTable, np.ndarray]:
         pos_n = np.empty(0, dtype=np.int64)
     # text symbols: keyed by text (hash-based, in C++)
     if len(str_rows):
-        enc = pc.dictionary_encode(pa.array(text_obj.take(str_rows), type=pa.string()))
+        enc = pc.dictionary_encode(tarr.take(pa.array(str_rows)))
         idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         n_t = len(enc.dictionary)
         first_t = np.full(n_t, len(str_rows), dtype=np.int64)
@@ -113,14 +381,21 @@ def encode(num: np.ndarray, text: np.ndarray) -> tuple[SymbolTable, np.ndarray]:
 
     sym_rows = pos.take(order)
     sym_num = num.take(sym_rows)
-    sym_text = text_obj.take(sym_rows)
-    missing = np.flatnonzero(np.equal(sym_text, None))
-    if len(missing):
-        from engine.model.numformat import format_default
+    from engine.model.numformat import format_default
 
-        for i in missing:
+    if text_obj is not None:
+        sym_text = text_obj.take(sym_rows)
+        for i in np.flatnonzero(np.equal(sym_text, None)):
             sym_text[i] = format_default(float(sym_num[i]))
-    return SymbolTable(sym_num, sym_text), codes
+        return SymbolTable(sym_num, sym_text), codes
+    sym_arr = tarr.take(pa.array(sym_rows))
+    if sym_arr.null_count:
+        missing = np.flatnonzero(sym_arr.is_null().to_numpy(zero_copy_only=False))
+        fill = pa.array([format_default(float(x)) for x in sym_num.take(missing)], type=sym_arr.type)
+        mask = np.zeros(len(sym_arr), dtype=bool)
+        mask[missing] = True
+        sym_arr = pc.replace_with_mask(sym_arr, pa.array(mask), fill)
+    return SymbolTable(sym_num, sym_arr), codes
 
 
 def merge(tables: list[SymbolTable]) -> tuple[SymbolTable, list[np.ndarray]]:
@@ -128,8 +403,10 @@ def merge(tables: list[SymbolTable]) -> tuple[SymbolTable, list[np.ndarray]]:
     if len(tables) == 1:
         return tables[0], [np.arange(len(tables[0]), dtype=CODE_DTYPE)]
     num = np.concatenate([t.num for t in tables])
-    text = np.concatenate([t.text for t in tables])
-    union, codes = encode(num, text)
+    if all(t._obj is not None for t in tables):
+        union, codes = encode(num, np.concatenate([t.text for t in tables]))
+    else:
+        union, codes = encode(num, pa.concat_arrays([t.text_array().cast(pa.large_string()) for t in tables]))
     maps, start = [], 0
     for t in tables:
         maps.append(codes[start: start + len(t)])

@@ -803,7 +803,8 @@ class Runner:
             if n > self.env.max_rows:
                 raise TooManyRows(f"{n} rows exceed the limit of {self.env.max_rows}")
         elif fmt in ("txt", "csv"):
-            tt = read_text(data, src.spec, self.interpret, self.env.max_rows, ext)
+            tt = read_text(data, src.spec, self.interpret, self.env.max_rows, ext,
+                           decimal_point=self.locale.thousand_sep != ".")
             names, cols, n = tt.names, [Column(*c) for c in tt.columns], tt.nrows
         else:
             raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}' (this engine reads txt/csv "

@@ -151,7 +151,8 @@ def write_qvd(path: Path, table: ScriptTable, fields: list[tuple[str, str]]) -> 
     cols = []
     for src, _out in fields:
         c = table.columns[src]
-        sym_vals = [value(float(c.symbols.num[i]), str(c.symbols.text[i])) for i in range(len(c.symbols))]
+        nums, txts = c.symbols.num.tolist(), c.symbols.text.tolist()
+        sym_vals = [value(float(x), str(t)) for x, t in zip(nums, txts, strict=True)]
         cols.append((c.codes, sym_vals))
     data = [[(vals[codes[r]] if codes[r] >= 0 else None) for codes, vals in cols] for r in range(table.nrows)]
     QvdTable(data, [o for _, o in fields]).to_qvd(str(path))

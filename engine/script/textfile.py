@@ -8,7 +8,6 @@ INLINE text) goes through a small Python record splitter instead.
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from engine.model.symbols import CODE_DTYPE, SymbolTable
+from engine.model.symbols import CODE_DTYPE, SymbolTable, render_fixed
 from engine.script.ast import FormatSpec
 
 #: number interpretation of distinct texts: object array of str → float64 (NaN = not a number)
@@ -150,6 +149,9 @@ def _unique_names(names: list[str]) -> list[str]:
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _INT_RE = r"^-?[0-9]{1,15}$"
+#: texts that are exactly the fixed rendering of their number (no leading zeros, no '+', no blanks)
+_PLAIN_INT_RE = r"^-?(0|[1-9][0-9]*)$"
+_FIXED_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]{{{}}}$"
 
 
 def _fast_integers(arr: pa.Array) -> np.ndarray | None:
@@ -162,40 +164,69 @@ def _fast_integers(arr: pa.Array) -> np.ndarray | None:
     return pc.cast(arr, pa.int64()).to_numpy().astype(np.float64)
 
 
-def _integer_column(col: pa.ChunkedArray) -> tuple[SymbolTable, np.ndarray] | None:
-    """A high-cardinality column of plain integers is encoded by number (sorting int64 beats hashing a
-    million strings); the first text of each number wins, exactly as for interpreted values."""
+def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTable, np.ndarray] | None:
+    """A high-cardinality column of plain numbers (``123``, ``-4.50``: one fixed count of decimals, every
+    text exactly the fixed rendering of its number) is encoded by number, not by text: casting and hashing
+    numbers beats hashing a million strings, and the symbol table needs no texts (they are renderings).
+
+    Such texts are numbers under every interpretation the reader would apply, except ``.`` decimals when
+    the thousands separator is ``.`` (``decimal_point`` False): then this path is skipped.
+    """
     if len(col) < 4096:
         return None
     head = col.chunk(0).slice(0, 4096)
-    if not pc.all(pc.match_substring_regex(head, _INT_RE)).as_py():
-        return None
     if pc.count_distinct(head).as_py() < len(head) // 2:
         return None          # few distinct values: hashing the strings is cheaper
+    pos = pc.find_substring(head, ".").to_numpy(zero_copy_only=False)
+    length = pc.utf8_length(head).to_numpy(zero_copy_only=False)
+    decimals = int(np.bincount(np.where(pos < 0, 0, length - pos - 1).clip(0, 15)).argmax())
+    if decimals and not decimal_point:
+        return None
+    shape = _FIXED_RE.format(decimals) if decimals else _PLAIN_INT_RE
+    if not pc.all(pc.match_substring_regex(head, shape)).as_py():
+        return None          # a failing cast of a whole column is slow: look at the head first
+    arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
     try:
-        vals = pc.cast(col, pa.int64()).to_numpy()
+        vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if len(vals) and (vals.min() <= -10**15 or vals.max() >= 10**15):
+    scale = 10.0 ** decimals
+    if not (np.isfinite(vals).all() and np.abs(vals).max(initial=0.0) * scale < 2.0 ** 50):
         return None
-    uniq, first, inv = np.unique(vals, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(uniq), dtype=CODE_DTYPE)
-    rank[order] = np.arange(len(uniq), dtype=CODE_DTYPE)
-    texts = _objects(pa.concat_arrays(col.chunks).take(pa.array(first.take(order))))
-    return SymbolTable(uniq.take(order).astype(np.float64), texts), rank.take(inv.reshape(-1))
+    if (np.signbit(vals) & (vals == 0)).any():
+        return None          # "-0": its text is not the rendering of 0
+    # every text must be the fixed rendering of its number; for integers rendering and comparing is
+    # cheapest, for decimals the shape test is (a text of that shape below 2**50 renders back to itself)
+    if decimals:
+        same = pc.all(pc.match_substring_regex(arr, shape))
+    else:
+        same = pc.all(pc.equal(render_fixed(vals, 0), arr))
+    if not same.as_py():
+        return None
+    keys = np.rint(vals * scale).astype(np.int64) if decimals else vals.astype(np.int64)
+    if len(keys) < 2 or np.all(keys[1:] > keys[:-1]):
+        # ascending and distinct (an id column): each row is its own symbol, in load order
+        return SymbolTable.fixed(keys, decimals), np.arange(len(keys), dtype=CODE_DTYPE)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < 2 * len(keys):
+        symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
+        return SymbolTable.fixed(symbols, decimals), codes
+    enc = pc.dictionary_encode(pa.array(keys))
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(CODE_DTYPE, copy=False)
+    return SymbolTable.fixed(enc.dictionary.to_numpy(zero_copy_only=False), decimals), codes
 
 
-def _objects(arr: pa.Array) -> np.ndarray:
-    """Arrow strings → numpy object array; the GC is paused so a million new str objects do not
-    trigger repeated full collections."""
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
-    finally:
-        if gc_was:
-            gc.enable()
+def _dense_encode(keys: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """First-appearance encoding of integers spanning a small range (cents of amounts, quantities): a
+    direct-address table instead of hashing."""
+    rel = (keys - lo).astype(np.intp)
+    first = np.full(span, len(keys), dtype=np.int64)
+    np.minimum.at(first, rel, np.arange(len(keys)))
+    present = np.flatnonzero(first < len(keys))
+    symbols = present.take(np.argsort(first.take(present), kind="stable"))
+    code_of = np.empty(span, dtype=CODE_DTYPE)
+    code_of[symbols] = np.arange(len(symbols), dtype=CODE_DTYPE)
+    return symbols + lo, code_of.take(rel)
 
 
 def encode_dictionary(dictionary: pa.Array | np.ndarray, indices: np.ndarray, interpret: Interpreter,
@@ -235,13 +266,13 @@ def encode_dictionary(dictionary: pa.Array | np.ndarray, indices: np.ndarray, in
         rep[txt_idx] = txt_idx.take(first).take(inv)
     if np.array_equal(rep, np.arange(k)):
         codes = np.asarray(indices, dtype=CODE_DTYPE)
-        return SymbolTable(num, _objects(arr)), codes
+        return SymbolTable.from_arrow(num, arr), codes
     keep = np.flatnonzero(rep == np.arange(k))
     new_code = np.full(k, -1, dtype=np.int64)
     new_code[keep] = np.arange(len(keep))
     mapping = np.append(new_code.take(rep), -1).astype(CODE_DTYPE)
     codes = mapping.take(np.asarray(indices, dtype=np.int64))   # index -1 picks the trailing NULL
-    return SymbolTable(num.take(keep), _objects(arr.take(pa.array(keep)))), codes
+    return SymbolTable.from_arrow(num.take(keep), arr.take(pa.array(keep))), codes
 
 
 def _column_from_strings(values: list[str | None], interpret: Interpreter,
@@ -285,7 +316,7 @@ def read_inline(data: str, spec: FormatSpec, interpret: Interpreter, max_rows: i
 
 
 def read_text(data: bytes, spec: FormatSpec, interpret: Interpreter, max_rows: int,
-              extension: str = "") -> TextTable:
+              extension: str = "", decimal_point: bool = True) -> TextTable:
     """A delimited text file (bytes) → TextTable, with the pyarrow fast path when the file is regular."""
     text_head = data[:65536]
     if text_head.startswith(b"\xef\xbb\xbf"):
@@ -303,7 +334,7 @@ def read_text(data: bytes, spec: FormatSpec, interpret: Interpreter, max_rows: i
         delim = "\t" if extension == "tab" else sniff_delimiter(first)
     quotes = "none" if spec.no_quotes else ("msq" if spec.msq else "dq")
     try:
-        return _read_arrow(data, spec, delim, quotes, encoding, interpret, max_rows)
+        return _read_arrow(data, spec, delim, quotes, encoding, interpret, max_rows, decimal_point)
     except TooManyRows:
         raise
     except (pa.ArrowInvalid, UnicodeDecodeError, _Irregular):
@@ -321,7 +352,7 @@ class _Irregular(Exception):
 
 
 def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding: str | None,
-                interpret: Interpreter, max_rows: int) -> TextTable:
+                interpret: Interpreter, max_rows: int, decimal_point: bool = True) -> TextTable:
     if spec.comment:
         raise _Irregular()
     enc = encoding or "utf-8"
@@ -374,7 +405,7 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
             col = col.cast(pa.string())
         if col.num_chunks == 0 or len(col) == 0:
             return SymbolTable.empty(), np.empty(0, dtype=CODE_DTYPE)
-        fast = _integer_column(col)
+        fast = _numeric_column(col, decimal_point)
         if fast is not None:
             return fast
         enc_col = pc.dictionary_encode(col)          # one dictionary shared by all chunks

@@ -7,14 +7,22 @@ dictionary encoding, number/date interpretation and building the associative mod
 reading and type inference (its default), with a second polars figure that also dictionary-encodes the
 text columns (Categorical), the closest like-for-like.
 
+Model size is reported three ways: ``model_bytes`` (``DataModel.nbytes()``: arrays, Arrow buffers and
+any Python text objects the symbol tables hold), ``traced_bytes`` (what stays allocated once the reload
+is over and only the model is alive: numpy and Python memory by ``tracemalloc`` plus Arrow's allocator,
+measured in a separate process over an untimed reload that follows a warm-up one) and ``rss_delta``
+(resident set growth over that reload; the allocator may keep freed pages, so this is an upper bound).
+
     python scripts/bench/reload.py [--rows 1000000] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,6 +75,33 @@ def engine_reload(folder: Path) -> tuple[float, int, int]:
     return elapsed, table.nrows, result.model.nbytes()
 
 
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def traced_model_bytes(folder: Path) -> tuple[int, int]:
+    """(bytes still allocated with only the model alive, RSS growth) over one reload."""
+    import tracemalloc
+
+    import pyarrow as pa
+
+    env = ScriptEnv(document_dir=folder, connections={"bench": Connection("bench", str(folder), "folder")},
+                    max_rows=10**9)
+    run_script(SCRIPT, env)    # warm-up: lazily imported modules are no part of the model
+    gc.collect()
+    rss0, arrow0 = _rss(), pa.total_allocated_bytes()
+    tracemalloc.start()
+    model = run_script(SCRIPT, env).model
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    held = traced + pa.total_allocated_bytes() - arrow0
+    rss = _rss() - rss0
+    assert model.tables["Orders"].nrows > 0
+    return held, rss
+
+
 def polars_read(path: Path, categorical: bool) -> tuple[float, int]:
     import polars as pl
 
@@ -81,7 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-of", type=Path, help=argparse.SUPPRESS)  # child: measure one folder
     args = parser.parse_args()
+    if args.memory_of:
+        held, rss = traced_model_bytes(args.memory_of)
+        print(json.dumps({"held": held, "rss": rss}))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         csv = folder / "orders.csv"
@@ -95,9 +135,14 @@ def main() -> None:
             runs["engine"].append(args.rows / secs)
             runs["polars"].append(args.rows / polars_read(csv, False)[0])
             runs["polars_categorical"].append(args.rows / polars_read(csv, True)[0])
+        child = subprocess.run([sys.executable, __file__, "--memory-of", str(folder)], check=True,
+                               capture_output=True, text=True)
+        mem = json.loads(child.stdout.strip().splitlines()[-1])
+        held, rss = mem["held"], mem["rss"]
     med = {k: statistics.median(v) for k, v in runs.items()}
     print(json.dumps({"rows": args.rows, "csv_bytes": size, "model_bytes": model_bytes,
-                      "model_over_csv": round(model_bytes / size, 3)}))
+                      "model_over_csv": round(model_bytes / size, 3), "traced_bytes": held,
+                      "traced_over_csv": round(held / size, 3), "rss_delta": rss}))
     for name, value in med.items():
         print(json.dumps({"reader": name, "rows_per_s_median": round(value), "runs": [round(r) for r in runs[name]]}))
     print(json.dumps({"ratio_engine_over_polars": round(med["engine"] / med["polars"], 3),
