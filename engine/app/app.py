@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.app import store
+from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
 from engine.app.layout import empty_hypercube, empty_list_object
 from engine.app.library import evaluate_constant_expression
 from engine.app.objects import Entity, EntityView, ObjectStore
-from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
+from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
 
 DEFAULT_SCRIPT = (
@@ -200,6 +201,8 @@ class DocSession:
         self._views: dict[Entity, EntityView] = {}
         self._selection_versions: dict[str, int] = {}
         self._selections: dict[str, Any] = {"qStateData": []}
+        #: section access: this user's view of the current model (recomputed after a reload)
+        self._access: SessionAccess | None = None
 
     def version(self) -> tuple[int, int, int]:
         return (self.app.props_version, self.app.data_version, self.states_version)
@@ -272,12 +275,49 @@ class DocSession:
 
     @property
     def model(self) -> DataModel:
-        """The data model as this session may see it."""
-        self.app.ensure_data()
-        return self.app.model
+        """The data model as this session may see it: on a section-access app, the user's reduced model
+        (excluded rows and omitted fields do not exist in it), so every path reading it is safe."""
+        if self.app.section_access is None:
+            self.app.ensure_data()
+            return self.app.model
+        access = self.user_access()
+        if access is None:  # the section access went away between the two reads (a reload)
+            return self.app.model
+        assert access.view is not None and access.view.model is not None
+        return access.view.model
+
+    # -- section access (see engine.app.access) ---------------------------------------------------------
+    def user_access(self) -> UserAccess | None:
+        """This user's access to the app's current data, None when the app has no section access.
+
+        Raises 12002 when the engine does not validate JWTs (no user to match), 5 when the user has no
+        access (checked again after every reload: a user who lost access fails on the next call).
+        """
+        app = self.app
+        if app.section_access is None:
+            return None
+        if not getattr(self.identity, "authenticated", False):
+            raise QixError(PERSONAL_SECTION_ACCESS, app.app_id)
+        app.ensure_data()  # strict exclusion needs the data, even for an app opened without data
+        with app.lock:
+            model, table = app.model, app.section_access
+        if table is None:
+            return None
+        cached = self._access
+        if cached is None or cached.model is not model or cached.table is not table:
+            access = ACCESS_CACHE.user_access(table, model, self.identity.user, self.identity.groups)
+            cached = self._access = SessionAccess(model, table, access)
+        if cached.access.denied:
+            raise QixError(ACCESS_DENIED, app.app_id)
+        return cached.access
 
     def check_script_access(self) -> None:
-        """Reading or changing the script, reloading and saving (section access restricts these)."""
+        """Reading or changing the script, reloading and saving: ADMIN only on a section-access app."""
+        if self.app.section_access is None:
+            return
+        access = self.user_access()
+        if access is not None and not access.admin:
+            raise QixError(ACCESS_DENIED, "Script, reload and save need ADMIN access")
 
     @property
     def locale_info(self) -> dict[str, Any]:
@@ -285,6 +325,8 @@ class DocSession:
 
     def app_layout(self) -> dict[str, Any]:
         app = self.app
+        # section access: the user's model, and 5 for a user who lost access
+        model = self.model if app.section_access is not None else app.model
         return {
             "qTitle": app.title,
             "qFileName": app.file_path.name if app.file_path is not None else app.app_id,
@@ -294,7 +336,7 @@ class DocSession:
             "qStateNames": list(self.state_names),
             "qMeta": {"privileges": ["read", "update", "delete", "reload", "export", "exportdata"]},
             "qLocaleInfo": self.locale_info,
-            "qHasData": bool(app.model.tables),
+            "qHasData": bool(model.tables),
             "qReadOnly": False,
             "qIsOpenedWithoutData": self.no_data,
             "qIsSessionApp": app.is_session_app,
