@@ -588,3 +588,27 @@ def test_leak_matrix(engine_factory, method):
                 assert_no_data(c.frames, ALL_TEXTS - texts, ALL_NUMBERS - numbers)
 
     run(scenario())
+
+
+def test_demo_script_walkthrough(engine_factory):
+    import importlib.util
+
+    from tests.harness import REPO
+
+    spec = importlib.util.spec_from_file_location("qix_demo", REPO / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    eng = jwt_engine(engine_factory)
+    url = eng.url("").rstrip("/")
+    lines = run(demo.run_demo(url, SECRET))
+    assert lines[0] == "app 'section-access-demo' loaded with section access"
+    assert lines[1] == "== admin: 9 rows of Sales"
+    assert lines[2].split() == ["COUNTRY", "PRODUCT", "SALES_AMOUNT"]
+    assert lines[3].split() == ["US", "Electronics", "101"]
+    us = lines.index("== us-user: 3 rows of Sales")
+    assert [ln.split()[2] for ln in lines[us + 2: us + 5]] == ["101", "102", "103"]
+    assert lines[-1] == ('== fr-user: OpenDoc failed: {"code": 5, "parameter": "section-access-demo", '
+                         '"message": "Access denied"}')
+    # a second run resets the existing app
+    assert run(demo.run_demo(url, SECRET, ["uk-user"]))[1:3] == ["== uk-user: 3 rows of Sales",
+                                                                lines[2]]
