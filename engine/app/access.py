@@ -37,7 +37,7 @@ import numpy as np
 
 from engine.model.datamodel import DataModel, Field, Table
 from engine.model.index import model_index
-from engine.model.selection import Reduction, SelectionState, infer
+from engine.model.selection import Inference, Reduction, SelectionState, infer
 from engine.model.symbols import CODE_DTYPE, remap
 
 ACCESS = "ACCESS"
@@ -80,6 +80,72 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+class SecurityTable:
+    """A security table read once: cells normalised (upper-cased, blank = ``""``), rows indexed by USERID
+    and GROUP so that finding a user's rows costs their number, not the table's size."""
+
+    def __init__(self, section_access: Mapping[str, Any]) -> None:
+        self.columns = [str(c).strip().upper() for c in section_access.get("columns", ())]
+        self.rows = [[_cell(v).upper() for v in r] for r in section_access.get("rows", ())]
+        self.pos = {c: i for i, c in enumerate(self.columns)}
+        self._by: dict[str, dict[str, list[int]]] = {}
+        for col in (USERID, GROUP):
+            if col in self.pos:
+                i = self.pos[col]
+                index: dict[str, list[int]] = {}
+                for n, r in enumerate(self.rows):
+                    index.setdefault(r[i], []).append(n)
+                self._by[col] = index
+        self._listed: dict[str, frozenset[str]] = {}
+
+    def applying(self, user: str, groups: Collection[str]) -> list[list[str]]:
+        """Rows whose identity columns all match, with a valid access level, in table order."""
+        if ACCESS not in self.pos:
+            return []
+        candidates: set[int] | None = None
+        if USERID in self._by:
+            by = self._by[USERID]
+            candidates = set(by.get(user, ())) | set(by.get(STAR, ())) if user else set(by.get(STAR, ()))
+        if GROUP in self._by:
+            by = self._by[GROUP]
+            hit = set(by.get(STAR, ()))
+            for g in groups:
+                if g:
+                    hit.update(by.get(g, ()))
+            candidates = hit if candidates is None else candidates & hit
+        order = range(len(self.rows)) if candidates is None else sorted(candidates)
+        a = self.pos[ACCESS]
+        return [r for n in order if (r := self.rows[n])[a] in LEVELS]
+
+    def listed(self, col: str) -> frozenset[str]:
+        """What ``*`` stands for in ``col``: every value listed in that column of the table."""
+        hit = self._listed.get(col)
+        if hit is None:
+            i = self.pos[col]
+            hit = self._listed[col] = frozenset(r[i] for r in self.rows if r[i] and r[i] != STAR)
+        return hit
+
+
+_PARSED: OrderedDict[int, tuple[Mapping[str, Any], SecurityTable]] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+
+
+def security_table(section_access: Mapping[str, Any]) -> SecurityTable:
+    """The parsed form of an app's security table, kept while the app keeps the same table object."""
+    key = id(section_access)
+    with _PARSED_LOCK:
+        hit = _PARSED.get(key)
+        if hit is not None and hit[0] is section_access:
+            _PARSED.move_to_end(key)
+            return hit[1]
+    parsed = SecurityTable(section_access)
+    with _PARSED_LOCK:
+        _PARSED[key] = (section_access, parsed)
+        while len(_PARSED) > 64:
+            _PARSED.popitem(last=False)
+    return parsed
+
+
 def grant_for(section_access: Mapping[str, Any], user: str, groups: Collection[str],
               data_fields: Collection[str]) -> Grant | None:
     """The user's :class:`Grant`, or ``None`` when no row with a valid access level applies.
@@ -89,37 +155,16 @@ def grant_for(section_access: Mapping[str, Any], user: str, groups: Collection[s
     upper-cased, as the table's values are. ``data_fields`` tells which other columns are reduction
     columns (those named like a data field).
     """
-    columns = [str(c).upper() for c in section_access.get("columns", ())]
-    rows = [[_cell(v).upper() for v in r] for r in section_access.get("rows", ())]
-    pos = {c: i for i, c in enumerate(columns)}
-    if ACCESS not in pos:
-        return None
-    me = user.upper()
-    my_groups = {g.upper() for g in groups}
-    reduce_cols = [c for c in columns if c not in SYSTEM_COLUMNS and c in data_fields]
-
-    def applies(row: list[str]) -> bool:
-        if USERID in pos:
-            u = row[pos[USERID]]
-            if not u or (u != STAR and u != me):
-                return False
-        if GROUP in pos:
-            g = row[pos[GROUP]]
-            if not g or (g != STAR and g not in my_groups):
-                return False
-        return row[pos[ACCESS]] in LEVELS
-
-    mine = [r for r in rows if applies(r)]
+    table = security_table(section_access)
+    pos = table.pos
+    mine = table.applying(user.strip().upper(), {g.strip().upper() for g in groups})
     if not mine:
         return None
-
-    def listed(col: str) -> set[str]:
-        """What ``*`` stands for in ``col``: every value listed in that column of the table."""
-        i = pos[col]
-        return {r[i] for r in rows if r[i] and r[i] != STAR}
-
+    a = pos[ACCESS]
     values: dict[str, frozenset[str]] = {}
-    for col in reduce_cols:
+    for col in table.columns:
+        if col in SYSTEM_COLUMNS or col not in data_fields:
+            continue
         i = pos[col]
         allowed: set[str] = set()
         unreduced = False
@@ -127,9 +172,9 @@ def grant_for(section_access: Mapping[str, Any], user: str, groups: Collection[s
             v = r[i]
             if not v:
                 # ADMIN with a blank cell sees the whole field; USER with a blank cell contributes nothing
-                unreduced = unreduced or r[pos[ACCESS]] == "ADMIN"
+                unreduced = unreduced or r[a] == "ADMIN"
             elif v == STAR:
-                allowed |= listed(col)
+                allowed |= table.listed(col)
             else:
                 allowed.add(v)
         if not unreduced:
@@ -140,10 +185,10 @@ def grant_for(section_access: Mapping[str, Any], user: str, groups: Collection[s
         for r in mine:
             v = r[i]
             if v == STAR:
-                omit |= listed(OMIT)
+                omit |= table.listed(OMIT)
             elif v:
                 omit.add(v)
-    admin = any(r[pos[ACCESS]] == "ADMIN" for r in mine)
+    admin = any(r[a] == "ADMIN" for r in mine)
     return Grant(admin, values, frozenset(f for f in omit if f in data_fields))
 
 
@@ -195,23 +240,50 @@ class AccessDecision:
     reason: str = ""
 
 
-def _select(model: DataModel, grant: Grant) -> tuple[str, dict[str, np.ndarray] | None]:
-    """Apply the grant's values as a selection: (denial reason or "", row masks of restricted tables)."""
+@dataclass
+class _Selected:
+    """The reduction values applied as a selection (see :func:`_select`)."""
+
+    reason: str = ""                                          # why the user is denied ("" = not denied)
+    chosen: dict[str, np.ndarray] = field(default_factory=dict)  # field → matched symbol indexes
+    inference: Inference | None = None                        # None: nothing to select (no reduction)
+
+    def row_index(self) -> dict[str, np.ndarray] | None:
+        """Kept row indexes of the tables the selection reached (the inference already computed them)."""
+        inf = self.inference
+        if inf is None:
+            return None
+        return {t: inf.row_index(t) for t in inf.restricted_tables if inf.rows(t) is not None}
+
+
+def _select(model: DataModel, grant: Grant) -> _Selected:
+    """Select the grant's values in their fields and propagate; strict exclusion on values matching
+    nothing in the data."""
     if not grant.values:
-        return "", None
+        return _Selected()
     state = SelectionState()
     chosen: dict[str, np.ndarray] = {}
     for f, values in grant.values.items():
         sym = match_symbols(model, f, values)
         if not len(sym):
-            return f"no value of {f} in the data", None  # strict exclusion
+            return _Selected(f"no value of {f} in the data")
         chosen[f] = sym
         state = state.with_selection(f, sym)
-    inf = infer(model, state)
-    for f, sym in chosen.items():
-        if not inf.possible(f)[sym].any():
-            return f"nothing of {f} remains", None
-    return "", {t: m for t in inf.restricted_tables if (m := inf.rows(t)) is not None}
+    return _Selected("", chosen, infer(model, state))
+
+
+def _excluded_reason(sel: _Selected, kept: Mapping[str, np.ndarray | None]) -> str:
+    """Strict exclusion after propagation: a reduction field none of whose values remains possible
+    (e.g. two reduction fields whose values never occur together) denies the user."""
+    for f, sym in sel.chosen.items():
+        if f in kept:
+            mask = kept[f]
+            ok = mask is None or bool(mask[sym].any())
+        else:  # omitted or held by no kept table: ask the inference
+            ok = sel.inference is not None and bool(sel.inference.possible(f)[sym].any())
+        if not ok:
+            return f"nothing of {f} remains"
+    return ""
 
 
 def decide(section_access: Mapping[str, Any], model: DataModel, user: str,
@@ -220,15 +292,19 @@ def decide(section_access: Mapping[str, Any], model: DataModel, user: str,
     grant = grant_for(section_access, user, groups, model.fields)
     if grant is None:
         return AccessDecision(True, False, None, frozenset(), None, "no applying row with a valid access level")
-    reason, rows = _select(model, grant)
+    sel = _select(model, grant)
+    reason = sel.reason
+    reduction = None
+    if not reason and sel.inference is not None:
+        _, kept = _reduce(model, sel.row_index(), frozenset())
+        reason = _excluded_reason(sel, kept)
+        inf = sel.inference
+        masks = {t: m for t in inf.restricted_tables if (m := inf.rows(t)) is not None}
+        symbols = {f: (np.ones(len(model.fields[f].symbols), dtype=bool) if m is None else m)
+                   for f, m in kept.items()}
+        reduction = Reduction(masks, symbols)
     if reason:
         return AccessDecision(True, grant.admin, None, grant.omit, grant.key(), reason)
-    reduction = None
-    if rows is not None:
-        _, present = _reduce(model, rows, frozenset())
-        symbols = {f: (np.ones(len(model.fields[f].symbols), dtype=bool) if m is None else m)
-                   for f, m in present.items()}
-        reduction = Reduction(rows, symbols)
     return AccessDecision(False, grant.admin, reduction, grant.omit, grant.key())
 
 
@@ -237,7 +313,8 @@ def decide(section_access: Mapping[str, Any], model: DataModel, user: str,
 
 
 def reduce_model(model: DataModel, rows: Mapping[str, np.ndarray] | None, omit: frozenset[str]) -> DataModel:
-    """A new model with only the rows in ``rows`` (table → bool mask; absent table = every row), the
+    """A new model with only the rows in ``rows`` (table → bool row mask or ascending row indexes; absent
+    table = every row), the
     ``omit`` fields removed and each field's symbols compacted to the values still present.
 
     Returns ``model`` itself when nothing changes. Unchanged code columns and symbol tables are shared
@@ -256,7 +333,7 @@ def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
         if m is None:
             keep_rows[name] = None
             continue
-        idx = np.flatnonzero(m)
+        idx = np.flatnonzero(m) if m.dtype == bool else m
         keep_rows[name] = None if len(idx) == t.nrows else idx
     if not omit and all(v is None for v in keep_rows.values()):
         return model, dict.fromkeys(model.fields)
@@ -318,7 +395,10 @@ def private_nbytes(reduced: DataModel, base: DataModel) -> int:
     shared_cols = {id(c) for t in base.tables.values() for c in t.columns.values()}
     shared_syms = {id(f.symbols) for f in base.fields.values()}
     cols = sum(c.nbytes for t in reduced.tables.values() for c in t.columns.values() if id(c) not in shared_cols)
-    syms = sum(f.symbols.nbytes() for f in reduced.fields.values() if id(f.symbols) not in shared_syms)
+    # a compacted symbol table's texts are the full model's str objects (numpy ``take`` on an object array
+    # copies references): only its number and reference arrays are its own
+    syms = sum(f.symbols.num.nbytes + f.symbols.text.nbytes for f in reduced.fields.values()
+               if id(f.symbols) not in shared_syms)
     return cols + syms
 
 
@@ -428,10 +508,13 @@ class AccessCache:
 
 def compute_view(model: DataModel, grant: Grant) -> AccessView:
     """Select, propagate and reduce (about the cost of one selection plus copying what is kept)."""
-    reason, rows = _select(model, grant)
+    sel = _select(model, grant)
+    if sel.reason:
+        return AccessView(grant.key(), True, sel.reason, None, 0)
+    reduced, kept = _reduce(model, sel.row_index(), grant.omit)
+    reason = _excluded_reason(sel, kept)
     if reason:
         return AccessView(grant.key(), True, reason, None, 0)
-    reduced = reduce_model(model, rows, grant.omit)
     return AccessView(grant.key(), False, "", reduced, private_nbytes(reduced, model))
 
 
