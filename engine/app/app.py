@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from engine.app import store
+from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
 from engine.app.selections import Selections
@@ -25,7 +26,7 @@ from engine.calc.evaluation import evaluate_expression, symbol_truth
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.calc.search import list_search, search_mask
-from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
+from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
 from engine.model.selection import Inference, Reduction, SelectionState
 
@@ -211,6 +212,8 @@ class DocSession:
         self._selection_versions: dict[str, int] = {}
         self._selection_mode: dict[str, dict[str, Any]] = {}
         self.selections = Selections(lambda: self.model, self.reduction_base, self.bump_selection_version)
+        #: section access: this user's view of the current model (recomputed after a reload)
+        self._access: SessionAccess | None = None
 
     def version(self) -> tuple[int, int, int]:
         return (self.app.props_version, self.app.data_version, self.states_version)
@@ -342,12 +345,49 @@ class DocSession:
 
     @property
     def model(self) -> DataModel:
-        """The data model as this session may see it."""
-        self.app.ensure_data()
-        return self.app.model
+        """The data model as this session may see it: on a section-access app, the user's reduced model
+        (excluded rows and omitted fields do not exist in it), so every path reading it is safe."""
+        if self.app.section_access is None:
+            self.app.ensure_data()
+            return self.app.model
+        access = self.user_access()
+        if access is None:  # the section access went away between the two reads (a reload)
+            return self.app.model
+        assert access.view is not None and access.view.model is not None
+        return access.view.model
+
+    # -- section access (see engine.app.access) ---------------------------------------------------------
+    def user_access(self) -> UserAccess | None:
+        """This user's access to the app's current data, None when the app has no section access.
+
+        Raises 12002 when the engine does not validate JWTs (no user to match), 5 when the user has no
+        access (checked again after every reload: a user who lost access fails on the next call).
+        """
+        app = self.app
+        if app.section_access is None:
+            return None
+        if not getattr(self.identity, "authenticated", False):
+            raise QixError(PERSONAL_SECTION_ACCESS, app.app_id)
+        app.ensure_data()  # strict exclusion needs the data, even for an app opened without data
+        with app.lock:
+            model, table = app.model, app.section_access
+        if table is None:
+            return None
+        cached = self._access
+        if cached is None or cached.model is not model or cached.table is not table:
+            access = ACCESS_CACHE.user_access(table, model, self.identity.user, self.identity.groups)
+            cached = self._access = SessionAccess(model, table, access)
+        if cached.access.denied:
+            raise QixError(ACCESS_DENIED, app.app_id)
+        return cached.access
 
     def check_script_access(self) -> None:
-        """Reading or changing the script, reloading and saving (section access restricts these)."""
+        """Reading or changing the script, reloading and saving: ADMIN only on a section-access app."""
+        if self.app.section_access is None:
+            return
+        access = self.user_access()
+        if access is not None and not access.admin:
+            raise QixError(ACCESS_DENIED, "Script, reload and save need ADMIN access")
 
     @property
     def locale_info(self) -> dict[str, Any]:
@@ -355,6 +395,8 @@ class DocSession:
 
     def app_layout(self) -> dict[str, Any]:
         app = self.app
+        # section access: the user's model, and 5 for a user who lost access
+        model = self.model if app.section_access is not None else app.model
         return {
             "qTitle": app.title,
             "qFileName": str(app.file_path) if app.file_path else app.app_id,
@@ -364,7 +406,7 @@ class DocSession:
             "qStateNames": list(self.state_names),
             "qMeta": {"privileges": ["read", "update", "delete", "reload", "export", "exportdata"]},
             "qLocaleInfo": self.locale_info,
-            "qHasData": bool(app.model.tables),
+            "qHasData": bool(model.tables),
             "qReadOnly": False,
             "qIsOpenedWithoutData": self.no_data,
             "qIsSessionApp": app.is_session_app,

@@ -187,15 +187,17 @@ def open_doc_interface(call: Call, doc: DocSession, *, report: bool = True) -> d
     return call.object_interface("Doc", doc, generic_id=doc.app.app_id, report_change=True)
 
 
-def attach_doc(call: Call, app: Any, no_data: bool = False) -> DocSession:
+def attach_doc(call: Call, app: Any, no_data: bool = False, doc: DocSession | None = None) -> DocSession:
     """Make ``app`` the session's active document (one per session, as in the engine)."""
     session = call.session
     current = session.active_doc
     if current is not None:
         if current.app is app:
+            current.user_access()
             return current
         raise QixError(APP_ALREADY_OPEN, current.app.app_id)
-    doc = DocSession(app, session.identity, no_data=no_data)
+    doc = doc or DocSession(app, session.identity, no_data=no_data)
+    doc.user_access()  # section access: 12002 without JWTs, 5 when denied; before anything is handed out
     call.engine.apps.hold(app)
     session.active_doc = doc
     return doc
@@ -217,6 +219,7 @@ def get_active_doc(call: Call) -> dict:
         doc = attach_doc(call, app)
     if doc is None:
         raise QixError(APP_INVALID, "No active document")
+    doc.user_access()
     return {"qReturn": open_doc_interface(call, doc, report=False)}
 
 
@@ -226,9 +229,12 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
     session = call.session
     current = session.active_doc
     if current is not None and qDocName in (current.app.app_id, current.app.app_id + ".qvf"):
+        current.user_access()
         return {"qReturn": open_doc_interface(call, current)}
     app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
-    doc = attach_doc(call, app, no_data=qNoData)
+    doc = DocSession(app, session.identity, no_data=qNoData)
+    await asyncio.to_thread(doc.user_access)  # a new reduction costs about one selection: off the loop
+    doc = attach_doc(call, app, no_data=qNoData, doc=doc)
     return {"qReturn": open_doc_interface(call, doc)}
 
 
