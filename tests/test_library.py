@@ -6,9 +6,18 @@ from __future__ import annotations
 import asyncio
 
 from tests.harness import Client, RunningEngine
-from tests.objects_support import create, expect_error, install_data, layout, props_of, session_doc
+from tests.objects_support import (
+    create,
+    demo_model,
+    expect_error,
+    install_data,
+    layout,
+    props_of,
+    session_doc,
+)
 
 PRIVILEGES = ["read", "update", "delete", "exportdata"]
+DIM_TAGS = demo_model().fields["Dim"].tags
 
 
 def test_app_object_list_of_ten_objects_with_qdata_pointer(engine):
@@ -73,7 +82,7 @@ def test_measure_and_dimension_lists_match_created_ids(engine):
             assert mitem["qInfo"] == m["qInfo"] and mitem["qData"] == {"title": "Total", "def": "sum(Value)"}
             [ditem] = lay["qDimensionList"]["qItems"]
             assert ditem["qInfo"]["qId"] == d["qInfo"]["qId"]
-            assert ditem["qData"]["info"] == [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": ["$ascii", "$text"]}]
+            assert ditem["qData"]["info"] == [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": DIM_TAGS}]
 
     asyncio.run(scenario())
 
@@ -119,7 +128,7 @@ def test_field_list_hides_system_and_hidden_fields(engine):
             items = (await layout(c, h["qReturn"]["qHandle"]))["qFieldList"]["qItems"]
             assert [i["qName"] for i in items] == ["Key", "Value", "Dim"]
             key = items[0]
-            assert key == {"qName": "Key", "qCardinal": 3, "qTags": ["$key", "$numeric", "$integer"],
+            assert key == {"qName": "Key", "qCardinal": 3, "qTags": demo_model().fields["Key"].tags,
                            "qIsHidden": False, "qIsSystem": False, "qIsSemantic": False, "qAndMode": False,
                            "qIsDefinitionOnly": False}
             every = {"qShowSystem": True, "qShowHidden": True, "qShowSrcTables": True, "qShowSemantic": True,
@@ -220,7 +229,7 @@ def test_dimensions_and_measures(engine):
             assert lay == {"qInfo": {"qId": "dim1", "qType": "dimension"},
                            "qMeta": {"t": 1, "privileges": PRIVILEGES},
                            "qDim": {"qFieldDefs": ["Dim"], "qGrouping": "N", "qFieldLabels": []},
-                           "qDimInfos": [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": ["$ascii", "$text"]}]}
+                           "qDimInfos": [{"qApprMaxGlyphCount": 5, "qCardinal": 3, "qTags": DIM_TAGS}]}
             assert (await c.call("GetDimension", d["qHandle"])) == {"qDim": {"qFieldDefs": ["Dim"]}}
             await c.call("SetProperties", d["qHandle"], {"qInfo": {"qId": "dim1", "qType": "dimension"},
                                                          "qDim": {"qFieldDefs": ["Key"]}})
@@ -413,5 +422,76 @@ def test_session_objects_die_with_the_session(engine):
             doc = (await c.call("OpenDoc", -1, "ttl-app"))["qReturn"]["qHandle"]
             assert (await c.call("GetObject", doc, "temp"))["qReturn"]["qHandle"] is None
             assert (await c.call("GetObject", doc, "kept"))["qReturn"]["qGenericId"] == "kept"
+
+    asyncio.run(scenario())
+
+
+CTRL00 = "/work/shared/scripts-corpus/qlik-oss__enigma.js__test__integration__load-scripts__ctrl00.js.qvs"
+
+
+def test_sugar_mixins_flows_on_ctrl00(engine):
+    with open(CTRL00, encoding="utf-8") as fh:
+        script = fh.read()
+
+    async def scenario():
+        async with Client.open(engine.url()) as c:
+            doc = await session_doc(c)
+            await c.call("SetScript", doc, script)
+            assert (await c.call("DoReload", doc, 0, False, False)) == {"qReturn": True}
+            every = {"qShowSystem": True, "qShowHidden": True, "qShowSrcTables": True, "qShowSemantic": True,
+                     "qShowDerivedFields": True, "qShowImplicit": True, "qShowDefinitionOnly": True}
+            fl = (await c.call("CreateSessionObject", doc, {"qInfo": {"qType": "FieldList"},
+                                                             "qFieldListDef": every}))["qReturn"]["qHandle"]
+            items = (await layout(c, fl))["qFieldList"]["qItems"]
+            assert len([i for i in items if i["qIsHidden"] is not True]) == 12
+            assert {i["qName"]: i["qCardinal"] for i in items}["Alpha"] == 26
+            m = await c.call("CreateMeasure", doc, {"qInfo": {"qType": "measure"},
+                                                     "qMeasure": {"qLabel": "sum(Num)", "qDef": "sum(Num)"}})
+            ml = (await c.call("CreateSessionObject", doc, {"qInfo": {"qType": "MeasureList"},
+                                                             "qMeasureListDef": {"qType": "measure"}}))
+            mitems = (await layout(c, ml["qReturn"]["qHandle"]))["qMeasureList"]["qItems"]
+            assert mitems[0]["qInfo"]["qId"] == m["qInfo"]["qId"]
+            d = await c.call("CreateDimension", doc, {"qInfo": {"qType": "dimension"},
+                                                       "qDim": {"qFieldDefs": ["Alpha"], "qGrouping": "N"}})
+            dl = (await c.call("CreateSessionObject", doc, {"qInfo": {"qType": "DimensionList"},
+                                                             "qDimensionListDef": {"qType": "dimension",
+                                                                                   "qData": {"info": "/qDimInfos"}}}))
+            ditems = (await layout(c, dl["qReturn"]["qHandle"]))["qDimensionList"]["qItems"]
+            assert ditems[0]["qInfo"]["qId"] == d["qInfo"]["qId"]
+            assert ditems[0]["qData"]["info"][0]["qCardinal"] == 26
+            v = await c.call("CreateVariableEx", doc, {"qInfo": {"qType": "variable"}, "qName": "vTest",
+                                                        "qDefinition": "=Count(Alpha)"})
+            vl = (await c.call("CreateSessionObject", doc, {"qInfo": {"qType": "VariableList"},
+                                                             "qVariableListDef": {"qType": "variable",
+                                                                                  "qShowReserved": True,
+                                                                                  "qShowConfig": True}}))
+            vitems = (await layout(c, vl["qReturn"]["qHandle"]))["qVariableList"]["qItems"]
+            assert next(i for i in vitems if not i["qIsReserved"])["qInfo"]["qId"] == v["qInfo"]["qId"]
+
+    asyncio.run(scenario())
+
+
+def test_library_references_in_cube_defs_are_resolved_for_the_calculation(engine):
+    async def scenario():
+        async with Client.open(engine.url()) as c:
+            doc = await session_doc(c)
+            await c.call("CreateDimension", doc, {"qInfo": {"qId": "libdim"},
+                                                  "qDim": {"qFieldDefs": ["Dim"], "qFieldLabels": ["Label"]}})
+            await c.call("CreateMeasure", doc, {"qInfo": {"qId": "libmeas"},
+                                                "qMeasure": {"qDef": "Sum(Value)", "qLabel": "Total"}})
+            h, _ = await create(c, doc, {"qInfo": {"qType": "table"}, "qHyperCubeDef": {
+                "qDimensions": [{"qLibraryId": "libdim"}, {"qDef": {"qFieldDefs": ["Key"]}}],
+                "qMeasures": [{"qLibraryId": "libmeas", "qDef": {"qDef": "ignored"}}]}})
+            cube = (await layout(c, h))["qHyperCube"]
+            assert [d["qFallbackTitle"] for d in cube["qDimensionInfo"]] == ["Label", "Key"]
+            assert cube["qDimensionInfo"][0]["qGroupFieldDefs"] == ["Dim"]
+            assert cube["qMeasureInfo"][0]["qFallbackTitle"] == "Total"
+            # the properties keep the reference; a library change makes the object's layout stale
+            assert (await props_of(c, h))["qHyperCubeDef"]["qDimensions"][0] == {"qLibraryId": "libdim"}
+            dim = (await c.call("GetDimension", doc, "libdim"))["qReturn"]["qHandle"]
+            resp = await c.request("SetProperties", dim, [{"qInfo": {"qId": "libdim", "qType": "dimension"},
+                                                          "qDim": {"qFieldDefs": ["Value"]}}])
+            assert h in resp["change"]
+            assert (await layout(c, h))["qHyperCube"]["qDimensionInfo"][0]["qFallbackTitle"] == "Value"
 
     asyncio.run(scenario())

@@ -123,13 +123,15 @@ class App:
                 self.model = store.load(self.file_path, with_data=True).model or DataModel.empty()
                 self.data_loaded = True
 
-    def save(self) -> None:
-        """Write the app atomically (see ``store.save``); session apps cannot be saved (9009)."""
+    def save(self, document: store.AppDocument | None = None) -> None:
+        """Write the app atomically (see ``store.save``); session apps cannot be saved (9009).
+        ``document`` is a snapshot taken on the event loop, where objects change (``to_document``)."""
         if self.is_session_app or self.file_path is None:
             raise QixError(SESSION_APP_NOT_PERSISTED, self.app_id)
-        with self.lock:
-            doc = self.to_document()
-        store.save(self.file_path, doc)
+        if document is None:
+            with self.lock:
+                document = self.to_document()
+        store.save(self.file_path, document)
 
     def copy_from(self, source: App) -> None:
         """Take a copy of another app's script, properties, connections and data (session app from app)."""
@@ -287,7 +289,7 @@ class DocSession:
         app = self.app
         return {
             "qTitle": app.title,
-            "qFileName": app.file_path.name if app.file_path is not None else app.app_id,
+            "qFileName": str(app.file_path) if app.file_path else app.app_id,
             "qLastReloadTime": app.last_reload_time,
             "qModified": False,
             "qHasScript": bool(app.script.strip()),

@@ -20,6 +20,7 @@ from engine.app.library import (
     all_variables,
     find_object,
     json_number,
+    resolve_library_refs,
     safe_evaluate,
     variable_value,
 )
@@ -162,13 +163,13 @@ class _Renderer:
     # -- calculations (hooks) -------------------------------------------------------------------------
     def hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         try:
-            return self.doc.render_hypercube(definition, path)
+            return self.doc.render_hypercube(resolve_library_refs(self.doc, definition), path)
         except QixError as err:
             return {**empty_hypercube(definition), "qError": _calc_error(err)}
 
     def list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         try:
-            return self.doc.render_list_object(definition, path)
+            return self.doc.render_list_object(resolve_library_refs(self.doc, definition), path)
         except QixError as err:
             return {**empty_list_object(definition), "qError": _calc_error(err)}
 

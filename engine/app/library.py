@@ -6,6 +6,7 @@ names are unique across the app's variables, the session's variables and the scr
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,31 @@ def create_entity(store: ObjectStore, props: Any) -> Entity:
     if not props["qInfo"]["qId"] or store.get(props["qInfo"]["qId"]) is not None:
         props["qInfo"]["qId"] = _fresh(lambda i: store.get(i) is not None)
     return store.add(Entity(store.kind, props))
+
+
+def resolve_library_refs(doc: DocSession, definition: dict[str, Any]) -> dict[str, Any]:
+    """A hypercube or list-object def with ``qLibraryId`` references replaced by the library items'
+    definitions (a dimension's ``qDim`` becomes the ``qDef``, a measure's ``qMeasure`` likewise); the
+    library wins over inline members. Unknown ids are left as they are for the calculation to report."""
+    out = dict(definition)
+
+    def merged(item: Any, store: ObjectStore, key: str) -> Any:
+        if not isinstance(item, dict) or not item.get("qLibraryId"):
+            return item
+        entity = store.get(str(item["qLibraryId"]))
+        lib = entity.properties.get(key) if entity is not None else None
+        if not isinstance(lib, dict):
+            return item
+        inline = item.get("qDef") if isinstance(item.get("qDef"), dict) else {}
+        return {**item, "qDef": {**inline, **copy.deepcopy(lib)}}
+
+    if isinstance(out.get("qDimensions"), list):
+        out["qDimensions"] = [merged(d, doc.app.dimensions, "qDim") for d in out["qDimensions"]]
+    if isinstance(out.get("qMeasures"), list):
+        out["qMeasures"] = [merged(m, doc.app.measures, "qMeasure") for m in out["qMeasures"]]
+    if out.get("qLibraryId"):
+        out = merged(out, doc.app.dimensions, "qDim")
+    return out
 
 
 # -- variables ----------------------------------------------------------------------------------------

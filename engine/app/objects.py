@@ -81,6 +81,8 @@ def scan_dependencies(props: dict) -> Dependencies:
                     computed = catalog = True
                 elif key == "qStateName" and isinstance(value, str) and value:
                     states.add(value)
+                elif key == "qLibraryId" and value:
+                    catalog = True  # a library dimension or measure: its changes reach this layout
                 if isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(node, list):

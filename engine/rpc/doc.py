@@ -102,7 +102,11 @@ async def do_reload_ex(call: Call, qParams: dict) -> dict:
 @rpc("Doc", "DoSave", qFileName="")
 async def do_save(call: Call, qFileName: str) -> dict:
     call.target.check_script_access()
-    await asyncio.to_thread(call.target.app.save)
+    app = call.target.app
+    with app.lock:
+        # objects change on the event loop: snapshot them here, write in a worker thread
+        document = None if app.is_session_app else app.to_document()
+    await asyncio.to_thread(app.save, document)
     return {}
 
 
