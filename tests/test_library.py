@@ -262,33 +262,34 @@ def test_bookmarks_store_and_restore_the_selection_snapshot(engine):
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/bm")) as c:
             doc = await session_doc(c)
-            selections = {"qStateData": [{"qStateName": "$", "qFieldItems": [{"qDef": {"qName": "Dim"},
-                                                                               "qValues": ["b"]}]}]}
-
-            def docs():
-                return [s.active_doc for s in engine.engine.sessions.sessions.values() if s.active_doc is not None]
-
-            engine.call_soon(lambda: docs()[0].restore_selections(selections))
+            install_data(engine)
+            field = (await c.call("GetField", doc, "Dim"))["qReturn"]["qHandle"]
+            assert (await c.call("Select", field, "b"))["qReturn"] is True
             listener, _ = await create(c, doc, {"qInfo": {"qType": "x"}, "qSelectionObjectDef": {}})
-            await layout(c, listener)
+            assert [s["qField"] for s in (await layout(c, listener))["qSelectionObject"]["qSelections"]] == ["Dim"]
             resp = await c.request("CreateBookmark", doc, [{"qInfo": {"qType": "bookmark"},
                                                             "qMetaDef": {"title": "B1"}, "note": "n"}])
             bm = resp["result"]["qReturn"]
             bid = resp["result"]["qInfo"]["qId"]
             assert bm["qType"] == "GenericBookmark"
             lay = await layout(c, bm["qHandle"])
-            assert lay["qBookmark"]["qStateData"] == selections["qStateData"]
+            [state] = lay["qBookmark"]["qStateData"]
+            [item] = state["qFieldItems"]
+            assert state["qStateName"] == "$" and item["qDef"]["qName"] == "Dim"
+            assert [v["qText"] for v in item["qValues"]] == ["b"]
             assert lay["qMeta"]["title"] == "B1" and lay["note"] == "n"
             assert isinstance(lay["qBookmark"]["qUtcModifyTime"], float)
-            engine.call_soon(lambda: docs()[0].restore_selections({"qStateData": []}))
+            await c.call("ClearAll", doc)
+            assert (await layout(c, listener))["qSelectionObject"]["qSelections"] == []
             resp = await c.request("ApplyBookmark", doc, [bid])
             assert resp["result"] == {"qSuccess": True}
-            assert engine.call_soon(lambda: docs()[0].selection_snapshot()) == selections
             # an object that shows selections went stale with the restore
             assert listener in resp["change"]
-            engine.call_soon(lambda: docs()[0].restore_selections({"qStateData": []}))
+            [sel] = (await layout(c, listener))["qSelectionObject"]["qSelections"]
+            assert sel["qField"] == "Dim" and sel["qSelected"] == "b"
+            await c.call("ClearAll", doc)
             assert (await c.call("Apply", bm["qHandle"])) == {"qSuccess": True}
-            assert engine.call_soon(lambda: docs()[0].selection_snapshot()) == selections
+            assert (await layout(c, listener))["qSelectionObject"]["qSelections"][0]["qSelectedCount"] == 1
             assert (await c.call("ApplyBookmark", doc, "nope")) == {"qSuccess": False}
             got = (await c.call("GetBookmark", doc, bid))["qReturn"]
             assert got["qGenericId"] == bid
@@ -475,6 +476,7 @@ def test_library_references_in_cube_defs_are_resolved_for_the_calculation(engine
     async def scenario():
         async with Client.open(engine.url()) as c:
             doc = await session_doc(c)
+            install_data(engine)
             await c.call("CreateDimension", doc, {"qInfo": {"qId": "libdim"},
                                                   "qDim": {"qFieldDefs": ["Dim"], "qFieldLabels": ["Label"]}})
             await c.call("CreateMeasure", doc, {"qInfo": {"qId": "libmeas"},

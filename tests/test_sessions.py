@@ -143,3 +143,19 @@ def test_change_fan_out_to_other_sockets_only(engine):
             assert (await b.wait_push())["change"] == [doc]
 
     asyncio.run(scenario())
+
+
+def test_session_app_url_is_private_per_user(engine_factory):
+    eng = engine_factory("ValidateJsonWebTokens=2", f"JsonWebTokenSecret={SECRET}")
+
+    async def scenario():
+        url = eng.url("/app/SessionApp_0f0f/ttl/30")
+        async with Client.open(url, token("alice")) as a, Client.open(url, token("bob")) as b:
+            doc_a = (await a.call("GetActiveDoc"))["qReturn"]["qHandle"]
+            await a.call("SetAppProperties", doc_a, {"secret": "alice's"})
+            doc_b = (await b.call("GetActiveDoc"))["qReturn"]
+            assert doc_b["qGenericId"] == "SessionApp_0f0f"
+            props = (await b.call("GetAppProperties", doc_b["qHandle"]))["qProp"]
+            assert "secret" not in props
+
+    asyncio.run(scenario())

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from engine.app import store
-from engine.app.layout import empty_hypercube, empty_list_object
-from engine.app.library import evaluate_constant_expression
+from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
+from engine.app.selections import Selections
+from engine.calc.current import current_selection_items
+from engine.calc.expression import evaluate_expression
+from engine.calc.hypercube import HyperCube
+from engine.calc.listobject import ListObject
 from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
+from engine.model.selection import Inference, Reduction
 
 DEFAULT_SCRIPT = (
     "SET ThousandSep=',';\n"
@@ -201,7 +206,8 @@ class DocSession:
         #: one view per entity: every handle of an entity in this session shares it (see ``view``)
         self._views: dict[Entity, EntityView] = {}
         self._selection_versions: dict[str, int] = {}
-        self._selections: dict[str, Any] = {"qStateData": []}
+        self._selection_mode: dict[str, dict[str, Any]] = {}
+        self.selections = Selections(lambda: self.model, self.reduction_base, self.bump_selection_version)
 
     def version(self) -> tuple[int, int, int]:
         return (self.app.props_version, self.app.data_version, self.states_version)
@@ -240,37 +246,70 @@ class DocSession:
     def selection_snapshot(self) -> dict[str, Any]:
         """The session's selections as a bookmark stores them: a JSON dict whose ``qStateData`` list is
         what bookmark layouts show (``[{qStateName, qFieldItems}]``)."""
-        return copy.deepcopy(self._selections)
+        return self.selections.snapshot()
 
     def restore_selections(self, snapshot: dict[str, Any]) -> None:
         """Apply a snapshot taken by :meth:`selection_snapshot` (ApplyBookmark)."""
-        self._selections = copy.deepcopy(snapshot)
-        self.bump_selection_version()
+        self.selections.restore(snapshot)
+
+    def inference(self, state: str = "$") -> Inference:
+        return self.selections.inference(state or "$")
+
+    def reduction_base(self) -> Reduction | None:
+        """The section-access reduction every inference starts from (None = the whole model)."""
+        return None
 
     def current_selections(self, state: str = "$") -> list[dict[str, Any]]:
         """``qSelections`` of a selection object: ``NxCurrentSelectionItem`` dicts."""
-        return []
+        return current_selection_items(self.model, self.inference(state), self.selections)
 
     def selection_history(self, state: str = "$") -> tuple[int, int]:
         """(qBackCount, qForwardCount) of a selection object."""
-        return (0, 0)
+        hist = self.selections.history(state)
+        return (len(hist.back), len(hist.forward))
 
     def selection_info(self, object_id: str) -> dict[str, Any]:
         """``qSelectionInfo`` of an object's layout (``{qInSelections, qMadeSelections}`` in selection mode)."""
-        return {}
+        mode = self._selection_mode.get(object_id)
+        if mode is None:
+            return {}
+        return {"qInSelections": True, "qMadeSelections": self.selections.snapshot() != mode}
+
+    def begin_selection_mode(self, view: EntityView) -> None:
+        """BeginSelections: remember the selections so EndSelections(false) can revert them."""
+        self._selection_mode[view.entity.id] = self.selections.snapshot()
+        self.bump_selection_version()
+
+    def end_selection_mode(self, view: EntityView, accept: bool, stay: bool = False) -> None:
+        """EndSelections (``stay`` False) or ResetMadeSelections (``stay`` True, revert and go on)."""
+        mode = self._selection_mode.get(view.entity.id)
+        if mode is None:
+            return
+        if not accept:
+            self.selections.restore(mode)
+        if not stay:
+            del self._selection_mode[view.entity.id]
+        self.bump_selection_version()
+
+    def variable_text(self, name: str) -> str | None:
+        """A variable's text for bare-name lookups in expressions (None when undefined)."""
+        return variable_text(self, name)
 
     def render_hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
-        return empty_hypercube(definition)
+        state = definition.get("qStateName") or "$"
+        return HyperCube(self.model, self.inference(state), definition, variables=self.variable_text).layout()
 
     def render_list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
-        return empty_list_object(definition)
+        state = definition.get("qStateName") or "$"
+        return ListObject(self.model, self.inference(state), definition).layout()
 
-    def evaluate(self, expr_text: str) -> tuple[str | None, float]:
-        """(text, number) of an expression; raises ``QixError``/``ExprSyntaxError`` when it is invalid.
-        The default knows constants and variables only (aggregations need the calculation layer)."""
-        return evaluate_constant_expression(self, expr_text)
+    def evaluate(self, expr_text: str, state: str = "$") -> tuple[str | None, float]:
+        """(text, number) of an expression over the session's possible data; raises
+        ``QixError``/``ExprSyntaxError`` when it is invalid."""
+        expanded = expand_dollars(self, expr_text)
+        return evaluate_expression(self.model, self.inference(state), expanded, self.variable_text)
 
     @property
     def model(self) -> DataModel:

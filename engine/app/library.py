@@ -240,6 +240,14 @@ class _Evaluator:
             self.depth -= 1
 
 
+def expand_dollars(doc: DocSession, text: str) -> str:
+    """Dollar-sign expansion of a chart expression with the session's variables (``$(v)``, ``$(=…)``)."""
+    if "$(" not in text:
+        return text
+    ev = _Evaluator(doc)
+    return expand(text, ev.expand_lookup, ev.evaluate_text)
+
+
 def evaluate_constant_expression(doc: DocSession, expr_text: str) -> tuple[str | None, float]:
     """The default ``DocSession.evaluate``: constants, functions and variables, no data."""
     return _Evaluator(doc).run(expr_text)

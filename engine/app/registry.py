@@ -59,13 +59,10 @@ class AppRegistry:
 
     # -- life cycle ------------------------------------------------------------------------------------------
     def create_session_app(self, app_id: str | None = None) -> App:
+        """A new session app, private to the session that creates it: it is never registered for others
+        to open, so two users with the same ``/app/SessionApp_<x>`` URL each get their own."""
         app_id = app_id or f"SessionApp_{uuid.uuid4()}"
-        with self._lock:
-            app = self.open_apps.get(app_id)
-            if app is None:
-                app = App(app_id=app_id, title=app_id, is_session_app=True)
-                self.open_apps[app_id] = app
-            return app
+        return App(app_id=app_id, title=app_id, is_session_app=True)
 
     def create_app(self, name: str) -> str:
         """Write a new empty app file; returns its id (1000 if it exists, 1001 for a bad name)."""
@@ -84,7 +81,7 @@ class AppRegistry:
 
     def open(self, name: str, with_data: bool = True) -> App:
         """The shared :class:`App` for ``name``, loading it on first use."""
-        if name in self.open_apps:  # session apps and apps already loaded by id
+        if name in self.open_apps:  # apps already loaded, by id
             app = self.open_apps[name]
             if with_data:
                 app.ensure_data()

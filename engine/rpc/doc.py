@@ -11,6 +11,7 @@ from engine.app.app import DEFAULT_SCRIPT, FieldRef
 from engine.app.reload import ReloadJob, reload_app
 from engine.calc import tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, INVALID_PARAMETERS, QixError
+from engine.expr import ExprSyntaxError, fields_of, parse_expression
 from engine.rpc.dispatch import Call, rpc
 from engine.script.syntax import check_syntax
 
@@ -201,3 +202,88 @@ def delete_connection(call: Call, qConnectionId: str) -> dict:
     _connection(call, qConnectionId)
     del call.target.app.connections[qConnectionId]
     return {}
+
+
+# -- selections and expressions -------------------------------------------------------------------------
+@rpc("Doc", "ClearAll", qLockedAlso=False, qStateName="")
+def clear_all(call: Call, qLockedAlso: bool, qStateName: str) -> dict:
+    call.target.selections.clear_all(qStateName or "$", locked_also=qLockedAlso)
+    return {}
+
+
+@rpc("Doc", "LockAll", qStateName="")
+def lock_all(call: Call, qStateName: str) -> dict:
+    sel = call.target.selections
+    sel.set(qStateName or "$", sel.state(qStateName or "$").locked_all())
+    return {}
+
+
+@rpc("Doc", "UnlockAll", qStateName="")
+def unlock_all(call: Call, qStateName: str) -> dict:
+    sel = call.target.selections
+    sel.set(qStateName or "$", sel.state(qStateName or "$").unlocked_all())
+    return {}
+
+
+@rpc("Doc", "Back")
+def back(call: Call) -> dict:
+    call.target.selections.back("$")
+    return {}
+
+
+@rpc("Doc", "Forward")
+def forward(call: Call) -> dict:
+    call.target.selections.forward("$")
+    return {}
+
+
+def _evaluate(call: Call, expression: str) -> tuple[str | None, float]:
+    try:
+        return call.target.evaluate(expression)
+    except ExprSyntaxError as err:
+        return f"Error in expression: {err}", float("nan")
+    except QixError as err:
+        return f"Error: {err.parameter or err.message}", float("nan")
+
+
+@rpc("Doc", "Evaluate", qExpression="")
+async def evaluate(call: Call, qExpression: str) -> dict:
+    text, _num = await asyncio.to_thread(_evaluate, call, qExpression)
+    return {"qReturn": "-" if text is None else text}
+
+
+@rpc("Doc", "EvaluateEx", qExpression="")
+async def evaluate_ex(call: Call, qExpression: str) -> dict:
+    text, num = await asyncio.to_thread(_evaluate, call, qExpression)
+    numeric = num == num
+    return {"qValue": {"qText": "-" if text is None else text, "qIsNumeric": numeric,
+                       "qNumber": num if numeric else "NaN"}}
+
+
+def _check(call: Call, expression: str) -> dict:
+    model = call.target.model
+    try:
+        node = parse_expression(expression)
+    except ExprSyntaxError as err:
+        return {"qErrorMsg": str(err), "qBadFieldNames": [], "qDangerousFieldNames": []}
+    bad = []
+    for name in sorted(fields_of(node)):
+        if name not in model.fields and call.target.variable_text(name) is None:
+            start = expression.find(name)
+            bad.append({"qFrom": max(start, 0), "qCount": len(name)})
+    return {"qErrorMsg": "Bad field name(s)" if bad else "", "qBadFieldNames": bad, "qDangerousFieldNames": []}
+
+
+@rpc("Doc", "CheckExpression", qExpr="", qLabels=[])
+def check_expression(call: Call, qExpr: str, qLabels: list) -> dict:
+    return _check(call, qExpr)
+
+
+@rpc("Doc", "CheckNumberOrExpression", qExpr="")
+def check_number_or_expression(call: Call, qExpr: str) -> dict:
+    try:
+        float(qExpr)
+    except ValueError:
+        result = _check(call, qExpr)
+        return {"qErrorMsg": result["qErrorMsg"], "qBadFieldNames": result["qBadFieldNames"]}
+    return {"qErrorMsg": "", "qBadFieldNames": []}

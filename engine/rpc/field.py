@@ -1,12 +1,179 @@
-"""The Field interface: a field of the session's view of an app."""
+"""The Field interface: selections in one field of the session's view of an app."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from engine.app.selections import search_symbols, symbols_for_values
+from engine.calc.expression import evaluate_expression
+from engine.model.selection import infer
 from engine.rpc.dispatch import Call, rpc
+
+
+def _parts(call: Call):
+    ref = call.target
+    doc = ref.doc
+    return doc, ref.name, ref.state
+
+
+def _symbols(call: Call):
+    doc, name, _state = _parts(call)
+    return doc.model.fields[name].symbols
+
+
+def _existing(call: Call, symbols: np.ndarray) -> np.ndarray:
+    doc, name, state = _parts(call)
+    exists = doc.inference(state).exists(name)
+    symbols = symbols[symbols < len(exists)]
+    return symbols[exists.take(symbols)] if len(symbols) else symbols
 
 
 @rpc("Field", "GetCardinal")
 def get_cardinal(call: Call) -> dict:
-    ref = call.target
-    field = ref.doc.model.fields.get(ref.name)
-    return {"qReturn": field.cardinal if field is not None else 0}
+    doc, name, state = _parts(call)
+    return {"qReturn": int(np.count_nonzero(doc.inference(state).exists(name)))}
+
+
+@rpc("Field", "Select", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
+def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
+    doc, name, state = _parts(call)
+    found = _existing(call, _match(call, qMatch))
+    return {"qReturn": doc.selections.select(state, name, found, soft_lock=qSoftLock)}
+
+
+@rpc("Field", "ToggleSelect", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
+def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
+    doc, name, state = _parts(call)
+    found = _existing(call, _match(call, qMatch))
+    return {"qReturn": doc.selections.select(state, name, found, toggle=True, soft_lock=qSoftLock)}
+
+
+def _match(call: Call, match: str) -> np.ndarray:
+    if match.startswith("="):
+        return _expression_match(call, match)
+    return search_symbols(_symbols(call), match)
+
+
+def _expression_match(call: Call, expr: str) -> np.ndarray:
+    """``=expr`` search: the possible values for which the expression, evaluated with only that value
+    selected, is true (one evaluation per distinct value)."""
+    doc, name, state = _parts(call)
+    hits = []
+    for i in np.flatnonzero(doc.inference(state).possible(name)).tolist():
+        probe = doc.selections.state(state).with_selection(name, [i])
+        inf = infer(doc.model, probe, doc.reduction_base())
+        _text, num = evaluate_expression(doc.model, inf, expr[1:], doc.variable_text)
+        if num == num and num != 0:
+            hits.append(i)
+    return np.asarray(hits, dtype=np.int64)
+
+
+@rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)
+def select_values(call: Call, qFieldValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    values = [v if isinstance(v, dict) else {"qText": str(v)} for v in qFieldValues]
+    found = _existing(call, symbols_for_values(_symbols(call), values))
+    return {"qReturn": doc.selections.select(state, name, found, toggle=qToggleMode, soft_lock=qSoftLock)}
+
+
+@rpc("Field", "LowLevelSelect", qValues=[], qToggleMode=False, qSoftLock=False)
+def low_level_select(call: Call, qValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    found = _existing(call, np.asarray([int(v) for v in qValues if int(v) >= 0], dtype=np.int64))
+    return {"qReturn": doc.selections.select(state, name, found, toggle=qToggleMode, soft_lock=qSoftLock)}
+
+
+def _select_where(call: Call, mask: np.ndarray, soft_lock: bool) -> dict:
+    doc, name, state = _parts(call)
+    return {"qReturn": doc.selections.select(state, name, np.flatnonzero(mask), soft_lock=soft_lock)}
+
+
+@rpc("Field", "SelectAll", qSoftLock=False)
+def select_all(call: Call, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    return _select_where(call, doc.inference(state).exists(name), qSoftLock)
+
+
+@rpc("Field", "SelectPossible", qSoftLock=False)
+def select_possible(call: Call, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    return _select_where(call, doc.inference(state).possible(name), qSoftLock)
+
+
+@rpc("Field", "SelectExcluded", qSoftLock=False)
+def select_excluded(call: Call, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    inf = doc.inference(state)
+    return _select_where(call, inf.exists(name) & ~inf.possible(name) & ~inf.selected_mask(name), qSoftLock)
+
+
+@rpc("Field", "SelectAlternative", qSoftLock=False)
+def select_alternative(call: Call, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    inf = doc.inference(state)
+    return _select_where(call, inf.alternative(name) & ~inf.selected_mask(name), qSoftLock)
+
+
+@rpc("Field", "ClearAllButThis", qSoftLock=False)
+def clear_all_but_this(call: Call, qSoftLock: bool) -> dict:
+    doc, name, state = _parts(call)
+    current = doc.selections.state(state)
+    keep = current.selected(name)
+    new = current.cleared_all(keep_locked=not qSoftLock)
+    if keep is not None:
+        new = new.with_selection(name, keep)
+    return {"qReturn": doc.selections.set(state, new)}
+
+
+@rpc("Field", "Clear")
+def clear(call: Call) -> dict:
+    doc, name, state = _parts(call)
+    return {"qReturn": doc.selections.clear(state, name)}
+
+
+@rpc("Field", "Lock")
+def lock(call: Call) -> dict:
+    doc, name, state = _parts(call)
+    return {"qReturn": doc.selections.set(state, doc.selections.state(state).with_lock(name))}
+
+
+@rpc("Field", "Unlock")
+def unlock(call: Call) -> dict:
+    doc, name, state = _parts(call)
+    return {"qReturn": doc.selections.set(state, doc.selections.state(state).with_unlock(name))}
+
+
+@rpc("Field", "GetAndMode")
+def get_and_mode(call: Call) -> dict:
+    return {"qReturn": False}
+
+
+@rpc("Field", "SetAndMode", qAndMode=False)
+def set_and_mode(call: Call, qAndMode: bool) -> dict:
+    # AND mode needs a field in a table of its own with a second, linked field; the engine refuses it
+    # otherwise, which is every field of a model built from ordinary tables here
+    return {}
+
+
+@rpc("Field", "GetNxProperties")
+def get_nx_properties(call: Call) -> dict:
+    doc, name, _state = _parts(call)
+    return {"qProperties": {"qOneAndOnlyOne": name in doc.selections.one_and_only_one}}
+
+
+@rpc("Field", "SetNxProperties", qProperties={})
+def set_nx_properties(call: Call, qProperties: dict) -> dict:
+    doc, name, state = _parts(call)
+    if qProperties.get("qOneAndOnlyOne"):
+        doc.selections.one_and_only_one.add(name)
+        current = doc.selections.state(state).selected(name)
+        if current is None or len(current) != 1:
+            # one and only one: the first possible value becomes the selection
+            possible = np.flatnonzero(doc.inference(state).possible(name))
+            if len(possible):
+                doc.selections.one_and_only_one.discard(name)
+                doc.selections.select(state, name, possible[:1])
+                doc.selections.one_and_only_one.add(name)
+    else:
+        doc.selections.one_and_only_one.discard(name)
+    return {}

@@ -6,6 +6,7 @@ calculation layer's module; this one covers the object as a property tree.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -24,10 +25,12 @@ def _view(call: Call) -> EntityView:
 
 
 @rpc(OBJECT, "GetLayout")
-def get_layout(call: Call) -> dict:
+async def get_layout(call: Call) -> dict:
+    """Computed in a worker thread (hypercubes over large models take a while); an AbortRequest on it
+    answers error 15 at once."""
     view = _view(call)
     call.session.mark_read(call.handle)
-    return {"qLayout": object_layout(view.doc, view)}
+    return {"qLayout": await asyncio.to_thread(object_layout, view.doc, view)}
 
 
 @rpc(OBJECT, "GetProperties")

@@ -20,6 +20,7 @@ from engine.rpc.protocol import BadRequest, decode, encode_error, encode_result
 from engine.rpc import doc as _doc  # noqa: F401  isort: skip
 from engine.rpc import field as _field  # noqa: F401  isort: skip
 from engine.rpc import global_ as _global  # noqa: F401  isort: skip
+from engine.rpc import object_data as _object_data  # noqa: F401  isort: skip
 from engine.rpc import doc_objects as _doc_objects  # noqa: F401  isort: skip
 from engine.rpc import generic_entities as _generic_entities  # noqa: F401  isort: skip
 from engine.rpc import generic_object as _generic_object  # noqa: F401  isort: skip

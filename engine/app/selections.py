@@ -1,0 +1,232 @@
+"""One session's selections on one app: the default state ``$`` and alternate states, with history.
+
+Each state is an immutable :class:`SelectionState`; a change replaces it, records the previous one for
+``Back``/``Forward`` and bumps the DocSession's selection version (handles whose layouts depend on the
+state go stale). Inferences are cached per (model, state) so every layout of one request shares one
+propagation.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from engine.errors import INVALID_PARAMETERS, QixError
+from engine.model.datamodel import DataModel
+from engine.model.selection import EMPTY_STATE, Inference, Reduction, SelectionState, infer
+
+#: how many earlier states Back can return to
+_HISTORY = 64
+
+
+class StateHistory:
+    """The current state of one selection state name, with back/forward stacks."""
+
+    def __init__(self) -> None:
+        self.current: SelectionState = EMPTY_STATE
+        self.back: list[SelectionState] = []
+        self.forward: list[SelectionState] = []
+
+    def set(self, new: SelectionState) -> bool:
+        if new is self.current or new.key() == self.current.key():
+            return False
+        self.back.append(self.current)
+        del self.back[:-_HISTORY]
+        self.forward.clear()
+        self.current = new
+        return True
+
+    def step_back(self) -> bool:
+        if not self.back:
+            return False
+        self.forward.append(self.current)
+        self.current = self.back.pop()
+        return True
+
+    def step_forward(self) -> bool:
+        if not self.forward:
+            return False
+        self.back.append(self.current)
+        self.current = self.forward.pop()
+        return True
+
+
+class Selections:
+    """Selection states of a DocSession. ``on_change(state)`` is told about every effective change."""
+
+    def __init__(self, model: Callable[[], DataModel], base: Callable[[], Reduction | None],
+                 on_change: Callable[[str], None]) -> None:
+        self._model = model
+        self._base = base
+        self._on_change = on_change
+        self.states: dict[str, StateHistory] = {"$": StateHistory()}
+        self._inference: dict[str, tuple[tuple, Inference]] = {}
+        #: fields in AND mode / with one-and-only-one, per field name (NxProperties)
+        self.one_and_only_one: set[str] = set()
+
+    def history(self, state: str) -> StateHistory:
+        name = state or "$"
+        hist = self.states.get(name)
+        if hist is None:
+            hist = self.states[name] = StateHistory()
+        return hist
+
+    def state(self, state: str = "$") -> SelectionState:
+        return self.history(state).current
+
+    def set(self, state: str, new: SelectionState) -> bool:
+        changed = self.history(state).set(new)
+        if changed:
+            self._on_change(state or "$")
+        return changed
+
+    def back(self, state: str = "$") -> bool:
+        changed = self.history(state).step_back()
+        if changed:
+            self._on_change(state or "$")
+        return changed
+
+    def forward(self, state: str = "$") -> bool:
+        changed = self.history(state).step_forward()
+        if changed:
+            self._on_change(state or "$")
+        return changed
+
+    def inference(self, state: str = "$") -> Inference:
+        """The propagation of ``state`` over the current model (cached until either changes)."""
+        name = state or "$"
+        model = self._model()
+        current = self.state(name)
+        base = self._base()
+        key = (id(model), current.key(), None if base is None else id(base))
+        cached = self._inference.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        inf = infer(model, current, base)
+        self._inference[name] = (key, inf)
+        return inf
+
+    # -- selecting -------------------------------------------------------------------------------
+    def select(self, state: str, field: str, symbols: np.ndarray, *, toggle: bool = False,
+               soft_lock: bool = False) -> bool:
+        """Select ``symbols`` in ``field`` (toggle: add/remove them from the current selection)."""
+        current = self.state(state)
+        if current.is_locked(field) and not soft_lock:
+            return False
+        symbols = np.unique(np.asarray(symbols, dtype=np.int64))
+        if toggle:
+            now = current.selected(field)
+            now = np.empty(0, dtype=np.int64) if now is None else now.astype(np.int64)
+            symbols = np.setxor1d(now, symbols)
+        if field in self.one_and_only_one and len(symbols) != 1:
+            return False
+        if soft_lock and current.is_locked(field):
+            current = current.with_unlock(field)
+        return self.set(state, current.with_selection(field, symbols))
+
+    def clear(self, state: str, field: str) -> bool:
+        if field in self.one_and_only_one:
+            return False
+        return self.set(state, self.state(state).cleared(field))
+
+    def clear_all(self, state: str, locked_also: bool = False) -> bool:
+        current = self.state(state)
+        new = current.cleared_all(keep_locked=not locked_also)
+        if self.one_and_only_one:
+            keep = {f: current.selected(f) for f in self.one_and_only_one if current.selected(f) is not None}
+            for f, idx in keep.items():
+                new = new.with_selection(f, idx)
+        return self.set(state, new)
+
+    # -- bookmarks -------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Every state's selections by value (text and number), as a bookmark stores them."""
+        model = self._model()
+        data = []
+        for name, hist in self.states.items():
+            items = []
+            for f in hist.current.fields:
+                field = model.fields.get(f)
+                if field is None:
+                    continue
+                idx = hist.current.selected(f)
+                syms = field.symbols
+                values = [{"qText": syms.text[i], "qIsNumeric": not np.isnan(syms.num[i]),
+                           "qNumber": float(syms.num[i]) if not np.isnan(syms.num[i]) else 0}
+                          for i in idx.tolist() if i < len(syms)]
+                items.append({"qDef": {"qName": f, "qType": "PRESENT"}, "qLocked": hist.current.is_locked(f),
+                              "qSelectInfo": {"qTextSearch": "", "qRangeLo": "NaN", "qRangeHi": "NaN",
+                                              "qNumberFormat": {}, "qRangeInfo": [], "qContinuousRangeInfo": []},
+                              "qValues": values, "qExcludedValues": [], "qAndModeValues": [],
+                              "qAndModeFields": [], "qOneAndOnlyOne": f in self.one_and_only_one})
+            data.append({"qStateName": name, "qFieldItems": items})
+        return {"qStateData": data}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Re-select a snapshot's values (by number for numeric values, by text otherwise)."""
+        model = self._model()
+        for entry in snapshot.get("qStateData", []):
+            name = entry.get("qStateName") or "$"
+            new = EMPTY_STATE
+            for item in entry.get("qFieldItems", []):
+                fname = (item.get("qDef") or {}).get("qName")
+                field = model.fields.get(fname) if fname else None
+                if field is None:
+                    continue
+                symbols = symbols_for_values(field.symbols, item.get("qValues", []))
+                new = new.with_selection(fname, symbols)
+                if item.get("qLocked"):
+                    new = new.with_lock(fname)
+            self.set(name, new)
+
+
+def symbols_for_values(syms: Any, values: list[dict]) -> np.ndarray:
+    """Symbol indexes of FieldValue dicts: numeric values match by number, others by text."""
+    out: list[int] = []
+    if not values or not len(syms):
+        return np.empty(0, dtype=np.int64)
+    text_index = {t: i for i, t in enumerate(syms.text.tolist())}
+    num = syms.num
+    for v in values:
+        if v.get("qIsNumeric") and isinstance(v.get("qNumber"), int | float):
+            hit = np.flatnonzero(num == float(v["qNumber"]))
+            if hit.size:
+                out.append(int(hit[0]))
+                continue
+        text = v.get("qText")
+        if isinstance(text, str) and text in text_index:
+            out.append(text_index[text])
+    return np.unique(np.asarray(out, dtype=np.int64))
+
+
+_NUMERIC_SEARCH = re.compile(r"^\s*(>=|<=|<>|>|<|=)\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def search_symbols(syms: Any, match: str) -> np.ndarray:
+    """Symbols matching a Field.Select search string: exact text (case-insensitive), ``*``/``?``
+    wildcards, or a numeric comparison such as ``>5`` or ``<=10`` (several may follow each other)."""
+    if not len(syms):
+        return np.empty(0, dtype=np.int64)
+    conditions = re.findall(r"(>=|<=|<>|>|<)\s*(-?\d+(?:\.\d+)?)", match)
+    if conditions and re.fullmatch(r"(\s*(>=|<=|<>|>|<)\s*-?\d+(\.\d+)?)+\s*", match):
+        num = syms.num
+        mask = ~np.isnan(num)
+        for op, value in conditions:
+            x = float(value)
+            mask &= {">": num > x, "<": num < x, ">=": num >= x, "<=": num <= x, "<>": num != x}[op]
+        return np.flatnonzero(mask)
+    texts = syms.text.tolist()
+    if any(ch in match for ch in "*?"):
+        rx = re.compile(fnmatch.translate(match.lower()), re.S)
+        return np.asarray([i for i, t in enumerate(texts) if rx.match(t.lower())], dtype=np.int64)
+    wanted = match.lower()
+    return np.asarray([i for i, t in enumerate(texts) if t.lower() == wanted], dtype=np.int64)
+
+
+def check_field(model: DataModel, field: str) -> None:
+    if field not in model.fields:
+        raise QixError(INVALID_PARAMETERS, field)

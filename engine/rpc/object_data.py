@@ -1,0 +1,245 @@
+"""GenericObject methods that calculate: hypercube and list-object pages, selections made through an
+object, search in list objects, selection mode (Begin/End/ResetMadeSelections), locks.
+
+Each method finds the definition at ``qPath`` in the object's effective properties, builds the
+calculation over the session's inference for the definition's state, and turns element numbers or cell
+coordinates into symbol selections on that state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+
+from engine.app.layout import effective_properties
+from engine.app.library import resolve_library_refs
+from engine.app.patches import resolve
+from engine.app.selections import search_symbols
+from engine.calc.hypercube import HyperCube
+from engine.calc.listobject import ListObject
+from engine.errors import INVALID_PARAMETERS, QixError
+from engine.rpc.dispatch import Call, rpc
+
+OBJECT = "GenericObject"
+
+
+def _definition(call: Call, path: str, default_key: str) -> tuple[Any, dict[str, Any], str]:
+    """(doc, definition with library refs resolved, state name) of the def at ``path``."""
+    view = call.target
+    doc = view.doc
+    props = effective_properties(doc, view)
+    pointer = path or f"/{default_key}"
+    definition = resolve(props, pointer)
+    if not isinstance(definition, dict):
+        raise QixError(INVALID_PARAMETERS, pointer)
+    state = definition.get("qStateName") or props.get("qStateName") or "$"
+    return doc, resolve_library_refs(doc, definition), state
+
+
+def _cube(call: Call, path: str) -> tuple[Any, HyperCube, str]:
+    doc, definition, state = _definition(call, path, "qHyperCubeDef")
+    return doc, HyperCube(doc.model, doc.inference(state), definition, variables=doc.variable_text), state
+
+
+def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
+    doc, definition, state = _definition(call, path, "qListObjectDef")
+    lst = ListObject(doc.model, doc.inference(state), definition)
+    if not lst.exists:
+        raise QixError(INVALID_PARAMETERS, lst.field)
+    return doc, lst, state
+
+
+@rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
+async def get_hypercube_data(call: Call, qPath: str, qPages: list) -> dict:
+    def work() -> list[dict]:
+        return _cube(call, qPath)[1].data_pages(qPages)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
+@rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
+async def get_list_object_data(call: Call, qPath: str, qPages: list) -> dict:
+    def work() -> list[dict]:
+        return _list(call, qPath)[1].data_pages(qPages)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
+# -- selections through a hypercube ---------------------------------------------------------------------
+@rpc(OBJECT, "SelectHyperCubeValues", qPath="", qDimNo=0, qValues=[], qToggleMode=False)
+def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list, qToggleMode: bool) -> dict:
+    doc, cube, state = _cube(call, qPath)
+    if not 0 <= qDimNo < len(cube.dims):
+        raise QixError(INVALID_PARAMETERS, "qDimNo")
+    field = cube.dimension_field(qDimNo)
+    symbols = np.asarray([v for v in qValues if isinstance(v, int) and v >= 0], dtype=np.int64)
+    return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode)}
+
+
+@rpc(OBJECT, "SelectHyperCubeCells", qPath="", qRowIndices=[], qColIndices=[], qSoftLock=False,
+     qDeselectOnlyOneSelected=False)
+def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list, qColIndices: list, qSoftLock: bool,
+                           qDeselectOnlyOneSelected: bool) -> dict:
+    doc, cube, state = _cube(call, qPath)
+    picks = cube.cell_selections([int(r) for r in qRowIndices], [int(c) for c in qColIndices])
+    changed = False
+    for field, symbols in picks.items():
+        changed |= doc.selections.select(state, field, symbols, soft_lock=qSoftLock)
+    return {"qSuccess": changed}
+
+
+@rpc(OBJECT, "RangeSelectHyperCubeValues", qPath="", qRanges=[], qColumnsToSelect=[], qOrMode=False,
+     qDeselectOnlyOneSelected=False)
+def range_select_hypercube_values(call: Call, qPath: str, qRanges: list, qColumnsToSelect: list, qOrMode: bool,
+                                  qDeselectOnlyOneSelected: bool) -> dict:
+    doc, cube, state = _cube(call, qPath)
+    nd = len(cube.dims)
+    keep = np.zeros(cube.nrows, dtype=bool) if qOrMode else np.ones(cube.nrows, dtype=bool)
+    for r in qRanges:
+        rng = r.get("qRange") or {}
+        values = cube.values[int(r.get("qMeasureIx", 0))].num
+        lo, hi = float(rng.get("qMin", -np.inf)), float(rng.get("qMax", np.inf))
+        low_ok = values >= lo if rng.get("qMinInclEq", True) else values > lo
+        high_ok = values <= hi if rng.get("qMaxInclEq", True) else values < hi
+        hit = low_ok & high_ok
+        keep = keep | hit if qOrMode else keep & hit
+    rows = np.flatnonzero(keep)
+    columns = [int(c) for c in qColumnsToSelect] or list(range(nd))
+    changed = False
+    for c in columns:
+        if 0 <= c < nd:
+            symbols = cube.gcodes[c].take(rows)
+            changed |= doc.selections.select(state, cube.dimension_field(c), symbols[symbols >= 0])
+    return {"qSuccess": changed}
+
+
+# -- selections through a list object ---------------------------------------------------------------------
+@rpc(OBJECT, "SelectListObjectValues", qPath="", qValues=[], qToggleMode=False, qSoftLock=False)
+def select_list_object_values(call: Call, qPath: str, qValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+    doc, lst, state = _list(call, qPath)
+    symbols = lst.symbols_of([int(v) for v in qValues])
+    return {"qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode,
+                                              soft_lock=qSoftLock)}
+
+
+def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict:
+    doc, lst, state = _list(call, qPath)
+    return {"qSuccess": doc.selections.select(state, lst.field, lst.symbols_in_states(letters),
+                                              soft_lock=soft_lock)}
+
+
+@rpc(OBJECT, "SelectListObjectAll", qPath="", qSoftLock=False)
+def select_list_object_all(call: Call, qPath: str, qSoftLock: bool) -> dict:
+    return _select_states(call, qPath, {"S", "O", "A", "X", "XS", "L", "XL"}, qSoftLock)
+
+
+@rpc(OBJECT, "SelectListObjectPossible", qPath="", qSoftLock=False)
+def select_list_object_possible(call: Call, qPath: str, qSoftLock: bool) -> dict:
+    return _select_states(call, qPath, {"S", "O", "L"}, qSoftLock)
+
+
+@rpc(OBJECT, "SelectListObjectExcluded", qPath="", qSoftLock=False)
+def select_list_object_excluded(call: Call, qPath: str, qSoftLock: bool) -> dict:
+    return _select_states(call, qPath, {"A", "X", "XS", "XL"}, qSoftLock)
+
+
+@rpc(OBJECT, "SelectListObjectAlternative", qPath="", qSoftLock=False)
+def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> dict:
+    return _select_states(call, qPath, {"A"}, qSoftLock)
+
+
+@rpc(OBJECT, "SearchListObjectFor", qPath="", qMatch="")
+def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict:
+    doc, lst, _state = _list(call, qPath)
+    pattern = qMatch if any(ch in qMatch for ch in "*?<>=") else f"*{qMatch}*"
+    found = search_symbols(doc.model.fields[lst.field].symbols, pattern)
+    exists = doc.inference(_state).exists(lst.field)
+    call.target.search = (qPath, found[exists.take(found)] if len(found) else found)
+    return {"qSuccess": bool(len(found))}
+
+
+@rpc(OBJECT, "AcceptListObjectSearch", qPath="", qToggleMode=False, qSoftLock=False)
+def accept_list_object_search(call: Call, qPath: str, qToggleMode: bool, qSoftLock: bool) -> dict:
+    pending = getattr(call.target, "search", None)
+    call.target.search = None
+    if pending is None:
+        return {}
+    doc, lst, state = _list(call, pending[0])
+    doc.selections.select(state, lst.field, pending[1], toggle=qToggleMode, soft_lock=qSoftLock)
+    return {}
+
+
+@rpc(OBJECT, "AbortListObjectSearch", qPath="")
+def abort_list_object_search(call: Call, qPath: str) -> dict:
+    call.target.search = None
+    return {}
+
+
+# -- clearing, locking, selection mode -------------------------------------------------------------------
+def _fields_at(call: Call, path: str, columns: list) -> tuple[Any, list[str], str]:
+    view = call.target
+    doc = view.doc
+    props = effective_properties(doc, view)
+    pointer = path or "/qListObjectDef"
+    definition = resolve(props, pointer) or resolve(props, path or "/qHyperCubeDef")
+    if not isinstance(definition, dict):
+        raise QixError(INVALID_PARAMETERS, pointer)
+    state = definition.get("qStateName") or props.get("qStateName") or "$"
+    definition = resolve_library_refs(doc, definition)
+    if "qDimensions" in definition:
+        fields = [((d.get("qDef") or {}).get("qFieldDefs") or [""])[0] for d in definition["qDimensions"]]
+        if columns:
+            fields = [fields[int(c)] for c in columns if 0 <= int(c) < len(fields)]
+    else:
+        fields = [((definition.get("qDef") or {}).get("qFieldDefs") or [""])[0]]
+    return doc, [f.lstrip("=") for f in fields if f], state
+
+
+@rpc(OBJECT, "ClearSelections", qPath="", qColIndices=[])
+def clear_selections(call: Call, qPath: str, qColIndices: list) -> dict:
+    doc, fields, state = _fields_at(call, qPath, qColIndices)
+    for f in fields:
+        doc.selections.clear(state, f)
+    return {}
+
+
+def _lock(call: Call, path: str, columns: list, lock: bool) -> dict:
+    doc, fields, state = _fields_at(call, path, columns)
+    current = doc.selections.state(state)
+    for f in fields:
+        current = current.with_lock(f) if lock else current.with_unlock(f)
+    doc.selections.set(state, current)
+    return {}
+
+
+@rpc(OBJECT, "Lock", qPath="", qColIndices=[])
+def lock(call: Call, qPath: str, qColIndices: list) -> dict:
+    return _lock(call, qPath, qColIndices, True)
+
+
+@rpc(OBJECT, "Unlock", qPath="", qColIndices=[])
+def unlock(call: Call, qPath: str, qColIndices: list) -> dict:
+    return _lock(call, qPath, qColIndices, False)
+
+
+@rpc(OBJECT, "BeginSelections", qPaths=[])
+def begin_selections(call: Call, qPaths: list) -> dict:
+    view = call.target
+    view.doc.begin_selection_mode(view)
+    return {}
+
+
+@rpc(OBJECT, "EndSelections", qAccept=False)
+def end_selections(call: Call, qAccept: bool) -> dict:
+    view = call.target
+    view.doc.end_selection_mode(view, accept=qAccept)
+    return {}
+
+
+@rpc(OBJECT, "ResetMadeSelections")
+def reset_made_selections(call: Call) -> dict:
+    view = call.target
+    view.doc.end_selection_mode(view, accept=False, stay=True)
+    return {}
