@@ -40,33 +40,15 @@ TLS_FILES = ("cloud-url.test.js", "global.test.js")
 #: (file, Node test name) -> what the engine lacks. Each entry is a scenario that fails today because of
 #: the engine; the reason names the failing call. Remove an entry when the engine is fixed.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("sugar-mixins.test.js", "the ctrl00 script reloads and selecting all of Alpha shows 26 selected"):
-        "Field.SelectAll -> -32601 Method does not exist (only Field.GetCardinal is registered)",
-    ("hypercubes.test.js", "straight: layout, then selecting cells through the cube"):
-        "GetLayout of a qHyperCubeDef session object after a reload: qSize {qcx:2,qcy:0}, qCardinal 0, "
-        "no qDataPages rows (want qcy 4 and the East/North/South/West rows); SelectHyperCubeCells untested",
     ("hypercubes.test.js", "pivot: left and top trees, data cells, and a pivot cell selection"):
-        "layout qHyperCube.qMode echoes 'EQ_DATA_MODE_PIVOT' (want 'P'); GetHyperCubePivotData and "
-        "SelectPivotCells -> -32601",
+        "qMode 'EQ_DATA_MODE_PIVOT' is treated as straight (layout qMode 'S', want 'P'); "
+        "GetHyperCubePivotData and SelectPivotCells -> -32601 Method does not exist",
     ("hypercubes.test.js", "stacked: one tree with every region and product and the measure values"):
-        "layout qHyperCube.qMode echoes 'EQ_DATA_MODE_PIVOT_STACK' (want 'K'); GetHyperCubeStackData -> -32601",
-    ("data.test.js", "list object: values in load order, state counts, and a selection"):
-        "GetLayout of a qListObjectDef after a reload: qSize {qcx:1,qcy:0}, qStateCounts all 0 (want qcy 4, "
-        "qOption 4); SelectListObjectValues untested",
-    ("data.test.js", "string and value expressions in properties are evaluated in the layout"):
-        "qStringExpression \"='rows = ' & Count(Value)\" renders 'Error: Aggregation COUNT needs data' "
-        "(want 'rows = 6'); Doc.Evaluate/EvaluateEx -> -32601",
-    ("interceptors.test.js", "requests aborted with error 15 are retried until they succeed"):
-        "Doc.Evaluate, Doc.ClearAll and Field.Select -> -32601 Method does not exist",
-    ("cloud-url.test.js", "a different user cannot reach another user's session app by its URL"):
-        "/app/SessionApp_<id> is shared across JWT users: user B's GetActiveDoc on the same URL returns "
-        "user A's session app, whose unsaved app properties B can read (want: a session app of B's own)",
+        "qMode 'EQ_DATA_MODE_PIVOT_STACK' is treated as straight (layout qMode 'S', want 'K'); "
+        "GetHyperCubeStackData -> -32601 Method does not exist",
     ("section-access.test.js", "two users see different reductions of one app and a third is denied"):
-        "hypercube layouts carry no data yet (qDataPages empty), and section access (reductions, OpenDoc "
-        "denial with code 5) is not merged",
-    ("getting-started.test.js", "CSV through a folder connection into a hypercube"):
-        "the CSV reload works (Movie cardinal 50) but the hypercube over Movie has qSize.qcy 0 (want 50 "
-        "rows, first page of 10)",
+        "section access is not applied yet: us-user's hypercube shows DE, UK and US (want only US 306); "
+        "fr-user's OpenDoc should fail with code 5",
 }
 
 

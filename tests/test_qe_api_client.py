@@ -10,7 +10,6 @@ that nothing stray is left on the socket.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 
 import pytest
@@ -28,8 +27,6 @@ LOAD
 AUTOGENERATE {ROWS};
 """
 
-DATA_GAP = ("Field.SelectValues answers -32601 Method does not exist (selections and hypercube/list-object "
-            "data are not wired into the app layer yet)")
 
 
 def region_of(i: int) -> str:
@@ -106,13 +103,21 @@ def test_errors_come_back_as_the_response_error(qe):
     assert_quiet(qe)
 
 
-@pytest.mark.xfail(strict=True, reason=DATA_GAP)
 def test_select_values_and_list_states(qe):
     handle = new_app(qe, f"qe-select-{uuid.uuid4().hex[:8]}")
     qe.eaa.set_script(handle, SCRIPT)
     assert qe.eaa.do_reload(handle) == {"qReturn": True}
-    assert qe.select_in_field(handle, "Region", ["North", "South"]) == {"qReturn": True}
-    states = dict(qe.get_list_object_data(handle, "Region"))
+    assert qe.select_in_field(handle, "Region", ["North", "South"]) is True
+    # (QixEngine.get_list_object_data passes its page as list_object_def's 4th positional argument,
+    # auto_sort_by_state, so it never fetches rows from any engine; build the list object by keyword)
+    list_def = qe.structs.list_object_def(
+        definition=qe.structs.nx_inline_dimension_def(field_definitions=["Region"]),
+        initial_data_fetch=[qe.structs.nx_page(width=1, height=10)])
+    props = qe.structs.generic_object_properties(info=qe.structs.nx_info(obj_type="ListObject"),
+                                                 prop_name="qListObjectDef", prop_def=list_def)
+    list_obj = qe.eaa.create_session_object(handle, props)
+    matrix = qe.egoa.get_layout(list_obj["qHandle"])["qListObject"]["qDataPages"][0]["qMatrix"]
+    states = {row[0]["qText"]: row[0]["qState"] for row in matrix}
     assert states == {"North": "S", "South": "S", "East": "X", "West": "X"}
     assert qe.eaa.expr_eval(handle, "Count(Id)")["qValue"]["qText"] == str(ROWS // 2)
     assert qe.clear_selection_in_dimension(handle, "Region") == {"qReturn": True}
@@ -120,15 +125,23 @@ def test_select_values_and_list_states(qe):
     assert_quiet(qe)
 
 
-@pytest.mark.xfail(strict=True, reason=DATA_GAP)
 def test_constructed_table_pages_of_at_most_10000_cells(qe):
     handle = new_app(qe, f"qe-table-{uuid.uuid4().hex[:8]}")
     qe.eaa.set_script(handle, SCRIPT)
     assert qe.eaa.do_reload(handle) == {"qReturn": True}
-    assert qe.select_in_field(handle, "Region", ["North", "South"]) == {"qReturn": True}
+    assert qe.select_in_field(handle, "Region", ["North", "South"]) is True
+    requested: list[dict] = []
+    fetch = qe.egoa.get_hypercube_data
+
+    def counting_fetch(handle: int, path: str, pages: list) -> dict:
+        requested.extend(pages)
+        return fetch(handle, path, pages)
+
+    qe.egoa.get_hypercube_data = counting_fetch
     df = qe.get_constructed_table_data(handle, list_of_dimensions=["Id", "Region"], list_of_measures=["Sum(Value)"])
     # 4,000 rows x 3 columns: the client asks for floor(10000 / 3) = 3,333 rows a page, so two pages
-    assert math.ceil(len(df) / (10000 // 3)) == 2
+    assert [(p["qTop"], p["qHeight"], p["qWidth"]) for p in requested] == [(0, 3333, 3), (3333, 3333, 3)]
+    assert all(p["qHeight"] * p["qWidth"] <= 10000 for p in requested)
     assert list(df.columns) == ["Id", "Region", "Sum(Value)"]
     assert len(df) == ROWS // 2
     expected = {str(i): (region_of(i), str(2 * i)) for i in range(1, ROWS + 1) if region_of(i) in ("North", "South")}
@@ -164,3 +177,28 @@ def test_changes_from_the_same_socket_are_not_pushed(qe):
     qe.eaa.set_script(handle, "T: LOAD RecNo() AS N AUTOGENERATE 3;")
     assert qe.eaa.do_reload(handle) == {"qReturn": True}
     assert_quiet(qe)
+
+
+def test_changes_from_another_socket_arrive_as_one_id_less_frame(engine):
+    """Two clients sharing one session: only the socket that did not make the change gets a push."""
+    url = engine.url(f"/app/engineData/identity/qe-shared-{uuid.uuid4().hex[:8]}")
+    first, second = QixEngine(url=url), QixEngine(url=url)
+    try:
+        assert json.loads(second.conn.session)["params"]["qSessionState"] == "SESSION_ATTACHED"
+        handle = first.ega.create_session_app()["qReturn"]["qHandle"]
+        obj = first.eaa.create_session_object(handle, {"qInfo": {"qType": "shared"}, "n": 1})
+        layout = first.egoa.get_layout(obj["qHandle"])
+        assert_quiet(first)
+        answer = raw_call(second, {"jsonrpc": "2.0", "id": 0, "handle": obj["qHandle"], "method": "SetProperties",
+                                   "params": {"qProp": {"qInfo": layout["qInfo"], "n": 2}}})
+        assert answer["id"] == 0 and answer["result"] == {}
+        assert_quiet(second)
+        first.conn.ws.settimeout(2)
+        push = json.loads(first.conn.ws.recv())
+        first.conn.ws.settimeout(None)
+        assert "id" not in push and obj["qHandle"] in push["change"], push
+        assert_quiet(first)
+        assert first.egoa.get_layout(obj["qHandle"])["n"] == 2
+    finally:
+        first.disconnect()
+        second.disconnect()
