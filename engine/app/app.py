@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engine.app import store
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
 from engine.app.selections import Selections
 from engine.calc.current import current_selection_items
-from engine.calc.expression import evaluate_expression
+from engine.calc.evaluation import evaluate_expression, symbol_truth
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
+from engine.calc.search import list_search, search_mask
 from engine.errors import SESSION_APP_NOT_PERSISTED, QixError
 from engine.model.datamodel import DataModel
-from engine.model.selection import Inference, Reduction
+from engine.model.selection import Inference, Reduction, SelectionState
 
 DEFAULT_SCRIPT = (
     "SET ThousandSep=',';\n"
@@ -297,19 +300,45 @@ class DocSession:
 
     def render_hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
-        state = definition.get("qStateName") or "$"
-        return HyperCube(self.model, self.inference(state), definition, variables=self.variable_text).layout()
+        return self.hypercube(definition).layout()
 
     def render_list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
         state = definition.get("qStateName") or "$"
         return ListObject(self.model, self.inference(state), definition).layout()
 
+    def hypercube(self, definition: dict[str, Any]) -> HyperCube:
+        """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state."""
+        state = definition.get("qStateName") or "$"
+        return HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
+                         states=self.state_lookup)
+
+    def state_lookup(self, name: str) -> SelectionState | None:
+        """Set-analysis identifiers: alternate state names (and ``$``) → their selections."""
+        if name in self.selections.states or name in self.state_names:
+            return self.selections.state(name)
+        return None
+
     def evaluate(self, expr_text: str, state: str = "$") -> tuple[str | None, float]:
-        """(text, number) of an expression over the session's possible data; raises
-        ``QixError``/``ExprSyntaxError`` when it is invalid."""
+        """(text, number) of an expression over the session's possible data; an invalid expression
+        gives the engine's error value (``Error: …`` text, NaN)."""
         expanded = expand_dollars(self, expr_text)
-        return evaluate_expression(self.model, self.inference(state), expanded, self.variable_text)
+        return evaluate_expression(self.model, self.inference(state), expanded, self.variable_text,
+                                   self.state_lookup)
+
+    def search(self, field: str, match: str, state: str = "$") -> np.ndarray:
+        """Symbols of ``field`` matched by a Field.Select search string (text, wildcards, numeric
+        conditions, ``=expr``) among the values that exist for this session."""
+        model, inf = self.model, self.inference(state)
+
+        def truth(f: str, expr: str) -> np.ndarray:
+            return symbol_truth(model, inf, f, expr, variables=self.variable_text, states=self.state_lookup)
+
+        return np.flatnonzero(search_mask(model, inf, field, match, evaluate_symbols=truth))
+
+    def list_search(self, field: str, match: str, state: str = "$") -> np.ndarray:
+        """Symbols matched by a list-object search (words prefix-match, case-insensitive)."""
+        return list_search(self.model, self.inference(state), field, match)
 
     @property
     def model(self) -> DataModel:

@@ -8,14 +8,11 @@ propagation.
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from engine.errors import INVALID_PARAMETERS, QixError
 from engine.model.datamodel import DataModel
 from engine.model.selection import EMPTY_STATE, Inference, Reduction, SelectionState, infer
 
@@ -201,32 +198,3 @@ def symbols_for_values(syms: Any, values: list[dict]) -> np.ndarray:
         if isinstance(text, str) and text in text_index:
             out.append(text_index[text])
     return np.unique(np.asarray(out, dtype=np.int64))
-
-
-_NUMERIC_SEARCH = re.compile(r"^\s*(>=|<=|<>|>|<|=)\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-def search_symbols(syms: Any, match: str) -> np.ndarray:
-    """Symbols matching a Field.Select search string: exact text (case-insensitive), ``*``/``?``
-    wildcards, or a numeric comparison such as ``>5`` or ``<=10`` (several may follow each other)."""
-    if not len(syms):
-        return np.empty(0, dtype=np.int64)
-    conditions = re.findall(r"(>=|<=|<>|>|<)\s*(-?\d+(?:\.\d+)?)", match)
-    if conditions and re.fullmatch(r"(\s*(>=|<=|<>|>|<)\s*-?\d+(\.\d+)?)+\s*", match):
-        num = syms.num
-        mask = ~np.isnan(num)
-        for op, value in conditions:
-            x = float(value)
-            mask &= {">": num > x, "<": num < x, ">=": num >= x, "<=": num <= x, "<>": num != x}[op]
-        return np.flatnonzero(mask)
-    texts = syms.text.tolist()
-    if any(ch in match for ch in "*?"):
-        rx = re.compile(fnmatch.translate(match.lower()), re.S)
-        return np.asarray([i for i, t in enumerate(texts) if rx.match(t.lower())], dtype=np.int64)
-    wanted = match.lower()
-    return np.asarray([i for i, t in enumerate(texts) if t.lower() == wanted], dtype=np.int64)
-
-
-def check_field(model: DataModel, field: str) -> None:
-    if field not in model.fields:
-        raise QixError(INVALID_PARAMETERS, field)

@@ -10,7 +10,8 @@ the "many" side does not multiply a measure on the "one" side); otherwise over t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -19,22 +20,159 @@ from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, UnknownField, evaluate, fields_of
 from engine.expr.functions import as_numbers
 from engine.model.datamodel import DataModel
+from engine.model.selection import (
+    ALTERNATIVE,
+    EXCL_LOCKED,
+    EXCL_SELECTED,
+    EXCLUDED,
+    LOCKED,
+    OPTION,
+    SELECTED,
+    Inference,
+)
 
 VariableLookup = Callable[[str], "str | None"]
 
 
+class DimSource(Protocol):
+    """One grouping column: a symbol code per frame row (``-1`` = NULL), ``size`` distinct codes."""
+
+    name: str
+    size: int
+
+    def codes(self, frame: Frame) -> np.ndarray: ...
+
+
+@dataclass
+class FieldDim:
+    """A field as a grouping column (its codes are the field's symbol indexes)."""
+
+    model: DataModel
+    name: str
+
+    @property
+    def size(self) -> int:
+        return len(self.model.fields[self.name].symbols)
+
+    def codes(self, frame: Frame) -> np.ndarray:
+        return frame.codes(self.model, self.name)
+
+
+def composite_keys(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray | None:
+    """Mixed-radix int64 key of code tuples (``-1`` included), or None when it would overflow."""
+    span = 1
+    for s in sizes:
+        span *= s + 1
+        if span >= 1 << 62:
+            return None
+    if not codes:
+        return None
+    key = codes[0].astype(np.int64) + 1
+    for c, s in zip(codes[1:], sizes[1:], strict=True):
+        key *= s + 1
+        key += c
+        key += 1
+    return key
+
+
+def _tuple_ids(codes: list[np.ndarray], n_first: int) -> np.ndarray:
+    """Dense ids of code tuples (rows of the stacked columns); used when keys would overflow."""
+    stacked = np.stack([c.astype(np.int64) for c in codes], axis=1)
+    _, inv = np.unique(stacked, axis=0, return_inverse=True)
+    return inv.reshape(-1)
+
+
+def match_groups(group_codes: list[np.ndarray], sizes: list[int], row_codes: list[np.ndarray]) -> np.ndarray:
+    """For each row (codes per column) the group with the same codes, or ``-1``."""
+    ngroups = len(group_codes[0]) if group_codes else 0
+    gk = composite_keys(group_codes, sizes)
+    rk = composite_keys(row_codes, sizes)
+    if gk is None or rk is None:
+        ids = _tuple_ids([np.concatenate([g, r]) for g, r in zip(group_codes, row_codes, strict=True)], ngroups)
+        gk, rk = ids[:ngroups], ids[ngroups:]
+    if not ngroups:
+        return np.full(len(rk), -1, dtype=np.int64)
+    order = np.argsort(gk, kind="stable")
+    sk = gk.take(order)
+    pos = np.minimum(np.searchsorted(sk, rk), ngroups - 1)
+    return np.where(sk.take(pos) == rk, order.take(pos), -1).astype(np.int64)
+
+
+def group_rows(codes: list[np.ndarray], sizes: list[int], n: int,
+               dense_limit: int = 1 << 24) -> tuple[np.ndarray, int, list[np.ndarray]]:
+    """Dense group id per row from column codes (``-1`` = NULL is a value of its own), and each
+    group's codes per column; groups come out in ascending (col 0, col 1, ...) code order."""
+    if not codes:
+        return np.zeros(n, dtype=np.int64), 1, []
+    comp = codes[0].astype(np.int64)
+    comp += 1
+    span = sizes[0] + 1
+    densified = False
+    for c, s in zip(codes[1:], sizes[1:], strict=True):
+        if span * (s + 1) >= 1 << 62:
+            uniq, comp = np.unique(comp, return_inverse=True)
+            comp = comp.astype(np.int64)
+            span = len(uniq)
+            densified = True
+        comp *= s + 1
+        comp += c
+        comp += 1
+        span *= s + 1
+    if span <= max(dense_limit, 2 * n):
+        present = np.zeros(span, dtype=bool)
+        present[comp] = True
+        keys = np.flatnonzero(present)
+        dense = np.full(span, -1, dtype=np.int64)
+        dense[keys] = np.arange(len(keys))
+        gid = dense.take(comp)
+        if not densified:  # mixed radix: decode each column's code from the key
+            group_codes = []
+            rest = keys
+            for s in reversed(sizes):
+                group_codes.append(rest % (s + 1) - 1)
+                rest = rest // (s + 1)
+            return gid, len(keys), group_codes[::-1]
+        first = np.full(len(keys), -1, dtype=np.int64)
+        first[gid[::-1]] = np.arange(n - 1, -1, -1)  # first row of each group
+    else:
+        keys, first, gid = np.unique(comp, return_index=True, return_inverse=True)
+    group_codes = [c.take(first) for c in codes]
+    return gid, len(keys), group_codes
+
+
 @dataclass
 class Grouping:
-    """Group id per frame row (``-1`` = row belongs to no group) and the number of groups."""
+    """Group id per frame row (``-1`` = row belongs to no group) and the number of groups.
+
+    ``dims`` and ``group_codes`` (per column, the code of each group) describe the groups by value,
+    so that another frame (a set-analysis record set) can be split into the same groups."""
 
     gid: np.ndarray
     n: int
     #: every frame row belongs to a group (lets aggregations skip filtering)
     total: bool = False
+    dims: tuple[DimSource, ...] = ()
+    group_codes: list[np.ndarray] | None = None
 
     @property
     def all_rows(self) -> bool:
         return self.total or not self.gid.size or int(self.gid.min()) >= 0
+
+    def regroup(self, frame: Frame) -> np.ndarray:
+        """Group id of each row of another frame (``-1`` where its values form no group here)."""
+        if not self.dims or self.group_codes is None:
+            return np.zeros(frame.n, dtype=np.int64)
+        return match_groups(self.group_codes, [d.size for d in self.dims], [d.codes(frame) for d in self.dims])
+
+    def subset(self, keep: list[int]) -> tuple[Grouping, np.ndarray]:
+        """The coarser grouping on the columns ``keep`` (TOTAL <fields>), and each group's id in it."""
+        if not keep or self.group_codes is None:
+            return Grouping(np.where(self.gid >= 0, 0, -1), 1), np.zeros(self.n, dtype=np.int64)
+        sub_codes = [self.group_codes[i] for i in keep]
+        sizes = [self.dims[i].size for i in keep]
+        sub_of_group, nsub, sub_group_codes = group_rows(sub_codes, sizes, self.n)
+        gid = np.where(self.gid >= 0, sub_of_group.take(np.maximum(self.gid, 0)), -1)
+        return Grouping(gid, nsub, dims=tuple(self.dims[i] for i in keep), group_codes=sub_group_codes), sub_of_group
 
 
 def field_duals(model: DataModel, field_name: str, codes: np.ndarray) -> Duals:
@@ -185,6 +323,8 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
         for chunk in np.split(order, bounds) if order.size else []:
             out[g[chunk[0]]] = sep.join(texts.take(chunk).tolist())
         return Duals(np.full(n, np.nan), out)
+    if name == "FIRSTSORTEDVALUE":
+        return _first_sorted(g, n, values, extra, locale)
     num = as_numbers(values, locale)
     ok = np.flatnonzero(~np.isnan(num))
     gk, vk = g.take(ok), num.take(ok)
@@ -207,33 +347,83 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
             sd = np.sqrt(var)
             res = sd if name == "STDEV" else sd / np.sqrt(np.maximum(cnt, 1))
             return Duals.from_numbers(np.where(cnt > 1, res, np.nan))
-        if name == "MEDIAN":
-            order = np.lexsort((vk, gk))
-            gs, vs = gk.take(order), vk.take(order)
+        if name in ("MEDIAN", "FRACTILE"):
+            frac = 0.5
+            if name == "FRACTILE":
+                fx = as_numbers(extra[0], locale) if extra else np.array([np.nan])
+                frac = float(fx[0]) if len(fx) else np.nan
+                if not 0 <= frac <= 1:
+                    return Duals.nulls(n)
+            vs = vk.take(np.lexsort((vk, gk)))
             starts = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(cnt.astype(np.int64), out=starts[1:])
             c = cnt.astype(np.int64)
-            lo = starts[:-1] + (c - 1) // 2
-            hi = starts[:-1] + c // 2
-            has = c > 0
-            med = np.full(n, np.nan)
+            np.cumsum(c, out=starts[1:])
+            pos = (np.maximum(c, 1) - 1) * frac  # inclusive interpolation between closest ranks
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.ceil(pos).astype(np.int64)
+            has = np.flatnonzero(c > 0)
+            out = np.full(n, np.nan)
             if vs.size:
-                med[has] = (vs.take(lo[has]) + vs.take(hi[has])) / 2
-            del gs
-            return Duals.from_numbers(med)
+                a = vs.take(starts[has] + lo[has])
+                b = vs.take(starts[has] + hi[has])
+                out[has] = a + (b - a) * (pos[has] - lo[has])
+            return Duals.from_numbers(out)
     raise QixError(INVALID_PARAMETERS, name, f"Aggregation {name} is not supported in charts")
+
+
+def _first_sorted(g: np.ndarray, n: int, values: Duals, extra: list[Duals] | None, locale: Locale) -> Duals:
+    """FirstSortedValue(value, weight [, rank]): the value with the rank-th smallest weight; NULL
+    when several rows share that weight with different values."""
+    if not extra:
+        raise QixError(INVALID_PARAMETERS, "FirstSortedValue", "FirstSortedValue needs a sort weight")
+    w = as_numbers(extra[0], locale)
+    rank = 1
+    if len(extra) > 1 and len(extra[1]):
+        r = as_numbers(extra[1], locale)[0]
+        rank = int(r) if not np.isnan(r) else 1
+    ok = np.flatnonzero(~np.isnan(w))
+    gk, wk = g.take(ok), w.take(ok)
+    order = np.lexsort((wk, gk))
+    gs, ws, rows = gk.take(order), wk.take(order), ok.take(order)
+    cnt = _bincount(gs, n).astype(np.int64)
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(cnt, out=starts[1:])
+    k = rank - 1 if rank > 0 else cnt + rank  # negative rank counts from the end
+    k = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
+    valid = (k >= 0) & (k < cnt)
+    out = np.full(n, -1, dtype=np.int64)
+    has = np.flatnonzero(valid)
+    pos = starts[has] + k[has]
+    out[has] = rows.take(pos)
+    if has.size:  # ties on the chosen weight with another value make the result NULL
+        ids = _factorize(values)
+        for step in (-1, 1):
+            nb = pos + step
+            inside = (nb >= starts[has]) & (nb < starts[has + 1])
+            nbc = np.clip(nb, 0, max(len(ws) - 1, 0))
+            tie = inside & (ws.take(nbc) == ws.take(pos)) & (ids.take(rows.take(nbc)) != ids.take(rows.take(pos)))
+            out[has[tie]] = -1
+    res = values.take(np.maximum(out, 0))
+    keep = out >= 0
+    return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, None))
 
 
 class Aggregator:
     """Evaluates aggregation calls over a frame split by a grouping."""
 
-    def __init__(self, model: DataModel, frame: Frame, locale: Locale, variables: VariableLookup) -> None:
+    def __init__(self, model: DataModel, frame: Frame, locale: Locale, variables: VariableLookup, *,
+                 inf: Inference | None = None, sets: SetSource | None = None) -> None:
         self.model = model
         self.frame = frame
         self.locale = locale
         self.variables = variables
+        #: the inference the frame was built from (field functions such as GetSelectedCount read it)
+        self.inf = inf
+        #: resolves set expressions to aggregators over their record sets
+        self.sets = sets
         self._codes: dict[tuple[str, str], np.ndarray] = {}
         self._nums: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._regrouped: dict[tuple[int, int], tuple[Grouping, np.ndarray]] = {}
 
     def _numbers(self, field_name: str, codes: np.ndarray) -> np.ndarray:
         """Field numbers for a code column; cached while the same column is reused (measure and
@@ -245,13 +435,16 @@ class Aggregator:
         self._nums[id(codes)] = (codes, num)
         return num
 
-    def _row_space(self, arg_fields: set[str], grouping: Grouping) -> tuple[np.ndarray, RowContext]:
+    def _row_space(self, arg_fields: set[str], grouping: Grouping,
+                   distinct: bool = False) -> tuple[np.ndarray, RowContext]:
         """Group id per row of the row space, and the context reading fields over it."""
         frame, model = self.frame, self.model
         gid = grouping.gid
         tables = {frame.source_table(model, f) for f in arg_fields}
         tables.discard(None)
-        if len(tables) == 1:
+        # DISTINCT over a key field counts the values of every holder (a key without facts too)
+        keyed = distinct and any(f in model.key_fields for f in arg_fields)
+        if len(tables) == 1 and not (keyed and not frame.complete(next(iter(tables)))):  # type: ignore[arg-type]
             u = next(iter(tables))
             assert u is not None
             r = frame.rows[u]
@@ -287,19 +480,32 @@ class Aggregator:
 
     def aggregate(self, call: Call, grouping: Grouping) -> Duals:
         if call.set_expr is not None:
-            raise QixError(INVALID_PARAMETERS, call.name, "Set analysis is not supported in charts yet")
+            return self._aggregate_in_set(call, grouping)
         if not call.args:
             raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} needs an argument")
-        if call.total_fields:
-            raise QixError(INVALID_PARAMETERS, call.name, "TOTAL <fields> is not supported in charts yet")
+        if call.name == "AGGR":  # Aggr outside an aggregation: its value where it has only one
+            g, values = self.aggr_table(call, grouping)
+            return reduce_values("ONLY", g, grouping.n, values, self.locale)
+        if call.name in ("RANK", "HRANK"):
+            raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} is not allowed inside an aggregation")
         arg = call.args[0]
+        if isinstance(arg, Call) and arg.name == "AGGR":
+            g, values = self.aggr_table(arg, grouping)
+            if call.distinct:
+                keep = _distinct_pairs(g, _factorize(values))
+                g, values = g.take(keep), values.take(keep)
+            extra = self._extra_args(call, RowlessContext(self, len(g)))
+            return reduce_values(call.name, g, grouping.n, values, self.locale, extra)
         arg_fields = {f for f in fields_of(arg) if f in self.model.fields}
-        g, ctx = self._row_space(arg_fields, grouping)
+        if call.name == "FIRSTSORTEDVALUE" and len(call.args) > 1:
+            arg_fields |= {f for f in fields_of(call.args[1]) if f in self.model.fields}
+        g, ctx = self._row_space(arg_fields, grouping, call.distinct)
         if isinstance(arg, FieldRef) and arg.name in self.model.fields:
             codes = ctx.codes(arg.name)
             if call.distinct:
                 keep = _distinct_pairs(g, codes.astype(np.int64))
                 g, codes = g.take(keep), codes.take(keep)
+                ctx = _TakenContext(ctx, keep)
             if call.name in ("SUM", "AVG", "MIN", "MAX"):
                 return _numeric_only(call.name, g, grouping.n, self._numbers(arg.name, codes))
             values = field_duals(self.model, arg.name, codes)
@@ -308,8 +514,116 @@ class Aggregator:
             if call.distinct:
                 keep = _distinct_pairs(g, _factorize(values))
                 g, values = g.take(keep), values.take(keep)
-        extra = [evaluate(a, ctx) for a in call.args[1:2]] if call.name == "CONCAT" and len(call.args) > 1 else None
+                ctx = _TakenContext(ctx, keep)
+        extra = self._extra_args(call, ctx)
         return reduce_values(call.name, g, grouping.n, values, self.locale, extra)
+
+    def _extra_args(self, call: Call, ctx: EvalContext) -> list[Duals] | None:
+        """Arguments after the first: Concat's separator, Fractile's fraction, FirstSortedValue's
+        weight (per row) and rank."""
+        if len(call.args) < 2 or call.name not in ("CONCAT", "FRACTILE", "FRACTILEEXC", "FIRSTSORTEDVALUE"):
+            return None
+        return [evaluate(a, ctx) for a in call.args[1:3]]
+
+    def _aggregate_in_set(self, call: Call, grouping: Grouping) -> Duals:
+        """An aggregation with a set expression: evaluated over the set's records, split into this
+        grouping's groups by value."""
+        if self.sets is None:
+            raise QixError(INVALID_PARAMETERS, call.name, "Set analysis is not available here")
+        assert call.set_expr is not None
+        sub = self.sets.aggregator(call.set_expr)
+        key = (id(sub), id(grouping))
+        hit = self._regrouped.get(key)
+        if hit is None or hit[0] is not grouping:
+            hit = (grouping, grouping.regroup(sub.frame))
+            self._regrouped[key] = hit
+        inner = Grouping(hit[1], grouping.n, dims=grouping.dims, group_codes=grouping.group_codes)
+        return sub.aggregate(replace(call, set_expr=None), inner)
+
+    def aggr_table(self, call: Call, grouping: Grouping) -> tuple[np.ndarray, Duals]:
+        """``Aggr(expr, d1, d2, ...)``: ``expr`` per combination of (group, d1, d2, ...) over this
+        frame; returns each combination's group and value."""
+        dims: list[DimSource] = []
+        for a in call.args[1:]:
+            if not isinstance(a, FieldRef) or a.name not in self.model.fields:
+                raise QixError(INVALID_PARAMETERS, "Aggr", "Aggr dimensions must be field names")
+            dims.append(FieldDim(self.model, a.name))
+        if not dims:
+            raise QixError(INVALID_PARAMETERS, "Aggr", "Aggr needs at least one dimension")
+        gid = grouping.gid
+        sel = np.flatnonzero(gid >= 0) if not grouping.all_rows else None
+        row_codes = [gid if sel is None else gid.take(sel)]
+        row_codes += [d.codes(self.frame) if sel is None else d.codes(self.frame).take(sel) for d in dims]
+        sizes = [grouping.n] + [d.size for d in dims]
+        inner_gid, ninner, inner_codes = group_rows(row_codes, sizes, len(row_codes[0]))
+        if sel is not None:
+            full = np.full(len(gid), -1, dtype=np.int64)
+            full[sel] = inner_gid
+            inner_gid = full
+        outer_of_inner = inner_codes[0]
+        parent_codes = ([gc.take(np.maximum(outer_of_inner, 0)) for gc in grouping.group_codes]
+                        if grouping.group_codes is not None and grouping.dims else [])
+        inner = Grouping(inner_gid, ninner, dims=(*grouping.dims, *dims) if parent_codes else tuple(dims),
+                         group_codes=parent_codes + inner_codes[1:])
+        values = evaluate_measure(call.args[0], self, inner)
+        return outer_of_inner, values
+
+
+class SetSource(Protocol):
+    """Resolves a set expression to an :class:`Aggregator` over its records (see ``calc.setexpr``)."""
+
+    def aggregator(self, expr: object) -> Aggregator: ...
+
+    def inference_of(self, state_name: str | None) -> Inference | None: ...
+
+
+class _TakenContext:
+    """A row context restricted to some of its rows (after DISTINCT)."""
+
+    def __init__(self, ctx: RowContext, keep: np.ndarray) -> None:
+        self._ctx = ctx
+        self._keep = keep
+        self.nrows = len(keep)
+        self.locale = ctx.locale
+        self.model = ctx.model
+
+    def codes(self, name: str) -> np.ndarray:
+        return self._ctx.codes(name).take(self._keep)
+
+    def field(self, name: str) -> Duals:
+        if name not in self.model.fields:
+            raise UnknownField(name)
+        return field_duals(self.model, name, self.codes(name))
+
+    def variable(self, name: str) -> str | None:
+        return self._ctx.variable(name)
+
+    def aggregate(self, call: Call) -> Duals:
+        return self._ctx.aggregate(call)
+
+    def function(self, name: str, args: tuple[Node, ...]) -> Duals | None:
+        return None
+
+
+class RowlessContext:
+    """Context for constant extra arguments of an aggregation over an Aggr table (no fields)."""
+
+    def __init__(self, agg: Aggregator, n: int) -> None:
+        self.nrows = n
+        self.locale = agg.locale
+        self._agg = agg
+
+    def field(self, name: str) -> Duals:
+        raise UnknownField(name)
+
+    def variable(self, name: str) -> str | None:
+        return self._agg.variables(name)
+
+    def aggregate(self, call: Call) -> Duals:
+        raise QixError(INVALID_PARAMETERS, call.name, "Nested aggregation not allowed")
+
+    def function(self, name: str, args: tuple[Node, ...]) -> Duals | None:
+        return None
 
 
 def _numeric_only(name: str, g: np.ndarray, n: int, num: np.ndarray) -> Duals:
@@ -347,14 +661,131 @@ class GroupContext:
         return self.agg.variables(name)
 
     def aggregate(self, call: Call) -> Duals:
-        if call.total and not call.total_fields and call.set_expr is None:
-            total = Grouping(np.where(self.grouping.gid >= 0, 0, -1), 1)
-            one = self.agg.aggregate(Call(call.name, call.args, call.distinct), total)
-            return one.take(np.zeros(self.nrows, dtype=np.int64))
+        if call.name in ("RANK", "HRANK"):
+            return self._rank(call)
+        if call.total:
+            keep: list[int] = []
+            if call.total_fields:
+                wanted = set(call.total_fields)
+                keep = [i for i, d in enumerate(self.grouping.dims) if d.name in wanted]
+            sub, sub_of_group = self.grouping.subset(keep)
+            one = self.agg.aggregate(replace(call, total=False, total_fields=()), sub)
+            return one.take(sub_of_group)
         return self.agg.aggregate(call, self.grouping)
 
+    def _rank(self, call: Call) -> Duals:
+        """Rank(expr): 1 for the largest value within the column segment (the groups sharing every
+        dimension value but the last; TOTAL: all groups). Tied values share the lowest rank."""
+        if not call.args:
+            raise QixError(INVALID_PARAMETERS, call.name, "Rank needs an argument")
+        values = as_numbers(evaluate(call.args[0], self), self.locale)
+        n = self.nrows
+        g = self.grouping
+        if call.total or not g.dims or g.group_codes is None or len(g.dims) < 2:
+            seg = np.zeros(n, dtype=np.int64)
+        else:
+            seg, _, _ = group_rows(g.group_codes[:-1], [d.size for d in g.dims[:-1]], n)
+        ok = np.flatnonzero(~np.isnan(values))
+        order = ok.take(np.lexsort((-values.take(ok), seg.take(ok))))
+        ss, vs = seg.take(order), values.take(order)
+        idx = np.arange(len(order))
+        new_seg = np.ones(len(order), dtype=bool)
+        new_seg[1:] = ss[1:] != ss[:-1]
+        seg_start = np.maximum.accumulate(np.where(new_seg, idx, 0)) if len(order) else idx
+        new_val = new_seg.copy()
+        new_val[1:] |= vs[1:] != vs[:-1]
+        val_start = np.maximum.accumulate(np.where(new_val, idx, 0)) if len(order) else idx
+        out = np.full(n, np.nan)
+        out[order] = (val_start - seg_start + 1).astype(np.float64)
+        return Duals.from_numbers(out)
+
     def function(self, name: str, args: tuple[Node, ...]) -> Duals | None:
+        if name in FIELD_FUNCTIONS:
+            return field_function(self.agg, name, args, self.nrows)
         return None
+
+
+FIELD_FUNCTIONS = frozenset({
+    "GETSELECTEDCOUNT", "GETPOSSIBLECOUNT", "GETALTERNATIVECOUNT", "GETEXCLUDEDCOUNT",
+    "GETFIELDSELECTIONS", "GETCURRENTSELECTIONS", "GETNOTSELECTEDCOUNT",
+})
+
+
+def _const_text(node: Node, agg: Aggregator) -> str | None:
+    """A field-name argument: a bare name, a string, or an expression giving the name."""
+    if isinstance(node, FieldRef):
+        return node.name
+    v = evaluate(node, RowlessContext(agg, 1))
+    return v.display_text()[0] if len(v) else None
+
+
+def field_function(agg: Aggregator, name: str, args: tuple[Node, ...], n: int) -> Duals:
+    """GetSelectedCount & co.: read the selection state behind the chart (or a named state)."""
+    model = agg.model
+    inf = agg.inf
+    if name == "GETCURRENTSELECTIONS":
+        texts = [_const_text(a, agg) for a in args]
+        rec_sep = texts[0] if len(texts) > 0 and texts[0] is not None else "\r\n"
+        tag_sep = texts[1] if len(texts) > 1 and texts[1] is not None else ": "
+        val_sep = texts[2] if len(texts) > 2 and texts[2] is not None else ", "
+        max_v = int(float(texts[3])) if len(texts) > 3 and texts[3] not in (None, "") else 6
+        if len(texts) > 4 and agg.sets is not None:
+            inf = agg.sets.inference_of(texts[4])
+        if inf is None:
+            return Duals.nulls(n)
+        parts = [f"{f}{tag_sep}{_selection_text(model, inf, f, val_sep, max_v)}"
+                 for f in inf.state.fields if f in model.fields and inf.has_selection(f)]
+        return Duals.const(rec_sep.join(parts) if parts else None, n)
+    if not args:
+        raise QixError(INVALID_PARAMETERS, name, f"{name} needs a field name")
+    field = _const_text(args[0], agg)
+    state_arg = {"GETSELECTEDCOUNT": 2, "GETFIELDSELECTIONS": 3, "GETPOSSIBLECOUNT": 1,
+                 "GETALTERNATIVECOUNT": 1, "GETEXCLUDEDCOUNT": 1, "GETNOTSELECTEDCOUNT": 1}[name]
+    if len(args) > state_arg and agg.sets is not None:
+        inf = agg.sets.inference_of(_const_text(args[state_arg], agg))
+    if field is None or field not in model.fields:
+        raise UnknownField(field or "")
+    if inf is None:
+        return Duals.nulls(n)
+    st = inf.states(field)
+    ex = inf.exists(field)
+    if name == "GETFIELDSELECTIONS":
+        texts = [_const_text(a, agg) for a in args[1:3]]
+        sep = texts[0] if texts and texts[0] is not None else ", "
+        max_v = int(float(texts[1])) if len(texts) > 1 and texts[1] not in (None, "") else 6
+        if not inf.has_selection(field):
+            return Duals.nulls(n)
+        return Duals.const(_selection_text(model, inf, field, sep, max_v), n)
+    if name == "GETSELECTEDCOUNT":
+        with_excl = False
+        if len(args) > 1:
+            flag = evaluate(args[1], RowlessContext(agg, 1))
+            with_excl = bool(flag.truthy()[0]) if len(flag) else False
+        letters = {SELECTED, LOCKED} | ({EXCL_SELECTED, EXCL_LOCKED} if with_excl else set())
+    elif name == "GETPOSSIBLECOUNT":
+        letters = {SELECTED, LOCKED, OPTION}
+    elif name == "GETALTERNATIVECOUNT":
+        letters = {ALTERNATIVE}
+    elif name == "GETEXCLUDEDCOUNT":
+        letters = {ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED}
+    else:  # GETNOTSELECTEDCOUNT
+        letters = {OPTION, ALTERNATIVE, EXCLUDED}
+    want = np.zeros(8, dtype=bool)
+    want[list(letters)] = True
+    return Duals.const(float(np.count_nonzero(want.take(st) & ex)), n)
+
+
+def _selection_text(model: DataModel, inf: Inference, field: str, sep: str, max_values: int) -> str:
+    """Selected values of a field as text (``'a, b'``), or ``'3 of 26'`` beyond ``max_values``."""
+    from engine.calc.sorting import LIST_DEFAULT, sorted_symbols, symbol_keys
+
+    sel = np.flatnonzero(inf.selected_mask(field))
+    total = int(np.count_nonzero(inf.exists(field)))
+    if len(sel) > max_values:
+        return f"{len(sel)} of {total}"
+    crit = {k: v for k, v in LIST_DEFAULT.items() if k != "qSortByState"}
+    order = sorted_symbols(sel, symbol_keys(model, field, crit))
+    return sep.join(model.fields[field].symbols.text.take(order).tolist())
 
 
 def evaluate_measure(node: Node, aggregator: Aggregator, grouping: Grouping) -> Duals:

@@ -11,23 +11,45 @@ symbols for ``SelectHyperCubeCells``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.calc.aggregate import Aggregator, Grouping, evaluate_measure
+from engine.calc.aggregate import FieldDim, Grouping, evaluate_measure, group_rows
 from engine.calc.cells import NULL_TEXT, Page, dimension_info, field_def_name, field_label, num_range, qnum
-from engine.calc.join import build_frame, plan_join
-from engine.calc.sorting import DIM_DEFAULT, criteria, sort_indicator, symbol_keys
+from engine.calc.dims import CalcDim, calculated_dimension
+from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
+from engine.calc.listobject import sort_expression
+from engine.calc.setexpr import StatesLookup
+from engine.calc.sorting import (
+    DIM_DEFAULT,
+    code_rank,
+    criteria,
+    keys_for_symbols,
+    sort_indicator,
+    symbol_keys,
+)
 from engine.errors import INVALID_PARAMETERS, QixError
-from engine.expr import Duals, ExprSyntaxError, Locale, Node, fields_of, parse_expression
+from engine.expr import Duals, ExprSyntaxError, Locale, Node
 from engine.expr.formatting import format_number
 from engine.model.datamodel import DataModel
 from engine.model.numformat import format_default
 from engine.model.selection import STATE_LETTERS, Inference
+from engine.model.symbols import SymbolTable
 
 _LETTERS = np.asarray(STATE_LETTERS, dtype=object)
 _DENSE_LIMIT = 1 << 24
+#: qMode spellings seen on the wire → the short title
+MODES = {"S": "S", "DATA_MODE_STRAIGHT": "S", "EQ_DATA_MODE_STRAIGHT": "S",
+         "P": "P", "DATA_MODE_PIVOT": "P", "EQ_DATA_MODE_PIVOT": "P",
+         "K": "K", "DATA_MODE_PIVOT_STACK": "K", "EQ_DATA_MODE_PIVOT_STACK": "K",
+         "T": "T", "DATA_MODE_TREE": "T", "EQ_DATA_MODE_TREE": "T",
+         "D": "D", "DATA_MODE_DYNAMIC": "D", "EQ_DATA_MODE_DYNAMIC": "D"}
+
+
+def data_mode(raw: object) -> str:
+    """The short qMode title of any accepted spelling (unknown → ``S``)."""
+    return MODES.get(str(raw or "S").upper(), "S")
 
 
 def _no_variables(name: str) -> str | None:
@@ -36,12 +58,16 @@ def _no_variables(name: str) -> str | None:
 
 @dataclass
 class _Dim:
-    field: str
+    field: str | None  # None: a calculated dimension
     title: str
     crit: dict[str, int]
     explicit_sort: bool
     reverse: bool
     null_suppression: bool
+    source: FieldDim | CalcDim
+    symbols: SymbolTable
+    sort_expr: tuple[int, str] | None = None
+    sort_node: Node | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -54,31 +80,52 @@ class _Measure:
     num_format: dict | None
 
 
-def _parse_dims(model: DataModel, qdims: list[dict]) -> list[_Dim]:
+def _parse_dims(model: DataModel, qdims: list[dict], locale: Locale,
+                variables: Callable[[str], str | None], expand_eval: Callable[[str], str]) -> list[_Dim]:
     out = []
     for d in qdims:
         qd = d.get("qDef") or {}
-        name = field_def_name(qd)
-        if name.startswith("="):
-            name = name[1:].strip()
-        if name not in model.fields:
-            raise QixError(INVALID_PARAMETERS, name, f"Field not found: {name}")
+        raw_name = field_def_name(qd)
+        name = raw_name[1:].strip() if raw_name.startswith("=") else raw_name
         raw = qd.get("qSortCriterias")
-        out.append(_Dim(name, field_label(qd, name), criteria(raw, DIM_DEFAULT), bool(raw),
-                        bool(qd.get("qReverseSort")), bool(d.get("qNullSuppression"))))
+        crit = criteria(raw, DIM_DEFAULT)
+        source: FieldDim | CalcDim
+        if name in model.fields:
+            source, syms, fname = FieldDim(model, name), model.fields[name].symbols, name
+            title = field_label(qd, name)
+        elif raw_name.startswith("="):
+            try:
+                node = chart_expression(name, variables, expand_eval)
+            except ExprSyntaxError as e:
+                raise QixError(INVALID_PARAMETERS, raw_name, str(e)) from e
+            calc = calculated_dimension(model, raw_name, node, locale, variables)
+            source, syms, fname = calc, calc.symbols, None
+            title = field_label(qd, raw_name)
+        else:
+            raise QixError(INVALID_PARAMETERS, name, f"Field not found: {name}")
+        sort_expr = sort_expression(raw)
+        sort_node = None
+        if sort_expr is not None:
+            try:
+                sort_node = chart_expression(sort_expr[1], variables, expand_eval)
+            except (ExprSyntaxError, QixError):
+                sort_expr = None
+        out.append(_Dim(fname, title, crit, bool(raw), bool(qd.get("qReverseSort")),
+                        bool(d.get("qNullSuppression")), source, syms, sort_expr, sort_node))
     return out
 
 
-def _parse_measures(qmeas: list[dict]) -> list[_Measure]:
+def _parse_measures(qmeas: list[dict], variables: Callable[[str], str | None],
+                    expand_eval: Callable[[str], str]) -> list[_Measure]:
     out = []
     for m in qmeas:
         qd = m.get("qDef") or {}
         text = str(qd.get("qDef") or "")
         node, err = None, None
         try:
-            node = parse_expression(text)
-        except ExprSyntaxError as e:
-            err = str(e)
+            node = chart_expression(text, variables, expand_eval)
+        except (ExprSyntaxError, QixError) as e:
+            err = e.message if isinstance(e, QixError) else str(e)
         sort_by = m.get("qSortBy") or {}
         try:
             sn = int(sort_by.get("qSortByNumeric", 0) or 0)
@@ -91,88 +138,52 @@ def _parse_measures(qmeas: list[dict]) -> list[_Measure]:
 
 
 def _group(codes: list[np.ndarray], sizes: list[int], n: int) -> tuple[np.ndarray, int, list[np.ndarray]]:
-    """Dense group id per row from dimension codes (``-1`` = NULL is a value of its own), and each
-    group's codes per dimension; groups come out in ascending (dim 0, dim 1, ...) code order."""
-    if not codes:
-        return np.zeros(n, dtype=np.int64), 1, []
-    comp = codes[0].astype(np.int64)
-    comp += 1
-    span = sizes[0] + 1
-    densified = False
-    for c, s in zip(codes[1:], sizes[1:], strict=True):
-        if span * (s + 1) >= 1 << 62:
-            uniq, comp = np.unique(comp, return_inverse=True)
-            span = len(uniq)
-            densified = True
-        comp *= s + 1
-        comp += c
-        comp += 1
-        span *= s + 1
-    if span <= max(_DENSE_LIMIT, 2 * n):
-        present = np.zeros(span, dtype=bool)
-        present[comp] = True
-        keys = np.flatnonzero(present)
-        dense = np.full(span, -1, dtype=np.int64)
-        dense[keys] = np.arange(len(keys))
-        gid = dense.take(comp)
-        if not densified:  # mixed radix: decode each dimension's code from the key
-            group_codes = []
-            rest = keys
-            for s in reversed(sizes):
-                group_codes.append(rest % (s + 1) - 1)
-                rest = rest // (s + 1)
-            return gid, len(keys), group_codes[::-1]
-        first = np.full(len(keys), -1, dtype=np.int64)
-        first[gid[::-1]] = np.arange(n - 1, -1, -1)  # first row of each group
-    else:
-        keys, first, gid = np.unique(comp, return_index=True, return_inverse=True)
-    group_codes = [c.take(first) for c in codes]
-    return gid, len(keys), group_codes
+    """Dense group ids of dimension code rows (see ``aggregate.group_rows``)."""
+    return group_rows(codes, sizes, n, _DENSE_LIMIT)
 
 
 class HyperCube:
-    """A computed straight hypercube; see the module docstring."""
+    """A computed hypercube (straight, pivot or stacked); see the module docstring."""
 
     def __init__(self, model: DataModel, inf: Inference, qdef: dict, *,
-                 variables: Callable[[str], str | None] | None = None, locale: Locale | None = None) -> None:
+                 variables: Callable[[str], str | None] | None = None, locale: Locale | None = None,
+                 states: StatesLookup | None = None) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
         self.locale = locale or Locale()
         self.variables = variables or _no_variables
-        self.dims = _parse_dims(model, list(qdef.get("qDimensions") or []))
-        self.measures = _parse_measures(list(qdef.get("qMeasures") or []))
+        self.states = states
+        self.mode = data_mode(qdef.get("qMode"))
+
+        def expand_eval(text: str) -> str:
+            return evaluate_expression(model, inf, text, self.variables, states, self.locale)[0]
+
+        self.dims = _parse_dims(model, list(qdef.get("qDimensions") or []), self.locale, self.variables,
+                                expand_eval)
+        self.measures = _parse_measures(list(qdef.get("qMeasures") or []), self.variables, expand_eval)
         self.ncols = len(self.dims) + len(self.measures)
         self._compute()
+        self._pivot: object | None = None
 
     # --- computation ---------------------------------------------------------------------------
     def _tables(self) -> set[str]:
-        """Tables to join: the holders of measure fields, and every holder of a dimension field (a
-        key field's values may exist in one holder only, and all of them are the field's values)."""
-        fields: list[str] = []
-        for m in self.measures:
-            if m.node is not None:
-                fields += [f for f in sorted(fields_of(m.node)) if f in self.model.fields]
-        tables: set[str] = {t for d in self.dims for t in self.model.field_tables.get(d.field, ())}
-        keyed = []
-        for f in fields:
-            holders = self.model.field_tables.get(f, ())
-            if len(holders) == 1:
-                tables.add(holders[0])
-            elif holders:
-                keyed.append(holders)
-        for holders in keyed:
-            if not tables.intersection(holders):
-                tables.add(holders[0])
+        """Tables to join (see ``evaluation.tables_for``) plus the tables of calculated dimensions."""
+        nodes = [m.node for m in self.measures if m.node is not None]
+        nodes += [d.sort_node for d in self.dims if d.sort_node is not None]
+        tables = tables_for(self.model, [d.field for d in self.dims if d.field], nodes)
+        tables |= {d.source.table for d in self.dims if isinstance(d.source, CalcDim) and d.source.table}
         return tables
 
     def _compute(self) -> None:
         model = self.model
-        plan = plan_join(model, self._tables())
-        frame = build_frame(model, self.inf, plan)
+        calc = Calculation(model, self.inf, self._tables(), variables=self.variables, states=self.states,
+                           locale=self.locale)
+        self.calculation = calc
+        frame = calc.frame
         self.frame = frame
-        codes = [frame.codes(model, d.field) for d in self.dims]
-        sizes = [len(model.fields[d.field].symbols) for d in self.dims]
+        codes = [d.source.codes(frame) for d in self.dims]
+        sizes = [d.source.size for d in self.dims]
         gid, ngroups, gcodes = _group(codes, sizes, frame.n)
         if not self.dims and frame.n == 0:
             gid, ngroups = np.zeros(0, dtype=np.int64), 1
@@ -180,7 +191,7 @@ class HyperCube:
         for d, gc in zip(self.dims, gcodes, strict=True):
             if d.null_suppression:
                 keep &= gc >= 0
-        aggregator = Aggregator(model, frame, self.locale, self.variables)
+        aggregator = calc.aggregator
         if not keep.all():
             remap = np.full(ngroups, -1, dtype=np.int64)
             kept = np.flatnonzero(keep)
@@ -188,13 +199,24 @@ class HyperCube:
             gid = remap.take(gid)
             gcodes = [gc.take(kept) for gc in gcodes]
             ngroups = len(kept)
-        grouping = Grouping(gid, ngroups)
+        grouping = Grouping(gid, ngroups, dims=tuple(d.source for d in self.dims),
+                            group_codes=gcodes if self.dims else None)
+        self.grouping = grouping
         values: list[Duals] = []
         self.errors: list[str | None] = []
         for m in self.measures:
             v, err = self._eval(m, aggregator, grouping)
             values.append(v)
             self.errors.append(err)
+        sort_values: list[Duals | None] = []
+        for d in self.dims:
+            if d.sort_node is None:
+                sort_values.append(None)
+                continue
+            try:
+                sort_values.append(evaluate_measure(d.sort_node, aggregator, grouping))
+            except QixError:
+                sort_values.append(None)
         # totals over every row (one group)
         all_rows = not gid.size or int(gid.min()) >= 0
         total = Grouping(np.zeros(len(gid), dtype=np.int64) if all_rows else np.where(gid >= 0, 0, -1), 1,
@@ -212,37 +234,64 @@ class HyperCube:
             kept = np.flatnonzero(~drop)
             values = [v.take(kept) for v in values]
             gcodes = [gc.take(kept) for gc in gcodes]
+            sort_values = [None if sv is None else sv.take(kept) for sv in sort_values]
             ngroups = len(kept)
-        order = self._sort(gcodes, values, ngroups)
+        order = self._sort(gcodes, values, ngroups, sort_values)
         self.gcodes = [gc.take(order) for gc in gcodes]
         self.values = [v.take(order) for v in values]
         self.nrows = ngroups
 
-    def _eval(self, m: _Measure, aggregator: Aggregator, grouping: Grouping) -> tuple[Duals, str | None]:
+    def _eval(self, m: _Measure, aggregator, grouping: Grouping) -> tuple[Duals, str | None]:
         if m.node is None:
             return Duals.nulls(grouping.n), m.error
         try:
             v = evaluate_measure(m.node, aggregator, grouping)
         except QixError as e:
             return Duals.nulls(grouping.n), e.message
+        except RecursionError:
+            return Duals.nulls(grouping.n), "Expression nested too deeply"
         if len(v) != grouping.n:
             v = v.take(np.zeros(grouping.n, dtype=np.int64))
         return v, None
 
     def effective_sort_order(self) -> list[int]:
+        if self.mode in ("P", "K"):  # a pivot sorts its dimensions in their own order
+            return list(range(self.ncols))
         given = self.qdef.get("qInterColumnSortOrder") or []
         order = [int(c) for c in given if isinstance(c, int) and 0 <= c < self.ncols]
         seen = set(order)
         return order + [c for c in range(self.ncols) if c not in seen]
 
-    def _sort(self, gcodes: list[np.ndarray], values: list[Duals], n: int) -> np.ndarray:
+    def symbol_sort_keys(self, col: int) -> list[np.ndarray]:
+        """Sort keys over dimension ``col``'s symbols (most significant first)."""
+        d = self.dims[col]
+        if d.field is not None:
+            return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+        return keys_for_symbols(d.symbols, d.crit)
+
+    def code_ranks(self, col: int) -> np.ndarray:
+        """Sort position of each code of dimension ``col`` (index ``code + 1``, NULL last)."""
+        d = self.dims[col]
+        rank = code_rank(self.symbol_sort_keys(col), d.source.size)
+        if d.reverse:
+            rank[1:] = d.source.size - 1 - rank[1:]
+        return rank
+
+    def _sort(self, gcodes: list[np.ndarray], values: list[Duals], n: int,
+              sort_values: list[Duals | None] | None = None) -> np.ndarray:
         keys: list[np.ndarray] = []  # most significant first
         nd = len(self.dims)
         for col in self.effective_sort_order():
             if col < nd:
                 d = self.dims[col]
                 gc = gcodes[col]
-                sym_keys = symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+                sv = sort_values[col] if sort_values else None
+                if sv is not None and d.sort_expr is not None:
+                    num = sv.num
+                    isnan = np.isnan(num)
+                    keys.append(isnan.astype(np.int64))
+                    keys.append(np.where(isnan, 0.0, num) * d.sort_expr[0])
+                sym_keys = self.symbol_sort_keys(col)
                 valid = gc >= 0
                 safe = np.maximum(gc, 0)
                 keys.append((~valid).astype(np.int64))  # NULL values last
@@ -287,9 +336,14 @@ class HyperCube:
     def _dim_cell(self, d: _Dim, code: int) -> dict:
         if code < 0:
             return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
-        syms = self.model.fields[d.field].symbols
+        syms = d.symbols
+        state = STATE_LETTERS[int(self.inf.states(d.field)[code])] if d.field is not None else "O"
         return {"qText": syms.text[code], "qNum": qnum(float(syms.num[code])), "qElemNumber": int(code),
-                "qState": STATE_LETTERS[int(self.inf.states(d.field)[code])]}
+                "qState": state}
+
+    def measure_cell(self, mi: int, v: Duals, i: int) -> dict:
+        """The NxCell of measure ``mi`` for value ``i`` of ``v``."""
+        return self._measure_cell(self.measures[mi], v, i)
 
     def data_pages(self, pages: list[dict]) -> list[dict]:
         """GetHyperCubeData: one NxDataPage per requested page, clipped to the cube."""
@@ -317,11 +371,15 @@ class HyperCube:
         out = []
         for d, gc in zip(self.dims, self.gcodes, strict=True):
             present = np.unique(gc[gc >= 0])
-            syms = self.model.fields[d.field].symbols
+            syms = d.symbols
+            indicator = sort_indicator(d.crit) if d.explicit_sort else "N"
+            if d.field is None:
+                out.append(_calc_dimension_info(d, indicator, len(present), syms.num.take(present)))
+                continue
             ex = self.inf.exists(d.field)
             out.append(dimension_info(
                 self.model, d.field, d.title,
-                sort_indicator=sort_indicator(d.crit) if d.explicit_sort else "N",
+                sort_indicator=indicator,
                 state_counts=self.inf.state_counts(d.field), cardinal=int(np.count_nonzero(ex)),
                 cube_cardinal=len(present), values_num=syms.num.take(present)))
         return out
@@ -352,8 +410,10 @@ class HyperCube:
         return out
 
     def layout(self) -> dict:
-        """The ``qHyperCube`` layout, including ``qInitialDataFetch`` pages."""
-        return {
+        """The ``qHyperCube`` layout, including ``qInitialDataFetch`` pages (matrix, pivot or stacked
+        pages according to ``qMode``)."""
+        fetch = list(self.qdef.get("qInitialDataFetch") or [])
+        out = {
             "qStateName": self.qdef.get("qStateName") or "$",
             "qSize": {"qcx": self.ncols, "qcy": self.nrows},
             "qDimensionInfo": self._dimension_infos(),
@@ -361,20 +421,54 @@ class HyperCube:
             "qEffectiveInterColumnSortOrder": self.effective_sort_order(),
             "qGrandTotalRow": [self._measure_cell(m, t, 0, total=True)
                                for m, t in zip(self.measures, self.totals, strict=True)],
-            "qDataPages": self.data_pages(list(self.qdef.get("qInitialDataFetch") or [])),
+            "qDataPages": [],
             "qPivotDataPages": [],
             "qStackedDataPages": [],
-            "qMode": "S",
+            "qMode": self.mode,
             "qNoOfLeftDims": -1,
             "qTreeNodesOnDim": [],
             "qColumnOrder": [],
         }
+        if self.mode == "P":
+            pv = self.pivot()
+            out["qSize"] = pv.size()
+            out["qNoOfLeftDims"] = pv.nleft_dims
+            out["qPivotDataPages"] = pv.pages(fetch)
+        elif self.mode == "K":
+            pv = self.pivot()
+            out["qNoOfLeftDims"] = pv.nleft_dims
+            out["qStackedDataPages"] = pv.stack_pages(fetch)
+        else:
+            out["qDataPages"] = self.data_pages(fetch)
+        return out
+
+    # --- pivot and stacked views -------------------------------------------------------------------
+    def pivot(self):
+        """The pivot view of the cube (left / top dimension trees); see ``calc.pivot``."""
+        if self._pivot is None:
+            from engine.calc.pivot import PivotView
+
+            self._pivot = PivotView(self)
+        return self._pivot
+
+    def pivot_data_pages(self, pages: list[dict]) -> list[dict]:
+        """GetHyperCubePivotData: one NxPivotPage per requested page."""
+        return self.pivot().pages(pages)
+
+    def stack_data_pages(self, pages: list[dict], max_cells: int | None = None) -> list[dict]:
+        """GetHyperCubeStackData: one NxStackPage per requested page."""
+        return self.pivot().stack_pages(pages, max_cells)
+
+    def pivot_cell_selections(self, selections: list[dict]) -> dict[str, np.ndarray]:
+        """SelectPivotCells: symbols per dimension field of the given NxSelectionCells
+        (``qType`` ``L`` left cell, ``T`` top cell, ``D`` data cell; ``qRow``, ``qCol``)."""
+        return self.pivot().cell_selections(selections)
 
     # --- selections through the cube -----------------------------------------------------------------
     def dimension_field(self, dim_no: int) -> str:
-        if not 0 <= dim_no < len(self.dims):
+        if not 0 <= dim_no < len(self.dims) or self.dims[dim_no].field is None:
             raise QixError(INVALID_PARAMETERS, "qDimNo")
-        return self.dims[dim_no].field
+        return str(self.dims[dim_no].field)
 
     def cell_selections(self, row_indices: list[int], col_indices: list[int]) -> dict[str, np.ndarray]:
         """Symbols per dimension field of the given matrix rows (SelectHyperCubeCells): for each
@@ -382,12 +476,29 @@ class HyperCube:
         rows = np.asarray([r for r in row_indices if 0 <= r < self.nrows], dtype=np.int64)
         out: dict[str, np.ndarray] = {}
         for c in col_indices:
-            if 0 <= c < len(self.dims):
+            if 0 <= c < len(self.dims) and self.dims[c].field is not None:
                 codes = self.gcodes[c].take(rows)
                 codes = np.unique(codes[codes >= 0])
                 if codes.size:
-                    out[self.dims[c].field] = codes
+                    out[str(self.dims[c].field)] = codes
         return out
+
+
+def _calc_dimension_info(d: _Dim, indicator: str, cube_cardinal: int, values_num: np.ndarray) -> dict:
+    """NxDimensionInfo of a calculated dimension (no field: no states, no tags)."""
+    qmin, qmax = num_range(values_num)
+    n = d.source.size
+    return {
+        "qFallbackTitle": d.title, "qApprMaxGlyphCount": max((len(t) for t in d.symbols.text), default=0),
+        "qCardinal": n, "qSortIndicator": indicator, "qGroupFallbackTitles": [d.title], "qGroupPos": 0,
+        "qStateCounts": {k: 0 for k in ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative",
+                                         "qExcluded", "qSelectedExcluded", "qLockedExcluded")},
+        "qTags": [], "qDimensionType": "N" if d.symbols.is_numeric else "D", "qGrouping": "N",
+        "qNumFormat": {"qType": "U", "qnDec": 0, "qUseThou": 0}, "qIsAutoFormat": True,
+        "qGroupFieldDefs": [d.source.name], "qMin": qmin, "qMax": qmax, "qAttrExprInfo": [],
+        "qAttrDimInfo": [],
+        "qCardinalities": {"qCardinal": n, "qHypercubeCardinal": cube_cardinal, "qAllValuesCardinal": -1},
+    }
 
 
 def hypercube_layout(model: DataModel, inf: Inference, qdef: dict, **kw) -> dict:

@@ -8,15 +8,32 @@ symbols: :meth:`ListObject.symbols_of` validates and converts them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
 from engine.calc.sorting import LIST_DEFAULT, criteria, sort_indicator, sorted_symbols, symbol_keys
 from engine.errors import INVALID_PARAMETERS, QixError
+from engine.expr import Duals, ExprSyntaxError, Locale
 from engine.model.datamodel import DataModel
-from engine.model.selection import ALTERNATIVE, EXCLUDED, STATE_LETTERS, Inference
+from engine.model.selection import ALTERNATIVE, EXCLUDED, STATE_LETTERS, Inference, SelectionState
 
 _LETTERS = np.asarray(STATE_LETTERS, dtype=object)
+
+
+def sort_expression(raw: list[dict] | None) -> tuple[int, str] | None:
+    """(sign, expression) of qSortByExpression in the first SortCriteria, if any."""
+    if not raw:
+        return None
+    first = raw[0] or {}
+    try:
+        sign = int(first.get("qSortByExpression", 0) or 0)
+    except (TypeError, ValueError):
+        return None
+    expr = first.get("qExpression") or {}
+    text = expr.get("qv") if isinstance(expr, dict) else str(expr)
+    return ((1 if sign > 0 else -1), str(text)) if sign and text else None
 
 
 def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.ndarray:
@@ -34,10 +51,15 @@ def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.nda
 class ListObject:
     """One field's values in display order, with states; see the module docstring."""
 
-    def __init__(self, model: DataModel, inf: Inference, qdef: dict) -> None:
+    def __init__(self, model: DataModel, inf: Inference, qdef: dict, *,
+                 variables: Callable[[str], str | None] | None = None, locale: Locale | None = None,
+                 states: Callable[[str], SelectionState | None] | None = None) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
+        self.variables = variables
+        self.locale = locale
+        self.states = states
         dim = qdef.get("qDef") or {}
         self.field = field_def_name(dim)
         if self.field.startswith("="):
@@ -49,9 +71,13 @@ class ListObject:
         self.crit = criteria(dim.get("qSortCriterias"), LIST_DEFAULT)
         self.explicit_sort = bool(dim.get("qSortCriterias"))
         self.exists = self.field in model.fields
+        self.expressions: list[tuple[str, Duals | None, str | None]] = []
         if not self.exists:
             self.order = np.empty(0, dtype=np.int64)
             return
+        for e in qdef.get("qExpressions") or []:
+            text = str((e or {}).get("qExpr") or "") if isinstance(e, dict) else str(e)
+            self.expressions.append((text, *self._per_symbol(text)))
         self.states = inf.states(self.field)
         self.frequency = (field_frequency(model, inf, self.field)
                           if self.frequency_mode != "N" or self.crit.get("qSortByFrequency") else None)
@@ -60,7 +86,25 @@ class ListObject:
             shown[shown == ALTERNATIVE] = EXCLUDED
         self.shown_states = shown
         keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
+        sort_expr = sort_expression(dim.get("qSortCriterias"))
+        if sort_expr is not None:
+            values, _err = self._per_symbol(sort_expr[1])
+            if values is not None:
+                num = values.num
+                isnan = np.isnan(num)
+                at = 1 if self.crit.get("qSortByState") else 0  # state first, then the expression
+                keys[at:at] = [isnan.astype(np.int64), np.where(isnan, 0.0, num) * sort_expr[0]]
         self.order = sorted_symbols(np.flatnonzero(inf.exists(self.field)), keys)
+
+    def _per_symbol(self, text: str) -> tuple[Duals | None, str | None]:
+        """An expression evaluated once per value of the field, or the error it raised."""
+        from engine.calc.evaluation import symbol_values
+
+        try:
+            return symbol_values(self.model, self.inf, self.field, text, variables=self.variables,
+                                 states=self.states, locale=self.locale), None
+        except (QixError, ExprSyntaxError) as e:
+            return None, e.message if isinstance(e, QixError) else str(e)
 
     @property
     def size(self) -> int:
@@ -99,8 +143,28 @@ class ListObject:
             cell = {"qText": texts[i], "qNum": qnum(nums[i]), "qElemNumber": s, "qState": letters[i]}
             if freq is not None:
                 cell["qFrequency"] = freq[i]
+            if self.expressions:
+                cell["qAttrExps"] = {"qValues": [self._expr_value(v, s) for _, v, _ in self.expressions]}
             rows.append([cell])
         return rows
+
+    @staticmethod
+    def _expr_value(values: Duals | None, s: int) -> dict:
+        if values is None:
+            return {"qText": "", "qNum": "NaN"}
+        from engine.calc.evaluation import dual_text
+
+        text, num = dual_text(values, s)
+        return {"qText": text, "qNum": qnum(num)}
+
+    def _expressions_layout(self) -> list[dict]:
+        out = []
+        for text, _, err in self.expressions:
+            item: dict = {"qExpr": text}
+            if err is not None:
+                item["qError"] = {"qErrorCode": INVALID_PARAMETERS, "qContext": err}
+            out.append(item)
+        return out
 
     def _frequency_texts(self, idx: np.ndarray) -> list[str]:
         assert self.frequency is not None
@@ -146,7 +210,7 @@ class ListObject:
             "qStateName": self.state_name,
             "qSize": {"qcx": 1, "qcy": self.size},
             "qDimensionInfo": self.dimension_info(),
-            "qExpressions": [],
+            "qExpressions": self._expressions_layout(),
             "qDataPages": self.data_pages(pages),
         }
 

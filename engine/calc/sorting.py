@@ -20,6 +20,7 @@ from engine.model.selection import (
     OPTION,
     SELECTED,
 )
+from engine.model.symbols import SymbolTable
 
 _CRITERIA = ("qSortByState", "qSortByFrequency", "qSortByNumeric", "qSortByAscii", "qSortByLoadOrder")
 #: Default criteria of a list object without qSortCriterias (selected first, then numbers, then text).
@@ -108,3 +109,38 @@ def sorted_symbols(symbols: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
     # np.lexsort sorts by its last key first: tie-break (symbol index) first, primary key last
     order = np.lexsort([symbols] + [k.take(symbols) for k in reversed(keys)])
     return symbols.take(order)
+
+
+def keys_for_symbols(syms: SymbolTable, crit: dict[str, int]) -> list[np.ndarray]:
+    """Sort keys (numeric, ascii, load order) over a symbol table that is not a model field (the
+    values of a calculated dimension); computed on the spot."""
+    n = len(syms)
+    keys: list[np.ndarray] = []
+    s = crit.get("qSortByNumeric", 0)
+    if s:
+        isnum = ~np.isnan(syms.num)
+        keys.append((~isnum).astype(np.int64))
+        keys.append(np.where(isnum, syms.num, 0.0) * s)
+    s = crit.get("qSortByAscii", 0)
+    if s and n:
+        texts = syms.text
+        folded = np.array([t.casefold() for t in texts], dtype=object).astype(str)
+        order = np.lexsort((np.asarray(texts, dtype=str), folded))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        keys.append(rank * s)
+    s = crit.get("qSortByLoadOrder", 0)
+    if s:
+        keys.append(np.arange(n, dtype=np.int64) * s)
+    return keys
+
+
+def code_rank(keys: list[np.ndarray], size: int) -> np.ndarray:
+    """Position of each code (index ``code + 1``; NULL ``-1`` at index 0 sorts last) in the order
+    the keys define; ties by code."""
+    codes = np.arange(size, dtype=np.int64)
+    order = np.lexsort([codes] + [k for k in reversed(keys) if len(k) == size]) if size else codes
+    rank = np.empty(size + 1, dtype=np.int64)
+    rank[1:][order] = np.arange(size)
+    rank[0] = size
+    return rank

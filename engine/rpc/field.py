@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.app.selections import search_symbols, symbols_for_values
-from engine.calc.expression import evaluate_expression
-from engine.model.selection import infer
+from engine.app.selections import symbols_for_values
 from engine.rpc.dispatch import Call, rpc
 
 
@@ -37,35 +35,19 @@ def get_cardinal(call: Call) -> dict:
 @rpc("Field", "Select", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
 def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
     doc, name, state = _parts(call)
-    found = _existing(call, _match(call, qMatch))
-    return {"qReturn": doc.selections.select(state, name, found, soft_lock=qSoftLock)}
+    return {"qReturn": doc.selections.select(state, name, _match(call, qMatch), soft_lock=qSoftLock)}
 
 
 @rpc("Field", "ToggleSelect", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
 def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
     doc, name, state = _parts(call)
-    found = _existing(call, _match(call, qMatch))
-    return {"qReturn": doc.selections.select(state, name, found, toggle=True, soft_lock=qSoftLock)}
+    return {"qReturn": doc.selections.select(state, name, _match(call, qMatch), toggle=True,
+                                             soft_lock=qSoftLock)}
 
 
 def _match(call: Call, match: str) -> np.ndarray:
-    if match.startswith("="):
-        return _expression_match(call, match)
-    return search_symbols(_symbols(call), match)
-
-
-def _expression_match(call: Call, expr: str) -> np.ndarray:
-    """``=expr`` search: the possible values for which the expression, evaluated with only that value
-    selected, is true (one evaluation per distinct value)."""
     doc, name, state = _parts(call)
-    hits = []
-    for i in np.flatnonzero(doc.inference(state).possible(name)).tolist():
-        probe = doc.selections.state(state).with_selection(name, [i])
-        inf = infer(doc.model, probe, doc.reduction_base())
-        _text, num = evaluate_expression(doc.model, inf, expr[1:], doc.variable_text)
-        if num == num and num != 0:
-            hits.append(i)
-    return np.asarray(hits, dtype=np.int64)
+    return doc.search(name, match, state)
 
 
 @rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)

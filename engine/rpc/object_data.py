@@ -16,7 +16,6 @@ import numpy as np
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.patches import resolve
-from engine.app.selections import search_symbols
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.errors import INVALID_PARAMETERS, QixError
@@ -40,7 +39,7 @@ def _definition(call: Call, path: str, default_key: str) -> tuple[Any, dict[str,
 
 def _cube(call: Call, path: str) -> tuple[Any, HyperCube, str]:
     doc, definition, state = _definition(call, path, "qHyperCubeDef")
-    return doc, HyperCube(doc.model, doc.inference(state), definition, variables=doc.variable_text), state
+    return doc, doc.hypercube(definition), state
 
 
 def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
@@ -65,6 +64,32 @@ async def get_list_object_data(call: Call, qPath: str, qPages: list) -> dict:
         return _list(call, qPath)[1].data_pages(qPages)
 
     return {"qDataPages": await asyncio.to_thread(work)}
+
+
+@rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
+async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: list) -> dict:
+    def work() -> list[dict]:
+        return _cube(call, qPath)[1].pivot_data_pages(qPages)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
+@rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
+async def get_hypercube_stack_data(call: Call, qPath: str, qPages: list, qMaxNbrCells: int) -> dict:
+    def work() -> list[dict]:
+        return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
+@rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
+def select_pivot_cells(call: Call, qPath: str, qSelections: list, qSoftLock: bool,
+                       qDeselectOnlyOneSelected: bool) -> dict:
+    doc, cube, state = _cube(call, qPath)
+    changed = False
+    for field, symbols in cube.pivot_cell_selections(qSelections).items():
+        changed |= doc.selections.select(state, field, symbols, soft_lock=qSoftLock)
+    return {"qSuccess": changed}
 
 
 # -- selections through a hypercube ---------------------------------------------------------------------
@@ -152,11 +177,9 @@ def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> d
 
 @rpc(OBJECT, "SearchListObjectFor", qPath="", qMatch="")
 def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict:
-    doc, lst, _state = _list(call, qPath)
-    pattern = qMatch if any(ch in qMatch for ch in "*?<>=") else f"*{qMatch}*"
-    found = search_symbols(doc.model.fields[lst.field].symbols, pattern)
-    exists = doc.inference(_state).exists(lst.field)
-    call.target.search = (qPath, found[exists.take(found)] if len(found) else found)
+    doc, lst, state = _list(call, qPath)
+    found = doc.list_search(lst.field, qMatch, state)
+    call.target.search = (qPath, found)
     return {"qSuccess": bool(len(found))}
 
 

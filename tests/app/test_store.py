@@ -429,11 +429,15 @@ def test_kill_at_random_times(tmp_path: Path, crash_model: DataModel) -> None:
     rnd = random.Random(42)
     left_temp = 0
     titles = set()
-    for _attempt in range(20):
+    # kill at random moments until both kinds of moment were hit (mid-save and after a completed
+    # save), however slow the machine is; bounded in attempts
+    for attempt in range(80):
+        if attempt >= 10 and left_temp >= 3 and len(titles) >= 2:
+            break
         proc = _spawn(path, "never")
         try:
             assert proc.stdout.readline().strip() == "READY"
-            time.sleep(rnd.uniform(0.0, 0.5))
+            time.sleep(rnd.uniform(0.0, 0.5 + attempt * 0.05))
         finally:
             _kill(proc)
         left_temp += bool(store.clean_temp_files(tmp_path))
