@@ -40,12 +40,6 @@ TLS_FILES = ("cloud-url.test.js", "global.test.js")
 #: (file, Node test name) -> what the engine lacks. Each entry is a scenario that fails today because of
 #: the engine; the reason names the failing call. Remove an entry when the engine is fixed.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("hypercubes.test.js", "pivot: left and top trees, data cells, and a pivot cell selection"):
-        "qMode 'EQ_DATA_MODE_PIVOT' is treated as straight (layout qMode 'S', want 'P'); "
-        "GetHyperCubePivotData and SelectPivotCells -> -32601 Method does not exist",
-    ("hypercubes.test.js", "stacked: one tree with every region and product and the measure values"):
-        "qMode 'EQ_DATA_MODE_PIVOT_STACK' is treated as straight (layout qMode 'S', want 'K'); "
-        "GetHyperCubeStackData -> -32601 Method does not exist",
     ("section-access.test.js", "two users see different reductions of one app and a third is denied"):
         "section access is not applied yet: us-user's hypercube shows DE, UK and US (want only US 306); "
         "fr-user's OpenDoc should fail with code 5",

@@ -1,7 +1,7 @@
 'use strict';
 // List objects with state counts, string/value expressions in properties, and getTableData with
 // positional and named parameters.
-const { describe, test, before, after } = require('node:test');
+const { describe, test, before, beforeEach, after } = require('node:test');
 const assert = require('node:assert/strict');
 const qix = require('../lib/qix');
 const { sales } = require('../lib/scripts');
@@ -13,6 +13,7 @@ describe('data', { timeout: 30000 }, () => {
     ({ session, app } = await qix.openSessionApp(null));
     await qix.load(app, sales);
   });
+  beforeEach(() => app.clearAll());
   after(() => session && session.close());
 
   test('list object: values in load order, state counts, and a selection', async () => {

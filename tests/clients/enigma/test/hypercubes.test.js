@@ -1,6 +1,6 @@
 'use strict';
 // Straight, pivot and stacked hypercubes over six sales rows, with selections made through the cube.
-const { describe, test, before, after } = require('node:test');
+const { describe, test, before, beforeEach, after } = require('node:test');
 const assert = require('node:assert/strict');
 const qix = require('../lib/qix');
 const { sales } = require('../lib/scripts');
@@ -27,6 +27,7 @@ describe('hypercubes', { timeout: 30000 }, () => {
     ({ session, app } = await qix.openSessionApp(null));
     await qix.load(app, sales);
   });
+  beforeEach(() => app.clearAll()); // each scenario starts from no selections, even after a failure
   after(() => session && session.close());
 
   test('straight: layout, then selecting cells through the cube', async () => {
@@ -75,7 +76,9 @@ describe('hypercubes', { timeout: 30000 }, () => {
     const again = (await obj.getHyperCubePivotData('/qHyperCubeDef',
       [{ qLeft: 0, qTop: 0, qWidth: 10, qHeight: 10 }]))[0];
     assert.deepEqual(again.qLeft.map((n) => n.qText), ['North']);
-    assert.deepEqual(again.qLeft.map((n) => n.qState), ['S']);
+    assert.deepEqual(again.qTop.map((n) => n.qText), ['Apples', 'Pears']);
+    const info = (await obj.getLayout()).qHyperCube.qDimensionInfo[0];
+    assert.equal(info.qStateCounts.qSelected, 1);
     await app.clearAll();
   });
 
