@@ -39,11 +39,7 @@ TLS_FILES = ("cloud-url.test.js", "global.test.js")
 
 #: (file, Node test name) -> what the engine lacks. Each entry is a scenario that fails today because of
 #: the engine; the reason names the failing call. Remove an entry when the engine is fixed.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("section-access.test.js", "two users see different reductions of one app and a third is denied"):
-        "section access is not applied yet: us-user's hypercube shows DE, UK and US (want only US 306); "
-        "fr-user's OpenDoc should fail with code 5",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
