@@ -1,10 +1,5 @@
 """Section access over real sockets with real JWTs: who may open, what each user sees, and that nothing
-outside a user's reduction ever reaches their socket.
-
-Cases that need the calculation layer on the Doc (selections, Evaluate, hypercube and list-object data,
-search) are marked ``xfail(strict=True, reason=NEEDS_CALC)``: they flip to failures as soon as the wiring
-makes them pass, so the marker can be removed.
-"""
+outside a user's reduction ever reaches their socket."""
 
 from __future__ import annotations
 
@@ -14,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Client, RpcError, RunningEngine
+from tests.harness import Client, RunningEngine
 from tests.jwt_keys import SECRET, bearer, mint
-
-NEEDS_CALC = "needs calc wiring"
 
 #: The Qlik Core authorization tutorial's app (core-website docs/tutorials/authorization.md).
 SEED_SCRIPT = """section access;
@@ -523,7 +516,7 @@ async def _m_alternate_state(c, doc, user):
 
 async def _m_search(c, doc, user):
     _, sales, capitals, _ = USERS[user]
-    res = await c.call("SearchResults", doc, {"qSearchFields": ["CAPITAL", "COUNTRY"]}, ["a", "e", "u", "r"],
+    res = await c.call("SearchResults", doc, {"qSearchFields": ["CAPITAL", "COUNTRY"]}, ["w", "l", "b", "r", "p"],
                        {"qOffset": 0, "qCount": 50})
     texts, _ = texts_of(res)
     assert {CAPITALS[k] for k in capitals} <= texts
@@ -545,7 +538,17 @@ async def _m_bookmark(c, doc, user):
     assert (await c.call("Evaluate", doc, "Sum(SALES_AMOUNT)"))["qReturn"] == str(sum(r[2] for r in sales))
 
 
+async def _m_bookmark_layout(c, doc, user):
+    # the admin's bookmark stores US and FR; a user's layout of it shows only what the user's model holds
+    _, _, capitals, _ = USERS[user]
+    h = (await c.call("GetBookmark", doc, "BM-ALL"))["qReturn"]["qHandle"]
+    items = (await c.call("GetLayout", h))["qLayout"]["qBookmark"]["qStateData"][0]["qFieldItems"]
+    shown = {v["qText"] for item in items for v in item["qValues"]}
+    assert shown == {"US", "FR"} & set(capitals)
+
+
 MATRIX = [
+    pytest.param(_m_bookmark_layout, id="bookmark-layout"),
     pytest.param(_m_table_data, id="GetTableData"),
     pytest.param(_m_tables_and_keys, id="GetTablesAndKeys"),
     pytest.param(_m_field_description, id="GetFieldDescription"),
@@ -556,7 +559,7 @@ MATRIX = [
     pytest.param(_m_evaluate, id="Evaluate"),
     pytest.param(_m_clear_all, id="ClearAll"),
     pytest.param(_m_alternate_state, id="alternate-state"),
-    pytest.param(_m_search, id="search", marks=pytest.mark.xfail(strict=True, reason=NEEDS_CALC)),
+    pytest.param(_m_search, id="search"),
     pytest.param(_m_variable, id="variable"),
     pytest.param(_m_bookmark, id="bookmark"),
 ]
@@ -573,11 +576,8 @@ def test_leak_matrix(engine_factory, method):
         async with Client.open(eng.url(), token("admin")) as c:
             doc = await open_doc(c, app_id)
             bm = {"qInfo": {"qId": "BM-ALL", "qType": "bookmark"}, "qMetaDef": {"title": "all"}}
-            try:
-                h = (await c.call("GetField", doc, "COUNTRY"))["qReturn"]["qHandle"]
-                await c.call("SelectValues", h, [{"qText": "US"}, {"qText": "FR"}], False, False)
-            except RpcError:
-                pass  # selections not wired yet: the bookmark case is xfail anyway
+            h = (await c.call("GetField", doc, "COUNTRY"))["qReturn"]["qHandle"]
+            await c.call("SelectValues", h, [{"qText": "US"}, {"qText": "FR"}], False, False)
             await c.call("CreateBookmark", doc, bm)
             await c.call("DoSave", doc)
         for user, (groups, *_rest) in USERS.items():

@@ -26,6 +26,7 @@ from engine.app.library import (
 )
 from engine.app.objects import DEF_KEYS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
+from engine.app.selections import symbols_for_values
 from engine.errors import QixError
 
 if TYPE_CHECKING:
@@ -275,6 +276,22 @@ def variable_list_items(doc: DocSession, definition: dict[str, Any]) -> list[dic
     return items
 
 
+def visible_state_data(model: Any, state_data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A bookmark's stored selections as this session may see them: fields and values its model (under
+    section access, the user's reduced model) does not hold are left out."""
+    out = []
+    for state in state_data:
+        items = []
+        for item in state.get("qFieldItems", []):
+            field = model.fields.get((item.get("qDef") or {}).get("qName", ""))
+            if field is None:
+                continue
+            values = [v for v in item.get("qValues", []) if len(symbols_for_values(field.symbols, [v]))]
+            items.append({**copy.deepcopy(item), "qValues": copy.deepcopy(values)})
+        out.append({**state, "qFieldItems": items})
+    return out
+
+
 def script_variable_id(name: str) -> str:
     """The id a script variable is known by (stable across sessions, distinct from created ones)."""
     return f"script-variable-{name}"
@@ -307,7 +324,7 @@ def entity_layout(doc: DocSession, view: EntityView) -> dict[str, Any]:
         return {**base, "qMeasure": measure}
     if entity.kind == "bookmark":
         state = entity.state or {}
-        bookmark = {"qStateData": copy.deepcopy(state.get("qStateData", [])),
+        bookmark = {"qStateData": visible_state_data(doc.model, state.get("qStateData", [])),
                     "qUtcModifyTime": state.get("qUtcModifyTime", 0), "qVariableItems": [], "qPatches": []}
         return {**base, "qBookmark": bookmark}
     return {**base, **_variable_values(doc, entity)}

@@ -169,3 +169,42 @@ def select_search(state: SelectionState, model: DataModel, inf: Inference, field
         cur = np.empty(0, dtype=np.int64) if cur is None else cur.astype(np.int64)
         hits = np.setxor1d(cur, hits)
     return state.with_selection(field, hits)
+
+
+def search_results(model: DataModel, inf: Inference, fields: list[str], terms: list[str], *,
+                   offset: int = 0, count: int = 10, max_matches: int = 5) -> dict:
+    """``Doc.SearchResults``: per field, the existing values in which any term starts a word
+    (case-insensitive), grouped as the engine's one ``DatasetType`` group; paging over fields."""
+    names = [f for f in (fields or list(model.fields)) if f in model.fields and not model.fields[f].is_system]
+    items = []
+    for name in names:
+        per_term = [list_search_mask(model, name, term) & inf.exists(name) for term in terms if term.strip()]
+        if not per_term:
+            continue
+        hit = np.logical_or.reduce(per_term)
+        found = np.flatnonzero(hit)
+        if not len(found):
+            continue
+        matched = [i for i, m in enumerate(per_term) if m.any()]
+        texts = model.fields[name].symbols.texts(found[:max_matches]).tolist()
+        items.append({"qItemType": "Field", "qTotalNumberOfMatches": int(len(found)), "qIdentifier": name,
+                      "qItemMatches": [{"qText": t, "qAttributes": []} for t in texts],
+                      "qSearchTermsMatched": matched})
+    page = items[offset: offset + count] if count > 0 else items[offset:]
+    groups = [{"qId": 0, "qGroupType": "DatasetType",
+               "qSearchTermsMatched": sorted({i for it in items for i in it["qSearchTermsMatched"]}),
+               "qTotalNumberOfItems": len(items), "qItems": page}] if items else []
+    return {"qSearchTerms": list(terms), "qTotalNumberOfGroups": len(groups), "qSearchGroupArray": groups}
+
+
+def search_suggestions(model: DataModel, inf: Inference, fields: list[str], terms: list[str],
+                       limit: int = 10) -> dict:
+    """``Doc.SearchSuggest``: existing values that complete the last term."""
+    term = terms[-1] if terms else ""
+    out: list[dict] = []
+    for name in (fields or list(model.fields)):
+        if name not in model.fields or not term.strip() or len(out) >= limit:
+            continue
+        found = np.flatnonzero(list_search_mask(model, name, term) & inf.exists(name))
+        out += [{"qValue": t, "qValueInt": 0} for t in model.fields[name].symbols.texts(found[:limit]).tolist()]
+    return {"qSuggestions": out[:limit], "qFieldNames": []}

@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
 from engine.app.reload import ReloadJob, reload_app
-from engine.calc import tables
+from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, INVALID_PARAMETERS, QixError
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
 from engine.rpc.dispatch import Call, rpc
@@ -287,3 +287,20 @@ def check_number_or_expression(call: Call, qExpr: str) -> dict:
         result = _check(call, qExpr)
         return {"qErrorMsg": result["qErrorMsg"], "qBadFieldNames": result["qBadFieldNames"]}
     return {"qErrorMsg": "", "qBadFieldNames": []}
+
+
+@rpc("Doc", "SearchResults", qOptions={}, qTerms=[], qPage={})
+def search_results(call: Call, qOptions: dict, qTerms: list, qPage: dict) -> dict:
+    doc = call.target
+    return {"qResult": search.search_results(
+        doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms],
+        offset=int(qPage.get("qOffset", 0)), count=int(qPage.get("qCount", 10)),
+        max_matches=int(qPage.get("qMaxNbrFieldMatches", 5)))}
+
+
+@rpc("Doc", "SearchSuggest", qOptions={}, qTerms=[])
+def search_suggest(call: Call, qOptions: dict, qTerms: list) -> dict:
+    doc = call.target
+    return {"qResult": search.search_suggestions(doc.model, doc.inference("$"),
+                                                 list(qOptions.get("qSearchFields") or []),
+                                                 [str(t) for t in qTerms])}

@@ -90,6 +90,9 @@ async def serve_frame(session: Any, sock: Any, frame: bytes | str) -> None:
 async def _run(spec: dispatch.MethodSpec, call: dispatch.Call, request: Any) -> bytes:
     session = call.session
     try:
+        doc = session.active_doc
+        if call.handle != GLOBAL_HANDLE and doc is not None:
+            doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
         kwargs = dispatch.bind(spec, request.params)
         result = spec.fn(call, **kwargs)
         if spec.is_async:
