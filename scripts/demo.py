@@ -27,6 +27,7 @@ import json  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from joserfc import jwt  # noqa: E402
@@ -37,29 +38,8 @@ from websockets.asyncio.client import connect  # noqa: E402
 APP = "section-access-demo"
 USERS = ("admin", "us-user", "fr-user")
 
-SCRIPT = """section access;
-LOAD * inline [
-ACCESS, USERID, COUNTRY
-ADMIN, admin,,
-USER, us-user,US,
-USER, uk-user,UK,
-USER, de-user,DE,
-];
-section Application;
-Sales:
-LOAD * INLINE [
-COUNTRY, PRODUCT, SALES_AMOUNT
-US, Electronics, 101
-US, Furniture, 102
-US, Other, 103
-UK, Electronics, 201
-UK, Furniture, 202
-UK, Other, 203
-DE, Electronics, 301
-DE, Furniture, 302
-DE, Other, 303
-];
-"""
+#: The Qlik Core authorization tutorial's app (core-website docs/tutorials/authorization.md), exactly.
+SCRIPT = (Path(__file__).with_name("section-access-seed.qvs")).read_text()
 
 
 class EngineError(Exception):

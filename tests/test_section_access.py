@@ -9,33 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Client, RunningEngine
+from tests.harness import REPO, Client, RunningEngine
 from tests.jwt_keys import SECRET, bearer, mint
 
-#: The Qlik Core authorization tutorial's app (core-website docs/tutorials/authorization.md).
-SEED_SCRIPT = """section access;
-LOAD * inline [
-ACCESS, USERID, COUNTRY
-ADMIN, admin,,
-USER, us-user,US,
-USER, uk-user,UK,
-USER, de-user,DE,
-];
-section Application;
-Sales:
-LOAD * INLINE [
-COUNTRY, PRODUCT, SALES_AMOUNT
-US, Electronics, 101
-US, Furniture, 102
-US, Other, 103
-UK, Electronics, 201
-UK, Furniture, 202
-UK, Other, 203
-DE, Electronics, 301
-DE, Furniture, 302
-DE, Other, 303
-];
-"""
+#: The Qlik Core authorization tutorial's app (core-website docs/tutorials/authorization.md), exactly.
+SEED_SCRIPT = (REPO / "scripts" / "section-access-seed.qvs").read_text()
 
 #: Groups, star, OMIT and a second table reached through COUNTRY. IT is in the data but listed nowhere in
 #: the security table; ES is listed but not in the data; FR is only in Capitals.
@@ -593,7 +571,6 @@ def test_leak_matrix(engine_factory, method):
 def test_demo_script_walkthrough(engine_factory):
     import importlib.util
 
-    from tests.harness import REPO
 
     spec = importlib.util.spec_from_file_location("qix_demo", REPO / "scripts" / "demo.py")
     demo = importlib.util.module_from_spec(spec)
