@@ -233,3 +233,28 @@ def test_abort_request_answers_15(engine):
             assert (await c.call("Evaluate", doc, "Count(K)"))["qReturn"] == "2000000"
 
     asyncio.run(scenario())
+
+
+def test_calc_condition(engine):
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/calccond")) as c:
+            doc = await _doc(c)
+            props = {"qInfo": {"qType": "t"}, "qHyperCubeDef": {
+                "qDimensions": [{"qDef": {"qFieldDefs": ["Product"]}}],
+                "qMeasures": [{"qDef": {"qDef": "Sum(Amount)"}}],
+                "qCalcCondition": {"qCond": {"qv": "GetSelectedCount(Country) = 1"},
+                                   "qMsg": {"qv": "Select one country"}},
+                "qInitialDataFetch": [{"qWidth": 2, "qHeight": 10}]}}
+            h = (await c.call("CreateSessionObject", doc, props))["qReturn"]["qHandle"]
+            cube = (await c.call("GetLayout", h))["qLayout"]["qHyperCube"]
+            assert cube["qError"]["qErrorCode"] == 7005 and cube["qCalcCondMsg"] == "Select one country"
+            assert cube["qDataPages"] == [] and cube["qSize"]["qcy"] == 0
+            resp = await c.request("GetHyperCubeData", h, ["/qHyperCubeDef", [{"qWidth": 2, "qHeight": 5}]])
+            assert resp["error"]["code"] == 7005
+            country = (await c.call("GetField", doc, "Country"))["qReturn"]["qHandle"]
+            await c.call("Select", country, "SE")
+            cube = (await c.call("GetLayout", h))["qLayout"]["qHyperCube"]
+            assert "qError" not in cube
+            assert {r[0]["qText"]: r[1]["qNum"] for r in cube["qDataPages"][0]["qMatrix"]} == {"Apple": 10, "Pear": 20}
+
+    asyncio.run(scenario())

@@ -22,11 +22,17 @@ from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
 from engine.app.selections import Selections
 from engine.calc.current import current_selection_items
-from engine.calc.evaluation import evaluate_expression, symbol_truth
+from engine.calc.evaluation import calc_condition_message, evaluate_expression, symbol_truth
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.calc.search import list_search, search_mask
-from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, SESSION_APP_NOT_PERSISTED, QixError
+from engine.errors import (
+    ACCESS_DENIED,
+    CALC_CONDITION_UNMET,
+    PERSONAL_SECTION_ACCESS,
+    SESSION_APP_NOT_PERSISTED,
+    QixError,
+)
 from engine.model.datamodel import DataModel
 from engine.model.selection import Inference, Reduction, SelectionState
 
@@ -311,8 +317,13 @@ class DocSession:
         return ListObject(self.model, self.inference(state), definition).layout()
 
     def hypercube(self, definition: dict[str, Any]) -> HyperCube:
-        """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state."""
+        """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state; 7005 when its
+        calculation condition does not hold (nothing is computed then)."""
         state = definition.get("qStateName") or "$"
+        unmet = calc_condition_message(self.model, self.inference(state), definition, self.variable_text,
+                                       self.state_lookup)
+        if unmet is not None:
+            raise QixError(CALC_CONDITION_UNMET, unmet)
         return HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
                          states=self.state_lookup)
 

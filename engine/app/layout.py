@@ -27,7 +27,7 @@ from engine.app.library import (
 from engine.app.objects import DEF_KEYS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbols_for_values
-from engine.errors import QixError
+from engine.errors import CALC_CONDITION_UNMET, QixError
 
 if TYPE_CHECKING:
     from engine.app.app import DocSession
@@ -166,7 +166,10 @@ class _Renderer:
         try:
             return self.doc.render_hypercube(resolve_library_refs(self.doc, definition), path)
         except QixError as err:
-            return {**empty_hypercube(definition), "qError": _calc_error(err)}
+            cube = {**empty_hypercube(definition), "qError": _calc_error(err)}
+            if err.code == CALC_CONDITION_UNMET:
+                cube["qCalcCondMsg"] = err.parameter
+            return cube
 
     def list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         try:

@@ -141,3 +141,20 @@ def symbol_truth(model: DataModel, inf: Inference, field: str, text: str, *,
     except (QixError, ExprSyntaxError):
         return np.zeros(len(model.fields[field].symbols), dtype=bool)
     return values.truthy()
+
+
+def calc_condition_message(model: DataModel, inf: Inference, qdef: dict, variables: VariableLookup | None = None,
+                           states: StatesLookup | None = None) -> str | None:
+    """A hypercube's calculation condition (``qCalcCondition.qCond`` or the older ``qCalcCond``): None when
+    there is none or it holds, else the message to show instead of data (``qCalcCondition.qMsg``)."""
+    spec = qdef.get("qCalcCondition") if isinstance(qdef.get("qCalcCondition"), dict) else {}
+    cond = spec.get("qCond") or qdef.get("qCalcCond")
+    cond = cond.get("qv", "") if isinstance(cond, dict) else (cond or "")
+    if not isinstance(cond, str) or not cond.strip():
+        return None
+    _text, num = evaluate_expression(model, inf, cond, variables, states)
+    if num == num and num != 0:
+        return None
+    msg = spec.get("qMsg")
+    msg = msg.get("qv", "") if isinstance(msg, dict) else (msg or "")
+    return msg or "The calculation condition is not fulfilled"
