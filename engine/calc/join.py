@@ -127,15 +127,15 @@ class Frame:
             return np.full(self.n, -1, dtype=np.int32)
         first = holders[0]
         if self.complete(first):
-            out = model.tables[first].columns[field_name].take(self.rows[first])
+            out = model.tables[first].columns.raw(field_name).take(self.rows[first]).astype(np.int32)
         else:
-            out = gather_codes(model.tables[first].columns[field_name], self.rows[first])
+            out = gather_codes(model.tables[first].columns.raw(field_name), self.rows[first]).astype(np.int32)
         for t in holders[1:]:
             missing = np.flatnonzero(out < 0)
             if not missing.size:
                 break
             r = self.rows[t].take(missing)
-            out[missing] = gather_codes(model.tables[t].columns[field_name], r)
+            out[missing] = gather_codes(model.tables[t].columns.raw(field_name), r)
         return out
 
     def complete(self, table: str) -> bool:
@@ -175,7 +175,7 @@ def _possible_groups(model: DataModel, inf: Inference, table: str, key: str) -> 
         return lk.order, lk.starts
     n = len(model.fields[key].symbols)
     ri = inf.row_index(table)
-    ck = model.tables[table].columns[key].take(ri)
+    ck = model.tables[table].columns.raw(key).take(ri).astype(np.int64)
     valid = np.flatnonzero(ck >= 0)
     ck = ck.take(valid)
     srt = np.argsort(ck, kind="stable")
@@ -196,7 +196,7 @@ def _walk(model: DataModel, inf: Inference, edges: tuple[Edge, ...], start: str,
         pr = cur.get(e.parent)
         if pr is None:
             continue
-        keys = gather_codes(model.tables[e.parent].columns[e.key], pr)
+        keys = gather_codes(model.tables[e.parent].columns.raw(e.key), pr)
         lk = idx.lookup(e.child, e.key)
         if lk.unique:
             assert lk.row_of is not None

@@ -69,6 +69,9 @@ class CodeColumns(MutableMapping[str, np.ndarray]):
     def __repr__(self) -> str:
         return f"CodeColumns({', '.join(f'{k}: {v.dtype}' for k, v in self._cols.items())})"
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._cols
+
     def raw(self, name: str) -> np.ndarray:
         """The column as stored (possibly int8/int16)."""
         return self._cols[name]

@@ -257,7 +257,7 @@ class _Propagation:
         hit = self.gathered.get((table, key))
         if hit is not None and np.array_equal(hit[0], inc):
             return hit[1]
-        rows = inc.take(self.model.tables[table].columns[key])
+        rows = inc.take(self.model.tables[table].columns.raw(key))
         self.gathered[(table, key)] = (inc, rows)
         return rows
 
@@ -284,7 +284,7 @@ class _Propagation:
             for k in self.idx.keys_of[t]:
                 m, constrained = self.rows_except(t, k)
                 new = None if m is None or not constrained else _scatter_present(
-                    self.model.tables[t].columns[k], self.nonzero(m), self.idx.nsym(k))
+                    self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k))
                 old = self.msg.get((t, k))
                 if (new is None) == (old is None) and (new is None or np.array_equal(new, old)):
                     continue
@@ -318,7 +318,7 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
             if not smask.any():
                 continue
         for t in model.field_tables.get(f, ()):
-            new = smask.take(model.tables[t].columns[f])
+            new = smask.take(model.tables[t].columns.raw(f))
             old = cons.get(t)
             if old is not None:
                 np.logical_and(new, old, out=new)
@@ -396,7 +396,7 @@ class Inference:
                 if m is None:
                     hit |= self._idx.present(t, field_name)
                 else:
-                    hit[self.model.tables[t].columns[field_name].take(self.row_index(t))] = True
+                    hit[self.model.tables[t].columns.raw(field_name).take(self.row_index(t))] = True
             hit = hit[:n]
             if self.base is not None and field_name in self.base.symbols:
                 hit &= self.base.symbols[field_name]

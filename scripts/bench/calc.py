@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys  # noqa: E402
 import time
 from collections.abc import Callable
+from pathlib import Path  # noqa: E402
 
 import numpy as np
 
-from engine.calc.hypercube import HyperCube
-from engine.model.datamodel import DataModel, Field, Table
-from engine.model.selection import EMPTY_STATE, infer
-from engine.model.symbols import SymbolTable
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo's engine
+
+from engine.calc.hypercube import HyperCube  # noqa: E402
+from engine.model.datamodel import DataModel, Field, Table  # noqa: E402
+from engine.model.selection import EMPTY_STATE, infer  # noqa: E402
+from engine.model.symbols import SymbolTable  # noqa: E402
 
 
 def build(n: int, n1: int = 100_000, n2: int = 20_000, seed: int = 0) -> DataModel:

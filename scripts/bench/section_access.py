@@ -22,14 +22,17 @@ import gc
 import statistics
 import sys
 import time
+from pathlib import Path  # noqa: E402
 
 import numpy as np
 
-from engine.app.access import AccessCache
-from engine.calc.hypercube import HyperCube
-from engine.model.datamodel import DataModel, Field, Table
-from engine.model.selection import EMPTY_STATE, infer
-from engine.model.symbols import SymbolTable
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo's engine
+
+from engine.app.access import AccessCache  # noqa: E402
+from engine.calc.hypercube import HyperCube  # noqa: E402
+from engine.model.datamodel import DataModel, Field, Table  # noqa: E402
+from engine.model.selection import EMPTY_STATE, infer  # noqa: E402
+from engine.model.symbols import SymbolTable  # noqa: E402
 
 QDEF = {"qDimensions": [{"qDef": {"qFieldDefs": ["Cat"]}}], "qMeasures": [{"qDef": {"qDef": "Sum(Sales)"}}],
         "qInitialDataFetch": [{"qWidth": 2, "qHeight": 50}]}

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from engine.app import store
-from engine.model.datamodel import DataModel, TableData
-from engine.model.symbols import encode
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo's engine
+
+from engine.app import store  # noqa: E402
+from engine.model.datamodel import DataModel, TableData  # noqa: E402
+from engine.model.symbols import encode  # noqa: E402
 
 
 def _texts(values: np.ndarray) -> np.ndarray:
