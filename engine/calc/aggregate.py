@@ -456,7 +456,7 @@ class Aggregator:
                 def whole(f: str) -> np.ndarray:
                     hit = cache.get((u, f))
                     if hit is None:
-                        hit = cols[f].take(r)
+                        hit = cols.raw(f).take(r)  # stored dtype: the codes only index symbols
                         cache[(u, f)] = hit
                     return hit
 
@@ -468,7 +468,7 @@ class Aggregator:
                 nu = max(model.tables[u].nrows, 1)
                 pairs = np.unique(gid.take(sel).astype(np.int64) * nu + r.take(sel))
                 g, rows = pairs // nu, pairs % nu
-            return g, RowContext(model, lambda f: cols[f].take(rows), len(rows), self.locale, self.variables)
+            return g, RowContext(model, lambda f: cols.raw(f).take(rows), len(rows), self.locale, self.variables)
         sel = np.flatnonzero(gid >= 0)
         g = gid.take(sel) if sel.size != len(gid) else gid
 
