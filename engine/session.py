@@ -105,12 +105,6 @@ class Session:
             del self.handles[h]
         return gone
 
-    def drop_where(self, predicate: Callable[[HandleEntry], bool]) -> list[int]:
-        gone = [h for h, e in self.handles.items() if predicate(e)]
-        for h in gone:
-            del self.handles[h]
-        return gone
-
     def mark_read(self, handle: int) -> None:
         """The client has just read this handle's state: it is valid until the target's version moves."""
         entry = self.handles.get(handle)
@@ -216,9 +210,6 @@ class SessionManager:
         app = doc.app
         return [s for s in self.sessions.values()
                 if s is not session and s.active_doc is not None and s.active_doc.app is app]
-
-    def sessions_on(self, predicate: Callable[[Session], bool]) -> list[Session]:
-        return [s for s in self.sessions.values() if predicate(s)]
 
     @property
     def active(self) -> int:

@@ -7,7 +7,6 @@ top-level keys are ignored. Frames are text frames of orjson bytes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ import orjson
 
 from engine.errors import INVALID_REQUEST, PARSE_ERROR, QixError
 
-__all__ = ["Request", "decode", "encode_result", "encode_error", "encode_push", "QixError", "sanitize"]
+__all__ = ["Request", "decode", "encode_result", "encode_error", "encode_push", "QixError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,26 +63,9 @@ def decode(frame: bytes | str) -> Request:
     return Request(request_id, method, handle, params, msg.get("delta") is True)
 
 
-def sanitize(value: Any) -> Any:
-    """Replace float NaN/Infinity (which JSON cannot carry) by the strings the engine sends."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, dict):
-        return {k: sanitize(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [sanitize(v) for v in value]
-    return value
-
-
 def _dumps(obj: dict) -> bytes:
-    try:
-        return orjson.dumps(obj)
-    except TypeError:
-        return orjson.dumps(sanitize(obj))
+    """Handlers send NaN as the string ``"NaN"`` themselves: orjson would write a float NaN as ``null``."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def encode_result(request_id: Any, result: dict, *, delta: bool = False, change: list[int] | None = None,
