@@ -13,8 +13,6 @@ Skipped only when ``node`` or the suite's node_modules are missing, and never un
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -23,12 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from tests.harness import REPO, RunningEngine
+from tests.harness import REPO, RunningEngine, self_signed_cert
 
 SUITE = REPO / "tests" / "clients" / "enigma"
 DATA_DIR = REPO / "tests" / "data"
@@ -79,25 +73,6 @@ def node_ready() -> None:
     pytest.skip(reason)
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1 (it is its own CA, so clients can trust exactly it)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory, node_ready):
     """One engine per (level, tls), started lazily and shared by the module's cases."""
@@ -113,7 +88,7 @@ def engines(tmp_path_factory, node_ready):
             extra: tuple[str, ...] = ()
             ca = None
             if config.tls:
-                ca, key_path = self_signed(base)
+                ca, key_path = self_signed_cert(base)
                 extra = ("--tls-cert", str(ca), "--tls-key", str(key_path))
             started[key] = (RunningEngine(*settings, document_dir=base / "apps", extra_args=extra), ca)
         return started[key]

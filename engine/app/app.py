@@ -33,6 +33,7 @@ from engine.errors import (
     SESSION_APP_NOT_PERSISTED,
     QixError,
 )
+from engine.expr.formatting import Locale
 from engine.model.datamodel import DataModel
 from engine.model.selection import Inference, Reduction, SelectionState
 
@@ -431,28 +432,30 @@ class DocSession:
 
 
 def locale_info() -> dict[str, Any]:
+    """``GetLocaleInfo``: the number and date conventions scripts interpret text with (``Locale``'s
+    defaults), plus the en-US calendar settings a new app's script sets."""
+    loc = Locale()
     return {
-        "qDecimalSep": ".",
-        "qThousandSep": ",",
+        "qDecimalSep": loc.decimal_sep,
+        "qThousandSep": loc.thousand_sep,
         "qListSep": ";",
-        "qMoneyDecimalSep": ".",
-        "qMoneyThousandSep": ",",
+        "qMoneyDecimalSep": loc.money_decimal_sep,
+        "qMoneyThousandSep": loc.money_thousand_sep,
         "qCurrentYear": time.gmtime().tm_year,
-        "qMoneyFmt": "$#,##0.00;-$#,##0.00",
-        "qTimeFmt": "h:mm:ss TT",
-        "qDateFmt": "M/D/YYYY",
-        "qTimestampFmt": "M/D/YYYY h:mm:ss[.fff] TT",
+        "qMoneyFmt": loc.money_format,
+        "qTimeFmt": loc.time_format,
+        "qDateFmt": loc.date_format,
+        "qTimestampFmt": loc.timestamp_format,
         "qCalendarStrings": {
-            "qDayNames": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-            "qMonthNames": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-            "qLongDayNames": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
-            "qLongMonthNames": ["January", "February", "March", "April", "May", "June", "July", "August",
-                                "September", "October", "November", "December"],
+            "qDayNames": list(loc.day_names),
+            "qMonthNames": list(loc.month_names),
+            "qLongDayNames": list(loc.long_day_names),
+            "qLongMonthNames": list(loc.long_month_names),
         },
         "qFirstWeekDay": 6,
         "qBrokenWeeks": True,
         "qReferenceDay": 0,
-        "qFirstMonthOfYear": 1,
+        "qFirstMonthOfYear": loc.first_month_of_year,
         "qCollation": "en-US",
         "qNumericalAbbreviation": "3:k;6:M;9:G;12:T;15:P;18:E;21:Z;24:Y;-3:m;-6:μ;-9:n;-12:p;-15:f;-18:a;-21:z;-24:y",
     }

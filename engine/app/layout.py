@@ -26,7 +26,7 @@ from engine.app.library import (
 )
 from engine.app.objects import DEF_KEYS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
-from engine.app.selections import symbols_for_values
+from engine.app.selections import symbol_of_each
 from engine.errors import CALC_CONDITION_UNMET, QixError
 
 if TYPE_CHECKING:
@@ -289,7 +289,9 @@ def visible_state_data(model: Any, state_data: list[dict[str, Any]]) -> list[dic
             field = model.fields.get((item.get("qDef") or {}).get("qName", ""))
             if field is None:
                 continue
-            values = [v for v in item.get("qValues", []) if len(symbols_for_values(field.symbols, [v]))]
+            stored = item.get("qValues", [])
+            present = symbol_of_each(field.symbols, stored) >= 0
+            values = [v for v, keep in zip(stored, present.tolist(), strict=True) if keep]
             items.append({**copy.deepcopy(item), "qValues": copy.deepcopy(values)})
         out.append({**state, "qFieldItems": items})
     return out

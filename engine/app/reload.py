@@ -47,20 +47,9 @@ class ReloadJob:
         with self._lock:
             errors = list(self.errors)
         end = self.ended_at if self.ended_at is not None else time.monotonic()
-        return {
-            "qStarted": self.started,
-            "qFinished": self.finished,
-            "qCompleted": self.progress.statements,
-            "qTotal": 0,
-            "qKB": 0,
-            "qMillisecs": int((end - self.started_at) * 1000),
-            "qUserInteractionWanted": False,
-            "qPersistentProgress": "\n".join(lines),
-            "qTransientProgress": transient,
-            "qErrorData": errors,
-            "qPersistentProgressMessages": [{"qMessageCode": 0, "qMessageParameters": [line]} for line in lines],
-            "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": [transient] if transient else []},
-        }
+        return progress_data(
+            started=self.started, finished=self.finished, completed=self.progress.statements,
+            millisecs=int((end - self.started_at) * 1000), lines=lines, transient=transient, errors=errors)
 
     def fail(self, message: str, line_text: str = "", line: int = 0) -> None:
         with self._lock:
@@ -72,6 +61,27 @@ class ReloadJob:
                 "qErrorDataCode": "EDC_ERROR",
                 "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
             })
+
+
+def progress_data(*, started: bool = False, finished: bool = False, completed: int = 0, millisecs: int = 0,
+                  lines: list[str] | None = None, transient: str = "",
+                  errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The engine's ``ProgressData``; all defaults = nothing has run (GetProgress of an unknown id)."""
+    lines = lines or []
+    return {
+        "qStarted": started,
+        "qFinished": finished,
+        "qCompleted": completed,
+        "qTotal": 0,
+        "qKB": 0,
+        "qMillisecs": millisecs,
+        "qUserInteractionWanted": False,
+        "qPersistentProgress": "\n".join(lines),
+        "qTransientProgress": transient,
+        "qErrorData": errors or [],
+        "qPersistentProgressMessages": [{"qMessageCode": 0, "qMessageParameters": [line]} for line in lines],
+        "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": [transient] if transient else []},
+    }
 
 
 def connections_of(app: App) -> dict[str, Connection]:

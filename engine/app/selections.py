@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine.model.datamodel import DataModel
 from engine.model.selection import EMPTY_STATE, Inference, Reduction, SelectionState, infer
@@ -38,17 +40,17 @@ class StateHistory:
         return True
 
     def step_back(self) -> bool:
-        if not self.back:
-            return False
-        self.forward.append(self.current)
-        self.current = self.back.pop()
-        return True
+        return self._step(self.back, self.forward)
 
     def step_forward(self) -> bool:
-        if not self.forward:
+        return self._step(self.forward, self.back)
+
+    def _step(self, source: list[SelectionState], other: list[SelectionState]) -> bool:
+        """Move to the newest state of ``source``, remembering the current one in ``other``."""
+        if not source:
             return False
-        self.back.append(self.current)
-        self.current = self.forward.pop()
+        other.append(self.current)
+        self.current = source.pop()
         return True
 
 
@@ -61,7 +63,8 @@ class Selections:
         self._base = base
         self._on_change = on_change
         self.states: dict[str, StateHistory] = {"$": StateHistory()}
-        self._inference: dict[str, tuple[tuple, Inference]] = {}
+        #: state name → (model, state key, base, inference): reused while all three are unchanged
+        self._inference: dict[str, tuple[DataModel, tuple, Reduction | None, Inference]] = {}
         #: fields in AND mode / with one-and-only-one, per field name (NxProperties)
         self.one_and_only_one: set[str] = set()
 
@@ -99,12 +102,13 @@ class Selections:
         model = self._model()
         current = self.state(name)
         base = self._base()
-        key = (id(model), current.key(), None if base is None else id(base))
+        key = current.key()
         cached = self._inference.get(name)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        # identity, not id(): a reloaded model may be allocated where the freed one was
+        if cached is not None and cached[0] is model and cached[1] == key and cached[2] is base:
+            return cached[3]
         inf = infer(model, current, base)
-        self._inference[name] = (key, inf)
+        self._inference[name] = (model, key, base, inf)
         return inf
 
     # -- selecting -------------------------------------------------------------------------------
@@ -181,20 +185,31 @@ class Selections:
             self.set(name, new)
 
 
-def symbols_for_values(syms: Any, values: list[dict]) -> np.ndarray:
-    """Symbol indexes of FieldValue dicts: numeric values match by number, others by text."""
-    out: list[int] = []
+def symbol_of_each(syms: Any, values: list[dict]) -> np.ndarray:
+    """The symbol index of each FieldValue dict (``-1`` when the field has no such value): numeric values
+    match by number, the others by text. Vectorised over the symbols (no Python string per symbol)."""
+    out = np.full(len(values), -1, dtype=np.int64)
     if not values or not len(syms):
-        return np.empty(0, dtype=np.int64)
-    text_index = {t: i for i, t in enumerate(syms.text.tolist())}
-    num = syms.num
-    for v in values:
-        if v.get("qIsNumeric") and isinstance(v.get("qNumber"), int | float):
-            hit = np.flatnonzero(num == float(v["qNumber"]))
-            if hit.size:
-                out.append(int(hit[0]))
-                continue
-        text = v.get("qText")
-        if isinstance(text, str) and text in text_index:
-            out.append(text_index[text])
-    return np.unique(np.asarray(out, dtype=np.int64))
+        return out
+    numeric = [i for i, v in enumerate(values)
+               if v.get("qIsNumeric") and isinstance(v.get("qNumber"), int | float)]
+    if numeric:
+        num = syms.num
+        order = np.argsort(num, kind="stable")  # NaN (text-only symbols) sorts last and never matches
+        wanted = np.asarray([float(values[i]["qNumber"]) for i in numeric])
+        pos = np.minimum(np.searchsorted(num.take(order), wanted), len(order) - 1)
+        hit = num.take(order.take(pos)) == wanted
+        out[np.asarray(numeric)[hit]] = order.take(pos)[hit]
+    by_text = [i for i, v in enumerate(values) if out[i] < 0 and isinstance(v.get("qText"), str)]
+    if by_text:
+        found = pc.index_in(pa.array([values[i]["qText"] for i in by_text], pa.string()),
+                            value_set=syms.text_array()).to_numpy(zero_copy_only=False)
+        found = np.where(np.isnan(found.astype(np.float64)), -1, found).astype(np.int64)
+        out[np.asarray(by_text)] = found
+    return out
+
+
+def symbols_for_values(syms: Any, values: list[dict]) -> np.ndarray:
+    """Sorted distinct symbol indexes of the FieldValue dicts that the field holds."""
+    found = symbol_of_each(syms, values)
+    return np.unique(found[found >= 0])

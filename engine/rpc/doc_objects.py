@@ -55,22 +55,23 @@ def get_objects(call: Call, qOptions: dict) -> dict:
     return {"qList": items}
 
 
-def _destroy_object(call: Call, qId: str, store: ObjectStore) -> dict:
-    obj = store.get(qId)
-    if obj is None:
+def _destroy(call: Call, store: ObjectStore, qId: str) -> dict:
+    """Remove an entity (and its children) from ``store``, closing every handle of it."""
+    entity = store.get(qId)
+    if entity is None:
         return {"qSuccess": False}
-    entities.close(call, store.remove(obj))
+    entities.close(call, store.remove(entity))
     return {"qSuccess": True}
 
 
 @rpc("Doc", "DestroySessionObject", qId="")
 def destroy_session_object(call: Call, qId: str) -> dict:
-    return _destroy_object(call, qId, _doc(call).session_objects)
+    return _destroy(call, _doc(call).session_objects, qId)
 
 
 @rpc("Doc", "DestroyObject", qId="")
 def destroy_object(call: Call, qId: str) -> dict:
-    return _destroy_object(call, qId, _doc(call).app.objects)
+    return _destroy(call, _doc(call).app.objects, qId)
 
 
 @rpc("Doc", "GetAllInfos")
@@ -143,9 +144,7 @@ def _destroy_variable(call: Call, var: Entity | None, session_only: bool) -> dic
     doc = _doc(call)
     if var is None or (session_only and var.persistent):
         return {"qSuccess": False}
-    store = doc.app.variables if var.persistent else doc.session_variables
-    entities.close(call, store.remove(var))
-    return {"qSuccess": True}
+    return _destroy(call, doc.app.variables if var.persistent else doc.session_variables, var.id)
 
 
 @rpc("Doc", "DestroySessionVariable", qId="")
@@ -170,42 +169,24 @@ def _create(call: Call, store: ObjectStore, props: Any) -> tuple[Entity, dict]:
     return entity, {"qInfo": entity.info(), "qReturn": entities.interface(call, entity, report_change=True)}
 
 
-def _destroy(call: Call, store: ObjectStore, qId: str) -> dict:
-    entity = store.get(qId)
-    if entity is None:
-        return {"qSuccess": False}
-    entities.close(call, store.remove(entity))
-    return {"qSuccess": True}
+def _register_library(noun: str, attr: str) -> None:
+    """Doc.Create<noun>/Get<noun>/Destroy<noun> over the app's ``attr`` store (dimensions, measures)."""
+
+    @rpc("Doc", f"Create{noun}", qProp={})
+    def create(call: Call, qProp: dict) -> dict:
+        return _create(call, getattr(_doc(call).app, attr), qProp)[1]
+
+    @rpc("Doc", f"Get{noun}", qId="")
+    def get(call: Call, qId: str) -> dict:
+        return {"qReturn": entities.interface(call, getattr(_doc(call).app, attr).get(qId))}
+
+    @rpc("Doc", f"Destroy{noun}", qId="")
+    def destroy(call: Call, qId: str) -> dict:
+        return _destroy(call, getattr(_doc(call).app, attr), qId)
 
 
-@rpc("Doc", "CreateDimension", qProp={})
-def create_dimension(call: Call, qProp: dict) -> dict:
-    return _create(call, _doc(call).app.dimensions, qProp)[1]
-
-
-@rpc("Doc", "GetDimension", qId="")
-def get_dimension(call: Call, qId: str) -> dict:
-    return {"qReturn": entities.interface(call, _doc(call).app.dimensions.get(qId))}
-
-
-@rpc("Doc", "DestroyDimension", qId="")
-def destroy_dimension(call: Call, qId: str) -> dict:
-    return _destroy(call, _doc(call).app.dimensions, qId)
-
-
-@rpc("Doc", "CreateMeasure", qProp={})
-def create_measure(call: Call, qProp: dict) -> dict:
-    return _create(call, _doc(call).app.measures, qProp)[1]
-
-
-@rpc("Doc", "GetMeasure", qId="")
-def get_measure(call: Call, qId: str) -> dict:
-    return {"qReturn": entities.interface(call, _doc(call).app.measures.get(qId))}
-
-
-@rpc("Doc", "DestroyMeasure", qId="")
-def destroy_measure(call: Call, qId: str) -> dict:
-    return _destroy(call, _doc(call).app.measures, qId)
+_register_library("Dimension", "dimensions")
+_register_library("Measure", "measures")
 
 
 def utc_days() -> float:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from engine.app.app import DocSession
+from engine.app.reload import progress_data
 from engine.errors import APP_ALREADY_OPEN, APP_INVALID, QixError
 from engine.rpc.dispatch import Call, rpc
 
@@ -156,14 +157,6 @@ def cancel_reload(call: Call, qReason: str) -> dict:
     return {}
 
 
-_EMPTY_PROGRESS = {
-    "qStarted": False, "qFinished": False, "qCompleted": 0, "qTotal": 0, "qKB": 0, "qMillisecs": 0,
-    "qUserInteractionWanted": False, "qPersistentProgress": "", "qTransientProgress": "",
-    "qErrorData": [], "qPersistentProgressMessages": [],
-    "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": []},
-}
-
-
 @rpc("Global", "GetProgress", concurrent=True, qRequestId=0)
 def get_progress(call: Call, qRequestId: Any) -> dict:
     reloads = call.session.reloads
@@ -171,7 +164,7 @@ def get_progress(call: Call, qRequestId: Any) -> dict:
     if progress is None and qRequestId in (0, -1, None) and reloads:
         progress = list(reloads.values())[-1]  # 0: the session's latest reload
     if progress is None:
-        return {"qProgressData": dict(_EMPTY_PROGRESS)}
+        return {"qProgressData": progress_data()}
     return {"qProgressData": progress.snapshot()}
 
 

@@ -202,15 +202,10 @@ def abort_list_object_search(call: Call, qPath: str) -> dict:
 
 # -- clearing, locking, selection mode -------------------------------------------------------------------
 def _fields_at(call: Call, path: str, columns: list) -> tuple[Any, list[str], str]:
-    view = call.target
-    doc = view.doc
-    props = effective_properties(doc, view)
-    pointer = path or "/qListObjectDef"
-    definition = resolve(props, pointer) or resolve(props, path or "/qHyperCubeDef")
-    if not isinstance(definition, dict):
-        raise QixError(INVALID_PARAMETERS, pointer)
-    state = definition.get("qStateName") or props.get("qStateName") or "$"
-    definition = resolve_library_refs(doc, definition)
+    """(doc, the dimension fields of the list object or hypercube at ``path``, state name); for a
+    hypercube, only the dimension columns in ``columns`` when given."""
+    default = "qListObjectDef" if _has(call, "/qListObjectDef") else "qHyperCubeDef"  # when no path
+    doc, definition, state = _definition(call, path, default)
     if "qDimensions" in definition:
         fields = [((d.get("qDef") or {}).get("qFieldDefs") or [""])[0] for d in definition["qDimensions"]]
         if columns:
@@ -218,6 +213,11 @@ def _fields_at(call: Call, path: str, columns: list) -> tuple[Any, list[str], st
     else:
         fields = [((definition.get("qDef") or {}).get("qFieldDefs") or [""])[0]]
     return doc, [f.lstrip("=") for f in fields if f], state
+
+
+def _has(call: Call, pointer: str) -> bool:
+    view = call.target
+    return isinstance(resolve(effective_properties(view.doc, view), pointer), dict)
 
 
 @rpc(OBJECT, "ClearSelections", qPath="", qColIndices=[])
