@@ -81,17 +81,14 @@ class AppRegistry:
 
     def open(self, name: str, with_data: bool = True) -> App:
         """The shared :class:`App` for ``name``, loading it on first use."""
-        if name in self.open_apps:  # apps already loaded, by id
-            app = self.open_apps[name]
-            if with_data:
-                app.ensure_data()
-            return app
-        app_id, path = self.resolve(name)
-        with self._lock:
-            app = self.open_apps.get(app_id)
-            if app is None:
-                app = App.from_document(store.load(path, with_data=with_data), path)
-                self.open_apps[app_id] = app
+        app = self.open_apps.get(name)  # already loaded, by id
+        if app is None:
+            app_id, path = self.resolve(name)
+            with self._lock:
+                app = self.open_apps.get(app_id)
+                if app is None:
+                    app = App.from_document(store.load(path, with_data=with_data), path)
+                    self.open_apps[app_id] = app
         if with_data:
             app.ensure_data()
         return app
