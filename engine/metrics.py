@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 log = logging.getLogger("qix.metrics")
 
@@ -16,6 +23,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes: what load tests read
         self.active_sessions = Gauge("qix_active_sessions", "Sessions alive now", registry=r)
         self.sessions_total = Counter("qix_sessions", "Sessions created", registry=r)
         self.active_connections = Gauge("qix_active_connections", "Open WebSocket connections", registry=r)

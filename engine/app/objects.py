@@ -251,6 +251,16 @@ class EntityView:
     #: ApplyPatches with qSoftPatch: kept per session, re-applied on top of the current properties
     soft_patches: list[dict[str, Any]] = field(default_factory=list)
     soft_counter: int = 0
+    #: (version, layout) of the last GetLayout: dashboards poll unchanged objects, and a layout is a pure
+    #: function of what ``version()`` tracks (the same contract that drives change notifications)
+    _layout: tuple[tuple, dict[str, Any]] | None = field(default=None, repr=False)
+
+    def cached_layout(self, version: tuple) -> dict[str, Any] | None:
+        cached = self._layout
+        return cached[1] if cached is not None and cached[0] == version else None
+
+    def keep_layout(self, version: tuple, layout: dict[str, Any]) -> None:
+        self._layout = (version, layout)
 
     def add_soft_patches(self, patches: list[dict[str, Any]]) -> None:
         self.soft_patches.extend(copy.deepcopy(patches))

@@ -26,11 +26,16 @@ def _view(call: Call) -> EntityView:
 
 @rpc(OBJECT, "GetLayout")
 async def get_layout(call: Call) -> dict:
-    """Computed in a worker thread (hypercubes over large models take a while); an AbortRequest on it
-    answers error 15 at once."""
+    """Answered from the view's last layout while its version holds; otherwise computed in a worker
+    thread (hypercubes over large models take a while), where an AbortRequest answers error 15 at once."""
     view = _view(call)
     call.session.mark_read(call.handle)
-    return {"qLayout": await asyncio.to_thread(object_layout, view.doc, view)}
+    version = view.version()
+    layout = view.cached_layout(version)
+    if layout is None:
+        layout = await asyncio.to_thread(object_layout, view.doc, view)
+        view.keep_layout(version, layout)
+    return {"qLayout": layout}
 
 
 @rpc(OBJECT, "GetProperties")

@@ -1,0 +1,144 @@
+"""scripts/loadtest.py against a real engine on loopback: short runs that must end with zero errors and
+counts that match what the users were asked to do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness import REPO, RunningEngine, free_port
+
+SECRET = "loadtest-secret-0123456789abcdef"
+LOADTEST = REPO / "scripts" / "loadtest.py"
+
+
+def run_loadtest(*args: str, timeout: float = 90) -> tuple[int, dict | None, str]:
+    proc = subprocess.run([sys.executable, str(LOADTEST), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+    summary = json.loads(proc.stdout) if "--json" in args and proc.stdout.strip().startswith("{") else None
+    return proc.returncode, summary, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):
+    metrics_port = free_port()
+    eng = RunningEngine("ValidateJsonWebTokens=2", f"JsonWebTokenSecret={SECRET}",
+                        f"PrometheusPort={metrics_port}", document_dir=tmp_path_factory.mktemp("apps"))
+    eng.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    yield eng
+    eng.stop()
+
+
+def base_url(engine: RunningEngine) -> str:
+    return f"ws://127.0.0.1:{engine.port}"
+
+
+def test_full_scenario_zero_errors_and_server_figures(engine: RunningEngine) -> None:
+    code, s, out = run_loadtest("--url", base_url(engine), "--users", "6", "--duration", "4", "--ramp-up", "1",
+                                "--think", "0.05", "--secret", SECRET, "--metrics-url", engine.metrics_url,
+                                "--json")
+    assert code == 0, out
+    assert s["errors"] == {} and s["handshakes"] == {"ok": 6, "refused": {}}
+    methods = s["methods"]
+    # every user built its session app once, then looped over select / read / clear
+    for once in ("CreateSessionApp", "SetScript", "DoReload"):
+        assert methods[once]["count"] == 6
+    assert methods["CreateSessionObject"]["count"] == 12  # a list object and a hypercube each
+    for looped in ("GetLayout", "SelectListObjectValues", "GetHyperCubeData"):
+        assert methods[looped]["count"] >= 6, looped
+        assert 0 < methods[looped]["p50_ms"] <= methods[looped]["p99_ms"] <= methods[looped]["max_ms"]
+    assert s["requests"] == sum(m["count"] for name, m in methods.items() if name != "(handshake)")
+    assert s["throughput_rps"] > 0
+    server = s["server"]
+    assert server["requests"] >= s["requests"]  # the engine counted at least what the users sent
+    assert server["cpu_ms_per_request"] > 0 and server["rss_after_mib"] > 10
+
+
+def test_light_scenario_in_two_workers_respects_the_request_budget(engine: RunningEngine) -> None:
+    code, s, out = run_loadtest("--url", base_url(engine), "--users", "10", "--workers", "2", "--scenario", "light",
+                                "--duration", "20", "--ramp-up", "0.5", "--think", "0.01", "--max-requests", "300",
+                                "--secret", SECRET, "--json")
+    assert code == 0, out
+    assert s["workers"] == 2 and s["errors"] == {}
+    assert s["handshakes"]["ok"] == 10
+    # the budget stops the run long before the 20 s; users finish the call they are in, no more
+    assert 300 <= s["requests"] <= 300 + 10
+    assert s["duration_s"] < 15
+    assert s["methods"]["GetLayout"]["count"] == s["requests"] - 20  # 10 session apps + 10 objects first
+
+
+def test_wrong_secret_counts_refused_handshakes_and_fails(engine: RunningEngine) -> None:
+    code, s, out = run_loadtest("--url", base_url(engine), "--users", "3", "--duration", "2", "--ramp-up", "0",
+                                "--secret", "not-the-engine-secret-at-all", "--json")
+    assert code == 1, out
+    assert s["handshakes"] == {"ok": 0, "refused": {"http-401": 3}}
+    assert s["requests"] == 0
+
+
+def test_script_and_fields_from_the_command_line(engine: RunningEngine, tmp_path: Path) -> None:
+    script = tmp_path / "script.qvs"
+    script.write_text("T: Load * Inline [\nDim, Val\na, 1\nb, 2\nc, 3\n];\n")
+    code, s, out = run_loadtest("--url", base_url(engine), "--users", "2", "--duration", "3", "--ramp-up", "0",
+                                "--think", "0.05", "--script", str(script), "--fields", "Dim",
+                                "--measure", "Sum(Val)", "--secret", SECRET, "--json")
+    assert code == 0, out
+    assert s["methods"]["SelectListObjectValues"]["count"] >= 2 and s["errors"] == {}
+
+
+def test_fields_are_discovered_from_an_opened_app(engine: RunningEngine, tmp_path: Path) -> None:
+    """With ``--app`` and no ``--fields`` the users chart the app's first two fields."""
+    import asyncio
+
+    from tests.harness import Client
+    from tests.jwt_keys import bearer, mint
+
+    async def make_app() -> None:
+        headers = {"Authorization": bearer(mint({"sub": "owner"}, key=SECRET))}
+        async with Client.open(engine.url("/app/engineData"), headers) as c:
+            await c.call("CreateApp", -1, "loadtest-app")
+            doc = (await c.call("OpenDoc", -1, "loadtest-app"))["qReturn"]["qHandle"]
+            await c.call("SetScript", doc, "T: Load * Inline [\nRegion, Amount\nN, 1\nS, 2\n];\n")
+            assert (await c.call("DoReload", doc))["qReturn"] is True
+            await c.call("DoSave", doc)
+
+    asyncio.run(make_app())
+    code, s, out = run_loadtest("--url", base_url(engine), "--app", "loadtest-app", "--users", "3",
+                                "--duration", "3", "--ramp-up", "0", "--think", "0.05", "--secret", SECRET, "--json")
+    assert code == 0, out
+    assert s["methods"]["OpenDoc"]["count"] == 3
+    assert s["methods"]["GetHyperCubeData"]["count"] >= 3 and s["errors"] == {}
+
+
+def test_human_summary_table(engine: RunningEngine) -> None:
+    code, _, out = run_loadtest("--url", base_url(engine), "--users", "2", "--scenario", "light", "--duration", "2",
+                                "--ramp-up", "0", "--think", "0.1", "--secret", SECRET,
+                                "--metrics-url", engine.metrics_url)
+    assert code == 0, out
+    assert "light scenario, 2 users" in out
+    assert "method" in out and "p99 ms" in out and "GetLayout" in out
+    assert "errors by code: none" in out and "handshakes: 2 ok, refused: none" in out
+    assert "ms CPU per request" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--users", "0"], "--users"),
+    (["--secret", "a", "--key", "k.pem"], "not both"),
+    (["--url", "http://127.0.0.1:1"], "ws://"),
+    (["--key", "/nonexistent/key.pem"], "--key"),
+    (["--secret", "s", "--alg", "RS256"], "HS256"),
+])
+def test_bad_options_exit_2_with_one_line(args: list[str], message: str) -> None:
+    code, _, out = run_loadtest(*args)
+    assert code == 2
+    assert message in out and out.count("\n") == 1
+
+
+def test_unreachable_engine_is_counted_not_crashed() -> None:
+    code, s, out = run_loadtest("--url", f"ws://127.0.0.1:{free_port()}", "--users", "2", "--duration", "2",
+                                "--ramp-up", "0", "--timeout", "2", "--json")
+    assert code == 1, out
+    assert s["handshakes"]["ok"] == 0 and sum(s["handshakes"]["refused"].values()) == 2
