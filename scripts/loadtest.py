@@ -1,7 +1,8 @@
 """Load test for a QIX engine (this one or a real ``qlikcore/engine``): many simulated users over WebSockets.
 
 Each user connects with its own JWT (``sub`` = ``<prefix><n>``), opens an app (``--app``) or builds a
-session app from a load script (``--script``; a small built-in script when neither is given), then loops:
+session app from a load script (``--script``; a small built-in script when neither is given; with both, the
+script is loaded into the app once before the run), then loops:
 
 * ``full`` scenario: create a list object and a hypercube, select a random value, read the list and a random
   hypercube page, clear now and then, with think time between steps;
@@ -358,6 +359,26 @@ class User:
                 await qix.call("ClearAll", doc, False)
 
 
+async def prepare_app(cfg: Config) -> None:
+    """``--app`` with ``--script``: create the app if missing, load the script into it and save it, once,
+    before any user starts, so every user opens the same reloaded app."""
+    token = mint_token(cfg, f"{cfg.user_prefix}owner")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    parts = urlsplit(cfg.url)
+    url = urlunsplit((parts.scheme, parts.netloc, "/app/engineData", "", ""))
+    async with connect(url, additional_headers=headers, compression=None, max_size=None,
+                       open_timeout=cfg.timeout) as ws:
+        qix = QixSocket(ws, Stats(), max(cfg.timeout, 600))
+        with contextlib.suppress(RpcFailure):  # it exists already: reload it in place
+            await qix.call("CreateApp", -1, cfg.app)
+        doc = (await qix.call("OpenDoc", -1, cfg.app))["qReturn"]["qHandle"]
+        await qix.call("SetScript", doc, cfg.script)
+        if (await qix.call("DoReload", doc, 0, False, False)).get("qReturn") is not True:
+            raise RpcFailure("reload-failed", f"the script did not load into {cfg.app}")
+        await qix.call("DoSave", doc)
+        await qix.close()
+
+
 # ---------------------------------------------------------------------------------------------- a worker
 
 async def run_users(cfg: Config, first: int, stride: int, count: int, max_requests: int, stats: Stats,
@@ -520,6 +541,8 @@ class StatusLine:
 
 async def run(cfg: Config, workers: int, metrics_url: str | None, status: StatusLine) -> dict:
     """Run the whole load (in this process, or across ``workers`` processes) and build the summary."""
+    if cfg.app and cfg.script:
+        await prepare_app(cfg)
     before = await asyncio.to_thread(scrape, metrics_url) if metrics_url else None
     started = time.monotonic() + (1.0 if workers > 1 else 0.0)  # child processes need a moment to import
     live = Live(started)
@@ -662,8 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alg", help="token algorithm (default HS256 with --secret, RS256/ES* from the key)")
     p.add_argument("--user-prefix", default="loaduser", help="sub of user n is <prefix><n>")
     p.add_argument("--groups", default="", help="comma-separated groups claim for every user")
-    p.add_argument("--app", help="app id to open (default: a session app per user)")
-    p.add_argument("--script", type=Path, help="load script for each user's session app (default: built in)")
+    p.add_argument("--app", help="app id every user opens (default: a session app per user)")
+    p.add_argument("--script", type=Path, help="load script: with --app, loaded into that app once before the "
+                   "run; without, into each user's session app (default: a built-in script)")
     p.add_argument("--fields", default="", help="comma-separated fields to chart (default: first two)")
     p.add_argument("--measure", help="hypercube measure (default: Count of the last field)")
     p.add_argument("--metrics-url", help="the engine's /metrics URL: adds server CPU per request, RSS per session")
@@ -726,7 +750,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"loadtest.py: {err}", file=sys.stderr)
         return 2
     _use_uvloop()
-    summary = asyncio.run(run(cfg, args.workers, args.metrics_url, StatusLine(args.quiet or args.json)))
+    try:
+        summary = asyncio.run(run(cfg, args.workers, args.metrics_url, StatusLine(args.quiet or args.json)))
+    except (RpcFailure, OSError, InvalidStatus) as err:
+        print(f"loadtest.py: preparing app {cfg.app} failed: {err}", file=sys.stderr)
+        return 1
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() if args.json else format_summary(summary))
     failed = sum(summary["errors"].values()) + sum(summary["handshakes"]["refused"].values())
     return 1 if failed or summary["requests"] == 0 else 0
