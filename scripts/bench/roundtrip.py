@@ -4,10 +4,11 @@ of their own, against a bare ``websockets`` echo server under uvloop answering a
 The engine (ValidateJsonWebTokens=0) and the echo server run in their own processes pinned to CPU 0. The
 load is ``--clients`` processes pinned to CPU 1 (with the lean client of ``wsload.py`` under uvloop), which
 together hold ``--connections`` sockets. On the engine, each socket gets a session of its own
-(``/identity/<n>``), opens a session app and creates a generic object with a ``qStringExpression``; then
-every socket sends ``GetLayout`` on it, waits for the reply, checks it and sends the next, for
+(``/identity/<n>``), opens a session app and creates a small generic object: a static one (the protocol
+path alone) or, in a second set of sockets, one with a ``qStringExpression`` (plus a small calculation);
+then every socket sends ``GetLayout`` on it, waits for the reply, checks it and sends the next, for
 ``--seconds``. Against the echo server the same loop sends a JSON request padded to the size of the
-engine's reply. Both sides parse every reply. Rounds interleave the two servers.
+engine's reply. Every reply is parsed. Rounds interleave the three sides.
 
 Besides calls/s, the server's CPU time per call (``/proc/<pid>/stat``) and the CPU share of each core
 are printed, which say what limited the run: a server near 100% of CPU 0 is the limit; the load near
@@ -39,6 +40,7 @@ from common import (
     cpu_seconds,
     figure,
     free_port,
+    machine_busy_seconds,
     medians,
     pin_cmd,
     start_engine,
@@ -59,7 +61,13 @@ async def main():
 uvloop.run(main())
 """
 
-OBJECT = {"qInfo": {"qType": "bench-text"}, "text": {"qStringExpression": {"qExpr": "='round ' & (20 + 22)"}}}
+#: The session object each engine socket loops GetLayout on, by kind: a static one measures the protocol
+#: path alone (dispatch, layout copy, JSON, socket), the expression one adds a small calculation.
+OBJECTS = {
+    "static": {"qInfo": {"qType": "bench-text"}, "text": "round 42"},
+    "expression": {"qInfo": {"qType": "bench-text"}, "text": {"qStringExpression": {"qExpr": "='round ' & (20 + 22)"}}},
+}
+KINDS = ("static", "expression", "echo")
 
 
 # --- load process (one of --clients), driven over stdin by the parent --------------------------------
@@ -112,15 +120,16 @@ class Looper:
             self.done.set_result(None)
 
 
-async def _connect(port: int, first: int, count: int, engine: bool, pad_to: int) -> tuple[list[Looper], int]:
+async def _connect(port: int, first: int, count: int, kind: str, pad_to: int) -> tuple[list[Looper], int]:
     loopers = []
     reply_size = 0
     for i in range(first, first + count):
-        path = f"/app/engineData/identity/bench{i}" if engine else "/"
+        engine = kind != "echo"
+        path = f"/app/engineData/identity/bench{kind}{i}" if engine else "/"
         looper = Looper(await WsClient.open("127.0.0.1", port, path), 0, pad_to)
         if engine:
             doc = (await looper.call("CreateSessionApp", -1))["result"]["qReturn"]["qHandle"]
-            obj = (await looper.call("CreateSessionObject", doc, OBJECT))["result"]["qReturn"]["qHandle"]
+            obj = (await looper.call("CreateSessionObject", doc, OBJECTS[kind]))["result"]["qReturn"]["qHandle"]
             looper.handle = obj
             layout = await looper.call("GetLayout", obj)
             assert layout["result"]["qLayout"]["text"] == "round 42", layout
@@ -130,8 +139,8 @@ async def _connect(port: int, first: int, count: int, engine: bool, pad_to: int)
     return loopers, reply_size
 
 
-async def _load(port: int, first: int, count: int, engine: bool, pad_to: int) -> None:
-    loopers, reply_size = await _connect(port, first, count, engine, pad_to)
+async def _load(port: int, first: int, count: int, kind: str, pad_to: int) -> None:
+    loopers, reply_size = await _connect(port, first, count, kind, pad_to)
     loop = asyncio.get_running_loop()
     print(json.dumps({"ready": True, "reply_size": reply_size}), flush=True)
     while (line := (await loop.run_in_executor(None, sys.stdin.readline)).split()) and line[0] == "go":
@@ -150,13 +159,13 @@ async def _load(port: int, first: int, count: int, engine: bool, pad_to: int) ->
 class LoadGroup:
     """``clients`` load processes against one server, holding ``connections`` sockets between them."""
 
-    def __init__(self, port: int, connections: int, clients: int, engine: bool, pad_to: int = 0) -> None:
+    def __init__(self, port: int, connections: int, clients: int, kind: str, pad_to: int = 0) -> None:
         self.procs = []
         share = [connections // clients + (i < connections % clients) for i in range(clients)]
         first = 0
         for count in share:
             cmd = [*pin_cmd(LOAD_CPU), sys.executable, __file__, "--load", str(port), str(first), str(count),
-                   str(int(engine)), str(pad_to)]
+                   kind, str(pad_to)]
             self.procs.append(subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             first += count
         self.reply_size = max(json.loads(self._line(p))["reply_size"] for p in self.procs)
@@ -193,74 +202,83 @@ class Side:
     server_us: list[float]
     server_share: list[float]
     load_share: list[float]
+    other_share: list[float]  # CPU used by everything else on the machine (cores' worth)
 
 
 @dataclass
 class Result:
-    engine: Side
-    echo: Side
+    sides: dict[str, Side]  # by kind: "static", "expression" (engine objects), "echo"
     reply_size: int
 
 
 def _timed(group: LoadGroup, pid: int, seconds: float, side: Side) -> None:
-    cpu0 = cpu_seconds(pid)
+    cpu0, busy0 = cpu_seconds(pid), machine_busy_seconds()
     calls, wall, load = group.go(seconds)
-    server = cpu_seconds(pid) - cpu0
+    server, busy = cpu_seconds(pid) - cpu0, machine_busy_seconds() - busy0
     side.rate.append(calls / wall)
     side.server_us.append(1e6 * server / calls)
     side.server_share.append(server / wall)
     side.load_share.append(load / wall)
+    side.other_share.append(max(0.0, busy - server - load) / wall)
 
 
 def run(seconds: float = 3, rounds: int = 3, connections: int = 50, clients: int = 2) -> Result:
-    engine_side, echo_side = Side([], [], [], []), Side([], [], [], [])
+    sides = {kind: Side([], [], [], [], []) for kind in KINDS}
     with tempfile.TemporaryDirectory() as tmp:
         eport, bport = free_port(), free_port()
         engine = start_engine(eport, Path(tmp), "ValidateJsonWebTokens=0")
         echo = start_python(ECHO_SERVER, bport)
-        groups: list[LoadGroup] = []
+        groups: dict[str, LoadGroup] = {}
         try:
-            groups.append(LoadGroup(eport, connections, clients, True))
-            groups.append(LoadGroup(bport, connections, clients, False, groups[0].reply_size))
-            for g in groups:
+            for kind in KINDS[:-1]:
+                groups[kind] = LoadGroup(eport, connections, clients, kind)
+            reply_size = max(g.reply_size for g in groups.values())
+            groups["echo"] = LoadGroup(bport, connections, clients, "echo", reply_size)
+            for g in groups.values():
                 g.go(min(0.5, seconds))  # warm-up: first calls, caches, allocator
-            for _ in range(rounds):
-                _timed(groups[0], engine.pid, seconds, engine_side)
-                _timed(groups[1], echo.pid, seconds, echo_side)
+            for _ in range(rounds):  # interleave so machine noise hits every side alike
+                for kind in KINDS:
+                    _timed(groups[kind], echo.pid if kind == "echo" else engine.pid, seconds, sides[kind])
         finally:
-            for g in groups:
+            for g in groups.values():
                 g.close()
             stop(engine, echo)
-    return Result(engine_side, echo_side, groups[0].reply_size)
+    return Result(sides, reply_size)
 
 
 def limit(side: Side) -> str:
     """What held a side back: the core that was (nearly) saturated, if one was."""
-    server, load = max(side.server_share), max(side.load_share)
+    server, load = statistics.median(side.server_share), statistics.median(side.load_share)
     if server >= 0.9:
         return "server core"
     if load >= 0.9:
         return "load core"
+    other = statistics.median(side.other_share)
+    if other >= 0.3:
+        return f"neither core saturated; other processes took {other:.1f} cores (contention)"
     return "neither core saturated (latency/scheduling)"
 
 
 def describe(result: Result) -> str:
-    def one(name: str, side: Side) -> str:
-        m = medians({"s": side.server_share, "l": side.load_share})
-        return (f"{name}: server {100 * m['s']:.0f}% of CPU 0, load {100 * m['l']:.0f}% of CPU 1 "
-                f"→ limit: {limit(side)}")
-    return f"{one('engine', result.engine)}; {one('echo', result.echo)}; reply {result.reply_size} B"
+    def one(kind: str, side: Side) -> str:
+        return (f"{kind}: server {100 * statistics.median(side.server_share):.0f}% of CPU 0, load "
+                f"{100 * statistics.median(side.load_share):.0f}% of CPU 1, other processes "
+                f"{100 * statistics.median(side.other_share):.0f}% of a core → limit: {limit(side)}")
+    return "; ".join(one(k, s) for k, s in result.sides.items()) + f"; reply {result.reply_size} B"
 
 
 def figures(result: Result, args: list[object]) -> list[Figure]:
-    e = medians({"rate": result.engine.rate, "us": result.engine.server_us})
-    b = medians({"rate": result.echo.rate, "us": result.echo.server_us})
+    med = {k: medians({"rate": s.rate, "us": s.server_us}) for k, s in result.sides.items()}
     cmd = command("roundtrip.py", *args)
     note = describe(result)
-    return [figure("roundtrip", "GetLayout round trips/s", e["rate"], "/s", "websockets+uvloop echo", b["rate"],
-                   command=cmd, at_least=0.8, note=note),
-            figure("roundtrip", "server CPU per call", e["us"], "µs", "websockets+uvloop echo", b["us"],
-                   command=cmd)]
+    base = "websockets+uvloop echo"
+    out = []
+    for kind, label in (("static", "static object"), ("expression", "qStringExpression object")):
+        out.append(figure("roundtrip", f"GetLayout round trips/s, {label}", med[kind]["rate"], "/s", base,
+                          med["echo"]["rate"], command=cmd, at_least=0.8, note=note))
+        out.append(figure("roundtrip", f"server CPU per GetLayout, {label}", med[kind]["us"], "µs", base,
+                          med["echo"]["us"], command=cmd))
+    return out
 
 
 def measure(quick: bool = False) -> list[Figure]:
@@ -272,8 +290,8 @@ def measure(quick: bool = False) -> list[Figure]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--load":
-        port, first, count, engine, pad_to = (int(a) for a in sys.argv[2:7])
-        uvloop.run(_load(port, first, count, bool(engine), pad_to))
+        port, first, count, kind, pad_to = sys.argv[2:7]
+        uvloop.run(_load(int(port), int(first), int(count), kind, int(pad_to)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3)
@@ -282,14 +300,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="load processes (all pinned to CPU 1)")
     args = parser.parse_args()
     result = run(args.seconds, args.rounds, args.connections, args.clients)
-    for name, side in (("engine", result.engine), ("echo", result.echo)):
+    for name, side in result.sides.items():
         m = medians({"rate": side.rate, "us": side.server_us, "s": side.server_share, "l": side.load_share})
         print(json.dumps({"server": name, "calls_per_s_median": round(m["rate"]),
                           "runs": [round(r) for r in side.rate], "server_cpu_us_per_call": round(m["us"], 1),
                           "server_cpu_share": round(m["s"], 3), "load_cpu_share": round(m["l"], 3),
+                          "other_cpu_share": round(statistics.median(side.other_share), 3),
                           "limit": limit(side)}))
-    ratio = statistics.median(result.engine.rate) / statistics.median(result.echo.rate)
-    print(json.dumps({"ratio_engine_over_echo": round(ratio, 3), "reply_bytes": result.reply_size}))
+    echo = statistics.median(result.sides["echo"].rate)
+    print(json.dumps({f"ratio_{kind}_over_echo": round(statistics.median(result.sides[kind].rate) / echo, 3)
+                      for kind in KINDS[:-1]} | {"reply_bytes": result.reply_size}))
 
 
 if __name__ == "__main__":
