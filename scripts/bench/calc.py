@@ -15,20 +15,16 @@ Usage: python scripts/bench/calc.py [--rows N] [--repeat K]
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys  # noqa: E402
 import time
-from collections.abc import Callable
-from pathlib import Path  # noqa: E402
+from dataclasses import dataclass
 
 import numpy as np
+from common import Figure, command, figure, timed
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo's engine
-
-from engine.calc.hypercube import HyperCube  # noqa: E402
-from engine.model.datamodel import DataModel, Field, Table  # noqa: E402
-from engine.model.selection import EMPTY_STATE, infer  # noqa: E402
-from engine.model.symbols import SymbolTable  # noqa: E402
+from engine.calc.hypercube import HyperCube
+from engine.model.datamodel import DataModel, Field, Table
+from engine.model.selection import EMPTY_STATE, infer
+from engine.model.symbols import SymbolTable
 
 
 def build(n: int, n1: int = 100_000, n2: int = 20_000, seed: int = 0) -> DataModel:
@@ -50,22 +46,22 @@ def build(n: int, n1: int = 100_000, n2: int = 20_000, seed: int = 0) -> DataMod
     return DataModel([fact, cust, prod], fields)
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    out = None
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+@dataclass
+class Result:
+    """Median seconds per question ("cube", "possible") and engine ("qix", "duckdb", "polars")."""
+
+    rows: int
+    repeat: int
+    build_seconds: float
+    seconds: dict[str, dict[str, float]]
+    cube_rows: int
+    possible: int
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--repeat", type=int, default=7)
-    args = ap.parse_args()
-    model = build(args.rows)
+def run(rows: int = 10_000_000, repeat: int = 7) -> Result:
+    t0 = time.perf_counter()
+    model = build(rows)
+    build_seconds = time.perf_counter() - t0
     state = EMPTY_STATE.with_selection("Country", list(range(15)))
     qdef = {"qDimensions": [{"qDef": {"qFieldDefs": ["Country"]}}, {"qDef": {"qFieldDefs": ["Cat"]}}],
             "qMeasures": [{"qDef": {"qDef": "Sum(Sales)"}}],
@@ -79,8 +75,8 @@ def main() -> None:
 
     ours_cube()  # warm the per-model caches (key lookups), as a running engine has them
     results: dict[str, dict[str, float]] = {"cube": {}, "possible": {}}
-    results["cube"]["qix"], rows = timed(ours_cube, args.repeat)
-    results["possible"]["qix"], npossible = timed(ours_possible, args.repeat)
+    results["cube"]["qix"], cube_rows = timed(ours_cube, repeat)
+    results["possible"]["qix"], npossible = timed(ours_possible, repeat)
 
     import duckdb
     import polars as pl
@@ -96,8 +92,8 @@ def main() -> None:
                 "where Country < 15 group by 1, 2")
     poss_sql = ("select distinct Cat from Fact join Cust using (CustID) join Prod using (ProdID) "
                 "where Country < 15")
-    results["cube"]["duckdb"], d_rows = timed(lambda: len(con.execute(cube_sql).fetchall()), args.repeat)
-    results["possible"]["duckdb"], d_poss = timed(lambda: len(con.execute(poss_sql).fetchall()), args.repeat)
+    results["cube"]["duckdb"], d_rows = timed(lambda: len(con.execute(cube_sql).fetchall()), repeat)
+    results["possible"]["duckdb"], d_poss = timed(lambda: len(con.execute(poss_sql).fetchall()), repeat)
     fact, cust, prod = frames["Fact"], frames["Cust"], frames["Prod"]
 
     def polars_cube() -> int:
@@ -108,11 +104,40 @@ def main() -> None:
         return (fact.join(cust.filter(pl.col("Country") < 15), on="CustID", how="semi")
                 .join(prod, on="ProdID").select("Cat").unique().height)
 
-    results["cube"]["polars"], p_rows = timed(polars_cube, args.repeat)
-    results["possible"]["polars"], p_poss = timed(polars_possible, args.repeat)
-    assert rows == d_rows == p_rows, (rows, d_rows, p_rows)
+    results["cube"]["polars"], p_rows = timed(polars_cube, repeat)
+    results["possible"]["polars"], p_poss = timed(polars_possible, repeat)
+    assert cube_rows == d_rows == p_rows, (cube_rows, d_rows, p_rows)
     assert npossible == d_poss == p_poss, (npossible, d_poss, p_poss)
+    return Result(rows, repeat, build_seconds, results, cube_rows, npossible)
 
+
+def figures(result: Result, args: list[object]) -> list[Figure]:
+    cmd = command("calc.py", *args)
+    note = (f"{result.rows:,} fact rows, model built in {result.build_seconds:.1f} s; "
+            f"medians of {result.repeat} runs")
+    out = []
+    for q, name in (("cube", f"hypercube Country×Cat×Sum(Sales), {result.rows / 1e6:g}M rows"),
+                    ("possible", f"possible values of Cat, {result.rows / 1e6:g}M rows")):
+        for other, label in (("duckdb", "DuckDB"), ("polars", "polars")):
+            out.append(figure("calc", name, 1000 * result.seconds[q]["qix"], "ms", label,
+                              1000 * result.seconds[q][other], command=cmd, at_most=1.0, note=note))
+    return out
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    # under ~2M rows some customers have no facts; the engine then shows their (Country, null) rows, and
+    # the inner-join SQL does not, so the row-count cross-check would differ
+    args = {"rows": 2_000_000, "repeat": 1} if quick else {"rows": 10_000_000, "repeat": 5}
+    return figures(run(args["rows"], args["repeat"]), [f"--{k}={v}" for k, v in args.items()])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    result = run(args.rows, args.repeat)
+    results, rows, npossible = result.seconds, result.cube_rows, result.possible
     print(f"{args.rows:,} fact rows, 15 of 50 countries selected; medians of {args.repeat} runs")
     for q, label in (("cube", f"(a) hypercube Country x Cat x Sum(Sales), {rows} rows"),
                      ("possible", f"(b) possible values of Cat, {npossible} values")):

@@ -1,37 +1,50 @@
-"""Handshakes per second: the engine at ValidateJsonWebTokens=2 with an HS256 token, against a bare
-``websockets`` server, in the same run on the same machine.
+"""Handshakes per second: the engine at ValidateJsonWebTokens=2 with HS256, RS256 and ES256 tokens, each
+against the same bare ``websockets`` server, in the same run on the same machine.
 
-Each server runs in its own process pinned to CPU 0; the load runs here pinned to CPU 1 (when there are
-two CPUs). A handshake is open (HTTP upgrade, JWT check, session attach) + close. Prints a JSON line per
-server and the ratio engine/bare.
+Every server runs in its own process pinned to CPU 0 (the bare one under uvloop, like the engine); the
+load runs here pinned to CPU 1 (when there are two CPUs) with the lean client of ``wsload.py``. A
+handshake is open (HTTP upgrade, JWT check, session attach) + close handshake. Every handshake carries a
+token not seen before in the run (a pool larger than the engine's verified-token cache, used round-robin),
+so each one pays a signature check. RS/ES keys are generated at start; the engine reads the public PEM
+(``JsonWebTokenPath``). Rounds interleave the servers so machine noise hits them alike. Prints a JSON line
+per server and the ratios engine/bare.
 
-    python scripts/bench/handshake.py [--seconds 5] [--concurrency 20] [--rounds 3]
+    python scripts/bench/handshake.py [--seconds 3] [--concurrency 20] [--rounds 3] [--tokens 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
-import os
-import socket
-import statistics
-import subprocess
-import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from websockets.asyncio.client import connect
+import uvloop
+from common import (
+    LOAD_CPU,
+    Figure,
+    command,
+    figure,
+    free_port,
+    medians,
+    pin_self,
+    start_engine,
+    start_python,
+    stop,
+)
+from wsload import WsClient
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from tests.jwt_keys import bearer, mint  # noqa: E402
+from tests.jwt_keys import bearer, ec_key, mint, rsa_key
 
 SECRET = "passw0rd"
+ALGS = ("HS256", "RS256", "ES256")
 
 BARE_SERVER = """
-import asyncio, sys
+import asyncio, sys, uvloop
 from websockets.asyncio.server import serve
 async def handler(ws):
     async for _ in ws:
@@ -39,58 +52,30 @@ async def handler(ws):
 async def main():
     async with serve(handler, "127.0.0.1", int(sys.argv[1]), compression=None):
         await asyncio.Future()
-asyncio.run(main())
+uvloop.run(main())
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class Result:
+    """Handshakes/s per round for each server, and the load process's CPU use over the timed runs."""
+
+    runs: dict[str, list[float]]
+    load_cpu: float  # CPU seconds of this (load) process per wall second while hammering
 
 
-def _wait_listening(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start")
-
-
-def _pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if os.cpu_count() and os.cpu_count() >= 2 else []
-
-
-def start_engine(port: int, doc_dir: Path) -> subprocess.Popen:
-    cmd = [*_pin(0), sys.executable, "-m", "engine", "--host", "127.0.0.1", "--port", str(port),
-           "-S", "ValidateJsonWebTokens=2", "-S", f"JsonWebTokenSecret={SECRET}",
-           "-S", f"DocumentDirectory={doc_dir}", "-S", "PrometheusPort=0", "-S", "SystemLogVerbosity=2"]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_listening(port, proc)
-    return proc
-
-
-def start_bare(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([*_pin(0), sys.executable, "-c", BARE_SERVER, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_listening(port, proc)
-    return proc
-
-
-async def hammer(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
+async def hammer(port: int, path: str, tokens: itertools.cycle | None, seconds: float,
+                 concurrency: int) -> float:
     done = 0
     deadline = time.monotonic() + seconds
 
     async def loop() -> None:
         nonlocal done
         while time.monotonic() < deadline:
-            async with connect(url, additional_headers=headers, compression=None):
-                pass
+            headers = {"Authorization": bearer(next(tokens))} if tokens is not None else None
+            client = await WsClient.open("127.0.0.1", port, path, headers)
+            client.close()
+            await client.closed
             done += 1
 
     started = time.monotonic()
@@ -98,37 +83,66 @@ async def hammer(url: str, headers: dict[str, str], seconds: float, concurrency:
     return done / (time.monotonic() - started)
 
 
+def run(seconds: float = 3, concurrency: int = 20, rounds: int = 3, n_tokens: int = 5000) -> Result:
+    pin_self(LOAD_CPU)
+    keys = {"HS256": SECRET, "RS256": rsa_key(), "ES256": ec_key("P-256")}
+    tokens = {alg: [mint({"sub": f"bench-user-{i}"}, alg, keys[alg]) for i in range(n_tokens)] for alg in ALGS}
+    runs: dict[str, list[float]] = {f"engine_{alg.lower()}": [] for alg in ALGS} | {"bare_websockets": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "rsa.pem").write_bytes(keys["RS256"].public_pem())
+        (folder / "ec.pem").write_bytes(keys["ES256"].public_pem())
+        auth = {"HS256": f"JsonWebTokenSecret={SECRET}", "RS256": f"JsonWebTokenPath={folder / 'rsa.pem'}",
+                "ES256": f"JsonWebTokenPath={folder / 'ec.pem'}"}
+        ports = {alg: free_port() for alg in ALGS}
+        engines = {alg: start_engine(ports[alg], folder, "ValidateJsonWebTokens=2", auth[alg]) for alg in ALGS}
+        bport = free_port()
+        bare = start_python(BARE_SERVER, bport)
+        pools = {alg: itertools.cycle(tokens[alg]) for alg in ALGS}
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        try:
+            for _ in range(rounds):  # interleave so machine noise hits every server alike
+                for alg in ALGS:
+                    runs[f"engine_{alg.lower()}"].append(uvloop.run(hammer(
+                        ports[alg], "/app/engineData", pools[alg], seconds, concurrency)))
+                runs["bare_websockets"].append(uvloop.run(hammer(bport, "/", None, seconds, concurrency)))
+        finally:
+            stop(*engines.values(), bare)
+        load = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    return Result(runs, load)
+
+
+def figures(result: Result, args: list[object]) -> list[Figure]:
+    med = medians(result.runs)
+    bare = med["bare_websockets"]
+    note = f"load process used {100 * result.load_cpu:.0f}% of CPU 1 while hammering"
+    return [figure("handshake", f"handshakes/s, {alg} token", med[f"engine_{alg.lower()}"], "/s",
+                   "bare websockets", bare, command=command("handshake.py", *args),
+                   at_least=0.8 if alg == "HS256" else None, note=note) for alg in ALGS]
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    args: dict[str, float] = {"seconds": 0.5, "rounds": 1, "tokens": 2000} if quick else \
+        {"seconds": 3, "rounds": 3, "tokens": 5000}
+    result = run(args["seconds"], 20, int(args["rounds"]), int(args["tokens"]))
+    return figures(result, [f"--{k}={v}" for k, v in args.items()])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=5000, help="distinct tokens per algorithm")
     args = parser.parse_args()
-    if os.cpu_count() and os.cpu_count() >= 2:
-        os.sched_setaffinity(0, {1})
-    import tempfile
-
-    token = mint({"sub": "bench-user"}, "HS256", SECRET)
-    results: dict[str, list[float]] = {"engine_hs256": [], "bare_websockets": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        eport, bport = _free_port(), _free_port()
-        engine, bare = start_engine(eport, Path(tmp)), start_bare(bport)
-        try:
-            for _ in range(args.rounds):  # interleave so machine noise hits both alike
-                results["engine_hs256"].append(asyncio.run(hammer(
-                    f"ws://127.0.0.1:{eport}/app/engineData", {"Authorization": bearer(token)},
-                    args.seconds, args.concurrency)))
-                results["bare_websockets"].append(asyncio.run(hammer(
-                    f"ws://127.0.0.1:{bport}/", {}, args.seconds, args.concurrency)))
-        finally:
-            for proc in (engine, bare):
-                proc.terminate()
-                proc.wait(10)
-    medians = {k: statistics.median(v) for k, v in results.items()}
-    for name, runs in results.items():
-        print(json.dumps({"server": name, "handshakes_per_s_median": round(medians[name]),
+    result = run(args.seconds, args.concurrency, args.rounds, args.tokens)
+    med = medians(result.runs)
+    for name, runs in result.runs.items():
+        print(json.dumps({"server": name, "handshakes_per_s_median": round(med[name]),
                           "runs": [round(r) for r in runs]}))
-    print(json.dumps({"ratio_engine_over_bare": round(medians["engine_hs256"] / medians["bare_websockets"], 3)}))
+    print(json.dumps({f"ratio_engine_{alg.lower()}_over_bare":
+                      round(med[f"engine_{alg.lower()}"] / med["bare_websockets"], 3) for alg in ALGS}
+                     | {"load_cpu_share": round(result.load_cpu, 3)}))
 
 
 if __name__ == "__main__":

@@ -9,21 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
+from common import Figure, command, figure
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from joserfc.jwt import JWTClaimsRegistry
 
-from joserfc import jwt  # noqa: E402
-from joserfc.jwk import OctKey  # noqa: E402
-from joserfc.jwt import JWTClaimsRegistry  # noqa: E402
-
-from engine.auth import Authenticator  # noqa: E402
-from engine.settings import parse_args  # noqa: E402
-from tests.jwt_keys import mint  # noqa: E402
+from engine.auth import Authenticator
+from engine.settings import parse_args
+from tests.jwt_keys import mint
 
 SECRET = "bench-secret-0123456789abcdef"
 
@@ -35,13 +31,10 @@ def rate(fn, items) -> float:
     return len(items) / (time.perf_counter() - started)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+def run(n_tokens: int = 2000, rounds: int = 5) -> tuple[float, float]:
+    """Median tokens/s of (the engine's Authenticator, plain joserfc)."""
     exp = int(time.time()) + 3600
-    tokens = [mint({"sub": f"user{i}", "exp": exp, "groups": ["g"]}, "HS256", SECRET) for i in range(args.tokens)]
+    tokens = [mint({"sub": f"user{i}", "exp": exp, "groups": ["g"]}, "HS256", SECRET) for i in range(n_tokens)]
     key = OctKey.import_key(SECRET.encode())
     registry = JWTClaimsRegistry(sub={"essential": True})
 
@@ -52,12 +45,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = parse_args(["-S", "ValidateJsonWebTokens=2", "-S", f"JsonWebTokenSecret={SECRET}",
                                "-S", f"DocumentDirectory={tmp}"])
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             lib.append(rate(library, tokens))
             ours.append(rate(Authenticator(settings).verify_token, tokens))  # fresh: no cache hits
-    print(json.dumps({"engine_tokens_per_s": round(statistics.median(ours)),
-                      "joserfc_tokens_per_s": round(statistics.median(lib)),
-                      "ratio_engine_over_joserfc": round(statistics.median(ours) / statistics.median(lib), 3)}))
+    return statistics.median(ours), statistics.median(lib)
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    args = {"tokens": 500, "rounds": 1} if quick else {"tokens": 2000, "rounds": 5}
+    ours, lib = run(args["tokens"], args["rounds"])
+    return [figure("jwt", "HS256 token verifications/s", ours, "/s", "joserfc decode+validate", lib,
+                   command=command("jwt.py", *(f"--{k}={v}" for k, v in args.items())))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    ours, lib = run(args.tokens, args.rounds)
+    print(json.dumps({"engine_tokens_per_s": round(ours), "joserfc_tokens_per_s": round(lib),
+                      "ratio_engine_over_joserfc": round(ours / lib, 3)}))
 
 
 if __name__ == "__main__":

@@ -21,20 +21,18 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from common import Figure, command, figure, medians, rss
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from engine.script.runner import ScriptEnv, run_script  # noqa: E402
-from engine.script.sources import Connection  # noqa: E402
+from engine.script.runner import ScriptEnv, run_script
+from engine.script.sources import Connection
 
 
 def make_csv(path: Path, rows: int, seed: int = 7) -> None:
@@ -75,11 +73,6 @@ def engine_reload(folder: Path) -> tuple[float, int, int]:
     return elapsed, table.nrows, result.model.nbytes()
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-
-
 def traced_model_bytes(folder: Path) -> tuple[int, int]:
     """(bytes still allocated with only the model alive, RSS growth) over one reload."""
     import tracemalloc
@@ -90,16 +83,16 @@ def traced_model_bytes(folder: Path) -> tuple[int, int]:
                     max_rows=10**9)
     run_script(SCRIPT, env)    # warm-up: lazily imported modules are no part of the model
     gc.collect()
-    rss0, arrow0 = _rss(), pa.total_allocated_bytes()
+    rss0, arrow0 = rss(), pa.total_allocated_bytes()
     tracemalloc.start()
     model = run_script(SCRIPT, env).model
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     held = traced + pa.total_allocated_bytes() - arrow0
-    rss = _rss() - rss0
+    grown = rss() - rss0
     assert model.tables["Orders"].nrows > 0
-    return held, rss
+    return held, grown
 
 
 def polars_read(path: Path, categorical: bool) -> tuple[float, int]:
@@ -112,6 +105,57 @@ def polars_read(path: Path, categorical: bool) -> tuple[float, int]:
     return time.perf_counter() - started, df.height
 
 
+@dataclass
+class Result:
+    rows: int
+    csv_bytes: int
+    model_bytes: int
+    traced_bytes: int
+    rss_delta: int
+    runs: dict[str, list[float]]  # rows/s per round: engine, polars, polars_categorical
+
+
+def run(rows: int = 1_000_000, rounds: int = 3) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        csv = folder / "orders.csv"
+        make_csv(csv, rows)
+        size = csv.stat().st_size
+        runs: dict[str, list[float]] = {"engine": [], "polars": [], "polars_categorical": []}
+        model_bytes = 0
+        for _ in range(rounds):
+            secs, nrows, model_bytes = engine_reload(folder)
+            assert nrows == rows
+            runs["engine"].append(rows / secs)
+            runs["polars"].append(rows / polars_read(csv, False)[0])
+            runs["polars_categorical"].append(rows / polars_read(csv, True)[0])
+        child = subprocess.run([sys.executable, __file__, "--memory-of", str(folder)], check=True,
+                               capture_output=True, text=True)
+        mem = json.loads(child.stdout.strip().splitlines()[-1])
+    return Result(rows, size, model_bytes, mem["held"], mem["rss"], runs)
+
+
+def figures(result: Result, args: list[object]) -> list[Figure]:
+    med = medians(result.runs)
+    cmd = command("reload.py", *args)
+    rows = f"{result.rows:,}-row CSV"
+    return [
+        figure("reload", f"reload rows/s, {rows}", med["engine"], "rows/s", "polars.read_csv", med["polars"],
+               command=cmd),
+        figure("reload", f"reload rows/s, {rows}", med["engine"], "rows/s", "polars.read_csv + Categorical",
+               med["polars_categorical"], command=cmd),
+        figure("reload", "model size (DataModel.nbytes)", result.model_bytes / 2**20, "MiB", "CSV file size",
+               result.csv_bytes / 2**20, command=cmd),
+        figure("reload", "bytes held after reload (traced)", result.traced_bytes / 2**20, "MiB", "CSV file size",
+               result.csv_bytes / 2**20, command=cmd, note=f"RSS growth {result.rss_delta / 2**20:.0f} MiB"),
+    ]
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    args = {"rows": 100_000, "rounds": 1} if quick else {"rows": 1_000_000, "rounds": 3}
+    return figures(run(args["rows"], args["rounds"]), [f"--{k}={v}" for k, v in args.items()])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -119,35 +163,19 @@ def main() -> None:
     parser.add_argument("--memory-of", type=Path, help=argparse.SUPPRESS)  # child: measure one folder
     args = parser.parse_args()
     if args.memory_of:
-        held, rss = traced_model_bytes(args.memory_of)
-        print(json.dumps({"held": held, "rss": rss}))
+        held, rss_delta = traced_model_bytes(args.memory_of)
+        print(json.dumps({"held": held, "rss": rss_delta}))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        csv = folder / "orders.csv"
-        make_csv(csv, args.rows)
-        size = csv.stat().st_size
-        runs: dict[str, list[float]] = {"engine": [], "polars": [], "polars_categorical": []}
-        model_bytes = 0
-        for _ in range(args.rounds):
-            secs, nrows, model_bytes = engine_reload(folder)
-            assert nrows == args.rows
-            runs["engine"].append(args.rows / secs)
-            runs["polars"].append(args.rows / polars_read(csv, False)[0])
-            runs["polars_categorical"].append(args.rows / polars_read(csv, True)[0])
-        child = subprocess.run([sys.executable, __file__, "--memory-of", str(folder)], check=True,
-                               capture_output=True, text=True)
-        mem = json.loads(child.stdout.strip().splitlines()[-1])
-        held, rss = mem["held"], mem["rss"]
-    med = {k: statistics.median(v) for k, v in runs.items()}
-    print(json.dumps({"rows": args.rows, "csv_bytes": size, "model_bytes": model_bytes,
-                      "model_over_csv": round(model_bytes / size, 3), "traced_bytes": held,
-                      "traced_over_csv": round(held / size, 3), "rss_delta": rss}))
+    r = run(args.rows, args.rounds)
+    size = r.csv_bytes
+    med = medians(r.runs)
+    print(json.dumps({"rows": r.rows, "csv_bytes": size, "model_bytes": r.model_bytes,
+                      "model_over_csv": round(r.model_bytes / size, 3), "traced_bytes": r.traced_bytes,
+                      "traced_over_csv": round(r.traced_bytes / size, 3), "rss_delta": r.rss_delta}))
     for name, value in med.items():
-        print(json.dumps({"reader": name, "rows_per_s_median": round(value), "runs": [round(r) for r in runs[name]]}))
+        print(json.dumps({"reader": name, "rows_per_s_median": round(value), "runs": [round(x) for x in r.runs[name]]}))
     print(json.dumps({"ratio_engine_over_polars": round(med["engine"] / med["polars"], 3),
                       "ratio_engine_over_polars_categorical": round(med["engine"] / med["polars_categorical"], 3)}))
-
 
 if __name__ == "__main__":
     main()

@@ -22,17 +22,16 @@ import gc
 import statistics
 import sys
 import time
-from pathlib import Path  # noqa: E402
+from dataclasses import dataclass
 
 import numpy as np
+from common import Figure, best, command, figure, rss
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from anywhere: the repo's engine
-
-from engine.app.access import AccessCache  # noqa: E402
-from engine.calc.hypercube import HyperCube  # noqa: E402
-from engine.model.datamodel import DataModel, Field, Table  # noqa: E402
-from engine.model.selection import EMPTY_STATE, infer  # noqa: E402
-from engine.model.symbols import SymbolTable  # noqa: E402
+from engine.app.access import AccessCache
+from engine.calc.hypercube import HyperCube
+from engine.model.datamodel import DataModel, Field, Table
+from engine.model.selection import EMPTY_STATE, infer
+from engine.model.symbols import SymbolTable
 
 QDEF = {"qDimensions": [{"qDef": {"qFieldDefs": ["Cat"]}}], "qMeasures": [{"qDef": {"qDef": "Sum(Sales)"}}],
         "qInitialDataFetch": [{"qWidth": 2, "qHeight": 50}]}
@@ -63,28 +62,36 @@ def security_table(users: int) -> dict:
     return {"columns": ["ACCESS", "USERID", "ACCOUNT"], "rows": rows}
 
 
-def rss() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
+@dataclass
+class Result:
+    rows: int
+    users: int
+    model_bytes: int
+    build_seconds: float
+    select_s: float  # one Select (infer + layout) on the full model, best of 5
+    infer_s: float
+    firsts_ms: list[float]  # each new user's first layout, sorted
+    private: list[int]  # private bytes of each reduced model
+    kept_rows: list[int]
+    grown: int  # RSS growth over all users
+    cache_bytes: int
+    cache_entries: int
+    returning_s: float  # per returning user (cache hit)
+
+    @property
+    def mask_bytes(self) -> int:
+        """What one reduction would cost as row masks (a byte per row of each restricted table)."""
+        return self.rows + 20_000
 
 
-def best(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
-    users = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+def run(n: int = 10_000_000, users: int = 1_000, progress: bool = False) -> Result:
     t0 = time.perf_counter()
     model = build(n, 2 * users)
     table = security_table(users)
-    print(f"model: {n:,} fact rows, {2 * users:,} accounts, {model.nbytes() / 2**20:.0f} MiB "
-          f"(built in {time.perf_counter() - t0:.1f} s); {users:,} users with distinct reductions")
+    build_seconds = time.perf_counter() - t0
+    if progress:
+        print(f"model: {n:,} fact rows, {2 * users:,} accounts, {model.nbytes() / 2**20:.0f} MiB "
+              f"(built in {build_seconds:.1f} s); {users:,} users with distinct reductions")
 
     # warm the per-model caches every user shares (key lookups, symbol text index)
     HyperCube(model, infer(model, EMPTY_STATE), QDEF).layout()
@@ -98,7 +105,6 @@ def main() -> None:
 
     t_infer = best(lambda: infer(model, EMPTY_STATE.with_selection("ACCOUNT", [7])))
     t_select = best(select)
-    print(f"one Select on the full model: {1000 * t_select:.1f} ms (infer {1000 * t_infer:.1f} ms + layout)")
 
     cache = AccessCache()
     gc.collect()
@@ -115,22 +121,53 @@ def main() -> None:
         kept_rows.append(view.tables["Fact"].nrows)
     gc.collect()
     grown = rss() - before
-    firsts_ms = sorted(1000 * t for t in firsts)
-    median = statistics.median(firsts_ms)
-    p95 = firsts_ms[int(0.95 * (len(firsts_ms) - 1))]
-    print(f"new user, first layout: median {median:.1f} ms, p95 {p95:.1f} ms, max {firsts_ms[-1]:.1f} ms "
-          f"= {median / (1000 * t_select):.2f}× one Select (median)")
-    print(f"reduced models: {statistics.mean(kept_rows):,.0f} fact rows each; private memory "
-          f"{statistics.mean(private) / 2**10:.0f} KiB each (cache total {cache.nbytes / 2**20:.0f} MiB, "
-          f"{len(cache)} entries); resident growth {grown / 2**20:.0f} MiB = {grown / users / 2**10:.0f} KiB per user")
-    print(f"row masks instead would cost {(n + 20_000) / 2**20:.1f} MiB per reduction, "
-          f"{users * (n + 20_000) / 2**30:.1f} GiB for all")
-
     t0 = time.perf_counter()
     for u in range(users):
         cache.user_access(table, model, f"U{u:05d}")
-    print(f"returning user (cache hit): {1e6 * (time.perf_counter() - t0) / users:.0f} µs")
+    returning = (time.perf_counter() - t0) / users
+    return Result(n, users, model.nbytes(), build_seconds, t_select, t_infer, sorted(1000 * t for t in firsts),
+                  private, kept_rows, grown, cache.nbytes, len(cache), returning)
 
+
+def figures(r: Result, args: list[object]) -> list[Figure]:
+    cmd = command("section_access.py", *args)
+    select_ms = 1000 * r.select_s
+    note = f"{r.rows:,} fact rows, {r.users:,} users; model built in {r.build_seconds:.1f} s"
+    return [
+        figure("section_access", "new user's first layout (median)", statistics.median(r.firsts_ms), "ms",
+               "one Select + layout, full model", select_ms, command=cmd, note=note),
+        figure("section_access", "returning user (cache hit)", 1000 * r.returning_s, "ms",
+               "one Select + layout, full model", select_ms, command=cmd),
+        figure("section_access", "private memory per reduction", statistics.mean(r.private) / 2**10, "KiB",
+               "row masks per reduction", r.mask_bytes / 2**10, command=cmd,
+               note=f"resident growth {r.grown / r.users / 2**10:.0f} KiB per user"),
+    ]
+
+
+def measure(quick: bool = False) -> list[Figure]:
+    # the issue's 10M rows; 500 users rather than the CLI's 1,000 keep the bench under a minute (each new
+    # user's first layout is timed one by one)
+    args = [1_000_000, 100] if quick else [10_000_000, 500]
+    return figures(run(*args), args)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+    users = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    r = run(n, users, progress=True)
+    print(f"one Select on the full model: {1000 * r.select_s:.1f} ms (infer {1000 * r.infer_s:.1f} ms + layout)")
+    firsts_ms = r.firsts_ms
+    median = statistics.median(firsts_ms)
+    p95 = firsts_ms[int(0.95 * (len(firsts_ms) - 1))]
+    print(f"new user, first layout: median {median:.1f} ms, p95 {p95:.1f} ms, max {firsts_ms[-1]:.1f} ms "
+          f"= {median / (1000 * r.select_s):.2f}× one Select (median)")
+    print(f"reduced models: {statistics.mean(r.kept_rows):,.0f} fact rows each; private memory "
+          f"{statistics.mean(r.private) / 2**10:.0f} KiB each (cache total {r.cache_bytes / 2**20:.0f} MiB, "
+          f"{r.cache_entries} entries); resident growth {r.grown / 2**20:.0f} MiB = "
+          f"{r.grown / users / 2**10:.0f} KiB per user")
+    print(f"row masks instead would cost {r.mask_bytes / 2**20:.1f} MiB per reduction, "
+          f"{users * r.mask_bytes / 2**30:.1f} GiB for all")
+    print(f"returning user (cache hit): {1e6 * r.returning_s:.0f} µs")
 
 if __name__ == "__main__":
     main()

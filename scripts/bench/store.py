@@ -1,6 +1,6 @@
 """Time saving and loading a 10M-row, 3-column app with engine.app.store.
 
-Usage: python scripts/bench_store.py [rows] [directory]
+Usage: python scripts/bench/store.py [rows] [directory]
 Columns: a unique integer key (rows distinct symbols), an integer with 100 values, a text with 50k values.
 """
 
