@@ -35,9 +35,13 @@ class Metrics:
             "qix_handshake_rejections", "WebSocket handshakes refused", ["reason"], registry=r)
         self.active_documents = Gauge("qix_active_documents", "Apps loaded in memory", registry=r)
         self._server = None
+        self._per_method: dict[str, Counter] = {}
 
     def request(self, method: str, seconds: float) -> None:
-        self.requests_total.labels(method=method).inc()
+        counter = self._per_method.get(method)
+        if counter is None:  # labels() costs a lock and a tuple build: once per method, not per call
+            counter = self._per_method[method] = self.requests_total.labels(method=method)
+        counter.inc()
         self.request_duration.observe(seconds)
 
     def serve(self, host: str, port: int) -> None:

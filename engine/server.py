@@ -8,6 +8,7 @@ get 404, and a failed JWT check gets 401 before any upgrade. An accepted connect
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 import os
@@ -147,7 +148,7 @@ class Engine:
         jwt_on = settings.validate_json_web_tokens > 0
         key = session_key(identity.user, jwt_on, route, header)
         peer = _peer(ws)
-        sock = Socket(lambda frame: _send(ws, frame), peer)
+        sock = Socket(functools.partial(_write, ws), peer)
         session, created = self.sessions.attach(key, identity, route, settings.effective_ttl(route.ttl), sock)
         self.connections += 1
         self.metrics.active_connections.inc()
@@ -158,10 +159,11 @@ class Engine:
             "event": "session_created" if created else "session_attached", "peer": peer,
             "user": identity.user, "path": ws.request.path if ws.request else ""})
         state = "SESSION_CREATED" if created else "SESSION_ATTACHED"
-        sock.send(encode_notification("OnConnected", {"qSessionState": state}))
+        await sock.write(encode_notification("OnConnected", {"qSessionState": state}))
         tasks: set[asyncio.Task] = set()
         try:
-            async for frame in ws:
+            while True:
+                frame = await ws.recv(decode=False)  # orjson reads the bytes; no str in between
                 task = asyncio.create_task(serve_frame(session, sock, frame))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -176,12 +178,8 @@ class Engine:
             self.metrics.active_sessions.set(self.sessions.active)
 
 
-def _send(ws: ServerConnection, frame: bytes) -> None:
-    """Queue a text frame without awaiting (responses may be sent from callbacks)."""
-    asyncio.ensure_future(_send_async(ws, frame))
-
-
-async def _send_async(ws: ServerConnection, frame: bytes) -> None:
+async def _write(ws: ServerConnection, frame: bytes) -> None:
+    """Send ``frame`` (UTF-8 JSON) as a text frame; a socket closing meanwhile is not an error."""
     try:
         await ws.send(frame, text=True)
     except ConnectionClosed:

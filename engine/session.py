@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,12 +54,16 @@ class HandleEntry:
 
 
 class Socket:
-    """One WebSocket attached to a session: how to send to it, and its own delta cache."""
+    """One WebSocket attached to a session: how to write to it, and its own delta cache."""
 
-    def __init__(self, send: Callable[[bytes], Any], remote: str = "") -> None:
-        self.send = send
+    def __init__(self, write: Callable[[bytes], Awaitable[None]], remote: str = "") -> None:
+        self.write = write  # awaited by the task that answers a request (backpressure applies)
         self.remote = remote
         self.delta = DeltaCache()
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame without waiting: pushes to other sockets are sent from plain callbacks."""
+        asyncio.ensure_future(self.write(frame))
 
 
 class Session:
@@ -105,11 +109,14 @@ class Session:
             del self.handles[h]
         return gone
 
-    def mark_read(self, handle: int) -> None:
-        """The client has just read this handle's state: it is valid until the target's version moves."""
+    def mark_read(self, handle: int) -> Any:
+        """The client has just read this handle's state: it is valid until the target's version moves.
+        Returns that version (callers caching what they read key it by the same value)."""
         entry = self.handles.get(handle)
-        if entry is not None:
-            entry.seen = _version(entry.target)
+        if entry is None:
+            return None
+        entry.seen = _version(entry.target)
+        return entry.seen
 
     def collect_changes(self) -> list[int]:
         """Handles that went valid → invalid since the client last read them (each reported once)."""

@@ -95,6 +95,11 @@ def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Ca
     return register
 
 
+def is_method(name: str) -> bool:
+    """Whether any interface has a method ``name`` (metric labels stay a bounded set)."""
+    return any(name in methods for methods in REGISTRY.values())
+
+
 def lookup(qtype: str, method: str) -> MethodSpec:
     methods = REGISTRY.get(qtype, {})
     spec = methods.get(method)

@@ -29,8 +29,7 @@ async def get_layout(call: Call) -> dict:
     """Answered from the view's last layout while its version holds; otherwise computed in a worker
     thread (hypercubes over large models take a while), where an AbortRequest answers error 15 at once."""
     view = _view(call)
-    call.session.mark_read(call.handle)
-    version = view.version()
+    version = call.session.mark_read(call.handle)
     layout = view.cached_layout(version)
     if layout is None:
         layout = await asyncio.to_thread(object_layout, view.doc, view)

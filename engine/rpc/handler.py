@@ -47,7 +47,7 @@ async def serve_frame(session: Any, sock: Any, frame: bytes | str) -> None:
     try:
         request = decode(frame)
     except BadRequest as bad:
-        sock.send(encode_error(bad.request_id, bad.error))
+        await sock.write(encode_error(bad.request_id, bad.error))
         return
     method_label = request.method
     try:
@@ -61,8 +61,9 @@ async def serve_frame(session: Any, sock: Any, frame: bytes | str) -> None:
         spec = dispatch.lookup(qtype, request.method)
         method_label = spec.name
     except QixError as err:
-        metrics.request(method_label if method_label.isidentifier() else "unknown", time.perf_counter() - started)
-        sock.send(encode_error(request.id, err))
+        metrics.request(method_label if dispatch.is_method(method_label) else "unknown",
+                        time.perf_counter() - started)
+        await sock.write(encode_error(request.id, err))
         return
 
     call = dispatch.Call(session, request, target, request.handle, socket=sock)
@@ -84,7 +85,7 @@ async def serve_frame(session: Any, sock: Any, frame: bytes | str) -> None:
             del session.inflight[request.id]
     session.calls += 1
     metrics.request(spec.name, time.perf_counter() - started)
-    sock.send(frame_out)
+    await sock.write(frame_out)
 
 
 async def _run(spec: dispatch.MethodSpec, call: dispatch.Call, request: Any) -> bytes:
