@@ -115,12 +115,15 @@ def figures(result: Result, args: list[object]) -> list[Figure]:
     cmd = command("calc.py", *args)
     note = (f"{result.rows:,} fact rows, model built in {result.build_seconds:.1f} s; "
             f"medians of {result.repeat} runs")
+    # the targets: the hypercube at most as slow as DuckDB, possible values at most 1.5× polars
+    targets = {("cube", "duckdb"): 1.0, ("possible", "polars"): 1.5}
     out = []
     for q, name in (("cube", f"hypercube Country×Cat×Sum(Sales), {result.rows / 1e6:g}M rows"),
                     ("possible", f"possible values of Cat, {result.rows / 1e6:g}M rows")):
         for other, label in (("duckdb", "DuckDB"), ("polars", "polars")):
             out.append(figure("calc", name, 1000 * result.seconds[q]["qix"], "ms", label,
-                              1000 * result.seconds[q][other], command=cmd, at_most=1.0, note=note))
+                              1000 * result.seconds[q][other], command=cmd, at_most=targets.get((q, other)),
+                              note=note))
     return out
 
 

@@ -142,10 +142,11 @@ def figures(result: Result, args: list[object]) -> list[Figure]:
     return [
         figure("reload", f"reload rows/s, {rows}", med["engine"], "rows/s", "polars.read_csv", med["polars"],
                command=cmd),
+        # the reload issue's targets: half of polars' rate including dictionary encoding; half the CSV's size
         figure("reload", f"reload rows/s, {rows}", med["engine"], "rows/s", "polars.read_csv + Categorical",
-               med["polars_categorical"], command=cmd),
+               med["polars_categorical"], command=cmd, at_least=0.5),
         figure("reload", "model size (DataModel.nbytes)", result.model_bytes / 2**20, "MiB", "CSV file size",
-               result.csv_bytes / 2**20, command=cmd),
+               result.csv_bytes / 2**20, command=cmd, at_most=0.5),
         figure("reload", "bytes held after reload (traced)", result.traced_bytes / 2**20, "MiB", "CSV file size",
                result.csv_bytes / 2**20, command=cmd, note=f"RSS growth {result.rss_delta / 2**20:.0f} MiB"),
     ]
