@@ -3,6 +3,7 @@ counts that match what the users were asked to do."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, RunningEngine, free_port
+from tests.harness import REPO, Client, RunningEngine, free_port
+from tests.jwt_keys import bearer, ec_key, mint, rsa_key
 
 SECRET = "loadtest-secret-0123456789abcdef"
 LOADTEST = REPO / "scripts" / "loadtest.py"
@@ -91,11 +93,6 @@ def test_script_and_fields_from_the_command_line(engine: RunningEngine, tmp_path
 
 def test_fields_are_discovered_from_an_opened_app(engine: RunningEngine, tmp_path: Path) -> None:
     """With ``--app`` and no ``--fields`` the users chart the app's first two fields."""
-    import asyncio
-
-    from tests.harness import Client
-    from tests.jwt_keys import bearer, mint
-
     async def make_app() -> None:
         headers = {"Authorization": bearer(mint({"sub": "owner"}, key=SECRET))}
         async with Client.open(engine.url("/app/engineData"), headers) as c:
@@ -142,3 +139,22 @@ def test_unreachable_engine_is_counted_not_crashed() -> None:
                                 "--ramp-up", "0", "--timeout", "2", "--json")
     assert code == 1, out
     assert s["handshakes"]["ok"] == 0 and sum(s["handshakes"]["refused"].values()) == 2
+
+
+@pytest.mark.parametrize("make_key", [lambda: ec_key("P-256"), lambda: rsa_key()], ids=["ES256", "RS256"])
+def test_tokens_signed_with_a_private_key(tmp_path: Path, make_key) -> None:
+    """``--key`` signs RS256/ES256 tokens (the algorithm follows the key) that an engine holding the public
+    key accepts."""
+    pair = make_key()
+    (tmp_path / "public.pem").write_bytes(pair.public_pem())
+    (tmp_path / "private.pem").write_bytes(pair.private_pem())
+    eng = RunningEngine("ValidateJsonWebTokens=2", f"JsonWebTokenPath={tmp_path / 'public.pem'}",
+                        document_dir=tmp_path / "apps")
+    try:
+        code, s, out = run_loadtest("--url", f"ws://127.0.0.1:{eng.port}", "--users", "3", "--scenario", "light",
+                                    "--duration", "2", "--ramp-up", "0", "--think", "0.1",
+                                    "--key", str(tmp_path / "private.pem"), "--json")
+    finally:
+        eng.stop()
+    assert code == 0, out
+    assert s["handshakes"] == {"ok": 3, "refused": {}} and s["methods"]["GetLayout"]["count"] >= 3
