@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 import engine.calc.hypercube as hypercube
 from engine.calc import star
 from engine.calc.hypercube import HyperCube
-from engine.calc.join import plan_join
+from engine.model import kernels
+from engine.model.datamodel import DataModel, Field, Table
 from engine.model.selection import EMPTY_STATE, Reduction, infer
+from engine.model.symbols import SymbolTable
 from tests.modelutil import make_model, sym
 
 
@@ -87,9 +89,12 @@ def test_star_path_equals_general_path(monkeypatch, case):
     inf = infer(model, selection_state(model, sels), base)
     measures = MEASURES + [f"Sum(TOTAL <{dims[0][0]}> M)"]
     qdef = cube_def(dims, measures, qSuppressZero=suppress)
-    plan = plan_join(model, set(model.tables) - ({"D3"} if "A3" not in [d for d, _ in dims] else set()))
-    assert plan.components  # the fast path applies to these models whenever Fact is the root
-    fast = HyperCube(model, inf, qdef).layout()
+    taken = []
+    with monkeypatch.context() as m:  # Fact is the largest table: every link is many-to-one
+        m.setattr(hypercube, "StarAggregator", lambda *a, **k: taken.append(1) or star.StarAggregator(*a, **k))
+        m.setattr(HyperCube, "_general_source", lambda self: pytest.fail("fell back to the general path"))
+        fast = HyperCube(model, inf, qdef).layout()
+    assert taken == [1]
     assert fast == general(model, inf, qdef, monkeypatch)
 
 
@@ -122,25 +127,24 @@ def test_unreached_dimension_rows_form_groups():
     assert rows == [["x", "3", "2"], ["y", "0", "0"], ["-", "7", "2"]]
 
 
-@pytest.mark.parametrize("n", [3_000_000])
-def test_large_chunked_sums_match_numpy(n):
+def test_large_model_two_threads_match_numpy():
+    """Enough possible fact rows for several chunks on both threads (and the chunked inference)."""
+    n = 3_000_000
     rng = np.random.default_rng(5)
-    k = rng.integers(0, 1000, n)
-    v = rng.integers(0, 100, n)
-    tables = {"Fact": {"K": k, "V": v}, "Dim": {"K": np.arange(1000), "C": np.arange(1000) % 7}}
-    from engine.model.datamodel import DataModel, Field, Table
-    from engine.model.symbols import SymbolTable
+    k = rng.integers(0, 1000, n).astype(np.int32)
+    v = rng.integers(0, 100, n).astype(np.int32)
+    c = (np.arange(1000) % 7).astype(np.int32)
 
     def syms(m):
         return SymbolTable(np.arange(m, dtype=float), np.array([str(i) for i in range(m)], dtype=object))
 
-    model = DataModel([Table("Fact", {"K": k.astype(np.int32), "V": v.astype(np.int32)}, n),
-                       Table("Dim", {"K": np.arange(1000, dtype=np.int32), "C": (np.arange(1000) % 7).astype(np.int32)},
-                             1000)], {"K": Field("K", syms(1000)), "V": Field("V", syms(100)), "C": Field("C", syms(7))})
-    sel = EMPTY_STATE.with_selection("C", [1, 3])
-    inf = infer(model, sel)
-    layout = HyperCube(model, inf, cube_def([("C", False)], ["Sum(V)"])).layout()
-    got = {r[0]["qText"]: r[1]["qNum"] for r in layout["qDataPages"][0]["qMatrix"]}
-    c = tables["Dim"]["C"][k]
-    want = {str(x): int(v[c == x].sum()) for x in (1, 3)}
-    assert got == want
+    model = DataModel([Table("Fact", {"K": k, "V": v}, n), Table("Dim", {"K": np.arange(1000, dtype=np.int32), "C": c},
+                                                                  1000)],
+                      {"K": Field("K", syms(1000)), "V": Field("V", syms(100)), "C": Field("C", syms(7))})
+    inf = infer(model, EMPTY_STATE.with_selection("C", [1, 2, 3, 4]))
+    assert len(inf.row_index("Fact")) > 2 * kernels.PARALLEL_MIN // 2
+    layout = HyperCube(model, inf, cube_def([("C", False)], ["Sum(V)", "Count(V)"])).layout()
+    got = {r[0]["qText"]: (r[1]["qNum"], r[2]["qNum"]) for r in layout["qDataPages"][0]["qMatrix"]}
+    fc = c.take(k)
+    assert got == {str(x): (int(v[fc == x].sum()), int((fc == x).sum())) for x in (1, 2, 3, 4)}
+    assert layout["qGrandTotalRow"][0]["qNum"] == int(v[(fc >= 1) & (fc <= 4)].sum())
