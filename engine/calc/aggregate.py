@@ -171,7 +171,10 @@ class Grouping:
         sub_codes = [self.group_codes[i] for i in keep]
         sizes = [self.dims[i].size for i in keep]
         sub_of_group, nsub, sub_group_codes = group_rows(sub_codes, sizes, self.n)
-        gid = np.where(self.gid >= 0, sub_of_group.take(np.maximum(self.gid, 0)), -1)
+        if self.n:
+            gid = np.where(self.gid >= 0, sub_of_group.take(np.maximum(self.gid, 0)), -1)
+        else:  # no group (all suppressed): no row belongs to a coarser one either
+            gid = np.full(len(self.gid), -1, dtype=np.int64)
         return Grouping(gid, nsub, dims=tuple(self.dims[i] for i in keep), group_codes=sub_group_codes), sub_of_group
 
 

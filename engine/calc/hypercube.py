@@ -19,6 +19,7 @@ from engine.calc.aggregate import FieldDim, Grouping, evaluate_measure, group_ro
 from engine.calc.cells import NULL_TEXT, Page, dimension_info, field_def_name, field_label, num_range, qnum
 from engine.calc.dims import CalcDim, calculated_dimension
 from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
+from engine.calc.join import plan_join
 from engine.calc.listobject import sort_expression
 from engine.calc.setexpr import StatesLookup
 from engine.calc.sorting import (
@@ -29,8 +30,9 @@ from engine.calc.sorting import (
     sort_indicator,
     symbol_keys,
 )
+from engine.calc.star import StarAggregator, StarFallback, star_groups, star_plan
 from engine.errors import INVALID_PARAMETERS, QixError
-from engine.expr import Duals, ExprSyntaxError, Locale, Node
+from engine.expr import Duals, ExprSyntaxError, Locale, Node, fields_of
 from engine.expr.formatting import format_number
 from engine.model.datamodel import DataModel
 from engine.model.numformat import format_default
@@ -176,22 +178,51 @@ class HyperCube:
         return tables
 
     def _compute(self) -> None:
-        model = self.model
-        calc = Calculation(model, self.inf, self._tables(), variables=self.variables, states=self.states,
+        source = self._star_source()
+        if source is not None:
+            try:
+                self._finish(*source)
+                return
+            except StarFallback:
+                pass
+        self._finish(*self._general_source())
+
+    def _general_source(self) -> tuple[object, np.ndarray, int, list[np.ndarray]]:
+        """Aggregator over the joined frame, each frame row's group and each group's codes."""
+        calc = Calculation(self.model, self.inf, self._tables(), variables=self.variables, states=self.states,
                            locale=self.locale)
-        self.calculation = calc
         frame = calc.frame
-        self.frame = frame
         codes = [d.source.codes(frame) for d in self.dims]
         sizes = [d.source.size for d in self.dims]
         gid, ngroups, gcodes = _group(codes, sizes, frame.n)
         if not self.dims and frame.n == 0:
             gid, ngroups = np.zeros(0, dtype=np.int64), 1
+        return calc.aggregator, gid, ngroups, gcodes
+
+    def _star_source(self) -> tuple[object, np.ndarray, int, list[np.ndarray]] | None:
+        """The same from the star fast path (``calc.star``), whose "rows" are the fine groups; None
+        when it does not apply."""
+        if not self.dims or any(d.field is None for d in self.dims):
+            return None
+        nodes = [m.node for m in self.measures if m.node is not None]
+        nodes += [d.sort_node for d in self.dims if d.sort_node is not None]
+        fields = sorted({f for n in nodes for f in fields_of(n) if f in self.model.fields})
+        dims = [str(d.field) for d in self.dims]
+        plan = plan_join(self.model, self._tables())
+        sp = star_plan(self.model, plan, dims, set(fields))
+        if sp is None:
+            return None
+        groups = star_groups(self.model, self.inf, sp, dims, fields)
+        agg = StarAggregator(self.model, self.inf, groups, plan, locale=self.locale, variables=self.variables,
+                             states=self.states)
+        return agg, np.arange(groups.n, dtype=np.int64), groups.n, groups.group_codes
+
+    def _finish(self, aggregator, gid: np.ndarray, ngroups: int, gcodes: list[np.ndarray]) -> None:
+        """Measures, totals, suppression and sorting over groups ``gid`` of the aggregator's rows."""
         keep = np.ones(ngroups, dtype=bool)
         for d, gc in zip(self.dims, gcodes, strict=True):
             if d.null_suppression:
                 keep &= gc >= 0
-        aggregator = calc.aggregator
         if not keep.all():
             remap = np.full(ngroups, -1, dtype=np.int64)
             kept = np.flatnonzero(keep)
@@ -201,7 +232,6 @@ class HyperCube:
             ngroups = len(kept)
         grouping = Grouping(gid, ngroups, dims=tuple(d.source for d in self.dims),
                             group_codes=gcodes if self.dims else None)
-        self.grouping = grouping
         values: list[Duals] = []
         self.errors: list[str | None] = []
         for m in self.measures:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.model import kernels
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex, model_index
 
@@ -189,9 +190,7 @@ class Reduction:
 
 def _scatter_present(codes: np.ndarray, rows: np.ndarray, nsym: int) -> np.ndarray:
     """Bool mask (``nsym + 1``, last slot = NULL seen) of the symbols occurring at ``rows``."""
-    out = np.zeros(nsym + 1, dtype=bool)
-    out[codes.take(rows)] = True
-    return out
+    return kernels.scatter_true(nsym + 1, codes, rows)
 
 
 def _and_all(parts: list[np.ndarray]) -> np.ndarray | None:
@@ -257,7 +256,7 @@ class _Propagation:
         hit = self.gathered.get((table, key))
         if hit is not None and np.array_equal(hit[0], inc):
             return hit[1]
-        rows = inc.take(self.model.tables[table].columns.raw(key))
+        rows = kernels.take(inc, self.model.tables[table].columns.raw(key))
         self.gathered[(table, key)] = (inc, rows)
         return rows
 
@@ -318,7 +317,7 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
             if not smask.any():
                 continue
         for t in model.field_tables.get(f, ()):
-            new = smask.take(model.tables[t].columns.raw(f))
+            new = kernels.take(smask, model.tables[t].columns.raw(f))
             old = cons.get(t)
             if old is not None:
                 np.logical_and(new, old, out=new)
@@ -328,6 +327,8 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     prop = _Propagation(model, idx, cons, exist)
     masks = prop.run()
     inf = Inference(model, state, base, masks, frozenset(masks))
+    inf._msgs = prop.msg
+    inf._exist_tables = frozenset(exist)
     for t, m in masks.items():
         hit = prop.nz.get(id(m))
         if hit is not None and hit[0] is m:
@@ -354,6 +355,10 @@ class Inference:
         self._possible: dict[str, np.ndarray] = {}
         self._alt: dict[str, np.ndarray] = {}
         self._states: dict[str, np.ndarray] = {}
+        self._key_symbols: dict[tuple[str, str], np.ndarray] = {}
+        #: the propagation's final messages (see ``_Propagation``); None: no propagation ran
+        self._msgs: dict[tuple[str, str], np.ndarray | None] | None = None
+        self._exist_tables: frozenset[str] = frozenset()
 
     # --- rows ------------------------------------------------------------------------------------
     def rows(self, table: str) -> np.ndarray | None:
@@ -367,6 +372,38 @@ class Inference:
             m = self._masks.get(table)
             hit = np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
             self._row_index[table] = hit
+        return hit
+
+    def key_symbols(self, table: str, key: str) -> np.ndarray:
+        """Bool mask (``nsym + 1``, last slot = NULL) of the ``key`` symbols occurring in the table's
+        possible rows. Callers must not modify it.
+
+        Why: a chart needs to know which rows of a linked table its possible rows reach; the
+        propagation already holds the answer at symbol level. The possible rows are the rows
+        satisfying every constraint but ``key``'s (their symbols are the table's own message
+        through ``key``) that also pass the messages arriving through ``key``; so the symbols are
+        that message ∧ the incoming ones, without a pass over the table's rows. A table that only
+        lost rows to a reduction (no message) is scanned.
+        """
+        hit = self._key_symbols.get((table, key))
+        if hit is not None:
+            return hit
+        n = self._idx.nsym(key)
+        if table not in self._masks:
+            hit = self._idx.present(table, key)
+        elif self._msgs is not None and key in self._idx.keys_of[table] and (
+                self._msgs.get((table, key)) is not None or table not in self._exist_tables):
+            own = self._msgs.get((table, key))
+            hit = (own if own is not None else self._idx.present(table, key)).copy()
+            for h in self.model.field_tables[key]:
+                m = self._msgs.get((h, key)) if h != table else None
+                if m is not None:
+                    np.logical_and(hit, m, out=hit)
+                    hit[-1] = False  # NULL never links: a message through the key drops NULL keys
+        else:
+            hit = kernels.scatter_true(n + 1, self.model.tables[table].columns.raw(key), self.row_index(table))
+        hit.flags.writeable = False
+        self._key_symbols[(table, key)] = hit
         return hit
 
     def row_count(self, table: str) -> int:

@@ -1,0 +1,105 @@
+"""Large-array primitives split into cache-sized chunks and run on two threads.
+
+Why: numpy converts an int8/16/32 index array to ``intp`` before a ``take`` (a full-size copy: on a
+10M-row code column that copy costs more than the gather itself), and runs every call on one core.
+Gathering chunk by chunk keeps the converted indexes in cache, and numpy releases the GIL inside
+``take`` so two chunks really run at once. Below ``PARALLEL_MIN``
+elements the plain numpy call is used (the thread hand-off would cost more than it saves).
+
+Tasks submitted here never wait on other tasks, so callers on any thread (including the asyncio
+``to_thread`` workers) may use them without risk of a pool deadlock.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+
+#: arrays shorter than this are handled by one plain numpy call
+PARALLEL_MIN = 1 << 20
+#: elements per chunk (indexes converted to intp stay in cache)
+CHUNK = 1 << 17
+WORKERS = max(1, min(2, os.cpu_count() or 1))
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="qix-kernel")
+    return _pool
+
+
+def split(n: int, parts: int = WORKERS) -> list[tuple[int, int]]:
+    """``parts`` contiguous ``[lo, hi)`` ranges covering ``range(n)``, chunk-aligned."""
+    if parts <= 1 or n < PARALLEL_MIN:
+        return [(0, n)]
+    step = -(-n // parts)
+    step = -(-step // CHUNK) * CHUNK
+    return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+
+
+def run_parts(fn: Callable[[int, int], object], n: int) -> list:
+    """``fn(lo, hi)`` over the ranges of :func:`split`, the first on this thread; results in order."""
+    parts = split(n)
+    if len(parts) == 1:
+        return [fn(0, n)]
+    futures: list[Future] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
+    first = fn(*parts[0])
+    return [first] + [f.result() for f in futures]
+
+
+def take(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``table.take(idx)`` (negative indexes count from the end, as with ``take``)."""
+    n = len(idx)
+    if n < PARALLEL_MIN:
+        return table.take(idx)
+    out = np.empty(n, dtype=table.dtype)
+
+    def work(lo: int, hi: int) -> None:
+        for s in range(lo, hi, CHUNK):
+            e = min(s + CHUNK, hi)
+            np.take(table, idx[s:e], out=out[s:e], mode="wrap")  # wrap: -1 is the last slot, unbuffered
+
+    if len(table) == 0:
+        return table.take(idx)  # raises on any index, as numpy does
+    run_parts(work, n)
+    return out
+
+
+def scatter_true(size: int, codes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Bool mask of ``size`` slots set at ``codes`` (``codes[rows]`` when ``rows`` is given;
+    ``-1`` sets the last slot)."""
+    n = len(codes) if rows is None else len(rows)
+    parts = split(n)
+    if len(parts) == 1:
+        out = np.zeros(size, dtype=bool)
+        out[codes if rows is None else codes.take(rows)] = True
+        return out
+
+    def work(lo: int, hi: int) -> np.ndarray:
+        part = np.zeros(size, dtype=bool)
+        buf = np.empty(CHUNK, dtype=codes.dtype)
+        for s in range(lo, hi, CHUNK):
+            e = min(s + CHUNK, hi)
+            if rows is None:
+                part[codes[s:e]] = True
+            else:
+                c = buf[: e - s]
+                np.take(codes, rows[s:e], out=c, mode="wrap")
+                part[c] = True
+        return part
+
+    masks = run_parts(work, n)
+    out = masks[0]
+    for m in masks[1:]:
+        np.logical_or(out, m, out=out)
+    return out
