@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from engine.app import store
 from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
@@ -62,6 +63,10 @@ def utc_timestamp() -> str:
     """The engine's timestamp form, e.g. ``2026-11-28T18:39:00.000Z``."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+#: cubes remembered per session (a dashboard re-reads the pages of the cubes it just laid out)
+_CUBES_KEPT = 4
 
 
 @dataclass
@@ -218,6 +223,8 @@ class DocSession:
         self._views: dict[Entity, EntityView] = {}
         self._selection_versions: dict[str, int] = {}
         self._selection_mode: dict[str, dict[str, Any]] = {}
+        #: recent cubes by everything they depend on: a layout and the page reads after it share one
+        self._cubes: dict[tuple, HyperCube] = {}
         self.selections = Selections(lambda: self.model, self.reduction_base, self.bump_selection_version)
         #: section access: this user's view of the current model (recomputed after a reload)
         self._access: SessionAccess | None = None
@@ -320,13 +327,28 @@ class DocSession:
     def hypercube(self, definition: dict[str, Any]) -> HyperCube:
         """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state; 7005 when its
         calculation condition does not hold (nothing is computed then)."""
+        key = self._cube_key(definition)
+        cube = self._cubes.get(key)
+        if cube is not None:
+            return cube
         state = definition.get("qStateName") or "$"
         unmet = calc_condition_message(self.model, self.inference(state), definition, self.variable_text,
                                        self.state_lookup)
         if unmet is not None:
             raise QixError(CALC_CONDITION_UNMET, unmet)
-        return HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
+        cube = HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
                          states=self.state_lookup)
+        self._cubes[key] = cube
+        while len(self._cubes) > _CUBES_KEPT:
+            del self._cubes[next(iter(self._cubes))]
+        return cube
+
+    def _cube_key(self, definition: dict[str, Any]) -> tuple:
+        """A cube depends on its definition, the data, every state's selections (set analysis may name
+        any state) and the variables its expressions may expand."""
+        return (orjson.dumps(definition, option=orjson.OPT_SORT_KEYS), self.app.data_version,
+                self.states_version, tuple(sorted(self._selection_versions.items())),
+                self.app.catalog_version(), self.catalog_version(), self.app.variables.version)
 
     def state_lookup(self, name: str) -> SelectionState | None:
         """Set-analysis identifiers: alternate state names (and ``$``) → their selections."""
