@@ -27,6 +27,8 @@ CODE_DTYPE = np.int32
 _COMPACT_MIN = 64
 #: largest integer a float64 holds exactly
 _EXACT = float(2**53)
+#: symbol tables up to this size keep their texts as Python str (a few hundred KiB at most)
+_SMALL = 4096
 
 
 def _first_appearance_encode(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +145,8 @@ class SymbolTable:
         if codes is None:
             return self.text
         codes = np.asarray(codes, dtype=np.int64)
+        if self._obj is None and len(self) <= _SMALL:
+            self.text  # noqa: B018 - small tables keep their str objects: pages read them on every call
         if self._obj is not None:
             if len(codes) and codes.min() < 0:
                 return np.append(self._obj, None).take(codes)
@@ -150,8 +154,8 @@ class SymbolTable:
         return np.asarray(self.text_array(codes).to_numpy(zero_copy_only=False), dtype=object)
 
     def text_at(self, i: int) -> str:
-        if self._obj is not None:
-            return self._obj[i]
+        if self._obj is not None or len(self) <= _SMALL:
+            return self.text[i]
         return self._text_arrow(np.array([i], dtype=np.int64))[0].as_py()
 
     def text_array(self, codes: np.ndarray | None = None) -> pa.Array:

@@ -56,8 +56,11 @@ def test_numbers_stored_as_integers_are_bit_exact() -> None:
     ids = np.arange(10_000_001, 10_002_001, dtype=np.float64)
     t2 = SymbolTable.from_arrow(ids, pa.array([str(int(x)) for x in ids]))
     assert t2._ints.dtype == np.int32 and t2.is_integer
+    assert t2.nbytes() == 2000 * 4  # no text is stored until one is read
     assert t2.texts(np.array([0, 1999])).tolist() == ["10000001", "10002000"]
-    assert t2.nbytes() == 2000 * 4
+    big = SymbolTable.from_arrow(np.arange(10_000, dtype=np.float64), pa.array([str(i) for i in range(10_000)]))
+    assert big.texts(np.array([0, 9999])).tolist() == ["0", "9999"]
+    assert big.nbytes() == 10_000 * 2  # a large table still renders its texts on demand, storing none
 
 
 def test_negative_zero_keeps_float_storage() -> None:
