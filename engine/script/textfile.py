@@ -218,12 +218,21 @@ def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTa
 
 def _dense_encode(keys: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
     """First-appearance encoding of integers spanning a small range (cents of amounts, quantities): a
-    direct-address table instead of hashing."""
+    direct-address table instead of hashing.
+
+    Each value's first row comes from one scattered write in reverse row order (later writes win, so the
+    first row is what stays); the check after it proves that held, with ``minimum.at`` (3× slower) as the
+    fallback. The rows that are their value's first row, in row order, are the symbols in load order."""
     rel = (keys - lo).astype(np.intp)
+    rows = np.arange(len(keys))
     first = np.full(span, len(keys), dtype=np.int64)
-    np.minimum.at(first, rel, np.arange(len(keys)))
-    present = np.flatnonzero(first < len(keys))
-    symbols = present.take(np.argsort(first.take(present), kind="stable"))
+    first[rel[::-1]] = rows[::-1]
+    first_of_row = first.take(rel)
+    if not np.all(first_of_row <= rows):
+        first.fill(len(keys))
+        np.minimum.at(first, rel, rows)
+        first_of_row = first.take(rel)
+    symbols = rel.take(np.flatnonzero(first_of_row == rows))
     code_of = np.empty(span, dtype=CODE_DTYPE)
     code_of[symbols] = np.arange(len(symbols), dtype=CODE_DTYPE)
     return symbols + lo, code_of.take(rel)
