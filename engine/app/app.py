@@ -338,6 +338,9 @@ class DocSession:
             raise QixError(CALC_CONDITION_UNMET, unmet)
         cube = HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
                          states=self.state_lookup)
+        # versions only grow: a cube of an earlier state is never asked for again, and it holds that
+        # state's inference (row masks), so only cubes of the current state are kept
+        self._cubes = {k: c for k, c in self._cubes.items() if k[1:] == key[1:]}
         self._cubes[key] = cube
         while len(self._cubes) > _CUBES_KEPT:
             del self._cubes[next(iter(self._cubes))]
