@@ -1,6 +1,7 @@
 """Load test for a QIX engine (this one or a real ``qlikcore/engine``): many simulated users over WebSockets.
 
-Each user connects with its own JWT (``sub`` = ``<prefix><n>``), opens an app (``--app``) or builds a
+Each user connects with its own JWT (``sub`` = ``<prefix><n>``; without ``--secret``/``--key``, with the
+identity ``/identity/<prefix><n>`` in the URL instead), opens an app (``--app``) or builds a
 session app from a load script (``--script``; a small built-in script when neither is given; with both, the
 script is loaded into the app once before the run), then loops:
 
@@ -37,6 +38,7 @@ import itertools  # noqa: E402
 import multiprocessing  # noqa: E402
 import queue  # noqa: E402
 import random  # noqa: E402
+import ssl  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 import warnings  # noqa: E402
@@ -107,6 +109,18 @@ class Config:
     fields: tuple[str, ...]
     measure: str | None
     seed: int
+    insecure: bool = False  # wss:// without certificate checks (self-signed test engines)
+
+    def connect_options(self) -> dict[str, Any]:
+        """What every ``connect`` of the run passes: no compression (as the engine's default), no size cap,
+        and for ``--insecure`` a TLS context that accepts any certificate."""
+        options: dict[str, Any] = {"compression": None, "max_size": None, "open_timeout": self.timeout}
+        if self.insecure and self.url.startswith("wss:"):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            options["ssl"] = context
+        return options
 
 
 def mint_token(cfg: Config, sub: str) -> str | None:
@@ -223,12 +237,15 @@ class QixSocket:
         await self.ws.close()
 
 
-def _session_url(base: str, cfg: Config) -> str:
-    """The URL a user connects to: ``/app/<id>`` for an app, ``/app/engineData`` otherwise."""
+def _session_url(base: str, cfg: Config, sub: str) -> str:
+    """The URL a user connects to: ``/app/<id>`` for an app, ``/app/engineData`` otherwise. Without tokens
+    every user is the same user to the engine (one shared session), so each gets ``/identity/<sub>``."""
     parts = urlsplit(base)
     path = parts.path.rstrip("/")
     if not path:
         path = f"/app/{cfg.app}" if cfg.app else "/app/engineData"
+    if cfg.token_alg is None and "/identity/" not in path:
+        path += f"/identity/{sub}"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
@@ -270,9 +287,8 @@ class User:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         started = time.perf_counter()
         try:
-            ws = await connect(_session_url(self.cfg.url, self.cfg), additional_headers=headers,
-                               compression=None, max_size=None, open_timeout=self.cfg.timeout,
-                               ping_interval=None)
+            ws = await connect(_session_url(self.cfg.url, self.cfg, sub), additional_headers=headers,
+                               ping_interval=None, **self.cfg.connect_options())
         except InvalidStatus as err:
             self.stats.refused[f"http-{err.response.status_code}"] += 1
             return
@@ -366,8 +382,7 @@ async def prepare_app(cfg: Config) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     parts = urlsplit(cfg.url)
     url = urlunsplit((parts.scheme, parts.netloc, "/app/engineData", "", ""))
-    async with connect(url, additional_headers=headers, compression=None, max_size=None,
-                       open_timeout=cfg.timeout) as ws:
+    async with connect(url, additional_headers=headers, **cfg.connect_options()) as ws:
         qix = QixSocket(ws, Stats(), max(cfg.timeout, 600))
         with contextlib.suppress(RpcFailure):  # it exists already: reload it in place
             await qix.call("CreateApp", -1, cfg.app)
@@ -678,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--think", type=float, default=1.0, help="mean think time between steps (seconds)")
     p.add_argument("--scenario", choices=("full", "light"), default="full")
     p.add_argument("--max-requests", type=int, default=0, help="stop after this many requests in all (0 = no cap)")
+    p.add_argument("--insecure", action="store_true", help="wss:// without checking the engine's certificate")
     p.add_argument("--timeout", type=float, default=30, help="seconds before a handshake or call counts as failed")
     p.add_argument("--workers", type=int, default=1, help="client processes (users are split between them)")
     p.add_argument("--secret", help="HMAC secret: sign tokens with HS256 (or --alg)")
@@ -726,7 +742,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  timeout=args.timeout, user_prefix=args.user_prefix,
                  groups=tuple(g for g in args.groups.split(",") if g), token_alg=alg, token_key=key,
                  app=args.app, script=script, fields=tuple(f for f in args.fields.split(",") if f),
-                 measure=args.measure, seed=args.seed)
+                 measure=args.measure, seed=args.seed, insecure=args.insecure)
     try:
         mint_token(cfg, "probe")
     except Exception as err:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO, Client, RunningEngine, free_port
+from tests.harness import REPO, Client, RunningEngine, free_port, self_signed_cert
 from tests.jwt_keys import bearer, ec_key, mint, rsa_key
 
 SECRET = "loadtest-secret-0123456789abcdef"
@@ -158,3 +158,20 @@ def test_tokens_signed_with_a_private_key(tmp_path: Path, make_key) -> None:
         eng.stop()
     assert code == 0, out
     assert s["handshakes"] == {"ok": 3, "refused": {}} and s["methods"]["GetLayout"]["count"] >= 3
+
+
+def test_wss_with_insecure_against_a_self_signed_engine(tmp_path: Path) -> None:
+    cert, key = self_signed_cert(tmp_path)
+    eng = RunningEngine(document_dir=tmp_path / "apps", extra_args=("--tls-cert", str(cert), "--tls-key", str(key)))
+    try:
+        url = f"wss://127.0.0.1:{eng.port}"
+        args = ("--users", "2", "--scenario", "light", "--duration", "2", "--ramp-up", "0", "--think", "0.1",
+                "--timeout", "5", "--json")
+        code, s, out = run_loadtest("--url", url, "--insecure", *args)
+        assert code == 0, out
+        assert s["handshakes"]["ok"] == 2 and s["errors"] == {}
+        # without --insecure the unknown certificate is refused at connect time, and counted as such
+        code, s, out = run_loadtest("--url", url, *args)
+        assert code == 1 and s["handshakes"]["ok"] == 0, out
+    finally:
+        eng.stop()
