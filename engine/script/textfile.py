@@ -8,7 +8,6 @@ INLINE text) goes through a small Python record splitter instead.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -402,7 +401,8 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
         column_types={c: pa.string() for c in internal} if internal else None,
         strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
         auto_dict_encode=False)
-    table = pacsv.read_csv(io.BytesIO(data[body_start:]) if body_start else io.BytesIO(data),
+    # a zero-copy view of the body: slicing the bytes would copy the whole file once more
+    table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)[body_start:]),
                            read_options=read_opts, parse_options=parse_opts, convert_options=conv)
     if table.num_rows > max_rows:
         raise TooManyRows(f"{table.num_rows} rows exceed the limit of {max_rows}")
