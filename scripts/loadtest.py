@@ -316,9 +316,9 @@ class User:
     async def open_doc(self, qix: QixSocket) -> int:
         if self.cfg.app:
             return (await qix.call("OpenDoc", -1, self.cfg.app))["qReturn"]["qHandle"]
-        if self.cfg.scenario == "light" and self.cfg.script is None:
-            return (await qix.call("CreateSessionApp", -1))["qReturn"]["qHandle"]
         doc = (await qix.call("CreateSessionApp", -1))["qReturn"]["qHandle"]
+        if self.cfg.scenario == "light" and self.cfg.script is None:
+            return doc  # the light scenario's object needs no data
         await qix.call("SetScript", doc, self.cfg.script or BUILTIN_SCRIPT)
         result = await qix.call("DoReload", doc, 0, False, False)
         if result.get("qReturn") is not True:
@@ -328,9 +328,10 @@ class User:
 
     async def fields(self, qix: QixSocket, doc: int) -> tuple[list[str], str]:
         """The fields to chart: given, built-in, or the first two of the app's field list."""
+        builtin = not (self.cfg.app or self.cfg.script or self.cfg.fields)
         if self.cfg.fields:
             names = list(self.cfg.fields)
-        elif not self.cfg.app and not self.cfg.script:
+        elif builtin:
             names = list(BUILTIN_FIELDS)
         else:
             obj = (await qix.call("CreateSessionObject", doc, {
@@ -339,8 +340,7 @@ class User:
             names = [item["qName"] for item in layout["qFieldList"]["qItems"]][:2]
             if not names:
                 raise RpcFailure("no-fields", "the app has no fields to chart")
-        measure = self.cfg.measure or (BUILTIN_MEASURE if not self.cfg.fields and not self.cfg.app
-                                       and not self.cfg.script else f"Count([{names[-1]}])")
+        measure = self.cfg.measure or (BUILTIN_MEASURE if builtin else f"Count([{names[-1]}])")
         return names, measure
 
     async def light(self, qix: QixSocket, doc: int) -> None:
@@ -451,12 +451,12 @@ def _use_uvloop() -> None:
 
 @dataclass
 class ServerSample:
-    """What the engine's ``/metrics`` says at one moment."""
+    """What the engine's ``/metrics`` says at one moment (None: that engine does not export it)."""
 
-    cpu_seconds: float
-    rss_bytes: float
-    requests: float
-    sessions: float
+    cpu_seconds: float | None
+    rss_bytes: float | None
+    requests: float | None
+    sessions: float | None
 
 
 def scrape(url: str) -> ServerSample | None:
@@ -466,14 +466,16 @@ def scrape(url: str) -> ServerSample | None:
             text = resp.read().decode()
     except OSError:
         return None
-    values: Counter = Counter()
+    wanted = ("process_cpu_seconds_total", "process_resident_memory_bytes", "qix_requests_total",
+              "qix_active_sessions")
+    values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
+        if family.name == "qix_requests":  # declared, but a labelled counter has no series before its first use
+            values.setdefault("qix_requests_total", 0.0)
         for sample in family.samples:
-            if sample.name in ("process_cpu_seconds_total", "process_resident_memory_bytes",
-                               "qix_requests_total", "qix_active_sessions"):
-                values[sample.name] += sample.value
-    return ServerSample(values["process_cpu_seconds_total"], values["process_resident_memory_bytes"],
-                        values["qix_requests_total"], values["qix_active_sessions"])
+            if sample.name in wanted:  # per-method series of a counter add up
+                values[sample.name] = values.get(sample.name, 0.0) + sample.value
+    return ServerSample(*(values.get(name) for name in wanted))
 
 
 def server_figures(before: ServerSample | None, ramp: list[ServerSample | None],
@@ -485,12 +487,17 @@ def server_figures(before: ServerSample | None, ramp: list[ServerSample | None],
     say nothing about the next thousand. The growth since the start is reported beside it."""
     if before is None or after is None:
         return None
-    out: dict[str, float] = {"cpu_seconds": after.cpu_seconds - before.cpu_seconds,
-                             "requests": after.requests - before.requests,
-                             "rss_before_mib": before.rss_bytes / 2**20, "rss_after_mib": after.rss_bytes / 2**20}
-    if out["requests"] > 0:
-        out["cpu_ms_per_request"] = 1000 * out["cpu_seconds"] / out["requests"]
-    samples = [s for s in ramp if s is not None]
+    out: dict[str, float] = {}
+    if before.cpu_seconds is not None and after.cpu_seconds is not None:
+        out["cpu_seconds"] = after.cpu_seconds - before.cpu_seconds
+    if before.requests is not None and after.requests is not None:
+        out["requests"] = after.requests - before.requests
+        if out["requests"] > 0 and "cpu_seconds" in out:
+            out["cpu_ms_per_request"] = 1000 * out["cpu_seconds"] / out["requests"]
+    if before.rss_bytes is None or after.rss_bytes is None or before.sessions is None:
+        return out  # no memory or session figures from this engine
+    out["rss_before_mib"], out["rss_after_mib"] = before.rss_bytes / 2**20, after.rss_bytes / 2**20
+    samples = [s for s in ramp if s is not None and s.rss_bytes is not None and s.sessions is not None]
     if samples:
         peak = samples[-1]
         out["sessions_at_peak"] = peak.sessions
@@ -669,14 +676,17 @@ def format_summary(s: dict) -> str:
                  + (", ".join(f"{k}: {v}" for k, v in sorted(refused.items())) or "none"))
     if s["server"]:
         srv = s["server"]
-        parts = [f"CPU {srv['cpu_seconds']:.2f} s for {srv['requests']:.0f} requests"]
+        parts = []
+        if "cpu_seconds" in srv and "requests" in srv:
+            parts.append(f"CPU {srv['cpu_seconds']:.2f} s for {srv['requests']:.0f} requests")
         if "cpu_ms_per_request" in srv:
             parts.append(f"{srv['cpu_ms_per_request']:.3f} ms CPU per request")
         if "rss_kib_per_session" in srv:
             parts.append(f"RSS {srv['rss_kib_per_session']:.1f} KiB per added session")
         if "rss_peak_mib" in srv:
             parts.append(f"{srv['sessions_at_peak']:.0f} sessions at the end of the ramp, RSS {srv['rss_peak_mib']:.1f} MiB")
-        lines.append("server: " + "; ".join(parts))
+        if parts:
+            lines.append("server: " + "; ".join(parts))
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ counts that match what the users were asked to do."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import subprocess
 import sys
@@ -175,3 +176,26 @@ def test_wss_with_insecure_against_a_self_signed_engine(tmp_path: Path) -> None:
         assert code == 1 and s["handshakes"]["ok"] == 0, out
     finally:
         eng.stop()
+
+
+def _loadtest_module():
+    spec = importlib.util.spec_from_file_location("loadtest_under_test", LOADTEST)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_server_figures_from_an_engine_without_process_metrics() -> None:
+    """A real qlikcore/engine exports qix_* series but not process_*: CPU and RSS figures are left out
+    rather than reported as zero."""
+    lt = _loadtest_module()
+    before = lt.ServerSample(cpu_seconds=None, rss_bytes=None, requests=100.0, sessions=0.0)
+    after = lt.ServerSample(cpu_seconds=None, rss_bytes=None, requests=600.0, sessions=0.0)
+    assert lt.server_figures(before, [], after) == {"requests": 500.0}
+    full = [lt.ServerSample(10.0, 100 * 2**20, 100.0, 0.0), lt.ServerSample(11.0, 110 * 2**20, 300.0, 100.0),
+            lt.ServerSample(12.0, 120 * 2**20, 500.0, 200.0), lt.ServerSample(14.0, 121 * 2**20, 1100.0, 0.0)]
+    figures = lt.server_figures(full[0], full[1:3], full[3])
+    assert figures["cpu_ms_per_request"] == pytest.approx(4.0)  # 4 s over 1,000 requests
+    assert figures["rss_kib_per_session"] == pytest.approx(10 * 1024 / 100)  # mid-ramp to end of ramp
+    assert figures["rss_kib_per_session_since_start"] == pytest.approx(20 * 1024 / 200)
