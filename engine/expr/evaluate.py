@@ -15,7 +15,7 @@ case-insensitive with ``*`` and ``?`` wildcards.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -286,57 +286,41 @@ def like(left: Duals, right: Duals) -> np.ndarray:
     return out
 
 
-def fields_of(node: Node) -> set[str]:
-    """Names referenced as fields anywhere in ``node`` (including aggregation arguments; set
-    analysis modifiers and TOTAL field lists are not included)."""
-    out: set[str] = set()
+def _nodes(node: Node, enter: Callable[[Call], bool] = lambda call: True) -> Iterator[Node]:
+    """Every node under ``node`` (itself included), depth first; a call's arguments only when
+    ``enter(call)`` holds."""
     stack = [node]
     while stack:
         cur = stack.pop()
-        if isinstance(cur, FieldRef):
-            out.add(cur.name)
-        elif isinstance(cur, BinOp):
+        yield cur
+        if isinstance(cur, BinOp):
             stack += [cur.left, cur.right]
         elif isinstance(cur, UnaryOp):
             stack.append(cur.operand)
-        elif isinstance(cur, Call):
+        elif isinstance(cur, Call) and enter(cur):
             stack += list(cur.args)
-    return out
+
+
+def fields_of(node: Node) -> set[str]:
+    """Names referenced as fields anywhere in ``node`` (including aggregation arguments; set
+    analysis modifiers and TOTAL field lists are not included)."""
+    return {cur.name for cur in _nodes(node) if isinstance(cur, FieldRef)}
+
+
+def _is_row_expanding(call: Call) -> bool:
+    return call.name == "SUBFIELD" and len(call.args) == 2
 
 
 def row_expanding_calls(node: Node) -> list[Call]:
     """``SubField(s, delim)`` calls (no index) outside aggregations: each makes a LOAD emit one row
     per part. The script runner evaluates them with ``functions.subfield_parts``."""
-    out: list[Call] = []
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, Call):
-            if cur.name == "SUBFIELD" and len(cur.args) == 2:
-                out.append(cur)
-            elif cur.name not in AGGREGATIONS:
-                stack += list(cur.args)
-        elif isinstance(cur, BinOp):
-            stack += [cur.left, cur.right]
-        elif isinstance(cur, UnaryOp):
-            stack.append(cur.operand)
-    return out
+    outside = _nodes(node, lambda call: call.name not in AGGREGATIONS and not _is_row_expanding(call))
+    return [cur for cur in outside if isinstance(cur, Call) and _is_row_expanding(cur)]
 
 
 def contains_aggregation(node: Node) -> bool:
     """True when ``node`` calls an aggregation function somewhere."""
-    stack = [node]
-    while stack:
-        cur = stack.pop()
-        if isinstance(cur, Call):
-            if cur.name in AGGREGATIONS:
-                return True
-            stack += list(cur.args)
-        elif isinstance(cur, BinOp):
-            stack += [cur.left, cur.right]
-        elif isinstance(cur, UnaryOp):
-            stack.append(cur.operand)
-    return False
+    return any(isinstance(cur, Call) and cur.name in AGGREGATIONS for cur in _nodes(node))
 
 
 # ==================================================================================================

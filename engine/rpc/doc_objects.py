@@ -36,7 +36,7 @@ def create_object(call: Call, qProp: dict) -> dict:
     doc = _doc(call)
     obj = library.create_object(doc, qProp, doc.app.objects)
     entities.changed(call, obj)
-    return {"qInfo": obj.info(), "qReturn": entities.interface(call, obj, report_change=True)}
+    return entities.created(call, obj)
 
 
 @rpc("Doc", "GetObject", qId="")
@@ -97,7 +97,7 @@ def create_variable_ex(call: Call, qProp: dict) -> dict:
     doc = _doc(call)
     var = library.create_variable(doc, qProp, doc.app.variables)
     entities.changed(call, var)
-    return {"qInfo": var.info(), "qReturn": entities.interface(call, var, report_change=True)}
+    return entities.created(call, var)
 
 
 @rpc("Doc", "CreateVariable", qName="")
@@ -166,7 +166,7 @@ def destroy_variable_by_name(call: Call, qName: str) -> dict:
 def _create(call: Call, store: ObjectStore, props: Any) -> tuple[Entity, dict]:
     entity = library.create_entity(store, props)
     entities.changed(call, entity)
-    return entity, {"qInfo": entity.info(), "qReturn": entities.interface(call, entity, report_change=True)}
+    return entity, entities.created(call, entity)
 
 
 def _register_library(noun: str, attr: str) -> None:

@@ -35,6 +35,11 @@ def interface(call: Call, entity: Entity | None, *, report_change: bool = False)
                                  report_change=report_change)
 
 
+def created(call: Call, entity: Entity) -> dict[str, Any]:
+    """The answer to a Create* call: the new entity's info and a handle on it, reported in ``change``."""
+    return {"qInfo": entity.info(), "qReturn": interface(call, entity, report_change=True)}
+
+
 def changed(call: Call, entity: Entity) -> None:
     """After a change: persisted entities are shared, so other sessions on the app check their handles."""
     if entity.persistent:

@@ -96,7 +96,7 @@ def create_child(call: Call, qProp: dict, qPropForThis: dict) -> dict:
     _set_parent_props(view, qPropForThis)
     parent.touch()
     entities.changed(call, parent)
-    return {"qInfo": child.info(), "qReturn": entities.interface(call, child, report_change=True)}
+    return entities.created(call, child)
 
 
 def _child(parent: Entity, child_id: str) -> Entity | None:
