@@ -6,15 +6,13 @@ Each engine instance has its own registry, so several engines (tests) can live i
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
+from collections.abc import Iterator
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    ProcessCollector,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 log = logging.getLogger("qix.metrics")
 
@@ -27,22 +25,15 @@ class Metrics:
         self.active_sessions = Gauge("qix_active_sessions", "Sessions alive now", registry=r)
         self.sessions_total = Counter("qix_sessions", "Sessions created", registry=r)
         self.active_connections = Gauge("qix_active_connections", "Open WebSocket connections", registry=r)
-        self.requests_total = Counter("qix_requests", "JSON-RPC requests answered", ["method"], registry=r)
-        self.request_duration = Histogram(
-            "qix_request_duration_seconds", "Time to answer a JSON-RPC request", registry=r,
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.requests = RequestStats()
+        r.register(self.requests)
         self.handshake_rejections = Counter(
             "qix_handshake_rejections", "WebSocket handshakes refused", ["reason"], registry=r)
         self.active_documents = Gauge("qix_active_documents", "Apps loaded in memory", registry=r)
         self._server = None
-        self._per_method: dict[str, Counter] = {}
 
     def request(self, method: str, seconds: float) -> None:
-        counter = self._per_method.get(method)
-        if counter is None:  # labels() costs a lock and a tuple build: once per method, not per call
-            counter = self._per_method[method] = self.requests_total.labels(method=method)
-        counter.inc()
-        self.request_duration.observe(seconds)
+        self.requests.observe(method, seconds)
 
     def serve(self, host: str, port: int) -> None:
         """Expose ``/metrics`` on ``port`` (0 = off) from a daemon thread."""
@@ -55,3 +46,43 @@ class Metrics:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class RequestStats(Collector):
+    """``qix_requests_total{method}`` and ``qix_request_duration_seconds``, counted in plain ints and floats.
+
+    A prometheus_client ``Counter`` and ``Histogram`` update takes a lock per value touched: about 3 µs of
+    every request, a tenth of a cached ``GetLayout``. Here a request costs a dict update and a bisect on the
+    event loop's thread; the scrape (another thread) copies the figures and builds the families.
+    """
+
+    BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+    def __init__(self) -> None:
+        self.by_method: dict[str, int] = {}
+        self.in_bucket = [0] * (len(self.BUCKETS) + 1)  # the last one is +Inf
+        self.seconds = 0.0
+
+    def observe(self, method: str, seconds: float) -> None:
+        by_method = self.by_method
+        by_method[method] = by_method.get(method, 0) + 1
+        self.in_bucket[bisect_left(self.BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+    def describe(self) -> Iterator[Metric]:
+        return self._families({}, [0] * len(self.in_bucket), 0.0)
+
+    def collect(self) -> Iterator[Metric]:
+        return self._families(dict(self.by_method), list(self.in_bucket), self.seconds)
+
+    def _families(self, by_method: dict[str, int], in_bucket: list[int], seconds: float) -> Iterator[Metric]:
+        requests = CounterMetricFamily("qix_requests", "JSON-RPC requests answered", labels=["method"])
+        for method, count in sorted(by_method.items()):
+            requests.add_metric([method], count)
+        yield requests
+        cumulative, running = [], 0
+        for bound, count in zip([*map(floatToGoString, self.BUCKETS), "+Inf"], in_bucket, strict=True):
+            running += count
+            cumulative.append((bound, running))
+        yield HistogramMetricFamily("qix_request_duration_seconds", "Time to answer a JSON-RPC request",
+                                    buckets=cumulative, sum_value=seconds)

@@ -1,14 +1,14 @@
-"""The WebSocket server: HTTP endpoints, URL routing, JWT at the handshake, the per-socket read loop.
+"""The WebSocket server: HTTP endpoints, URL routing, JWT at the handshake, attaching sockets to sessions.
 
 ``process_request`` runs during the opening handshake: ``/healthcheck`` is answered there, unknown paths
 get 404, and a failed JWT check gets 401 before any upgrade. An accepted connection carries its
-``Identity`` and ``Route`` to the handler, which attaches it to a session and hands it frames.
+``Identity`` and ``Route`` to the handler, which attaches it to a session; from then on each message the
+connection parses goes straight to the rpc layer (``engine.connection``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import http
 import logging
 import os
@@ -22,13 +22,13 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from engine.app.registry import AppRegistry
 from engine.auth import Authenticator, AuthError
+from engine.connection import FrameConnection
 from engine.metrics import Metrics
-from engine.rpc.handler import serve_frame
+from engine.rpc.handler import receive
 from engine.rpc.protocol import encode_notification
 from engine.session import Route, Session, SessionManager, Socket, session_key
 from engine.settings import Settings
@@ -140,7 +140,7 @@ class Engine:
         return None
 
     # -- WebSocket side ------------------------------------------------------------------------------------
-    async def handler(self, ws: ServerConnection) -> None:
+    async def handler(self, ws: FrameConnection) -> None:
         identity = ws.qix_identity  # type: ignore[attr-defined]
         route: Route = ws.qix_route  # type: ignore[attr-defined]
         header = ws.qix_session_header  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ class Engine:
         jwt_on = settings.validate_json_web_tokens > 0
         key = session_key(identity.user, jwt_on, route, header)
         peer = _peer(ws)
-        sock = Socket(functools.partial(_write, ws), peer)
+        sock = Socket(ws, peer)
         session, created = self.sessions.attach(key, identity, route, settings.effective_ttl(route.ttl), sock)
         self.connections += 1
         self.metrics.active_connections.inc()
@@ -159,31 +159,16 @@ class Engine:
             "event": "session_created" if created else "session_attached", "peer": peer,
             "user": identity.user, "path": ws.request.path if ws.request else ""})
         state = "SESSION_CREATED" if created else "SESSION_ATTACHED"
-        await sock.write(encode_notification("OnConnected", {"qSessionState": state}))
-        tasks: set[asyncio.Task] = set()
+        sock.send(encode_notification("OnConnected", {"qSessionState": state}))
         try:
-            while True:
-                frame = await ws.recv(decode=False)  # orjson reads the bytes; no str in between
-                task = asyncio.create_task(serve_frame(session, sock, frame))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        except ConnectionClosed:
-            pass
+            ws.listen(lambda frame: receive(session, sock, frame))
+            await ws.wait_closed()
         finally:
             self.connections -= 1
             self.metrics.active_connections.dec()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await sock.settled()  # what this socket asked for still happens (a DoSave, say)
             self.sessions.detach(session, sock)
             self.metrics.active_sessions.set(self.sessions.active)
-
-
-async def _write(ws: ServerConnection, frame: bytes) -> None:
-    """Send ``frame`` (UTF-8 JSON) as a text frame; a socket closing meanwhile is not an error."""
-    try:
-        await ws.send(frame, text=True)
-    except ConnectionClosed:
-        pass
 
 
 def _peer(connection: ServerConnection) -> str:
@@ -226,6 +211,7 @@ async def start(engine: Engine) -> Server:
     server = await serve(
         engine.handler, settings.host, settings.port,
         process_request=engine.process_request,
+        create_connection=FrameConnection,
         compression="deflate" if settings.enable_compression else None,
         max_size=16 * 2**20,
         server_header=None,

@@ -1,9 +1,12 @@
 """Sessions: which sockets share state, the handle table, TTL, and change fan-out.
 
 A session is keyed by who connects and how (see :func:`session_key`). Every socket of a session shares its
-handles and its open document. After each request the session works out which handles became invalid
-(their target's version moved since the client last read it) and tells the calling socket on the response
-and every other socket with an id-less frame.
+handles and its open document. Requests that change state run one at a time per session, in arrival order
+(:meth:`Session.submit`): a request is started the moment it arrives when the session is idle, and one that
+has to wait (a reload, a worker-thread calculation) continues in a task while later ones queue behind it.
+After each request the session works out which handles became invalid (their target's version moved since
+the client last read it) and tells the calling socket on the response and every other socket with an
+id-less frame.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import asyncio
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from engine.rpc.delta import DeltaCache
 from engine.rpc.protocol import encode_push
@@ -53,17 +57,63 @@ class HandleEntry:
     seen: Any = None
 
 
-class Socket:
-    """One WebSocket attached to a session: how to write to it, and its own delta cache."""
+class Link(Protocol):
+    """What a session needs of a WebSocket connection (``engine.connection.FrameConnection``)."""
 
-    def __init__(self, write: Callable[[bytes], Awaitable[None]], remote: str = "") -> None:
-        self.write = write  # awaited by the task that answers a request (backpressure applies)
+    def write_frame(self, message: bytes) -> None: ...
+    def hold_reading(self, reason: str) -> None: ...
+    def release_reading(self, reason: str) -> None: ...
+
+
+#: a socket with this many requests waiting in its session is not read until it is down to the low mark
+BACKLOG_HIGH, BACKLOG_LOW = 64, 16
+
+
+class Socket:
+    """One WebSocket attached to a session: how to write to it, its unanswered requests, its delta cache."""
+
+    def __init__(self, link: Link, remote: str = "") -> None:
+        self.link = link
         self.remote = remote
         self.delta = DeltaCache()
+        self.pending = 0  # requests read from this socket and not answered yet
+        self._settled: asyncio.Future[None] | None = None
 
     def send(self, frame: bytes) -> None:
-        """Queue a frame without waiting: pushes to other sockets are sent from plain callbacks."""
-        asyncio.ensure_future(self.write(frame))
+        """Write a frame now (answers, pushes); a closing socket drops it."""
+        self.link.write_frame(frame)
+
+    def accepted(self) -> None:
+        self.pending += 1
+        if self.pending == BACKLOG_HIGH:
+            self.link.hold_reading("backlog")
+
+    def answered(self) -> None:
+        self.pending -= 1
+        if self.pending == BACKLOG_LOW:
+            self.link.release_reading("backlog")
+        if self.pending == 0 and self._settled is not None and not self._settled.done():
+            self._settled.set_result(None)
+
+    async def settled(self) -> None:
+        """Wait until every request read from this socket is answered (or dropped with its session)."""
+        if self.pending:
+            self._settled = asyncio.get_running_loop().create_future()
+            await self._settled
+
+
+class Job(Protocol):
+    """One request as the session schedules it (``engine.rpc.handler`` makes them)."""
+
+    id: Any  # the JSON-RPC id, for AbortRequest
+    socket: Socket
+
+    def start(self) -> Awaitable[None] | None:
+        """Run; None when answered already, else an awaitable that answers (and answers "aborted" if
+        cancelled)."""
+
+    def abort(self) -> None:
+        """Answer "aborted" without running."""
 
 
 class Session:
@@ -80,15 +130,81 @@ class Session:
         self.handles: dict[int, HandleEntry] = {}
         self._next_handle = 1
         self.active_doc: Any = None  # engine.app.DocSession once a doc is open
-        self.lock = asyncio.Lock()
         self.created = time.monotonic()
         self.calls = 0
         self._expiry: asyncio.TimerHandle | None = None
         self.ended = False
         #: DoReload request id → progress object (for Global.GetProgress)
         self.reloads: dict[Any, Any] = {}
-        #: in-flight request tasks by request id (for AbortRequest/CancelRequest)
+        #: requests continuing in a task, by request id (for AbortRequest/CancelRequest)
         self.inflight: dict[Any, asyncio.Task] = {}
+        self.busy = False  # a state-changing request is running; later ones wait in the backlog
+        self.backlog: deque[Job] = deque()
+
+    # -- running requests ------------------------------------------------------------------------------
+    def submit(self, job: Job, *, concurrent: bool = False) -> None:
+        """Run ``job`` now if the session is idle or the job is ``concurrent`` (progress, abort), else
+        after the jobs ahead of it."""
+        job.socket.accepted()
+        if concurrent:
+            self._start(job, serial=False)
+        elif self.busy:
+            self.backlog.append(job)
+        else:
+            self.busy = True
+            self._run_serial(job)
+
+    def _run_serial(self, job: Job | None) -> None:
+        while job is not None:
+            if self._start(job, serial=True):
+                return  # it continues in a task, which resumes the backlog when done
+            job = self.backlog.popleft() if self.backlog else None
+        self.busy = False
+
+    def _start(self, job: Job, serial: bool) -> bool:
+        """Start ``job``; True when it goes on in a task."""
+        try:
+            pending = job.start()
+        except Exception:  # a job answers its own errors; this is a bug, and must not stall the session
+            log.exception("request %r failed outside its handler", job.id)
+            pending = None
+        if pending is None:
+            job.socket.answered()
+            return False
+        task = asyncio.get_running_loop().create_task(self._finish(job, pending, serial))
+        if job.id is not None:
+            self.inflight[job.id] = task
+        return True
+
+    async def _finish(self, job: Job, pending: Awaitable[None], serial: bool) -> None:
+        try:
+            await pending
+        finally:
+            if self.inflight.get(job.id) is asyncio.current_task():
+                del self.inflight[job.id]
+            job.socket.answered()
+        if serial and not self.ended:
+            self._run_serial(self.backlog.popleft() if self.backlog else None)
+
+    def cancel(self, request_id: Any) -> None:
+        """Abort a request: a running one is cancelled (it answers "aborted"), a waiting one answered so."""
+        task = self.inflight.get(request_id)
+        if task is not None:
+            if task is not asyncio.current_task():
+                task.cancel()
+            return
+        for job in [j for j in self.backlog if j.id == request_id]:
+            self.backlog.remove(job)
+            job.abort()
+            job.socket.answered()
+
+    def cancel_all(self) -> None:
+        for request_id in list(self.inflight):
+            self.cancel(request_id)
+        while self.backlog:
+            job = self.backlog.popleft()
+            job.abort()
+            job.socket.answered()
 
     # -- handles -------------------------------------------------------------------------------------
     def new_handle(self, qtype: str, target: Any) -> int:
@@ -203,6 +319,9 @@ class SessionManager:
             del self.sessions[session.key]
         for task in session.inflight.values():
             task.cancel()
+        for job in session.backlog:
+            job.socket.answered()
+        session.backlog.clear()
         for callback in self.on_end:
             try:
                 callback(session, reason)

@@ -185,6 +185,8 @@ def test_metrics_endpoint(engine_factory):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
     assert 'qix_requests_total{method="EngineVersion"} 2.0' in text
+    assert 'qix_request_duration_seconds_bucket{le="+Inf"} 2.0' in text
+    assert "qix_request_duration_seconds_count 2.0" in text
     for name in ("qix_active_sessions", "qix_sessions_total", "qix_active_connections",
                  "qix_request_duration_seconds_bucket", "qix_handshake_rejections"):
         assert name in text

@@ -279,5 +279,5 @@ class EntityView:
         if deps.catalog or entity.kind == "variable":
             v += (app.catalog_version(), doc.catalog_version())
         if deps.computed or entity.kind in ("variable", "dimension"):
-            v += tuple(doc.selection_version(s) for s in deps.states)
+            v += tuple(map(doc.selection_version, deps.states))
         return v

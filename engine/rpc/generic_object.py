@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Awaitable
 from typing import Any
 
 from engine.app import library
@@ -25,15 +26,20 @@ def _view(call: Call) -> EntityView:
 
 
 @rpc(OBJECT, "GetLayout")
-async def get_layout(call: Call) -> dict:
-    """Answered from the view's last layout while its version holds; otherwise computed in a worker
-    thread (hypercubes over large models take a while), where an AbortRequest answers error 15 at once."""
+def get_layout(call: Call) -> dict | Awaitable[dict]:
+    """Answered at once from the view's last layout while its version holds; otherwise computed in a
+    worker thread (hypercubes over large models take a while), where an AbortRequest answers error 15."""
     view = _view(call)
     version = call.session.mark_read(call.handle)
     layout = view.cached_layout(version)
-    if layout is None:
-        layout = await asyncio.to_thread(object_layout, view.doc, view)
-        view.keep_layout(version, layout)
+    if layout is not None:
+        return {"qLayout": layout}
+    return _compute_layout(view, version)
+
+
+async def _compute_layout(view: EntityView, version: object) -> dict:
+    layout = await asyncio.to_thread(object_layout, view.doc, view)
+    view.keep_layout(version, layout)
     return {"qLayout": layout}
 
 

@@ -125,28 +125,21 @@ def configure_reload(call: Call, qCancelOnScriptError: bool, qUseErrorData: bool
     return {}
 
 
-def _cancel(call: Call, request_id: Any) -> None:
-    task = call.session.inflight.get(request_id)
-    if task is not None and task is not asyncio.current_task():
-        task.cancel()
-
-
 @rpc("Global", "AbortRequest", concurrent=True, qRequestId=0)
 def abort_request(call: Call, qRequestId: Any) -> dict:
-    _cancel(call, qRequestId)
+    call.session.cancel(qRequestId)
     return {}
 
 
 @rpc("Global", "CancelRequest", concurrent=True, qRequestId=0)
 def cancel_request(call: Call, qRequestId: Any) -> dict:
-    _cancel(call, qRequestId)
+    call.session.cancel(qRequestId)
     return {}
 
 
 @rpc("Global", "AbortAll", concurrent=True)
 def abort_all(call: Call) -> dict:
-    for request_id in list(call.session.inflight):
-        _cancel(call, request_id)
+    call.session.cancel_all()
     return {}
 
 

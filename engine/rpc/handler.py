@@ -1,15 +1,19 @@
 """Serving one frame: decode, find the handle's target, bind params, run, answer with change/close.
 
-Requests that change state run one at a time per session in arrival order (the session lock); methods
-registered ``concurrent`` (progress, abort, version queries) are answered at once even while a long
-request runs. Unexpected exceptions are logged with a traceback and answered as -128; the socket stays up.
+A frame becomes a :class:`Request` job that the session runs in arrival order (``Session.submit``);
+methods registered ``concurrent`` (progress, abort, version queries) run at once even while a long request
+runs. A handler answers by returning its result, or an awaitable of it when it has to wait (a worker
+thread, a reload): only then does the request cost a task. Unexpected exceptions are logged with a
+traceback and answered as -128; the socket stays up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from engine.errors import ABORTED, INTERNAL, INVALID_PARAMS, QixError
@@ -40,89 +44,104 @@ class GlobalTarget:
 GLOBAL = GlobalTarget()
 
 
-async def serve_frame(session: Any, sock: Any, frame: bytes | str) -> None:
-    """Answer one frame on ``sock``; id-less change frames go to the session's other sockets."""
+def receive(session: Any, sock: Any, frame: bytes) -> None:
+    """Serve one frame read from ``sock``; id-less change frames go to the session's other sockets."""
     started = time.perf_counter()
-    metrics = session.engine.metrics
     try:
         request = decode(frame)
     except BadRequest as bad:
-        await sock.write(encode_error(bad.request_id, bad.error))
+        sock.send(encode_error(bad.request_id, bad.error))
         return
-    method_label = request.method
     try:
         if request.handle == GLOBAL_HANDLE:
             qtype, target = "Global", GLOBAL
         else:
-            entry = session.entry(request.handle)
+            entry = session.handles.get(request.handle)
             if entry is None:
                 raise QixError(INVALID_PARAMS, "Invalid handle", "Invalid Params")
             qtype, target = entry.qtype, entry.target
         spec = dispatch.lookup(qtype, request.method)
-        method_label = spec.name
     except QixError as err:
-        metrics.request(method_label if dispatch.is_method(method_label) else "unknown",
-                        time.perf_counter() - started)
-        await sock.write(encode_error(request.id, err))
+        label = request.method if dispatch.is_method(request.method) else "unknown"
+        session.engine.metrics.request(label, time.perf_counter() - started)
+        sock.send(encode_error(request.id, err))
         return
-
     call = dispatch.Call(session, request, target, request.handle, socket=sock)
-    task = asyncio.current_task()
-    if task is not None and request.id is not None:
-        session.inflight[request.id] = task
-    try:
-        if spec.concurrent:
-            frame_out = await _run(spec, call, request)
-        else:
-            async with session.lock:
-                frame_out = await _run(spec, call, request)
-    except asyncio.CancelledError:
-        if session.ended:
-            raise
-        frame_out = encode_error(request.id, QixError(ABORTED, request.method))
-    finally:
-        if task is not None and session.inflight.get(request.id) is task:
-            del session.inflight[request.id]
-    session.calls += 1
-    metrics.request(spec.name, time.perf_counter() - started)
-    await sock.write(frame_out)
+    session.submit(Job(spec, call, started), concurrent=spec.concurrent)
 
 
-async def _run(spec: dispatch.MethodSpec, call: dispatch.Call, request: Any) -> bytes:
-    session = call.session
-    try:
-        doc = session.active_doc
-        if call.handle != GLOBAL_HANDLE and doc is not None:
-            doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
-        kwargs = dispatch.bind(spec, request.params)
-        result = spec.fn(call, **kwargs)
-        if spec.is_async:
-            result = await result
-        if result is None:
-            result = {}
-    except QixError as err:
-        change, close = _lists(session, call)
-        return encode_error(request.id, err, change=change, close=close)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("internal error in %s.%s (id %r)", spec.qtype, spec.name, request.id)
-        change, close = _lists(session, call)
-        return encode_error(request.id, QixError(INTERNAL, spec.name), change=change, close=close)
-    change, close = _lists(session, call)
-    sock = call.socket
-    if close:
-        sock.delta.forget(close)
-    if request.delta:
-        result = sock.delta.patches(call.handle, spec.name, result)
-    return encode_result(request.id, result, delta=request.delta, change=change, close=close)
+class Job:
+    """One decoded request, as the session schedules it."""
+
+    __slots__ = ("spec", "call", "started", "id", "socket")
+
+    def __init__(self, spec: dispatch.MethodSpec, call: dispatch.Call, started: float) -> None:
+        self.spec, self.call, self.started = spec, call, started
+        self.id = call.request.id
+        self.socket = call.socket
+
+    def start(self) -> Awaitable[None] | None:
+        spec, call = self.spec, self.call
+        try:
+            doc = call.session.active_doc
+            if call.handle != GLOBAL_HANDLE and doc is not None:
+                doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
+            result = spec.fn(call, **dispatch.bind(spec, call.request.params))
+        except Exception as exc:
+            self.answer(self._failure(exc))
+            return None
+        if result is not None and type(result) is not dict and inspect.isawaitable(result):
+            return self._answer_later(result)
+        self.answer(self._success(result))
+        return None
+
+    async def _answer_later(self, result: Awaitable[Any]) -> None:
+        try:
+            frame = self._success(await result)
+        except asyncio.CancelledError:
+            if self.call.session.ended:
+                raise
+            frame = encode_error(self.id, QixError(ABORTED, self.spec.name))
+        except Exception as exc:
+            frame = self._failure(exc)
+        self.answer(frame)
+
+    def abort(self) -> None:
+        self.answer(encode_error(self.id, QixError(ABORTED, self.spec.name)))
+
+    def answer(self, frame: bytes) -> None:
+        session = self.call.session
+        session.calls += 1
+        session.engine.metrics.request(self.spec.name, time.perf_counter() - self.started)
+        self.socket.send(frame)
+
+    def _success(self, result: dict | None) -> bytes:
+        call = self.call
+        change, close = _lists(call.session, call)
+        if close:
+            self.socket.delta.forget(close)
+        request = call.request
+        if request.delta:
+            result = self.socket.delta.patches(call.handle, self.spec.name, result or {})
+        return encode_result(request.id, result or {}, delta=request.delta, change=change, close=close)
+
+    def _failure(self, exc: Exception) -> bytes:
+        if not isinstance(exc, QixError):
+            log.error("internal error in %s.%s (id %r)", self.spec.qtype, self.spec.name, self.id,
+                      exc_info=exc)
+            exc = QixError(INTERNAL, self.spec.name)
+        change, close = _lists(self.call.session, self.call)
+        return encode_error(self.id, exc, change=change, close=close)
 
 
 def _lists(session: Any, call: dispatch.Call) -> tuple[list[int], list[int]]:
     """This response's change/close lists. Handles that went stale are news for every socket of the
     session; new handles (``call.change``) only for the caller, who is the only one to know them."""
+    stale = session.collect_changes()
+    if not (stale or call.change or call.close or call.shared_change):
+        return [], []  # most calls: nothing to tell anyone
     close = sorted(call.close)
-    stale = [h for h in session.collect_changes() if h not in call.close]
+    stale = [h for h in stale if h not in call.close]
     session.push(stale, close, exclude=call.socket)
     if call.shared_change:
         for other in session.manager.peers_of(session):
