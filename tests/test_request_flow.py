@@ -1,0 +1,215 @@
+"""How frames become requests and answers, over real sockets: fragmented messages, requests pipelined before
+``OnConnected``, arrival order across requests that wait (a reload), aborting a queued request, a socket
+closing with work queued, and backpressure on clients that flood or do not read."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import orjson
+from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.uri import parse_uri
+
+from engine.connection import FrameConnection
+from engine.session import BACKLOG_HIGH
+
+SLOW = "T: LOAD RecNo() AS X, Mod(RecNo(), 7919) AS K AUTOGENERATE 600000;"
+SLOW_EXPRESSION = "Count(DISTINCT X) + Sum(X*K)"
+
+
+def _rpc(rid: int, method: str, handle: int = -1, *params: object) -> str:
+    return orjson.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "handle": handle,
+                         "params": list(params)}).decode()
+
+
+async def _answers(ws, count: int, timeout: float = 60) -> list[dict]:
+    """The next ``count`` frames that carry an id, in the order they arrived."""
+    out = []
+    while len(out) < count:
+        msg = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if "id" in msg:
+            out.append(msg)
+    return out
+
+
+async def _slow_doc(ws) -> int:
+    """A session app of 600k rows on which SLOW_EXPRESSION takes a while (in a worker thread)."""
+    await ws.send(_rpc(1, "CreateSessionApp"))
+    doc = (await _answers(ws, 1))[0]["result"]["qReturn"]["qHandle"]
+    await ws.send(_rpc(2, "SetScript", doc, SLOW))
+    await ws.send(_rpc(3, "DoReload", doc))
+    assert (await _answers(ws, 2))[1]["result"]["qReturn"] is True
+    return doc
+
+
+def test_fragmented_request_is_answered(engine):
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/fragments")) as ws:
+            assert orjson.loads(await ws.recv())["method"] == "OnConnected"
+            body = _rpc(7, "EngineVersion")
+            await ws.send([body[:5], body[5:30], body[30:]])  # one message in three frames
+            (answer,) = await _answers(ws, 1)
+            assert answer["id"] == 7 and answer["result"]["qVersion"]["qComponentVersion"]
+
+    asyncio.run(scenario())
+
+
+def test_pipelined_requests_are_answered_in_arrival_order(engine):
+    """Everything is sent at once, before OnConnected is read: a reload (which waits in a worker thread)
+    sits among quick calls, and every later call sees the reloaded data."""
+    script = "T: LOAD RecNo() AS X AUTOGENERATE 5000;"
+
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/pipeline")) as ws:
+            frames = [_rpc(1, "CreateSessionApp"), _rpc(2, "SetScript", 1, script), _rpc(3, "DoReload", 1)]
+            frames += [_rpc(rid, "Evaluate", 1, f"Count(X) + {rid}") for rid in range(4, 60)]
+            for frame in frames:
+                await ws.send(frame)
+            assert orjson.loads(await ws.recv())["method"] == "OnConnected"
+            answers = await _answers(ws, len(frames))
+            assert [a["id"] for a in answers] == list(range(1, 60))
+            assert answers[0]["result"]["qReturn"]["qHandle"] == 1
+            assert answers[2]["result"]["qReturn"] is True
+            assert [a["result"]["qReturn"] for a in answers[3:]] == [str(5000 + rid) for rid in range(4, 60)]
+
+    asyncio.run(scenario())
+
+
+def test_requests_in_the_same_packet_as_the_handshake(engine):
+    """Requests that arrive with the upgrade request itself are parsed before the session exists; they are
+    kept and answered, in order, after OnConnected."""
+    client = ClientProtocol(parse_uri(engine.url("/app/engineData/identity/eager")))
+    client.send_request(client.connect())
+    frames = b"".join(Frame(Opcode.TEXT, _rpc(rid, "EngineVersion").encode()).serialize(mask=True)
+                      for rid in (1, 2, 3))
+    with socket.create_connection(("127.0.0.1", engine.port), timeout=10) as sock:
+        sock.sendall(b"".join(client.data_to_send()) + frames)
+        messages: list[dict] = []
+        while len(messages) < 4:
+            data = sock.recv(65536)
+            assert data, "connection closed early"
+            client.receive_data(data)
+            messages += [orjson.loads(e.data) for e in client.events_received() if isinstance(e, Frame)]
+    assert messages[0]["method"] == "OnConnected"
+    assert [m["id"] for m in messages[1:]] == [1, 2, 3]
+    assert all("qVersion" in m["result"] for m in messages[1:])
+
+
+def test_aborting_a_queued_request_answers_it_at_once(engine):
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/queued")) as ws:
+            await ws.recv()
+            doc = await _slow_doc(ws)
+            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
+            await ws.send(_rpc(901, "Evaluate", doc, "1+1"))  # waits behind 900
+            await ws.send(_rpc(902, "Evaluate", doc, "2+2"))  # waits behind 901
+            await ws.send(_rpc(903, "AbortRequest", -1, 901))  # concurrent: answered at once
+            answers = await _answers(ws, 4)
+            order = [a["id"] for a in answers]
+            assert set(order[:2]) == {901, 903} and order[2:] == [900, 902], order
+            by_id = {a["id"]: a for a in answers}
+            assert by_id[901]["error"]["code"] == 15 and by_id[901]["error"]["parameter"] == "Evaluate"
+            assert "error" not in by_id[900] and by_id[902]["result"]["qReturn"] == "4"
+
+    asyncio.run(scenario())
+
+
+def test_abort_all_reaches_running_and_queued_requests(engine):
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/abortall")) as ws:
+            await ws.recv()
+            doc = await _slow_doc(ws)
+            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
+            await ws.send(_rpc(901, "Evaluate", doc, "1+1"))
+            await asyncio.sleep(0.05)
+            await ws.send(_rpc(902, "AbortAll"))
+            by_id = {a["id"]: a for a in await _answers(ws, 3)}
+            assert by_id[900]["error"]["code"] == 15 and by_id[901]["error"]["code"] == 15
+            await ws.send(_rpc(904, "Evaluate", doc, "Count(K)"))  # the session goes on
+            assert (await _answers(ws, 1))[0]["result"]["qReturn"] == "600000"
+
+    asyncio.run(scenario())
+
+
+def test_work_queued_by_a_closing_socket_still_happens(engine):
+    """The socket closes while a request waits behind a slow one: it still runs, and a socket that joins the
+    session (it has a TTL) sees its effect."""
+    url = engine.url("/app/engineData/identity/closing/ttl/30")
+
+    async def scenario():
+        async with connect(url) as ws:
+            await ws.recv()
+            doc = await _slow_doc(ws)
+            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
+            await ws.send(_rpc(901, "CreateSessionObject", doc, {"qInfo": {"qId": "kept", "qType": "t"}}))
+        async with connect(url) as ws:
+            assert orjson.loads(await ws.recv())["params"]["qSessionState"] == "SESSION_ATTACHED"
+            await ws.send(_rpc(5, "GetObject", doc, "kept"))
+            (answer,) = await _answers(ws, 1)
+            assert answer["result"]["qReturn"]["qGenericId"] == "kept"
+
+    asyncio.run(scenario())
+
+
+def test_a_client_that_does_not_read_is_not_read_either(engine, monkeypatch):
+    """Large answers pile up unread: the engine stops reading that socket (instead of buffering without
+    bound) and resumes when the client reads; every answer arrives, whole and in order."""
+    holds: list[str] = []
+    hold = FrameConnection.hold_reading
+    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                                 hold(self, reason)))
+    text = "x" * 100_000
+
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/slowreader"), max_size=None) as ws:
+            await ws.recv()
+            await ws.send(_rpc(1, "CreateSessionApp"))
+            await ws.send(_rpc(2, "CreateSessionObject", 1, {"qInfo": {"qType": "t"}, "text": text}))
+            obj = (await _answers(ws, 2))[1]["result"]["qReturn"]["qHandle"]
+            for rid in range(100, 400):  # 30 MB of answers
+                await ws.send(_rpc(rid, "GetLayout", obj))
+            await asyncio.sleep(0.5)  # let the unread answers fill the socket buffers
+            answers = await _answers(ws, 300)
+            assert [a["id"] for a in answers] == list(range(100, 400))
+            assert all(a["result"]["qLayout"]["text"] == text for a in answers)
+
+    asyncio.run(scenario())
+    assert "writing" in holds
+
+
+def test_requests_queued_behind_a_slow_one_pause_reading(engine, monkeypatch):
+    holds: list[str] = []
+    hold = FrameConnection.hold_reading
+    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                                 hold(self, reason)))
+
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/backlog")) as ws:
+            await ws.recv()
+            doc = await _slow_doc(ws)
+            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
+            quick = range(1000, 1000 + 2 * BACKLOG_HIGH)
+            for rid in quick:
+                await ws.send(_rpc(rid, "Evaluate", doc, f"{rid} + 0"))
+            answers = await _answers(ws, 1 + len(quick))
+            assert [a["id"] for a in answers] == [900, *quick]
+            assert [a["result"]["qReturn"] for a in answers[1:]] == [str(rid) for rid in quick]
+
+    asyncio.run(scenario())
+    assert "backlog" in holds
+
+
+def test_compressed_messages_are_read_and_answered(engine_factory):
+    eng = engine_factory("EnableCompression=1")
+
+    async def scenario():
+        async with connect(eng.url("/app/engineData/identity/deflate"), compression="deflate") as ws:
+            await ws.recv()
+            await ws.send(_rpc(3, "EngineVersion"))
+            (answer,) = await _answers(ws, 1)
+            assert answer["id"] == 3 and "qVersion" in answer["result"]
+
+    asyncio.run(scenario())
