@@ -35,6 +35,10 @@ from engine.settings import Settings
 
 log = logging.getLogger("qix.server")
 
+#: the first frame on every socket, by whether the socket's session was created (or joined)
+ON_CONNECTED = {created: encode_notification("OnConnected", {"qSessionState": state})
+                for created, state in ((True, "SESSION_CREATED"), (False, "SESSION_ATTACHED"))}
+
 
 def parse_route(path: str) -> Route | None:
     """Map a WebSocket URL path (with any query string) to a :class:`Route`; None = not ours (404).
@@ -83,14 +87,16 @@ class Engine:
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.connections = 0
+        # read when scraped, so connecting and leaving cost no metric updates
+        self.metrics.active_sessions.set_function(lambda: self.sessions.active)
+        self.metrics.active_connections.set_function(lambda: self.connections)
+        self.metrics.active_documents.set_function(lambda: len(self.apps.loaded))
 
     def _session_ended(self, session: Session, reason: str) -> None:
         doc = session.active_doc
         if doc is not None:
             session.active_doc = None
             self.apps.release(doc.app)
-        self.metrics.active_sessions.set(self.sessions.active)
-        self.metrics.active_documents.set(len(self.apps.loaded))
         log.info("session ended", extra={
             "event": "session_ended", "user": session.identity.user, "reason": reason,
             "duration": round(time.monotonic() - session.created, 3), "calls": session.calls})
@@ -151,24 +157,19 @@ class Engine:
         sock = Socket(ws, peer)
         session, created = self.sessions.attach(key, identity, route, settings.effective_ttl(route.ttl), sock)
         self.connections += 1
-        self.metrics.active_connections.inc()
         if created:
             self.metrics.sessions_total.inc()
-        self.metrics.active_sessions.set(self.sessions.active)
         log.info("connection accepted", extra={
             "event": "session_created" if created else "session_attached", "peer": peer,
             "user": identity.user, "path": ws.request.path if ws.request else ""})
-        state = "SESSION_CREATED" if created else "SESSION_ATTACHED"
-        sock.send(encode_notification("OnConnected", {"qSessionState": state}))
+        sock.send(ON_CONNECTED[created])
         try:
             ws.listen(lambda frame: receive(session, sock, frame))
             await ws.wait_closed()
         finally:
             self.connections -= 1
-            self.metrics.active_connections.dec()
             await sock.settled()  # what this socket asked for still happens (a DoSave, say)
             self.sessions.detach(session, sock)
-            self.metrics.active_sessions.set(self.sessions.active)
 
 
 def _peer(connection: ServerConnection) -> str:

@@ -176,14 +176,22 @@ def test_metrics_endpoint(engine_factory):
     port = free_port()
     eng = engine_factory(f"PrometheusPort={port}")
 
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
     async def scenario():
         async with Client.open(eng.url("/app/engineData/identity/m")) as c:
             await c.call("EngineVersion")
             await c.call("EngineVersion")
+            async with Client.open(eng.url("/app/engineData/identity/m")), \
+                    Client.open(eng.url("/app/engineData/identity/other")):
+                live = await asyncio.to_thread(scrape)
+        assert "qix_active_connections 3.0" in live and "qix_active_sessions 2.0" in live
 
     asyncio.run(scenario())
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        text = resp.read().decode()
+    text = scrape()
+    assert "qix_active_connections 0.0" in text and "qix_sessions_total 2.0" in text
     assert 'qix_requests_total{method="EngineVersion"} 2.0' in text
     assert 'qix_request_duration_seconds_bucket{le="+Inf"} 2.0' in text
     assert "qix_request_duration_seconds_count 2.0" in text
