@@ -28,7 +28,7 @@ class SessionLike(Protocol):
     def drop_target(self, target: Any) -> list[int]: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One request being served: the session, the handle's target, and the change/close lists."""
 

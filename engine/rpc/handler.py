@@ -86,7 +86,7 @@ class Job:
             doc = call.session.active_doc
             if call.handle != GLOBAL_HANDLE and doc is not None:
                 doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
-            result = spec.fn(call, **dispatch.bind(spec, call.request.params))
+            result = spec.fn(call, **dispatch.bind(spec, call.request.params)) if spec.params else spec.fn(call)
         except Exception as exc:
             self.answer(self._failure(exc))
             return None
