@@ -195,16 +195,13 @@ class Session:
             return
         for job in [j for j in self.backlog if j.id == request_id]:
             self.backlog.remove(job)
-            job.abort()
-            job.socket.answered()
+            _abort(job)
 
     def cancel_all(self) -> None:
         for request_id in list(self.inflight):
             self.cancel(request_id)
         while self.backlog:
-            job = self.backlog.popleft()
-            job.abort()
-            job.socket.answered()
+            _abort(self.backlog.popleft())
 
     # -- handles -------------------------------------------------------------------------------------
     def new_handle(self, qtype: str, target: Any) -> int:
@@ -212,9 +209,6 @@ class Session:
         self._next_handle += 1
         self.handles[handle] = HandleEntry(qtype, target)
         return handle
-
-    def entry(self, handle: int) -> HandleEntry | None:
-        return self.handles.get(handle)
 
     def handles_of(self, target: Any) -> list[int]:
         return [h for h, e in self.handles.items() if e.target is target]
@@ -275,6 +269,11 @@ class Session:
         elif math.isfinite(self.ttl):
             loop = asyncio.get_running_loop()
             self._expiry = loop.call_later(self.ttl, self.manager.end, self, "Session expired")
+
+
+def _abort(job: Job) -> None:
+    job.abort()
+    job.socket.answered()
 
 
 def _version(target: Any) -> Any:

@@ -7,7 +7,6 @@ bound from positional or named ``params`` with ``null``/missing values replaced 
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -76,7 +75,6 @@ class MethodSpec:
     name: str
     fn: Callable[..., Any]
     params: tuple[tuple[str, Any], ...]
-    is_async: bool
     #: may run while the session is busy with another request (progress, abort, version queries)
     concurrent: bool
 
@@ -89,7 +87,7 @@ def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Ca
 
     def register(fn: Callable) -> Callable:
         REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
-            qtype, name, fn, tuple(params.items()), inspect.iscoroutinefunction(fn), concurrent)
+            qtype, name, fn, tuple(params.items()), concurrent)
         return fn
 
     return register
