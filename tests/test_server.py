@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import urllib.error
 import urllib.request
 import uuid
@@ -211,13 +212,34 @@ def test_internal_error_keeps_socket_up(engine, monkeypatch):
         raise RuntimeError("deliberate")
 
     spec = dispatch.REGISTRY["Global"]["OSName"]
-    monkeypatch.setitem(dispatch.REGISTRY["Global"], "OSName", spec.__class__(
-        spec.qtype, spec.name, boom, spec.params, False, True))
+    monkeypatch.setitem(dispatch.REGISTRY["Global"], "OSName", dataclasses.replace(spec, fn=boom))
 
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/boom")) as c:
             resp = await c.request("OSName")
             assert resp["error"]["code"] == -128 and resp["error"]["message"] == "Internal error"
             assert "qVersion" in await c.call("EngineVersion")
+
+    asyncio.run(scenario())
+
+
+def test_internal_error_after_waiting_keeps_the_session_going(engine, monkeypatch):
+    """A handler that fails after an await: -128, and the requests queued behind it still run."""
+    from engine.rpc import dispatch
+
+    async def boom_later(call):
+        await asyncio.sleep(0.05)
+        raise RuntimeError("deliberate")
+
+    spec = dispatch.REGISTRY["Global"]["OSName"]
+    monkeypatch.setitem(dispatch.REGISTRY["Global"], "OSName", dataclasses.replace(spec, fn=boom_later))
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/boomlater")) as c:
+            failing = asyncio.create_task(c.request("OSName"))
+            queued = asyncio.create_task(c.request("EngineVersion"))
+            resp = await failing
+            assert resp["error"]["code"] == -128 and resp["error"]["parameter"] == "OSName"
+            assert "qVersion" in (await queued)["result"]
 
     asyncio.run(scenario())
