@@ -261,8 +261,9 @@ def limit(side: Side) -> str:
 
 def describe(result: Result) -> str:
     def one(kind: str, side: Side) -> str:
-        return (f"{kind}: server {100 * statistics.median(side.server_share):.0f}% of CPU 0, load "
-                f"{100 * statistics.median(side.load_share):.0f}% of CPU 1, other processes "
+        rounds = " / ".join(f"{rate:,.0f}" for rate in side.rate)
+        return (f"{kind}: {rounds} calls/s by round; server {100 * statistics.median(side.server_share):.0f}% "
+                f"of CPU 0, load {100 * statistics.median(side.load_share):.0f}% of CPU 1, other processes "
                 f"{100 * statistics.median(side.other_share):.0f}% of a core → limit: {limit(side)}")
     return "; ".join(one(k, s) for k, s in result.sides.items()) + f"; reply {result.reply_size} B"
 
