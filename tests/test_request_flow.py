@@ -45,6 +45,15 @@ async def _slow_doc(ws) -> int:
     return doc
 
 
+async def _slow_then_queued(ws) -> int:
+    """After OnConnected: a slow doc, SLOW_EXPRESSION running as request 900 and "1+1" (901) queued behind."""
+    await ws.recv()
+    doc = await _slow_doc(ws)
+    await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
+    await ws.send(_rpc(901, "Evaluate", doc, "1+1"))
+    return doc
+
+
 def test_fragmented_request_is_answered(engine):
     async def scenario():
         async with connect(engine.url("/app/engineData/identity/fragments")) as ws:
@@ -101,10 +110,7 @@ def test_requests_in_the_same_packet_as_the_handshake(engine):
 def test_aborting_a_queued_request_answers_it_at_once(engine):
     async def scenario():
         async with connect(engine.url("/app/engineData/identity/queued")) as ws:
-            await ws.recv()
-            doc = await _slow_doc(ws)
-            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
-            await ws.send(_rpc(901, "Evaluate", doc, "1+1"))  # waits behind 900
+            doc = await _slow_then_queued(ws)
             await ws.send(_rpc(902, "Evaluate", doc, "2+2"))  # waits behind 901
             await ws.send(_rpc(903, "AbortRequest", -1, 901))  # concurrent: answered at once
             answers = await _answers(ws, 4)
@@ -120,10 +126,7 @@ def test_aborting_a_queued_request_answers_it_at_once(engine):
 def test_abort_all_reaches_running_and_queued_requests(engine):
     async def scenario():
         async with connect(engine.url("/app/engineData/identity/abortall")) as ws:
-            await ws.recv()
-            doc = await _slow_doc(ws)
-            await ws.send(_rpc(900, "Evaluate", doc, SLOW_EXPRESSION))
-            await ws.send(_rpc(901, "Evaluate", doc, "1+1"))
+            doc = await _slow_then_queued(ws)
             await asyncio.sleep(0.05)
             await ws.send(_rpc(902, "AbortAll"))
             by_id = {a["id"]: a for a in await _answers(ws, 3)}
