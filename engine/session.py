@@ -65,8 +65,10 @@ class Link(Protocol):
     def release_reading(self, reason: str) -> None: ...
 
 
-#: a socket with this many requests waiting in its session is not read until it is down to the low mark
-BACKLOG_HIGH, BACKLOG_LOW = 64, 16
+#: a socket with this many requests waiting in its session is not read until it is down to the low mark.
+#: Far above what a dashboard queues behind a long reload: a paused socket's pongs are not read either, so
+#: websockets' keepalive would close it after ping_timeout.
+BACKLOG_HIGH, BACKLOG_LOW = 1024, 256
 
 
 class Socket:
