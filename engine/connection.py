@@ -57,8 +57,11 @@ class FrameConnection(ServerConnection):
             message = bytes(event.data)
         if self._on_message is None:
             self._early.append(message)
-        else:
+            return
+        try:
             self._on_message(message)
+        except Exception:  # a bug in serving one message must not break websockets' parsing of the rest
+            self.logger.exception("serving a message failed")
 
     def write_frame(self, message: bytes) -> None:
         """Send ``message`` (UTF-8 JSON) as a text frame now; nothing is sent once the socket is closing."""

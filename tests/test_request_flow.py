@@ -216,3 +216,31 @@ def test_compressed_messages_are_read_and_answered(engine_factory):
             assert answer["id"] == 3 and "qVersion" in answer["result"]
 
     asyncio.run(scenario())
+
+
+def test_a_failure_serving_one_message_leaves_the_socket_working(engine, monkeypatch, caplog):
+    """A bug outside any handler (here: in the rpc layer's entry point) is logged; the socket and its
+    session go on serving the next messages."""
+    from engine import server
+
+    real = server.receive
+    calls = []
+
+    def failing_once(session, sock, frame):
+        calls.append(frame)
+        if len(calls) == 1:
+            raise RuntimeError("deliberate")
+        real(session, sock, frame)
+
+    monkeypatch.setattr(server, "receive", failing_once)
+
+    async def scenario():
+        async with connect(engine.url("/app/engineData/identity/crash")) as ws:
+            await ws.recv()
+            await ws.send(_rpc(1, "EngineVersion"))
+            await ws.send(_rpc(2, "EngineVersion"))
+            (answer,) = await _answers(ws, 1)
+            assert answer["id"] == 2 and "qVersion" in answer["result"]
+
+    asyncio.run(scenario())
+    assert "serving a message failed" in caplog.text
