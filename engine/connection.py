@@ -21,6 +21,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)
+
 
 class FrameConnection(ServerConnection):
     """Use :meth:`listen` instead of ``recv()``, and :meth:`write_frame` instead of ``send()``."""
@@ -93,6 +95,3 @@ class FrameConnection(ServerConnection):
     def resume_writing(self) -> None:
         super().resume_writing()
         self.release_reading("writing")
-
-
-_DATA = (Opcode.TEXT, Opcode.BINARY, Opcode.CONT)

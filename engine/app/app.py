@@ -8,6 +8,7 @@ section-access reduction. Versions are counters the session layer compares to kn
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -122,9 +123,10 @@ class App:
             script_variables=dict(self.script_variables),
             **{name: s.to_json() for name, s in self.stores.items()})
 
-    @property
+    @functools.cached_property
     def stores(self) -> dict[str, ObjectStore]:
-        """The persisted entity stores by their ``AppDocument`` member name."""
+        """The persisted entity stores by their ``AppDocument`` member name (the stores are never replaced,
+        and :meth:`catalog_version` reads them on every request)."""
         return {"objects": self.objects, "dimensions": self.dimensions, "measures": self.measures,
                 "bookmarks": self.bookmarks, "variables": self.variables}
 
@@ -134,10 +136,8 @@ class App:
                 "bookmarks": doc.bookmarks, "variables": doc.variables}
 
     def catalog_version(self) -> int:
-        """Moves whenever a persisted object or library entity is created, destroyed or changed.
-        (The stores of :attr:`stores`, added up without building that dict: every request checks it.)"""
-        return (self.objects.version + self.dimensions.version + self.measures.version
-                + self.bookmarks.version + self.variables.version)
+        """Moves whenever a persisted object or library entity is created, destroyed or changed."""
+        return sum([s.version for s in self.stores.values()])
 
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
