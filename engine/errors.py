@@ -41,6 +41,7 @@ MESSAGES: dict[int, str] = {
     6001: "Result too large",
     7005: "Calculation condition unfulfilled",
     7009: "Calculation pages too large",
+    9001: "Persistence write failed",
     9003: "Resource not found",
     9009: "Persistence not supported for session app",
     11000: "Reload in progress",
@@ -69,6 +70,7 @@ CONNECTION_NOT_FOUND = 2001
 FILE_NOT_FOUND = 3003
 CALC_CONDITION_UNMET = 7005
 PAGES_TOO_LARGE = 7009
+PERSISTENCE_WRITE_FAILED = 9001
 SESSION_APP_NOT_PERSISTED = 9009
 RELOAD_IN_PROGRESS = 11000
 PERSONAL_SECTION_ACCESS = 12002

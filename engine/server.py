@@ -24,6 +24,7 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
 from engine.auth import Authenticator, AuthError
 from engine.connection import FrameConnection
@@ -84,6 +85,7 @@ class Engine:
 
     def __post_init__(self) -> None:
         self.apps = AppRegistry(self.settings.document_directory)
+        self.guard = AppGuard()
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.connections = 0

@@ -105,6 +105,14 @@ def _directory(text: str) -> Path:
     return Path(os.path.abspath(text))
 
 
+def _directories(text: str) -> tuple[Path, ...]:
+    """``dir[;dir…]`` (``,`` works too): absolute, de-duplicated, in the order given."""
+    parts = [part.strip() for part in text.replace(",", ";").split(";") if part.strip()]
+    if not parts:
+        raise ValueError("must name at least one directory")
+    return tuple(dict.fromkeys(Path(os.path.abspath(part)) for part in parts))
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -166,6 +174,12 @@ SPECS: tuple[_Spec, ...] = (
           "required iss claim value (checked only when set)"),
     _Spec("DocumentDirectory", "document_directory", _directory, None,
           "directory holding the apps; created if missing", shown_default=DEFAULT_DOCUMENT_DIRECTORY),
+    _Spec("StandardReload", "standard_reload", _bool01, True,
+          "1 = scripts reach files only through lib:// connections; 0 = legacy mode, plain paths too "
+          "(trusted single-user set-ups only)"),
+    _Spec("FolderConnectionRoots", "folder_connection_roots", _directories, (),
+          "dir[;dir...]: where folder connections may point; created if missing",
+          shown_default="<DocumentDirectory>/../data"),
     _Spec("SessionTTL", "session_ttl", _int_in(-1), 0,
           "seconds a session outlives its last socket; -1 = forever (needs MaxSessionTTL=-1)"),
     _Spec("MaxSessionTTL", "max_session_ttl", _int_in(-1), 1800,
@@ -209,6 +223,9 @@ class Settings:
     json_web_token_issuer: str | None = None
 
     document_directory: Path = field(default_factory=lambda: Path(os.path.abspath(DEFAULT_DOCUMENT_DIRECTORY)))
+    standard_reload: bool = True
+    #: as given; empty = the default, ``data`` beside the apps folder (see ``folder_roots``)
+    folder_connection_roots: tuple[Path, ...] = ()
     session_ttl: int = 0
     max_session_ttl: int = 1800
     prometheus_port: int = 9090
@@ -229,6 +246,12 @@ class Settings:
 
     #: ``-S`` keys we do not honour, as written on the command line (values dropped: may be secrets).
     unknown_settings: tuple[str, ...] = ()
+
+    @property
+    def folder_roots(self) -> tuple[Path, ...]:
+        """``FolderConnectionRoots`` with symlinks resolved (default: ``data`` beside the apps folder)."""
+        roots = self.folder_connection_roots or (default_folder_root(self.document_directory),)
+        return tuple(Path(os.path.realpath(root)) for root in roots)
 
     @property
     def jwt_enforced(self) -> bool:
@@ -359,7 +382,14 @@ def parse_args(argv: Sequence[str]) -> Settings:
     settings = Settings(**values)
     _validate(settings)
     _ensure_directory(settings.document_directory)
+    for root in settings.folder_connection_roots or (default_folder_root(settings.document_directory),):
+        _ensure_directory(root, "FolderConnectionRoots")
     return settings
+
+
+def default_folder_root(document_directory: Path) -> Path:
+    """``data`` beside the apps folder: ``/apps`` → ``/data``, the volume layout Qlik Core examples use."""
+    return Path(document_directory).parent / "data"
 
 
 def _validate(settings: Settings) -> None:
@@ -374,11 +404,11 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PrometheusPort", f"must differ from --port ({settings.port})")
 
 
-def _ensure_directory(path: Path) -> None:
+def _ensure_directory(path: Path, setting: str = "DocumentDirectory") -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise SettingsError("DocumentDirectory", f"cannot create {path}: {err.strerror or err}") from None
+        raise SettingsError(setting, f"cannot create {path}: {err.strerror or err}") from None
     if not path.is_dir():
-        raise SettingsError("DocumentDirectory", f"{path} is not a directory")
+        raise SettingsError(setting, f"{path} is not a directory")
 

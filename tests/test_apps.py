@@ -83,7 +83,7 @@ def test_save_restart_reopen_identical(tmp_path):
             async with Client.open(eng.url("/app/engineData/identity/p1")) as c:
                 h = await _open_new_app(c, "persist")
                 await c.call("SetAppProperties", h, {"qTitle": "Persisted", "custom": [1, 2]})
-                await c.call("CreateConnection", h, {"qName": "data", "qConnectionString": str(tmp_path),
+                await c.call("CreateConnection", h, {"qName": "data", "qConnectionString": str(tmp_path / "data"),
                                                      "qType": "folder"})
                 await c.call("DoSave", h)
                 return (await c.call("GetTableData", h, -1, 0, False, "Sales"))["qData"]
@@ -179,8 +179,8 @@ def test_progress_while_reloading_and_cancel(engine):
 
 
 def test_connections_and_lib_paths(engine, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+    data = tmp_path / "data"  # the default FolderConnectionRoots: beside the apps folder
+    data.mkdir(exist_ok=True)
     (data / "movies.csv").write_text("Movie,Year\nAvatar,2009\nCars 2,2011\n")
     secret = tmp_path / "secret.csv"
     secret.write_text("x\n1\n")
@@ -274,3 +274,35 @@ def test_crash_mid_save_keeps_previous(tmp_path):
     after = store.load(docs / "crashy.qvf")
     assert list(after.model.tables) == list(before.model.tables) == ["Sales", "Countries"]
     assert [e.app_id for e in store.list_documents(docs)] == ["crashy"]
+
+
+@pytest.fixture
+def tiny_volume(tmp_path):
+    """A 2 MiB tmpfs: a real full disk (needs root and mount, as on CI's machine)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0 or os.system(f"mount -t tmpfs -o size=2m tmpfs {mount} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    os.system(f"umount {mount}")
+
+
+def test_do_save_on_a_full_disk_answers_an_error_and_keeps_the_previous_file(engine_factory, tiny_volume):
+    eng = engine_factory(document_dir=tiny_volume / "apps")
+    big = "Big: LOAD RecNo() as id, Hash256(RecNo()) as h AUTOGENERATE 100000;"
+
+    async def scenario():
+        async with Client.open(eng.url("/app/engineData/identity/full")) as c:
+            h = await _open_new_app(c, "full")
+            await c.call("DoSave", h)
+            path = tiny_volume / "apps" / "full.qvf"
+            saved = path.read_bytes()
+            await c.call("SetScript", h, SALES + big)
+            assert (await c.call("DoReload", h))["qReturn"] is True
+            resp = await c.request("DoSave", h, [])
+            assert resp["error"]["code"] == 9001 and "full" in resp["error"]["parameter"], resp
+            assert path.read_bytes() == saved
+            assert [p.name for p in path.parent.iterdir()] == ["full.qvf"]  # the temp file is gone
+            assert (await c.call("GetAppLayout", h))["qLayout"]["qTitle"] == "full"  # the engine goes on
+
+    asyncio.run(scenario())

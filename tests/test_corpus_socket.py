@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from engine.script.errors import ScriptError
+from engine.script.paths import Connection
 from engine.script.runner import ScriptEnv, run_script
-from engine.script.sources import Connection
 from tests.harness import Client, RunningEngine
 from tests.script.test_corpus import CORPUS, _index, _script_bytes
 
@@ -47,7 +47,7 @@ def _in_process(entry: dict, script: str, tmp: Path) -> tuple[dict[str, tuple[in
 
 @pytest.fixture(scope="module")
 def corpus_engine(tmp_path_factory):
-    eng = RunningEngine(document_dir=tmp_path_factory.mktemp("corpus-apps"))
+    eng = RunningEngine(f"FolderConnectionRoots={CORPUS}", document_dir=tmp_path_factory.mktemp("corpus-apps"))
     yield eng
     eng.stop()
 

@@ -82,7 +82,7 @@ def engines(tmp_path_factory, node_ready):
         key = (config.level, config.tls)
         if key not in started:
             base = tmp_path_factory.mktemp(f"enigma-l{config.level}{'-tls' if config.tls else ''}")
-            settings = [f"ValidateJsonWebTokens={config.level}"]
+            settings = [f"ValidateJsonWebTokens={config.level}", f"FolderConnectionRoots={DATA_DIR}"]
             if config.level:
                 settings.append(f"JsonWebTokenSecret={SECRET}")
             extra: tuple[str, ...] = ()

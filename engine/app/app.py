@@ -20,6 +20,7 @@ import orjson
 
 from engine.app import store
 from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
+from engine.app.guard import AppFacts
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
 from engine.app.selections import Selections
@@ -168,6 +169,10 @@ class App:
             self.last_reload_time = source.last_reload_time
             for name, items in {n: s.to_json() for n, s in source.stores.items()}.items():
                 self.stores[name].load_json(items)
+
+    def facts(self) -> AppFacts:
+        """What an access check needs of this app."""
+        return AppFacts(self.app_id, self.section_access, name=self.title)
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:
@@ -419,14 +424,6 @@ class DocSession:
         if cached.access.denied:
             raise QixError(ACCESS_DENIED, app.app_id)
         return cached.access
-
-    def check_script_access(self) -> None:
-        """Reading or changing the script, reloading and saving: ADMIN only on a section-access app."""
-        if self.app.section_access is None:
-            return
-        access = self.user_access()
-        if access is not None and not access.admin:
-            raise QixError(ACCESS_DENIED, "Script, reload and save need ADMIN access")
 
     @property
     def locale_info(self) -> dict[str, Any]:

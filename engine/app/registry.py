@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.app import store
 from engine.app.app import App
+from engine.app.guard import AppFacts
 from engine.errors import ACCESS_DENIED, APP_ALREADY_EXISTS, APP_NOT_FOUND, QixError
 
 log = logging.getLogger("qix.apps")
@@ -93,7 +94,19 @@ class AppRegistry:
             app.ensure_data()
         return app
 
+    def facts(self, name: str) -> AppFacts:
+        """What an access check needs of an app, from memory when loaded, else from its file (no data)."""
+        app = self.open_apps.get(name)
+        if app is None:
+            app_id, path = self.resolve(name)
+            app = self.open_apps.get(app_id)
+            if app is None:
+                doc = store.load(path, with_data=False)
+                return AppFacts(app_id, doc.section_access, name=doc.title)
+        return app.facts()
+
     def delete(self, name: str) -> bool:
+        """Remove an app's file; False when there is none (the caller checked access first)."""
         try:
             app_id, path = self.resolve(name)
         except QixError:

@@ -7,18 +7,20 @@ the previous model in place: the app's data is swapped only when the whole scrip
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from engine.app import store
 from engine.app.app import App
 from engine.errors import RELOAD_IN_PROGRESS, QixError
 from engine.script.errors import ReloadCancelled, ScriptError
+from engine.script.paths import Connection
 from engine.script.progress import Progress
 from engine.script.runner import ScriptEnv, run_script
-from engine.script.sources import Connection
 
 log = logging.getLogger("qix.reload")
 
@@ -89,14 +91,21 @@ def connections_of(app: App) -> dict[str, Connection]:
             for c in app.connections.values()}
 
 
-def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int) -> bool:
-    """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result."""
+def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, legacy_paths: bool = False,
+               folder_roots: tuple[Path, ...] = ()) -> bool:
+    """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result.
+
+    Files: ``lib://`` only unless ``legacy_paths`` (``StandardReload=0``); folder connections inside
+    ``folder_roots``; the store's own files (apps, temp files) never.
+    """
     with app.lock:
         if app.reloading:
             raise QixError(RELOAD_IN_PROGRESS, app.app_id)
         app.reloading = True
         script = app.script
-        env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows)
+        env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows,
+                        legacy_paths=legacy_paths, folder_roots=folder_roots,
+                        engine_owned=functools.partial(store.is_engine_file, document_dir))
     job.started = True
     try:
         result = run_script(script, env, progress=job.progress, cancel=job.cancel_event)

@@ -6,19 +6,25 @@ numpy buffers (chunked BLOBs) and read back with ``np.frombuffer``, so a reload 
 not a re-encoding.
 
 Crash safety comes from never writing the live file: :func:`save` builds a complete new database next to
-it (``<id>.qvf.tmp-<pid>-<random>``), fsyncs it, renames it over the target with ``os.replace`` and fsyncs
-the directory. A ``kill -9`` at any point leaves either the previous file or the new one, never a mix; the
-orphaned temp file is ignored by :func:`list_documents` and removed by :func:`clean_temp_files`.
+it (``<id>.qvf.tmp-<writer>-<random>``), fsyncs it, renames it over the target with ``os.replace`` and
+fsyncs the directory. A ``kill -9`` at any point leaves either the previous file or the new one, never a
+mix; the orphaned temp file is ignored by :func:`list_documents` and removed by :func:`clean_temp_files`.
+``<writer>`` names the writing process so that a restart can always tell a dead writer from a live one,
+even as PID 1 in a container that restarts with the same PID (see :class:`Writer`).
 
 Arrays loaded from disk are read-only (models are immutable after the load, see DESIGN.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import secrets
+import socket
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +36,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.errors import APP_NOT_FOUND, QixError
+from engine.errors import APP_NOT_FOUND, PERSISTENCE_WRITE_FAILED, QixError
 from engine.model.datamodel import CodeColumns, DataModel, Field, Table
 from engine.model.symbols import SymbolTable
 
@@ -220,7 +226,7 @@ def _fsync_path(path: Path, directory: bool = False) -> None:
 def save(path: Path, doc: AppDocument) -> None:
     """Write ``doc`` to ``path`` atomically: the previous file stays intact until the new one is durable."""
     path = Path(path)
-    tmp = path.with_name(f"{path.name}{TEMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}")
+    tmp = path.with_name(f"{path.name}{TEMP_MARKER}{Writer.me().tag()}-{secrets.token_hex(4)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     con = None
     try:
@@ -261,10 +267,14 @@ def save(path: Path, doc: AppDocument) -> None:
         _stage("before_replace")
         os.replace(tmp, path)
         _fsync_path(path.parent, directory=True)
-    except BaseException:
+    except BaseException as exc:
         if con is not None:
             con.close()
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError | sqlite3.OperationalError):  # disk full, quota, read-only volume
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            log.warning("saving %s failed: %s (the previous file is kept)", path.name, reason)
+            raise QixError(PERSISTENCE_WRITE_FAILED, f"Cannot save {path.name}: {reason}") from exc
         raise
 
 
@@ -434,6 +444,13 @@ def read_entry(path: Path) -> DocEntry:
 # ------------------------------------------------------------------------------------- the directory
 
 
+def is_engine_file(directory: Path, path: Path) -> bool:
+    """True for a file this store owns in ``directory`` (an app, a save's temp file, SQLite side files):
+    never to be read or written by anything but the store. ``path`` is already resolved."""
+    root = Path(os.path.realpath(directory))
+    return (root == path or root in path.parents) and SUFFIX in path.name.lower()
+
+
 def _is_temp(path: Path) -> bool:
     return TEMP_MARKER in path.name
 
@@ -461,9 +478,59 @@ def delete(path: Path) -> None:
     _fsync_path(path.parent, directory=True)
 
 
+#: a temp file of an engine on another host (sharing the volume) untouched this long belongs to a dead save
+STALE_TEMP_SECONDS = 15 * 60
+_WRITER_TAG = re.compile(r"^([0-9a-f]{8})([0-9a-f]{8})-(\d+)-(\d+)-[0-9a-f]+$")
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _start_ticks(pid: int) -> int:
+    """When process ``pid`` started (clock ticks since boot), 0 when unknown; with the pid and the boot it
+    names one process for good, unlike the pid alone (PID 1 comes back after every container restart)."""
+    stat = _read(f"/proc/{pid}/stat")
+    try:
+        return int(stat.rpartition(")")[2].split()[19])
+    except (IndexError, ValueError):
+        return 0
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who writes a temp file: host (hashed), boot, pid and the pid's start time."""
+
+    host: str
+    boot: str
+    pid: int
+    start: int
+
+    @classmethod
+    def me(cls) -> Writer:
+        boot = _read("/proc/sys/kernel/random/boot_id").strip().replace("-", "")[:8] or "0" * 8
+        host = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+        return cls(host, boot, os.getpid(), _start_ticks(os.getpid()))
+
+    def tag(self) -> str:
+        return f"{self.host}{self.boot}-{self.pid}-{self.start}"
+
+    def is_dead(self, me: Writer) -> bool | None:
+        """True/False when this machine can tell; None for a writer on another host."""
+        if self.host != me.host:
+            return None
+        if self.boot != me.boot:
+            return True  # written before the last boot
+        if (self.pid, self.start) == (me.pid, me.start):
+            return False
+        return not _pid_alive(self.pid) or _start_ticks(self.pid) != self.start
+
+
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -473,15 +540,27 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_temp_files(directory: Path) -> list[Path]:
-    """Remove temp files left by saves that died (their pid is gone); returns what was removed.
+def _temp_is_dead(path: Path, me: Writer, now: float) -> bool:
+    tag = path.name.rsplit(TEMP_MARKER, 1)[1]
+    m = _WRITER_TAG.match(tag)
+    verdict = Writer(m[1], m[2], int(m[3]), int(m[4])).is_dead(me) if m else None
+    if verdict is not None:
+        return verdict
+    try:  # another host's writer, or a name we did not write: dead once nobody has written to it for long
+        return now - path.stat().st_mtime > STALE_TEMP_SECONDS
+    except OSError:
+        return False
 
-    Files of a live process are kept: another engine may share the directory and be saving right now.
+
+def clean_temp_files(directory: Path) -> list[Path]:
+    """Remove temp files left by saves that died; returns what was removed.
+
+    Files of a live writer are kept: another engine may share the directory and be saving right now.
     """
+    me, now = Writer.me(), time.time()
     removed = []
     for p in Path(directory).glob(f"*{SUFFIX}{TEMP_MARKER}*"):
-        pid_part = p.name.rsplit(TEMP_MARKER, 1)[1].split("-", 1)[0]
-        if pid_part.isdigit() and _pid_alive(int(pid_part)):
+        if not _temp_is_dead(p, me, now):
             continue
         try:
             p.unlink()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from typing import Any
 
+from engine.app import connections, guard
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
 from engine.app.reload import ReloadJob, reload_app
 from engine.calc import search, tables
-from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, INVALID_PARAMETERS, QixError
+from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
 from engine.rpc.dispatch import Call, rpc
 from engine.script.syntax import check_syntax
@@ -33,6 +32,7 @@ def get_app_properties(call: Call) -> dict:
 
 @rpc("Doc", "SetAppProperties", qProp={})
 def set_app_properties(call: Call, qProp: dict) -> dict:
+    _require(call, guard.UPDATE)
     call.target.app.set_app_properties(qProp)
     call.shared_change = True
     return {}
@@ -50,28 +50,33 @@ def get_empty_script(call: Call, qLocalizedMainSection: str) -> dict:
 
 
 # -- script and reload ------------------------------------------------------------------------------------
+def _require(call: Call, action: str, *, script: bool = False) -> None:
+    """The app-level access check (``engine.app.guard``) for this session's user on this document."""
+    call.engine.guard.check(call.session.identity, call.target.app.facts(), action, script=script)
+
+
 @rpc("Doc", "GetScript")
 def get_script(call: Call) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.READ, script=True)
     return {"qScript": call.target.app.script}
 
 
 @rpc("Doc", "SetScript", qScript="")
 def set_script(call: Call, qScript: str) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.UPDATE)
     call.target.app.script = qScript
     return {}
 
 
 @rpc("Doc", "CheckScriptSyntax")
 def check_script_syntax(call: Call) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.READ, script=True)
     return {"qErrors": [e.to_json() for e in check_syntax(call.target.app.script)]}
 
 
 async def _reload(call: Call) -> bool:
     doc = call.target
-    doc.check_script_access()
+    _require(call, guard.RELOAD)
     job = ReloadJob()
     reloads = call.session.reloads
     reloads[call.request.id] = job
@@ -80,7 +85,8 @@ async def _reload(call: Call) -> bool:
     settings = call.engine.settings
     try:
         ok = await asyncio.shield(asyncio.to_thread(
-            reload_app, doc.app, job, settings.document_directory, settings.script_max_rows))
+            reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
+            legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise
@@ -102,7 +108,7 @@ async def do_reload_ex(call: Call, qParams: dict) -> dict:
 
 @rpc("Doc", "DoSave", qFileName="")
 async def do_save(call: Call, qFileName: str) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.UPDATE)
     app = call.target.app
     with app.lock:
         # objects change on the event loop: snapshot them here, write in a worker thread
@@ -147,58 +153,49 @@ def _connection(call: Call, conn_id: str) -> dict[str, Any]:
     return conn
 
 
-def _normalise_connection(spec: dict[str, Any], conn_id: str) -> dict[str, Any]:
-    name = spec.get("qName")
-    if not isinstance(name, str) or not name:
-        raise QixError(INVALID_PARAMETERS, "qName")
-    return {
-        "qId": conn_id,
-        "qName": name,
-        "qConnectionString": str(spec.get("qConnectionString", "")),
-        "qType": str(spec.get("qType", "")),
-        "qUserName": str(spec.get("qUserName", "")),
-        "qModifiedDate": time.strftime("%Y%m%dT%H%M%S.000Z", time.gmtime()),
-        "qMeta": {"qName": name},
-        "qLogOn": spec.get("qLogOn", "LOG_ON_SERVICE_USER"),
-    }
+def _store_connection(call: Call, spec: dict, conn_id: str | None) -> dict[str, Any]:
+    """Check and store a new or changed connection (an update of the app); names stay unique."""
+    _require(call, guard.UPDATE)
+    conn = connections.normalise(spec, conn_id)
+    existing = call.target.app.connections
+    if any(c["qName"] == conn["qName"] and c["qId"] != conn["qId"] for c in existing.values()):
+        raise QixError(CONNECTION_ALREADY_EXISTS, conn["qName"])
+    connections.check_folder(conn, call.engine.settings.folder_roots)
+    existing[conn["qId"]] = conn
+    return conn
+
+
+def _may_see_secrets(call: Call) -> bool:
+    return call.engine.guard.allows(call.session.identity, call.target.app.facts(), guard.UPDATE)
 
 
 @rpc("Doc", "CreateConnection", qConnection={})
 def create_connection(call: Call, qConnection: dict) -> dict:
-    app = call.target.app
-    call.target.check_script_access()
-    conn = _normalise_connection(qConnection, str(uuid.uuid4()))
-    if any(c["qName"] == conn["qName"] for c in app.connections.values()):
-        raise QixError(CONNECTION_ALREADY_EXISTS, conn["qName"])
-    app.connections[conn["qId"]] = conn
-    return {"qConnectionId": conn["qId"]}
+    return {"qConnectionId": _store_connection(call, qConnection, None)["qId"]}
 
 
 @rpc("Doc", "GetConnections")
 def get_connections(call: Call) -> dict:
-    return {"qConnections": list(call.target.app.connections.values())}
+    full = _may_see_secrets(call)
+    return {"qConnections": [connections.public_view(c, full) for c in call.target.app.connections.values()]}
 
 
 @rpc("Doc", "GetConnection", qConnectionId="")
 def get_connection(call: Call, qConnectionId: str) -> dict:
-    return {"qConnection": _connection(call, qConnectionId)}
+    return {"qConnection": connections.public_view(_connection(call, qConnectionId), _may_see_secrets(call))}
 
 
 @rpc("Doc", "ModifyConnection", qConnectionId="", qConnection={}, qOverrideCredentials=False)
 def modify_connection(call: Call, qConnectionId: str, qConnection: dict, qOverrideCredentials: bool) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.UPDATE)
     _connection(call, qConnectionId)
-    conn = _normalise_connection(qConnection, qConnectionId)
-    apps = call.target.app.connections
-    if any(c["qName"] == conn["qName"] and c["qId"] != qConnectionId for c in apps.values()):
-        raise QixError(CONNECTION_ALREADY_EXISTS, conn["qName"])
-    apps[qConnectionId] = conn
+    _store_connection(call, qConnection, qConnectionId)
     return {}
 
 
 @rpc("Doc", "DeleteConnection", qConnectionId="")
 def delete_connection(call: Call, qConnectionId: str) -> dict:
-    call.target.check_script_access()
+    _require(call, guard.UPDATE)
     _connection(call, qConnectionId)
     del call.target.app.connections[qConnectionId]
     return {}

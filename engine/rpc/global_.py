@@ -7,9 +7,11 @@ import platform
 import uuid
 from typing import Any
 
+from engine.app import guard
 from engine.app.app import DocSession
+from engine.app.guard import AppFacts
 from engine.app.reload import progress_data
-from engine.errors import APP_ALREADY_OPEN, APP_INVALID, QixError
+from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, QixError
 from engine.rpc.dispatch import Call, rpc
 
 
@@ -217,6 +219,7 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
     if current is not None and qDocName in (current.app.app_id, current.app.app_id + ".qvf"):
         current.user_access()
         return {"qReturn": open_doc_interface(call, current)}
+    await asyncio.to_thread(_check_app, call, qDocName, guard.READ)
     app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
     doc = DocSession(app, session.identity, no_data=qNoData)
     await asyncio.to_thread(doc.user_access)  # a new reduction costs about one selection: off the loop
@@ -230,9 +233,22 @@ async def create_app(call: Call, qAppName: str, qLocalizedScriptMainSection: str
     return {"qSuccess": True, "qAppId": app_id}
 
 
+def _check_app(call: Call, name: str, action: str) -> AppFacts:
+    """The app-level access check (``engine.app.guard``) on an app named by id or file name."""
+    facts = call.engine.apps.facts(name)
+    call.engine.guard.check(call.session.identity, facts, action)
+    return facts
+
+
 @rpc("Global", "DeleteApp", qAppId="")
 async def delete_app(call: Call, qAppId: str) -> dict:
-    return {"qSuccess": await asyncio.to_thread(call.engine.apps.delete, qAppId)}
+    try:
+        facts = await asyncio.to_thread(_check_app, call, qAppId, guard.DELETE)
+    except QixError as err:
+        if err.code == APP_NOT_FOUND:
+            return {"qSuccess": False}
+        raise
+    return {"qSuccess": await asyncio.to_thread(call.engine.apps.delete, facts.app_id)}
 
 
 @rpc("Global", "GetDocList")
@@ -242,6 +258,8 @@ async def get_doc_list(call: Call) -> dict:
 
 @rpc("Global", "CreateSessionAppFromApp", qSrcAppId="")
 async def create_session_app_from_app(call: Call, qSrcAppId: str) -> dict:
+    # the copy keeps the source's section access, so its reduction and ADMIN-only script follow it
+    await asyncio.to_thread(_check_app, call, qSrcAppId, guard.READ)
     source = await asyncio.to_thread(call.engine.apps.open, qSrcAppId, True)
     app = call.engine.apps.create_session_app()
     app.copy_from(source)

@@ -10,5 +10,5 @@ Public API:
 * ``progress.Progress``: thread-safe reload progress (``statement``, ``fetched``, ``transient``,
   ``drain``); ``fetched`` writes the engine's ``<Table> << <n> Lines fetched`` line.
 * ``syntax.check_syntax(script) -> list[SyntaxErrorInfo]`` for ``Doc.CheckScriptSyntax``.
-* ``sources.Connection(name, connection_string, type)``: 'folder' connections are readable.
+* ``paths.Connection(name, connection_string, type)`` and ``paths.PathPolicy`` (where files may be): 'folder' connections are readable.
 """

@@ -7,9 +7,11 @@ body happens on every pass, like the engine does.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -42,8 +44,9 @@ from engine.script.errors import (
 )
 from engine.script.lexer import RawStatement, ScriptSyntaxError, decode_script, line_col, split_statements
 from engine.script.parser import parse_statement
+from engine.script.paths import Connection, PathPolicy
 from engine.script.progress import Progress
-from engine.script.sources import Connection, PathPolicy, read_qvd, write_qvd, write_txt
+from engine.script.sources import read_qvd, write_qvd, write_txt
 from engine.script.tables import (
     Column,
     ScriptTable,
@@ -71,6 +74,12 @@ class ScriptEnv:
     include_root: Path | None = None
     #: absolute script paths served from another folder (e.g. a container's ``/data`` volume)
     path_aliases: dict[str, Path] = field(default_factory=dict)
+    #: plain paths allowed (Qlik's legacy mode); the engine passes False unless ``StandardReload=0``
+    legacy_paths: bool = True
+    #: where folder connections may point; empty = anywhere (in-process use)
+    folder_roots: tuple[Path, ...] = ()
+    #: files the engine owns (apps, temp files), never read or written by a script
+    engine_owned: Callable[[Path], bool] | None = None
     #: upper bound on statements executed (a runaway loop fails the reload instead of hanging)
     max_statements: int = 1_000_000
 
@@ -210,7 +219,9 @@ class Runner:
         self.env = env
         self.progress = progress or Progress()
         self.cancel = cancel
-        self.paths = PathPolicy(Path(env.document_dir), dict(env.connections), dict(env.path_aliases))
+        self.paths = PathPolicy(
+            Path(env.document_dir), dict(env.connections), legacy=env.legacy_paths, folder_roots=env.folder_roots,
+            engine_owned=env.engine_owned or (lambda _: False), aliases=dict(env.path_aliases))
         self.variables: dict[str, str] = {}
         for k, v in (env.variables or {}).items():
             self.variables[k] = v
@@ -421,7 +432,7 @@ class Runner:
         path = self.expand(m.group(2).strip())
         try:
             if self.env.include_root is not None and not path.lower().startswith("lib://"):
-                target = PathPolicy(self.env.include_root, self.paths.connections).resolve(path)
+                target = dataclasses.replace(self.paths, document_dir=self.env.include_root).resolve(path)
                 data = target.read_bytes()
             else:
                 data, _ = self.paths.read_bytes(path)

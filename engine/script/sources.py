@@ -1,99 +1,16 @@
-"""Where a script may read and write files, and the file formats it reads and writes.
-
-Every path a script names is resolved here, once: ``lib://<conn>/<sub>`` inside the folder of a
-declared folder connection, relative paths inside the document directory, absolute paths only when
-they fall inside one of those roots (or match a declared alias, e.g. a Docker volume mount such as
-``/data``). ``..`` can never climb out of a root because the check runs on the resolved path.
-"""
+"""The file formats a script reads and writes (QVD, delimited text); where files may be is ``paths``."""
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from engine.model.symbols import CODE_DTYPE, SymbolTable
-from engine.script.errors import CONNECTOR, FILE_NOT_FOUND, GENERAL, WRONG_FORMAT, StatementError
+from engine.script.errors import FILE_NOT_FOUND, GENERAL, WRONG_FORMAT, StatementError
 from engine.script.tables import Column, ScriptTable
-
-
-@dataclass(frozen=True)
-class Connection:
-    """A data connection created with ``Doc.CreateConnection``; only 'folder' ones can be read."""
-
-    name: str
-    connection_string: str
-    type: str = "folder"
-
-
-@dataclass
-class PathPolicy:
-    document_dir: Path
-    connections: dict[str, Connection] = field(default_factory=dict)
-    aliases: dict[str, Path] = field(default_factory=dict)
-
-    def roots(self) -> list[Path]:
-        out = [Path(self.document_dir).resolve()]
-        for c in self.connections.values():
-            if c.type.lower() == "folder" and c.connection_string:
-                out.append(Path(c.connection_string).resolve())
-        return out
-
-    def _connection(self, name: str) -> Connection:
-        for k, c in self.connections.items():
-            if k.lower() == name.lower():
-                return c
-        raise StatementError(f"Connection '{name}' not found", FILE_NOT_FOUND)
-
-    def resolve(self, path: str) -> Path:
-        """The real file a script path names; StatementError when it is outside every allowed root."""
-        p = path.strip()
-        if p.lower().startswith("lib://"):
-            rest = p[6:]
-            name, _, sub = rest.partition("/")
-            conn = self._connection(name)
-            if conn.type.lower() != "folder":
-                raise StatementError(
-                    f"Connector not available: connection '{conn.name}' of type '{conn.type}' cannot be read "
-                    "by this engine", CONNECTOR)
-            root = Path(conn.connection_string).resolve()
-            target = (root / sub).resolve() if sub else root
-            if not _inside(target, root):
-                raise StatementError(f"Access denied: '{path}' is outside connection '{conn.name}'", GENERAL)
-            return target
-        for alias, real in self.aliases.items():
-            if p == alias or p.startswith(alias.rstrip("/") + "/"):
-                return Path(real).resolve() / p[len(alias):].lstrip("/") if p != alias else Path(real).resolve()
-        raw = Path(p.replace("\\", "/"))
-        if raw.is_absolute() or (len(p) > 1 and p[1] == ":"):
-            target = Path(p).resolve() if raw.is_absolute() else None
-            if target is None or not any(_inside(target, r) for r in self.roots()):
-                raise StatementError(f"Access denied: '{path}' is outside the allowed folders", GENERAL)
-            return target
-        root = Path(self.document_dir).resolve()
-        target = (root / raw).resolve()
-        if not _inside(target, root):
-            raise StatementError(f"Access denied: '{path}' is outside the document folder", GENERAL)
-        return target
-
-    def read_bytes(self, path: str) -> tuple[bytes, Path]:
-        target = self.resolve(path)
-        if target.is_dir():
-            raise StatementError(f"Cannot open file '{path}': it is a folder", FILE_NOT_FOUND)
-        try:
-            return target.read_bytes(), target
-        except FileNotFoundError as e:
-            raise StatementError(f"Cannot open file: '{path}' (File not found)", FILE_NOT_FOUND) from e
-        except OSError as e:
-            raise StatementError(f"Cannot open file: '{path}' ({e.strerror})", FILE_NOT_FOUND) from e
-
-
-def _inside(target: Path, root: Path) -> bool:
-    return target == root or root in target.parents
-
 
 # ---------------------------------------------------------------------------------------------
 # QVD (through pyqvd)

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from common import Figure, command, figure, medians, rss
 
+from engine.script.paths import Connection
 from engine.script.runner import ScriptEnv, run_script
-from engine.script.sources import Connection
 
 
 def make_csv(path: Path, rows: int, seed: int = 7) -> None:

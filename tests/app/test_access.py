@@ -20,7 +20,9 @@ from engine.app.access import (
     private_nbytes,
     reduce_model,
 )
+from engine.app import guard
 from engine.app.app import App, DocSession
+from engine.app.guard import AppGuard
 from engine.auth import Identity
 from engine.errors import QixError
 from engine.model.datamodel import DataModel
@@ -238,15 +240,19 @@ def _doc(app: App, user: str | None, groups: tuple[str, ...] = ()) -> DocSession
     return DocSession(app, ident)
 
 
+def _script_check(doc: DocSession) -> None:
+    AppGuard().check(doc.identity, doc.app.facts(), guard.READ, script=True)
+
+
 def test_doc_session_model_access_and_script_rights():
     app = App("sa", "sa", model=seed_model(), section_access=SEED)
     us = _doc(app, "us-user")
     assert us.model.tables["Sales"].nrows == 3 and us.model is _doc(app, "US-USER").model
     with pytest.raises(QixError) as err:
-        us.check_script_access()
+        _script_check(us)
     assert err.value.code == 5
     admin = _doc(app, "admin")
-    admin.check_script_access()
+    _script_check(admin)
     assert admin.model is app.model
     with pytest.raises(QixError) as err:
         _ = _doc(app, "fr-user").model
@@ -256,7 +262,7 @@ def test_doc_session_model_access_and_script_rights():
     assert err.value.code == 12002
     plain = App("p", "p", model=seed_model())
     assert _doc(plain, None).model is plain.model and _doc(plain, None).user_access() is None
-    _doc(plain, "anyone").check_script_access()
+    _script_check(_doc(plain, "anyone"))
 
 
 def test_doc_session_recomputes_after_a_reload():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -332,8 +333,9 @@ def test_failed_save_leaves_previous_file_and_no_temp(tmp_path: Path, model: Dat
             raise OSError("disk full")
 
     monkeypatch.setattr(store, "_stage_hook", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(QixError) as err:
         store.save(path, make_doc(model, "a"))
+    assert err.value.code == 9001 and "disk full" in err.value.parameter
     assert os.listdir(tmp_path) == ["a.qvf"]
     assert store.load(path).title == "old"
 
@@ -453,10 +455,33 @@ def test_kill_at_random_times(tmp_path: Path, crash_model: DataModel) -> None:
 def test_clean_temp_files_keeps_live_savers(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    mine = tmp_path / f"a.qvf.tmp-{os.getpid()}-0001"
-    gone = tmp_path / f"a.qvf.tmp-{dead.pid}-0002"
-    odd = tmp_path / "a.qvf.tmp-garbage"
-    for p in (mine, gone, odd):
+    me = store.Writer.me()
+    other_host = dataclasses.replace(me, host="0badc0de")
+    temps = {
+        "mine": (me, False),
+        "dead pid": (dataclasses.replace(me, pid=dead.pid), True),
+        # a container restarted as the same PID: the pid is alive (it is us), its start time is not ours
+        "same pid, earlier start": (dataclasses.replace(me, start=me.start - 1), True),
+        "before the last boot": (dataclasses.replace(me, boot="0badc0de"), True),
+        "another host, fresh": (other_host, False),
+        "another host, stale": (other_host, True),
+        "garbage, fresh": (None, False),
+        "garbage, stale": (None, True),
+    }
+    paths = {}
+    for i, (label, (writer, _)) in enumerate(temps.items()):
+        tag = writer.tag() if writer else "garbage"
+        p = paths[label] = tmp_path / f"a.qvf.tmp-{tag}-{i:04x}"
         p.write_bytes(b"x")
-    assert sorted(store.clean_temp_files(tmp_path)) == sorted([gone, odd])
-    assert mine.exists()
+        if label.endswith("stale"):
+            old = time.time() - store.STALE_TEMP_SECONDS - 60
+            os.utime(p, (old, old))
+    removed = store.clean_temp_files(tmp_path)
+    assert sorted(removed) == sorted(paths[label] for label, (_, dead_) in temps.items() if dead_)
+    assert all(paths[label].exists() for label, (_, dead_) in temps.items() if not dead_)
+
+
+def test_temp_files_name_their_writer(tmp_path: Path) -> None:
+    me = store.Writer.me()
+    assert me.start > 0 and me.pid == os.getpid() and len(me.boot) == 8
+    assert store.Writer.me() == me  # stable for the process

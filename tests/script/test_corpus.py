@@ -25,8 +25,8 @@ from engine.script.errors import (
     WRONG_FORMAT,
     ScriptError,
 )
+from engine.script.paths import Connection
 from engine.script.runner import ReloadResult, ScriptEnv, run_script
-from engine.script.sources import Connection
 
 
 def corpus_dir() -> Path:

@@ -17,9 +17,9 @@ from engine.script.errors import (
     ReloadCancelled,
     ScriptError,
 )
+from engine.script.paths import Connection
 from engine.script.progress import Progress
 from engine.script.runner import ReloadResult, ScriptEnv, run_script
-from engine.script.sources import Connection
 
 
 def run(script: str | bytes, tmp_path: Path | None = None, **kw) -> ReloadResult:
