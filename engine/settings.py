@@ -113,6 +113,13 @@ def _directories(text: str) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(Path(os.path.abspath(part)) for part in parts))
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value <= 0:
+        raise ValueError(f"must be more than 0, got {text!r}")
+    return value
+
+
 def _nonempty(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
@@ -192,6 +199,13 @@ SPECS: tuple[_Spec, ...] = (
           "0/1: permessage-deflate on the websocket"),
     _Spec("ScriptMaxRows", "script_max_rows", _int_in(1), 100_000_000,
           "maximum rows one load statement may produce"),
+    # -- web files (engine.sources.web) --
+    _Spec("AllowWebConnections", "allow_web_connections", _bool01, True,
+          "1 = scripts may load web files (internet connections, http(s) URLs); 0 = refused"),
+    _Spec("WebFileTimeoutSeconds", "web_file_timeout_seconds", _positive_seconds, 30.0,
+          "seconds one web file may take to download, redirects included", shown_default="30"),
+    _Spec("MaxWebFileSize", "max_web_file_size", _int_in(1), 100 * 1024 * 1024,
+          "bytes a web file may have; a bigger download is aborted"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -232,6 +246,9 @@ class Settings:
     engine_version: str = DEFAULT_ENGINE_VERSION
     enable_compression: bool = False
     script_max_rows: int = 100_000_000
+    allow_web_connections: bool = True
+    web_file_timeout_seconds: float = 30.0
+    max_web_file_size: int = 100 * 1024 * 1024
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

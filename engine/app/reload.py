@@ -21,6 +21,7 @@ from engine.script.errors import ReloadCancelled, ScriptError
 from engine.script.paths import Connection
 from engine.script.progress import Progress
 from engine.script.runner import ScriptEnv, run_script
+from engine.sources.web import WebOptions
 
 log = logging.getLogger("qix.reload")
 
@@ -92,7 +93,7 @@ def connections_of(app: App) -> dict[str, Connection]:
 
 
 def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, legacy_paths: bool = False,
-               folder_roots: tuple[Path, ...] = ()) -> bool:
+               folder_roots: tuple[Path, ...] = (), web: WebOptions | None = None) -> bool:
     """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result.
 
     Files: ``lib://`` only unless ``legacy_paths`` (``StandardReload=0``); folder connections inside
@@ -105,7 +106,8 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         script = app.script
         env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows,
                         legacy_paths=legacy_paths, folder_roots=folder_roots,
-                        engine_owned=functools.partial(store.is_engine_file, document_dir))
+                        engine_owned=functools.partial(store.is_engine_file, document_dir),
+                        web=web or WebOptions())
     job.started = True
     try:
         result = run_script(script, env, progress=job.progress, cancel=job.cancel_event)

@@ -13,6 +13,7 @@ from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixEr
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
 from engine.rpc.dispatch import Call, rpc
 from engine.script.syntax import check_syntax
+from engine.sources.web import WebOptions
 
 #: how many finished reloads a session keeps for GetProgress
 _KEEP_RELOADS = 16
@@ -86,7 +87,8 @@ async def _reload(call: Call) -> bool:
     try:
         ok = await asyncio.shield(asyncio.to_thread(
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
-            legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots))
+            legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
+            web=WebOptions.from_settings(settings)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# re-exported: the spec lives with the readers it configures
+from engine.sources.spec import FormatSpec as FormatSpec
+
 
 @dataclass(frozen=True)
 class Expr:
@@ -31,22 +34,6 @@ class FieldItem:
     @property
     def star(self) -> bool:
         return self.expr is None
-
-
-@dataclass
-class FormatSpec:
-    """The ``( ... )`` after FROM / INLINE."""
-
-    fmt: str = ""                  # '' = decide from the file extension
-    delimiter: str | None = None
-    labels: str = "embedded"       # 'embedded' | 'explicit' | 'none'
-    header_lines: int = 0
-    msq: bool = False
-    no_quotes: bool = False
-    encoding: str | None = None    # python codec name
-    table: str | None = None
-    comment: str | None = None
-    given: bool = False            # a spec was written
 
 
 @dataclass
@@ -192,6 +179,7 @@ class Store:
     path: str
     fmt: str
     fields: list[tuple[str, str]] = field(default_factory=list)   # (source, output); empty = all
+    spec: FormatSpec = field(default_factory=FormatSpec)         # (txt, delimiter is ' ') and the like
 
 
 @dataclass

@@ -14,7 +14,10 @@ from engine.script.lexer import ScriptSyntaxError, Token, tokenize
 LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
 _ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "unicode": "utf-16", "ansi": "cp1252", "oem": "cp850",
               "mac": "mac_roman"}
-_FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv"}
+_FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv",
+            "xmlsimple"}
+#: ``@start:end`` (an optional type letter after it): a field of a fixed-record file by position
+_FIXED_FIELD = re.compile(r"@\d+:\d+[A-Za-z]?(?=[\s,;]|$)")
 
 
 class Parser:
@@ -338,14 +341,13 @@ class Parser:
         table = self.name("a table name")
         self.expect_word("into")
         path = self.path()
-        fmt = ""
-        if self.accept_op("("):
-            fmt = self.name("a file format").lower()
-            self.expect_op(")")
+        spec = self.format_spec()
         self.expect_end()
+        fmt = spec.fmt
         if not fmt:
-            fmt = "txt" if path.lower().rsplit(".", 1)[-1] in ("txt", "csv", "tab") else "qvd"
-        return A.Store(table, path, fmt, fields)
+            ext = path.lower().rsplit(".", 1)[-1]
+            fmt = "txt" if ext in ("txt", "csv", "tab") else "parquet" if ext == "parquet" else "qvd"
+        return A.Store(table, path, fmt, fields, spec)
 
     def st_lib(self) -> A.Connect:
         self.advance()
@@ -601,6 +603,16 @@ class Parser:
                                     or self.peek().is_word(*LOAD_CLAUSES)):
                 self.advance()
                 fields.append(A.FieldItem(None, "*"))
+            elif (pos := _FIXED_FIELD.match(self.text, self.tok.start - self.base)) is not None:
+                # a fixed-record field by position, @start:end: read as the field named so
+                start = self.tok.start
+                while self.tok.kind != "eof" and self.tok.start - self.base < pos.end():
+                    self.advance()
+                ref = A.Expr(f"[{pos.group(0)}]", start)
+                if self.accept_word("as"):
+                    fields.append(A.FieldItem(ref, self.name("a field name"), True))
+                else:
+                    fields.append(A.FieldItem(ref, pos.group(0)))
             else:
                 a = self.i
                 e = self.expr_until(LOAD_CLAUSES + ("as",), (",",), "a field or expression")
@@ -667,7 +679,7 @@ class Parser:
             w = t.value.lower() if t.kind == "word" else ""
             if w in _FORMATS:
                 self.advance()
-                spec.fmt = w
+                spec.fmt = "xml" if w == "xmlsimple" else w
             elif w in _ENCODINGS:
                 self.advance()
                 spec.encoding = _ENCODINGS[w]
@@ -685,11 +697,13 @@ class Parser:
                 self.advance()
                 self.expect_word("labels")
                 spec.labels = w
+                spec.labels_given = True
             elif w == "no":
                 self.advance()
                 what = self.expect_word("labels", "quotes", "eof").value.lower()
                 if what == "labels":
                     spec.labels = "none"
+                    spec.labels_given = True
                 elif what == "quotes":
                     spec.no_quotes = True
             elif w == "msq":
@@ -699,8 +713,20 @@ class Parser:
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                spec.header_lines = int(float(n.value)) if n.kind == "num" else 0
+                spec.header_lines = int(float(n.value)) if n.kind == "num" else int(n.is_word("line"))
                 self.accept_word("lines", "line")
+            elif w == "record":
+                self.advance()
+                self.expect_word("is")
+                n = self.advance()
+                if n.kind == "num":
+                    count = max(1, int(float(n.value)))
+                    if self.accept_word("lines", "line"):
+                        spec.record_lines = count
+                    else:
+                        spec.record_chars = count
+                elif not n.is_word("line"):
+                    raise self.error("a record size or LINE")
             elif w == "table":
                 self.advance()
                 self.expect_word("is")

@@ -16,21 +16,34 @@ Whatever the form, two rules hold on the *resolved* path (symlinks and ``..`` fo
 
 Folder connections themselves may only point inside the operator's ``FolderConnectionRoots``; the check is
 repeated here because a connection can also arrive inside an imported or older app file.
+
+Web files (:meth:`PathPolicy.web_url`): an ``internet`` connection's connection string is a base URL, and
+``lib://<connection>/<sub>`` joins ``sub`` to it (never climbing above the base); a plain ``http(s)://``
+URL in a FROM is allowed in legacy mode, or in standard mode when it lies under an internet connection's
+base URL. Only http and https are ever fetched, and ``AllowWebConnections=0`` turns all of it off.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from engine.script.errors import CONNECTOR, FILE_NOT_FOUND, GENERAL, StatementError
+
+#: connection types whose connection string is a base URL
+WEB_TYPES = ("internet", "web", "url")
+_SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.\-]*)://", re.I)
 
 
 @dataclass(frozen=True)
 class Connection:
-    """A data connection created with ``Doc.CreateConnection``; only 'folder' ones can be read as files."""
+    """A data connection created with ``Doc.CreateConnection``: 'folder' ones are read as files,
+    'internet' ones as web files under a base URL."""
 
     name: str
     connection_string: str
@@ -65,6 +78,8 @@ class PathPolicy:
     engine_owned: Callable[[Path], bool] = _never_owned
     #: absolute script paths served from another folder (e.g. ``/data`` → a test's data folder)
     aliases: Mapping[str, Path] = field(default_factory=dict)
+    #: web files allowed at all (``AllowWebConnections``)
+    web_enabled: bool = True
 
     def connection(self, name: str) -> Connection:
         for key, conn in self.connections.items():
@@ -86,6 +101,38 @@ class PathPolicy:
                 f"Access denied: connection '{conn.name}' points outside the folders this engine allows",
                 GENERAL)
         return root
+
+    def web_url(self, path: str) -> str | None:
+        """The URL a script path names when it is a web file (``lib://`` of an internet connection, or a
+        plain http(s) URL); None for a file. StatementError when the URL is not allowed."""
+        p = path.strip()
+        if p.lower().startswith("lib://"):
+            name, _, sub = p[6:].partition("/")
+            conn = self.connection(name)
+            if conn.type.lower() not in WEB_TYPES:
+                return None
+            return self._checked(_join_url(conn, sub), p)
+        m = _SCHEME.match(p)
+        if m is None:
+            return None
+        if m.group("scheme").lower() not in ("http", "https"):
+            raise StatementError(f"Access denied: '{p}': only http and https URLs can be loaded", GENERAL)
+        if not self.legacy and not any(_under(p, c.connection_string) for c in self._web_connections()):
+            raise StatementError(
+                f"Access denied: '{p}' is a plain URL; in standard mode scripts load web files through an "
+                "internet connection (legacy mode: -S StandardReload=0)", GENERAL)
+        return self._checked(p, p)
+
+    def _web_connections(self) -> list[Connection]:
+        return [c for c in self.connections.values() if c.type.lower() in WEB_TYPES]
+
+    def _checked(self, url: str, written: str) -> str:
+        if not self.web_enabled:
+            raise StatementError(f"Access denied: '{written}': web files are turned off on this engine "
+                                 "(-S AllowWebConnections=0)", GENERAL)
+        if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
+            raise StatementError(f"Access denied: '{written}': only http and https URLs can be loaded", GENERAL)
+        return url
 
     def resolve(self, path: str) -> Path:
         """The real file a script path names; StatementError when the mode or the roots forbid it."""
@@ -141,3 +188,30 @@ class PathPolicy:
             raise StatementError(f"Cannot open file: '{path}' (File not found)", FILE_NOT_FOUND) from e
         except OSError as e:
             raise StatementError(f"Cannot open file: '{path}' ({e.strerror})", FILE_NOT_FOUND) from e
+
+
+def _join_url(conn: Connection, sub: str) -> str:
+    """``lib://conn/sub`` of an internet connection: ``sub`` below the base URL, never above it."""
+    base = conn.connection_string.strip()
+    if not base:
+        raise StatementError(f"Connection '{conn.name}' has no URL", FILE_NOT_FOUND)
+    if not sub:
+        return base
+    parts = urlsplit(base)
+    sub_path, _, query = sub.partition("?")
+    joined = posixpath.normpath(posixpath.join(parts.path.rstrip("/") + "/", sub_path))
+    root = parts.path.rstrip("/")
+    if not (joined == root or joined.startswith(root + "/")):
+        raise StatementError(f"Access denied: 'lib://{conn.name}/{sub}' is outside connection '{conn.name}'",
+                             GENERAL)
+    return urlunsplit((parts.scheme, parts.netloc, joined, query or parts.query, ""))
+
+
+def _under(url: str, base: str) -> bool:
+    """True when ``url`` is ``base`` or below it (same scheme, host and port; path prefix)."""
+    u, b = urlsplit(url), urlsplit(base.strip())
+    if (u.scheme.lower(), u.netloc.lower()) != (b.scheme.lower(), b.netloc.lower()) or not b.netloc:
+        return False
+    path = posixpath.normpath(u.path or "/")
+    root = b.path.rstrip("/")
+    return path == (b.path or "/") or path.startswith(root + "/") or not root

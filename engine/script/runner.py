@@ -58,6 +58,10 @@ from engine.script.tables import (
     unify,
 )
 from engine.script.textfile import TextFormatError, TooManyRows, read_inline, read_text
+from engine.sources import base as source_base
+from engine.sources import format_of, parquet
+from engine.sources import read as read_source
+from engine.sources.web import WebOptions, fetch
 
 __all__ = ["Connection", "Progress", "ReloadCancelled", "ReloadResult", "Runner", "ScriptEnv",
            "ScriptError", "SectionAccessTable", "run_script"]
@@ -82,6 +86,8 @@ class ScriptEnv:
     engine_owned: Callable[[Path], bool] | None = None
     #: upper bound on statements executed (a runaway loop fails the reload instead of hanging)
     max_statements: int = 1_000_000
+    #: web files: allowed at all, timeout, size limit (``AllowWebConnections`` and friends)
+    web: WebOptions = field(default_factory=WebOptions)
 
 
 @dataclass
@@ -221,7 +227,8 @@ class Runner:
         self.cancel = cancel
         self.paths = PathPolicy(
             Path(env.document_dir), dict(env.connections), legacy=env.legacy_paths, folder_roots=env.folder_roots,
-            engine_owned=env.engine_owned or (lambda _: False), aliases=dict(env.path_aliases))
+            engine_owned=env.engine_owned or (lambda _: False), aliases=dict(env.path_aliases),
+            web_enabled=env.web.enabled)
         self.variables: dict[str, str] = {}
         for k, v in (env.variables or {}).items():
             self.variables[k] = v
@@ -745,7 +752,13 @@ class Runner:
         if st.fmt == "qvd":
             write_qvd(target, t, fields)
         elif st.fmt in ("txt", "csv"):
-            write_txt(target, t, fields)
+            write_txt(target, t, fields, delimiter=st.spec.delimiter or ",")
+        elif st.fmt == "parquet":
+            cols = [(t.columns[src].symbols, t.columns[src].codes) for src, _ in fields]
+            try:
+                parquet.write(target, [out for _, out in fields], cols, self.locale)
+            except source_base.SourceError as err:
+                raise StatementError(err.message, err.code) from err
         else:
             raise StatementError(f"STORE format '{st.fmt}' is not supported", WRONG_FORMAT)
 
@@ -800,15 +813,25 @@ class Runner:
             raise StatementError(f"Connector not available: SELECT needs a database connector (connection {conn})",
                                  CONNECTOR)
         if isinstance(src, A.FileSource):
-            return self.file_frame(src)
+            return self.file_frame(src, _named_fields(ld))
         raise StatementError("LOAD without a source", SYNTAX)
 
-    def file_frame(self, src: A.FileSource) -> tuple[Frame, str]:
-        data, target = self.paths.read_bytes(src.path)
+    def file_frame(self, src: A.FileSource, wanted: tuple[str, ...] = ()) -> tuple[Frame, str]:
+        url = self.paths.web_url(src.path)
+        if url is not None:
+            return self.web_frame(src, url, wanted)
+        target = self.paths.resolve(src.path)
         ext = target.suffix.lower().lstrip(".")
-        fmt = src.spec.fmt or {"qvd": "qvd", "xlsx": "ooxml", "xls": "biff", "html": "html", "htm": "html",
-                               "xml": "xml", "json": "json", "parquet": "parquet", "qvx": "qvx"}.get(ext, "txt")
+        fmt = src.spec.fmt or format_of(ext)
         name = PurePosixPath(src.path.replace("\\", "/").rstrip("/")).stem or target.stem
+        if fmt not in ("qvd", "txt", "csv"):
+            if target.is_dir():
+                raise StatementError(f"Cannot open file '{src.path}': it is a folder", FILE_NOT_FOUND)
+            if not target.is_file():
+                raise StatementError(f"Cannot open file: '{src.path}' (File not found)", FILE_NOT_FOUND)
+            return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target),
+                                   wanted)
+        data, target = self.paths.read_bytes(src.path)
         if fmt == "qvd":
             names, cols, n = read_qvd(target)
             if n > self.env.max_rows:
@@ -818,9 +841,41 @@ class Runner:
                            decimal_point=self.locale.thousand_sep != ".")
             names, cols, n = tt.names, [Column(*c) for c in tt.columns], tt.nrows
         else:
-            raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}' (this engine reads txt/csv "
-                                 "and qvd)", WRONG_FORMAT)
+            raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}'", WRONG_FORMAT)
         return Frame(dict(zip(names, cols, strict=True)), n, file_path=str(target)), name
+
+    def web_frame(self, src: A.FileSource, url: str, wanted: tuple[str, ...]) -> tuple[Frame, str]:
+        """A web file: fetched whole (bounded by the engine's web settings), then read like a file."""
+        path = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0])
+        name = path.stem or src.path.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            web = fetch(url, self.env.web, lambda n: (self.check_cancel(),
+                                                      self.progress.transient(f"{name} << {n} bytes fetched")))
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        fmt = src.spec.fmt or format_of(path.suffix, web.content_type, default="html")
+        if fmt in ("txt", "csv"):
+            tt = read_text(web.data, src.spec, self.interpret, self.env.max_rows, path.suffix.lstrip("."),
+                           decimal_point=self.locale.thousand_sep != ".")
+            return Frame(dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows,
+                         file_path=url), name
+        return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, data=web.data), name, url, wanted)
+
+    def read_frame(self, fmt: str, src: A.FileSource, req: source_base.ReadRequest, name: str, where: str,
+                   wanted: tuple[str, ...]) -> tuple[Frame, str]:
+        """A file through its reader in ``engine.sources``, reporting rows while it streams."""
+        def rows_read(n: int) -> None:
+            self.check_cancel()
+            self.progress.transient(f"{name} << {n} Lines fetched")
+
+        req.name, req.locale, req.interpret = src.path, self.locale, self.interpret
+        req.max_rows, req.wanted, req.on_rows = self.env.max_rows, wanted, rows_read
+        try:
+            table = read_source(fmt, req)
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        cols = [Column(*c) for c in table.columns]
+        return Frame(dict(zip(table.names, cols, strict=True)), table.nrows, file_path=where), name
 
     def order(self, frame: Frame, order_by: list[tuple[A.Expr, bool]]) -> np.ndarray:
         ctx = LoadContext(self, frame)
@@ -1061,6 +1116,22 @@ class Runner:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+_SIMPLE_FIELD = re.compile(r'^\s*(?:\[(?P<b>[^\]]+)\]|"(?P<q>[^"]+)"|(?P<w>[^\s()\[\]"\'+\-*/&,=<>]+))\s*$')
+
+
+def _named_fields(ld: A.Load) -> tuple[str, ...]:
+    """Source fields a LOAD names plainly (``a``, ``[a b]``, ``a.b AS c``): readers that can offer more
+    fields than they load by default (fixed-record positions, JSON paths) look at these."""
+    out = []
+    for item in ld.fields:
+        if item.expr is not None:
+            m = _SIMPLE_FIELD.match(item.expr.text)
+            name = m and (m.group("b") or m.group("q") or m.group("w"))
+            if name and not name[0].isdigit():
+                out.append(name)
+    return tuple(out)
 
 
 def _to_column(d: Duals) -> Column:

@@ -268,8 +268,10 @@ def test_lib_connect_and_select_fail_cleanly():
 
 
 def test_non_folder_connection_is_not_readable(tmp_path):
+    # a connector's connection (internet connections are web files: tests/sources/test_web.py)
     with pytest.raises(ScriptError) as e:
-        run("LOAD * FROM [lib://web/x.csv];", tmp_path, connections={"web": Connection("web", "http://x", "internet")})
+        run("LOAD * FROM [lib://db/x.csv];", tmp_path,
+            connections={"db": Connection("db", "host=localhost;db=x", "ODBC")})
     assert e.value.code == CONNECTOR
 
 

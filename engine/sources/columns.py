@@ -1,0 +1,245 @@
+"""Source values → columns of (SymbolTable, int32 codes), and the builder that joins streamed batches.
+
+Typed sources keep their types as Qlik duals: integers and floats are numbers (text = their default
+rendering), dates and timestamps are serial numbers (days since 1899-12-30) with the script's
+``DateFormat`` / ``TimestampFormat`` as text, times ``TimeFormat``, durations ``IntervalFormat``, booleans
+-1/0 with ``True``/``False``. Text values go through the script's number interpretation, like delimited
+text does. All work is over *distinct* values (Arrow dictionary encoding), never per row in Python,
+except for readers that hand over Python values (JSON, Excel, XML, HTML), where one pass sorts them.
+
+:class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes), and
+``finish`` merges the per-batch symbol tables once and rewrites the codes into one array, so peak memory
+is about the final codes plus the batches' symbols, not the raw source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.expr.formatting import Locale, format_datetimes
+from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge
+from engine.sources.base import Interpreter, SourceTable
+
+#: serial number of 1970-01-01 (the Unix epoch) in Qlik's day count from 1899-12-30
+EPOCH_SERIAL = 25569.0
+_EXCEL_ORIGIN = dt.datetime(1899, 12, 30)
+_EXCEL_ORIGIN_DATE = _EXCEL_ORIGIN.date()
+
+Encoded = tuple[SymbolTable, np.ndarray]
+
+
+def empty_column(n: int) -> Encoded:
+    return SymbolTable.empty(), np.full(n, -1, dtype=CODE_DTYPE)
+
+
+def _from_dictionary(num: np.ndarray, texts: pa.Array | np.ndarray, indices: np.ndarray) -> Encoded:
+    """Distinct entries (number, text) + row indices (-1 = NULL) → symbols, merging equal numbers."""
+    if len(num) == 0:
+        return empty_column(len(indices))
+    sym, entry_code = encode(num, texts)
+    mapping = np.append(entry_code, -1).astype(CODE_DTYPE)
+    return sym, mapping.take(np.asarray(indices, dtype=np.int64))
+
+
+def _indices(enc: pa.DictionaryArray) -> np.ndarray:
+    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) -> Encoded:
+    """Strings (nulls = NULL) → a column; ``interpret`` None keeps them text (typed string columns)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    enc = pc.dictionary_encode(arr)
+    dictionary = enc.dictionary
+    num = np.full(len(dictionary), np.nan) if interpret is None else np.asarray(interpret(dictionary), np.float64)
+    return _from_dictionary(num, dictionary, _indices(enc))
+
+
+def _number_column(values: np.ndarray, valid: np.ndarray | None, texts_of=None) -> Encoded:
+    """Numbers (float64) → a column; ``texts_of(distinct numbers)`` renders texts (None = default)."""
+    n = len(values)
+    if valid is not None and not valid.all():
+        rows = np.flatnonzero(valid)
+        vals = values.take(rows)
+    else:
+        rows, vals = None, values
+    if not len(vals):
+        return empty_column(n)
+    uniq, first, inverse = np.unique(vals, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")           # symbols in first-appearance order
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[order] = np.arange(len(uniq))
+    sym_num = uniq.take(order)
+    if texts_of is None:
+        sym, _ = encode(sym_num, np.full(len(sym_num), None, dtype=object))
+    else:
+        sym = SymbolTable(sym_num, np.asarray(texts_of(sym_num), dtype=object)).compact()
+    codes = rank.take(inverse).astype(CODE_DTYPE)
+    if rows is None:
+        return sym, codes
+    out = np.full(n, -1, dtype=CODE_DTYPE)
+    out[rows] = codes
+    return sym, out
+
+
+def _valid(arr: pa.Array) -> np.ndarray | None:
+    return None if arr.null_count == 0 else arr.is_valid().to_numpy(zero_copy_only=False)
+
+
+def arrow_column(arr: pa.Array | pa.ChunkedArray, locale: Locale) -> Encoded:
+    """A typed Arrow column (Parquet) → a column, keeping its type as duals."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else (arr.chunk(0) if arr.num_chunks else
+                                                                 pa.array([], type=arr.type))
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return text_column(arr, None)
+    if pa.types.is_null(t):
+        return empty_column(len(arr))
+    if pa.types.is_boolean(t):
+        num = np.where(arr.fill_null(False).to_numpy(zero_copy_only=False), -1.0, 0.0)
+        return _number_column(num, _valid(arr), lambda u: ["True" if x else "False" for x in u])
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        num = arr.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+        valid = ~np.isnan(num)
+        return _number_column(num, None if valid.all() else valid)
+    if pa.types.is_date(t):
+        days = arr.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+        return _number_column(days + EPOCH_SERIAL, _valid(arr),
+                              lambda u: format_datetimes(u, locale.date_format, locale))
+    if pa.types.is_timestamp(t):
+        per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
+        raw = arr.cast(pa.timestamp(t.unit)).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return _number_column(raw / per_day + EPOCH_SERIAL, _valid(arr),
+                              lambda u: format_datetimes(u, locale.timestamp_format, locale))
+    if pa.types.is_time(t):
+        per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
+        raw = arr.cast(pa.int64() if t.bit_width == 64 else pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+        return _number_column(raw / per_day, _valid(arr), lambda u: format_datetimes(u, locale.time_format, locale))
+    if pa.types.is_duration(t):
+        per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
+        raw = arr.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return _number_column(raw / per_day, _valid(arr),
+                              lambda u: format_datetimes(u, locale.interval_format, locale, interval=True))
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        texts = [None if v is None else v.decode("utf-8", errors="replace") for v in arr.to_pylist()]
+        return text_column(pa.array(texts, type=pa.string()), None)
+    # nested values (lists, structs, maps): their JSON text
+    texts = [None if v is None else orjson.dumps(v, default=str).decode() for v in arr.to_pylist()]
+    return text_column(pa.array(texts, type=pa.string()), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python values (JSON, Excel, XML, HTML)
+
+
+def serial_of(value: dt.date | dt.datetime | dt.time | dt.timedelta) -> float:
+    """A date/time value as Qlik's serial number (days since 1899-12-30; times as a fraction of a day)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return (value - _EXCEL_ORIGIN) / dt.timedelta(days=1)
+    if isinstance(value, dt.date):
+        return float((value - _EXCEL_ORIGIN_DATE).days)
+    if isinstance(value, dt.time):
+        return (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / 86400.0
+    return value / dt.timedelta(days=1)
+
+
+def python_column(values: Sequence[object], locale: Locale, interpret: Interpreter | None,
+                  empty_is_null: bool = False) -> Encoded:
+    """Python cell values → a column. ``None`` is NULL (and ``''`` too with ``empty_is_null``);
+    numbers stay numbers, dates/times become duals, strings are interpreted like text-file values."""
+    n = len(values)
+    num = np.full(n, np.nan)
+    text = np.full(n, None, dtype=object)
+    strings: list[int] = []
+    kinds: dict[int, list[int]] = {}
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if isinstance(v, str):
+            if v == "" and empty_is_null:
+                continue
+            text[i] = v
+            strings.append(i)
+        elif isinstance(v, bool):
+            num[i] = -1.0 if v else 0.0
+            text[i] = "True" if v else "False"
+        elif isinstance(v, (int, float)):
+            f = float(v)
+            if not math.isnan(f):
+                num[i] = f
+        elif isinstance(v, (dt.date, dt.time, dt.timedelta)):
+            num[i] = serial_of(v)
+            kind = 0 if isinstance(v, dt.datetime) else 1 if isinstance(v, dt.date) else (
+                2 if isinstance(v, dt.time) else 3)
+            kinds.setdefault(kind, []).append(i)
+        else:
+            text[i] = str(v)
+            strings.append(i)
+    for kind, rows in kinds.items():
+        idx = np.asarray(rows)
+        fmt = (locale.timestamp_format, locale.date_format, locale.time_format, locale.interval_format)[kind]
+        text[idx] = format_datetimes(num.take(idx), fmt, locale, interval=kind == 3)
+    if strings and interpret is not None:
+        idx = np.asarray(strings)
+        enc = pc.dictionary_encode(pa.array(text.take(idx), type=pa.string()))
+        got = np.asarray(interpret(enc.dictionary), np.float64)
+        num[idx] = got.take(_indices(enc))
+    if not n:
+        return empty_column(0)
+    return encode(num, text)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class TableBuilder:
+    """Collects a table batch by batch; columns first seen in a later batch are NULL before it."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self._chunks: dict[str, list[tuple[int, Encoded]]] = {}
+        self.nrows = 0
+
+    def add(self, columns: dict[str, Encoded], nrows: int) -> None:
+        for name, col in columns.items():
+            if name not in self._chunks:
+                self.names.append(name)
+                self._chunks[name] = []
+            self._chunks[name].append((self.nrows, col))
+        self.nrows += nrows
+
+    def finish(self) -> SourceTable:
+        cols = [self._column(name) for name in self.names]
+        return SourceTable(list(self.names), cols, self.nrows)
+
+    def _column(self, name: str) -> Encoded:
+        chunks = self._chunks.pop(name)
+        real = [(start, c) for start, c in chunks if len(c[0])]
+        if len(chunks) == 1 and chunks[0][0] == 0 and len(chunks[0][1][1]) == self.nrows:
+            return chunks[0][1]
+        out = np.full(self.nrows, -1, dtype=CODE_DTYPE)
+        if not real:
+            return SymbolTable.empty(), out
+        union, maps = merge([c[0] for _, c in real]) if len(real) > 1 else (real[0][1][0], [None])
+        for (start, (_sym, codes)), mapping in zip(real, maps, strict=True):
+            if mapping is None:
+                out[start:start + len(codes)] = codes
+            else:
+                out[start:start + len(codes)] = np.append(mapping, -1).astype(CODE_DTYPE).take(codes)
+        chunks.clear()
+        return union, out
