@@ -21,7 +21,7 @@ from typing import Any
 import python_calamine as cal
 
 from engine.model.numformat import format_default
-from engine.sources.base import ReadRequest, SourceError, SourceTable, unique_names
+from engine.sources.base import FILE_NOT_FOUND, GENERAL, ReadRequest, SourceError, SourceTable, unique_names
 from engine.sources.columns import TableBuilder, python_column
 
 BATCH_ROWS = 50_000
@@ -54,13 +54,15 @@ def read(req: ReadRequest) -> SourceTable:
         if req.data is not None:
             book = cal.CalamineWorkbook.from_filelike(io.BytesIO(req.data))
         elif req.path is not None:
+            if not req.path.is_file():
+                raise SourceError(f"Cannot open file: '{req.name}' (File not found)", FILE_NOT_FOUND)
             book = cal.CalamineWorkbook.from_path(str(req.path))
         else:
-            raise SourceError(f"Cannot open file '{req.name}'", 8)
+            raise SourceError(f"Cannot open file '{req.name}'", FILE_NOT_FOUND)
     except SourceError:
         raise
     except FileNotFoundError as e:
-        raise SourceError(f"Cannot open file: '{req.name}' (File not found)", 8) from e
+        raise SourceError(f"Cannot open file: '{req.name}' (File not found)", FILE_NOT_FOUND) from e
     except Exception as e:  # noqa: BLE001 - calamine raises its own error types for every damaged file
         raise SourceError(f"Cannot read '{req.name}' as an Excel workbook: {e}") from e
     try:
@@ -83,7 +85,7 @@ def _table(rows: Iterator[list[Any]], req: ReadRequest) -> SourceTable:
             break
     names: list[str] | None = None
     if req.spec.labels != "none":
-        first = next(rows, None)
+        first = next((r for r in rows if any(v is not None and v != "" for v in r)), None)
         names = unique_names([_label(v, j) for j, v in enumerate(first or [])])
     builder = TableBuilder()
     batch: list[list[Any]] = []
@@ -108,7 +110,7 @@ def _table(rows: Iterator[list[Any]], req: ReadRequest) -> SourceTable:
         batch.append(row)
         total += 1
         if total > req.max_rows:
-            raise SourceError(f"Row limit exceeded: more than {req.max_rows} rows", 1)
+            raise SourceError(f"Row limit exceeded: more than {req.max_rows} rows", GENERAL)
         if len(batch) >= BATCH_ROWS:
             flush()
             req.on_rows(total)

@@ -91,10 +91,10 @@ def _failure(url: str, err: BaseException) -> SourceError:
     where = shown(url)
     if isinstance(err, NameResolutionError):
         return SourceError(f"Cannot open URL '{where}': host not found", FILE_NOT_FOUND)
+    if isinstance(err, NewConnectionError):      # a subclass of ConnectTimeoutError: test it first
+        return SourceError(f"Cannot open URL '{where}': connection refused", FILE_NOT_FOUND)
     if isinstance(err, ConnectTimeoutError):
         return SourceError(f"Cannot open URL '{where}': connection timed out", FILE_NOT_FOUND)
-    if isinstance(err, NewConnectionError):
-        return SourceError(f"Cannot open URL '{where}': connection refused", FILE_NOT_FOUND)
     if isinstance(err, SSLError):
         return SourceError(f"Cannot open URL '{where}': TLS error ({err})", FILE_NOT_FOUND)
     if isinstance(err, ReadTimeoutError):
@@ -158,7 +158,11 @@ def _body(resp: urllib3.BaseHTTPResponse, url: str, options: WebOptions, deadlin
     parts: list[bytes] = []
     size = 0
     try:
-        for chunk in resp.stream(_CHUNK, decode_content=True):
+        while True:
+            # read1: whatever has arrived (up to a chunk), so a trickling server meets the deadline
+            chunk = resp.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > options.max_bytes:
                 raise _too_large(url, options)
