@@ -3,9 +3,10 @@ tolerant of the tag soup real pages are, and the same library the XML reader use
 
 ``table is @n`` picks the n-th ``<table>`` of the page (default ``@1``); a name picks the table whose
 ``id``, ``summary`` or ``<caption>`` is that name. Cells are ``<th>``/``<td>`` texts with blanks trimmed;
-a cell spanning columns (``colspan``) fills them all. ``embedded labels`` (the default) takes the first
-row (after ``header is n lines`` skipped rows) as field names; empty cells are empty strings, as in text
-files. A page without any ``<table>`` is read as delimited text with the spec's ``delimiter is`` — that is
+a cell spanning columns (``colspan``) fills them all. ``embedded labels`` (the default) takes the table's
+first row as field names; empty cells are empty strings, as in text files. ``header is n lines`` skips
+lines of the page's text, not rows of the table: halyard.js writes ``header is 1 lines, embedded labels``
+for a page whose table starts with its labels, and its tests expect those labels. A page without any ``<table>`` is read as delimited text with the spec's ``delimiter is`` — that is
 how Qlik's own examples load a CSV served over HTTP with ``(html, delimiter is ',')``.
 """
 
@@ -80,8 +81,7 @@ def _rows(table: Any) -> list[list[str]]:
 
 
 def table_from_rows(rows: list[list[str]], req: ReadRequest) -> SourceTable:
-    """Rows of cell texts → a table, honouring header lines and labels."""
-    rows = rows[req.spec.header_lines:]
+    """Rows of cell texts → a table (the first row is the labels unless ``no labels``)."""
     if req.spec.labels != "none":
         names = unique_names([v or f"@{j + 1}" for j, v in enumerate(rows[0])]) if rows else []
         rows = rows[1:]
@@ -109,6 +109,8 @@ def _delimited(text: str, req: ReadRequest) -> SourceTable:
 
 def read(req: ReadRequest) -> SourceTable:
     text = _decode(req.bytes(), req.spec.encoding)
+    if req.spec.header_lines:
+        text = "\n".join(text.replace("\r\n", "\n").split("\n")[req.spec.header_lines:])
     if not text.strip():
         raise SourceError(f"'{req.name}' is empty")
     if "<table" not in text.lower():
