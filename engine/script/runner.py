@@ -61,6 +61,7 @@ from engine.script.textfile import TextFormatError, TooManyRows, read_inline, re
 from engine.sources import base as source_base
 from engine.sources import format_of, parquet
 from engine.sources import read as read_source
+from engine.sources import text as text_source
 from engine.sources.web import WebOptions, fetch
 
 __all__ = ["Connection", "Progress", "ReloadCancelled", "ReloadResult", "Runner", "ScriptEnv",
@@ -831,6 +832,16 @@ class Runner:
                 raise StatementError(f"Cannot open file: '{src.path}' (File not found)", FILE_NOT_FOUND)
             return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target),
                                    wanted)
+        if fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
+            try:   # a big regular text file streams in blocks instead of being read whole
+                table = text_source.read_stream(target, src.spec, self.interpret, self.env.max_rows, ext,
+                                                self._rows_read(name))
+                return Frame(dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
+                             table.nrows, file_path=str(target)), name
+            except text_source.NotStreamable:
+                pass
+            except source_base.SourceError as err:
+                raise StatementError(err.message, err.code) from err
         data, target = self.paths.read_bytes(src.path)
         if fmt == "qvd":
             names, cols, n = read_qvd(target)
@@ -843,6 +854,13 @@ class Runner:
         else:
             raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}'", WRONG_FORMAT)
         return Frame(dict(zip(names, cols, strict=True)), n, file_path=str(target)), name
+
+    def _rows_read(self, name: str) -> Callable[[int], None]:
+        """Progress of a streaming read: a transient line per block, and a chance to cancel."""
+        def rows_read(n: int) -> None:
+            self.check_cancel()
+            self.progress.transient(f"{name} << {n} Lines fetched")
+        return rows_read
 
     def web_frame(self, src: A.FileSource, url: str, wanted: tuple[str, ...]) -> tuple[Frame, str]:
         """A web file: fetched whole (bounded by the engine's web settings), then read like a file."""
@@ -864,12 +882,8 @@ class Runner:
     def read_frame(self, fmt: str, src: A.FileSource, req: source_base.ReadRequest, name: str, where: str,
                    wanted: tuple[str, ...]) -> tuple[Frame, str]:
         """A file through its reader in ``engine.sources``, reporting rows while it streams."""
-        def rows_read(n: int) -> None:
-            self.check_cancel()
-            self.progress.transient(f"{name} << {n} Lines fetched")
-
         req.name, req.locale, req.interpret = src.path, self.locale, self.interpret
-        req.max_rows, req.wanted, req.on_rows = self.env.max_rows, wanted, rows_read
+        req.max_rows, req.wanted, req.on_rows = self.env.max_rows, wanted, self._rows_read(name)
         try:
             table = read_source(fmt, req)
         except source_base.SourceError as err:

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr.formatting import Locale, format_datetimes
+from engine.model.numformat import format_default
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge
 from engine.sources.base import Interpreter, SourceTable
 
@@ -45,7 +46,7 @@ def _from_dictionary(num: np.ndarray, texts: pa.Array | np.ndarray, indices: np.
         return empty_column(len(indices))
     sym, entry_code = encode(num, texts)
     mapping = np.append(entry_code, -1).astype(CODE_DTYPE)
-    return sym, mapping.take(np.asarray(indices, dtype=np.int64))
+    return sym.compact(), mapping.take(np.asarray(indices, dtype=np.int64))
 
 
 def _indices(enc: pa.DictionaryArray) -> np.ndarray:
@@ -80,7 +81,7 @@ def _number_column(values: np.ndarray, valid: np.ndarray | None, texts_of=None) 
     rank[order] = np.arange(len(uniq))
     sym_num = uniq.take(order)
     if texts_of is None:
-        sym, _ = encode(sym_num, np.full(len(sym_num), None, dtype=object))
+        sym = default_symbols(sym_num)
     else:
         sym = SymbolTable(sym_num, np.asarray(texts_of(sym_num), dtype=object)).compact()
     codes = rank.take(inverse).astype(CODE_DTYPE)
@@ -89,6 +90,25 @@ def _number_column(values: np.ndarray, valid: np.ndarray | None, texts_of=None) 
     out = np.full(n, -1, dtype=CODE_DTYPE)
     out[rows] = codes
     return sym, out
+
+
+def default_symbols(nums: np.ndarray) -> SymbolTable:
+    """Distinct numbers with their default rendering as text, stored compactly: whole numbers keep no
+    texts at all; others get Arrow's shortest rendering, with ``format_default`` wherever that differs
+    (long or exponent forms), so no Python string is made per symbol in the common case."""
+    if not len(nums):
+        return SymbolTable.empty()
+    if np.all(nums == np.rint(nums)) and np.abs(nums).max() < 2.0**53 and not (np.signbit(nums) & (nums == 0)).any():
+        return SymbolTable.fixed(nums.astype(np.int64), 0)
+    texts = pc.cast(pa.array(nums), pa.string())
+    odd = np.flatnonzero(pc.or_(pc.greater(pc.utf8_length(texts), 15),
+                                pc.match_substring(texts, "e")).to_numpy(zero_copy_only=False))
+    if len(odd):
+        fixed = pa.array([format_default(float(x)) for x in nums.take(odd)], type=pa.string())
+        mask = np.zeros(len(nums), dtype=bool)
+        mask[odd] = True
+        texts = pc.replace_with_mask(texts, pa.array(mask), fixed)
+    return SymbolTable(nums, texts).compact()
 
 
 def _valid(arr: pa.Array) -> np.ndarray | None:

@@ -27,7 +27,7 @@ from engine.model.symbols import SymbolTable
 from engine.sources.base import GENERAL, ReadRequest, SourceError, SourceTable
 from engine.sources.columns import EPOCH_SERIAL, TableBuilder, arrow_column
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 262_144
 
 
 def read(req: ReadRequest) -> SourceTable:
