@@ -74,12 +74,12 @@ def read_stream(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: 
         if len(body_lines) < 2:
             raise NotStreamable()          # a header line longer than the head: not worth streaming
         delim = spec.delimiter or ("\t" if extension == "tab" else _sniff(body_lines[0]))
-        quote = False if spec.no_quotes else '"'
+        quote: str | bool = False if spec.no_quotes else '"'
         names: list[str] | None = None
         if spec.labels in ("embedded", "explicit"):
             first = body_lines[0].rstrip("\r")
-            rec = next(csv.reader([first], delimiter=delim, quotechar=quote or '"',
-                                  quoting=csv.QUOTE_NONE if quote is False else csv.QUOTE_MINIMAL), [])
+            rec = next(csv.reader([first], delimiter=delim, quotechar='"',
+                                  quoting=csv.QUOTE_NONE if spec.no_quotes else csv.QUOTE_MINIMAL), [])
             names = unique_names([v.strip() for v in rec])
             pos += len(body_lines[0].encode("utf-8" if encoding == "utf8" else encoding, errors="replace")) + 1
         f.seek(pos)
