@@ -178,6 +178,11 @@ SPECS: tuple[_Spec, ...] = (
           "0/1: permessage-deflate on the websocket"),
     _Spec("ScriptMaxRows", "script_max_rows", _int_in(1), 100_000_000,
           "maximum rows one load statement may produce"),
+    # transport bounds: what one client can make the engine hold
+    _Spec("MaxRestBodySize", "max_rest_body_size", _int_in(0), 256 * 2**20,
+          "bytes a REST request body may have; more is refused with 413"),
+    _Spec("MaxSocketBufferBytes", "max_socket_buffer_bytes", _int_in(64 * 2**10), 64 * 2**20,
+          "answer bytes a websocket may have waiting before its requests wait; 4x that closes it (1008)"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -215,6 +220,8 @@ class Settings:
     engine_version: str = DEFAULT_ENGINE_VERSION
     enable_compression: bool = False
     script_max_rows: int = 100_000_000
+    max_rest_body_size: int = 256 * 2**20
+    max_socket_buffer_bytes: int = 64 * 2**20
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

@@ -13,8 +13,8 @@ from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from engine.connection import FrameConnection
 from engine.session import BACKLOG_HIGH
+from engine.transport.websocket import WebSocket
 
 SLOW = "T: LOAD RecNo() AS X, Mod(RecNo(), 7919) AS K AUTOGENERATE 600000;"
 SLOW_EXPRESSION = "Count(DISTINCT X) + Sum(X*K)"
@@ -161,9 +161,9 @@ def test_a_client_that_does_not_read_is_not_read_either(engine, monkeypatch):
     """Large answers pile up unread: the engine stops reading that socket (instead of buffering without
     bound) and resumes when the client reads; every answer arrives, whole and in order."""
     holds: list[str] = []
-    hold = FrameConnection.hold_reading
-    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
-                                                                                 hold(self, reason)))
+    hold = WebSocket.hold_reading
+    monkeypatch.setattr(WebSocket, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                           hold(self, reason)))
     text = "x" * 100_000
 
     async def scenario():
@@ -185,9 +185,9 @@ def test_a_client_that_does_not_read_is_not_read_either(engine, monkeypatch):
 
 def test_requests_queued_behind_a_slow_one_pause_reading(engine, monkeypatch):
     holds: list[str] = []
-    hold = FrameConnection.hold_reading
-    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
-                                                                                 hold(self, reason)))
+    hold = WebSocket.hold_reading
+    monkeypatch.setattr(WebSocket, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                           hold(self, reason)))
 
     async def scenario():
         async with connect(engine.url("/app/engineData/identity/backlog")) as ws:
