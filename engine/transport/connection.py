@@ -188,9 +188,8 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         try:
-            while (following := self._h11.next_event()) is not h11.PAUSED:
-                if not isinstance(following, h11.EndOfMessage):
-                    raise h11.RemoteProtocolError("a WebSocket upgrade request has no body", 400)
+            if not isinstance(self._h11.next_event(), h11.EndOfMessage):
+                raise h11.RemoteProtocolError("a WebSocket upgrade request has no body", 400)
         except h11.RemoteProtocolError as exc:
             self._refuse(exc.error_status_hint, str(exc))
             return
@@ -272,14 +271,16 @@ class Connection(asyncio.Protocol):
         body = self._body
         keep = not self._closing and body is not None and body.complete
         head_only = request.method == "HEAD"
+        h = self._h11
         try:
-            self._write(self._h11.send(_response_head(response, keep)))
-            if isinstance(response.body, bytes):
-                if response.body and not head_only:
-                    self._write(self._h11.send(h11.Data(data=response.body)))
+            head = h.send(_response_head(response, keep)) or b""
+            if isinstance(response.body, bytes):  # one write: head, body and end
+                data = h.send(h11.Data(data=response.body)) if response.body and not head_only else b""
+                self._write(head + (data or b"") + (h.send(h11.EndOfMessage()) or b""))
             else:
+                self._write(head)
                 await self._stream(response.body, head_only)
-            self._write(self._h11.send(h11.EndOfMessage()))
+                self._write(h.send(h11.EndOfMessage()))
         except Exception:  # a handler's bad header, a stream that failed half-way: the response is broken
             log.exception("writing the response to %s %s failed", request.method, request.path)
             transport.abort()

@@ -71,7 +71,7 @@ class Router:
                 raise ValueError(f"bad route segment {seg!r} in {pattern!r}")
         route = Route(method, pattern, handler, auth, segments)
         if any(seg.startswith("{") for seg in segments):
-            if any(r.method == method and r.segments == segments for r in self._patterns):
+            if any(r.method == method and _shape(r.segments) == _shape(segments) for r in self._patterns):
                 raise ValueError(f"{method} {pattern} is registered already")
             self._patterns.append(route)
         else:
@@ -113,6 +113,11 @@ class Router:
 
     def routes(self) -> list[Route]:
         return [r for by_method in self._static.values() for r in by_method.values()] + list(self._patterns)
+
+
+def _shape(segments: tuple[str, ...]) -> tuple[str, ...]:
+    """Segments with parameter names blanked: two patterns of one shape match the same paths."""
+    return tuple(("{:path}" if s.endswith(":path}") else "{}") if s.startswith("{") else s for s in segments)
 
 
 def _normal(path: str) -> str:
