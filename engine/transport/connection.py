@@ -214,6 +214,9 @@ class Connection(asyncio.Protocol):
     async def _serve(self, route: Route, params: dict[str, str], request: Request) -> None:
         try:
             response = await self._handle(route, params, request)
+        except ConnectionError:  # the client left while the handler read its body: nobody to answer
+            log.info("client left during %s %s", request.method, request.path)
+            return
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             response = Response.text("Internal Server Error\n", 500)
