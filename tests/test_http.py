@@ -279,3 +279,21 @@ def test_health_is_429_while_the_engine_is_saturated(engine):
     assert status == 429 and orjson.loads(body)["status"] == "saturated" and "retry-after" in headers
     status, _, body = _request(engine.port, "GET", "/healthcheck")
     assert status == 200 and orjson.loads(body)["saturated"] is True
+
+
+def test_head_is_served_by_the_get_route_without_a_body(engine):
+    with socket.create_connection(("127.0.0.1", engine.port), timeout=5) as sock:
+        sock.sendall(b"HEAD /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"content-length: " in head.lower() and body == b""
+
+
+def test_a_route_can_have_its_own_body_limit(rest):
+    _register(rest, "POST", "/v1/test/small", _digest)
+    rest.call_soon(lambda: rest.engine.router.add("POST", "/v1/test/tiny", _digest, max_body=10))
+    assert _request(rest.port, "POST", "/v1/test/tiny", b"x" * 10, _auth())[0] == 200
+    assert _request(rest.port, "POST", "/v1/test/tiny", b"x" * 11, _auth())[0] == 413
+    assert _request(rest.port, "POST", "/v1/test/small", b"x" * 11, _auth())[0] == 200

@@ -225,9 +225,10 @@ class Connection(asyncio.Protocol):
     async def _handle(self, route: Route, params: dict[str, str], request: Request) -> Response:
         try:
             identity = self.service.authenticate(request) if route.auth else None
-            limit = self.service.options.max_body
+            limit = self.service.options.max_body if route.max_body is None else route.max_body
             if request.body.length is not None and request.body.length > limit:
                 raise HttpError(413, f"request body over {limit} bytes")
+            request.body.limit = limit
             return await route.handler(replace(request, identity=identity, params=params))
         except HttpError as err:
             return err.response()

@@ -3,7 +3,8 @@
 Patterns are literal segments and ``{name}`` (one segment, percent-decoded into ``request.params``); a last
 ``{name:path}`` takes the rest of the path, slashes included. Segments are split before they are decoded,
 so an id holding an encoded ``/`` stays one segment. A trailing slash is ignored (``/healthcheck/`` is
-``/healthcheck``). A path that matches with another method is a 405 (with ``Allow``), no match a 404.
+``/healthcheck``). A path that matches with another method is a 405 (with ``Allow``), no match a 404; a GET
+route answers HEAD too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Route:
     handler: Handler
     auth: bool  # False: served without a token even when JWT validation is on (health checks)
     segments: tuple[str, ...]
+    max_body: int | None = None  # bytes of request body this route takes; None = MaxRestBodySize
 
     def bind(self, parts: list[str]) -> dict[str, str] | None:
         """The route's parameters when ``parts`` (the path's raw segments) match, else None."""
@@ -61,7 +63,10 @@ class Router:
         self._static: dict[str, dict[str, Route]] = {}  # literal path → method → route
         self._patterns: list[Route] = []
 
-    def add(self, method: str, pattern: str, handler: Handler, *, auth: bool = True) -> Route:
+    def add(self, method: str, pattern: str, handler: Handler, *, auth: bool = True,
+            max_body: int | None = None) -> Route:
+        """Serve ``method`` on ``pattern`` with ``handler``. ``auth=False`` serves it without a token;
+        ``max_body`` lowers (or raises) the body limit for this route."""
         method = method.upper()
         if not pattern.startswith("/"):
             raise ValueError(f"a route pattern starts with '/': {pattern!r}")
@@ -69,7 +74,7 @@ class Router:
         for i, seg in enumerate(segments):
             if seg.startswith("{") != seg.endswith("}") or (seg.endswith(":path}") and i != len(segments) - 1):
                 raise ValueError(f"bad route segment {seg!r} in {pattern!r}")
-        route = Route(method, pattern, handler, auth, segments)
+        route = Route(method, pattern, handler, auth, segments, max_body)
         if any(seg.startswith("{") for seg in segments):
             if any(r.method == method and _shape(r.segments) == _shape(segments) for r in self._patterns):
                 raise ValueError(f"{method} {pattern} is registered already")
@@ -81,18 +86,26 @@ class Router:
             by_method[method] = route
         return route
 
-    def route(self, method: str, pattern: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
+    def route(self, method: str, pattern: str, *, auth: bool = True,
+              max_body: int | None = None) -> Callable[[Handler], Handler]:
         """Decorator form of :meth:`add`."""
 
         def register(handler: Handler) -> Handler:
-            self.add(method, pattern, handler, auth=auth)
+            self.add(method, pattern, handler, auth=auth, max_body=max_body)
             return handler
 
         return register
 
     def match(self, method: str, path: str) -> Match | None:
         """The route for ``method`` on ``path`` (raw, without the query string); None when no route has
-        that path. A literal route wins over a pattern that also matches."""
+        that path. A literal route wins over a pattern that also matches; HEAD is served by GET's route
+        (the connection sends the head of the answer only)."""
+        found = self._match(method, path)
+        if method == "HEAD" and found is not None and found.route is None and "GET" in found.allowed:
+            return self._match("GET", path)
+        return found
+
+    def _match(self, method: str, path: str) -> Match | None:
         allowed: set[str] = set()
         by_method = self._static.get(_normal(path))
         if by_method is not None:
