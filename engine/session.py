@@ -4,6 +4,8 @@ A session is keyed by who connects and how (see :func:`session_key`). Every sock
 handles and its open document. Requests that change state run one at a time per session, in arrival order
 (:meth:`Session.submit`): a request is started the moment it arrives when the session is idle, and one that
 has to wait (a reload, a worker-thread calculation) continues in a task while later ones queue behind it.
+The one exception to arrival order: the queued requests of a socket whose client is not reading its answers
+(:attr:`Socket.full`) wait, in their order, until it reads, and the session's other sockets pass them.
 After each request the session works out which handles became invalid (their target's version moved since
 the client last read it) and tells the calling socket on the response and every other socket with an
 id-less frame.
