@@ -30,6 +30,8 @@ class Metrics:
         self.handshake_rejections = Counter(
             "qix_handshake_rejections", "WebSocket handshakes refused", ["reason"], registry=r)
         self.active_documents = Gauge("qix_active_documents", "Apps loaded in memory", registry=r)
+        self.websocket_buffered_bytes = Gauge(
+            "qix_websocket_buffered_bytes", "Answer bytes written to WebSockets and not yet sent", registry=r)
         self._server = None
 
     def request(self, method: str, seconds: float) -> None:

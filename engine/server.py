@@ -1,44 +1,50 @@
-"""The WebSocket server: HTTP endpoints, URL routing, JWT at the handshake, attaching sockets to sessions.
+"""The engine's port: health endpoints, the QIX WebSocket routes, JWT at the handshake, attaching sockets to
+sessions.
 
-``process_request`` runs during the opening handshake: ``/healthcheck`` is answered there, unknown paths
-get 404, and a failed JWT check gets 401 before any upgrade. An accepted connection carries its
-``Identity`` and ``Route`` to the handler, which attaches it to a session; from then on each message the
-connection parses goes straight to the rpc layer (``engine.connection``).
+The transport (``engine.transport``) reads each HTTP request head. Paths in :attr:`Engine.router` are served
+as HTTP (``/healthcheck``, ``/health``, and the REST API once it registers there); any other path comes to
+:meth:`Engine.websocket`: unknown paths get 404, a failed JWT check 401 before any upgrade, and an accepted
+handshake attaches the socket to its session. From then on each message the socket reads goes straight to
+the rpc layer (``engine.rpc.handler.receive``) and each answer is written at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import http
 import logging
+import math
 import os
 import resource
 import signal
 import ssl
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
 
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
-from engine.auth import Authenticator, AuthError
-from engine.connection import FrameConnection
+from engine.auth import Authenticator, AuthError, Identity
 from engine.metrics import Metrics
 from engine.rpc.handler import receive
 from engine.rpc.protocol import encode_notification
 from engine.session import Route, Session, SessionManager, Socket, session_key
 from engine.settings import Settings
+from engine.transport import HttpError, Options, Request, Response, Router
+from engine.transport.connection import Opener
+from engine.transport.listener import Listener
+from engine.transport.websocket import WebSocket
 
 log = logging.getLogger("qix.server")
 
 #: the first frame on every socket, by whether the socket's session was created (or joined)
 ON_CONNECTED = {created: encode_notification("OnConnected", {"qSessionState": state})
                 for created, state in ((True, "SESSION_CREATED"), (False, "SESSION_ATTACHED"))}
+
+_WWW_AUTHENTICATE = ("WWW-Authenticate", 'Bearer realm="qix-engine"')
 
 
 def parse_route(path: str) -> Route | None:
@@ -74,9 +80,48 @@ def parse_route(path: str) -> Route | None:
     return Route(app=app, identity=tail.get("identity"), ttl=ttl, query=parts.query)
 
 
+class LoopLag:
+    """How late the event loop runs a timer. While it is late by ``THRESHOLD`` or more (and for ``HOLD``
+    seconds after), every request waits that long too: the engine is *saturated* (``/health`` says 429)."""
+
+    INTERVAL, THRESHOLD, HOLD = 0.25, 0.5, 3.0
+
+    def __init__(self) -> None:
+        self.lag = 0.0
+        self._late_at = -math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._due = 0.0
+        self._running = False
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop, self._running = loop, True
+        self._schedule()
+
+    def stop(self) -> None:
+        self._running = False
+
+    @property
+    def saturated(self) -> bool:
+        return self._loop is not None and self._loop.time() - self._late_at < self.HOLD
+
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._due = self._loop.time() + self.INTERVAL
+        self._loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        if not self._running or self._loop is None:
+            return
+        now = self._loop.time()
+        self.lag = now - self._due
+        if self.lag >= self.THRESHOLD:
+            self._late_at = now
+        self._schedule()
+
+
 @dataclass
 class Engine:
-    """Everything a request may reach: settings, auth, apps, sessions, metrics."""
+    """Everything a request may reach: settings, auth, apps, sessions, metrics, the HTTP routes."""
 
     settings: Settings
     authenticator: Authenticator
@@ -84,15 +129,27 @@ class Engine:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
-        self.apps = AppRegistry(self.settings.document_directory)
+        settings = self.settings
+        self.apps = AppRegistry(settings.document_directory)
         self.guard = AppGuard()
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.connections = 0
+        self.listener: Listener | None = None
+        self.lag = LoopLag()
+        self.options = Options(compression=settings.enable_compression, max_body=settings.max_rest_body_size,
+                               max_buffer=settings.max_socket_buffer_bytes)
+        #: plain HTTP endpoints on the WebSocket port; the REST API registers its routes here
+        self.router = Router()
+        self.router.add("GET", "/healthcheck", self._healthcheck, auth=False)
+        self.router.add("GET", "/health", self._health, auth=False)
+        self._closing: set[asyncio.Task[None]] = set()
         # read when scraped, so connecting and leaving cost no metric updates
         self.metrics.active_sessions.set_function(lambda: self.sessions.active)
         self.metrics.active_connections.set_function(lambda: self.connections)
         self.metrics.active_documents.set_function(lambda: len(self.apps.loaded))
+        self.metrics.websocket_buffered_bytes.set_function(
+            lambda: self.listener.buffered() if self.listener is not None else 0)
 
     def _session_ended(self, session: Session, reason: str) -> None:
         doc = session.active_doc
@@ -120,63 +177,74 @@ class Engine:
                      "calls": sum(s.calls for s in self.sessions.sessions.values()), "selections": 0},
             "users": {"active": len(users), "total": len(users)},
             "cache": {"hits": 0, "lookups": 0, "added": 0, "replaced": 0, "bytes_added": 0},
-            "saturated": False,
+            "saturated": self.lag.saturated,
         }
 
-    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = urlsplit(request.path).path
-        if path.rstrip("/") == "/healthcheck":
-            response = connection.respond(http.HTTPStatus.OK, orjson.dumps(self.health()).decode() + "\n")
-            response.headers["Content-Type"] = "application/json"
-            return response
-        route = parse_route(request.path)
-        if route is None:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "Not Found\n")
-        peer = _peer(connection)
+    async def _healthcheck(self, request: Request) -> Response:
+        return Response(200, orjson.dumps(self.health()) + b"\n", [("Content-Type", "application/json")])
+
+    async def _health(self, request: Request) -> Response:
+        """200 while the engine keeps up, 429 while it is saturated (a balancer should send users elsewhere)."""
+        if self.lag.saturated:
+            return Response.json({"status": "saturated", "lag": round(self.lag.lag, 3)}, 429,
+                                 headers=[("Retry-After", str(math.ceil(LoopLag.HOLD)))])
+        return Response.json({"status": "ok"})
+
+    def authenticate(self, request: Request) -> Identity:
+        """The JWT rules of the handshake, for HTTP routes: 401 with WWW-Authenticate when they fail."""
         try:
-            identity = self.authenticator.authenticate(request.headers.get("Authorization"))
+            return self.authenticator.authenticate(request.headers.get("authorization"))
         except AuthError as err:
-            self.metrics.handshake_rejections.labels(reason=_reason_label(err.reason)).inc()
-            log.info("connection refused", extra={"event": "connection_refused", "peer": peer,
-                                                   "path": path, "reason": err.reason})
-            response = connection.respond(http.HTTPStatus.UNAUTHORIZED, f"Unauthorized: {err.reason}\n")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="qix-engine"'
-            return response
-        connection.qix_identity = identity  # type: ignore[attr-defined]
-        connection.qix_route = route  # type: ignore[attr-defined]
-        connection.qix_session_header = request.headers.get("X-Qlik-Session")  # type: ignore[attr-defined]
-        return None
+            log.info("request refused", extra={"event": "request_refused", "peer": request.peer,
+                                               "path": request.path, "reason": err.reason})
+            raise HttpError(401, f"Unauthorized: {err.reason}", headers=[_WWW_AUTHENTICATE]) from None
 
     # -- WebSocket side ------------------------------------------------------------------------------------
-    async def handler(self, ws: FrameConnection) -> None:
-        identity = ws.qix_identity  # type: ignore[attr-defined]
-        route: Route = ws.qix_route  # type: ignore[attr-defined]
-        header = ws.qix_session_header  # type: ignore[attr-defined]
+    def websocket(self, request: Request) -> Response | Opener | None:
+        """A QIX route: refuse (401) or accept; None for a path that is not one (404)."""
+        route = parse_route(request.target)
+        if route is None:
+            return None
+        try:
+            identity = self.authenticator.authenticate(request.headers.get("authorization"))
+        except AuthError as err:
+            self.metrics.handshake_rejections.labels(reason=_reason_label(err.reason)).inc()
+            log.info("connection refused", extra={"event": "connection_refused", "peer": request.peer,
+                                                   "path": request.path, "reason": err.reason})
+            return Response.text(f"Unauthorized: {err.reason}\n", 401, headers=[_WWW_AUTHENTICATE])
+        return partial(self._open, identity, route, request.headers.get("x-qlik-session"), request.target)
+
+    def _open(self, identity: Identity, route: Route, header: str | None, path: str, ws: WebSocket) -> None:
+        """The handshake succeeded: attach the socket to its session, say OnConnected, serve its messages."""
         settings = self.settings
-        jwt_on = settings.validate_json_web_tokens > 0
-        key = session_key(identity.user, jwt_on, route, header)
-        peer = _peer(ws)
-        sock = Socket(ws, peer)
+        key = session_key(identity.user, settings.validate_json_web_tokens > 0, route, header)
+        sock = Socket(ws, ws.peer)
         session, created = self.sessions.attach(key, identity, route, settings.effective_ttl(route.ttl), sock)
         self.connections += 1
         if created:
             self.metrics.sessions_total.inc()
         log.info("connection accepted", extra={
-            "event": "session_created" if created else "session_attached", "peer": peer,
-            "user": identity.user, "path": ws.request.path if ws.request else ""})
+            "event": "session_created" if created else "session_attached", "peer": ws.peer,
+            "user": identity.user, "path": path})
         sock.send(ON_CONNECTED[created])
-        try:
-            ws.listen(lambda frame: receive(session, sock, frame))
-            await ws.wait_closed()
-        finally:
-            self.connections -= 1
-            await sock.settled()  # what this socket asked for still happens (a DoSave, say)
+        ws.listen(partial(receive, session, sock), on_drain=sock.drained,
+                  on_closed=partial(self._closed, session, sock))
+
+    def _closed(self, session: Session, sock: Socket) -> None:
+        self.connections -= 1
+        if not sock.pending:
             self.sessions.detach(session, sock)
+            return
+        # what this socket asked for still happens (a DoSave, say) before it leaves the session
+        task = asyncio.get_running_loop().create_task(self._detach_when_settled(session, sock))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
-
-def _peer(connection: ServerConnection) -> str:
-    addr = connection.remote_address
-    return f"{addr[0]}:{addr[1]}" if addr else ""
+    async def _detach_when_settled(self, session: Session, sock: Socket) -> None:
+        try:
+            await sock.settled()
+        finally:
+            self.sessions.detach(session, sock)
 
 
 def _reason_label(reason: str) -> str:
@@ -208,39 +276,34 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-async def start(engine: Engine) -> Server:
-    """Start listening; the caller owns the returned server (``close()`` + ``wait_closed()``)."""
+async def start(engine: Engine) -> Listener:
+    """Start listening; the caller owns the returned listener (``close()`` + ``wait_closed()``)."""
     settings = engine.settings
-    server = await serve(
-        engine.handler, settings.host, settings.port,
-        process_request=engine.process_request,
-        create_connection=FrameConnection,
-        compression="deflate" if settings.enable_compression else None,
-        max_size=16 * 2**20,
-        server_header=None,
-        ssl=_ssl_context(settings),
-        logger=logging.getLogger("qix.websockets"),
-    )
+    listener = Listener(engine)
+    await listener.listen(settings.host, settings.port, _ssl_context(settings))
+    engine.listener = listener
+    engine.lag.start(asyncio.get_running_loop())
     engine.metrics.serve(settings.host, settings.prometheus_port)
-    port = next(iter(server.sockets)).getsockname()[1]
+    port = listener.sockets[0].getsockname()[1]
     log.info("engine listening", extra={"event": "listening", "host": settings.host, "port": port,
                                         "tls": bool(settings.tls_cert), "pid": os.getpid()})
-    return server
+    return listener
 
 
 async def main(settings: Settings, authenticator: Authenticator) -> None:
     """Serve until SIGTERM/SIGINT, then stop accepting, close sockets with 1001 and return."""
     engine = Engine(settings, authenticator)
-    server = await start(engine)
+    listener = await start(engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down", extra={"event": "shutdown", "connections": engine.connections})
-    server.close()  # closes every connection with 1001 (going away)
+    listener.close()  # closes every WebSocket with 1001 (going away)
+    engine.lag.stop()
     try:
-        await asyncio.wait_for(server.wait_closed(), timeout=4)
+        await asyncio.wait_for(listener.wait_closed(), timeout=4)
     except TimeoutError:
         log.warning("connections did not close in time")
     engine.metrics.close()

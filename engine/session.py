@@ -4,6 +4,8 @@ A session is keyed by who connects and how (see :func:`session_key`). Every sock
 handles and its open document. Requests that change state run one at a time per session, in arrival order
 (:meth:`Session.submit`): a request is started the moment it arrives when the session is idle, and one that
 has to wait (a reload, a worker-thread calculation) continues in a task while later ones queue behind it.
+The one exception to arrival order: the queued requests of a socket whose client is not reading its answers
+(:attr:`Socket.full`) wait, in their order, until it reads, and the session's other sockets pass them.
 After each request the session works out which handles became invalid (their target's version moved since
 the client last read it) and tells the calling socket on the response and every other socket with an
 id-less frame.
@@ -58,7 +60,10 @@ class HandleEntry:
 
 
 class Link(Protocol):
-    """What a session needs of a WebSocket connection (``engine.connection.FrameConnection``)."""
+    """What a session needs of a WebSocket (``engine.transport.websocket.WebSocket``)."""
+
+    #: over its bound of answer bytes waiting: this socket's queued requests wait until the client reads
+    full: bool
 
     def write_frame(self, message: bytes) -> None: ...
     def hold_reading(self, reason: str) -> None: ...
@@ -67,7 +72,7 @@ class Link(Protocol):
 
 #: a socket with this many requests waiting in its session is not read until it is down to the low mark.
 #: Far above what a dashboard queues behind a long reload: a paused socket's pongs are not read either, so
-#: websockets' keepalive would close it after ping_timeout.
+#: keepalive would close it after ping_timeout.
 BACKLOG_HIGH, BACKLOG_LOW = 1024, 256
 
 
@@ -79,7 +84,18 @@ class Socket:
         self.remote = remote
         self.delta = DeltaCache()
         self.pending = 0  # requests read from this socket and not answered yet
+        self.session: Session | None = None  # set when attached
         self._settled: asyncio.Future[None] | None = None
+
+    @property
+    def full(self) -> bool:
+        """The client is not reading its answers: its queued requests wait (others' go on)."""
+        return self.link.full
+
+    def drained(self) -> None:
+        """The link is no longer full: run what waited for it."""
+        if self.session is not None:
+            self.session.resume()
 
     def send(self, frame: bytes) -> None:
         """Write a frame now (answers, pushes); a closing socket drops it."""
@@ -150,18 +166,44 @@ class Session:
         job.socket.accepted()
         if concurrent:
             self._start(job, serial=False)
-        elif self.busy:
+        elif self.busy or self.backlog or job.socket.full:
             self.backlog.append(job)
+            if not self.busy:  # the backlog holds only jobs of full sockets: this one may go first
+                self._run_serial()
         else:
             self.busy = True
             self._run_serial(job)
 
-    def _run_serial(self, job: Job | None) -> None:
-        while job is not None:
+    def resume(self) -> None:
+        """A socket stopped being full: its queued requests may run."""
+        if not self.busy and self.backlog and not self.ended:
+            self._run_serial()
+
+    def _run_serial(self, job: Job | None = None) -> None:
+        self.busy = True
+        while True:
+            if job is None:
+                job = self._next_job()
+                if job is None:
+                    break
             if self._start(job, serial=True):
                 return  # it continues in a task, which resumes the backlog when done
-            job = self.backlog.popleft() if self.backlog else None
+            job = None
         self.busy = False
+
+    def _next_job(self) -> Job | None:
+        """The first queued job whose socket is not full. A full socket's jobs keep their order and wait
+        for its client to read; the other sockets' jobs pass them."""
+        backlog = self.backlog
+        if not backlog:
+            return None
+        if not backlog[0].socket.full:
+            return backlog.popleft()
+        for i, job in enumerate(backlog):
+            if not job.socket.full:
+                del backlog[i]
+                return job
+        return None
 
     def _start(self, job: Job, serial: bool) -> bool:
         """Start ``job``; True when it goes on in a task."""
@@ -186,7 +228,7 @@ class Session:
                 del self.inflight[job.id]
             job.socket.answered()
         if serial and not self.ended:
-            self._run_serial(self.backlog.popleft() if self.backlog else None)
+            self._run_serial()
 
     def cancel(self, request_id: Any) -> None:
         """Abort a request: a running one is cancelled (it answers "aborted"), a waiting one answered so."""
@@ -304,6 +346,7 @@ class SessionManager:
             session.cancel_expiry()
             session.ttl = ttl  # the latest TTL given is the one in force
         session.sockets.add(sock)
+        sock.session = session
         return session, created
 
     def detach(self, session: Session, sock: Socket) -> None:

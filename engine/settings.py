@@ -206,6 +206,11 @@ SPECS: tuple[_Spec, ...] = (
           "seconds one web file may take to download, redirects included", shown_default="30"),
     _Spec("MaxWebFileSize", "max_web_file_size", _int_in(1), 100 * 1024 * 1024,
           "bytes a web file may have; a bigger download is aborted"),
+    # transport bounds: what one client can make the engine hold
+    _Spec("MaxRestBodySize", "max_rest_body_size", _int_in(0), 256 * 2**20,
+          "bytes a REST request body may have; more is refused with 413"),
+    _Spec("MaxSocketBufferBytes", "max_socket_buffer_bytes", _int_in(64 * 2**10), 64 * 2**20,
+          "answer bytes a websocket may have waiting before its requests wait; 4x that closes it (1008)"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -249,6 +254,8 @@ class Settings:
     allow_web_connections: bool = True
     web_file_timeout_seconds: float = 30.0
     max_web_file_size: int = 100 * 1024 * 1024
+    max_rest_body_size: int = 256 * 2**20
+    max_socket_buffer_bytes: int = 64 * 2**20
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

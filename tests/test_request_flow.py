@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 
 import orjson
+from prometheus_client import generate_latest
 from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.uri import parse_uri
 
-from engine.connection import FrameConnection
 from engine.session import BACKLOG_HIGH
+from engine.transport.websocket import WebSocket
+from tests.harness import Client
+from tests.rawws import RawClient
+from tests.rawws import rpc as raw_rpc
 
 SLOW = "T: LOAD RecNo() AS X, Mod(RecNo(), 7919) AS K AUTOGENERATE 600000;"
 SLOW_EXPRESSION = "Count(DISTINCT X) + Sum(X*K)"
@@ -161,9 +166,9 @@ def test_a_client_that_does_not_read_is_not_read_either(engine, monkeypatch):
     """Large answers pile up unread: the engine stops reading that socket (instead of buffering without
     bound) and resumes when the client reads; every answer arrives, whole and in order."""
     holds: list[str] = []
-    hold = FrameConnection.hold_reading
-    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
-                                                                                 hold(self, reason)))
+    hold = WebSocket.hold_reading
+    monkeypatch.setattr(WebSocket, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                           hold(self, reason)))
     text = "x" * 100_000
 
     async def scenario():
@@ -185,9 +190,9 @@ def test_a_client_that_does_not_read_is_not_read_either(engine, monkeypatch):
 
 def test_requests_queued_behind_a_slow_one_pause_reading(engine, monkeypatch):
     holds: list[str] = []
-    hold = FrameConnection.hold_reading
-    monkeypatch.setattr(FrameConnection, "hold_reading", lambda self, reason: (holds.append(reason),
-                                                                                 hold(self, reason)))
+    hold = WebSocket.hold_reading
+    monkeypatch.setattr(WebSocket, "hold_reading", lambda self, reason: (holds.append(reason),
+                                                                           hold(self, reason)))
 
     async def scenario():
         async with connect(engine.url("/app/engineData/identity/backlog")) as ws:
@@ -244,3 +249,124 @@ def test_a_failure_serving_one_message_leaves_the_socket_working(engine, monkeyp
 
     asyncio.run(scenario())
     assert "serving a message failed" in caplog.text
+
+
+# -- a bound on the answers waiting for a client ------------------------------------------------------
+
+BOUND = 4 * 2**20
+LAYOUT_TEXT = "x" * 100_000
+
+
+def _socket_stats(eng, identity: str) -> dict:
+    """What the engine holds for the one socket of the session ``/identity/<identity>``."""
+
+    def read() -> dict:
+        session = eng.engine.sessions.sessions[("url", "", "", identity)]
+        sock = next(iter(session.sockets))
+        link = sock.link
+        return {"peak": link.peak_buffered, "buffered": link.buffered, "full": link.full,
+                "calls": session.calls, "waiting": len(session.backlog)}
+
+    return eng.call_soon(read)
+
+
+def _big_object(client: RawClient, text: str = LAYOUT_TEXT) -> tuple[int, int]:
+    """A session app and a session object whose layout carries ``text``: (doc handle, object handle)."""
+    client.read(1)  # OnConnected
+    client.send_text(raw_rpc(1, "CreateSessionApp"))
+    client.send_text(raw_rpc(2, "CreateSessionObject", 1, {"qInfo": {"qType": "t"}, "text": text}))
+    answers = client.answers(2)
+    return answers[0]["result"]["qReturn"]["qHandle"], answers[1]["result"]["qReturn"]["qHandle"]
+
+
+def test_a_client_that_stops_reading_costs_at_most_the_bound(engine_factory):
+    """2,000 GetLayouts of a 100 KB layout (200 MB of answers) from a client that does not read: the engine
+    holds at most the bound plus one answer for it and computes no more until it reads; another session
+    is answered meanwhile; then every answer arrives, whole and in order."""
+    eng = engine_factory(f"MaxSocketBufferBytes={BOUND}")
+    flood = RawClient(eng.port, "/app/engineData/identity/flood", rcvbuf=16384)
+    try:
+        _, obj = _big_object(flood)
+        flood.send_text(raw_rpc(3, "GetLayout", obj))
+        answer_size = len(orjson.dumps(flood.answers(1)[0]))
+        flood.send_in_background([raw_rpc(rid, "GetLayout", obj) for rid in range(1000, 3000)])
+
+        async def bystander() -> list[str]:
+            async with Client.open(eng.url("/app/engineData/identity/bystander")) as c:
+                doc = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
+                return [(await c.call("Evaluate", doc, f"{i} + 1"))["qReturn"] for i in range(20)]
+
+        time.sleep(1.0)  # the engine answers what it may, then waits for the client
+        assert asyncio.run(bystander()) == [str(i + 1) for i in range(20)]
+        stats = _socket_stats(eng, "flood")
+        assert stats["full"], stats
+        assert stats["peak"] < BOUND + answer_size + 1024, stats
+        assert stats["calls"] < 3 + 1000, stats  # most of the 2,000 wait, uncomputed
+        gauge = generate_latest(eng.engine.metrics.registry).decode()
+        buffered = float(next(line.split()[1] for line in gauge.splitlines()
+                              if line.startswith("qix_websocket_buffered_bytes ")))
+        assert BOUND <= buffered < BOUND + answer_size + 1024
+
+        answers = flood.answers(2000, timeout=120)
+        assert [a["id"] for a in answers] == list(range(1000, 3000))
+        assert all(a["result"]["qLayout"]["text"] == LAYOUT_TEXT for a in answers)
+        assert _socket_stats(eng, "flood")["peak"] < BOUND + answer_size + 1024
+    finally:
+        flood.shutdown()
+
+
+def test_queued_requests_of_a_full_socket_wait_and_its_sessions_other_socket_goes_on(engine_factory):
+    """A's GetLayouts queue in the session behind a reload; once it ends they run until A is full, then wait
+    for A to read, while B, another socket of the same session, is answered."""
+    eng = engine_factory(f"MaxSocketBufferBytes={BOUND}")
+    url = "/app/engineData/identity/sharedfull"
+    a = RawClient(eng.port, url, rcvbuf=16384)
+    try:
+        doc, obj = _big_object(a)
+        a.send_text(raw_rpc(3, "SetScript", doc, SLOW))
+        a.answers(1)
+        a.send_in_background([raw_rpc(4, "DoReload", doc)] + [raw_rpc(rid, "GetLayout", obj)
+                                                            for rid in range(100, 400)])
+
+        async def other_socket() -> str:
+            async with Client.open(eng.url(url)) as b:
+                await asyncio.sleep(0.3)  # behind A's queue
+                return (await b.call("Evaluate", doc, "6 * 7"))["qReturn"]
+
+        assert asyncio.run(other_socket()) == "42"
+        stats = _socket_stats_of(eng, "sharedfull")
+        assert stats["full"] and stats["calls"] < 300 and stats["waiting"] > 0, stats
+        answers = a.answers(301, timeout=120)
+        assert [x["id"] for x in answers] == [4, *range(100, 400)]
+        assert all(x["result"]["qLayout"]["text"] == LAYOUT_TEXT for x in answers[1:])
+    finally:
+        a.shutdown()
+
+
+def _socket_stats_of(eng, identity: str) -> dict:
+    """Like :func:`_socket_stats`, for a session with several sockets: the full one's figures."""
+
+    def read() -> dict:
+        session = eng.engine.sessions.sessions[("url", "", "", identity)]
+        link = max((s.link for s in session.sockets), key=lambda link: link.peak_buffered)
+        return {"full": link.full, "calls": session.calls, "waiting": len(session.backlog)}
+
+    return eng.call_soon(read)
+
+
+def test_past_four_times_the_bound_the_socket_is_closed_with_1008(engine_factory):
+    """One answer of 12 MB to a client that does not read, with a bound of 256 KiB: closed with 1008 after the
+    answer (which still arrives whole if the client reads)."""
+    eng = engine_factory("MaxSocketBufferBytes=262144")
+    big = "y" * 12_000_000
+    client = RawClient(eng.port, "/app/engineData/identity/toobig", rcvbuf=8192)
+    try:
+        _, obj = _big_object(client, big)
+        client.send_text(raw_rpc(3, "GetLayout", obj))
+        time.sleep(0.5)
+        close = client.read_until_closed(timeout=60)
+        assert close is not None and close.code == 1008 and "not read" in close.reason
+        (answer,) = [orjson.loads(m) for m in client.messages]
+        assert answer["id"] == 3 and answer["result"]["qLayout"]["text"] == big
+    finally:
+        client.shutdown()

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from engine.app import guard
 from engine.app.access import (
     AccessCache,
     decide,
@@ -20,7 +21,6 @@ from engine.app.access import (
     private_nbytes,
     reduce_model,
 )
-from engine.app import guard
 from engine.app.app import App, DocSession
 from engine.app.guard import AppGuard
 from engine.auth import Identity
