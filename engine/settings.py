@@ -178,6 +178,12 @@ SPECS: tuple[_Spec, ...] = (
           "0/1: permessage-deflate on the websocket"),
     _Spec("ScriptMaxRows", "script_max_rows", _int_in(1), 100_000_000,
           "maximum rows one load statement may produce"),
+    # Document-level access control (ABAC): rules files, read at start and when they change.
+    _Spec("EnableABAC", "enable_abac", _bool01, False, "0/1: access control by allow/deny rule files"),
+    _Spec("SystemAllowRulePath", "system_allow_rule_path", _optional_path, None,
+          "allow rules file (EnableABAC=1)"),
+    _Spec("SystemDenyRulePath", "system_deny_rule_path", _optional_path, None,
+          "deny rules file, evaluated before the allow rules (EnableABAC=1)"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -215,6 +221,9 @@ class Settings:
     engine_version: str = DEFAULT_ENGINE_VERSION
     enable_compression: bool = False
     script_max_rows: int = 100_000_000
+    enable_abac: bool = False
+    system_allow_rule_path: Path | None = None
+    system_deny_rule_path: Path | None = None
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4
@@ -372,6 +381,10 @@ def _validate(settings: Settings) -> None:
         )
     if settings.prometheus_port and settings.prometheus_port == settings.port:
         raise SettingsError("PrometheusPort", f"must differ from --port ({settings.port})")
+    for name, path in (("SystemAllowRulePath", settings.system_allow_rule_path),
+                       ("SystemDenyRulePath", settings.system_deny_rule_path)):
+        if settings.enable_abac and path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+            raise SettingsError(name, f"cannot read rules file {path}")
 
 
 def _ensure_directory(path: Path) -> None:

@@ -1,0 +1,943 @@
+"""The ABAC rules language: one rule per line, parsed once, compiled to closures for each user.
+
+A rule is a condition over ``user`` (the JWT claims) and ``resource`` (an app or an object in one) that,
+when true, grants the actions named by its ``resource._actions = ...`` terms. The grammar is small::
+
+    rule       := or EOF
+    or         := and (("or" | "||") and)*
+    and        := not (("and" | "&&") not)*
+    not        := "!" not | comparison
+    comparison := operand [("=" | "==" | "!=" | "!==" | "like" | "matches") operand]
+    operand    := "(" or ")" | path ["(" STRING ")"] | STRING | NUMBER | "true" | "false"
+                | "{" [literal ("," literal)*] "}"
+    path       := ("user" | "resource") ("." NAME)*
+
+so comparisons bind tighter than ``!``, ``!`` tighter than ``and``, ``and`` tighter than ``or``. Keywords
+are case-insensitive; ``#`` starts a comment outside strings.
+
+Semantics (the documented ones, and the choices made where the documentation is silent):
+
+* Every operand is a list of texts. A JSON string is itself, a number its shortest decimal form (``3.0``
+  is ``3``), a boolean ``true``/``false``; arrays are flattened; objects and null contribute nothing. A
+  missing attribute is the empty list, so every comparison with it is false (``!=`` included).
+* A comparison is true when *some* pair of left and right texts satisfies it: ``=`` equal ignoring case
+  (Unicode case folding), ``==`` equal, ``!=`` different ignoring case, ``!==`` different, ``like``
+  wildcard match ignoring case (``?`` one character, ``*`` any run, ``\\?`` ``\\*`` ``\\\\`` literal; a
+  backslash before anything else is itself), ``matches`` a regular expression over the whole text,
+  ignoring case. Regular expressions run on RE2 (``google-re2``): linear time in the text, bounded memory,
+  so no rule can hang the engine.
+* A value used as a condition (``user.allowCreate && ...``) is true when one of its texts is ``true``.
+* ``user.id`` and ``user.sub`` are the token's ``sub``; a bare ``user`` is ``user.id`` and a bare
+  ``resource`` (or ``resource.app``) its ``id``. Claim names match exactly, else ignoring case. A path
+  through an array applies to each element.
+* ``resource._actions = X`` (``X`` an action or a set of them, ``"*"`` for all) is always true; a rule
+  grants the actions of the ``_actions`` terms that took part in making it true (every such term of a
+  conjunction, those of the true branches of a disjunction, none under ``!``). Any other use of
+  ``_actions`` is a syntax error. ``_action`` is accepted as a spelling of it (the docs use both).
+* ``resource.HasPrivilege("a")`` is true when ``a`` has been granted to this resource by an earlier allow
+  rule and not denied; ``resource.app.HasPrivilege("a")`` asks the app's complete decision.
+* String literals take ``\\"`` for a quote; any other backslash stays as written, so ``"DOMAIN\\user"``
+  and ``like`` / ``matches`` escapes read the same as in the documentation (the price: a literal cannot
+  end in a lone backslash; in a ``like`` pattern write ``\\\\`` for one).
+
+Rules are compiled per user: every ``user`` term is resolved when a session's user is first seen, so a
+rule about another role folds away to nothing and only the resource-dependent remainder runs per check.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeAlias
+
+import orjson
+import re2
+
+# --------------------------------------------------------------------------------------------------------
+# Actions
+# --------------------------------------------------------------------------------------------------------
+
+CREATE, READ, UPDATE, RELOAD, DELETE = "create", "read", "update", "reload", "delete"
+IMPORT, EXPORT, EXPORT_DATA = "import", "export", "export data"
+#: The engine's actions, in the order privilege lists show them.
+ACTIONS: tuple[str, ...] = (READ, CREATE, UPDATE, DELETE, RELOAD, IMPORT, EXPORT, EXPORT_DATA)
+ALL = "*"
+_ACTION_ALIASES = {"exportdata": EXPORT_DATA}
+
+
+def normalize_action(name: str) -> str:
+    """An action as rules and checks compare it: lower case, single spaces, ``exportdata`` = ``export data``."""
+    text = " ".join(name.split()).lower()
+    return _ACTION_ALIASES.get(text, text)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The resource a rule looks at
+# --------------------------------------------------------------------------------------------------------
+
+APP, APP_OBJECT = "App", "App.Object"
+
+
+@dataclass(frozen=True, eq=False)
+class Resource:
+    """An app, or an object in one, with the attributes rules may read.
+
+    Hashable and compared by value (decisions are cached per resource), so build one per state of the
+    thing it describes and keep it: the key is computed once, at construction.
+    """
+
+    resourcetype: str
+    id: str
+    name: str = ""
+    owner: str = ""
+    description: str = ""
+    #: ``resource._objecttype`` of an App.Object (``sheet``, ``dimension``, ``variable``, ``field``, ...)
+    objecttype: str = ""
+    #: the app an App.Object belongs to
+    app: Resource | None = None
+    #: further attributes (``published``, ``custom``, ...): JSON values
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    _key: tuple[Any, ...] = field(init=False, repr=False)
+    _hash: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        extra = orjson.dumps(dict(self.attributes), option=orjson.OPT_SORT_KEYS) if self.attributes else b""
+        key = (self.resourcetype, self.id, self.name, self.owner, self.description, self.objecttype,
+               None if self.app is None else self.app._key, extra)
+        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Resource) and self._hash == other._hash and self._key == other._key
+
+    @classmethod
+    def for_app(cls, app_id: str, name: str = "", owner: str = "", description: str = "",
+                **attributes: Any) -> Resource:
+        return cls(APP, app_id, name, owner, description, attributes=attributes)
+
+    @classmethod
+    def for_object(cls, app: Resource, object_id: str, objecttype: str, name: str = "", owner: str = "",
+                   description: str = "", **attributes: Any) -> Resource:
+        return cls(APP_OBJECT, object_id, name, owner, description, objecttype, app, attributes)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Values: every operand is a tuple of texts
+# --------------------------------------------------------------------------------------------------------
+
+Texts: TypeAlias = tuple[str, ...]
+_NOTHING: Texts = ()
+
+
+def texts(value: Any) -> Texts:
+    """A JSON value as the texts comparisons see (see the module docstring)."""
+    if value is None:
+        return _NOTHING
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        out: list[str] = []
+        for item in value:
+            out.extend(texts(item))
+        return tuple(out)
+    scalar = _scalar_text(value)
+    return _NOTHING if scalar is None else (scalar,)
+
+
+def _scalar_text(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < 2**63 else repr(value)
+    return None
+
+
+def _member(container: Any, name: str) -> Any:
+    """``container.name``: exact key first, then ignoring case; over an array, each element's member."""
+    if isinstance(container, Mapping):
+        if name in container:
+            return container[name]
+        folded = name.casefold()
+        for key, value in container.items():
+            if isinstance(key, str) and key.casefold() == folded:
+                return value
+        return None
+    if isinstance(container, list | tuple):
+        found = [_member(item, name) for item in container]
+        return [item for item in found if item is not None]
+    return None
+
+
+def lookup(value: Any, path: Sequence[str]) -> Any:
+    for name in path:
+        if value is None:
+            return None
+        value = _member(value, name)
+    return value
+
+
+def user_value(claims: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """``user.<path>`` for a token's claims; ``user``, ``user.id`` and ``user.sub`` are the ``sub``."""
+    if not path or path[0].casefold() in ("id", "sub") and len(path) == 1:
+        return claims.get("sub")
+    return lookup(claims, path)
+
+
+_BUILTIN = {"id": "id", "name": "name", "owner": "owner", "description": "description",
+            "_resourcetype": "resourcetype", "_objecttype": "objecttype"}
+
+
+def resource_value(resource: Resource | None, path: Sequence[str]) -> Any:
+    """``resource.<path>``: built-in attributes (names ignoring case), ``app``, then ``attributes``."""
+    while resource is not None and path and path[0].casefold() == "app":
+        resource, path = resource.app, path[1:]
+    if resource is None:
+        return None
+    if not path:
+        return resource.id
+    attr = _BUILTIN.get(path[0].casefold())
+    if attr is not None:
+        value: Any = getattr(resource, attr)
+        if attr == "objecttype" and resource.resourcetype != APP_OBJECT:
+            return None
+        return lookup(value, path[1:]) if len(path) > 1 else value
+    return lookup(resource.attributes, path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------------------
+
+class RuleSyntaxError(Exception):
+    """A rule does not parse; ``line`` and ``column`` are 1-based, into the rules file."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message, line, column)
+        self.message, self.line, self.column = message, line, column
+
+    def __str__(self) -> str:
+        return f"line {self.line}, column {self.column}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # "name", "string", "number", "op", "eof"
+    text: str  # operators and keywords normalized (``and`` is ``&&``); the value of a string
+    column: int
+    raw: str = ""  # as written
+
+
+_TOKEN = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<comment>\#.*)
+  | (?P<number>-?[0-9]+(?:\.[0-9]+)?(?![A-Za-z_0-9]))
+  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<op>!==|!=|==|&&|\|\||[=!(){},.])
+  | (?P<quote>")
+""", re.VERBOSE)
+_KEYWORDS = {"and": "&&", "or": "||", "like": "like", "matches": "matches", "true": "true", "false": "false"}
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
+MAX_RULE_LENGTH = 64 * 1024
+
+
+def tokenize(text: str, line: int = 1) -> list[Token]:
+    """One rule's tokens; keywords come back as operators (``and`` as ``&&``, ``or`` as ``||``)."""
+    if len(text) > MAX_RULE_LENGTH:
+        raise RuleSyntaxError(f"rule longer than {MAX_RULE_LENGTH} characters", line, 1)
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise RuleSyntaxError(f"unexpected character {text[pos]!r}", line, pos + 1)
+        kind = m.lastgroup
+        if kind == "quote":
+            body = _STRING_BODY.match(text, m.end())
+            if body is None:
+                raise RuleSyntaxError("string not closed: a '\"' is missing", line, pos + 1)
+            tokens.append(Token("string", body.group()[:-1].replace('\\"', '"'), pos + 1, text[pos:body.end()]))
+            pos = body.end()
+            continue
+        if kind == "name" and m.group().lower() in _KEYWORDS:
+            tokens.append(Token("op", _KEYWORDS[m.group().lower()], pos + 1, m.group()))
+        elif kind in ("name", "number", "op"):
+            tokens.append(Token(kind, m.group(), pos + 1, m.group()))
+        pos = m.end()
+    tokens.append(Token("eof", "", len(text) + 1))
+    return tokens
+
+
+# --------------------------------------------------------------------------------------------------------
+# Syntax tree
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    values: Texts
+    is_list: bool
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    root: str  # "user" | "resource"
+    path: tuple[str, ...]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class HasPrivilege:
+    depth: int  # 0 = the resource, 1 = its app
+    action: str
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    op: str
+    left: Literal | Attr
+    right: Literal | Attr
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    actions: frozenset[str]
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """A value used as a condition."""
+
+    value: Literal | Attr
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+Node: TypeAlias = Compare | Grant | Truth | HasPrivilege | Not | And | Or
+_Value: TypeAlias = Literal | Attr
+_COMPARISONS = ("=", "==", "!=", "!==", "like", "matches")
+MAX_DEPTH = 64
+
+
+def _is_actions(attr: Attr) -> bool:
+    return attr.root == "resource" and any(p.casefold() in ("_actions", "_action") for p in attr.path)
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token], line: int) -> None:
+        self.tokens, self.line, self.i, self.depth = tokens, line, 0, 0
+        self.unknown_actions: list[tuple[str, int]] = []
+
+    # -- helpers --
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def error(self, message: str, column: int | None = None) -> RuleSyntaxError:
+        return RuleSyntaxError(message, self.line, self.tok.column if column is None else column)
+
+    def _describe(self, tok: Token) -> str:
+        if tok.kind == "eof":
+            return "the end of the rule"
+        return repr(tok.raw)
+
+    def take(self, *ops: str) -> Token | None:
+        tok = self.tok
+        if tok.kind == "op" and tok.text in ops:
+            self.i += 1
+            return tok
+        return None
+
+    # -- grammar --
+    def rule(self) -> Node:
+        node = self.or_()
+        if self.tok.kind != "eof":
+            raise self.error(f"unexpected {self._describe(self.tok)}: expected 'and', 'or' or the end of the rule")
+        return node
+
+    def or_(self) -> Node:
+        items = [self.and_()]
+        while self.take("||"):
+            items.append(self.and_())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def and_(self) -> Node:
+        items = [self.not_()]
+        while self.take("&&"):
+            items.append(self.not_())
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def not_(self) -> Node:
+        bang = self.take("!")
+        if bang:
+            self._enter(bang.column)
+            node = Not(self.not_())
+            self.depth -= 1
+            return node
+        return self.comparison()
+
+    def _enter(self, column: int) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} deep", column)
+
+    def comparison(self) -> Node:
+        start = self.tok
+        left = self.operand()
+        op = self.take(*_COMPARISONS)
+        if op is None:
+            if isinstance(left, Attr):
+                if _is_actions(left):
+                    raise self.error("resource._actions must be followed by '=' and the actions it grants",
+                                     left.column)
+                return Truth(left)
+            if isinstance(left, Literal):
+                return Truth(left)
+            return left
+        if not isinstance(left, Literal | Attr):
+            raise self.error(f"'{op.text}' compares values, not conditions: remove the parentheses or the "
+                             f"comparison", op.column)
+        if self.tok.kind == "eof":
+            raise self.error(f"expected a value after '{op.text}'")
+        right_tok = self.tok
+        right = self.operand()
+        if not isinstance(right, Literal | Attr):
+            raise self.error(f"'{op.text}' compares values, not conditions", right_tok.column)
+        if isinstance(left, Attr) and _is_actions(left):
+            return self._grant(left, op, right, right_tok)
+        if isinstance(right, Attr) and _is_actions(right):
+            raise self.error("resource._actions may only stand left of '='", right.column)
+        if op.text in ("like", "matches") and isinstance(right, Literal):
+            for pattern in right.values:
+                _check_pattern(op.text, pattern, self.line, right.column)
+        return Compare(op.text, left, right, start.column)
+
+    def _grant(self, left: Attr, op: Token, right: _Value, right_tok: Token) -> Grant:
+        if left.path[0].casefold() not in ("_actions", "_action") or len(left.path) != 1:
+            raise self.error("only resource._actions grants actions", left.column)
+        if op.text != "=":
+            raise self.error(f"resource._actions takes '=', not '{op.text}'", op.column)
+        if not isinstance(right, Literal) or right_tok.kind not in ("string", "op"):
+            raise self.error("resource._actions = takes an action in quotes or a {list} of them", right_tok.column)
+        actions = set()
+        for value in right.values:
+            action = normalize_action(value)
+            if not action:
+                continue
+            if action != ALL and action not in ACTIONS:
+                self.unknown_actions.append((value, right.column))
+            actions.add(action)
+        return Grant(frozenset(actions), left.column)
+
+    def operand(self) -> Node | _Value:
+        tok = self.tok
+        if tok.kind == "op" and tok.text == "(":
+            self.i += 1
+            self._enter(tok.column)
+            inner = self.or_()
+            self.depth -= 1
+            if not self.take(")"):
+                raise self.error(f"expected ')' to close the '(' at column {tok.column}, found "
+                                 f"{self._describe(self.tok)}")
+            if isinstance(inner, Truth):
+                return inner.value  # a parenthesised value stays a value: ("x") = user.a
+            return inner
+        if tok.kind == "op" and tok.text == "{":
+            return self.list_()
+        if tok.kind in ("string", "number") or (tok.kind == "op" and tok.text in ("true", "false")):
+            self.i += 1
+            return Literal(self._scalar(tok), False, tok.column)
+        if tok.kind == "name":
+            return self.path()
+        raise self.error(f"expected a value or a condition, found {self._describe(tok)}")
+
+    def _scalar(self, tok: Token) -> Texts:
+        if tok.kind == "number":
+            return texts(float(tok.text) if "." in tok.text else int(tok.text))
+        return (tok.text,)
+
+    def list_(self) -> Literal:
+        start = self.tok
+        self.i += 1
+        values: list[str] = []
+        if self.take("}"):
+            return Literal((), True, start.column)
+        while True:
+            tok = self.tok
+            if tok.kind in ("string", "number") or (tok.kind == "op" and tok.text in ("true", "false")):
+                self.i += 1
+                values.extend(self._scalar(tok))
+            else:
+                raise self.error(f"a {{list}} holds strings, numbers or true/false, found {self._describe(tok)}")
+            if self.take("}"):
+                return Literal(tuple(values), True, start.column)
+            if not self.take(","):
+                raise self.error(f"expected ',' or '}}' in the list opened at column {start.column}, found "
+                                 f"{self._describe(self.tok)}")
+
+    def path(self) -> _Value | HasPrivilege:
+        root_tok = self.tok
+        root = root_tok.text.lower()
+        if root not in ("user", "resource"):
+            raise self.error(f"unknown name {root_tok.text!r}: rules read 'user' and 'resource'")
+        self.i += 1
+        path: list[str] = []
+        while self.take("."):
+            name = self.tok
+            # after a dot a keyword is a name again (user.like)
+            if name.kind != "name" and not (name.kind == "op" and name.raw.isidentifier()):
+                raise self.error(f"expected an attribute name after '.', found {self._describe(name)}")
+            path.append(name.raw)
+            self.i += 1
+        if self.tok.kind == "op" and self.tok.text == "(":
+            return self._call(root, path, root_tok)
+        return Attr(root, tuple(path), root_tok.column)
+
+    def _call(self, root: str, path: list[str], root_tok: Token) -> HasPrivilege:
+        open_tok = self.tok
+        if not path or path[-1].casefold() != "hasprivilege":
+            name = ".".join([root, *path])
+            raise self.error(f"{name} is not a function: the only one is resource.HasPrivilege(\"action\")",
+                             open_tok.column)
+        owner = path[:-1]
+        if root != "resource" or any(p.casefold() != "app" for p in owner):
+            raise self.error("HasPrivilege is a function of resource (or resource.app)", root_tok.column)
+        self.i += 1
+        arg = self.tok
+        if arg.kind != "string":
+            raise self.error("HasPrivilege takes one action in quotes, e.g. HasPrivilege(\"read\")")
+        self.i += 1
+        if not self.take(")"):
+            raise self.error(f"expected ')' to close HasPrivilege( at column {open_tok.column}")
+        return HasPrivilege(len(owner), normalize_action(arg.text), root_tok.column)
+
+
+def _literal_regex(ch: str) -> str:
+    return ch if ch.isalnum() else f"\\x{{{ord(ch):x}}}"
+
+
+def _like_regex(pattern: str) -> str:
+    """A ``like`` pattern as an RE2 expression over the whole text."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "?*\\":
+            out.append(_literal_regex(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "*" else "." if ch == "?" else _literal_regex(ch))
+        i += 1
+    return "".join(out)
+
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.case_sensitive = False
+_RE2_OPTIONS.log_errors = False  # an error is ours to report, in one line
+_RE2_OPTIONS.dot_nl = True
+_RE2_OPTIONS.max_mem = 8 << 20  # per compiled expression; RE2 fails to compile past it instead of growing
+MAX_PATTERN_LENGTH = 4096
+
+
+class PatternError(ValueError):
+    pass
+
+
+def compile_pattern(op: str, pattern: str) -> Callable[[str], bool]:
+    """A ``like`` or ``matches`` pattern as a whole-text predicate (RE2: linear time, bounded memory)."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise PatternError(f"pattern longer than {MAX_PATTERN_LENGTH} characters")
+    source = _like_regex(pattern) if op == "like" else pattern
+    try:
+        compiled = re2.compile(source, _RE2_OPTIONS)
+    except re2.error as err:
+        detail = err.args[0] if err.args else err
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise PatternError(f"invalid regular expression: {detail}") from None
+    fullmatch = compiled.fullmatch
+    return lambda text: fullmatch(text) is not None
+
+
+def _check_pattern(op: str, pattern: str, line: int, column: int) -> None:
+    try:
+        _cached_pattern(op, pattern)
+    except PatternError as err:
+        raise RuleSyntaxError(str(err), line, column) from None
+
+
+_PATTERNS: dict[tuple[str, str], Callable[[str], bool]] = {}
+_MAX_PATTERNS = 1024
+
+
+def _cached_pattern(op: str, pattern: str) -> Callable[[str], bool]:
+    key = (op, pattern)
+    hit = _PATTERNS.get(key)
+    if hit is None:
+        if len(_PATTERNS) >= _MAX_PATTERNS:
+            _PATTERNS.clear()
+        hit = _PATTERNS[key] = compile_pattern(op, pattern)
+    return hit
+
+
+def _dynamic_pattern(op: str, pattern: str) -> Callable[[str], bool] | None:
+    """A pattern read from an attribute at check time: an invalid one matches nothing."""
+    try:
+        return _cached_pattern(op, pattern)
+    except PatternError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Rules and rule files
+# --------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    """One parsed rule: its line in the file, its text and its tree."""
+
+    line: int
+    text: str
+    node: Node
+    #: action names the rule grants that the engine does not know (kept, reported as a warning)
+    unknown_actions: tuple[tuple[str, int], ...] = ()
+
+
+def parse_rule(text: str, line: int = 1) -> Rule | None:
+    """One line of a rules file; None for a blank or comment-only line."""
+    tokens = tokenize(text, line)
+    if tokens[0].kind == "eof":
+        return None
+    parser = _Parser(tokens, line)
+    node = parser.rule()
+    return Rule(line, text.strip(), node, tuple(parser.unknown_actions))
+
+
+def parse_rules(text: str) -> list[Rule]:
+    """Every rule of a rules file, in order. Raises RuleSyntaxError at the first bad one."""
+    rules = []
+    for number, line in enumerate(text.splitlines(), 1):
+        rule = parse_rule(line, number)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
+# --------------------------------------------------------------------------------------------------------
+# Compilation: a rule for one user -> a closure over (resource, context)
+# --------------------------------------------------------------------------------------------------------
+
+class Context(Protocol):
+    """What a check knows besides the resource: which actions are granted so far."""
+
+    def has_privilege(self, depth: int, action: str) -> bool: ...
+
+
+Check: TypeAlias = Callable[[Resource, Context], bool]
+GrantCheck: TypeAlias = Callable[[Resource, Context], "frozenset[str] | None"]
+#: a compiled condition: a constant when the user alone decides it
+Cond: TypeAlias = bool | Check
+#: a compiled rule: None = never true, a frozenset = always true granting it, else a closure
+Granting: TypeAlias = "frozenset[str] | None | GrantCheck"
+
+_Getter: TypeAlias = Callable[[Resource], Texts]
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _value(node: _Value, claims: Mapping[str, Any]) -> Texts | _Getter:
+    """A constant (literal or user attribute) or a getter reading the resource."""
+    if isinstance(node, Literal):
+        return node.values
+    if node.root == "user":
+        return texts(user_value(claims, node.path))
+    path = node.path
+    if not path or path == ("app",):
+        depth = len(path)
+        if depth == 0:
+            return lambda r: (r.id,)
+        return lambda r: (r.app.id,) if r.app is not None else _NOTHING
+    if len(path) == 1:
+        attr = _BUILTIN.get(path[0].casefold())
+        if attr == "resourcetype":
+            return lambda r: (r.resourcetype,)
+        if attr == "objecttype":
+            return lambda r: (r.objecttype,) if r.resourcetype == APP_OBJECT else _NOTHING
+        if attr is not None:
+            return lambda r: (getattr(r, attr),)
+    return lambda r: texts(resource_value(r, path))
+
+
+def _pair_test(op: str) -> Callable[[Texts, Texts], bool]:
+    """The comparison over two lists of texts: some pair satisfies ``op``."""
+    if op == "=":
+        def test(left: Texts, right: Texts) -> bool:
+            folded = {b.casefold() for b in right}
+            return any(a.casefold() in folded for a in left)
+    elif op == "==":
+        def test(left: Texts, right: Texts) -> bool:
+            return any(a in right for a in left)
+    elif op == "!=":
+        def test(left: Texts, right: Texts) -> bool:
+            return any(a.casefold() != b.casefold() for a in left for b in right)
+    elif op == "!==":
+        def test(left: Texts, right: Texts) -> bool:
+            return any(a != b for a in left for b in right)
+    else:
+        def test(left: Texts, right: Texts) -> bool:
+            if not left:
+                return False
+            for pattern in right:
+                predicate = _dynamic_pattern(op, pattern)
+                if predicate is not None and any(predicate(a) for a in left):
+                    return True
+            return False
+    return test
+
+
+def _const_right_test(op: str, right: Texts) -> Callable[[Texts], bool]:
+    """The comparison with a constant right side, prepared once (folded set, compiled patterns)."""
+    if op == "=":
+        folded = frozenset(b.casefold() for b in right)
+        return lambda left: any(a.casefold() in folded for a in left)
+    if op == "==":
+        exact = frozenset(right)
+        return lambda left: any(a in exact for a in left)
+    if op in ("!=", "!=="):
+        fold = op == "!="
+        distinct = frozenset(b.casefold() if fold else b for b in right)
+        if len(distinct) >= 2:  # any text differs from at least one of two different values
+            return lambda left: bool(left)
+        if not distinct:
+            return lambda left: False
+        (only,) = distinct
+        if fold:
+            return lambda left: any(a.casefold() != only for a in left)
+        return lambda left: any(a != only for a in left)
+    # patterns from a user's claims were not checked by the parser: an invalid one matches nothing
+    predicates = [p for p in (_dynamic_pattern(op, text) for text in right) if p is not None]
+    return lambda left: any(p(a) for a in left for p in predicates)
+
+
+def _compare(node: Compare, claims: Mapping[str, Any]) -> Cond:
+    left, right = _value(node.left, claims), _value(node.right, claims)
+    if isinstance(right, tuple):
+        test = _const_right_test(node.op, right)
+        if isinstance(left, tuple):
+            return test(left)
+        get_left = left
+        return lambda r, c: test(get_left(r))
+    pair = _pair_test(node.op)
+    get_right = right
+    if isinstance(left, tuple):
+        const_left = left
+        if not const_left:
+            return False
+        return lambda r, c: pair(const_left, get_right(r))
+    get_l = left
+    return lambda r, c: pair(get_l(r), get_right(r))
+
+
+def _truthy(values: Texts) -> bool:
+    return any(v.casefold() == "true" for v in values)
+
+
+def _contains_grant(node: Node) -> bool:
+    if isinstance(node, Grant):
+        return True
+    if isinstance(node, And | Or):
+        return any(_contains_grant(n) for n in node.operands)
+    return False  # Not hides grants: its operand's actions are never granted
+
+
+def compile_condition(node: Node, claims: Mapping[str, Any]) -> Cond:
+    """A node as a plain condition (grants inside count only as 'true')."""
+    if isinstance(node, Compare):
+        return _compare(node, claims)
+    if isinstance(node, Truth):
+        value = _value(node.value, claims)
+        if isinstance(value, tuple):
+            return _truthy(value)
+        get = value
+        return lambda r, c: _truthy(get(r))
+    if isinstance(node, Grant):
+        return True
+    if isinstance(node, HasPrivilege):
+        depth, action = node.depth, node.action
+        return lambda r, c: c.has_privilege(depth, action)
+    if isinstance(node, Not):
+        inner = compile_condition(node.operand, claims)
+        if isinstance(inner, bool):
+            return not inner
+        f = inner
+        return lambda r, c: not f(r, c)
+    if isinstance(node, And):
+        return _all([compile_condition(n, claims) for n in node.operands])
+    return _any([compile_condition(n, claims) for n in node.operands])
+
+
+def _all(conds: list[Cond]) -> Cond:
+    checks: list[Check] = []
+    for cond in conds:
+        if cond is False:
+            return False
+        if cond is not True:
+            checks.append(cond)  # type: ignore[arg-type]
+    if not checks:
+        return True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        a, b = checks
+        return lambda r, c: a(r, c) and b(r, c)
+    frozen = tuple(checks)
+
+    def every(r: Resource, c: Context) -> bool:
+        for check in frozen:
+            if not check(r, c):
+                return False
+        return True
+    return every
+
+
+def _any(conds: list[Cond]) -> Cond:
+    checks: list[Check] = []
+    for cond in conds:
+        if cond is True:
+            return True
+        if cond is not False:
+            checks.append(cond)  # type: ignore[arg-type]
+    if not checks:
+        return False
+    if len(checks) == 1:
+        return checks[0]
+    frozen = tuple(checks)
+
+    def some(r: Resource, c: Context) -> bool:
+        for check in frozen:
+            if check(r, c):
+                return True
+        return False
+    return some
+
+
+def compile_granting(node: Node, claims: Mapping[str, Any]) -> Granting:
+    """A rule for one user: what it grants, as a constant or a closure (see the module docstring)."""
+    if not _contains_grant(node):
+        cond = compile_condition(node, claims)
+        if isinstance(cond, bool):
+            return _EMPTY if cond else None
+        check = cond
+        return lambda r, c: _EMPTY if check(r, c) else None
+    if isinstance(node, Grant):
+        return node.actions
+    if isinstance(node, And):
+        return _grant_all(node.operands, claims)
+    assert isinstance(node, Or)
+    return _grant_any(node.operands, claims)
+
+
+def _grant_all(operands: Iterable[Node], claims: Mapping[str, Any]) -> Granting:
+    static: set[str] = set()
+    conds: list[Cond] = []
+    grants: list[GrantCheck] = []
+    for operand in operands:
+        if _contains_grant(operand):
+            part = compile_granting(operand, claims)
+            if part is None:
+                return None
+            if isinstance(part, frozenset):
+                static |= part
+            else:
+                grants.append(part)
+        else:
+            conds.append(compile_condition(operand, claims))
+    cond = _all(conds)
+    if cond is False:
+        return None
+    fixed = frozenset(static)
+    if not grants:
+        if cond is True:
+            return fixed
+        check = cond
+        return lambda r, c: fixed if check(r, c) else None
+    parts = tuple(grants)
+    check_all: Check | None = None if cond is True else cond  # type: ignore[assignment]
+
+    def granting(r: Resource, c: Context) -> frozenset[str] | None:
+        if check_all is not None and not check_all(r, c):
+            return None
+        acts = fixed
+        for part in parts:
+            got = part(r, c)
+            if got is None:
+                return None
+            acts = acts | got
+        return acts
+    return granting
+
+
+def _grant_any(operands: Iterable[Node], claims: Mapping[str, Any]) -> Granting:
+    static: set[str] = set()
+    always = False
+    conds: list[Cond] = []
+    grants: list[GrantCheck] = []
+    for operand in operands:
+        if _contains_grant(operand):
+            part = compile_granting(operand, claims)
+            if isinstance(part, frozenset):
+                always = True
+                static |= part
+            elif part is not None:
+                grants.append(part)
+        else:
+            conds.append(compile_condition(operand, claims))
+    cond = _any(conds)
+    fixed = frozenset(static)
+    if cond is True:
+        always = True
+    if not grants:
+        if always:
+            return fixed
+        if cond is False:
+            return None
+        check = cond
+        return lambda r, c: fixed if check(r, c) else None  # type: ignore[operator]
+    parts = tuple(grants)
+    check_any: Check | None = None if isinstance(cond, bool) else cond
+
+    def granting(r: Resource, c: Context) -> frozenset[str] | None:
+        true = always
+        acts = fixed
+        for part in parts:
+            got = part(r, c)
+            if got is not None:
+                true = True
+                acts = acts | got
+        if not true and check_any is not None:
+            true = check_any(r, c)
+        return acts if true else None
+    return granting
