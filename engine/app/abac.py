@@ -31,14 +31,20 @@ from engine.app.rules import (
     ACTIONS,
     ALL,
     APP,
+    APP_OBJECT,
     EXPORT_DATA,
     Granting,
     Resource,
     Rule,
     RuleSyntaxError,
     compile_granting,
+    necessary_claim,
     normalize_action,
     parse_rules,
+    reads_user,
+    texts,
+    type_requirement,
+    user_value,
 )
 from engine.errors import ACCESS_DENIED, QixError
 from engine.settings import Settings, SettingsError
@@ -140,7 +146,14 @@ class _Outcome:
     actions: frozenset[str]  # expanded and net of denials
 
 
-_CompiledRule = tuple[RuleRef, Granting]
+_Requirement = tuple[frozenset[str] | None, frozenset[str] | None]
+_CompiledRule = tuple[RuleRef, Granting, _Requirement]
+
+
+def _may_apply(requirement: _Requirement, key: tuple[str, str | None]) -> bool:
+    types, objecttypes = requirement
+    return (types is None or key[0] in types) and (objecttypes is None or
+                                                    (key[1] is not None and key[1] in objecttypes))
 
 
 class _Evaluation:
@@ -173,6 +186,19 @@ class UserPolicy:
         self._allow = tuple(allow)
         self._outcomes: dict[Resource, _Outcome] = {}
         self._decisions: dict[tuple[Resource, str], Decision] = {}
+        #: (resource type, object type) -> the deny and allow rules that can be true for such a resource
+        self._by_type: dict[tuple[str, str | None], tuple[tuple[tuple[RuleRef, Granting], ...], ...]] = {}
+
+    def _rules_for(self, resource: Resource) -> tuple[tuple[tuple[RuleRef, Granting], ...], ...]:
+        objecttype = resource.objecttype.casefold() if resource.resourcetype == APP_OBJECT else None
+        key = (resource.resourcetype.casefold(), objecttype)
+        hit = self._by_type.get(key)
+        if hit is None:
+            if len(self._by_type) >= _RESOURCE_CACHE:
+                self._by_type.clear()
+            hit = self._by_type[key] = tuple(tuple((ref, rule) for ref, rule, req in rules if _may_apply(req, key))
+                                             for rules in (self._deny, self._allow))
+        return hit
 
     @property
     def rule_count(self) -> int:
@@ -190,12 +216,13 @@ class UserPolicy:
     def _evaluate(self, resource: Resource) -> _Outcome:
         ev = _Evaluation(self, resource)
         denied_by: RuleRef | None = None
-        for ref, rule in self._deny:
+        deny, allow = self._rules_for(resource)
+        for ref, rule in deny:
             acts = rule if not callable(rule) else rule(resource, ev)
             if acts is not None:
                 ev.denied, denied_by = acts, ref
                 break
-        for _ref, rule in self._allow:
+        for _ref, rule in allow:
             acts = rule if not callable(rule) else rule(resource, ev)
             if acts:
                 ev.granted = ev.granted | acts
@@ -250,6 +277,31 @@ _UNRESTRICTED = _Unrestricted()
 # Policy: the rules of one version of the files
 # --------------------------------------------------------------------------------------------------------
 
+class _ClaimIndex:
+    """Rules by a claim they need (``user.roles = "admin" and ...``): a new user's compilation visits
+    only the rules whose needed claim the user has, plus those that need none."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.always: list[int] = []
+        self.by_claim: dict[tuple[str, ...], dict[str, list[int]]] = {}
+        for position, rule in enumerate(rules):
+            needed = necessary_claim(rule.node)
+            if needed is None:
+                self.always.append(position)
+                continue
+            path, values = needed
+            by_value = self.by_claim.setdefault(path, {})
+            for value in values:
+                by_value.setdefault(value, []).append(position)
+
+    def candidates(self, claims: Mapping[str, Any]) -> list[int]:
+        found = set(self.always)
+        for path, by_value in self.by_claim.items():
+            for value in texts(user_value(claims, path)):
+                found.update(by_value.get(value.casefold(), ()))
+        return sorted(found)
+
+
 class Policy:
     """Parsed allow and deny rules; immutable (a file change makes a new Policy)."""
 
@@ -260,6 +312,11 @@ class Policy:
         self.deny_rules = tuple(deny)
         self._allow_refs = tuple(RuleRef(allow_path, r.line, r.text) for r in self.allow_rules)
         self._deny_refs = tuple(RuleRef(deny_path, r.line, r.text) for r in self.deny_rules)
+        self._requirements = {id(r): type_requirement(r.node) for r in (*self.allow_rules, *self.deny_rules)}
+        #: rules that never read ``user``, compiled once for every user
+        self._shared = {id(r): compile_granting(r.node, {}) for r in (*self.allow_rules, *self.deny_rules)
+                        if not reads_user(r.node)}
+        self._allow_index, self._deny_index = _ClaimIndex(self.allow_rules), _ClaimIndex(self.deny_rules)
         self._users: dict[bytes, UserPolicy] = {}
         self.warnings = tuple(
             f"{ref}: unknown action {name!r} (known: {', '.join(ACTIONS)})"
@@ -286,17 +343,20 @@ class Policy:
         if hit is None:
             if len(self._users) >= _USER_CACHE:
                 self._users.clear()
-            hit = self._users[key] = UserPolicy(self._compile(self.deny_rules, self._deny_refs, claims),
-                                                self._compile(self.allow_rules, self._allow_refs, claims))
+            hit = self._users[key] = UserPolicy(
+                self._compile(self.deny_rules, self._deny_refs, self._deny_index.candidates(claims), claims),
+                self._compile(self.allow_rules, self._allow_refs, self._allow_index.candidates(claims), claims))
         return hit
 
-    @staticmethod
-    def _compile(rules: Sequence[Rule], refs: Sequence[RuleRef], claims: Mapping[str, Any]) -> list[_CompiledRule]:
+    def _compile(self, rules: Sequence[Rule], refs: Sequence[RuleRef], positions: Sequence[int],
+                 claims: Mapping[str, Any]) -> list[_CompiledRule]:
         out: list[_CompiledRule] = []
-        for rule, ref in zip(rules, refs, strict=True):
-            granting = compile_granting(rule.node, claims)
+        shared = self._shared
+        for position in positions:
+            rule, ref = rules[position], refs[position]
+            granting = shared[id(rule)] if id(rule) in shared else compile_granting(rule.node, claims)
             if granting is not None:  # never true for this user: drop it
-                out.append((ref, granting))
+                out.append((ref, granting, self._requirements[id(rule)]))
         return out
 
     def decide(self, claims: Mapping[str, Any], resource: Resource, action: str) -> Decision:

@@ -599,3 +599,12 @@ def test_conditions_and_grants_match_the_reference(tree: Any, env: tuple[dict[st
     ok, acts = ref_eval(tree, claims, attrs)
     got = grants(text, claims, Resource.for_app("r", **attrs))
     assert got == (acts if ok else None), text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text("abAB*?\\.", max_size=12), st.text("abAB*?\\.", max_size=10))
+def test_like_agrees_with_the_reference_on_many_stars(text: str, pattern: str) -> None:
+    """The segment matcher (first piece at the start, last at the end, middle ones leftmost) is exact."""
+    from engine.app.rules import compile_like
+
+    assert compile_like(pattern)(text) is ref_like(text, pattern), (text, pattern)
