@@ -893,11 +893,13 @@ def _scalar_getter(node: _Value) -> Callable[[Resource], str | None] | None:
     attr = "id" if not path else _BUILTIN.get(path[0].casefold()) if len(path) == 1 else None
     if attr is None:
         return None
+    own: Callable[[Resource], str | None]
     if attr == "objecttype":
-        def own(r: Resource) -> str | None:
+        def own_type(r: Resource) -> str | None:
             return r.objecttype if r.resourcetype == APP_OBJECT else None
+        own = own_type
     else:
-        own = operator.attrgetter(attr)
+        own = operator.attrgetter(attr)  # a C call: the common case costs no Python frame
     if not via_app:
         return own
 

@@ -226,37 +226,32 @@ def naive_allowed(allow: str, deny: str, claims: Mapping[str, Any], resource: Re
     """Deny first, then every allow rule, by the letter of the documentation: no index, no cache."""
     from engine.app.rules import compile_granting, parse_rules
 
-    class Ctx:
-        def __init__(self, granted: set[str], denied: frozenset[str]) -> None:
-            self.granted, self.denied = granted, denied
+    granted: set[str] = set()
+    denied: frozenset[str] = frozenset()
 
+    class Ctx:
         def has_privilege(self, depth: int, action: str) -> bool:
             if depth == 0:
-                return (action in self.granted or "*" in self.granted) and \
-                    action not in self.denied and "*" not in self.denied
+                return (action in granted or "*" in granted) and action not in denied and "*" not in denied
             return resource.app is not None and action in naive_allowed(allow, deny, claims, resource.app)
 
-    def run(rule_text: str, ctx: Ctx) -> frozenset[str] | None:
-        results = []
-        for rule in parse_rules(rule_text):
-            compiled = compile_granting(rule.node, claims)
-            results.append(compiled(resource, ctx) if callable(compiled) else compiled)
-        return results  # type: ignore[return-value]
+    def grants(rule_node: Any) -> frozenset[str] | None:
+        compiled = compile_granting(rule_node, claims)
+        return compiled(resource, Ctx()) if callable(compiled) else compiled
 
-    ctx = Ctx(set(), frozenset())
-    for acts in run(deny, ctx):  # type: ignore[union-attr]
+    for rule in parse_rules(deny):
+        acts = grants(rule.node)
         if acts is not None:
-            ctx.denied = acts
+            denied = acts
             break
     for rule in parse_rules(allow):
-        compiled = compile_granting(rule.node, claims)
-        acts = compiled(resource, ctx) if callable(compiled) else compiled
+        acts = grants(rule.node)
         if acts:
-            ctx.granted |= acts
-    if "*" in ctx.denied:
+            granted |= acts
+    if "*" in denied:
         return set()
-    granted = (set(ACTIONS) | ctx.granted) - {"*"} if "*" in ctx.granted else set(ctx.granted)
-    return granted - ctx.denied
+    result = (set(ACTIONS) | granted) - {"*"} if "*" in granted else set(granted)
+    return result - denied
 
 
 def rule_sets() -> Any:

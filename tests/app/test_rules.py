@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -563,7 +563,7 @@ def level(node: Any) -> int:
     return 1 if isinstance(node, Disj) else 2 if isinstance(node, Conj) else 3
 
 
-def render(node: Any, spell: st.DrawFn, needs: int = 0) -> str:
+def render(node: Any, spell: Callable[[Any], Any], needs: int = 0) -> str:
     if isinstance(node, Cmp):
         text = f"{node.left.render()} {node.op} {node.right.render()}"
     elif isinstance(node, Flag):
