@@ -23,9 +23,11 @@ Semantics (the documented ones, and the choices made where the documentation is 
 * A comparison is true when *some* pair of left and right texts satisfies it: ``=`` equal ignoring case
   (Unicode case folding), ``==`` equal, ``!=`` different ignoring case, ``!==`` different, ``like``
   wildcard match ignoring case (``?`` one character, ``*`` any run, ``\\?`` ``\\*`` ``\\\\`` literal; a
-  backslash before anything else is itself), ``matches`` a regular expression over the whole text,
-  ignoring case. Regular expressions run on RE2 (``google-re2``): linear time in the text, bounded memory,
-  so no rule can hang the engine.
+  backslash before anything else is itself), ``matches`` a regular expression (RE2 syntax) over the
+  whole text, ignoring case. ``like`` and ``matches`` fold case one character at a time (so ``"ß" =
+  "SS"`` holds but ``"ß" like "SS"`` does not). No pattern can hang the engine: ``matches`` runs on RE2
+  (``google-re2``: linear time, bounded memory) and ``like`` matches the pieces between stars one after
+  the other, never backtracking across a star.
 * A value used as a condition (``user.allowCreate && ...``) is true when one of its texts is ``true``.
 * ``user.id`` and ``user.sub`` are the token's ``sub``; a bare ``user`` is ``user.id`` and a bare
   ``resource`` (or ``resource.app``) its ``id``. Claim names match exactly, else ignoring case. A path
@@ -42,6 +44,8 @@ Semantics (the documented ones, and the choices made where the documentation is 
 
 Rules are compiled per user: every ``user`` term is resolved when a session's user is first seen, so a
 rule about another role folds away to nothing and only the resource-dependent remainder runs per check.
+Terms have no side effects, so the parser puts a conjunction's claims-only terms first: compiling a rule
+for someone it is not about stops at its first term.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol, TypeAlias
 
 import orjson
@@ -104,7 +109,10 @@ class Resource:
     _hash: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        extra = orjson.dumps(dict(self.attributes), option=orjson.OPT_SORT_KEYS) if self.attributes else b""
+        extra = b""
+        if self.attributes:  # a read-only copy: the key below must keep describing it
+            object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+            extra = orjson.dumps(dict(self.attributes), option=orjson.OPT_SORT_KEYS, default=str)
         key = (self.resourcetype, self.id, self.name, self.owner, self.description, self.objecttype,
                None if self.app is None else self.app._key, extra)
         object.__setattr__(self, "_key", key)
@@ -994,10 +1002,11 @@ def compile_condition(node: Node, claims: Mapping[str, Any]) -> Cond:
 def _all(conds: list[Cond]) -> Cond:
     checks: list[Check] = []
     for cond in conds:
-        if cond is False:
-            return False
-        if cond is not True:
-            checks.append(cond)  # type: ignore[arg-type]
+        if isinstance(cond, bool):
+            if not cond:
+                return False
+        else:
+            checks.append(cond)
     if not checks:
         return True
     if len(checks) == 1:
@@ -1018,10 +1027,11 @@ def _all(conds: list[Cond]) -> Cond:
 def _any(conds: list[Cond]) -> Cond:
     checks: list[Check] = []
     for cond in conds:
-        if cond is True:
-            return True
-        if cond is not False:
-            checks.append(cond)  # type: ignore[arg-type]
+        if isinstance(cond, bool):
+            if cond:
+                return True
+        else:
+            checks.append(cond)
     if not checks:
         return False
     if len(checks) == 1:
@@ -1081,7 +1091,7 @@ def _grant_all(operands: Iterable[Node], claims: Mapping[str, Any]) -> Granting:
         check = cond
         return lambda r, c: fixed if check(r, c) else None
     parts = tuple(grants)
-    check_all: Check | None = None if cond is True else cond  # type: ignore[assignment]
+    check_all: Check | None = None if isinstance(cond, bool) else cond
 
     def granting(r: Resource, c: Context) -> frozenset[str] | None:
         if check_all is not None and not check_all(r, c):
@@ -1118,10 +1128,10 @@ def _grant_any(operands: Iterable[Node], claims: Mapping[str, Any]) -> Granting:
     if not grants:
         if always:
             return fixed
-        if cond is False:
+        if isinstance(cond, bool):  # False: True made it always
             return None
         check = cond
-        return lambda r, c: fixed if check(r, c) else None  # type: ignore[operator]
+        return lambda r, c: fixed if check(r, c) else None
     parts = tuple(grants)
     check_any: Check | None = None if isinstance(cond, bool) else cond
 
