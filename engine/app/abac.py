@@ -18,6 +18,7 @@ dict lookup per check.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -58,9 +59,18 @@ log = logging.getLogger("qix.abac")
 PERSONAL_USER = "Personal\\Me"
 #: Largest rules file read; far beyond any hand-written policy, small enough to never hurt memory.
 MAX_RULES_FILE = 8 << 20
-#: Users whose compiled rules a policy keeps, and resources whose outcome a user's policy keeps.
-_USER_CACHE = 1024
-_RESOURCE_CACHE = 4096
+#: Users whose compiled rules a policy keeps for reuse, and resources whose outcome a user's policy keeps:
+#: bounded so that many users touching many objects cost at most a few hundred thousand small entries.
+_USER_CACHE = 256
+_RESOURCE_CACHE = 1024
+
+
+def _make_room(cache: dict[Any, Any], limit: int) -> None:
+    """Before adding to a full cache, drop its older half (dicts keep insertion order): no cliff where a
+    working set just over the limit would miss every time."""
+    if len(cache) >= limit:
+        for key in list(itertools.islice(cache, limit // 2)):
+            del cache[key]
 
 
 def user_claims(user_id: str, claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -179,7 +189,10 @@ class _Evaluation:
 
 
 class UserPolicy:
-    """A policy compiled for one user; keep one per session (cheap to ask, caches per resource)."""
+    """A policy compiled for one user; keep one per session (cheap to ask, caches per resource).
+
+    Not locked: called from several threads at once, the worst that happens is an outcome computed twice.
+    """
 
     def __init__(self, deny: Sequence[_CompiledRule], allow: Sequence[_CompiledRule]) -> None:
         self._deny = tuple(deny)
@@ -194,8 +207,7 @@ class UserPolicy:
         key = (resource.resourcetype.casefold(), objecttype)
         hit = self._by_type.get(key)
         if hit is None:
-            if len(self._by_type) >= _RESOURCE_CACHE:
-                self._by_type.clear()
+            _make_room(self._by_type, _RESOURCE_CACHE)
             hit = self._by_type[key] = tuple(tuple((ref, rule) for ref, rule, req in rules if _may_apply(req, key))
                                              for rules in (self._deny, self._allow))
         return hit
@@ -208,8 +220,7 @@ class UserPolicy:
     def outcome(self, resource: Resource) -> _Outcome:
         hit = self._outcomes.get(resource)
         if hit is None:
-            if len(self._outcomes) >= _RESOURCE_CACHE:
-                self._outcomes.clear()
+            _make_room(self._outcomes, _RESOURCE_CACHE)
             hit = self._outcomes[resource] = self._evaluate(resource)
         return hit
 
@@ -240,8 +251,7 @@ class UserPolicy:
         denied_by = outcome.denied_by if not allowed and (action in outcome.denied or ALL in outcome.denied) \
             else None
         decision = Decision(allowed, action, resource, outcome.actions, denied_by)
-        if len(self._decisions) >= _RESOURCE_CACHE:
-            self._decisions.clear()
+        _make_room(self._decisions, 2 * _RESOURCE_CACHE)
         self._decisions[key] = decision
         return decision
 
@@ -341,8 +351,7 @@ class Policy:
                            default=str)
         hit = self._users.get(key)
         if hit is None:
-            if len(self._users) >= _USER_CACHE:
-                self._users.clear()
+            _make_room(self._users, _USER_CACHE)
             hit = self._users[key] = UserPolicy(
                 self._compile(self.deny_rules, self._deny_refs, self._deny_index.candidates(claims), claims),
                 self._compile(self.allow_rules, self._allow_refs, self._allow_index.candidates(claims), claims))

@@ -107,7 +107,8 @@ def rules_side() -> dict[str, float]:
     def cached(resource: Resource) -> None:
         user.decide(resource, "read")
 
-    for r in items:
+    opened = items[:500]  # the objects a session works with: within the per-user cache
+    for r in opened:
         user.decide(r, "read")
     wide = Policy.from_text(unfoldable_text()).for_user(CLAIMS)
 
@@ -121,7 +122,7 @@ def rules_side() -> dict[str, float]:
         fresh_policy.for_user(claims)
     session = (time.thread_time() - t0) / len(sessions)
     return {
-        "cached": cpu_per_call(cached, items),
+        "cached": cpu_per_call(cached, opened),
         "fresh": cpu_per_call(fresh, items),
         "fresh_wide": cpu_per_call(fresh_wide, items),
         "session": session,

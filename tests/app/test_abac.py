@@ -185,6 +185,26 @@ def test_users_and_resources_are_cached_by_value() -> None:
                                                           "update")
 
 
+def test_caches_stay_bounded_and_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.app import abac
+
+    monkeypatch.setattr(abac, "_RESOURCE_CACHE", 8)
+    monkeypatch.setattr(abac, "_USER_CACHE", 4)
+    policy = Policy.from_text('resource.owner = user and resource._actions = "update"\n'
+                              'resource._objecttype = "sheet" and resource._actions = "read"')
+    user = policy.for_user(ADA)
+    items = [Resource.for_object(APP1, f"o{i}", ("sheet", "chart")[i % 2], owner=("ada", "bob")[i % 3 == 0])
+             for i in range(40)]
+    for _ in range(2):
+        for i, item in enumerate(items):
+            expected = ({"read"} if i % 2 == 0 else set()) | ({"update"} if i % 3 else set())
+            assert user.allowed_actions(item) == expected and user.decide(item, "update").allowed is (i % 3 != 0)
+    assert len(user._outcomes) <= 8 and len(user._decisions) <= 16
+    for i in range(10):
+        policy.for_user({"sub": f"u{i}"})
+    assert len(policy._users) <= 4
+
+
 def test_unknown_actions_are_warnings() -> None:
     policy = Policy.from_text('resource._actions = {"read", "publish"}', 'resource._actions = "frob"')
     assert policy.warnings == ("allow:1: unknown action 'publish' (known: " + ", ".join(ACTIONS) + ")",
