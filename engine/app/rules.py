@@ -649,6 +649,10 @@ _RE2_OPTIONS.log_errors = False  # an error is ours to report, in one line
 _RE2_OPTIONS.dot_nl = True
 _RE2_OPTIONS.max_mem = 8 << 20  # per compiled expression; RE2 fails to compile past it instead of growing
 MAX_PATTERN_LENGTH = 4096
+#: answers a ``matches`` pattern remembers, for texts of at most _MEMO_TEXT characters (so at most
+#: 1,024 patterns x 512 x 256 characters in all)
+_MEMO_SIZE = 512
+_MEMO_TEXT = 256
 
 
 class PatternError(ValueError):
@@ -670,8 +674,21 @@ def compile_pattern(op: str, pattern: str) -> Callable[[str], bool]:
             detail = detail.decode("utf-8", "replace")
         raise PatternError(f"invalid regular expression: {detail}") from None
     fullmatch = compiled.fullmatch
-    # UTF-8 bytes in: the binding then skips mapping byte offsets back to characters (half the cost)
-    return lambda text: fullmatch(text.encode("utf-8", "surrogatepass")) is not None
+    seen: dict[str, bool] = {}
+
+    def matches(text: str) -> bool:
+        # A call into RE2 costs a few microseconds, mostly in the binding, and every user's first check
+        # of an object asks about the same names and descriptions: remember recent answers.
+        hit = seen.get(text)
+        if hit is None:
+            # UTF-8 bytes in: the binding then skips mapping byte offsets back to characters
+            hit = fullmatch(text.encode("utf-8", "surrogatepass")) is not None
+            if len(text) <= _MEMO_TEXT:
+                if len(seen) >= _MEMO_SIZE:
+                    seen.clear()
+                seen[text] = hit
+        return hit
+    return matches
 
 
 def _check_pattern(op: str, pattern: str, line: int, column: int) -> None:

@@ -75,10 +75,12 @@ def unfoldable_text() -> str:
 CLAIMS = {"sub": "ada", "roles": ["r3", "r13", "editor"], "country": "c4", "custom": {"region": "north"}}
 
 
-def resources(count: int) -> list[Resource]:
+def resources(count: int, salt: str = "") -> list[Resource]:
+    """Objects of 10 apps; every name and description is new for each ``salt``, so no pattern has seen
+    it (a first check of each resource, for the first user)."""
     apps = [Resource.for_app(f"app-{i}", f"sales-{i % 20}", "ada") for i in range(10)]
-    return [Resource.for_object(apps[i % 10], f"obj-{i}", TYPES[i % 10], f"report-{i % 60}-x", "ada",
-                                f"draft-{i % 60}-1") for i in range(count)]
+    return [Resource.for_object(apps[i % 10], f"obj-{i}", TYPES[i % 10], f"report-{i % 60}-x{salt}{i}", "ada",
+                                f"draft-{i % 60}-1{salt}{i}") for i in range(count)]
 
 
 # --- the rules side --------------------------------------------------------------------------------------
@@ -92,28 +94,29 @@ def cpu_per_call(fn: Callable[[Resource], object], items: list[Resource]) -> flo
     return (time.thread_time() - t0) / len(items)
 
 
-def rules_side() -> dict[str, float]:
+def rules_side(salt: str) -> dict[str, float]:
     """One measurement of each rules figure (seconds)."""
     allow, deny = policy_text()
     policy = Policy.from_text(allow, deny)
     assert len(policy.allow_rules) == 200 and len(policy.deny_rules) == 10
-    items = resources(2000)
     user = policy.for_user(CLAIMS)
-    assert user.allowed_actions(items[3]) == {"read", "update", "create"}, user.allowed_actions(items[3])
+    sample = resources(4, salt + "check-")[3]
+    assert user.allowed_actions(sample) == {"read", "update", "create"}, user.allowed_actions(sample)
 
     def fresh(resource: Resource, user: UserPolicy = user) -> None:
         user._evaluate(resource)  # the rule pass alone, past the cache (private: there is no other way in)
 
-    def cached(resource: Resource) -> None:
-        user.decide(resource, "read")
-
-    opened = items[:500]  # the objects a session works with: within the per-user cache
-    for r in opened:
-        user.decide(r, "read")
     wide = Policy.from_text(unfoldable_text()).for_user(CLAIMS)
 
     def fresh_wide(resource: Resource) -> None:
         wide._evaluate(resource)
+
+    def cached(resource: Resource) -> None:
+        user.decide(resource, "read")
+
+    opened = resources(500, salt + "opened-")  # the objects a session works with: within its cache
+    for r in opened:
+        user.decide(r, "read")
 
     sessions = [dict(CLAIMS, sub=f"user{i}") for i in range(50)]
     fresh_policy = Policy.from_text(allow, deny)  # parsed once per file version, not per session
@@ -122,9 +125,10 @@ def rules_side() -> dict[str, float]:
         fresh_policy.for_user(claims)
     session = (time.thread_time() - t0) / len(sessions)
     return {
+        # texts never seen before by any pattern: a first check in the worst case
+        "fresh": cpu_per_call(fresh, resources(2000, salt + "fresh-")),
+        "fresh_wide": cpu_per_call(fresh_wide, resources(2000, salt + "wide-")),
         "cached": cpu_per_call(cached, opened),
-        "fresh": cpu_per_call(fresh, items),
-        "fresh_wide": cpu_per_call(fresh_wide, items),
         "session": session,
         "rules_left": float(user.rule_count),
     }
@@ -177,9 +181,9 @@ def run(calls: int, rounds: int) -> dict[str, float]:
         port = free_port()
         proc = start_engine(port, Path(tmp), "ValidateJsonWebTokens=0")
         try:
-            for _ in range(rounds):
+            for n in range(rounds):
                 server_cpu, round_trip = uvloop.run(getlayout_loop(port, calls, proc.pid))
-                runs.append(rules_side() | {"server_cpu": server_cpu, "round_trip": round_trip})
+                runs.append(rules_side(f"r{n}-") | {"server_cpu": server_cpu, "round_trip": round_trip})
         finally:
             stop(proc)
     return {key: statistics.median(r[key] for r in runs) for key in runs[0]}

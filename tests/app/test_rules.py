@@ -251,6 +251,15 @@ def test_matches(text: str, pattern: str, expected: bool) -> None:
     assert true(f'user.v matches "{pattern}"', {"v": text}) is expected
 
 
+def test_remembered_matches_answers() -> None:
+    """matches remembers recent answers per pattern: the same text answers the same, long texts too."""
+    rule = 'user.v matches "x+y"'
+    long_text = "x" * 300 + "y"
+    for _ in range(3):
+        assert true(rule, {"v": "xxy"}) and not true(rule, {"v": "xx"})
+        assert true(rule, {"v": long_text}) and not true(rule, {"v": long_text + "z"})
+
+
 def test_patterns_from_attributes() -> None:
     claims = {"pat": "sal*", "re": "[", "pats": ["x*", "s?les"]}
     assert true("resource.app.name like user.pat", claims)
