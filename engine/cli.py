@@ -37,6 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         return _fail(err)
 
+    policy = None
+    if settings.enable_abac:  # a rules file that does not parse stops the engine here, like a bad key
+        from engine.app.abac import RuleFiles
+
+        try:
+            policy = RuleFiles.from_settings(settings).current()
+        except SettingsError as err:
+            return _fail(err)
+
     # Logged only once the configuration is known good, so an error stays the only line on stderr.
     logs.setup(settings.system_log_verbosity)
     for key in settings.unknown_settings:
@@ -47,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("EULA accepted (AcceptEULA=yes)")
     if not settings.jwt_enforced and settings.jwt_keys_configured:
         log.warning("JWT key settings (%s) are ignored: ValidateJsonWebTokens=0", ", ".join(JWT_KEY_SETTINGS))
+    if policy is not None:
+        log.info("ABAC on: %d allow rules, %d deny rules", len(policy.allow_rules), len(policy.deny_rules))
+        for warning in policy.warnings:
+            log.warning("ABAC %s", warning)
+    elif settings.system_allow_rule_path or settings.system_deny_rule_path:
+        log.warning("SystemAllowRulePath and SystemDenyRulePath are ignored: EnableABAC=0")
 
     # Imported here: the server pulls in websockets and the whole engine, none of which is needed to
     # report a configuration error.

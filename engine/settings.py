@@ -211,6 +211,12 @@ SPECS: tuple[_Spec, ...] = (
           "bytes a REST request body may have; more is refused with 413"),
     _Spec("MaxSocketBufferBytes", "max_socket_buffer_bytes", _int_in(64 * 2**10), 64 * 2**20,
           "answer bytes a websocket may have waiting before its requests wait; 4x that closes it (1008)"),
+    # Document-level access control (ABAC): rules files, read at start and when they change.
+    _Spec("EnableABAC", "enable_abac", _bool01, False, "0/1: access control by allow/deny rule files"),
+    _Spec("SystemAllowRulePath", "system_allow_rule_path", _optional_path, None,
+          "allow rules file (EnableABAC=1)"),
+    _Spec("SystemDenyRulePath", "system_deny_rule_path", _optional_path, None,
+          "deny rules file, evaluated before the allow rules (EnableABAC=1)"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -256,6 +262,9 @@ class Settings:
     max_web_file_size: int = 100 * 1024 * 1024
     max_rest_body_size: int = 256 * 2**20
     max_socket_buffer_bytes: int = 64 * 2**20
+    enable_abac: bool = False
+    system_allow_rule_path: Path | None = None
+    system_deny_rule_path: Path | None = None
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4
@@ -426,6 +435,10 @@ def _validate(settings: Settings) -> None:
         )
     if settings.prometheus_port and settings.prometheus_port == settings.port:
         raise SettingsError("PrometheusPort", f"must differ from --port ({settings.port})")
+    for name, path in (("SystemAllowRulePath", settings.system_allow_rule_path),
+                       ("SystemDenyRulePath", settings.system_deny_rule_path)):
+        if settings.enable_abac and path is not None and not (path.is_file() and os.access(path, os.R_OK)):
+            raise SettingsError(name, f"cannot read rules file {path}")
 
 
 def _ensure_directory(path: Path, setting: str = "DocumentDirectory") -> None:

@@ -8,6 +8,10 @@ Examples::
     # RS256 with groups, valid for one hour, exp written as a string like Qlik's docs do
     python scripts/token.py --sub alice --groups Sales,EU --exp-in 3600 --exp-string --key keys/private.pem
 
+    # claims for access-control rules (user.roles, user.custom.country, user.allowCreate)
+    python scripts/token.py --sub ada --secret passw0rd --claims '{"roles": ["admin"], "custom": {"country": "SE"}}' \
+        --claim allowCreate=true --claim custom.region=north
+
     # an unsigned token (accepted only with ValidateJsonWebTokens=1)
     python scripts/token.py --sub bob --alg none
 
@@ -71,8 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--secret", help="HMAC secret for HS* (the engine's JsonWebTokenSecret)")
     key.add_argument("--key", type=Path, metavar="PRIVATE_PEM", help="RSA or EC private key PEM for RS*/ES*")
     parser.add_argument("--kid", help="kid header (selects the key of a JWKS); with --gen-key, the key's kid")
+    parser.add_argument("--claims", action="append", default=[], metavar="JSON_OBJECT",
+                        help='extra claims as a JSON object, e.g. \'{"custom": {"country": "SE"}}\'; '
+                             "repeatable, merged in order (nested objects merged key by key)")
     parser.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra claim; VALUE is parsed as JSON when it is valid JSON, else kept as text")
+                        help="extra claim; VALUE is parsed as JSON when it is valid JSON, else kept as text; "
+                             "a dotted NAME (custom.country=SE) sets a member of an object claim (use --claims for a "
+                             "name that contains dots)")
     parser.add_argument("--gen-key", choices=sorted(_GEN_KEY), help="generate a key pair instead of a token")
     parser.add_argument("--out", type=Path, metavar="DIR", help="directory for --gen-key output")
     return parser
@@ -99,15 +108,40 @@ def build_claims(args: argparse.Namespace, now: float) -> dict[str, Any]:
         claims["aud"] = args.aud
     if args.iss is not None:
         claims["iss"] = args.iss
+    for text in args.claims:
+        try:
+            extra = json.loads(text)
+        except ValueError as err:
+            raise UsageError(f"--claims is not valid JSON: {err}") from None
+        if not isinstance(extra, dict):
+            raise UsageError(f"--claims expects a JSON object, got {text!r}")
+        _merge(claims, extra)
     for item in args.claim:
         name, sep, raw = item.partition("=")
-        if not sep or not name:
+        if not sep or not name or "" in name.split("."):
             raise UsageError(f"--claim expects NAME=VALUE, got {item!r}")
         try:
-            claims[name] = json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
-            claims[name] = raw
+            value = raw
+        *parents, leaf = name.split(".")
+        target = claims
+        for part in parents:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UsageError(f"--claim {name}: {part!r} is already a claim that is not an object")
+            target = child
+        target[leaf] = value
     return claims
+
+
+def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Deep-merge ``extra`` into ``into``: objects key by key, anything else replaced."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def _load_private_key(path: Path) -> RSAKey | ECKey:

@@ -115,9 +115,9 @@ def test_keys_case_insensitive_and_last_wins() -> None:
 
 
 def test_unknown_settings_kept() -> None:
-    s = parse_args(["-S", "BuildAppCacheAtStartup=1", "-S", "EnableABAC=0", "-S", "EnableABAC=1",
+    s = parse_args(["-S", "BuildAppCacheAtStartup=1", "-S", "EnableHostMetrics=0", "-S", "EnableHostMetrics=1",
                     "-S", "LicenseServiceUrl=http://x:9200"])
-    assert s.unknown_settings == ("BuildAppCacheAtStartup", "EnableABAC", "LicenseServiceUrl")
+    assert s.unknown_settings == ("BuildAppCacheAtStartup", "EnableHostMetrics", "LicenseServiceUrl")
 
 
 def test_empty_key_settings_mean_unset() -> None:

@@ -170,3 +170,36 @@ def test_runs_as_a_script(tmp_path: Path) -> None:
         == "folke"
     bad = subprocess.run([sys.executable, str(SCRIPT), "--sub", "a"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.strip() == "token.py: give --secret, --key, or --alg none"
+
+
+def test_arbitrary_claims_for_access_rules(script: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    """--claims objects merge in order, --claim NAME=VALUE (dotted for members) comes last; the engine
+    sees every claim, nested objects and arrays included, as access-control rules read them."""
+    from engine.app.abac import Policy, user_claims
+    from engine.app.rules import Resource
+
+    token = run(script, capsys, "--sub", "ada", "--secret", SECRET,
+                "--claims", '{"roles": ["developer"], "custom": {"country": "SE", "team": "a"}}',
+                "--claims", '{"custom": {"team": "b"}, "level": 3}',
+                "--claim", "custom.region=north", "--claim", "allowCreate=true", "--claim", "https://x/y=1")
+    identity = auth(validate_json_web_tokens=2, json_web_token_secret=SECRET).authenticate(bearer(token))
+    assert dict(identity.claims) == {"sub": "ada", "roles": ["developer"], "level": 3, "allowCreate": True,
+                                     "custom": {"country": "SE", "team": "b", "region": "north"},
+                                     "https://x/y": 1}
+    policy = Policy.from_text(
+        'user.custom.country = "se" and user.roles = {"admin", "developer"} and user.allowCreate '
+        'and user.level = 3 and user.custom.region == "north" and resource._actions = {"create"}')
+    decision = policy.decide(user_claims(identity.user, identity.claims), Resource.for_app("a1"), "create")
+    assert decision.allowed
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--claims", "{not json"], "--claims is not valid JSON"),
+    (["--claims", "[1, 2]"], "--claims expects a JSON object"),
+    (["--claim", "custom..x=1"], "NAME=VALUE"),
+    (["--claim", "=1"], "NAME=VALUE"),
+    (["--claim", "role=admin", "--claim", "role.name=x"], "'role' is already a claim that is not an object"),
+])
+def test_claims_usage_errors(script: ModuleType, capsys: pytest.CaptureFixture[str], argv: list[str],
+                             needle: str) -> None:
+    assert needle in fail(script, capsys, "--sub", "a", "--secret", SECRET, *argv)
