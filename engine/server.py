@@ -27,6 +27,7 @@ from websockets.http11 import Request, Response
 from engine.app.registry import AppRegistry
 from engine.auth import Authenticator, AuthError
 from engine.connection import FrameConnection
+from engine.expr import limits
 from engine.metrics import Metrics
 from engine.rpc.handler import receive
 from engine.rpc.protocol import encode_notification
@@ -83,6 +84,7 @@ class Engine:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
+        limits.configure(limits.Limits.from_settings(self.settings))  # string, memory and reload limits
         self.apps = AppRegistry(self.settings.document_directory)
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)

@@ -18,6 +18,7 @@ import numpy as np
 from engine.errors import QixError
 from engine.expr import Call, Duals, FieldRef, Locale, Node, UnknownField, UnknownFunction, evaluate
 from engine.expr import parse_expression as _parse_expression
+from engine.expr.duals import text_ranks
 from engine.expr.evaluate import contains_aggregation
 from engine.expr.expand import expand as _dollar_expand
 from engine.expr.formatting import interpret_texts
@@ -822,8 +823,7 @@ class Runner:
             trank = np.zeros(len(d))
             tmask = np.flatnonzero(~has & np.not_equal(texts, None))
             if len(tmask):
-                _, inv = np.unique(texts.take(tmask).astype(str), return_inverse=True)
-                trank[tmask] = inv
+                trank[tmask] = text_ranks(texts.take(tmask))
             kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
             numkey = np.where(has, num, 0.0)
             if desc:
