@@ -3,6 +3,11 @@
 The script runs in a worker thread; :class:`ReloadJob` is what the event loop reads meanwhile (progress
 lines, errors, finished or not) and how it asks the runner to stop. A failed or cancelled reload leaves
 the previous model in place: the app's data is swapped only when the whole script succeeded.
+
+Stopping is one flag, ``ReloadJob.cancel_event``, which the runner checks at every statement, loop pass
+and batch: ``Global.CancelReload``, an AbortRequest of the DoReload, the end of the caller's session
+(its last socket gone and its TTL over: the session cancels its requests) and ``-S
+ReloadTimeoutSeconds`` (a timer here) all set it. The error says which it was and names the line.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 from engine.app.app import App
 from engine.errors import RELOAD_IN_PROGRESS, QixError
+from engine.expr import limits
 from engine.script.errors import ReloadCancelled, ScriptError
 from engine.script.progress import Progress
 from engine.script.runner import ScriptEnv, run_script
@@ -36,9 +42,15 @@ class ReloadJob:
         self.ended_at: float | None = None
         self.errors: list[dict[str, Any]] = []
         self.log: list[str] = []
+        #: seconds of ReloadTimeoutSeconds when the timeout cancelled the reload
+        self.timed_out: float | None = None
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def time_out(self, seconds: float) -> None:
+        self.timed_out = seconds
         self.cancel_event.set()
 
     def snapshot(self) -> dict[str, Any]:
@@ -98,6 +110,11 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int) -> b
         script = app.script
         env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows)
     job.started = True
+    timeout = limits.current().reload_timeout
+    timer = threading.Timer(timeout, job.time_out, (timeout,)) if timeout > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         result = run_script(script, env, progress=job.progress, cancel=job.cancel_event)
     except ScriptError as err:
@@ -105,11 +122,19 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int) -> b
         job.log = [f"Error: {err.message}", "Execution Failed", "Execution finished."]
         log.info("reload failed", extra={"event": "reload_failed", "app": app.app_id, "error": err.message})
         return False
-    except ReloadCancelled:
-        job.fail("Reload cancelled")
-        log.info("reload cancelled", extra={"event": "reload_cancelled", "app": app.app_id})
+    except ReloadCancelled as err:
+        message = "Reload cancelled"
+        if job.timed_out is not None:
+            message = f"Reload cancelled: it ran longer than {job.timed_out:g} seconds (ReloadTimeoutSeconds)"
+        if err.line:
+            message += f" at line {err.line}"
+        job.fail(message, err.statement_text, err.line)
+        job.log = [f"Error: {message}", "Execution Failed", "Execution finished."]
+        log.info("reload cancelled", extra={"event": "reload_cancelled", "app": app.app_id, "error": message})
         return False
     finally:
+        if timer is not None:
+            timer.cancel()
         job.finished = True
         job.ended_at = time.monotonic()
         app.reloading = False

@@ -566,6 +566,7 @@ class Aggregator:
         row_codes += [d.codes(self.frame) if sel is None else d.codes(self.frame).take(sel) for d in dims]
         sizes = [grouping.n] + [d.size for d in dims]
         inner_gid, ninner, inner_codes = group_rows(row_codes, sizes, len(row_codes[0]))
+        check_rows(ninner, 8 * (len(dims) + 4), "The Aggr table")
         if sel is not None:
             full = np.full(len(gid), -1, dtype=np.int64)
             full[sel] = inner_gid
@@ -743,8 +744,13 @@ def field_function(agg: Aggregator, name: str, args: tuple[Node, ...], n: int) -
             inf = agg.sets.inference_of(texts[4])
         if inf is None:
             return Duals.nulls(n)
-        parts = [f"{f}{tag_sep}{_selection_text(model, inf, f, val_sep, max_v)}"
-                 for f in inf.state.fields if f in model.fields and inf.has_selection(f)]
+        parts = []
+        size = 0
+        for f in inf.state.fields:
+            if f in model.fields and inf.has_selection(f):
+                parts.append(f"{f}{tag_sep}{_selection_text(model, inf, f, val_sep, max_v)}")
+                size += len(parts[-1]) + len(rec_sep)
+                check_length(size, "GetCurrentSelections")
         return Duals.const(rec_sep.join(parts) if parts else None, n)
     if not args:
         raise QixError(INVALID_PARAMETERS, name, f"{name} needs a field name")
@@ -795,7 +801,9 @@ def _selection_text(model: DataModel, inf: Inference, field: str, sep: str, max_
         return f"{len(sel)} of {total}"
     crit = {k: v for k, v in LIST_DEFAULT.items() if k != "qSortByState"}
     order = sorted_symbols(sel, symbol_keys(model, field, crit))
-    return sep.join(model.fields[field].symbols.text.take(order).tolist())
+    texts = model.fields[field].symbols.text.take(order)
+    check_length(int(text_lengths(texts).sum()) + len(sep) * max(len(texts) - 1, 0), "The selection text")
+    return sep.join(texts.tolist())
 
 
 def evaluate_measure(node: Node, aggregator: Aggregator, grouping: Grouping) -> Duals:

@@ -29,8 +29,8 @@ from .ast import BinOp, Call, FieldRef, Literal, Node, UnaryOp
 from .duals import FALSE, TRUE, Duals
 from .formatting import DEFAULT_LOCALE, Locale
 from .functions import FUNCTIONS, LAZY_FUNCTIONS, as_numbers, call_scalar, wildcard_regex
-from .limits import check_bytes, check_length, text_lengths
 from .lexer import ExprSyntaxError
+from .limits import check_bytes, check_length, checkpoint, text_lengths
 from .parser import parse_expression
 
 #: Aggregation functions: evaluated by ``EvalContext.aggregate``, never row by row.
@@ -264,6 +264,8 @@ def concat_texts(lt: np.ndarray, rt: np.ndarray) -> np.ndarray:
     done: dict[tuple[str, str], str] = {}
     volume = 0
     for i, pair in enumerate(zip(lt, rt, strict=True)):
+        if not i & 4095:
+            checkpoint()
         hit = done.get(pair)
         if hit is None:
             volume += int(lengths[i])

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from engine.errors import INVALID_PARAMETERS, QixError
 
 from .formatting import DEFAULT_LOCALE, Locale, interpret_texts
-from .limits import check_length
+from .limits import check_length, checkpoint
 
 MAX_DEPTH = 64
 
@@ -162,6 +162,7 @@ def expand(
             break
         out.append(text[i:j])
         size += j - i
+        checkpoint()
         close = _find_close(text, j + 2)
         if close < 0:
             out.append(text[j:])

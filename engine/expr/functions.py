@@ -41,7 +41,7 @@ from .formatting import (
     weekday_monday0,
     ymd_from_serial,
 )
-from .limits import check_length, check_rows, check_texts, text_lengths
+from .limits import LimitExceeded, check_length, check_rows, check_texts, checkpoint, text_lengths
 
 # ==================================================================================================
 # Errors and signals
@@ -368,6 +368,8 @@ def _pairwise_text(
         cols = [_param_column(p) for p in params]
         out = np.empty(len(texts), dtype=object)
         for i, t in enumerate(texts):
+            if not i & 4095:
+                checkpoint()
             vals = [c[i] for c in cols]
             out[i] = None if t is None or any(v is None for v in vals) else func(t, *vals)
     if numeric_result:
@@ -487,15 +489,19 @@ def _subfield_fn(env, s: Duals, delim: Duals, n: Duals | None = None) -> Duals:
     return _pairwise_text(_subfield, s, delim, n)
 
 
-def subfield_parts(s: Duals, delim: Duals) -> tuple[np.ndarray, Duals]:
+def subfield_parts(s: Duals, delim: Duals, max_rows: int | None = None) -> tuple[np.ndarray, Duals]:
     """The row-multiplying form: (source row index per part, the parts). NULL input rows give one
-    NULL part, as Qlik keeps the row."""
+    NULL part, as Qlik keeps the row. Parts are counted before they are split out: more than
+    ``max_rows`` raises ``LimitExceeded``."""
     texts = s.display_text()
     dl = delim.display_text()
     rows: list[int] = []
     parts: list[str | None] = []
     cache: dict[tuple[str, str], list[str]] = {}
+    total = 0
     for i, t in enumerate(texts):
+        if not i & 4095:
+            checkpoint()
         d = dl[i] if len(dl) > i else None
         if t is None or d is None:
             rows.append(i)
@@ -503,6 +509,9 @@ def subfield_parts(s: Duals, delim: Duals) -> tuple[np.ndarray, Duals]:
             continue
         key = (t, d)
         got = cache.get(key)
+        total += len(got) if got is not None else (t.count(d) + 1 if d else 1)
+        if max_rows is not None and total > max_rows:
+            raise LimitExceeded("SubField", f"SubField would make more than {max_rows:,} rows (ScriptMaxRows)")
         if got is None:
             got = cache[key] = t.split(d) if d else [t]
         rows.extend([i] * len(got))
@@ -1251,6 +1260,8 @@ def _hash(bits: int):
         out = np.empty(n, dtype=object)
         cache: dict[tuple[str, ...], str] = {}
         for i in range(n):
+            if not i & 4095:
+                checkpoint()
             key = tuple(t[i] for t in texts)
             h = cache.get(key)
             if h is None:

@@ -18,11 +18,16 @@ The limits are process-wide (the engine configures them from its ``-S`` settings
   the texts of a column). 2 GiB by default: ten times a large dashboard's cube, small enough that a
   few concurrent hostile requests cannot exhaust a server.
 * ``reload_timeout`` (``-S ReloadTimeoutSeconds``): a reload running longer is cancelled; 0 = off.
+
+Cancellation rides along: :func:`checkpoint` raises :class:`Cancelled` once the cancel flag of the
+reload running in this context (:func:`cancellable`) is set, so long Python loops inside one statement
+stop promptly too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -30,7 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.errors import QixError
+from engine.errors import ABORTED, QixError
 
 MIB = 1024 * 1024
 DEFAULT_MAX_STRING_LENGTH = 8 * MIB
@@ -138,3 +143,33 @@ def check_texts(texts: np.ndarray, what: str) -> None:
     if len(texts):
         longest = int(text_lengths(texts).max())
         check_length(longest, what)
+
+
+# --------------------------------------------------------------------------------------------------
+# Cancellation: long loops in the expression and script code poll the running reload's cancel flag.
+
+_cancel: ContextVar[threading.Event | None] = ContextVar("qix_cancel", default=None)
+
+
+class Cancelled(QixError):
+    """The request running in this context was cancelled (CancelReload, AbortRequest, a timeout)."""
+
+    def __init__(self) -> None:
+        super().__init__(ABORTED, "", "Request cancelled")
+
+
+@contextlib.contextmanager
+def cancellable(event: threading.Event | None) -> Iterator[None]:
+    """Let :func:`checkpoint` calls made in this context (this thread) see ``event``."""
+    token = _cancel.set(event)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
+
+
+def checkpoint() -> None:
+    """Raise :class:`Cancelled` when this context's cancel flag is set; costs a context lookup."""
+    event = _cancel.get()
+    if event is not None and event.is_set():
+        raise Cancelled()
