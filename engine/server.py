@@ -25,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from engine.app.registry import AppRegistry
+from engine.app.reload import cancel_orphaned_reloads
 from engine.auth import Authenticator, AuthError
 from engine.connection import FrameConnection
 from engine.expr import limits
@@ -170,7 +171,11 @@ class Engine:
             await ws.wait_closed()
         finally:
             self.connections -= 1
+            sock.closed = True
+            orphan_timer = cancel_orphaned_reloads(session, session.ttl)  # a reload left running ends with the TTL
             await sock.settled()  # what this socket asked for still happens (a DoSave, say)
+            if orphan_timer is not None:
+                orphan_timer.cancel()
             self.sessions.detach(session, sock)
 
 

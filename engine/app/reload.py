@@ -12,7 +12,9 @@ ReloadTimeoutSeconds`` (a timer here) all set it. The error says which it was an
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -73,6 +75,23 @@ class ReloadJob:
                 "qErrorDataCode": "EDC_ERROR",
                 "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
             })
+
+
+def cancel_orphaned_reloads(session: Any, ttl: float) -> asyncio.TimerHandle | None:
+    """When the last socket of ``session`` closes, its requests still run (the socket waits for them
+    before it detaches and the TTL starts). A reload must not outlive its session that way: ``ttl``
+    seconds on, if still no socket of the session is open, its running reloads are cancelled. Call on
+    the event loop; cancel the returned timer once the socket's requests are done."""
+    if not math.isfinite(ttl):
+        return None
+
+    def expire() -> None:
+        if session.orphaned():
+            for job in list(session.reloads.values()):
+                if not job.finished:
+                    job.cancel()
+
+    return asyncio.get_running_loop().call_later(max(ttl, 0.0), expire)
 
 
 def progress_data(*, started: bool = False, finished: bool = False, completed: int = 0, millisecs: int = 0,

@@ -148,7 +148,7 @@ def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool =
     if check_rows is not None:
         predicted = int(counts.sum())
         predicted += int(np.count_nonzero(counts == 0)) if how in ("left", "outer") else 0
-        predicted += n if how in ("right", "outer") else 0
+        predicted += int(np.count_nonzero(~np.isin(rid, lid))) if how in ("right", "outer") else 0
         check_rows(predicted)
     li = np.repeat(np.arange(a.nrows), counts)
     starts = np.repeat(lo - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
