@@ -7,7 +7,6 @@ displayed with the default number format. Booleans are the pure numbers -1 (true
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 from engine.model.numformat import format_default
 
 from .limits import MIB, checkpoint, text_lengths
+from .objects import not_none
 
 TRUE = -1.0
 FALSE = 0.0
@@ -144,24 +144,9 @@ def _object_array(values: Iterable[str | None]) -> np.ndarray:
     return out
 
 
-_NONE = id(None)
-
-
 def _not_none(arr: np.ndarray) -> np.ndarray:
-    """Vectorised ``x is not None`` for an object array.
-
-    An object array is an array of object pointers, and None is one object: comparing the pointers
-    as integers is an identity test in one numpy pass that releases the GIL (``np.not_equal(arr,
-    None)`` makes a Python comparison per element, 20x slower, holding the GIL). Small arrays and
-    anything that is not a plain object array take the ordinary path.
-    """
-    n = len(arr)
-    if n < 256 or arr.dtype != object or arr.ndim != 1:
-        return np.not_equal(arr, None)
-    if not arr.flags.c_contiguous:
-        arr = np.ascontiguousarray(arr)
-    pointers = np.ctypeslib.as_array((ctypes.c_size_t * n).from_address(arr.ctypes.data))
-    return pointers != _NONE
+    """Vectorised ``x is not None`` for an object array (see ``objects.not_none``)."""
+    return not_none(arr)
 
 
 #: Above this many characters in a column, distinct texts are found by hashing the Python strings
@@ -214,7 +199,7 @@ def text_ranks(texts: np.ndarray) -> np.ndarray:
     """
     n = len(texts)
     rank = np.full(n, -1, dtype=np.int64)
-    has = np.flatnonzero(np.not_equal(texts, None))
+    has = np.flatnonzero(_not_none(texts))
     if not len(has):
         return rank
     sub = texts.take(has)

@@ -37,6 +37,8 @@ import numpy as np
 
 from engine.errors import ABORTED, QixError
 
+from .objects import not_none
+
 MIB = 1024 * 1024
 DEFAULT_MAX_STRING_LENGTH = 8 * MIB
 DEFAULT_MAX_REQUEST_MB = 2048
@@ -48,9 +50,14 @@ RESULT_TOO_LARGE = 6001
 
 
 class SettingsLike(Protocol):
-    max_string_length: int
-    max_request_memory_mb: int
-    reload_timeout_seconds: float
+    """The part of ``engine.settings.Settings`` the limits come from."""
+
+    @property
+    def max_string_length(self) -> int: ...
+    @property
+    def max_request_memory_mb(self) -> int: ...
+    @property
+    def reload_timeout_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -126,12 +133,8 @@ def check_rows(rows: int | float, row_bytes: int, what: str, code: int = MEMORY_
 
 def text_lengths(texts: np.ndarray) -> np.ndarray:
     """Length of each text of an object array (None counts 0); one C-level pass, no copy of the texts."""
-    n = len(texts)
-    if not n:
-        return np.zeros(0, dtype=np.int64)
-    present = np.not_equal(texts, None)
-    out = np.zeros(n, dtype=np.int64)
-    idx = np.flatnonzero(present)
+    out = np.zeros(len(texts), dtype=np.int64)
+    idx = np.flatnonzero(not_none(texts))
     if len(idx):
         out[idx] = np.fromiter(map(len, texts.take(idx)), dtype=np.int64, count=len(idx))
     return out

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from engine.expr import Duals, evaluate_constant, limits
-from engine.expr.duals import _not_none, map_distinct, text_ranks
+from engine.expr.duals import map_distinct, text_ranks
 from engine.expr.expand import expand
 from engine.expr.limits import LimitExceeded, Limits
+from engine.expr.objects import not_none as _not_none
 from tests.harness import Client
 
 SMALL = Limits(max_string_length=1000, max_request_bytes=64 * limits.MIB)
