@@ -41,7 +41,7 @@ from .formatting import (
     weekday_monday0,
     ymd_from_serial,
 )
-from .limits import LimitExceeded, check_length, check_rows, check_texts, checkpoint, text_lengths
+from .limits import LimitExceeded, check_length, check_rows, checkpoint, text_lengths
 
 # ==================================================================================================
 # Errors and signals
@@ -316,10 +316,16 @@ def _false(env) -> Duals:
 
 
 def _text_fn(x: Duals, func: Callable[[str], object], what: str = "A text function") -> Duals:
-    """Text-valued result of ``func`` on each display text (NULL stays NULL)."""
-    out = map_distinct(x.display_text(), func)
-    check_texts(out, what)
-    return Duals.from_texts(out)
+    """Text-valued result of ``func`` on each display text (NULL stays NULL). A result may outgrow its
+    input (``Upper('ß')`` is ``SS``), so each distinct result is held to MaxStringLength."""
+
+    def checked(t: str) -> object:
+        out = func(t)
+        if isinstance(out, str) and len(out) > len(t):
+            check_length(len(out), what)
+        return out
+
+    return Duals.from_texts(map_distinct(x.display_text(), checked))
 
 
 @scalar("Upper", 1)
@@ -374,8 +380,7 @@ def _pairwise_text(
             out[i] = None if t is None or any(v is None for v in vals) else func(t, *vals)
     if numeric_result:
         return Duals.from_numbers(np.array([np.nan if v is None else v for v in out], dtype=np.float64))
-    check_texts(out, "A text function")
-    return Duals.from_texts(out)
+    return Duals.from_texts(out)  # the functions that can grow a text (Repeat, Replace) check first
 
 
 def _param_value(p: Duals) -> object:

@@ -140,13 +140,6 @@ def text_lengths(texts: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_texts(texts: np.ndarray, what: str) -> None:
-    """Raise when any text of an already built column is over ``MaxStringLength`` (results computed
-    per distinct value, whose size is bounded by their inputs)."""
-    if len(texts):
-        longest = int(text_lengths(texts).max())
-        check_length(longest, what)
-
 
 # --------------------------------------------------------------------------------------------------
 # Cancellation: long loops in the expression and script code poll the running reload's cancel flag.
