@@ -27,7 +27,9 @@ import orjson
 
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
+from engine.app.reload import cancel_orphaned_reloads
 from engine.auth import Authenticator, AuthError, Identity
+from engine.expr import limits
 from engine.metrics import Metrics
 from engine.rpc.handler import receive
 from engine.rpc.protocol import encode_notification
@@ -129,6 +131,7 @@ class Engine:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
+        limits.configure(limits.Limits.from_settings(self.settings))  # string, memory and reload limits
         settings = self.settings
         self.apps = AppRegistry(settings.document_directory)
         self.guard = AppGuard()
@@ -232,18 +235,24 @@ class Engine:
 
     def _closed(self, session: Session, sock: Socket) -> None:
         self.connections -= 1
+        sock.closed = True
         if not sock.pending:
             self.sessions.detach(session, sock)
             return
-        # what this socket asked for still happens (a DoSave, say) before it leaves the session
-        task = asyncio.get_running_loop().create_task(self._detach_when_settled(session, sock))
+        # what this socket asked for still happens (a DoSave, say) before it leaves the session; a reload
+        # among it ends with the session's TTL unless a socket of the session comes back
+        orphan_timer = cancel_orphaned_reloads(session, session.ttl)
+        task = asyncio.get_running_loop().create_task(self._detach_when_settled(session, sock, orphan_timer))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    async def _detach_when_settled(self, session: Session, sock: Socket) -> None:
+    async def _detach_when_settled(self, session: Session, sock: Socket,
+                                   orphan_timer: asyncio.TimerHandle | None) -> None:
         try:
             await sock.settled()
         finally:
+            if orphan_timer is not None:
+                orphan_timer.cancel()
             self.sessions.detach(session, sock)
 
 

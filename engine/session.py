@@ -85,6 +85,7 @@ class Socket:
         self.delta = DeltaCache()
         self.pending = 0  # requests read from this socket and not answered yet
         self.session: Session | None = None  # set when attached
+        self.closed = False  # the connection is gone (its requests may still be finishing)
         self._settled: asyncio.Future[None] | None = None
 
     @property
@@ -246,6 +247,10 @@ class Session:
             self.cancel(request_id)
         while self.backlog:
             _abort(self.backlog.popleft())
+
+    def orphaned(self) -> bool:
+        """Every socket of the session has closed (some may still be finishing their requests)."""
+        return all(sock.closed for sock in self.sockets)
 
     # -- handles -------------------------------------------------------------------------------------
     def new_handle(self, qtype: str, target: Any) -> int:

@@ -217,6 +217,13 @@ SPECS: tuple[_Spec, ...] = (
           "allow rules file (EnableABAC=1)"),
     _Spec("SystemDenyRulePath", "system_deny_rule_path", _optional_path, None,
           "deny rules file, evaluated before the allow rules (EnableABAC=1)"),
+    # -- resource limits of one request (engine.expr.limits) --
+    _Spec("MaxStringLength", "max_string_length", _int_in(1), 8 * 1024 * 1024,
+          "longest text (characters) an expression, Concat or dollar expansion may build"),
+    _Spec("MaxRequestMemoryMB", "max_request_memory_mb", _int_in(1), 2048,
+          "memory (MB) one request may predict for a join, cube, Aggr table, pages or LOAD"),
+    _Spec("ReloadTimeoutSeconds", "reload_timeout_seconds", _seconds, 0.0,
+          "a reload running longer is cancelled with an error; 0 = no limit", shown_default="0"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -265,6 +272,9 @@ class Settings:
     enable_abac: bool = False
     system_allow_rule_path: Path | None = None
     system_deny_rule_path: Path | None = None
+    max_string_length: int = 8 * 1024 * 1024
+    max_request_memory_mb: int = 2048
+    reload_timeout_seconds: float = 0.0
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

@@ -210,7 +210,7 @@ def test_keep_alive_and_an_unread_body(rest):
         conn.request("PUT", "/v1/test/ignore", body=b"x" * 5000, headers=_auth())
         resp = conn.getresponse()
         assert resp.status == 200 and resp.read() == b"did not read it" and resp.getheader("Connection") is None
-        conn.request("GET", "/health")
+        conn.request("GET", "/healthcheck")  # /health may say 429 on a loaded machine
         assert conn.getresponse().status == 200
     finally:
         conn.close()

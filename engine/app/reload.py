@@ -3,12 +3,19 @@
 The script runs in a worker thread; :class:`ReloadJob` is what the event loop reads meanwhile (progress
 lines, errors, finished or not) and how it asks the runner to stop. A failed or cancelled reload leaves
 the previous model in place: the app's data is swapped only when the whole script succeeded.
+
+Stopping is one flag, ``ReloadJob.cancel_event``, which the runner checks at every statement, loop pass
+and batch: ``Global.CancelReload``, an AbortRequest of the DoReload, the end of the caller's session
+(its last socket gone and its TTL over: the session cancels its requests) and ``-S
+ReloadTimeoutSeconds`` (a timer here) all set it. The error says which it was and names the line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -17,6 +24,7 @@ from typing import Any
 from engine.app import store
 from engine.app.app import App
 from engine.errors import RELOAD_IN_PROGRESS, QixError
+from engine.expr import limits
 from engine.script.errors import ReloadCancelled, ScriptError
 from engine.script.paths import Connection
 from engine.script.progress import Progress
@@ -39,9 +47,15 @@ class ReloadJob:
         self.ended_at: float | None = None
         self.errors: list[dict[str, Any]] = []
         self.log: list[str] = []
+        #: seconds of ReloadTimeoutSeconds when the timeout cancelled the reload
+        self.timed_out: float | None = None
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def time_out(self, seconds: float) -> None:
+        self.timed_out = seconds
         self.cancel_event.set()
 
     def snapshot(self) -> dict[str, Any]:
@@ -64,6 +78,23 @@ class ReloadJob:
                 "qErrorDataCode": "EDC_ERROR",
                 "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
             })
+
+
+def cancel_orphaned_reloads(session: Any, ttl: float) -> asyncio.TimerHandle | None:
+    """When the last socket of ``session`` closes, its requests still run (the socket waits for them
+    before it detaches and the TTL starts). A reload must not outlive its session that way: ``ttl``
+    seconds on, if still no socket of the session is open, its running reloads are cancelled. Call on
+    the event loop; cancel the returned timer once the socket's requests are done."""
+    if not math.isfinite(ttl):
+        return None
+
+    def expire() -> None:
+        if session.orphaned():
+            for job in list(session.reloads.values()):
+                if not job.finished:
+                    job.cancel()
+
+    return asyncio.get_running_loop().call_later(max(ttl, 0.0), expire)
 
 
 def progress_data(*, started: bool = False, finished: bool = False, completed: int = 0, millisecs: int = 0,
@@ -109,6 +140,11 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
                         engine_owned=functools.partial(store.is_engine_file, document_dir),
                         web=web or WebOptions())
     job.started = True
+    timeout = limits.current().reload_timeout
+    timer = threading.Timer(timeout, job.time_out, (timeout,)) if timeout > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         result = run_script(script, env, progress=job.progress, cancel=job.cancel_event)
     except ScriptError as err:
@@ -116,11 +152,19 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         job.log = [f"Error: {err.message}", "Execution Failed", "Execution finished."]
         log.info("reload failed", extra={"event": "reload_failed", "app": app.app_id, "error": err.message})
         return False
-    except ReloadCancelled:
-        job.fail("Reload cancelled")
-        log.info("reload cancelled", extra={"event": "reload_cancelled", "app": app.app_id})
+    except ReloadCancelled as err:
+        message = "Reload cancelled"
+        if job.timed_out is not None:
+            message = f"Reload cancelled: it ran longer than {job.timed_out:g} seconds (ReloadTimeoutSeconds)"
+        if err.line:
+            message += f" at line {err.line}"
+        job.fail(message, err.statement_text, err.line)
+        job.log = [f"Error: {message}", "Execution Failed", "Execution finished."]
+        log.info("reload cancelled", extra={"event": "reload_cancelled", "app": app.app_id, "error": message})
         return False
     finally:
+        if timer is not None:
+            timer.cancel()
         job.finished = True
         job.ended_at = time.monotonic()
         app.reloading = False

@@ -18,7 +18,9 @@ import numpy as np
 from engine.calc.join import Frame
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, UnknownField, evaluate, fields_of
+from engine.expr.duals import text_ranks
 from engine.expr.functions import as_numbers
+from engine.expr.limits import check_bytes, check_length, check_rows, text_lengths
 from engine.model.datamodel import DataModel
 from engine.model.selection import (
     ALTERNATIVE,
@@ -238,8 +240,7 @@ def _factorize(values: Duals) -> np.ndarray:
         offset = int(inv.max()) + 1
     txt = np.flatnonzero(np.isnan(num) & values.has_text())
     if txt.size:
-        _, inv = np.unique(values.text.take(txt).astype(str), return_inverse=True)
-        ids[txt] = inv + offset
+        ids[txt] = text_ranks(values.text.take(txt)) + offset
     return ids
 
 
@@ -257,12 +258,17 @@ def _distinct_pairs(g: np.ndarray, ids: np.ndarray) -> np.ndarray:
 def _text_order(values: Duals) -> tuple[np.ndarray, np.ndarray]:
     """(texts, rank of each text in code point order) for values' display texts."""
     texts = values.display_text()
-    has = np.flatnonzero(np.not_equal(texts, None))
-    rank = np.full(len(texts), -1, dtype=np.int64)
-    if has.size:
-        _, inv = np.unique(texts.take(has).astype(str), return_inverse=True)
-        rank[has] = inv
-    return texts, rank
+    return texts, text_ranks(texts)
+
+
+def _check_concat(g: np.ndarray, n: int, lengths: np.ndarray, sep: int) -> None:
+    """Predict each group's Concat text before joining it: its values plus one separator between two."""
+    if not len(g):
+        return
+    count = np.bincount(g, minlength=n)
+    size = np.bincount(g, weights=lengths, minlength=n) + sep * np.maximum(count - 1, 0)
+    check_length(int(size.max()), "Concat")
+    check_bytes(float(size.sum()), "Concat")
 
 
 def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Locale,
@@ -320,6 +326,7 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
         texts, rank = _text_order(values)
         ok = np.flatnonzero(rank >= 0)
         order = ok.take(np.lexsort((rank.take(ok), g.take(ok))))
+        _check_concat(g.take(ok), n, text_lengths(texts.take(ok)), len(sep))
         out = np.full(n, None, dtype=object)
         gg = g.take(order)
         bounds = np.flatnonzero(np.diff(gg)) + 1
@@ -559,6 +566,7 @@ class Aggregator:
         row_codes += [d.codes(self.frame) if sel is None else d.codes(self.frame).take(sel) for d in dims]
         sizes = [grouping.n] + [d.size for d in dims]
         inner_gid, ninner, inner_codes = group_rows(row_codes, sizes, len(row_codes[0]))
+        check_rows(ninner, 8 * (len(dims) + 4), "The Aggr table")
         if sel is not None:
             full = np.full(len(gid), -1, dtype=np.int64)
             full[sel] = inner_gid
@@ -736,8 +744,13 @@ def field_function(agg: Aggregator, name: str, args: tuple[Node, ...], n: int) -
             inf = agg.sets.inference_of(texts[4])
         if inf is None:
             return Duals.nulls(n)
-        parts = [f"{f}{tag_sep}{_selection_text(model, inf, f, val_sep, max_v)}"
-                 for f in inf.state.fields if f in model.fields and inf.has_selection(f)]
+        parts = []
+        size = 0
+        for f in inf.state.fields:
+            if f in model.fields and inf.has_selection(f):
+                parts.append(f"{f}{tag_sep}{_selection_text(model, inf, f, val_sep, max_v)}")
+                size += len(parts[-1]) + len(rec_sep)
+                check_length(size, "GetCurrentSelections")
         return Duals.const(rec_sep.join(parts) if parts else None, n)
     if not args:
         raise QixError(INVALID_PARAMETERS, name, f"{name} needs a field name")
@@ -788,7 +801,9 @@ def _selection_text(model: DataModel, inf: Inference, field: str, sep: str, max_
         return f"{len(sel)} of {total}"
     crit = {k: v for k, v in LIST_DEFAULT.items() if k != "qSortByState"}
     order = sorted_symbols(sel, symbol_keys(model, field, crit))
-    return sep.join(model.fields[field].symbols.text.take(order).tolist())
+    texts = model.fields[field].symbols.text.take(order)
+    check_length(int(text_lengths(texts).sum()) + len(sep) * max(len(texts) - 1, 0), "The selection text")
+    return sep.join(texts.tolist())
 
 
 def evaluate_measure(node: Node, aggregator: Aggregator, grouping: Grouping) -> Duals:

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import PAGES_TOO_LARGE, QixError
+from engine.expr.limits import check_rows
 from engine.model.datamodel import DataModel
 from engine.model.index import model_index
 
 #: The engine refuses data pages of more cells than this.
 MAX_PAGE_CELLS = 10_000
+#: What one rendered cell costs until it is sent (a dict of text, number, state; its JSON)
+CELL_BYTES = 512
 NULL_TEXT = "-"
 
 
@@ -45,6 +48,16 @@ class Page:
         if w * h > MAX_PAGE_CELLS:
             raise QixError(PAGES_TOO_LARGE, f"{w * h} cells")
         return cls(left, top, w, h)
+
+    @classmethod
+    def check_all(cls, pages: list[dict], width: int, height: int, min_width: int = 0) -> None:
+        """Refuse a request whose pages together (each within ``MAX_PAGE_CELLS``) would take more than
+        the request's memory: a thousand pages of 10,000 cells is ten million cell objects."""
+        if not isinstance(pages, list):
+            return
+        cells = sum(p.width * p.height for p in (cls.clip(q, width, height, min_width) for q in pages
+                                                  if isinstance(q, dict)))
+        check_rows(cells, CELL_BYTES, "The requested pages", PAGES_TOO_LARGE)
 
     def area(self) -> dict:
         return {"qLeft": self.left, "qTop": self.top, "qWidth": self.width, "qHeight": self.height}

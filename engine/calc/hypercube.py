@@ -34,6 +34,7 @@ from engine.calc.star import StarAggregator, StarFallback, star_groups, star_pla
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Duals, ExprSyntaxError, Locale, Node, fields_of
 from engine.expr.formatting import format_number
+from engine.expr.limits import RESULT_TOO_LARGE, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.numformat import format_default
 from engine.model.selection import STATE_LETTERS, Inference
@@ -41,6 +42,9 @@ from engine.model.symbols import SymbolTable
 
 _LETTERS = np.asarray(STATE_LETTERS, dtype=object)
 _DENSE_LIMIT = 1 << 24
+#: bytes a materialised cube cell costs: a dimension code, or a measure's number and text reference,
+#: plus the sort keys and reorderings made of them
+_CELL_BYTES = 32
 #: qMode spellings seen on the wire → the short title
 MODES = {"S": "S", "DATA_MODE_STRAIGHT": "S", "EQ_DATA_MODE_STRAIGHT": "S",
          "P": "P", "DATA_MODE_PIVOT": "P", "EQ_DATA_MODE_PIVOT": "P",
@@ -219,6 +223,7 @@ class HyperCube:
 
     def _finish(self, aggregator, gid: np.ndarray, ngroups: int, gcodes: list[np.ndarray]) -> None:
         """Measures, totals, suppression and sorting over groups ``gid`` of the aggregator's rows."""
+        check_rows(ngroups, _CELL_BYTES * max(self.ncols, 1), "The hypercube", RESULT_TOO_LARGE)
         keep = np.ones(ngroups, dtype=bool)
         for d, gc in zip(self.dims, gcodes, strict=True):
             if d.null_suppression:
@@ -395,6 +400,7 @@ class HyperCube:
         """GetHyperCubeData: one NxDataPage per requested page, clipped to the cube."""
         nd = len(self.dims)
         out = []
+        Page.check_all(pages, self.ncols, self.nrows)
         for p in pages:
             page = Page.clip(p, self.ncols, self.nrows)
             matrix = []

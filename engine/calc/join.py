@@ -8,17 +8,23 @@ one-to-many link expands rows with ``np.repeat``. Rows of a table that no root r
 customer without orders) are appended with the other tables NULL, so a chart shows them too.
 Unlinked components are combined by a cartesian product, as the engine does.
 
+Each expansion predicts its row count before it materialises anything and is held to the request's
+memory (``MaxRequestMemoryMB``): a chart over two unlinked 100k-row tables asks for 10^10 rows, and is
+refused with error 19 instead of trying.
+
 The result is a :class:`Frame`: for each table, the row index of each frame row (``-1`` = none).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.expr.limits import check_rows
 from engine.model.datamodel import DataModel
 from engine.model.index import model_index
 from engine.model.selection import Inference
@@ -98,6 +104,10 @@ def plan_join(model: DataModel, tables: Iterable[str]) -> JoinPlan:
         return JoinPlan(tuple(comps))
 
     return model_index(model).field_cached("join_plan", "\x00".join(need), build)  # type: ignore[return-value]
+
+
+#: bytes per frame row and table (an int64 row index), the unit of the join's size checks
+_ROW_BYTES = 8
 
 
 @dataclass
@@ -207,6 +217,7 @@ def _walk(model: DataModel, inf: Inference, edges: tuple[Edge, ...], start: str,
         cnt = cnt_ext.take(keys)
         rep = np.maximum(cnt, 1)
         total = int(rep.sum())
+        check_rows(total, _ROW_BYTES * (len(cur) + 4), "The join of the tables")
         parent_of = np.repeat(np.arange(len(pr), dtype=np.int64), rep)
         first = np.append(starts[:-1], 0).take(keys)
         offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(rep) - rep, rep)
@@ -262,7 +273,8 @@ def build_frame(model: DataModel, inf: Inference, plan: JoinPlan) -> Frame:
         root = plan.components[0].root
         return Frame(n, rows, order, set() if expanded else {root})
     sizes = [p[1] for p in parts]
-    total = int(np.prod(sizes, dtype=np.int64))
+    total = math.prod(sizes)  # Python ints: a product past 2**63 must not wrap around
+    check_rows(total, _ROW_BYTES * (len(order) + 2), "The cartesian product of unlinked tables")
     out: dict[str, np.ndarray] = {}
     stride = total
     base = np.arange(total, dtype=np.int64)

@@ -177,6 +177,7 @@ class ListObject:
     def data_pages(self, pages: list[dict]) -> list[dict]:
         """GetListObjectData: one NxDataPage per requested page, clipped to the list."""
         out = []
+        Page.check_all(pages, 1, self.size, min_width=1)
         for p in pages:
             page = Page.clip(p, 1, self.size, min_width=1)
             out.append({"qMatrix": self._cells(page), "qTails": [], "qArea": page.area()})

@@ -171,6 +171,7 @@ class PivotView:
         """NxPivotPage per requested page (clipped to ``ncols`` × ``nleft``)."""
         out = []
         nm = max(self.nmeasures, 1)
+        Page.check_all(pages, self.ncols, self.nleft)
         for p in pages:
             page = Page.clip(p, self.ncols, self.nleft)
             rows = range(page.top, page.top + page.height)
@@ -186,6 +187,7 @@ class PivotView:
         """NxStackPage per requested page: rows of the cube, columns of measures."""
         cube = self.cube
         out = []
+        Page.check_all(pages, self.nmeasures, cube.nrows)
         for p in pages:
             page = Page.clip(p, self.nmeasures, cube.nrows)
             h = page.height

@@ -223,7 +223,8 @@ class SetResolver:
         out = np.isin(d.num, nums[has]) & ~np.isnan(d.num)
         texts = s.text.take(pick[~has])
         if texts.size:
-            out |= np.isnan(d.num) & np.isin(d.text.astype(str), texts.astype(str))
+            wanted = set(texts.tolist())
+            out |= np.isnan(d.num) & np.fromiter((t in wanted for t in d.text), dtype=bool, count=len(d.text))
         return out
 
     # --- records -----------------------------------------------------------------------------------

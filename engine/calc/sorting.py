@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.expr.duals import text_ranks
 from engine.model.datamodel import DataModel
 from engine.model.index import model_index
 from engine.model.selection import (
@@ -66,7 +67,7 @@ def ascii_rank(model: DataModel, field_name: str) -> np.ndarray:
     def build() -> np.ndarray:
         texts = syms.texts(np.arange(len(syms)))  # not cached on the symbol table: the rank is
         keys = np.array([t.casefold() for t in texts], dtype=object)
-        order = np.lexsort((np.asarray(texts, dtype=str), keys.astype(str))) if len(texts) else np.empty(0, np.int64)
+        order = np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(keys))) if len(texts) else np.empty(0, np.int64)
         rank = np.empty(len(texts), dtype=np.int64)
         rank[order] = np.arange(len(texts))
         return rank
@@ -125,8 +126,8 @@ def keys_for_symbols(syms: SymbolTable, crit: dict[str, int]) -> list[np.ndarray
     s = crit.get("qSortByAscii", 0)
     if s and n:
         texts = syms.text
-        folded = np.array([t.casefold() for t in texts], dtype=object).astype(str)
-        order = np.lexsort((np.asarray(texts, dtype=str), folded))
+        folded = np.array([t.casefold() for t in texts], dtype=object)
+        order = np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(folded)))
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n)
         keys.append(rank * s)

@@ -16,6 +16,9 @@ import pyarrow.compute as pc
 
 from engine.model.numformat import format_default
 
+from .limits import MIB, checkpoint, text_lengths
+from .objects import not_none
+
 TRUE = -1.0
 FALSE = 0.0
 
@@ -142,8 +145,14 @@ def _object_array(values: Iterable[str | None]) -> np.ndarray:
 
 
 def _not_none(arr: np.ndarray) -> np.ndarray:
-    """Vectorised ``x is not None`` for an object array."""
-    return np.not_equal(arr, None)
+    """Vectorised ``x is not None`` for an object array (see ``objects.not_none``)."""
+    return not_none(arr)
+
+
+#: Above this many characters in a column, distinct texts are found by hashing the Python strings
+#: rather than through an Arrow copy: a column of a million references to one long string (a constant
+#: ``Repeat`` over a chart's groups) must not be copied a million times.
+ARROW_TEXT_VOLUME = 64 * MIB
 
 
 def map_distinct(texts: np.ndarray, func: Callable[[str], object]) -> np.ndarray:
@@ -160,11 +169,48 @@ def map_distinct(texts: np.ndarray, func: Callable[[str], object]) -> np.ndarray
         for i, t in enumerate(texts):
             out[i] = None if t is None else func(t)
         return out
+    if int(text_lengths(texts).sum()) > ARROW_TEXT_VOLUME:
+        done: dict[str, object] = {}
+        for i, t in enumerate(texts):
+            if not i & 4095:
+                checkpoint()
+            if t is not None:
+                r = done.get(t, done)
+                out[i] = r if r is not done else done.setdefault(t, func(t))
+        return out
     arr = pa.array(texts, type=pa.string())
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary.to_pylist()
     results = np.empty(len(dictionary) + 1, dtype=object)
-    results[:-1] = [func(t) for t in dictionary]
+    for k in range(0, len(dictionary), 4096):
+        checkpoint()
+        results[k : min(k + 4096, len(dictionary))] = [func(t) for t in dictionary[k : k + 4096]]
     results[-1] = None
     idx = enc.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
     return results.take(idx)
+
+
+def text_ranks(texts: np.ndarray) -> np.ndarray:
+    """Dense rank of each text in code point order (``-1`` for None).
+
+    The memory-safe spelling of ``np.unique(texts.astype(str), return_inverse=True)``: numpy's
+    fixed-width copy takes rows × the longest text × 4 bytes (a million rows next to one 8 Mi
+    character text would ask for 32 TB). Arrow sorts UTF-8 bytes, which is code point order too.
+    """
+    n = len(texts)
+    rank = np.full(n, -1, dtype=np.int64)
+    has = np.flatnonzero(_not_none(texts))
+    if not len(has):
+        return rank
+    sub = texts.take(has)
+    if len(sub) <= 16 or int(text_lengths(sub).sum()) > ARROW_TEXT_VOLUME:
+        uniq = sorted(set(sub.tolist()))
+        pos = {t: i for i, t in enumerate(uniq)}
+        rank[has] = np.fromiter((pos[t] for t in sub), dtype=np.int64, count=len(sub))
+        return rank
+    enc = pc.dictionary_encode(pa.array(sub, type=pa.string()))
+    order = np.asarray(pc.array_sort_indices(enc.dictionary), dtype=np.int64)
+    dict_rank = np.empty(len(order), dtype=np.int64)
+    dict_rank[order] = np.arange(len(order))
+    rank[has] = dict_rank.take(np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64))
+    return rank

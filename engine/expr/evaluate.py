@@ -30,6 +30,7 @@ from .duals import FALSE, TRUE, Duals
 from .formatting import DEFAULT_LOCALE, Locale
 from .functions import FUNCTIONS, LAZY_FUNCTIONS, as_numbers, call_scalar, wildcard_regex
 from .lexer import ExprSyntaxError
+from .limits import check_bytes, check_length, checkpoint, text_lengths
 from .parser import parse_expression
 
 #: Aggregation functions: evaluated by ``EvalContext.aggregate``, never row by row.
@@ -198,9 +199,7 @@ def binary(op: str, left: Duals, right: Duals, locale: Locale = DEFAULT_LOCALE) 
         res = np.where(np.isfinite(res), res, np.nan)
         return Duals.from_numbers(res)
     if op == "&":
-        lt, rt = left.display_text(null=""), right.display_text(null="")
-        joined = pc.binary_join_element_wise(_arrow(lt), _arrow(rt), "")
-        return Duals.from_texts(np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object))
+        return Duals.from_texts(concat_texts(left.display_text(null=""), right.display_text(null="")))
     if op in _COMPARE:
         return Duals.booleans(compare(op, left, right, locale))
     if op in ("PRECEDES", "FOLLOWS"):
@@ -244,6 +243,36 @@ _TEXT_CMP = {
     "<=": pc.less_equal,
     ">=": pc.greater_equal,
 }
+
+
+#: Above this many result characters ``&`` joins per distinct pair of Python strings (results shared),
+#: not through Arrow, which would copy a text once per row.
+_ARROW_JOIN_VOLUME = 64 * 1024 * 1024
+
+
+def concat_texts(lt: np.ndarray, rt: np.ndarray) -> np.ndarray:
+    """``lt & rt`` row by row (no None in either). Sizes are predicted first: no row may pass
+    ``MaxStringLength``, and the column no more than the request's memory."""
+    if not len(lt):
+        return np.empty(0, dtype=object)
+    lengths = text_lengths(lt) + text_lengths(rt)
+    check_length(int(lengths.max()), "The & operator")
+    if int(lengths.sum()) <= _ARROW_JOIN_VOLUME:
+        joined = pc.binary_join_element_wise(_arrow(lt), _arrow(rt), "")
+        return np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    out = np.empty(len(lt), dtype=object)
+    done: dict[tuple[str, str], str] = {}
+    volume = 0
+    for i, pair in enumerate(zip(lt, rt, strict=True)):
+        if not i & 4095:
+            checkpoint()
+        hit = done.get(pair)
+        if hit is None:
+            volume += int(lengths[i])
+            check_bytes(volume, "The & operator")
+            hit = done[pair] = pair[0] + pair[1]
+        out[i] = hit
+    return out
 
 
 def _arrow(texts: np.ndarray) -> pa.Array:

@@ -9,7 +9,9 @@ Forms handled (inner expansions first, everywhere in the text including inside q
 * ``$(=expr)``: the text of the evaluated expression (via the ``evaluate_expression`` callback);
 * ``$(Include=file)`` / ``$(Must_Include=file)``: via the optional ``include`` callback, else kept as is.
 
-A variable's text is itself expanded (it may hold ``$(...)``); ``MAX_DEPTH`` bounds the recursion.
+A variable's text is itself expanded (it may hold ``$(...)``); ``MAX_DEPTH`` bounds the recursion,
+and every result is held to ``MaxStringLength`` as it is assembled (a variable holding ``$(v)$(v)``
+nested a few levels deep would otherwise double its size at each level).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from engine.errors import INVALID_PARAMETERS, QixError
 
 from .formatting import DEFAULT_LOCALE, Locale, interpret_texts
+from .limits import check_length, checkpoint
 
 MAX_DEPTH = 64
 
@@ -95,6 +98,7 @@ def split_arguments(text: str) -> list[str]:
 def substitute_parameters(body: str, args: list[str]) -> str:
     """Replace ``$0`` by the argument count and ``$1``..``$n`` by the arguments (``$10`` before ``$1``)."""
     out: list[str] = []
+    size = len(body)
     i, n = 0, len(body)
     while i < n:
         if body[i] == "$" and i + 1 < n and body[i + 1].isdigit():
@@ -107,6 +111,8 @@ def substitute_parameters(body: str, args: list[str]) -> str:
                 i = j
                 continue
             if k <= len(args):
+                size += len(args[k - 1])
+                check_length(size, "Dollar-sign expansion")
                 out.append(args[k - 1])
                 i = j
                 continue
@@ -137,13 +143,17 @@ def expand(
     include: Callable[[str, bool], str] | None = None,
     locale: Locale = DEFAULT_LOCALE,
     _depth: int = 0,
+    _memo: dict[str, str] | None = None,
 ) -> str:
     """Expand every ``$(...)`` in ``text``; see the module docstring for the forms."""
     if "$(" not in text:
         return text
+    if _memo is None:  # a plain $(v) expands once per call: $(a) = $(b)$(b), $(b) = $(c)$(c) ... is linear
+        _memo = {}
     if _depth > MAX_DEPTH:
         raise ExpansionError("Dollar-sign expansion nested too deeply (a variable refers to itself?)")
     out: list[str] = []
+    size = 0
     i = 0
     while True:
         j = text.find("$(", i)
@@ -151,19 +161,21 @@ def expand(
             out.append(text[i:])
             break
         out.append(text[i:j])
+        size += j - i
+        checkpoint()
         close = _find_close(text, j + 2)
         if close < 0:
             out.append(text[j:])
             break
         raw = text[j + 2 : close]
-        inner = expand(
-            raw, lookup_variable, evaluate_expression, include=include, locale=locale, _depth=_depth + 1
+        inner = expand(raw, lookup_variable, evaluate_expression, include=include, locale=locale,
+                       _depth=_depth + 1, _memo=_memo)
+        piece = _expand_one(
+            inner, text[j : close + 1], lookup_variable, evaluate_expression, include, locale, _depth, _memo
         )
-        out.append(
-            _expand_one(
-                inner, text[j : close + 1], lookup_variable, evaluate_expression, include, locale, _depth
-            )
-        )
+        size += len(piece)
+        check_length(size + len(text) - close - 1, "Dollar-sign expansion")
+        out.append(piece)
         i = close + 1
     return "".join(out)
 
@@ -176,6 +188,7 @@ def _expand_one(
     include: Callable[[str, bool], str] | None,
     locale: Locale,
     depth: int,
+    memo: dict[str, str],
 ) -> str:
     stripped = content.strip()
     if stripped.startswith("="):
@@ -196,11 +209,15 @@ def _expand_one(
         args = split_arguments(stripped[paren + 1 : -1])
         if args == [""]:
             args = []
+    if args is None and name in memo:
+        return memo[name]
     value = lookup_variable(name)
     if value is None:
         return ""
     if args is not None:
         value = substitute_parameters(value, args)
-    return expand(
-        value, lookup_variable, evaluate_expression, include=include, locale=locale, _depth=depth + 1
-    )
+    out = expand(value, lookup_variable, evaluate_expression, include=include, locale=locale,
+                 _depth=depth + 1, _memo=memo)
+    if args is None:
+        memo[name] = out
+    return out

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 
 import numpy as np
@@ -443,7 +443,10 @@ def _split_sections(fmt: str) -> list[str]:
 def round_half_up(x: float, decimals: int) -> Decimal:
     """``x`` rounded half away from zero, using its shortest decimal representation."""
     try:
-        return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+        # enough precision for every digit asked for (the default 28 fails past 28 decimals)
+        context = Context(prec=max(28, decimals + 330))
+        return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP,
+                                                context=context)
     except InvalidOperation:
         return Decimal(0)
 
@@ -523,9 +526,10 @@ def format_numbers(
         nf = _number_format(section, dec, thou, locale.decimal_sep, locale.thousand_sep)
         x = nums.take(idx)
         v = np.abs(x) * (100.0 if nf.percent else 1.0)
-        scale = 10**nf.frac_max
+        # more decimals than a float has digits: the exact path (10**frac_max overflows a float)
+        scale = 10**nf.frac_max if nf.frac_max <= 15 else 1
         raw = v * scale
-        exact = raw < _MAX_EXACT_SCALED
+        exact = raw < _MAX_EXACT_SCALED if nf.frac_max <= 15 else np.zeros(len(v), dtype=bool)
         if not exact.all():
             slow = idx[~exact]
             out[slow] = [format_number(float(nums[i]), fmt, dec, thou, locale) for i in slow]

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.model.numformat import format_default
 
-from .duals import FALSE, TRUE, Duals, map_distinct
+from .duals import ARROW_TEXT_VOLUME, FALSE, TRUE, Duals, map_distinct
 from .formatting import (
     DEFAULT_LOCALE,
     Locale,
@@ -41,6 +41,7 @@ from .formatting import (
     weekday_monday0,
     ymd_from_serial,
 )
+from .limits import LimitExceeded, check_length, check_rows, checkpoint, text_lengths
 
 # ==================================================================================================
 # Errors and signals
@@ -89,7 +90,7 @@ def as_numbers(d: Duals, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
 
 def _unique_texts(texts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct non-None strings and the index of each input in them (dictionary encoding)."""
-    if len(texts) <= 16:
+    if len(texts) <= 16 or int(text_lengths(texts).sum()) > ARROW_TEXT_VOLUME:
         seen: dict[str, int] = {}
         inv = np.array([seen.setdefault(t, len(seen)) for t in texts], dtype=np.intp)
         uniq = np.empty(len(seen), dtype=object)
@@ -314,9 +315,17 @@ def _false(env) -> Duals:
 # String functions
 
 
-def _text_fn(x: Duals, func: Callable[[str], object]) -> Duals:
-    """Text-valued result of ``func`` on each display text (NULL stays NULL)."""
-    return Duals.from_texts(map_distinct(x.display_text(), func))
+def _text_fn(x: Duals, func: Callable[[str], object], what: str = "A text function") -> Duals:
+    """Text-valued result of ``func`` on each display text (NULL stays NULL). A result may outgrow its
+    input (``Upper('ß')`` is ``SS``), so each distinct result is held to MaxStringLength."""
+
+    def checked(t: str) -> object:
+        out = func(t)
+        if isinstance(out, str) and len(out) > len(t):
+            check_length(len(out), what)
+        return out
+
+    return Duals.from_texts(map_distinct(x.display_text(), checked))
 
 
 @scalar("Upper", 1)
@@ -365,11 +374,13 @@ def _pairwise_text(
         cols = [_param_column(p) for p in params]
         out = np.empty(len(texts), dtype=object)
         for i, t in enumerate(texts):
+            if not i & 4095:
+                checkpoint()
             vals = [c[i] for c in cols]
             out[i] = None if t is None or any(v is None for v in vals) else func(t, *vals)
     if numeric_result:
         return Duals.from_numbers(np.array([np.nan if v is None else v for v in out], dtype=np.float64))
-    return Duals.from_texts(out)
+    return Duals.from_texts(out)  # the functions that can grow a text (Repeat, Replace) check first
 
 
 def _param_value(p: Duals) -> object:
@@ -385,11 +396,15 @@ def _param_column(p: Duals) -> list:
 
 
 def _int(v: object) -> int:
+    """A count or position argument as an int; NaN is 0 and an infinity a huge count (so that a size
+    check rejects it instead of ``int()`` overflowing)."""
     if isinstance(v, str):
         try:
-            return int(float(v.strip()))
+            v = float(v.strip())
         except ValueError:
             return 0
+    if isinstance(v, float) and not np.isfinite(v):
+        return 0 if np.isnan(v) else (1 << 62) * (1 if v > 0 else -1)
     return int(v)  # type: ignore[call-overload]
 
 
@@ -449,9 +464,18 @@ def _index_fn(env, s: Duals, sub: Duals, n: Duals | None = None) -> Duals:
     return _pairwise_text(_index, s, *params, numeric_result=True)
 
 
+def _replace_text(t: str, x: object, y: object) -> str:
+    old, new = _str(x), _str(y)
+    if not old:
+        return t
+    if len(new) > len(old):  # predict before building: every occurrence grows the text
+        check_length(len(t) + t.count(old) * (len(new) - len(old)), "Replace")
+    return t.replace(old, new)
+
+
 @scalar("Replace", 3)
 def _replace(env, s: Duals, a: Duals, b: Duals) -> Duals:
-    return _pairwise_text(lambda t, x, y: t.replace(_str(x), _str(y)) if _str(x) else t, s, a, b)
+    return _pairwise_text(_replace_text, s, a, b)
 
 
 def _subfield(t: str, delim: object, n: object) -> str | None:
@@ -470,15 +494,19 @@ def _subfield_fn(env, s: Duals, delim: Duals, n: Duals | None = None) -> Duals:
     return _pairwise_text(_subfield, s, delim, n)
 
 
-def subfield_parts(s: Duals, delim: Duals) -> tuple[np.ndarray, Duals]:
+def subfield_parts(s: Duals, delim: Duals, max_rows: int | None = None) -> tuple[np.ndarray, Duals]:
     """The row-multiplying form: (source row index per part, the parts). NULL input rows give one
-    NULL part, as Qlik keeps the row."""
+    NULL part, as Qlik keeps the row. Parts are counted before they are split out: more than
+    ``max_rows`` raises ``LimitExceeded``."""
     texts = s.display_text()
     dl = delim.display_text()
     rows: list[int] = []
     parts: list[str | None] = []
     cache: dict[tuple[str, str], list[str]] = {}
+    total = 0
     for i, t in enumerate(texts):
+        if not i & 4095:
+            checkpoint()
         d = dl[i] if len(dl) > i else None
         if t is None or d is None:
             rows.append(i)
@@ -486,6 +514,9 @@ def subfield_parts(s: Duals, delim: Duals) -> tuple[np.ndarray, Duals]:
             continue
         key = (t, d)
         got = cache.get(key)
+        total += len(got) if got is not None else (t.count(d) + 1 if d else 1)
+        if max_rows is not None and total > max_rows:
+            raise LimitExceeded("SubField", f"SubField would make more than {max_rows:,} rows (ScriptMaxRows)")
         if got is None:
             got = cache[key] = t.split(d) if d else [t]
         rows.extend([i] * len(got))
@@ -515,21 +546,38 @@ def _ord(env, s: Duals) -> Duals:
     return Duals.from_numbers(np.array([np.nan if v is None else v for v in vals], dtype=np.float64))
 
 
+def _repeat_text(t: str, k: object) -> str:
+    count = max(0, _int(k))
+    check_length(len(t) * count, "Repeat")  # before the build: one C-level copy holds the GIL throughout
+    return t * count
+
+
 @scalar("Repeat", 1, 2)
 def _repeat(env, s: Duals, n: Duals | None = None) -> Duals:
     if n is None:
         return _text_fn(s, lambda t: t)
-    return _pairwise_text(lambda t, k: t * max(0, _int(k)), s, n)
+    return _pairwise_text(_repeat_text, s, n)
+
+
+def _keep_chars(t: str, k: object) -> str:
+    chars = _str(k)
+    if not chars:
+        return ""
+    return re.sub(f"[^{re.escape(chars)}]+", "", t)  # one C-level pass, not a Python loop per character
+
+
+def _purge_chars(t: str, k: object) -> str:
+    return t.translate(dict.fromkeys(map(ord, _str(k))))
 
 
 @scalar("KeepChar", 2)
 def _keepchar(env, s: Duals, keep: Duals) -> Duals:
-    return _pairwise_text(lambda t, k: "".join(c for c in t if c in _str(k)), s, keep)
+    return _pairwise_text(_keep_chars, s, keep)
 
 
 @scalar("PurgeChar", 2)
 def _purgechar(env, s: Duals, purge: Duals) -> Duals:
-    return _pairwise_text(lambda t, k: "".join(c for c in t if c not in _str(k)), s, purge)
+    return _pairwise_text(_purge_chars, s, purge)
 
 
 def _textbetween(t: str, a: object, b: object, nth: object = 1.0) -> str | None:
@@ -650,9 +698,19 @@ def _num(
     f, d, t = _opt_text(fmt), _opt_text(dec), _opt_text(thou)
     if not f:
         if d is not None:
+            _check_format(1, "", d, None, "Num")
             return _formatted(nums, lambda v: format_default(v).replace(".", d))
         return _formatted(nums, lambda v: format_number_plain(v, loc))
     return _formatted_array(nums, f, d, t, loc)
+
+
+def _check_format(count: int, fmt: str, dec: str | None, thou: str | None, what: str) -> None:
+    """Predict the texts a format makes before making them: a format code renders each of its
+    characters as at most a few (``MMMM`` as ``September``, ``D`` as ``12``), and the digits of a
+    float (at most ~310, one separator per three) come on top."""
+    per_value = 4 * len(fmt) + 32 + 320 * (1 + len(thou or "")) // 3 + 320 + len(dec or "")
+    check_length(per_value, what)
+    check_rows(count, per_value * 4, what)
 
 
 def _formatted_array(nums: np.ndarray, fmt: str, dec: str | None, thou: str | None, loc: Locale) -> Duals:
@@ -662,6 +720,7 @@ def _formatted_array(nums: np.ndarray, fmt: str, dec: str | None, thou: str | No
     idx = np.flatnonzero(~np.isnan(nums))
     if len(idx):
         uniq, inv = np.unique(nums.take(idx), return_inverse=True)
+        _check_format(len(uniq), fmt, dec, thou, "A number format")
         out[idx] = format_numbers(uniq, fmt, dec, thou, loc).take(inv)
     return Duals(nums, out)
 
@@ -776,6 +835,7 @@ def _formatted_dates(nums: np.ndarray, fmt: str, loc: Locale, interval: bool = F
     idx = np.flatnonzero(~np.isnan(nums))
     if len(idx):
         uniq, inv = np.unique(nums.take(idx), return_inverse=True)
+        _check_format(len(uniq), fmt, None, None, "A date format")
         out[idx] = format_datetimes(uniq, fmt, loc, interval).take(inv)
     return Duals(nums, out)
 
@@ -1205,6 +1265,8 @@ def _hash(bits: int):
         out = np.empty(n, dtype=object)
         cache: dict[tuple[str, ...], str] = {}
         for i in range(n):
+            if not i & 4095:
+                checkpoint()
             key = tuple(t[i] for t in texts)
             h = cache.get(key)
             if h is None:

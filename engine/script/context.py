@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr import Call, Duals, FieldRef, Literal, Locale, Node, UnknownField, evaluate
+from engine.expr.duals import text_ranks
 from engine.expr.functions import as_numbers
+from engine.expr.limits import check_bytes, check_length, text_lengths
 from engine.script.errors import FIELD_NOT_FOUND, GENERAL, TABLE_NOT_FOUND, StatementError
 from engine.script.tables import Column, _row_keys
 
@@ -244,7 +246,7 @@ def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) ->
     if name in ("MINSTRING", "MAXSTRING"):
         texts = vals.display_text()
         ok = np.flatnonzero(np.not_equal(texts, None))
-        order = ok[np.lexsort((texts.take(ok).astype(str), g.take(ok)))]
+        order = ok[np.lexsort((text_ranks(texts.take(ok)), g.take(ok)))]
         gs = g.take(order)
         if name == "MINSTRING":
             sel = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if len(gs) else np.empty(0, np.int64)
@@ -273,10 +275,12 @@ def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) ->
         weights = as_numbers(ctx.eval(call.args[2]), ctx.locale) if len(call.args) > 2 else None
         texts = vals.display_text()
         ok = np.flatnonzero(np.not_equal(texts, None))
-        keys = (texts.take(ok).astype(str),) if weights is None else (texts.take(ok).astype(str), weights.take(ok))
+        ranks = text_ranks(texts.take(ok))
+        keys = (ranks,) if weights is None else (ranks, weights.take(ok))
         order = ok[np.lexsort(keys[::-1] + (g.take(ok),))]
         out = np.full(ngroups, None, dtype=object)
         gs = g.take(order)
+        _check_script_concat(g.take(ok), ranks, text_lengths(texts.take(ok)), ngroups, len(sep or ""))
         bounds = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1], True]) if len(gs) else np.array([0])
         for a, b in zip(bounds[:-1], bounds[1:], strict=False):   # one join per group
             seen: dict[str, None] = {}
@@ -285,6 +289,18 @@ def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) ->
             out[gs[a]] = (sep or "").join(seen)
         return Duals.from_texts(out)
     raise StatementError(f"Aggregation function {name} is not supported in a script", GENERAL)
+
+
+def _check_script_concat(g: np.ndarray, ranks: np.ndarray, lengths: np.ndarray, ngroups: int, sep: int) -> None:
+    """Predict each group's Concat text (its distinct values and separators) before joining it."""
+    if not len(g):
+        return
+    _, first = np.unique(_row_keys([g, ranks]), return_index=True)
+    gd = g.take(first)
+    count = np.bincount(gd, minlength=ngroups)
+    size = np.bincount(gd, weights=lengths.take(first), minlength=ngroups) + sep * np.maximum(count - 1, 0)
+    check_length(int(size.max()), "Concat")
+    check_bytes(float(size.sum()), "Concat")
 
 
 def _null_at(d: Duals, idx: np.ndarray) -> Duals:

@@ -31,7 +31,13 @@ class ScriptError(Exception):
 
 
 class ReloadCancelled(Exception):
-    """The reload was cancelled through its ``cancel`` event."""
+    """The reload was cancelled through its ``cancel`` event; ``line`` and ``statement_text`` say which
+    statement was running (0 / empty when none was)."""
+
+    def __init__(self, message: str = "Reload cancelled", line: int = 0, statement_text: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.statement_text = statement_text
 
 
 class StatementError(Exception):

@@ -2,7 +2,15 @@
 
 Each statement is dollar-expanded, then parsed (:mod:`parser`), then executed here. Control flow
 (IF/FOR/DO/SUB/SWITCH) is matched up front on the raw statements so that expansion inside a loop
-body happens on every pass, like the engine does.
+body happens on every pass, like the engine does; a DO's and a LOOP's condition are expanded and
+evaluated again on every pass too.
+
+A reload must stop promptly when cancelled (CancelReload, AbortRequest, ReloadTimeoutSeconds, its
+session ending): every statement, every loop pass and every WHILE batch checks the cancel flag, and
+long Python loops inside the expression code poll it through ``engine.expr.limits.checkpoint``.
+``LOAD ... WHILE`` runs in batches of IterNo values per source row (cost proportional to the rows it
+produces, ScriptMaxRows checked per batch), and every statement that multiplies rows (AUTOGENERATE,
+JOIN, CROSSTABLE, SubField) predicts its output before materialising it.
 """
 
 from __future__ import annotations
@@ -20,11 +28,13 @@ import numpy as np
 from engine.errors import QixError
 from engine.expr import Call, Duals, FieldRef, Locale, Node, UnknownField, UnknownFunction, evaluate
 from engine.expr import parse_expression as _parse_expression
+from engine.expr.duals import text_ranks
 from engine.expr.evaluate import contains_aggregation
 from engine.expr.expand import expand as _dollar_expand
 from engine.expr.formatting import interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
 from engine.expr.lexer import ExprSyntaxError
+from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
@@ -194,6 +204,10 @@ def build_program(text: str, source_name: str = "") -> Program:
     return Program(text, stmts, kinds, partner, chains, source_name)
 
 
+#: rows one WHILE batch evaluates at most (active source rows × IterNo values per row)
+_WHILE_BATCH = 1 << 16
+
+
 class _ExitScript(Exception):
     pass
 
@@ -285,6 +299,14 @@ class Runner:
         if self.cancel is not None and self.cancel.is_set():
             raise ReloadCancelled("Reload cancelled")
 
+    def count_statement(self, prog: Program, raw: RawStatement) -> None:
+        """One more statement (or loop pass) executed: cancel and ``max_statements`` are checked."""
+        self.check_cancel()
+        self.executed += 1
+        if self.executed > self.env.max_statements:
+            raise self.error(prog, raw, StatementError(f"More than {self.env.max_statements} statements executed "
+                                                       "(runaway loop?)", GENERAL))
+
     # --- expressions --------------------------------------------------------------------------
     def parse_expr(self, e: A.Expr) -> Node:
         try:
@@ -298,6 +320,10 @@ class Runner:
     def eval_node(self, node: Node, ctx: ScriptContext) -> Duals:
         try:
             return evaluate(node, ctx)
+        except Cancelled as err:
+            raise ReloadCancelled("Reload cancelled") from err
+        except LimitExceeded as err:
+            raise StatementError(err.message, GENERAL) from err
         except UnknownField as err:
             raise StatementError(f"Field '{err.name}' not found", FIELD_NOT_FOUND) from err
         except UnknownFunction as err:
@@ -347,7 +373,8 @@ class Runner:
             self._fail_log(f"Syntax error: {err.message}")
             raise ScriptError(f"Syntax error: {err.message}", line, col, _line_text(text, err.pos), SYNTAX) from err
         try:
-            self.run_program(program, 0, len(program.stmts))
+            with cancellable(self.cancel):
+                self.run_program(program, 0, len(program.stmts))
         except _ExitScript:
             self.log.append("Execution finished. (EXIT SCRIPT)")
         except ScriptError as err:
@@ -368,12 +395,7 @@ class Runner:
         """Execute statements ``start`` .. ``stop - 1`` of ``prog`` (a block body)."""
         pc = start
         while pc < stop:
-            self.check_cancel()
-            self.executed += 1
-            if self.executed > self.env.max_statements:
-                raise self.error(prog, prog.stmts[pc],
-                                 StatementError(f"More than {self.env.max_statements} statements executed "
-                                                "(runaway loop?)", GENERAL))
+            self.count_statement(prog, prog.stmts[pc])
             pc = self.step(prog, pc)
 
     def error(self, prog: Program, raw: RawStatement, err: Exception) -> ScriptError:
@@ -413,10 +435,18 @@ class Runner:
                 self.include(raw.text)
                 return pc + 1
             return self.execute(prog, pc, st)
-        except (_ExitScript, _ExitBlock, ReloadCancelled, ScriptError):
+        except Cancelled as err:
+            raise self._cancelled(prog, raw) from err
+        except ReloadCancelled as err:
+            if not err.line:
+                raise self._cancelled(prog, raw) from err
             raise
-        except (StatementError, ScriptSyntaxError, TooManyRows, TextFormatError) as err:
-            if isinstance(err, TooManyRows):
+        except (_ExitScript, _ExitBlock, ScriptError):
+            raise
+        except (StatementError, ScriptSyntaxError, TooManyRows, TextFormatError, LimitExceeded) as err:
+            if isinstance(err, LimitExceeded):
+                err = StatementError(err.message, GENERAL)
+            elif isinstance(err, TooManyRows):
                 err = StatementError(f"Row limit exceeded: {err}", GENERAL)
             elif isinstance(err, TextFormatError):
                 err = StatementError(str(err), WRONG_FORMAT)
@@ -427,6 +457,11 @@ class Runner:
                 self.warnings.append(getattr(err, "message", str(err)))
                 return pc + 1
             raise self.error(prog, raw, err) from err
+
+    def _cancelled(self, prog: Program, raw: RawStatement) -> ReloadCancelled:
+        """The cancellation, marked with the statement it stopped (the innermost one running)."""
+        line, _ = line_col(prog.text, raw.start)
+        return ReloadCancelled("Reload cancelled", line, raw.text.strip())
 
     def _error_mode(self) -> int:
         try:
@@ -504,6 +539,8 @@ class Runner:
                 values.extend(self.for_each_values(item))
             seq = iter(values)
         else:
+            # the bounds are evaluated once; the counter is read back after each pass, so a body that
+            # changes it moves the loop (as the engine documents)
             a = _num(self.eval_scalar(st.start))
             b = _num(self.eval_scalar(st.stop))
             s = _num(self.eval_scalar(st.step)) if st.step else 1.0
@@ -514,7 +551,9 @@ class Runner:
                 x = a
                 while (x <= b) if s > 0 else (x >= b):
                     yield _fmt_num(x)
-                    x += s
+                    now = self.variables.get(st.var)
+                    y = float(self.interpret(np.array([now], dtype=object))[0]) if now is not None else np.nan
+                    x = (x if np.isnan(y) else y) + s
             seq = gen()
         for value in seq:
             self.check_cancel()
@@ -551,13 +590,19 @@ class Runner:
 
     def run_do(self, prog: Program, pc: int, st: A.Do) -> int:
         end = prog.partner[pc]
-        loop_raw = prog.stmts[end]
-        guard = 0
+        do_raw, loop_raw = prog.stmts[pc], prog.stmts[end]
+        passes = 0
         while True:
             self.check_cancel()
-            guard += 1
-            if guard > self.env.max_rows:
-                raise StatementError("DO loop did not end within the row limit of iterations", GENERAL)
+            passes += 1
+            if passes > self.env.max_statements:  # an empty body runs no statement to count
+                raise StatementError(f"DO loop did not end within {self.env.max_statements} passes", GENERAL)
+            if passes > 1 and st.mode and "$(" in do_raw.text:
+                # the condition's dollar signs are expanded again on every pass: DO WHILE $(i) < 3
+                # sees the new i
+                again = self.parse(prog, do_raw)
+                assert isinstance(again, A.Do)
+                st = again
             if st.mode and self.truth(st.cond) != (st.mode == "while"):
                 break
             try:
@@ -799,6 +844,8 @@ class Runner:
                 raise StatementError("AUTOGENERATE needs a non-negative number of rows", GENERAL)
             if n > max_rows:
                 raise StatementError(f"AUTOGENERATE {int(n)} exceeds the row limit of {max_rows}", GENERAL)
+            # every field is a number and a text reference per row, plus its symbol codes
+            check_rows(n, 24 * (len(ld.fields) + 1), f"AUTOGENERATE {int(n)}")
             return Frame({}, int(n)), self._auto_name("AUTOGENERATE")
         if isinstance(src, A.ResidentSource):
             t = self.lookup_table(src.table)
@@ -902,8 +949,7 @@ class Runner:
             trank = np.zeros(len(d))
             tmask = np.flatnonzero(~has & np.not_equal(texts, None))
             if len(tmask):
-                _, inv = np.unique(texts.take(tmask).astype(str), return_inverse=True)
-                trank[tmask] = inv
+                trank[tmask] = text_ranks(texts.take(tmask))
             kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
             numkey = np.where(has, num, 0.0)
             if desc:
@@ -930,7 +976,7 @@ class Runner:
                 ctx = LoadContext(self, frame)
                 s = self.eval_node(node.args[0], ctx)
                 dl = self.eval_node(node.args[1], ctx)
-                parent, parts = subfield_parts(s, dl)
+                parent, parts = subfield_parts(s, dl, self.env.max_rows)
                 if len(parent) > self.env.max_rows:
                     raise TooManyRows(f"{len(parent)} rows exceed the limit of {self.env.max_rows}")
                 frame = frame.take(parent)
@@ -992,29 +1038,51 @@ class Runner:
         return GroupContext(self, frame, rank.take(inv.reshape(-1)), len(uniq))
 
     def expand_while(self, ld: A.Load, frame: Frame) -> Frame:
+        """Repeat each source row while the condition holds (IterNo = 1, 2, ...), in batches: the
+        condition is evaluated for ``width`` IterNo values of every still active row at once, and the
+        width doubles while the rows left are few, so ``WHILE IterNo() <= 1e9`` over one row costs a
+        few thousand vectorised passes (then hits ScriptMaxRows), not a Python loop per row."""
         node = self.parse_expr(ld.while_)
         active = np.arange(frame.nrows)
         rows, iters = [], []
         it = 1
         total = 0
+        width = 1
+        row_bytes = 16 * (len(frame.columns) + 2)
         while len(active):
             self.check_cancel()
-            sub = frame.take(active)
-            sub.iterno = np.full(len(active), it, dtype=np.int64)
-            keep = active[self.eval_node(node, LoadContext(self, sub)).truthy()]
-            total += len(keep)
+            width = max(1, min(width, _WHILE_BATCH // len(active)))
+            check_rows(len(active) * width, row_bytes, "WHILE")
+            src = np.repeat(active, width)
+            passes = np.tile(np.arange(it, it + width, dtype=np.int64), len(active))
+            sub = frame.take(src)
+            sub.iterno = passes
+            holds = self.eval_node(node, LoadContext(self, sub)).truthy().reshape(len(active), width)
+            # a row goes on while every pass so far held: the first false ends it
+            going = np.logical_and.accumulate(holds, axis=1)
+            total += int(np.count_nonzero(going))
             if total > self.env.max_rows:
                 raise TooManyRows(f"WHILE produced more than {self.env.max_rows} rows")
-            rows.append(keep)
-            iters.append(np.full(len(keep), it, dtype=np.int64))
-            active = keep
-            it += 1
+            check_rows(total, 16, "WHILE")
+            flat = going.reshape(-1)
+            rows.append(src[flat])
+            iters.append(passes[flat])
+            active = active[going[:, -1]]
+            it += width
+            width *= 2
         r = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
         i = np.concatenate(iters) if iters else np.empty(0, dtype=np.int64)
         o = np.lexsort((i, r))
         out = frame.take(r.take(o))
         out.iterno = i.take(o)
         return out
+
+    def _check_join(self, rows: int, width: int) -> None:
+        """A JOIN's predicted output, before it is built: the row limit, then the request's memory
+        (the row pairs, and a code per field)."""
+        if rows > self.env.max_rows:
+            raise TooManyRows(f"JOIN would make {rows} rows, over the limit of {self.env.max_rows}")
+        check_rows(rows, 32 + 4 * width, "JOIN")
 
     def _auto_name(self, base: str) -> str:
         key = f"{base}/{self.in_access}"      # section access tables are a name space of their own
@@ -1054,6 +1122,9 @@ class Runner:
             attr, data, q = p.crosstable
             if q > len(names):
                 raise StatementError("CROSSTABLE has more qualifier fields than the LOAD", SEMANTIC)
+            if n * (len(names) - q) > self.env.max_rows:
+                raise TooManyRows(f"CROSSTABLE would make {n * (len(names) - q)} rows, over the limit of "
+                                  f"{self.env.max_rows}")
             out, n = crosstable(names, cols, n, attr, data, q)
             names, cols = list(out), list(out.values())
         if n > self.env.max_rows:
@@ -1079,7 +1150,8 @@ class Runner:
             if target is None:
                 raise StatementError(f"Table '{tname}' not found", TABLE_NOT_FOUND)
             if p.join:
-                join(target, newcols, n, p.join)
+                width = len(set(target.columns) | set(newcols))
+                join(target, newcols, n, p.join, check_rows=lambda rows: self._check_join(rows, width))
                 target_name = target.name
             else:
                 kept = join(target, newcols, n, p.keep, keep=True)

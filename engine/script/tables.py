@@ -3,6 +3,7 @@ statements need (concatenate, join, keep, crosstable, distinct, synthetic keys).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,11 +106,13 @@ def distinct_rows(cols: list[np.ndarray], n: int) -> np.ndarray:
     return np.sort(first)
 
 
-def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool = False) -> ScriptTable | None:
+def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool = False,
+         check_rows: Callable[[int], None] | None = None) -> ScriptTable | None:
     """Natural join of ``a`` with new rows on all common field names.
 
     JOIN (``keep=False``) merges into ``a``; KEEP filters both sides and returns the new rows' table
-    (still separate) — ``a`` is filtered in place.
+    (still separate) — ``a`` is filtered in place. ``check_rows`` sees the JOIN's row count before
+    any row is materialised (a cross join of two 100k tables is 10^10 rows) and may raise.
     """
     common = [f for f in a.columns if f in cols]
     # codes of the common fields in one symbol space per field
@@ -142,6 +145,11 @@ def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool =
     lo = np.searchsorted(rs, lid, side="left")
     hi = np.searchsorted(rs, lid, side="right")
     counts = hi - lo
+    if check_rows is not None:
+        predicted = int(counts.sum())
+        predicted += int(np.count_nonzero(counts == 0)) if how in ("left", "outer") else 0
+        predicted += int(np.count_nonzero(~np.isin(rid, lid))) if how in ("right", "outer") else 0
+        check_rows(predicted)
     li = np.repeat(np.arange(a.nrows), counts)
     starts = np.repeat(lo - np.cumsum(np.concatenate([[0], counts[:-1]])), counts)
     ri = order.take(starts + np.arange(len(li))) if len(li) else np.empty(0, dtype=np.int64)
