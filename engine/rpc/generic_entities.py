@@ -20,6 +20,7 @@ from engine.errors import ALREADY_EXISTS, INVALID_PARAMETERS, QixError
 from engine.rpc import entities
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.doc_objects import apply_bookmark
+from engine.rpc.structs import EntityProperties, NxPatch
 
 LIBRARY_TYPES = ("GenericDimension", "GenericMeasure", "GenericBookmark", "GenericVariable")
 
@@ -50,14 +51,14 @@ def _register_common(qtype: str) -> None:
         return {"qInfo": target.entity.info()}
 
     @rpc(qtype, "SetProperties", qProp={})
-    def set_properties(call: Call, qProp: dict) -> dict:
+    def set_properties(call: Call, qProp: EntityProperties) -> dict:
         if not isinstance(qProp, dict):
             raise QixError(INVALID_PARAMETERS, "qProp")
         _set_props(call, qProp)
         return {}
 
     @rpc(qtype, "ApplyPatches", qPatches=[], qSoftPatch=False)
-    def apply_patches(call: Call, qPatches: list, qSoftPatch: bool) -> dict:
+    def apply_patches(call: Call, qPatches: list[NxPatch], qSoftPatch: bool) -> dict:
         if not isinstance(qPatches, list):
             raise QixError(INVALID_PARAMETERS, "qPatches")
         target = call.target

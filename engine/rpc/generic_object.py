@@ -17,6 +17,7 @@ from engine.app.objects import Entity, EntityView
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc import entities
 from engine.rpc.dispatch import Call, rpc
+from engine.rpc.structs import GenericProperties, GenericPropertyTree, NxPatch
 
 OBJECT = "GenericObject"
 
@@ -55,7 +56,7 @@ def get_effective_properties(call: Call) -> dict:
 
 
 @rpc(OBJECT, "SetProperties", qProp={})
-def set_properties(call: Call, qProp: dict) -> dict:
+def set_properties(call: Call, qProp: GenericProperties) -> dict:
     view = _view(call)
     if not isinstance(qProp, dict):
         raise QixError(INVALID_PARAMETERS, "qProp")
@@ -66,7 +67,7 @@ def set_properties(call: Call, qProp: dict) -> dict:
 
 
 @rpc(OBJECT, "ApplyPatches", qPatches=[], qSoftPatch=False)
-def apply_patches(call: Call, qPatches: list, qSoftPatch: bool) -> dict:
+def apply_patches(call: Call, qPatches: list[NxPatch], qSoftPatch: bool) -> dict:
     view = _view(call)
     if not isinstance(qPatches, list):
         raise QixError(INVALID_PARAMETERS, "qPatches")
@@ -95,7 +96,7 @@ def _set_parent_props(view: EntityView, props: Any) -> None:
 
 
 @rpc(OBJECT, "CreateChild", qProp={}, qPropForThis={})
-def create_child(call: Call, qProp: dict, qPropForThis: dict) -> dict:
+def create_child(call: Call, qProp: GenericProperties, qPropForThis: GenericProperties) -> dict:
     view = _view(call)
     parent = view.entity
     child = library.create_object(view.doc, qProp, parent.store, parent)
@@ -125,7 +126,7 @@ def get_parent(call: Call) -> dict:
 
 
 @rpc(OBJECT, "DestroyChild", qId="", qPropForThis={})
-def destroy_child(call: Call, qId: str, qPropForThis: dict) -> dict:
+def destroy_child(call: Call, qId: str, qPropForThis: GenericProperties) -> dict:
     view = _view(call)
     parent = view.entity
     child = _child(parent, qId)
@@ -139,7 +140,7 @@ def destroy_child(call: Call, qId: str, qPropForThis: dict) -> dict:
 
 
 @rpc(OBJECT, "DestroyAllChildren", qPropForThis={})
-def destroy_all_children(call: Call, qPropForThis: dict) -> dict:
+def destroy_all_children(call: Call, qPropForThis: GenericProperties) -> dict:
     view = _view(call)
     parent = view.entity
     gone: list[Entity] = []
@@ -198,7 +199,7 @@ def _set_tree(call: Call, entity: Entity, entry: dict[str, Any]) -> None:
 
 
 @rpc(OBJECT, "SetFullPropertyTree", qPropEntry={})
-def set_full_property_tree(call: Call, qPropEntry: dict) -> dict:
+def set_full_property_tree(call: Call, qPropEntry: GenericPropertyTree) -> dict:
     view = _view(call)
     if not isinstance(qPropEntry, dict):
         raise QixError(INVALID_PARAMETERS, "qPropEntry")

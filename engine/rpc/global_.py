@@ -7,10 +7,14 @@ import platform
 import uuid
 from typing import Any
 
+from engine.app import store
 from engine.app.app import DocSession
 from engine.app.reload import progress_data
-from engine.errors import APP_ALREADY_OPEN, APP_INVALID, QixError
+from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, INVALID_APP_NAME, QixError
 from engine.rpc.dispatch import Call, rpc
+
+#: the longest file name (one path component, in bytes) and whole path Linux file systems take
+_NAME_MAX, _PATH_MAX = 255, 4096
 
 
 def _version(call: Call) -> str:
@@ -126,13 +130,13 @@ def configure_reload(call: Call, qCancelOnScriptError: bool, qUseErrorData: bool
 
 
 @rpc("Global", "AbortRequest", concurrent=True, qRequestId=0)
-def abort_request(call: Call, qRequestId: Any) -> dict:
+def abort_request(call: Call, qRequestId: int) -> dict:
     call.session.cancel(qRequestId)
     return {}
 
 
 @rpc("Global", "CancelRequest", concurrent=True, qRequestId=0)
-def cancel_request(call: Call, qRequestId: Any) -> dict:
+def cancel_request(call: Call, qRequestId: int) -> dict:
     call.session.cancel(qRequestId)
     return {}
 
@@ -151,7 +155,7 @@ def cancel_reload(call: Call, qReason: str) -> dict:
 
 
 @rpc("Global", "GetProgress", concurrent=True, qRequestId=0)
-def get_progress(call: Call, qRequestId: Any) -> dict:
+def get_progress(call: Call, qRequestId: int) -> dict:
     reloads = call.session.reloads
     progress = reloads.get(qRequestId)
     if progress is None and qRequestId in (0, -1, None) and reloads:
@@ -162,6 +166,17 @@ def get_progress(call: Call, qRequestId: Any) -> dict:
 
 
 # -- documents ---------------------------------------------------------------------------------------
+def _file_system_takes(name: str) -> bool:
+    """Whether ``name`` can be a document's file name or path at all: no NUL, and short enough for the file
+    system (with the ``.qvf`` suffix). Others cannot name any document: asking the file system about them
+    fails (ENAMETOOLONG, embedded NUL) instead of answering "no such file"."""
+    if "\x00" in name:
+        return False
+    data = name.encode("utf-8", "surrogatepass")
+    longest = _NAME_MAX - len(store.SUFFIX)
+    return len(data) < _PATH_MAX and all(len(part) <= longest for part in data.split(b"/"))
+
+
 def open_doc_interface(call: Call, doc: DocSession, *, report: bool = True) -> dict:
     """The Doc handle of the session (stable within the session); OpenDoc reports it in ``change``."""
     session = call.session
@@ -217,6 +232,8 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
     if current is not None and qDocName in (current.app.app_id, current.app.app_id + ".qvf"):
         current.user_access()
         return {"qReturn": open_doc_interface(call, current)}
+    if not _file_system_takes(qDocName):
+        raise QixError(APP_NOT_FOUND, qDocName[:_NAME_MAX])
     app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
     doc = DocSession(app, session.identity, no_data=qNoData)
     await asyncio.to_thread(doc.user_access)  # a new reduction costs about one selection: off the loop
@@ -226,12 +243,16 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
 
 @rpc("Global", "CreateApp", qAppName="", qLocalizedScriptMainSection="", qLocale="")
 async def create_app(call: Call, qAppName: str, qLocalizedScriptMainSection: str, qLocale: str) -> dict:
+    if not _file_system_takes(qAppName):
+        raise QixError(INVALID_APP_NAME, qAppName[:_NAME_MAX])
     app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName)
     return {"qSuccess": True, "qAppId": app_id}
 
 
 @rpc("Global", "DeleteApp", qAppId="")
 async def delete_app(call: Call, qAppId: str) -> dict:
+    if not _file_system_takes(qAppId):
+        return {"qSuccess": False}
     return {"qSuccess": await asyncio.to_thread(call.engine.apps.delete, qAppId)}
 
 
@@ -242,6 +263,8 @@ async def get_doc_list(call: Call) -> dict:
 
 @rpc("Global", "CreateSessionAppFromApp", qSrcAppId="")
 async def create_session_app_from_app(call: Call, qSrcAppId: str) -> dict:
+    if not _file_system_takes(qSrcAppId):
+        raise QixError(APP_NOT_FOUND, qSrcAppId[:_NAME_MAX])
     source = await asyncio.to_thread(call.engine.apps.open, qSrcAppId, True)
     app = call.engine.apps.create_session_app()
     app.copy_from(source)

@@ -1,0 +1,146 @@
+"""The QIX structures that methods take as parameters, as far as a handler relies on their shape.
+
+Each ``TypedDict`` here is both the handler's annotation and, compiled by :mod:`engine.rpc.validate`, the
+check its parameter passes before the handler runs. Only the keys a handler (or the layer under it) reads
+are declared; the others pass through as the client sent them (properties are the client's own). Names
+follow the engine's schema (enigma-go ``engine-rpc.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class NxPage(TypedDict, total=False):
+    """A rectangle of a hypercube or list object's matrix."""
+
+    qLeft: int
+    qTop: int
+    qWidth: int
+    qHeight: int
+
+
+class NxSelectionCell(TypedDict, total=False):
+    """A pivot or stacked cell to select: ``qType`` L (left), T (top) or D (data)."""
+
+    qType: str
+    qRow: int
+    qCol: int
+
+
+class Range(TypedDict, total=False):
+    qMin: float
+    qMax: float
+    qMinInclEq: bool
+    qMaxInclEq: bool
+
+
+class NxRangeSelectInfo(TypedDict, total=False):
+    qRange: Range
+    qMeasureIx: int
+
+
+class NxInfo(TypedDict, total=False):
+    qId: str
+    qType: str
+
+
+class GenericProperties(TypedDict, total=False):
+    """What every generic object, dimension, measure, bookmark and variable has in its properties."""
+
+    qInfo: NxInfo
+    qExtendsId: str
+    qStateName: str
+    qMetaDef: dict[str, Any]
+
+
+class NxLibraryDimensionDef(TypedDict, total=False):
+    qGrouping: str
+    qFieldDefs: list[str]
+    qFieldLabels: list[str]
+    qLabelExpression: str
+
+
+class NxLibraryMeasureDef(TypedDict, total=False):
+    qLabel: str
+    qDef: str
+    qGrouping: str
+    qExpressions: list[str]
+    qActiveExpression: int
+    qLabelExpression: str
+
+
+class EntityProperties(GenericProperties, total=False):
+    """Properties of any library entity: the dimension, measure and variable members are declared too,
+    as the layouts of each kind read them."""
+
+    qDim: NxLibraryDimensionDef
+    qMeasure: NxLibraryMeasureDef
+    qName: str
+    qComment: str
+    qDefinition: str
+    qIncludeInBookmark: bool
+
+
+class GenericPropertyTree(TypedDict, total=False):
+    qProperty: GenericProperties
+    qChildren: list[GenericPropertyTree]
+
+
+class NxPatch(TypedDict, total=False):
+    qOp: str
+    qPath: str
+    qValue: str
+
+
+class FieldValue(TypedDict, total=False):
+    qText: str
+    qIsNumeric: bool
+    qNumber: float
+
+
+class NxFieldProperties(TypedDict, total=False):
+    qOneAndOnlyOne: bool
+
+
+class SearchCombinationOptions(TypedDict, total=False):
+    qSearchFields: list[str]
+    qContext: str
+    qCharEncoding: str
+    qAttributes: list[str]
+
+
+class SearchPage(TypedDict, total=False):
+    qOffset: int
+    qCount: int
+    qMaxNbrFieldMatches: int
+
+
+class NxGetObjectOptions(TypedDict, total=False):
+    qTypes: list[str]
+    qIncludeSessionObjects: bool
+    qData: dict[str, Any]
+
+
+class Connection(TypedDict, total=False):
+    qId: str
+    qName: str
+    qConnectionString: str
+    qType: str
+    qUserName: str
+    qPassword: str
+    qLogOn: str
+
+
+class ReloadParams(TypedDict, total=False):
+    qMode: int
+    qPartial: bool
+    qDebug: bool
+    qReloadId: str
+    qSkipStore: bool
+    qRowLimit: int
+
+
+class Size(TypedDict, total=False):
+    qcx: int
+    qcy: int

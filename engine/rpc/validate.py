@@ -1,0 +1,295 @@
+"""Parameter checks compiled once per method from its type hints: a handler never sees a wrong type.
+
+A hint (``str``, ``int``, ``bool``, ``float``, ``dict``, ``list[X]``, ``dict[str, X]``, a ``TypedDict``,
+``X | Y``, ``Any``) becomes a checker: a closure that takes a decoded JSON value and returns it, or a
+corrected copy, or raises :class:`Mismatch`. The corrections are the ones clients rely on: a number where
+a string goes is its text, an integral float where an integer goes is that integer, a numeric string
+where a number goes is that number, ``"true"``/``0``/``1`` where a boolean goes is that boolean.
+Integers are the engine's 32-bit ones. In a ``TypedDict`` the declared keys are checked (``null`` is taken
+as absent and dropped, unless the hint allows ``None``); undeclared keys pass untouched.
+
+A parameter nested deeper than :data:`MAX_DEPTH` is refused whatever its type: answers and deep copies
+of it would fail past orjson's and Python's recursion limits (:func:`too_deep`).
+
+Cost: a checker does one type test per value; containers are copied only when a member was corrected,
+and the path of a mismatch is built only when one is raised.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Callable
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+Checker = Callable[[Any], Any]
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+#: deepest nesting of a parameter: orjson writes at most 254 levels and answers wrap a value in a few more
+MAX_DEPTH = 128
+#: digits of the longest numeric string read as an integer (the int32 range needs at most 10 and a sign)
+_MAX_INT_TEXT = 11
+_DROP = object()
+_FLOAT_WORDS = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf,
+                "-inf": -math.inf}
+_TRUE, _FALSE = frozenset(("true", "1", "yes")), frozenset(("false", "0", "no", ""))
+
+
+class Mismatch(Exception):
+    """A value of the wrong type; ``path`` is filled in (innermost last) while the check unwinds."""
+
+    def __init__(self, expected: str, value: Any) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.value = value
+        self.path: list[str] = []
+
+    def describe(self, name: str) -> str:
+        where = name + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in reversed(self.path))
+        return f"{where}: expected {self.expected}, got {_json_type(self.value)}"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "an out-of-range integer" if not INT_MIN <= value <= INT_MAX else "an integer"
+    if isinstance(value, float):
+        return "a fractional number" if math.isfinite(value) else "a non-finite number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def too_deep(value: list | dict, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests more than ``limit`` containers deep (iterative: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        members = node.values() if type(node) is dict else node
+        for member in members:
+            if type(member) is dict or type(member) is list:
+                stack.append((member, depth + 1))
+    return False
+
+
+# -- scalars ----------------------------------------------------------------------------------------
+def _any(value: Any) -> Any:
+    return value
+
+
+def _str(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is int or kind is float:
+        return str(value)
+    raise Mismatch("a string", value)
+
+
+def _int(value: Any) -> int:
+    kind = type(value)
+    if kind is int:
+        if INT_MIN <= value <= INT_MAX:
+            return value
+    elif kind is float:
+        if value.is_integer() and INT_MIN <= value <= INT_MAX:
+            return int(value)
+    elif kind is str and len(value) <= _MAX_INT_TEXT and value.isascii():
+        text = value.strip()
+        if (text[1:] if text[:1] == "-" else text).isdigit() and INT_MIN <= int(text) <= INT_MAX:
+            return int(text)
+    raise Mismatch("an integer", value)
+
+
+def _float(value: Any) -> float:
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int:
+        return float(value)  # orjson hands over at most 64-bit integers, which a double holds
+    if kind is str and len(value) <= 64:
+        word = _FLOAT_WORDS.get(value.strip().lower())
+        if word is not None:
+            return word
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise Mismatch("a number", value)
+
+
+def _bool(value: Any) -> bool:
+    kind = type(value)
+    if kind is bool:
+        return value
+    if kind is int and value in (0, 1):
+        return bool(value)
+    if kind is str:
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise Mismatch("a boolean", value)
+
+
+def _dict(value: Any) -> dict:
+    if type(value) is dict:
+        return value
+    raise Mismatch("an object", value)
+
+
+def _list(value: Any) -> list:
+    if type(value) is list:
+        return value
+    raise Mismatch("an array", value)
+
+
+_SCALARS: dict[Any, Checker] = {Any: _any, object: _any, str: _str, int: _int, float: _float, bool: _bool,
+                                dict: _dict, list: _list}
+
+
+# -- containers -------------------------------------------------------------------------------------
+def _list_of(item: Checker) -> Checker:
+    def check(value: Any) -> list:
+        if type(value) is not list:
+            raise Mismatch("an array", value)
+        out: list | None = None
+        for i, member in enumerate(value):
+            try:
+                new = item(member)
+            except Mismatch as bad:
+                bad.path.append(str(i))
+                raise
+            if new is not member:
+                if out is None:
+                    out = list(value)
+                out[i] = new
+        return value if out is None else out
+
+    return check
+
+
+def _dict_of(item: Checker) -> Checker:
+    def check(value: Any) -> dict:
+        if type(value) is not dict:
+            raise Mismatch("an object", value)
+        out: dict | None = None
+        for key, member in value.items():
+            try:
+                new = item(member)
+            except Mismatch as bad:
+                bad.path.append(key)
+                raise
+            if new is not member:
+                if out is None:
+                    out = dict(value)
+                out[key] = new
+        return value if out is None else out
+
+    return check
+
+
+def _struct(fields: list[tuple[str, Checker, bool]]) -> Checker:
+    def check(value: Any) -> dict:
+        if type(value) is not dict:
+            raise Mismatch("an object", value)
+        out: dict | None = None
+        for key, item, nullable in fields:
+            if key not in value:
+                continue
+            member = value[key]
+            if member is None:
+                if nullable:
+                    continue
+                new: Any = _DROP
+            else:
+                try:
+                    new = item(member)
+                except Mismatch as bad:
+                    bad.path.append(key)
+                    raise
+            if new is not member:
+                if out is None:
+                    out = dict(value)
+                if new is _DROP:
+                    del out[key]
+                else:
+                    out[key] = new
+        return value if out is None else out
+
+    return check
+
+
+def _union(options: list[Checker], expected: str) -> Checker:
+    def check(value: Any) -> Any:
+        for option in options:
+            try:
+                return option(value)
+            except Mismatch:
+                continue
+        raise Mismatch(expected, value)
+
+    return check
+
+
+def _literal(values: tuple[Any, ...]) -> Checker:
+    allowed = frozenset(values)
+
+    def check(value: Any) -> Any:
+        if type(value) in (str, int) and value in allowed:
+            return value
+        raise Mismatch("one of " + ", ".join(map(str, values)), value)
+
+    return check
+
+
+_EXPECTED = {_str: "a string", _int: "an integer", _float: "a number", _bool: "a boolean", _dict: "an object",
+             _list: "an array"}
+_STRUCTS: dict[type, Checker] = {}
+
+
+def compile_hint(hint: Any) -> Checker:
+    """The checker for one type hint (TypedDicts are compiled once and shared, recursion included)."""
+    scalar = _SCALARS.get(hint)
+    if scalar is not None:
+        return scalar
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is list:
+        return _list_of(compile_hint(args[0])) if args else _list
+    if origin is dict:
+        return _dict_of(compile_hint(args[1])) if args else _dict
+    if origin is Literal:
+        return _literal(args)
+    if origin is Union or origin is types.UnionType:
+        options = [compile_hint(a) for a in args if a is not type(None)]
+        if len(options) == 1:
+            return options[0]
+        return _union(options, " or ".join(_EXPECTED.get(o, "a value of its type") for o in options))
+    if is_typeddict(hint):
+        return _typeddict(hint)
+    raise TypeError(f"no parameter check for {hint!r}")
+
+
+def _typeddict(hint: type) -> Checker:
+    known = _STRUCTS.get(hint)
+    if known is not None:
+        return known
+    fields: list[tuple[str, Checker, bool]] = []
+    checker = _struct(fields)
+    _STRUCTS[hint] = checker  # before the members: a struct may contain itself
+    for key, member in get_type_hints(hint).items():
+        fields.append((key, compile_hint(member), type(None) in get_args(member)))
+    return checker
+
+
+def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The handler's parameter annotations, resolved in its module (they are strings under PEP 563)."""
+    return get_type_hints(fn)
