@@ -229,13 +229,18 @@ def _struct(fields: list[tuple[str, Checker, bool]]) -> Checker:
 
 
 def _union(options: list[Checker], expected: str) -> Checker:
+    """The first option that takes the value; when one took its outer type but not a member (an object
+    with a member of the wrong type), that member's mismatch is the one to report."""
+
     def check(value: Any) -> Any:
+        inner: Mismatch | None = None
         for option in options:
             try:
                 return option(value)
-            except Mismatch:
-                continue
-        raise Mismatch(expected, value)
+            except Mismatch as bad:
+                if bad.path and inner is None:
+                    inner = bad
+        raise inner if inner is not None else Mismatch(expected, value)
 
     return check
 
@@ -256,6 +261,11 @@ _EXPECTED = {_str: "a string", _int: "an integer", _float: "a number", _bool: "a
 _STRUCTS: dict[type, Checker] = {}
 
 
+def _named(checker: Checker, expected: str) -> Checker:
+    _EXPECTED[checker] = expected
+    return checker
+
+
 def compile_hint(hint: Any) -> Checker:
     """The checker for one type hint (TypedDicts are compiled once and shared, recursion included)."""
     scalar = _SCALARS.get(hint)
@@ -263,9 +273,9 @@ def compile_hint(hint: Any) -> Checker:
         return scalar
     origin, args = get_origin(hint), get_args(hint)
     if origin is list:
-        return _list_of(compile_hint(args[0])) if args else _list
+        return _named(_list_of(compile_hint(args[0])), "an array") if args else _list
     if origin is dict:
-        return _dict_of(compile_hint(args[1])) if args else _dict
+        return _named(_dict_of(compile_hint(args[1])), "an object") if args else _dict
     if origin is Literal:
         return _literal(args)
     if origin is Union or origin is types.UnionType:
@@ -283,7 +293,7 @@ def _typeddict(hint: type) -> Checker:
     if known is not None:
         return known
     fields: list[tuple[str, Checker, bool]] = []
-    checker = _struct(fields)
+    checker = _named(_struct(fields), "an object")
     _STRUCTS[hint] = checker  # before the members: a struct may contain itself
     for key, member in get_type_hints(hint).items():
         fields.append((key, compile_hint(member), type(None) in get_args(member)))
