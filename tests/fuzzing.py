@@ -15,6 +15,7 @@ fixtures it rewrote (properties, script, data) are put back, so every case meets
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -259,7 +260,8 @@ class Target:
     """One socket with the prepared session; sends a case and waits (bounded) for its answer."""
 
     def __init__(self, url: str) -> None:
-        self.ws: ClientConnection = connect(url, max_size=None, open_timeout=WAIT)
+        self._stack = contextlib.ExitStack()
+        self.ws: ClientConnection = self._stack.enter_context(connect(url, max_size=None, open_timeout=WAIT))
         self.ids = itertools.count(1)
         self.closed: set[int] = set()
         self.handles: dict[str, int] = {}
@@ -277,7 +279,7 @@ class Target:
         return self
 
     def close(self) -> None:
-        self.ws.close()
+        self._stack.close()
 
     # plumbing
     def exchange(self, frame: bytes, request_id: Any, id_unknown: bool = False) -> dict:
