@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from engine.errors import INVALID_PARAMS, METHOD_NOT_FOUND, QixError
 from engine.rpc.protocol import Request
-from engine.rpc.validate import MAX_DEPTH, Checker, Mismatch, compile_hint, hints_of, too_deep
+from engine.rpc.validate import MAX_DEPTH, Checker, Mismatch, compile_hint, hints_of, is_bounded, too_deep
 
 
 class SessionLike(Protocol):
@@ -81,6 +81,8 @@ class Param:
     default: Any
     hint: Any
     check: Checker
+    #: the check itself keeps values shallow (scalars, arrays of them): no depth walk
+    bounded: bool
     #: the default is a container: each call gets its own copy, so handlers never share one
     fresh: bool
 
@@ -124,7 +126,7 @@ def _params(fn: Callable[..., Any], defaults: dict[str, Any]) -> tuple[Param, ..
                 check(default)
             except Mismatch as bad:
                 raise TypeError(f"{fn.__qualname__}: default {bad.describe(pname)}") from None
-        out.append(Param(pname, default, hint, check, isinstance(default, dict | list)))
+        out.append(Param(pname, default, hint, check, is_bounded(hint), isinstance(default, dict | list)))
     return tuple(out)
 
 
@@ -144,25 +146,26 @@ def lookup(qtype: str, method: str) -> MethodSpec:
     return spec
 
 
-def bind(spec: MethodSpec, params: list | dict | None) -> dict[str, Any]:
+def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = True) -> dict[str, Any]:
     """Positional or named params → checked keyword arguments, defaults for missing or ``null`` values.
-    Extra positional values and unknown names are ignored (enigma.js sends what its schema knows)."""
+    Extra positional values and unknown names are ignored (enigma.js sends what its schema knows).
+    ``shallow``: the frame cannot nest deep enough to need the depth check (``Request.shallow``)."""
     out: dict[str, Any] = {}
     if type(params) is list:
         given = len(params)
         for i, param in enumerate(spec.params):
             value = params[i] if i < given else None
-            out[param.name] = _default(param) if value is None else _check(param, value)
+            out[param.name] = _default(param) if value is None else _check(param, value, shallow)
     else:
         named = params or {}
         for param in spec.params:
             value = named.get(param.name)
-            out[param.name] = _default(param) if value is None else _check(param, value)
+            out[param.name] = _default(param) if value is None else _check(param, value, shallow)
     return out
 
 
-def _check(param: Param, value: Any) -> Any:
-    if (type(value) is dict or type(value) is list) and too_deep(value):
+def _check(param: Param, value: Any, shallow: bool) -> Any:
+    if not (shallow or param.bounded) and (type(value) is dict or type(value) is list) and too_deep(value):
         raise QixError(INVALID_PARAMS, f"{param.name}: nested deeper than {MAX_DEPTH} levels")
     try:
         return param.check(value)

@@ -87,7 +87,9 @@ class Job:
             doc = call.session.active_doc
             if call.handle != GLOBAL_HANDLE and doc is not None:
                 doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
-            result = spec.fn(call, **dispatch.bind(spec, call.request.params)) if spec.params else spec.fn(call)
+            request = call.request
+            result = (spec.fn(call, **dispatch.bind(spec, request.params, request.shallow)) if spec.params
+                      else spec.fn(call))
             if result is not None and type(result) is not dict and inspect.isawaitable(result):
                 return self._answer_later(result)
             frame = self._success(result)

@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 
 from engine.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, QixError
+from engine.rpc.validate import MAX_DEPTH
 
 __all__ = ["Request", "decode", "dumps", "encode_result", "encode_error", "encode_push", "QixError"]
 
@@ -26,6 +27,9 @@ __all__ = ["Request", "decode", "dumps", "encode_result", "encode_error", "encod
 GLOBAL_HANDLE = -1
 #: a handle no session ever hands out: what an unusable handle value decodes to (answered "Invalid handle")
 UNKNOWN_HANDLE = -2
+#: a frame with at most this many "[" and "{" cannot carry params nested deeper than the params' limit
+#: (the envelope and the params list take two)
+_SHALLOW = MAX_DEPTH
 #: digits of the longest handle string read as a number (handles are small positive ints)
 _MAX_HANDLE_DIGITS = 18
 
@@ -39,6 +43,9 @@ class Request:
     handle: int
     params: list | dict | None
     delta: bool
+    #: the frame has too few brackets to nest anything deeper than the params' limit (the usual case):
+    #: binding skips the depth check
+    shallow: bool = True
 
 
 class BadRequest(Exception):
@@ -70,7 +77,13 @@ def decode(frame: bytes | str) -> Request:
     params = msg.get("params")
     if params is not None and type(params) is not list and type(params) is not dict:
         raise BadRequest(request_id, QixError(INVALID_PARAMS, "params: expected an array or an object"))
-    return Request(request_id, method, handle, params, msg.get("delta") is True)
+    if params is None:
+        shallow = True
+    elif type(frame) is bytes:
+        shallow = frame.count(b"[") + frame.count(b"{") <= _SHALLOW
+    else:
+        shallow = frame.count("[") + frame.count("{") <= _SHALLOW  # type: ignore[arg-type]
+    return Request(request_id, method, handle, params, msg.get("delta") is True, shallow)
 
 
 def _usable_id(request_id: Any) -> bool:

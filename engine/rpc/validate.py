@@ -22,11 +22,14 @@ import types
 from collections.abc import Callable
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
+import orjson
+
 Checker = Callable[[Any], Any]
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 #: deepest nesting of a parameter: orjson writes at most 254 levels and answers wrap a value in a few more
 MAX_DEPTH = 128
+_ORJSON_DEPTH = 254
 #: digits of the longest numeric string read as an integer (the int32 range needs at most 10 and a sign)
 _MAX_INT_TEXT = 11
 _DROP = object()
@@ -65,17 +68,31 @@ def _json_type(value: Any) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def too_deep(value: list | dict, limit: int = MAX_DEPTH) -> bool:
-    """Whether ``value`` nests more than ``limit`` containers deep (iterative: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        members = node.values() if type(node) is dict else node
-        for member in members:
-            if type(member) is dict or type(member) is list:
-                stack.append((member, depth + 1))
+def too_deep(value: list | dict) -> bool:
+    """Whether ``value`` nests more than :data:`MAX_DEPTH` containers deep. orjson counts the levels (in
+    Rust, without Python's recursion): it writes at most 254, so ``value`` wrapped in the difference
+    fails exactly when it is too deep. JSON-decoded values fail orjson for no other reason."""
+    for _ in range(_ORJSON_DEPTH - MAX_DEPTH):
+        value = [value]
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return True
+    return False
+
+
+def is_bounded(hint: Any) -> bool:
+    """Whether every value the hint's checker lets through is shallow (scalars, typed arrays of them):
+    such parameters skip :func:`too_deep`. Objects are open (undeclared keys pass untouched)."""
+    if hint in (str, int, float, bool):
+        return True
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return True
+    if origin is list and args:
+        return is_bounded(args[0])
+    if origin is Union or origin is types.UnionType:
+        return all(is_bounded(a) for a in args if a is not type(None))
     return False
 
 
@@ -157,10 +174,38 @@ _SCALARS: dict[Any, Checker] = {Any: _any, object: _any, str: _str, int: _int, f
 
 
 # -- containers -------------------------------------------------------------------------------------
+# one pass in C (no Python call or bytecode per member): the set of the members' types, then their range
+def _all_ints(value: list) -> bool:
+    return not value or (set(map(type, value)) == _INT and INT_MIN <= min(value) and max(value) <= INT_MAX)
+
+
+def _all_strs(value: list) -> bool:
+    return not value or set(map(type, value)) == _STR
+
+
+def _all_bools(value: list) -> bool:
+    return not value or set(map(type, value)) == _BOOL
+
+
+def _all_floats(value: list) -> bool:
+    return not value or set(map(type, value)) == _FLOAT
+
+
+_INT, _STR, _BOOL, _FLOAT = {int}, {str}, {bool}, {float}
+_FAST_ALL: dict[Checker, Callable[[list], bool]] = {_int: _all_ints, _str: _all_strs, _bool: _all_bools,
+                                                  _float: _all_floats}
+
+
 def _list_of(item: Checker) -> Checker:
+    #: arrays of scalars are checked in one pass without a call per member; the slow loop below only runs
+    #: when a member needs correcting or is wrong
+    fast = _FAST_ALL.get(item)
+
     def check(value: Any) -> list:
         if type(value) is not list:
             raise Mismatch("an array", value)
+        if fast is not None and fast(value):
+            return value
         out: list | None = None
         for i, member in enumerate(value):
             try:
