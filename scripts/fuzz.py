@@ -30,7 +30,16 @@ sys.path[0] = str(REPO)  # instead of scripts/, whose token.py would shadow the 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
-from tests.fuzzing import Bystander, Case, Tally, Target, cases, check_answer, registered_methods, sweep  # noqa: E402
+from tests.fuzzing import (  # noqa: E402
+    Bystander,
+    Case,
+    Tally,
+    Target,
+    cases,
+    check_answer,
+    registered_methods,
+    sweep,
+)
 from tests.harness import free_port  # noqa: E402
 
 
@@ -118,8 +127,8 @@ def main() -> int:
         try:
             started = time.monotonic()
             stop, results = multiprocessing.Event(), multiprocessing.Queue()
-            bystander = multiprocessing.Process(
-                target=_bystander, args=(f"ws://127.0.0.1:{port}/app/engineData/identity/bystander", stop, results))
+            url = f"ws://127.0.0.1:{port}/app/engineData/identity/bystander"
+            bystander = multiprocessing.Process(target=_bystander, args=(url, stop, results))
             bystander.start()
             run = Run(port, started + args.seconds)
             swept = sweep()

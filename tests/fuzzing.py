@@ -22,7 +22,7 @@ import time
 import types
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import orjson
 from hypothesis import strategies as st
@@ -30,7 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from engine.rpc import handler as _handler  # noqa: F401  (registers every method)
 from engine.rpc.dispatch import REGISTRY, MethodSpec
-from engine.rpc.validate import INT_MAX, INT_MIN
+from engine.rpc.validate import INT_MAX, INT_MIN, Shape
 
 SCRIPT = """T:
 LOAD * INLINE [
@@ -52,7 +52,8 @@ LIST = {"qInfo": {"qId": "fz-list", "qType": "fz"},
                            "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 10}]}}
 PIVOT = {"qInfo": {"qId": "fz-pivot", "qType": "fz"},
          "qHyperCubeDef": {"qMode": "P", "qAlwaysFullyExpanded": True,
-                           "qDimensions": [{"qDef": {"qFieldDefs": ["Dim"]}}, {"qDef": {"qFieldDefs": ["Frac"]}}],
+                           "qDimensions": [{"qDef": {"qFieldDefs": ["Dim"]}},
+                                           {"qDef": {"qFieldDefs": ["Frac"]}}],
                            "qMeasures": [{"qDef": {"qDef": "Sum(Num)"}}],
                            "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 3, "qHeight": 10}]}}
 DIMENSION = {"qInfo": {"qId": "fz-dim", "qType": "dimension"}, "qDim": {"qFieldDefs": ["Dim"]}}
@@ -103,17 +104,16 @@ OVERSIZED: list[Any] = ["x" * 200_000, "(" * 5_000, list(range(20_000)), [{"qTop
                         {f"k{i}": i for i in range(5_000)}, _nested(_DEEP), _nested(1_000),
                         2**64 - 1, -(2**63), 1.7976931348623157e308, -5e-324, 10**18, "9" * 5_000]
 
+_KEYS = ["qTop", "qDef", "qInfo", "qId", "qType", "qFieldDefs", "qDimensions", "qMeasures", "qListObjectDef",
+         "qHyperCubeDef", "qStateName"]
 json_leaves = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.integers(-3, 20),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=24), st.sampled_from(STRINGS))
 json_values = st.recursive(
     json_leaves,
     lambda inner: st.one_of(st.lists(inner, max_size=5),
-                            st.dictionaries(st.one_of(st.sampled_from(["qTop", "qDef", "qInfo", "qId", "qType",
-                                                                       "qFieldDefs", "qDimensions",
-                                                                       "qMeasures", "qListObjectDef",
-                                                                       "qHyperCubeDef", "qStateName"]),
-                                                      st.text(max_size=8)), inner, max_size=5)),
+                            st.dictionaries(st.one_of(st.sampled_from(_KEYS), st.text(max_size=8)), inner,
+                                            max_size=5)),
     max_leaves=20)
 confused = st.one_of(json_values, json_values, json_values, st.sampled_from(OVERSIZED))
 
@@ -127,10 +127,13 @@ def valid(hint: Any) -> st.SearchStrategy[Any]:
     if hint is int:
         return st.one_of(st.integers(-3, 20), st.sampled_from([INT_MIN, INT_MAX, 10_000, -2]))
     if hint is float:
-        return st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(["NaN", "Infinity"]))
+        return st.one_of(st.floats(allow_nan=False, allow_infinity=False),
+                         st.sampled_from(["NaN", "Infinity"]))
     if hint is dict or hint is list or hint is Any or hint is object:
         return json_values
     origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return valid(next((m.hint for m in hint.__metadata__ if isinstance(m, Shape)), args[0]))
     if origin is list:
         return st.lists(valid(args[0]) if args else json_values, max_size=6)
     if origin is dict:
@@ -141,7 +144,8 @@ def valid(hint: Any) -> st.SearchStrategy[Any]:
         return st.one_of(*[valid(a) for a in args if a is not type(None)])
     if is_typeddict(hint):
         members = get_type_hints(hint)
-        return st.fixed_dictionaries({}, optional={k: st.deferred(lambda t=t: valid(t)) for k, t in members.items()})
+        optional = {k: st.deferred(lambda t=t: valid(t)) for k, t in members.items()}
+        return st.fixed_dictionaries({}, optional=optional)
     return json_values
 
 
@@ -165,7 +169,7 @@ class Case:
     def describe(self) -> str:
         if self.raw is not None:
             return f"raw frame {self.raw[:160]!r}"
-        text = orjson.dumps(self.params, option=orjson.OPT_NON_STR_KEYS).decode() if self.params is not None else ""
+        text = "" if self.params is None else orjson.dumps(self.params).decode()
         return f"{self.kind}.{self.method}({text[:300]}) delta={self.delta}"
 
 
@@ -176,8 +180,8 @@ def _spec_params(spec: MethodSpec, form: str) -> st.SearchStrategy[Any]:
         return st.sampled_from([None, {}, []])
     if form == "named":
         extra = st.dictionaries(st.text(max_size=6), json_values, max_size=2)
-        return st.tuples(st.fixed_dictionaries({}, optional=dict(zip(names, values, strict=True))), extra).map(
-            lambda pair: {**pair[1], **pair[0]})
+        given = st.fixed_dictionaries({}, optional=dict(zip(names, values, strict=True)))
+        return st.tuples(given, extra).map(lambda pair: {**pair[1], **pair[0]})
     return st.tuples(st.tuples(*values), st.integers(0, len(values)), st.lists(json_values, max_size=2)).map(
         lambda t: list(t[0][:t[1]]) + (t[2] if t[1] == len(values) else []))
 
@@ -196,7 +200,8 @@ def method_case(kind: str) -> st.SearchStrategy[Case]:
             params = st.sampled_from(forms).flatmap(lambda form: _spec_params(spec, form))
         return st.builds(Case, st.just(kind), st.just(name), params, st.booleans())
 
-    return st.one_of(st.sampled_from(names), st.sampled_from(names), st.sampled_from(foreign)).flatmap(for_method)
+    own = st.sampled_from(names)
+    return st.one_of(own, own, st.sampled_from(foreign)).flatmap(for_method)
 
 
 def _raw(payload: Any) -> bytes:
@@ -206,21 +211,23 @@ def _raw(payload: Any) -> bytes:
 BAD_HANDLES = ["²", "9" * 5_000, "1" * 30, "-", "", " 1", "1.5", 1.5, True, False, {}, [], 0, 99_999,
                2**64 - 1, -(2**63), -7, "0x1", "١"]
 BAD_IDS = [{}, [], [1], {"a": 1}, True, False]
+BAD_FRAMES = [b"{", b"", b"nul", b"[1,2", b"\xff\xfe", b'{"id": 1,}', b"[]", b"3", b'"x"', b"null",
+              b'{"id": 1e400, "method": "x"}', b"[" * 2_000 + b"]" * 2_000,
+              b'{"id": NaN, "method": "EngineVersion"}']
 
 
 def raw_case() -> st.SearchStrategy[Case]:
     envelope = st.fixed_dictionaries({"jsonrpc": st.just("2.0"), "method": st.sampled_from(
         ["GetLayout", "EngineVersion", "GetField", "OpenDoc"])})
     frames = st.one_of(
-        st.sampled_from([b"{", b"", b"nul", b"[1,2", b"\xff\xfe", b"{\"id\": 1,}", b"[]", b"3", b"\"x\"", b"null",
-                         b"{\"id\": 1e400, \"method\": \"x\"}", b"[" * 2_000 + b"]" * 2_000,
-                         b"{\"id\": NaN, \"method\": \"EngineVersion\"}"]).map(lambda f: (f, True)),
+        st.sampled_from(BAD_FRAMES).map(lambda f: (f, True)),
         st.tuples(envelope, st.sampled_from(BAD_HANDLES)).map(
             lambda t: (_raw({**t[0], "id": 1, "handle": t[1]}), False)),
         st.tuples(envelope, st.sampled_from(BAD_IDS)).map(
             lambda t: (_raw({**t[0], "id": t[1], "handle": -1}), True)),
         st.tuples(st.sampled_from([None, "", 5, True, [], {}, "NoSuchMethod"]), json_values).map(
-            lambda t: (_raw({"jsonrpc": "2.0", "id": 1, "handle": -1, "method": t[0], "params": t[1]}), False)),
+            lambda t: (_raw({"jsonrpc": "2.0", "id": 1, "handle": -1, "method": t[0], "params": t[1]}),
+                       False)),
         json_values.filter(lambda v: not (isinstance(v, dict) and "id" in v)).map(lambda v: (_raw(v), True)),
     )
     return frames.map(lambda f: Case("raw", "", raw=f[0], id_unknown=f[1]))
@@ -274,9 +281,13 @@ class Target:
         self.reload()
         for kind in _ENTITIES:
             self._create(kind)
-        self.handles["script-variable"] = self.call("GetVariableByName", self.doc, "vScript")["qReturn"]["qHandle"]
+        self._script_variable()
         self._fields()
         return self
+
+    def _script_variable(self) -> None:
+        oi = self.call("GetVariableByName", self.doc, "vScript")["qReturn"]
+        self.handles["script-variable"] = oi["qHandle"]
 
     def close(self) -> None:
         self._stack.close()
@@ -300,7 +311,8 @@ class Target:
 
     def request(self, method: str, handle: Any, params: Any, delta: bool = False) -> dict:
         rid = next(self.ids)
-        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "handle": handle, "params": params, "delta": delta}
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "handle": handle, "params": params,
+               "delta": delta}
         return self.exchange(orjson.dumps(msg), rid)
 
     def call(self, method: str, handle: int, *params: Any) -> dict:
@@ -341,7 +353,7 @@ class Target:
                 if kind in _ENTITIES:
                     self._create(kind)
                 elif kind == "script-variable":
-                    self.handles[kind] = self.call("GetVariableByName", self.doc, "vScript")["qReturn"]["qHandle"]
+                    self._script_variable()
                 else:
                     self._fields()
         self.closed.clear()

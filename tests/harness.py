@@ -210,7 +210,8 @@ class Client:
         if "error" in resp:
             raise RpcError(resp["error"])
         if resp.get("delta"):
-            return {key: self._patched(handle, method, key, patches) for key, patches in resp["result"].items()}
+            result = resp["result"]
+            return {key: self._patched(handle, method, key, patches) for key, patches in result.items()}
         return resp["result"]
 
     def _patched(self, handle: int, method: str, key: str, patches: Any) -> Any:

@@ -24,8 +24,9 @@ b, 1.25
 c, 2.75
 ];
 """
-LIST = {"qInfo": {"qType": "lb"}, "qListObjectDef": {"qDef": {"qFieldDefs": ["Frac"]},
-                                                     "qInitialDataFetch": [{"qTop": 0, "qWidth": 1, "qHeight": 10}]}}
+LIST = {"qInfo": {"qType": "lb"},
+        "qListObjectDef": {"qDef": {"qFieldDefs": ["Frac"]},
+                           "qInitialDataFetch": [{"qTop": 0, "qWidth": 1, "qHeight": 10}]}}
 CUBE = {"qInfo": {"qType": "cube"},
         "qHyperCubeDef": {"qDimensions": [{"qDef": {"qFieldDefs": ["Frac"]}}],
                           "qMeasures": [{"qDef": {"qDef": "Sum(Frac)"}}],
@@ -45,14 +46,15 @@ def error_of(resp: dict) -> dict:
 
 
 # -- 1. every frame is answered --------------------------------------------------------------------------
-@pytest.mark.parametrize("handle", ["²", "9" * 5_000, "1" * 30, "١", "0x1", " 1", "", 1.5, True, False, {}, [], 0,
-                                    99_999, -7, 2**64 - 1])
+@pytest.mark.parametrize("handle", ["²", "9" * 5_000, "1" * 30, "١", "0x1", " 1", "", 1.5, True, False, {},
+                                    [], 0, 99_999, -7, 2**64 - 1])
 def test_a_handle_that_is_no_handle_answers_invalid_handle(engine, handle: Any) -> None:
     async def scenario() -> None:
         async with Client.open(engine.url()) as c:
             resp = await c.send_raw({"jsonrpc": "2.0", "id": 7, "method": "GetLayout", "handle": handle}, 7)
             assert resp["id"] == 7
-            assert error_of(resp) == {"code": -32602, "parameter": "Invalid handle", "message": "Invalid Params"}
+            assert error_of(resp) == {"code": -32602, "parameter": "Invalid handle",
+                                      "message": "Invalid Params"}
             assert "qVersion" in (await c.call("EngineVersion"))  # the socket goes on
 
     asyncio.run(scenario())
@@ -62,7 +64,8 @@ def test_handles_given_as_numeric_strings_still_work(engine) -> None:
     async def scenario() -> None:
         async with Client.open(engine.url()) as c:
             doc = await session_doc(c)
-            resp = await c.send_raw({"jsonrpc": "2.0", "id": 3, "method": "GetAppLayout", "handle": str(doc)}, 3)
+            frame = {"jsonrpc": "2.0", "id": 3, "method": "GetAppLayout", "handle": str(doc)}
+            resp = await c.send_raw(frame, 3)
             assert "qLayout" in resp["result"]
             resp = await c.send_raw({"jsonrpc": "2.0", "id": 4, "method": "EngineVersion", "handle": "-1"}, 4)
             assert "qVersion" in resp["result"]
@@ -104,7 +107,8 @@ CONFUSED: list[tuple[str, str, Any, str]] = [
     ("doc", "GetTableData", {"qOffset": 2**40}, "qOffset: expected an integer, got an out-of-range integer"),
     ("doc", "CreateSessionObject", [[1, 2]], "qProp: expected an object, got an array"),
     ("doc", "CreateSessionObject", [{"qInfo": "x"}], "qProp.qInfo: expected an object, got a string"),
-    ("doc", "SearchResults", [{}, ["a"], {"qOffset": {}}], "qPage.qOffset: expected an integer, got an object"),
+    ("doc", "SearchResults", [{}, ["a"], {"qOffset": {}}],
+     "qPage.qOffset: expected an integer, got an object"),
     ("doc", "SearchResults", [{"qSearchFields": "Dim"}, ["a"]],
      "qOptions.qSearchFields: expected an array, got a string"),
     ("doc", "DoReload", ["0.5"], "qMode: expected an integer, got a string"),
@@ -113,7 +117,8 @@ CONFUSED: list[tuple[str, str, Any, str]] = [
     ("Global", "OpenDoc", [False], "qDocName: expected a string, got boolean"),
     ("list", "GetListObjectData", ["/qListObjectDef", [{"qTop": "x"}]],
      "qPages[0].qTop: expected an integer, got a string"),
-    ("list", "GetListObjectData", ["/qListObjectDef", {"qTop": 0}], "qPages: expected an array, got an object"),
+    ("list", "GetListObjectData", ["/qListObjectDef", {"qTop": 0}],
+     "qPages: expected an array, got an object"),
     ("list", "SelectListObjectValues", ["/qListObjectDef", [0, 1.5]],
      "qValues[1]: expected an integer, got a fractional number"),
     ("list", "SelectListObjectValues", {"qPath": "/qListObjectDef", "qValues": [0], "qToggleMode": "maybe"},
@@ -205,7 +210,8 @@ def test_checks_copy_only_what_they_correct_and_name_the_path() -> None:
 
 # -- 3. one encoder: the delta path answers what the plain path does ---------------------------------------
 def test_the_encoder_writes_numpy_values_and_non_finite_numbers_as_the_engine_does() -> None:
-    # orjson writes float16/32/64 itself; the others (longdouble) go through the default, non-finite as strings
+    # orjson writes float16/32/64 itself; the others (longdouble) go through the default, which writes
+    # non-finite numbers as strings
     value = {"f64": np.float64(0.5), "f16": np.float16(1.5), "i8": np.int8(-3), "b": np.bool_(True),
              "nan": np.longdouble("nan"), "inf": np.longdouble("-inf"), "arr": np.array([1.25, 2.0])}
     assert orjson.loads(dumps(value)) == {"f64": 0.5, "f16": 1.5, "i8": -3, "b": True, "nan": "NaN",

@@ -151,7 +151,7 @@ def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = True) -> 
     Extra positional values and unknown names are ignored (enigma.js sends what its schema knows).
     ``shallow``: the frame cannot nest deep enough to need the depth check (``Request.shallow``)."""
     out: dict[str, Any] = {}
-    if type(params) is list:
+    if isinstance(params, list):
         given = len(params)
         for i, param in enumerate(spec.params):
             value = params[i] if i < given else None

@@ -291,7 +291,8 @@ def check_number_or_expression(call: Call, qExpr: str) -> dict:
 
 
 @rpc("Doc", "SearchResults", qOptions={}, qTerms=[], qPage={})
-def search_results(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str], qPage: SearchPage) -> dict:
+def search_results(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str],
+                   qPage: SearchPage) -> dict:
     doc = call.target
     return {"qResult": search.search_results(
         doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms],

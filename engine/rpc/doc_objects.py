@@ -47,10 +47,9 @@ def get_object(call: Call, qId: str) -> dict:
 
 @rpc("Doc", "GetObjects", qOptions={})
 def get_objects(call: Call, qOptions: NxGetObjectOptions) -> dict:
-    options = qOptions if isinstance(qOptions, dict) else {}
-    types = options.get("qTypes") or []
-    qdata = options.get("qData") or {}
-    include_session = bool(options.get("qIncludeSessionObjects"))
+    types = qOptions.get("qTypes") or []
+    qdata = qOptions.get("qData") or {}
+    include_session = bool(qOptions.get("qIncludeSessionObjects"))
     items = [container_entry(obj, qdata) for obj in library.all_objects(_doc(call), include_session)
              if not types or obj.type in types]
     return {"qList": items}

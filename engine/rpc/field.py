@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.app.selections import symbols_for_values
 from engine.rpc.dispatch import Call, rpc
-from engine.rpc.structs import FieldValue, NxFieldProperties
+from engine.rpc.structs import FieldValues, NxFieldProperties
 
 
 def _parts(call: Call):
@@ -52,7 +52,8 @@ def _match(call: Call, match: str) -> np.ndarray:
 
 
 @rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)
-def select_values(call: Call, qFieldValues: list[FieldValue | str], qToggleMode: bool, qSoftLock: bool) -> dict:
+def select_values(call: Call, qFieldValues: FieldValues, qToggleMode: bool,
+                  qSoftLock: bool) -> dict:
     doc, name, state = _parts(call)
     values = [v if isinstance(v, dict) else {"qText": str(v)} for v in qFieldValues]
     found = _existing(call, symbols_for_values(_symbols(call), values))

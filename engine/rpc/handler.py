@@ -53,6 +53,10 @@ def receive(session: Any, sock: Any, frame: bytes) -> None:
     except BadRequest as bad:
         sock.send(encode_error(bad.request_id, bad.error))
         return
+    except Exception as exc:  # a bug of ours: the frame is still answered
+        log.error("internal error decoding a frame", exc_info=exc)
+        sock.send(encode_error(None, QixError(INTERNAL, "decode")))
+        return
     try:
         if request.handle == GLOBAL_HANDLE:
             qtype, target = "Global", GLOBAL

@@ -20,7 +20,7 @@ from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc.dispatch import Call, rpc
-from engine.rpc.structs import NxPage, NxRangeSelectInfo, NxSelectionCell
+from engine.rpc.structs import NxRangeSelectInfo, Pages, SelectionCells
 
 OBJECT = "GenericObject"
 
@@ -52,7 +52,7 @@ def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
 
 
 @rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
-async def get_hypercube_data(call: Call, qPath: str, qPages: list[NxPage]) -> dict:
+async def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].data_pages(qPages)
 
@@ -60,7 +60,7 @@ async def get_hypercube_data(call: Call, qPath: str, qPages: list[NxPage]) -> di
 
 
 @rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
-async def get_list_object_data(call: Call, qPath: str, qPages: list[NxPage]) -> dict:
+async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _list(call, qPath)[1].data_pages(qPages)
 
@@ -68,7 +68,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: list[NxPage]) -> 
 
 
 @rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
-async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: list[NxPage]) -> dict:
+async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
@@ -76,7 +76,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: list[NxPage])
 
 
 @rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
-async def get_hypercube_stack_data(call: Call, qPath: str, qPages: list[NxPage], qMaxNbrCells: int) -> dict:
+async def get_hypercube_stack_data(call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
@@ -84,7 +84,7 @@ async def get_hypercube_stack_data(call: Call, qPath: str, qPages: list[NxPage],
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
-def select_pivot_cells(call: Call, qPath: str, qSelections: list[NxSelectionCell], qSoftLock: bool,
+def select_pivot_cells(call: Call, qPath: str, qSelections: SelectionCells, qSoftLock: bool,
                        qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     changed = False
@@ -95,7 +95,8 @@ def select_pivot_cells(call: Call, qPath: str, qSelections: list[NxSelectionCell
 
 # -- selections through a hypercube ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectHyperCubeValues", qPath="", qDimNo=0, qValues=[], qToggleMode=False)
-def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[int], qToggleMode: bool) -> dict:
+def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[int],
+                            qToggleMode: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     if not 0 <= qDimNo < len(cube.dims):
         raise QixError(INVALID_PARAMETERS, "qDimNo")
@@ -106,8 +107,8 @@ def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[i
 
 @rpc(OBJECT, "SelectHyperCubeCells", qPath="", qRowIndices=[], qColIndices=[], qSoftLock=False,
      qDeselectOnlyOneSelected=False)
-def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColIndices: list[int], qSoftLock: bool,
-                           qDeselectOnlyOneSelected: bool) -> dict:
+def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColIndices: list[int],
+                           qSoftLock: bool, qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     picks = cube.cell_selections([int(r) for r in qRowIndices], [int(c) for c in qColIndices])
     changed = False
@@ -118,7 +119,8 @@ def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColI
 
 @rpc(OBJECT, "RangeSelectHyperCubeValues", qPath="", qRanges=[], qColumnsToSelect=[], qOrMode=False,
      qDeselectOnlyOneSelected=False)
-def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeSelectInfo], qColumnsToSelect: list[int], qOrMode: bool,
+def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeSelectInfo],
+                                  qColumnsToSelect: list[int], qOrMode: bool,
                                   qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     nd = len(cube.dims)
@@ -143,7 +145,8 @@ def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeS
 
 # -- selections through a list object ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectListObjectValues", qPath="", qValues=[], qToggleMode=False, qSoftLock=False)
-def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggleMode: bool, qSoftLock: bool) -> dict:
+def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggleMode: bool,
+                              qSoftLock: bool) -> dict:
     doc, lst, state = _list(call, qPath)
     symbols = lst.symbols_of([int(v) for v in qValues])
     return {"qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode,

@@ -4,11 +4,16 @@ Each ``TypedDict`` here is both the handler's annotation and, compiled by :mod:`
 check its parameter passes before the handler runs. Only the keys a handler (or the layer under it) reads
 are declared; the others pass through as the client sent them (properties are the client's own). Names
 follow the engine's schema (enigma-go ``engine-rpc.json``).
+
+Where a handler hands the value on to a layer that takes plain dicts (calc, app), it is annotated with
+one of the ``Annotated`` aliases at the end: the type checker sees the dict, the validator the shape.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
+
+from engine.rpc.validate import Shape
 
 
 class NxPage(TypedDict, total=False):
@@ -144,3 +149,13 @@ class ReloadParams(TypedDict, total=False):
 class Size(TypedDict, total=False):
     qcx: int
     qcy: int
+
+
+# -- plain dicts for the layers below, checked as the structures above -----------------------------------
+Pages = Annotated[list[dict[str, Any]], Shape(list[NxPage])]
+SelectionCells = Annotated[list[dict[str, Any]], Shape(list[NxSelectionCell])]
+Patches = Annotated[list[dict[str, Any]], Shape(list[NxPatch])]
+ObjectProperties = Annotated[dict[str, Any], Shape(GenericProperties)]
+LibraryProperties = Annotated[dict[str, Any], Shape(EntityProperties)]
+PropertyTree = Annotated[dict[str, Any], Shape(GenericPropertyTree)]
+FieldValues = Annotated[list[dict[str, Any] | str], Shape(list[FieldValue | str])]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Callable
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import orjson
 
@@ -36,6 +36,14 @@ _DROP = object()
 _FLOAT_WORDS = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf,
                 "-inf": -math.inf}
 _TRUE, _FALSE = frozenset(("true", "1", "yes")), frozenset(("false", "0", "no", ""))
+
+
+class Shape:
+    """``Annotated[<type the handler sees>, Shape(<type checked>)]``: the value is checked as the shape
+    (a TypedDict, say) while the handler's annotation stays the plain type the layers below take."""
+
+    def __init__(self, hint: Any) -> None:
+        self.hint = hint
 
 
 class Mismatch(Exception):
@@ -87,6 +95,8 @@ def is_bounded(hint: Any) -> bool:
     if hint in (str, int, float, bool):
         return True
     origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return is_bounded(next((m.hint for m in hint.__metadata__ if isinstance(m, Shape)), args[0]))
     if origin is Literal:
         return True
     if origin is list and args:
@@ -301,7 +311,7 @@ def _literal(values: tuple[Any, ...]) -> Checker:
     return check
 
 
-_EXPECTED = {_str: "a string", _int: "an integer", _float: "a number", _bool: "a boolean", _dict: "an object",
+_EXPECTED: dict[Checker, str] = {_str: "a string", _int: "an integer", _float: "a number", _bool: "a boolean", _dict: "an object",
              _list: "an array"}
 _STRUCTS: dict[type, Checker] = {}
 
@@ -317,6 +327,9 @@ def compile_hint(hint: Any) -> Checker:
     if scalar is not None:
         return scalar
     origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        shape = next((m.hint for m in hint.__metadata__ if isinstance(m, Shape)), args[0])
+        return compile_hint(shape)
     if origin is list:
         return _named(_list_of(compile_hint(args[0])), "an array") if args else _list
     if origin is dict:
@@ -347,4 +360,4 @@ def _typeddict(hint: type) -> Checker:
 
 def hints_of(fn: Callable[..., Any]) -> dict[str, Any]:
     """The handler's parameter annotations, resolved in its module (they are strings under PEP 563)."""
-    return get_type_hints(fn)
+    return get_type_hints(fn, include_extras=True)
