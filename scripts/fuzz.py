@@ -37,6 +37,7 @@ from tests.fuzzing import (  # noqa: E402
     Target,
     cases,
     check_answer,
+    definition_sweep,
     registered_methods,
     sweep,
 )
@@ -131,7 +132,7 @@ def main() -> int:
             bystander = multiprocessing.Process(target=_bystander, args=(url, stop, results))
             bystander.start()
             run = Run(port, started + args.seconds)
-            swept = sweep()
+            swept = sweep() + definition_sweep()
             for case in swept:
                 run.one(case)
 

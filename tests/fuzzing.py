@@ -165,12 +165,18 @@ class Case:
     raw: bytes | None = None
     #: whether the answer may carry no id (the request's id could not be read)
     id_unknown: bool = False
+    #: leave what the case rewrote (a fixture's properties) for the next cases to meet
+    keep: bool = False
+    #: properties set on the fixture first (its own with one member anywhere replaced): the method then
+    #: meets definitions of the right shape but with a wrong value deep inside
+    props: dict | None = None
 
     def describe(self) -> str:
         if self.raw is not None:
             return f"raw frame {self.raw[:160]!r}"
         text = "" if self.params is None else orjson.dumps(self.params).decode()
-        return f"{self.kind}.{self.method}({text[:300]}) delta={self.delta}"
+        setup = "" if self.props is None else f" after SetProperties({orjson.dumps(self.props).decode()[:300]})"
+        return f"{self.kind}.{self.method}({text[:300]}) delta={self.delta}{setup}"
 
 
 def _spec_params(spec: MethodSpec, form: str) -> st.SearchStrategy[Any]:
@@ -186,6 +192,97 @@ def _spec_params(spec: MethodSpec, form: str) -> st.SearchStrategy[Any]:
         lambda t: list(t[0][:t[1]]) + (t[2] if t[1] == len(values) else []))
 
 
+def _members(value: Any, path: tuple = ()) -> list[tuple]:
+    """The path of every member of a JSON value (and one past the end of each array)."""
+    out = [path] if path else []
+    if isinstance(value, dict):
+        for key, member in value.items():
+            out.extend(_members(member, (*path, key)))
+    elif isinstance(value, list):
+        for i, member in enumerate(value):
+            out.extend(_members(member, (*path, i)))
+        out.append((*path, len(value)))
+    return out
+
+
+def _replaced(value: Any, path: tuple, new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replaced(value.get(head), rest, new)}
+    items = list(value)
+    if head == len(items):
+        items.append(new if not rest else None)
+    items[head] = _replaced(items[head], rest, new)
+    return items
+
+
+def mutated(props: dict) -> st.SearchStrategy[dict]:
+    """``props`` with one member anywhere (not the id) replaced by a type-confused or edge value."""
+    paths = [p for p in _members(props) if p[:1] != ("qInfo",)]
+    small = st.one_of(json_values, st.sampled_from([-1, 2**31, 10**6, 1.5, "", "=", "NaN", [], {}, None]))
+    return st.tuples(st.sampled_from(paths), small).map(lambda t: _replaced(props, t[0], t[1]))
+
+
+#: the methods that compute from an object's definitions, with well-typed params
+COMPUTE = {
+    "GenericObject": ["GetLayout", "GetHyperCubeData", "GetHyperCubePivotData", "GetHyperCubeStackData",
+                      "GetListObjectData", "SelectHyperCubeCells", "SelectListObjectValues", "SelectPivotCells",
+                      "ClearSelections", "Lock", "Unlock", "RangeSelectHyperCubeValues", "SelectHyperCubeValues",
+                      "SearchListObjectFor", "SelectListObjectAll", "GetEffectiveProperties", "GetFullPropertyTree"],
+    "GenericDimension": ["GetLayout", "GetDimension", "GetProperties"],
+    "GenericMeasure": ["GetLayout", "GetMeasure", "GetProperties"],
+}
+_DEFINED = ("cube", "list", "pivot", "dimension", "measure")
+_PATHS = {"/qHyperCubeDef": ("cube", "pivot"), "/qListObjectDef": ("list",)}
+
+
+def _well_typed(kind: str, name: str) -> st.SearchStrategy[list]:
+    spec = REGISTRY[QTYPE[kind]][name]
+    values = []
+    for p in spec.params:
+        if p.name == "qPath":
+            values.append(st.sampled_from(["", *[path for path, kinds in _PATHS.items() if kind in kinds]]))
+        else:
+            values.append(valid(p.hint))
+    return st.tuples(*values).map(list)
+
+
+def definition_case() -> st.SearchStrategy[Case]:
+    """A fixture's properties with one member replaced, then a method that computes from them."""
+
+    def for_kind(kind: str) -> st.SearchStrategy[Case]:
+        props = _ENTITIES[kind][3]
+        assert props is not None
+        return st.sampled_from(COMPUTE[QTYPE[kind]]).flatmap(lambda name: st.builds(
+            Case, st.just(kind), st.just(name), _well_typed(kind, name), st.booleans(), props=mutated(props)))
+
+    return st.sampled_from(_DEFINED).flatmap(for_kind)
+
+
+def definition_sweep(values: tuple[Any, ...] = (5, "x", [5], {}, True, -1)) -> list[Case]:
+    """Each member of each fixture's properties given each of ``values``, then GetLayout and its data
+    method: every place a definition is read meets every kind of wrong value."""
+    out = []
+    data = {"cube": ("GetHyperCubeData", "/qHyperCubeDef"), "pivot": ("GetHyperCubePivotData", "/qHyperCubeDef"),
+            "list": ("GetListObjectData", "/qListObjectDef"), "dimension": ("GetDimension", None),
+            "measure": ("GetMeasure", None)}
+    page = [{"qTop": 0, "qLeft": 0, "qWidth": 3, "qHeight": 5}]
+    for kind in _DEFINED:
+        props = _ENTITIES[kind][3]
+        assert props is not None
+        method, path = data[kind]
+        for member in _members(props):
+            if member[:1] == ("qInfo",):
+                continue
+            for value in values:
+                changed = _replaced(props, member, value)
+                out.append(Case(kind, "GetLayout", [], bool(len(out) % 2), props=changed))
+                out.append(Case(kind, method, [path, page] if path else [], props=changed))
+    return out
+
+
 def method_case(kind: str) -> st.SearchStrategy[Case]:
     methods = REGISTRY[QTYPE[kind]]
     names = sorted(methods)
@@ -198,7 +295,12 @@ def method_case(kind: str) -> st.SearchStrategy[Case]:
             params: st.SearchStrategy[Any] = st.one_of(st.none(), st.lists(json_values, max_size=3))
         else:
             params = st.sampled_from(forms).flatmap(lambda form: _spec_params(spec, form))
-        return st.builds(Case, st.just(kind), st.just(name), params, st.booleans())
+        entity = _ENTITIES.get(kind)
+        props: st.SearchStrategy[Any] = st.none()
+        if entity is not None and entity[3] is not None and kind != "bookmark":
+            props = st.one_of(st.none(), mutated(entity[3]))
+        return st.builds(Case, st.just(kind), st.just(name), params, st.booleans(), keep=st.booleans(),
+                         props=props)
 
     own = st.sampled_from(names)
     return st.one_of(own, own, st.sampled_from(foreign)).flatmap(for_method)
@@ -236,7 +338,8 @@ def raw_case() -> st.SearchStrategy[Case]:
 def cases() -> st.SearchStrategy[Case]:
     """Requests on every kind of handle (most cases), and malformed frames."""
     handled = st.sampled_from(KINDS).flatmap(method_case)
-    return st.one_of(handled, handled, handled, handled, handled, handled, raw_case())
+    return st.one_of(handled, handled, handled, handled, handled, definition_case(), definition_case(),
+                     raw_case())
 
 
 # -- answers ----------------------------------------------------------------------------------------------
@@ -344,7 +447,7 @@ class Target:
         """Put back what ``case`` may have changed, and fetch handles it closed."""
         if case.kind == "Doc" and case.method in _RELOADS:
             self.reload()
-        if case.kind in _ENTITIES and case.method in _REWRITES:
+        if case.kind in _ENTITIES and (case.props is not None or case.method in _REWRITES and not case.keep):
             self._create(case.kind)
         if self.doc in self.closed:
             raise AssertionError(f"the doc handle was closed by {case.describe()}")
@@ -362,6 +465,10 @@ class Target:
         """Send ``case`` and return its answer frame."""
         if case.raw is not None:
             return self.exchange(case.raw, 1 if not case.id_unknown else object(), case.id_unknown)
+        if case.props is not None:
+            answer = self.request("SetProperties", self.handles[case.kind], [case.props])
+            if "error" in answer:
+                return answer  # refused: the method would meet the old properties
         return self.request(case.method, self.handles[case.kind], case.params, case.delta)
 
 

@@ -2,14 +2,24 @@
 
 Every answer must be a result or a JSON-RPC error whose code is not -128, every request is answered
 within a bounded wait, and a bystander session on another socket keeps answering its cached GetLayout.
-A modest run here (the sweep, then a few hundred random cases); ``scripts/fuzz.py`` runs thousands.
+A modest run here (the sweeps, then a few hundred random cases); ``scripts/fuzz.py`` runs thousands.
 """
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzzing import Bystander, Case, Tally, Target, cases, check_answer, registered_methods, sweep
+from tests.fuzzing import (
+    Bystander,
+    Case,
+    Tally,
+    Target,
+    cases,
+    check_answer,
+    definition_sweep,
+    registered_methods,
+    sweep,
+)
 
 #: the random cases of one run (about 20 s on the shared 2-core machine, with the sweep)
 RANDOM_CASES = 400
@@ -35,7 +45,7 @@ def test_every_request_is_answered_with_a_result_or_a_non_internal_error(engine)
         one(case)
 
     try:
-        for case in sweep():
+        for case in sweep() + definition_sweep():
             one(case)
         random_cases()
     finally:

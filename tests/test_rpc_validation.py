@@ -160,6 +160,62 @@ def test_type_confused_params_answer_invalid_params_naming_the_parameter(
     asyncio.run(scenario())
 
 
+#: (properties or patches, the parameter the error names): definitions are checked wherever they are
+DEFINITIONS: list[tuple[str, Any, str]] = [
+    ("SetProperties", [{"qHyperCubeDef": {"qDimensions": 5}}],
+     "qProp.qHyperCubeDef.qDimensions: expected an array, got an integer"),
+    ("SetProperties", [{"chart": [{"inner": {"qListObjectDef": {"qDef": {"qFieldDefs": [["Frac"]]}}}}]}],
+     "qProp.chart[0].inner.qListObjectDef.qDef.qFieldDefs[0]: expected a string, got an array"),
+    ("SetProperties", [{"qHyperCubeDef": {"qMeasures": [{"qDef": {"qNumFormat": {"qDec": []}}}]}}],
+     "qProp.qHyperCubeDef.qMeasures[0].qDef.qNumFormat.qDec: expected a string, got an array"),
+    ("SetProperties", [{"x": {"qSelectionObjectDef": {"qStateName": ["$"]}}}],
+     "qProp.x.qSelectionObjectDef.qStateName: expected a string, got an array"),
+    ("CreateChild", [{"qInfo": {"qType": "c"}, "qHyperCubeDef": {"qInterColumnSortOrder": "0"}}],
+     "qProp.qHyperCubeDef.qInterColumnSortOrder: expected an array, got a string"),
+    ("SetFullPropertyTree", [{"qProperty": {"qInfo": {"qId": "x", "qType": "t"}},
+                              "qChildren": [{"qProperty": {"qListObjectDef": {"qDef": 1}}}]}],
+     "qPropEntry.qChildren[0].qProperty.qListObjectDef.qDef: expected an object, got an integer"),
+    ("ApplyPatches", [[{"qOp": "replace", "qPath": "/qHyperCubeDef/qDimensions", "qValue": "{}"}]],
+     "qPatches make qProp.qHyperCubeDef.qDimensions: expected an array, got an object"),
+    ("ApplyPatches", [[{"qOp": "add", "qPath": "/qHyperCubeDef/qMode", "qValue": "[]"}], True],
+     "qPatches make qProp.qHyperCubeDef.qMode: expected a string or an integer, got an array"),
+]
+
+
+@pytest.mark.parametrize(("method", "params", "parameter"), DEFINITIONS,
+                         ids=[f"{d[0]}-{i}" for i, d in enumerate(DEFINITIONS)])
+def test_definitions_in_properties_are_checked_wherever_they_are(engine, method: str, params: Any,
+                                                                 parameter: str) -> None:
+    async def scenario() -> None:
+        async with Client.open(engine.url()) as c:
+            doc = await loaded_doc(c)
+            cube = (await c.call("CreateSessionObject", doc, CUBE))["qReturn"]["qHandle"]
+            before = await c.call("GetLayout", cube)
+            resp = await c.request(method, cube, params)
+            assert error_of(resp) == {"code": -32602, "parameter": parameter,
+                                      "message": "Invalid method parameter(s)"}
+            assert await c.call("GetLayout", cube) == before  # nothing was stored
+
+    asyncio.run(scenario())
+
+
+def test_a_pivot_cube_without_measures_answers_its_pages(engine) -> None:
+    async def scenario() -> None:
+        async with Client.open(engine.url()) as c:
+            doc = await loaded_doc(c)
+            props = {"qInfo": {"qType": "p"}, "qHyperCubeDef": {
+                "qMode": "P", "qDimensions": [{"qDef": {"qFieldDefs": ["Dim"]}}], "qMeasures": []}}
+            cube = (await c.call("CreateSessionObject", doc, props))["qReturn"]["qHandle"]
+            pages = (await c.call("GetHyperCubePivotData", cube, "/qHyperCubeDef",
+                                  [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 3}]))["qDataPages"]
+            assert [[cell["qType"] for cell in row] for row in pages[0]["qData"]] == [["E"], ["E"], ["E"]]
+            ranges = [{"qRange": {"qMin": 0, "qMax": 1}, "qMeasureIx": 0}]
+            error = error_of(await c.request("RangeSelectHyperCubeValues", cube, ["/qHyperCubeDef", ranges]))
+            assert (error["code"], error["parameter"]) == (8, "qMeasureIx")
+
+    asyncio.run(scenario())
+
+
 def test_the_lenient_forms_clients_send_are_still_accepted(engine) -> None:
     async def scenario() -> None:
         async with Client.open(engine.url()) as c:

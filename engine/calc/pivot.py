@@ -138,7 +138,7 @@ class PivotView:
                 "qAttrDims": {"qValues": []}}
 
     def _value_point(self, group: int, mi: int) -> dict:
-        if group < 0:
+        if group < 0 or mi >= self.nmeasures:  # (a cube without measures still has one data column)
             return {"qText": NULL_TEXT, "qNum": "NaN", "qType": "E", "qAttrExps": {"qValues": []}}
         cell = self.cube.measure_cell(mi, self.cube.values[mi], group)
         return {"qText": cell["qText"], "qNum": cell["qNum"], "qType": "V", "qAttrExps": {"qValues": []}}

@@ -64,7 +64,8 @@ def _register_common(qtype: str) -> None:
         if qSoftPatch:
             entities.patch(target, qPatches, True)
             return {}
-        _set_props(call, apply_json_patches(copy.deepcopy(target.entity.properties), qPatches))
+        patched = apply_json_patches(copy.deepcopy(target.entity.properties), qPatches)
+        _set_props(call, entities.checked(target.entity, patched))
         return {}
 
     if qtype in ("GenericDimension", "GenericMeasure"):

@@ -127,7 +127,10 @@ def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeS
     keep = np.zeros(cube.nrows, dtype=bool) if qOrMode else np.ones(cube.nrows, dtype=bool)
     for r in qRanges:
         rng = r.get("qRange") or {}
-        values = cube.values[int(r.get("qMeasureIx", 0))].num
+        measure = r.get("qMeasureIx", 0)
+        if not 0 <= measure < len(cube.values):
+            raise QixError(INVALID_PARAMETERS, "qMeasureIx")
+        values = cube.values[measure].num
         lo, hi = float(rng.get("qMin", -np.inf)), float(rng.get("qMax", np.inf))
         low_ok = values >= lo if rng.get("qMinInclEq", True) else values > lo
         high_ok = values <= hi if rng.get("qMaxInclEq", True) else values < hi

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
-from engine.rpc.validate import Shape
+from engine.rpc.validate import Anywhere, Shape
 
 
 class NxPage(TypedDict, total=False):
@@ -45,6 +45,126 @@ class NxRangeSelectInfo(TypedDict, total=False):
     qMeasureIx: int
 
 
+# -- definitions inside properties, as the calculation layer reads them -------------------------------------
+class ValueExpr(TypedDict, total=False):
+    qv: str
+
+
+class SortCriteria(TypedDict, total=False):
+    qSortByState: int
+    qSortByFrequency: int
+    qSortByNumeric: int
+    qSortByAscii: int
+    qSortByLoadOrder: int
+    qSortByExpression: int
+    qExpression: ValueExpr | str
+
+
+class FieldAttributes(TypedDict, total=False):
+    """A number format (``qNumFormat``)."""
+
+    qType: str
+    qnDec: int
+    qUseThou: int
+    qFmt: str
+    qDec: str
+    qThou: str
+
+
+class NxInlineDimensionDef(TypedDict, total=False):
+    qGrouping: str
+    qFieldDefs: list[str]
+    qFieldLabels: list[str]
+    qSortCriterias: list[SortCriteria]
+    qReverseSort: bool
+    qActiveField: int
+    qLabelExpression: str
+
+
+class NxInlineMeasureDef(TypedDict, total=False):
+    qLabel: str
+    qDescription: str
+    qTags: list[str]
+    qGrouping: str
+    qDef: str
+    qNumFormat: FieldAttributes
+    qRelative: bool
+    qBrutalSum: bool
+    qAggrFunc: str
+    qAccumulate: int
+    qReverseSort: bool
+    qActiveExpression: int
+    qExpressions: list[str]
+    qLabelExpression: str
+
+
+class NxCalcCond(TypedDict, total=False):
+    qCond: ValueExpr | str
+    qMsg: ValueExpr | str
+
+
+class NxDimension(TypedDict, total=False):
+    qLibraryId: str
+    qDef: NxInlineDimensionDef
+    qNullSuppression: bool
+    qIncludeElemValue: bool
+    qShowTotal: bool
+    qShowAll: bool
+    qCalcCondition: NxCalcCond
+
+
+class NxMeasure(TypedDict, total=False):
+    qLibraryId: str
+    qDef: NxInlineMeasureDef
+    qSortBy: SortCriteria
+    qCalcCondition: NxCalcCond
+
+
+class HyperCubeDef(TypedDict, total=False):
+    qStateName: str
+    qDimensions: list[NxDimension]
+    qMeasures: list[NxMeasure]
+    qInterColumnSortOrder: list[int]
+    qSuppressZero: bool
+    qSuppressMissing: bool
+    qInitialDataFetch: list[NxPage]
+    qMode: str | int
+    qNoOfLeftDims: int
+    qAlwaysFullyExpanded: bool
+    qMaxStackedCells: int
+    qPopulateMissing: bool
+    qShowTotalsAbove: bool
+    qIndentMode: bool
+    qCalcCond: ValueExpr | str
+    qCalcCondition: NxCalcCond
+    qColumnOrder: list[int]
+    qContextSetExpression: str
+
+
+class NxListObjectExpressionDef(TypedDict, total=False):
+    qExpr: str
+    qLibraryId: str
+
+
+class ListObjectDef(TypedDict, total=False):
+    qStateName: str
+    qLibraryId: str
+    qDef: NxInlineDimensionDef
+    qFrequencyMode: str | int
+    qShowAlternatives: bool
+    qInitialDataFetch: list[NxPage]
+    qExpressions: list[NxListObjectExpressionDef | str]
+
+
+class SelectionObjectDef(TypedDict, total=False):
+    qStateName: str
+
+
+#: the definitions a layout computes wherever they are in the properties
+DEFINITIONS = Anywhere({"qHyperCubeDef": HyperCubeDef, "qListObjectDef": ListObjectDef,
+                        "qSelectionObjectDef": SelectionObjectDef})
+
+
 class NxInfo(TypedDict, total=False):
     qId: str
     qType: str
@@ -59,28 +179,12 @@ class GenericProperties(TypedDict, total=False):
     qMetaDef: dict[str, Any]
 
 
-class NxLibraryDimensionDef(TypedDict, total=False):
-    qGrouping: str
-    qFieldDefs: list[str]
-    qFieldLabels: list[str]
-    qLabelExpression: str
-
-
-class NxLibraryMeasureDef(TypedDict, total=False):
-    qLabel: str
-    qDef: str
-    qGrouping: str
-    qExpressions: list[str]
-    qActiveExpression: int
-    qLabelExpression: str
-
-
 class EntityProperties(GenericProperties, total=False):
     """Properties of any library entity: the dimension, measure and variable members are declared too,
     as the layouts of each kind read them."""
 
-    qDim: NxLibraryDimensionDef
-    qMeasure: NxLibraryMeasureDef
+    qDim: NxInlineDimensionDef  # merged into the qDef of a dimension that names it (qLibraryId)
+    qMeasure: NxInlineMeasureDef
     qName: str
     qComment: str
     qDefinition: str
@@ -155,7 +259,7 @@ class Size(TypedDict, total=False):
 Pages = Annotated[list[dict[str, Any]], Shape(list[NxPage])]
 SelectionCells = Annotated[list[dict[str, Any]], Shape(list[NxSelectionCell])]
 Patches = Annotated[list[dict[str, Any]], Shape(list[NxPatch])]
-ObjectProperties = Annotated[dict[str, Any], Shape(GenericProperties)]
+ObjectProperties = Annotated[dict[str, Any], Shape(GenericProperties, DEFINITIONS)]
 LibraryProperties = Annotated[dict[str, Any], Shape(EntityProperties)]
-PropertyTree = Annotated[dict[str, Any], Shape(GenericPropertyTree)]
+PropertyTree = Annotated[dict[str, Any], Shape(GenericPropertyTree, DEFINITIONS)]
 FieldValues = Annotated[list[dict[str, Any] | str], Shape(list[FieldValue | str])]

@@ -39,11 +39,22 @@ _TRUE, _FALSE = frozenset(("true", "1", "yes")), frozenset(("false", "0", "no", 
 
 
 class Shape:
-    """``Annotated[<type the handler sees>, Shape(<type checked>)]``: the value is checked as the shape
-    (a TypedDict, say) while the handler's annotation stays the plain type the layers below take."""
+    """``Annotated[<type the handler sees>, Shape(<type checked>, ...)]``: the value is checked as each
+    shape in turn (a TypedDict, say) while the handler's annotation stays the plain type the layers
+    below take."""
 
-    def __init__(self, hint: Any) -> None:
-        self.hint = hint
+    def __init__(self, *hints: Any) -> None:
+        self.hint = hints[0]
+        self.hints = hints
+
+
+class Anywhere:
+    """A free JSON value in which every object member named after a key of ``members``, at any depth, is
+    checked as that key's type (properties hold hypercube and list-object definitions wherever the
+    client put them, and the layout computes each)."""
+
+    def __init__(self, members: dict[str, Any]) -> None:
+        self.members = members
 
 
 class Mismatch(Exception):
@@ -300,6 +311,52 @@ def _union(options: list[Checker], expected: str) -> Checker:
     return check
 
 
+def _in_turn(steps: list[Checker]) -> Checker:
+    def check(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return check
+
+
+def _anywhere(members: dict[str, Checker]) -> Checker:
+    def walk(value: Any) -> Any:
+        if type(value) is dict:
+            out: dict | None = None
+            for key, member in value.items():
+                item = members.get(key)
+                try:
+                    new = walk(member) if item is None else (_DROP if member is None else walk(item(member)))
+                except Mismatch as bad:
+                    bad.path.append(key)
+                    raise
+                if new is not member:
+                    if out is None:
+                        out = dict(value)
+                    if new is _DROP:
+                        del out[key]
+                    else:
+                        out[key] = new
+            return value if out is None else out
+        if type(value) is list:
+            copied: list | None = None
+            for i, member in enumerate(value):
+                try:
+                    new = walk(member)
+                except Mismatch as bad:
+                    bad.path.append(str(i))
+                    raise
+                if new is not member:
+                    if copied is None:
+                        copied = list(value)
+                    copied[i] = new
+            return value if copied is None else copied
+        return value
+
+    return walk
+
+
 def _literal(values: tuple[Any, ...]) -> Checker:
     allowed = frozenset(values)
 
@@ -328,8 +385,13 @@ def compile_hint(hint: Any) -> Checker:
         return scalar
     origin, args = get_origin(hint), get_args(hint)
     if origin is Annotated:
-        shape = next((m.hint for m in hint.__metadata__ if isinstance(m, Shape)), args[0])
-        return compile_hint(shape)
+        shape = next((m for m in hint.__metadata__ if isinstance(m, Shape)), None)
+        if shape is None:
+            return compile_hint(args[0])
+        steps = [compile_hint(h) for h in shape.hints]
+        return steps[0] if len(steps) == 1 else _in_turn(steps)
+    if isinstance(hint, Anywhere):
+        return _anywhere({k: compile_hint(t) for k, t in hint.members.items()})
     if origin is list:
         return _named(_list_of(compile_hint(args[0])), "an array") if args else _list
     if origin is dict:
