@@ -199,7 +199,7 @@ def test_definitions_in_properties_are_checked_wherever_they_are(engine, method:
     asyncio.run(scenario())
 
 
-def test_a_pivot_cube_without_measures_answers_its_pages(engine) -> None:
+def test_pivot_and_stacked_pages_at_the_edges_are_answered(engine) -> None:
     async def scenario() -> None:
         async with Client.open(engine.url()) as c:
             doc = await loaded_doc(c)
@@ -212,6 +212,10 @@ def test_a_pivot_cube_without_measures_answers_its_pages(engine) -> None:
             ranges = [{"qRange": {"qMin": 0, "qMax": 1}, "qMeasureIx": 0}]
             error = error_of(await c.request("RangeSelectHyperCubeValues", cube, ["/qHyperCubeDef", ranges]))
             assert (error["code"], error["parameter"]) == (8, "qMeasureIx")
+            stacked = (await c.call("CreateSessionObject", doc, CUBE))["qReturn"]["qHandle"]
+            past_the_end = [{"qTop": 2**31 - 1, "qLeft": 0, "qWidth": 1, "qHeight": 5}]
+            pages = (await c.call("GetHyperCubeStackData", stacked, "/qHyperCubeDef", past_the_end))["qDataPages"]
+            assert pages == [{"qData": [], "qArea": {"qLeft": 0, "qTop": 2**31 - 1, "qWidth": 1, "qHeight": 0}}]
 
     asyncio.run(scenario())
 

@@ -191,7 +191,8 @@ class PivotView:
             h = page.height
             if max_cells and page.width and page.width * h > max_cells:
                 h = max_cells // page.width
-            lo, hi = page.top, page.top + h
+            lo = min(page.top, cube.nrows)  # a page that starts past the last row is empty
+            hi = lo + h
             mis = list(range(page.left, page.left + page.width))
             leaves_pos = np.zeros(cube.nrows)
             leaves_neg = np.zeros(cube.nrows)
