@@ -310,7 +310,7 @@ def _raw(payload: Any) -> bytes:
     return payload if isinstance(payload, bytes) else orjson.dumps(payload)
 
 
-BAD_HANDLES = ["²", "9" * 5_000, "1" * 30, "-", "", " 1", "1.5", 1.5, True, False, {}, [], 0, 99_999,
+BAD_HANDLES = ["²", "9" * 5_000, "1" * 30, "-", "--5", "", " 1", "1.5", 1.5, True, False, {}, [], 0, 99_999,
                2**64 - 1, -(2**63), -7, "0x1", "١"]
 BAD_IDS = [{}, [], [1], {"a": 1}, True, False]
 BAD_FRAMES = [b"{", b"", b"nul", b"[1,2", b"\xff\xfe", b'{"id": 1,}', b"[]", b"3", b'"x"', b"null",

@@ -46,8 +46,8 @@ def error_of(resp: dict) -> dict:
 
 
 # -- 1. every frame is answered --------------------------------------------------------------------------
-@pytest.mark.parametrize("handle", ["²", "9" * 5_000, "1" * 30, "١", "0x1", " 1", "", 1.5, True, False, {},
-                                    [], 0, 99_999, -7, 2**64 - 1])
+@pytest.mark.parametrize("handle", ["²", "9" * 5_000, "1" * 30, "١", "0x1", " 1", "", "--5", "-", 1.5, True,
+                                    False, {}, [], 0, 99_999, -7, 2**64 - 1])
 def test_a_handle_that_is_no_handle_answers_invalid_handle(engine, handle: Any) -> None:
     async def scenario() -> None:
         async with Client.open(engine.url()) as c:

@@ -103,7 +103,7 @@ REGISTRY: dict[str, dict[str, MethodSpec]] = {}
 def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Callable:
     """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults, in
     schema order. Each parameter's type is the handler's annotation for it (the default's type when it
-    has none); a parameter the handler does not declare is an error here, at import."""
+    has none); a parameter with neither, or a default its own type refuses, is an error here, at import."""
 
     def register(fn: Callable) -> Callable:
         REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
@@ -146,7 +146,7 @@ def lookup(qtype: str, method: str) -> MethodSpec:
     return spec
 
 
-def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = True) -> dict[str, Any]:
+def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = False) -> dict[str, Any]:
     """Positional or named params → checked keyword arguments, defaults for missing or ``null`` values.
     Extra positional values and unknown names are ignored (enigma.js sends what its schema knows).
     ``shallow``: the frame cannot nest deep enough to need the depth check (``Request.shallow``)."""

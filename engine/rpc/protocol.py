@@ -45,7 +45,7 @@ class Request:
     delta: bool
     #: the frame has too few brackets to nest anything deeper than the params' limit (the usual case):
     #: binding skips the depth check
-    shallow: bool = True
+    shallow: bool = False
 
 
 class BadRequest(Exception):
@@ -97,13 +97,13 @@ def _handle(handle: Any) -> int:
     if handle is None:
         return GLOBAL_HANDLE
     if (type(handle) is str and 0 < len(handle) <= _MAX_HANDLE_DIGITS and handle.isascii()
-            and handle.lstrip("-").isdigit()):
+            and (handle[1:] if handle[:1] == "-" else handle).isdigit()):
         return int(handle)
     return UNKNOWN_HANDLE
 
 
 def _numpy_scalar(value: Any) -> Any:
-    """orjson's ``default``: numpy scalars it does not write itself (float16, longdouble, ...), with NaN and
+    """orjson's ``default``: numpy scalars it does not write itself (longdouble, ...), with NaN and
     infinities as the engine writes them. Anything else is a handler's bug (TypeError, answered -128)."""
     if isinstance(value, np.floating):
         num = float(value)
