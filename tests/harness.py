@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime
 import ipaddress
 import itertools
@@ -112,8 +113,13 @@ class RpcError(Exception):
 class Client:
     """A QIX client over one WebSocket: ids, pushes, notifications. Use ``async with Client.open(...)``."""
 
+    #: send every :meth:`call` with ``delta: true`` and apply the answer's patches as enigma.js does (its
+    #: default); ``tests/conftest.py`` runs the layout tests both ways by setting it
+    delta_calls: bool = False
+
     def __init__(self, ws: Any) -> None:
         self.ws = ws
+        self._delta_cache: dict[tuple[Any, str], Any] = {}
         self._ids = itertools.count(1)
         self._pending: dict[Any, asyncio.Future] = {}
         self.pushes: list[dict] = []  # id-less frames (change/close)
@@ -137,6 +143,10 @@ class Client:
             async for raw in self.ws:
                 msg = orjson.loads(raw)
                 self.frames.append(msg)
+                if msg.get("close"):
+                    gone = set(msg["close"])
+                    for key in [k for k in self._delta_cache if k[0] in gone]:
+                        del self._delta_cache[key]
                 if "id" in msg and msg["id"] in self._pending:
                     fut = self._pending.pop(msg["id"])
                     if not fut.done():
@@ -195,10 +205,46 @@ class Client:
 
     async def call(self, method: str, handle: int = -1, *params: Any, **named: Any) -> dict:
         """Send and return ``result``; raise :class:`RpcError` on an error answer."""
-        resp = await self.request(method, handle, named if named else list(params))
+        resp = await self.request(method, handle, named if named else list(params),
+                                  delta=True if self.delta_calls else None)
         if "error" in resp:
             raise RpcError(resp["error"])
+        if resp.get("delta"):
+            result = resp["result"]
+            return {key: self._patched(handle, method, key, patches) for key, patches in result.items()}
         return resp["result"]
+
+    def _patched(self, handle: int, method: str, key: str, patches: Any) -> Any:
+        """enigma.js's delta interceptor: patches apply to the value cached per (handle, method, key)."""
+        assert isinstance(patches, list), f"{method}.{key}: expected an array of patches, got {patches!r}"
+        cache_key = (handle, f"{method}-{key}")
+        value = apply_patches(self._delta_cache.get(cache_key), patches)
+        self._delta_cache[cache_key] = value
+        return copy.deepcopy(value)
+
+
+def apply_patches(value: Any, patches: list[dict]) -> Any:
+    """JSON patches the way enigma.js applies them: a root add/replace sets the whole value; other paths
+    are split on "/" (no ~0/~1 decoding), numeric segments index arrays."""
+    for patch in patches:
+        op, path = patch["op"], patch["path"]
+        if path == "/":
+            assert op in ("add", "replace") and patch["value"] is not None, patch
+            value = copy.deepcopy(patch["value"])
+            continue
+        *parents, last = path.lstrip("/").split("/")
+        node = value
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        index: Any = (len(node) if last == "-" else int(last)) if isinstance(node, list) else last
+        if op == "remove":
+            del node[index]
+        elif op == "add" and isinstance(node, list):
+            node.insert(index, copy.deepcopy(patch["value"]))
+        else:
+            assert op in ("add", "replace"), patch
+            node[index] = copy.deepcopy(patch["value"])
+    return value
 
 
 def spawn_engine(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:

@@ -138,7 +138,7 @@ class PivotView:
                 "qAttrDims": {"qValues": []}}
 
     def _value_point(self, group: int, mi: int) -> dict:
-        if group < 0:
+        if group < 0 or mi >= self.nmeasures:  # (a cube without measures still has one data column)
             return {"qText": NULL_TEXT, "qNum": "NaN", "qType": "E", "qAttrExps": {"qValues": []}}
         cell = self.cube.measure_cell(mi, self.cube.values[mi], group)
         return {"qText": cell["qText"], "qNum": cell["qNum"], "qType": "V", "qAttrExps": {"qValues": []}}
@@ -193,7 +193,8 @@ class PivotView:
             h = page.height
             if max_cells and page.width and page.width * h > max_cells:
                 h = max_cells // page.width
-            lo, hi = page.top, page.top + h
+            lo = min(page.top, cube.nrows)  # a page that starts past the last row is empty
+            hi = lo + h
             mis = list(range(page.left, page.left + page.width))
             leaves_pos = np.zeros(cube.nrows)
             leaves_neg = np.zeros(cube.nrows)

@@ -4,7 +4,9 @@ enigma.js keeps one cached value per (handle, "<Method>-<key>") and patches it; 
 of the key. We keep, per socket, the last value sent in delta form for each such key and answer with the
 smallest patch list we can build cheaply: ``[]`` when nothing changed, patches for changed members of
 objects (recursively, while keys are patchable), and a root ``replace`` otherwise. Values answered in
-plain form never touch the cache, so a client mixing both forms stays consistent.
+plain form never touch the cache, so a client mixing both forms stays consistent. Values are compared
+in the form :func:`engine.rpc.protocol.dumps` writes them (the one encoder of the plain path), so numpy
+values and NaN come out the same either way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+from engine.rpc.protocol import dumps
 
 #: below this many changed members of an object we descend instead of replacing it whole
 _MAX_MEMBER_PATCHES = 64
@@ -54,7 +58,7 @@ class DeltaCache:
         """Turn a plain result into its delta form and remember what the client now holds."""
         out: dict[str, list] = {}
         for key, value in result.items():
-            encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+            encoded = dumps(value, sort_keys=True)
             cache_key = (handle, method, key)
             previous = self._last.get(cache_key)
             if previous is None:
@@ -68,7 +72,7 @@ class DeltaCache:
                 if isinstance(old, dict | list) and type(old) is type(new):
                     _diff(old, new, "", patches)
                 else:
-                    patches.append({"op": "replace", "path": "/", "value": value})
+                    patches.append({"op": "replace", "path": "/", "value": new})
                 out[key] = patches
             self._last[cache_key] = encoded
         return out

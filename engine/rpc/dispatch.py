@@ -2,17 +2,21 @@
 
 Each QIX interface module registers its methods with :func:`rpc`. A handler receives a :class:`Call`
 (who is calling, on which handle, and ways to report handles) and its parameters as keywords, already
-bound from positional or named ``params`` with ``null``/missing values replaced by the defaults.
+bound from positional or named ``params`` with ``null``/missing values replaced by the defaults, and
+checked against the handler's annotations (:mod:`engine.rpc.validate`, compiled once at registration):
+a value of the wrong type is answered -32602 naming the parameter, and never reaches the handler.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.errors import INVALID_PARAMS, METHOD_NOT_FOUND, QixError
 from engine.rpc.protocol import Request
+from engine.rpc.validate import MAX_DEPTH, Checker, Mismatch, compile_hint, hints_of, is_bounded, too_deep
 
 
 class SessionLike(Protocol):
@@ -69,12 +73,26 @@ class Call:
 NOT_FOUND_INTERFACE = {"qType": None, "qHandle": None}
 
 
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One declared parameter: its name, the schema default, its type and its compiled check."""
+
+    name: str
+    default: Any
+    hint: Any
+    check: Checker
+    #: the check itself keeps values shallow (scalars, arrays of them): no depth walk
+    bounded: bool
+    #: the default is a container: each call gets its own copy, so handlers never share one
+    fresh: bool
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     qtype: str
     name: str
     fn: Callable[..., Any]
-    params: tuple[tuple[str, Any], ...]
+    params: tuple[Param, ...]
     #: may run while the session is busy with another request (progress, abort, version queries)
     concurrent: bool
 
@@ -83,14 +101,33 @@ REGISTRY: dict[str, dict[str, MethodSpec]] = {}
 
 
 def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Callable:
-    """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults."""
+    """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults, in
+    schema order. Each parameter's type is the handler's annotation for it (the default's type when it
+    has none); a parameter with neither, or a default its own type refuses, is an error here, at import."""
 
     def register(fn: Callable) -> Callable:
         REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
-            qtype, name, fn, tuple(params.items()), concurrent)
+            qtype, name, fn, _params(fn, params), concurrent)
         return fn
 
     return register
+
+
+def _params(fn: Callable[..., Any], defaults: dict[str, Any]) -> tuple[Param, ...]:
+    hints = hints_of(fn)
+    out = []
+    for pname, default in defaults.items():
+        if pname not in hints and default is None:
+            raise TypeError(f"{fn.__qualname__}: parameter {pname} has neither a type nor a default")
+        hint = hints.get(pname, type(default))
+        check = compile_hint(hint)
+        if default is not None:
+            try:
+                check(default)
+            except Mismatch as bad:
+                raise TypeError(f"{fn.__qualname__}: default {bad.describe(pname)}") from None
+        out.append(Param(pname, default, hint, check, is_bounded(hint), isinstance(default, dict | list)))
+    return tuple(out)
 
 
 def is_method(name: str) -> bool:
@@ -109,43 +146,32 @@ def lookup(qtype: str, method: str) -> MethodSpec:
     return spec
 
 
-def _coerce(value: Any, default: Any) -> Any:
-    if isinstance(default, bool):
-        if isinstance(value, str):
-            return value.lower() in ("true", "1", "yes")
-        return bool(value)
-    if isinstance(default, int) and not isinstance(value, bool):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                raise QixError(INVALID_PARAMS, f"Expected a number, got {value!r}") from None
-    if isinstance(default, str) and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def bind(spec: MethodSpec, params: list | dict | None) -> dict[str, Any]:
-    """Positional or named params → keyword arguments, defaults for missing or ``null`` values."""
+def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = False) -> dict[str, Any]:
+    """Positional or named params → checked keyword arguments, defaults for missing or ``null`` values.
+    Extra positional values and unknown names are ignored (enigma.js sends what its schema knows).
+    ``shallow``: the frame cannot nest deep enough to need the depth check (``Request.shallow``)."""
     out: dict[str, Any] = {}
     if isinstance(params, list):
-        for i, (pname, default) in enumerate(spec.params):
-            value = params[i] if i < len(params) else None
-            out[pname] = _default(default) if value is None else _coerce(value, default)
+        given = len(params)
+        for i, param in enumerate(spec.params):
+            value = params[i] if i < given else None
+            out[param.name] = _default(param) if value is None else _check(param, value, shallow)
     else:
-        given = params or {}
-        for pname, default in spec.params:
-            value = given.get(pname)
-            out[pname] = _default(default) if value is None else _coerce(value, default)
+        named = params or {}
+        for param in spec.params:
+            value = named.get(param.name)
+            out[param.name] = _default(param) if value is None else _check(param, value, shallow)
     return out
 
 
-def _default(default: Any) -> Any:
-    # fresh containers so handlers can never share a mutable default
-    if isinstance(default, dict | list):
-        import copy
+def _check(param: Param, value: Any, shallow: bool) -> Any:
+    if not (shallow or param.bounded) and (type(value) is dict or type(value) is list) and too_deep(value):
+        raise QixError(INVALID_PARAMS, f"{param.name}: nested deeper than {MAX_DEPTH} levels")
+    try:
+        return param.check(value)
+    except Mismatch as bad:
+        raise QixError(INVALID_PARAMS, bad.describe(param.name)) from None
 
-        return copy.deepcopy(default)
-    return default
+
+def _default(param: Param) -> Any:
+    return copy.deepcopy(param.default) if param.fresh else param.default

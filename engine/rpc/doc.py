@@ -12,6 +12,7 @@ from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
 from engine.rpc.dispatch import Call, rpc
+from engine.rpc.structs import Connection, ReloadParams, SearchCombinationOptions, SearchPage, Size
 from engine.script.syntax import check_syntax
 from engine.sources.web import WebOptions
 
@@ -103,7 +104,7 @@ async def do_reload(call: Call, qMode: int, qPartial: bool, qDebug: bool) -> dic
 
 
 @rpc("Doc", "DoReloadEx", qParams={})
-async def do_reload_ex(call: Call, qParams: dict) -> dict:
+async def do_reload_ex(call: Call, qParams: ReloadParams) -> dict:
     ok = await _reload(call)
     return {"qResult": {"qSuccess": ok, "qScriptLogFile": "", "qEndedWithMemoryConstraint": False}}
 
@@ -122,7 +123,7 @@ async def do_save(call: Call, qFileName: str) -> dict:
 # -- the data model -----------------------------------------------------------------------------------
 @rpc("Doc", "GetTablesAndKeys", qWindowSize={}, qNullSize={}, qCellHeight=0, qSyntheticMode=False,
      qIncludeSysVars=False, qIncludeProfiling=False)
-def get_tables_and_keys(call: Call, qWindowSize: dict, qNullSize: dict, qCellHeight: int, qSyntheticMode: bool,
+def get_tables_and_keys(call: Call, qWindowSize: Size, qNullSize: Size, qCellHeight: int, qSyntheticMode: bool,
                         qIncludeSysVars: bool, qIncludeProfiling: bool) -> dict:
     return tables.tables_and_keys(call.target.model, qSyntheticMode, qIncludeSysVars)
 
@@ -155,7 +156,7 @@ def _connection(call: Call, conn_id: str) -> dict[str, Any]:
     return conn
 
 
-def _store_connection(call: Call, spec: dict, conn_id: str | None) -> dict[str, Any]:
+def _store_connection(call: Call, spec: Connection, conn_id: str | None) -> dict[str, Any]:
     """Check and store a new or changed connection (an update of the app); names stay unique."""
     _require(call, guard.UPDATE)
     conn = connections.normalise(spec, conn_id)
@@ -172,7 +173,7 @@ def _may_see_secrets(call: Call) -> bool:
 
 
 @rpc("Doc", "CreateConnection", qConnection={})
-def create_connection(call: Call, qConnection: dict) -> dict:
+def create_connection(call: Call, qConnection: Connection) -> dict:
     return {"qConnectionId": _store_connection(call, qConnection, None)["qId"]}
 
 
@@ -188,7 +189,7 @@ def get_connection(call: Call, qConnectionId: str) -> dict:
 
 
 @rpc("Doc", "ModifyConnection", qConnectionId="", qConnection={}, qOverrideCredentials=False)
-def modify_connection(call: Call, qConnectionId: str, qConnection: dict, qOverrideCredentials: bool) -> dict:
+def modify_connection(call: Call, qConnectionId: str, qConnection: Connection, qOverrideCredentials: bool) -> dict:
     _require(call, guard.UPDATE)
     _connection(call, qConnectionId)
     _store_connection(call, qConnection, qConnectionId)
@@ -274,7 +275,7 @@ def _check(call: Call, expression: str) -> dict:
 
 
 @rpc("Doc", "CheckExpression", qExpr="", qLabels=[])
-def check_expression(call: Call, qExpr: str, qLabels: list) -> dict:
+def check_expression(call: Call, qExpr: str, qLabels: list[str]) -> dict:
     return _check(call, qExpr)
 
 
@@ -289,7 +290,8 @@ def check_number_or_expression(call: Call, qExpr: str) -> dict:
 
 
 @rpc("Doc", "SearchResults", qOptions={}, qTerms=[], qPage={})
-def search_results(call: Call, qOptions: dict, qTerms: list, qPage: dict) -> dict:
+def search_results(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str],
+                   qPage: SearchPage) -> dict:
     doc = call.target
     return {"qResult": search.search_results(
         doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms],
@@ -298,7 +300,7 @@ def search_results(call: Call, qOptions: dict, qTerms: list, qPage: dict) -> dic
 
 
 @rpc("Doc", "SearchSuggest", qOptions={}, qTerms=[])
-def search_suggest(call: Call, qOptions: dict, qTerms: list) -> dict:
+def search_suggest(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str]) -> dict:
     doc = call.target
     return {"qResult": search.search_suggestions(doc.model, doc.inference("$"),
                                                  list(qOptions.get("qSearchFields") or []),

@@ -17,6 +17,7 @@ from engine.app.objects import Entity, ObjectStore
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc import entities
 from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call, rpc
+from engine.rpc.structs import LibraryProperties, NxGetObjectOptions, ObjectProperties
 
 
 def _doc(call: Call) -> DocSession:
@@ -25,14 +26,14 @@ def _doc(call: Call) -> DocSession:
 
 # -- generic objects ------------------------------------------------------------------------------------
 @rpc("Doc", "CreateSessionObject", qProp={})
-def create_session_object(call: Call, qProp: dict) -> dict:
+def create_session_object(call: Call, qProp: ObjectProperties) -> dict:
     doc = _doc(call)
     obj = library.create_object(doc, qProp, doc.session_objects)
     return {"qReturn": entities.interface(call, obj)}
 
 
 @rpc("Doc", "CreateObject", qProp={})
-def create_object(call: Call, qProp: dict) -> dict:
+def create_object(call: Call, qProp: ObjectProperties) -> dict:
     doc = _doc(call)
     obj = library.create_object(doc, qProp, doc.app.objects)
     entities.changed(call, obj)
@@ -45,11 +46,10 @@ def get_object(call: Call, qId: str) -> dict:
 
 
 @rpc("Doc", "GetObjects", qOptions={})
-def get_objects(call: Call, qOptions: dict) -> dict:
-    options = qOptions if isinstance(qOptions, dict) else {}
-    types = options.get("qTypes") or []
-    qdata = options.get("qData") or {}
-    include_session = bool(options.get("qIncludeSessionObjects"))
+def get_objects(call: Call, qOptions: NxGetObjectOptions) -> dict:
+    types = qOptions.get("qTypes") or []
+    qdata = qOptions.get("qData") or {}
+    include_session = bool(qOptions.get("qIncludeSessionObjects"))
     items = [container_entry(obj, qdata) for obj in library.all_objects(_doc(call), include_session)
              if not types or obj.type in types]
     return {"qList": items}
@@ -86,14 +86,14 @@ def get_all_infos(call: Call) -> dict:
 
 # -- variables ------------------------------------------------------------------------------------------
 @rpc("Doc", "CreateSessionVariable", qProp={})
-def create_session_variable(call: Call, qProp: dict) -> dict:
+def create_session_variable(call: Call, qProp: LibraryProperties) -> dict:
     doc = _doc(call)
     var = library.create_variable(doc, qProp, doc.session_variables)
     return {"qReturn": entities.interface(call, var)}
 
 
 @rpc("Doc", "CreateVariableEx", qProp={})
-def create_variable_ex(call: Call, qProp: dict) -> dict:
+def create_variable_ex(call: Call, qProp: LibraryProperties) -> dict:
     doc = _doc(call)
     var = library.create_variable(doc, qProp, doc.app.variables)
     entities.changed(call, var)
@@ -173,7 +173,7 @@ def _register_library(noun: str, attr: str) -> None:
     """Doc.Create<noun>/Get<noun>/Destroy<noun> over the app's ``attr`` store (dimensions, measures)."""
 
     @rpc("Doc", f"Create{noun}", qProp={})
-    def create(call: Call, qProp: dict) -> dict:
+    def create(call: Call, qProp: LibraryProperties) -> dict:
         return _create(call, getattr(_doc(call).app, attr), qProp)[1]
 
     @rpc("Doc", f"Get{noun}", qId="")
@@ -202,7 +202,7 @@ def take_snapshot(doc: DocSession) -> dict[str, Any]:
 
 
 @rpc("Doc", "CreateBookmark", qProp={})
-def create_bookmark(call: Call, qProp: dict) -> dict:
+def create_bookmark(call: Call, qProp: LibraryProperties) -> dict:
     doc = _doc(call)
     store = doc.app.bookmarks
     bookmark, result = _create(call, store, qProp)

@@ -14,7 +14,10 @@ from typing import Any
 from engine.app.app import DocSession
 from engine.app.objects import Entity, EntityView
 from engine.app.patches import apply_patches
+from engine.errors import INVALID_PARAMS, QixError
 from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call
+from engine.rpc.structs import LibraryProperties, ObjectProperties
+from engine.rpc.validate import Mismatch, compile_hint
 
 QTYPES = {"object": "GenericObject", "dimension": "GenericDimension", "measure": "GenericMeasure",
           "bookmark": "GenericBookmark", "variable": "GenericVariable"}
@@ -68,10 +71,23 @@ def close(call: Call, entities: list[Entity]) -> None:
             peer.push([], sorted(gone))
 
 
+_PROPERTIES = {"object": compile_hint(ObjectProperties), "library": compile_hint(LibraryProperties)}
+
+
+def checked(entity: Entity, props: dict[str, Any]) -> dict[str, Any]:
+    """Properties that patches (JSON text values) made: checked as properties given whole would be."""
+    try:
+        return _PROPERTIES["object" if entity.kind == "object" else "library"](props)
+    except Mismatch as bad:
+        raise QixError(INVALID_PARAMS, "qPatches make " + bad.describe("qProp")) from None
+
+
 def patch(view: EntityView, patches: list[dict], soft: bool) -> None:
     """ApplyPatches: soft patches stay in this session's view; hard ones change the entity."""
-    if soft:
-        apply_patches(copy.deepcopy(view.entity.properties), copy.deepcopy(patches))  # validate now
+    if soft:  # check now what the layout will apply: every soft patch of the view so far, and these
+        checked(view.entity, apply_patches(copy.deepcopy(view.entity.properties),
+                                           copy.deepcopy(view.soft_patches + patches)))
         view.add_soft_patches(patches)
         return
-    view.entity.set_properties(apply_patches(copy.deepcopy(view.entity.properties), patches))
+    view.entity.set_properties(checked(view.entity, apply_patches(copy.deepcopy(view.entity.properties),
+                                                                  patches)))

@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.app.selections import symbols_for_values
 from engine.rpc.dispatch import Call, rpc
+from engine.rpc.structs import FieldValues, NxFieldProperties
 
 
 def _parts(call: Call):
@@ -51,7 +52,8 @@ def _match(call: Call, match: str) -> np.ndarray:
 
 
 @rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)
-def select_values(call: Call, qFieldValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+def select_values(call: Call, qFieldValues: FieldValues, qToggleMode: bool,
+                  qSoftLock: bool) -> dict:
     doc, name, state = _parts(call)
     values = [v if isinstance(v, dict) else {"qText": str(v)} for v in qFieldValues]
     found = _existing(call, symbols_for_values(_symbols(call), values))
@@ -59,7 +61,7 @@ def select_values(call: Call, qFieldValues: list, qToggleMode: bool, qSoftLock: 
 
 
 @rpc("Field", "LowLevelSelect", qValues=[], qToggleMode=False, qSoftLock=False)
-def low_level_select(call: Call, qValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+def low_level_select(call: Call, qValues: list[int], qToggleMode: bool, qSoftLock: bool) -> dict:
     doc, name, state = _parts(call)
     found = _existing(call, np.asarray([int(v) for v in qValues if int(v) >= 0], dtype=np.int64))
     return {"qReturn": doc.selections.select(state, name, found, toggle=qToggleMode, soft_lock=qSoftLock)}
@@ -144,7 +146,7 @@ def get_nx_properties(call: Call) -> dict:
 
 
 @rpc("Field", "SetNxProperties", qProperties={})
-def set_nx_properties(call: Call, qProperties: dict) -> dict:
+def set_nx_properties(call: Call, qProperties: NxFieldProperties) -> dict:
     doc, name, state = _parts(call)
     if qProperties.get("qOneAndOnlyOne"):
         doc.selections.one_and_only_one.add(name)

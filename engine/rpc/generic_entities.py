@@ -20,6 +20,7 @@ from engine.errors import ALREADY_EXISTS, INVALID_PARAMETERS, QixError
 from engine.rpc import entities
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.doc_objects import apply_bookmark
+from engine.rpc.structs import LibraryProperties, Patches
 
 LIBRARY_TYPES = ("GenericDimension", "GenericMeasure", "GenericBookmark", "GenericVariable")
 
@@ -50,16 +51,12 @@ def _register_common(qtype: str) -> None:
         return {"qInfo": target.entity.info()}
 
     @rpc(qtype, "SetProperties", qProp={})
-    def set_properties(call: Call, qProp: dict) -> dict:
-        if not isinstance(qProp, dict):
-            raise QixError(INVALID_PARAMETERS, "qProp")
+    def set_properties(call: Call, qProp: LibraryProperties) -> dict:
         _set_props(call, qProp)
         return {}
 
     @rpc(qtype, "ApplyPatches", qPatches=[], qSoftPatch=False)
-    def apply_patches(call: Call, qPatches: list, qSoftPatch: bool) -> dict:
-        if not isinstance(qPatches, list):
-            raise QixError(INVALID_PARAMETERS, "qPatches")
+    def apply_patches(call: Call, qPatches: Patches, qSoftPatch: bool) -> dict:
         target = call.target
         if isinstance(target, ScriptVariable):
             _set_props(call, apply_json_patches(target.properties(), qPatches))
@@ -67,7 +64,8 @@ def _register_common(qtype: str) -> None:
         if qSoftPatch:
             entities.patch(target, qPatches, True)
             return {}
-        _set_props(call, apply_json_patches(copy.deepcopy(target.entity.properties), qPatches))
+        patched = apply_json_patches(copy.deepcopy(target.entity.properties), qPatches)
+        _set_props(call, entities.checked(target.entity, patched))
         return {}
 
     if qtype in ("GenericDimension", "GenericMeasure"):
@@ -136,27 +134,19 @@ def _set_value(call: Call, text: str, num: float | None) -> None:
 
 @rpc("GenericVariable", "SetStringValue", qVal="")
 def set_string_value(call: Call, qVal: str) -> dict:
-    _set_value(call, str(qVal), None)
+    _set_value(call, qVal, None)
     return {}
 
 
 @rpc("GenericVariable", "SetNumValue", qVal=0.0)
 def set_num_value(call: Call, qVal: float) -> dict:
-    try:
-        num = float(qVal)
-    except (TypeError, ValueError):
-        raise QixError(INVALID_PARAMETERS, "qVal") from None
-    _set_value(call, library.format_value(num) if math.isfinite(num) else "", num)
+    _set_value(call, library.format_value(qVal) if math.isfinite(qVal) else "", qVal)
     return {}
 
 
 @rpc("GenericVariable", "SetDualValue", qText="", qNum=0.0)
 def set_dual_value(call: Call, qText: str, qNum: float) -> dict:
-    try:
-        num = float(qNum)
-    except (TypeError, ValueError):
-        raise QixError(INVALID_PARAMETERS, "qNum") from None
-    _set_value(call, str(qText), num)
+    _set_value(call, qText, qNum)
     return {}
 
 

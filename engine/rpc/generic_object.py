@@ -14,9 +14,9 @@ from typing import Any
 from engine.app import library
 from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
-from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc import entities
 from engine.rpc.dispatch import Call, rpc
+from engine.rpc.structs import ObjectProperties, Patches, PropertyTree
 
 OBJECT = "GenericObject"
 
@@ -55,10 +55,8 @@ def get_effective_properties(call: Call) -> dict:
 
 
 @rpc(OBJECT, "SetProperties", qProp={})
-def set_properties(call: Call, qProp: dict) -> dict:
+def set_properties(call: Call, qProp: ObjectProperties) -> dict:
     view = _view(call)
-    if not isinstance(qProp, dict):
-        raise QixError(INVALID_PARAMETERS, "qProp")
     view.clear_soft_patches()
     view.entity.set_properties(qProp)
     entities.changed(call, view.entity)
@@ -66,10 +64,8 @@ def set_properties(call: Call, qProp: dict) -> dict:
 
 
 @rpc(OBJECT, "ApplyPatches", qPatches=[], qSoftPatch=False)
-def apply_patches(call: Call, qPatches: list, qSoftPatch: bool) -> dict:
+def apply_patches(call: Call, qPatches: Patches, qSoftPatch: bool) -> dict:
     view = _view(call)
-    if not isinstance(qPatches, list):
-        raise QixError(INVALID_PARAMETERS, "qPatches")
     entities.patch(view, qPatches, qSoftPatch)
     if not qSoftPatch:
         entities.changed(call, view.entity)
@@ -95,7 +91,7 @@ def _set_parent_props(view: EntityView, props: Any) -> None:
 
 
 @rpc(OBJECT, "CreateChild", qProp={}, qPropForThis={})
-def create_child(call: Call, qProp: dict, qPropForThis: dict) -> dict:
+def create_child(call: Call, qProp: ObjectProperties, qPropForThis: ObjectProperties) -> dict:
     view = _view(call)
     parent = view.entity
     child = library.create_object(view.doc, qProp, parent.store, parent)
@@ -125,7 +121,7 @@ def get_parent(call: Call) -> dict:
 
 
 @rpc(OBJECT, "DestroyChild", qId="", qPropForThis={})
-def destroy_child(call: Call, qId: str, qPropForThis: dict) -> dict:
+def destroy_child(call: Call, qId: str, qPropForThis: ObjectProperties) -> dict:
     view = _view(call)
     parent = view.entity
     child = _child(parent, qId)
@@ -139,7 +135,7 @@ def destroy_child(call: Call, qId: str, qPropForThis: dict) -> dict:
 
 
 @rpc(OBJECT, "DestroyAllChildren", qPropForThis={})
-def destroy_all_children(call: Call, qPropForThis: dict) -> dict:
+def destroy_all_children(call: Call, qPropForThis: ObjectProperties) -> dict:
     view = _view(call)
     parent = view.entity
     gone: list[Entity] = []
@@ -198,10 +194,8 @@ def _set_tree(call: Call, entity: Entity, entry: dict[str, Any]) -> None:
 
 
 @rpc(OBJECT, "SetFullPropertyTree", qPropEntry={})
-def set_full_property_tree(call: Call, qPropEntry: dict) -> dict:
+def set_full_property_tree(call: Call, qPropEntry: PropertyTree) -> dict:
     view = _view(call)
-    if not isinstance(qPropEntry, dict):
-        raise QixError(INVALID_PARAMETERS, "qPropEntry")
     view.clear_soft_patches()
     _set_tree(call, view.entity, qPropEntry)
     entities.changed(call, view.entity)

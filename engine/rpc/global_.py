@@ -7,12 +7,15 @@ import platform
 import uuid
 from typing import Any
 
-from engine.app import guard
+from engine.app import guard, store
 from engine.app.app import DocSession
 from engine.app.guard import AppFacts
 from engine.app.reload import progress_data
-from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, QixError
+from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, INVALID_APP_NAME, QixError
 from engine.rpc.dispatch import Call, rpc
+
+#: the longest file name (one path component, in bytes) and whole path Linux file systems take
+_NAME_MAX, _PATH_MAX = 255, 4096
 
 
 def _version(call: Call) -> str:
@@ -128,13 +131,13 @@ def configure_reload(call: Call, qCancelOnScriptError: bool, qUseErrorData: bool
 
 
 @rpc("Global", "AbortRequest", concurrent=True, qRequestId=0)
-def abort_request(call: Call, qRequestId: Any) -> dict:
+def abort_request(call: Call, qRequestId: int) -> dict:
     call.session.cancel(qRequestId)
     return {}
 
 
 @rpc("Global", "CancelRequest", concurrent=True, qRequestId=0)
-def cancel_request(call: Call, qRequestId: Any) -> dict:
+def cancel_request(call: Call, qRequestId: int) -> dict:
     call.session.cancel(qRequestId)
     return {}
 
@@ -153,7 +156,7 @@ def cancel_reload(call: Call, qReason: str) -> dict:
 
 
 @rpc("Global", "GetProgress", concurrent=True, qRequestId=0)
-def get_progress(call: Call, qRequestId: Any) -> dict:
+def get_progress(call: Call, qRequestId: int) -> dict:
     reloads = call.session.reloads
     progress = reloads.get(qRequestId)
     if progress is None and qRequestId in (0, -1, None) and reloads:
@@ -164,6 +167,17 @@ def get_progress(call: Call, qRequestId: Any) -> dict:
 
 
 # -- documents ---------------------------------------------------------------------------------------
+def _file_system_takes(name: str) -> bool:
+    """Whether ``name`` can be a document's file name or path at all: no NUL, and short enough for the file
+    system (with the ``.qvf`` suffix). Others cannot name any document: asking the file system about them
+    fails (ENAMETOOLONG, embedded NUL) instead of answering "no such file"."""
+    if "\x00" in name:
+        return False
+    data = name.encode("utf-8", "surrogatepass")
+    longest = _NAME_MAX - len(store.SUFFIX)
+    return len(data) < _PATH_MAX and all(len(part) <= longest for part in data.split(b"/"))
+
+
 def open_doc_interface(call: Call, doc: DocSession, *, report: bool = True) -> dict:
     """The Doc handle of the session (stable within the session); OpenDoc reports it in ``change``."""
     session = call.session
@@ -219,6 +233,8 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
     if current is not None and qDocName in (current.app.app_id, current.app.app_id + ".qvf"):
         current.user_access()
         return {"qReturn": open_doc_interface(call, current)}
+    if not _file_system_takes(qDocName):
+        raise QixError(APP_NOT_FOUND, qDocName[:_NAME_MAX])
     await asyncio.to_thread(_check_app, call, qDocName, guard.READ)
     app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
     doc = DocSession(app, session.identity, no_data=qNoData)
@@ -229,6 +245,8 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
 
 @rpc("Global", "CreateApp", qAppName="", qLocalizedScriptMainSection="", qLocale="")
 async def create_app(call: Call, qAppName: str, qLocalizedScriptMainSection: str, qLocale: str) -> dict:
+    if not _file_system_takes(qAppName):
+        raise QixError(INVALID_APP_NAME, qAppName[:_NAME_MAX])
     app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName)
     return {"qSuccess": True, "qAppId": app_id}
 
@@ -242,6 +260,8 @@ def _check_app(call: Call, name: str, action: str) -> AppFacts:
 
 @rpc("Global", "DeleteApp", qAppId="")
 async def delete_app(call: Call, qAppId: str) -> dict:
+    if not _file_system_takes(qAppId):
+        return {"qSuccess": False}
     try:
         facts = await asyncio.to_thread(_check_app, call, qAppId, guard.DELETE)
     except QixError as err:
@@ -258,6 +278,8 @@ async def get_doc_list(call: Call) -> dict:
 
 @rpc("Global", "CreateSessionAppFromApp", qSrcAppId="")
 async def create_session_app_from_app(call: Call, qSrcAppId: str) -> dict:
+    if not _file_system_takes(qSrcAppId):
+        raise QixError(APP_NOT_FOUND, qSrcAppId[:_NAME_MAX])
     # the copy keeps the source's section access, so its reduction and ADMIN-only script follow it
     await asyncio.to_thread(_check_app, call, qSrcAppId, guard.READ)
     source = await asyncio.to_thread(call.engine.apps.open, qSrcAppId, True)

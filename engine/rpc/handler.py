@@ -3,8 +3,11 @@
 A frame becomes a :class:`Request` job that the session runs in arrival order (``Session.submit``);
 methods registered ``concurrent`` (progress, abort, version queries) run at once even while a long request
 runs. A handler answers by returning its result, or an awaitable of it when it has to wait (a worker
-thread, a reload): only then does the request cost a task. Unexpected exceptions are logged with a
-traceback and answered as -128; the socket stays up.
+thread, a reload): only then does the request cost a task. Every frame is answered: one that is not a
+usable request gets the JSON-RPC error :func:`~engine.rpc.protocol.decode` names, a handle that is no
+handle of the session gets -32602 "Invalid handle", params of the wrong type get -32602 naming the
+parameter (checked in :func:`~engine.rpc.dispatch.bind`). Unexpected exceptions, in the handler or in
+encoding its answer, are logged with a traceback and answered as -128; the socket stays up.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from engine.errors import ABORTED, INTERNAL, INVALID_PARAMS, QixError
 from engine.rpc import dispatch
-from engine.rpc.protocol import BadRequest, decode, encode_error, encode_result
+from engine.rpc.protocol import GLOBAL_HANDLE, BadRequest, decode, encode_error, encode_result
 
 # the interface modules register their methods on import
 from engine.rpc import doc as _doc  # noqa: F401  isort: skip
@@ -30,8 +33,6 @@ from engine.rpc import generic_entities as _generic_entities  # noqa: F401  isor
 from engine.rpc import generic_object as _generic_object  # noqa: F401  isort: skip
 
 log = logging.getLogger("qix.rpc")
-
-GLOBAL_HANDLE = -1
 
 
 class GlobalTarget:
@@ -51,6 +52,10 @@ def receive(session: Any, sock: Any, frame: bytes) -> None:
         request = decode(frame)
     except BadRequest as bad:
         sock.send(encode_error(bad.request_id, bad.error))
+        return
+    except Exception as exc:  # a bug of ours: the frame is still answered
+        log.error("internal error decoding a frame", exc_info=exc)
+        sock.send(encode_error(None, QixError(INTERNAL, "decode")))
         return
     try:
         if request.handle == GLOBAL_HANDLE:
@@ -86,13 +91,15 @@ class Job:
             doc = call.session.active_doc
             if call.handle != GLOBAL_HANDLE and doc is not None:
                 doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
-            result = spec.fn(call, **dispatch.bind(spec, call.request.params)) if spec.params else spec.fn(call)
+            request = call.request
+            result = (spec.fn(call, **dispatch.bind(spec, request.params, request.shallow)) if spec.params
+                      else spec.fn(call))
+            if result is not None and type(result) is not dict and inspect.isawaitable(result):
+                return self._answer_later(result)
+            frame = self._success(result)
         except Exception as exc:
-            self.answer(self._failure(exc))
-            return None
-        if result is not None and type(result) is not dict and inspect.isawaitable(result):
-            return self._answer_later(result)
-        self.answer(self._success(result))
+            frame = self._failure(exc)
+        self.answer(frame)
         return None
 
     async def _answer_later(self, result: Awaitable[Any]) -> None:

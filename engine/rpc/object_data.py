@@ -20,6 +20,7 @@ from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc.dispatch import Call, rpc
+from engine.rpc.structs import NxRangeSelectInfo, Pages, SelectionCells
 
 OBJECT = "GenericObject"
 
@@ -51,7 +52,7 @@ def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
 
 
 @rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
-async def get_hypercube_data(call: Call, qPath: str, qPages: list) -> dict:
+async def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].data_pages(qPages)
 
@@ -59,7 +60,7 @@ async def get_hypercube_data(call: Call, qPath: str, qPages: list) -> dict:
 
 
 @rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
-async def get_list_object_data(call: Call, qPath: str, qPages: list) -> dict:
+async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _list(call, qPath)[1].data_pages(qPages)
 
@@ -67,7 +68,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: list) -> dict:
 
 
 @rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
-async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: list) -> dict:
+async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
@@ -75,7 +76,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: list) -> dict
 
 
 @rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
-async def get_hypercube_stack_data(call: Call, qPath: str, qPages: list, qMaxNbrCells: int) -> dict:
+async def get_hypercube_stack_data(call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
@@ -83,7 +84,7 @@ async def get_hypercube_stack_data(call: Call, qPath: str, qPages: list, qMaxNbr
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
-def select_pivot_cells(call: Call, qPath: str, qSelections: list, qSoftLock: bool,
+def select_pivot_cells(call: Call, qPath: str, qSelections: SelectionCells, qSoftLock: bool,
                        qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     changed = False
@@ -94,7 +95,8 @@ def select_pivot_cells(call: Call, qPath: str, qSelections: list, qSoftLock: boo
 
 # -- selections through a hypercube ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectHyperCubeValues", qPath="", qDimNo=0, qValues=[], qToggleMode=False)
-def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list, qToggleMode: bool) -> dict:
+def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[int],
+                            qToggleMode: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     if not 0 <= qDimNo < len(cube.dims):
         raise QixError(INVALID_PARAMETERS, "qDimNo")
@@ -105,8 +107,8 @@ def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list, 
 
 @rpc(OBJECT, "SelectHyperCubeCells", qPath="", qRowIndices=[], qColIndices=[], qSoftLock=False,
      qDeselectOnlyOneSelected=False)
-def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list, qColIndices: list, qSoftLock: bool,
-                           qDeselectOnlyOneSelected: bool) -> dict:
+def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColIndices: list[int],
+                           qSoftLock: bool, qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     picks = cube.cell_selections([int(r) for r in qRowIndices], [int(c) for c in qColIndices])
     changed = False
@@ -117,14 +119,18 @@ def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list, qColIndice
 
 @rpc(OBJECT, "RangeSelectHyperCubeValues", qPath="", qRanges=[], qColumnsToSelect=[], qOrMode=False,
      qDeselectOnlyOneSelected=False)
-def range_select_hypercube_values(call: Call, qPath: str, qRanges: list, qColumnsToSelect: list, qOrMode: bool,
+def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeSelectInfo],
+                                  qColumnsToSelect: list[int], qOrMode: bool,
                                   qDeselectOnlyOneSelected: bool) -> dict:
     doc, cube, state = _cube(call, qPath)
     nd = len(cube.dims)
     keep = np.zeros(cube.nrows, dtype=bool) if qOrMode else np.ones(cube.nrows, dtype=bool)
     for r in qRanges:
         rng = r.get("qRange") or {}
-        values = cube.values[int(r.get("qMeasureIx", 0))].num
+        measure = r.get("qMeasureIx", 0)
+        if not 0 <= measure < len(cube.values):
+            raise QixError(INVALID_PARAMETERS, "qMeasureIx")
+        values = cube.values[measure].num
         lo, hi = float(rng.get("qMin", -np.inf)), float(rng.get("qMax", np.inf))
         low_ok = values >= lo if rng.get("qMinInclEq", True) else values > lo
         high_ok = values <= hi if rng.get("qMaxInclEq", True) else values < hi
@@ -142,7 +148,8 @@ def range_select_hypercube_values(call: Call, qPath: str, qRanges: list, qColumn
 
 # -- selections through a list object ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectListObjectValues", qPath="", qValues=[], qToggleMode=False, qSoftLock=False)
-def select_list_object_values(call: Call, qPath: str, qValues: list, qToggleMode: bool, qSoftLock: bool) -> dict:
+def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggleMode: bool,
+                              qSoftLock: bool) -> dict:
     doc, lst, state = _list(call, qPath)
     symbols = lst.symbols_of([int(v) for v in qValues])
     return {"qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode,
@@ -221,7 +228,7 @@ def _has(call: Call, pointer: str) -> bool:
 
 
 @rpc(OBJECT, "ClearSelections", qPath="", qColIndices=[])
-def clear_selections(call: Call, qPath: str, qColIndices: list) -> dict:
+def clear_selections(call: Call, qPath: str, qColIndices: list[int]) -> dict:
     doc, fields, state = _fields_at(call, qPath, qColIndices)
     for f in fields:
         doc.selections.clear(state, f)
@@ -238,17 +245,17 @@ def _lock(call: Call, path: str, columns: list, lock: bool) -> dict:
 
 
 @rpc(OBJECT, "Lock", qPath="", qColIndices=[])
-def lock(call: Call, qPath: str, qColIndices: list) -> dict:
+def lock(call: Call, qPath: str, qColIndices: list[int]) -> dict:
     return _lock(call, qPath, qColIndices, True)
 
 
 @rpc(OBJECT, "Unlock", qPath="", qColIndices=[])
-def unlock(call: Call, qPath: str, qColIndices: list) -> dict:
+def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict:
     return _lock(call, qPath, qColIndices, False)
 
 
 @rpc(OBJECT, "BeginSelections", qPaths=[])
-def begin_selections(call: Call, qPaths: list) -> dict:
+def begin_selections(call: Call, qPaths: list[str]) -> dict:
     view = call.target
     view.doc.begin_selection_mode(view)
     return {}

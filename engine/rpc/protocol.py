@@ -1,20 +1,37 @@
 """The QIX JSON-RPC envelope: decoding requests, encoding responses, errors and notifications.
 
 Clients differ in what they send (see qix-protocol.md §2): ``params`` may be an array, an object, ``{}``,
-missing or ``null``; ``id`` is echoed whatever it is (qe-api-client sends ``0`` on every call); unknown
-top-level keys are ignored. Frames are text frames of orjson bytes.
+missing or ``null``; ``id`` is echoed (qe-api-client sends ``0`` on every call) when it is what JSON-RPC
+allows (a number, a string or null); unknown top-level keys are ignored. Every frame gets an answer: one
+that is not a usable request raises :class:`BadRequest`, which carries the error in the protocol's form.
+
+One encoder (:func:`dumps`) writes every frame and every value the delta cache compares, so a value that
+can be answered plain can be answered as patches too.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
-from engine.errors import INVALID_REQUEST, PARSE_ERROR, QixError
+from engine.errors import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR, QixError
+from engine.rpc.validate import MAX_DEPTH
 
-__all__ = ["Request", "decode", "encode_result", "encode_error", "encode_push", "QixError"]
+__all__ = ["Request", "decode", "dumps", "encode_result", "encode_error", "encode_push", "QixError"]
+
+#: the handle of the static Global interface
+GLOBAL_HANDLE = -1
+#: a handle no session ever hands out: what an unusable handle value decodes to (answered "Invalid handle")
+UNKNOWN_HANDLE = -2
+#: a frame with at most this many "[" and "{" cannot carry params nested deeper than the params' limit
+#: (the envelope and the params list take two)
+_SHALLOW = MAX_DEPTH
+#: digits of the longest handle string read as a number (handles are small positive ints)
+_MAX_HANDLE_DIGITS = 18
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond per request
@@ -26,6 +43,9 @@ class Request:
     handle: int
     params: list | dict | None
     delta: bool
+    #: the frame has too few brackets to nest anything deeper than the params' limit (the usual case):
+    #: binding skips the depth check
+    shallow: bool = False
 
 
 class BadRequest(Exception):
@@ -46,30 +66,66 @@ def decode(frame: bytes | str) -> Request:
     if type(msg) is not dict:
         raise BadRequest(None, QixError(INVALID_REQUEST, "Request must be a JSON object"))
     request_id = msg.get("id")
+    if type(request_id) is not int and not _usable_id(request_id):
+        raise BadRequest(None, QixError(INVALID_REQUEST, "Invalid id"))
     method = msg.get("method")
     if type(method) is not str or not method:
         raise BadRequest(request_id, QixError(INVALID_REQUEST, "Missing method"))
-    handle = msg.get("handle", -1)
+    handle = msg.get("handle", GLOBAL_HANDLE)
     if type(handle) is not int:  # (a bool is not an int here)
-        handle = _handle(handle, request_id)
+        handle = _handle(handle)
     params = msg.get("params")
     if params is not None and type(params) is not list and type(params) is not dict:
-        raise BadRequest(request_id, QixError(INVALID_REQUEST, "Params must be an array or an object"))
-    return Request(request_id, method, handle, params, msg.get("delta") is True)
+        raise BadRequest(request_id, QixError(INVALID_PARAMS, "params: expected an array or an object"))
+    if params is None:
+        shallow = True
+    elif type(frame) is bytes:
+        shallow = frame.count(b"[") + frame.count(b"{") <= _SHALLOW
+    else:
+        shallow = frame.count("[") + frame.count("{") <= _SHALLOW  # type: ignore[arg-type]
+    return Request(request_id, method, handle, params, msg.get("delta") is True, shallow)
 
 
-def _handle(handle: Any, request_id: Any) -> int:
-    """A handle that is not a plain int: null means Global, a numeric string is read as its number."""
+def _usable_id(request_id: Any) -> bool:
+    """JSON-RPC ids are numbers, strings or null; an object or array cannot be echoed as one."""
+    return request_id is None or type(request_id) in (str, float)
+
+
+def _handle(handle: Any) -> int:
+    """A handle that is not a plain int: null means Global, a string of ASCII digits is read as its number,
+    anything else is no handle of any session (answered "Invalid handle" once the method is known)."""
     if handle is None:
-        return -1
-    if isinstance(handle, str) and handle.lstrip("-").isdigit():
+        return GLOBAL_HANDLE
+    if (type(handle) is str and 0 < len(handle) <= _MAX_HANDLE_DIGITS and handle.isascii()
+            and (handle[1:] if handle[:1] == "-" else handle).isdigit()):
         return int(handle)
-    raise BadRequest(request_id, QixError(INVALID_REQUEST, "Invalid handle"))
+    return UNKNOWN_HANDLE
 
 
-def _dumps(obj: dict) -> bytes:
-    """Handlers send NaN as the string ``"NaN"`` themselves: orjson would write a float NaN as ``null``."""
-    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+def _numpy_scalar(value: Any) -> Any:
+    """orjson's ``default``: numpy scalars it does not write itself (longdouble, ...), with NaN and
+    infinities as the engine writes them. Anything else is a handler's bug (TypeError, answered -128)."""
+    if isinstance(value, np.floating):
+        num = float(value)
+        if not math.isfinite(num):
+            return "NaN" if num != num else ("Infinity" if num > 0 else "-Infinity")
+        return num
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
+    """The one JSON encoder for answers and for the delta cache. numpy arrays and scalars are written by
+    orjson itself; handlers send NaN as the string ``"NaN"`` (the engine's form), as orjson writes a float
+    NaN as ``null``."""
+    return orjson.dumps(obj, default=_numpy_scalar,
+                        option=_OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS)
 
 
 def encode_result(request_id: Any, result: dict, *, delta: bool = False, change: list[int] | None = None,
@@ -82,7 +138,7 @@ def encode_result(request_id: Any, result: dict, *, delta: bool = False, change:
         msg["change"] = change
     if close:
         msg["close"] = close
-    return _dumps(msg)
+    return dumps(msg)
 
 
 def encode_error(request_id: Any, error: QixError, *, change: list[int] | None = None,
@@ -92,7 +148,7 @@ def encode_error(request_id: Any, error: QixError, *, change: list[int] | None =
         msg["change"] = change
     if close:
         msg["close"] = close
-    return _dumps(msg)
+    return dumps(msg)
 
 
 def encode_push(change: list[int] | None = None, close: list[int] | None = None) -> bytes:
@@ -102,8 +158,8 @@ def encode_push(change: list[int] | None = None, close: list[int] | None = None)
         msg["change"] = change
     if close:
         msg["close"] = close
-    return _dumps(msg)
+    return dumps(msg)
 
 
 def encode_notification(method: str, params: dict) -> bytes:
-    return _dumps({"jsonrpc": "2.0", "method": method, "params": params})
+    return dumps({"jsonrpc": "2.0", "method": method, "params": params})
