@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: the server pulls in websockets and the whole engine, none of which is needed to
     # report a configuration error.
     from engine import server
+    from engine.connectors import config as connector_config
+
+    connector_config.configure(connector_config.ConnectorSettings.from_settings(settings))
 
     try:
         result = server.run(settings, authenticator)

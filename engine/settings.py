@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine import DEFAULT_ENGINE_VERSION, __version__
+from engine.connectors import config as connector_config
 
 PROG = "qix-engine"
 
@@ -155,6 +156,24 @@ _LOG_SETTINGS: tuple[tuple[str, str, int], ...] = (
 
 DEFAULT_DOCUMENT_DIRECTORY = "./apps"
 
+# --- gRPC data connectors (engine.connectors.config) ------------------------------------------------
+_CONNECTOR_SPECS: tuple[_Spec, ...] = (
+    _Spec("EnableGrpcCustomConnectors", "enable_grpc_custom_connectors", _bool01, False,
+          "0/1: let connections and CUSTOM CONNECT use the gRPC connectors of GrpcConnectorPlugins"),
+    _Spec("GrpcConnectorPlugins", "grpc_connector_plugins", connector_config.parse_plugins, (),
+          "id,host:port[;id,host:port...]: gRPC data connectors by connection type (tls://host:port: TLS)",
+          shown_default="(none)"),
+    _Spec("GrpcConnectorTimeoutSeconds", "grpc_connector_timeout_seconds", _seconds,
+          connector_config.DEFAULT_TIMEOUT_SECONDS, "seconds a reload waits for a connector's next message; 0 = "
+          "forever", shown_default=f"{connector_config.DEFAULT_TIMEOUT_SECONDS:g}"),
+    _Spec("GrpcConnectorTlsRootCerts", "grpc_connector_tls_root_certs", _optional_path, None,
+          "PEM file: CAs that tls:// connectors' certificates must chain to (default: the system's)"),
+    _Spec("GrpcConnectorTlsClientCert", "grpc_connector_tls_client_cert", _optional_path, None,
+          "PEM file: client certificate presented to tls:// connectors"),
+    _Spec("GrpcConnectorTlsClientKey", "grpc_connector_tls_client_key", _optional_path, None,
+          "PEM file: the private key of GrpcConnectorTlsClientCert"),
+)
+
 SPECS: tuple[_Spec, ...] = (
     _Spec("AcceptEULA", "accept_eula", _yes_no, False, "yes/no: accept the end-user licence agreement",
           shown_default="no"),
@@ -192,6 +211,7 @@ SPECS: tuple[_Spec, ...] = (
           "0/1: permessage-deflate on the websocket"),
     _Spec("ScriptMaxRows", "script_max_rows", _int_in(1), 100_000_000,
           "maximum rows one load statement may produce"),
+    *_CONNECTOR_SPECS,
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -232,6 +252,13 @@ class Settings:
     engine_version: str = DEFAULT_ENGINE_VERSION
     enable_compression: bool = False
     script_max_rows: int = 100_000_000
+    # gRPC data connectors (see _CONNECTOR_SPECS)
+    enable_grpc_custom_connectors: bool = False
+    grpc_connector_plugins: tuple[connector_config.Plugin, ...] = ()
+    grpc_connector_timeout_seconds: float = connector_config.DEFAULT_TIMEOUT_SECONDS
+    grpc_connector_tls_root_certs: Path | None = None
+    grpc_connector_tls_client_cert: Path | None = None
+    grpc_connector_tls_client_key: Path | None = None
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

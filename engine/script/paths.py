@@ -30,11 +30,14 @@ from engine.script.errors import CONNECTOR, FILE_NOT_FOUND, GENERAL, StatementEr
 
 @dataclass(frozen=True)
 class Connection:
-    """A data connection created with ``Doc.CreateConnection``; only 'folder' ones can be read as files."""
+    """A data connection created with ``Doc.CreateConnection``; only 'folder' ones can be read as files
+    (databases and connectors: ``engine.connectors``, with ``user``/``password`` from qUserName/qPassword)."""
 
     name: str
-    connection_string: str
+    connection_string: str = field(repr=False)
     type: str = "folder"
+    user: str = ""
+    password: str = field(default="", repr=False)
 
 
 def real_path(path: str | Path) -> Path:
