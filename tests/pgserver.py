@@ -77,7 +77,9 @@ class PostgresServer:
         proc = subprocess.run([str(self.bindir / args[0]), *args[1:]], capture_output=True, text=True,
                               user=self._run_as, cwd=self.root, timeout=120, check=False)
         if proc.returncode:
-            raise RuntimeError(f"{args[0]} failed: {proc.stderr or proc.stdout}")
+            log = self.root / "log"
+            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            raise RuntimeError(f"{args[0]} failed: {proc.stderr or proc.stdout}\n{tail}")
         return proc
 
     def start(self) -> PostgresServer:
@@ -89,10 +91,17 @@ class PostgresServer:
                 os.chown(p, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", USER, "--pwfile", str(pwfile), "--auth=scram-sha-256",
                   "-E", "UTF8", "--locale=C", "--no-sync")
-        opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40")
-        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w", "-t", "60",
-                  "start")
+        for attempt in range(5):    # a free port can be taken by someone else before the server binds it
+            opts = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories='' "
+                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=40")
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w", "-t",
+                          "60", "start")
+                break
+            except RuntimeError as err:
+                if "Address already in use" not in str(err) or attempt == 4:
+                    raise
+                self.port = _free_port()
         self.started = True
         self._wait_listening()
         self._create_database()

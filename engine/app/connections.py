@@ -18,11 +18,14 @@ from typing import Any
 
 from engine.connectors.databases import DATABASE_TYPES, check_file, looks_like_database, parse_target
 from engine.connectors.errors import ConnectorError
-from engine.connectors.secrets import MASK, mask_secrets
+from engine.connectors.secrets import MASK, install_log_filter, mask_secrets
 from engine.errors import ACCESS_DENIED, INVALID_PARAMETERS, QixError
 from engine.script.paths import is_inside, real_path
 
 __all__ = ["MASK", "check_folder", "is_folder", "mask_secrets", "normalise", "public_view"]
+
+# connection strings and passwords travel in QIX frames, which frame tracing (DEBUG) logs
+install_log_filter("qix.websockets", "qix.reload", "qix.session", "qix.server")
 
 
 def public_view(conn: dict[str, Any], full: bool) -> dict[str, Any]:

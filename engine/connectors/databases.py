@@ -57,7 +57,10 @@ class DatabaseTarget:
 
 
 def looks_like_database(connection_string: str) -> bool:
-    return bool(re.match(r"^\s*[a-z][a-z0-9+.\-]*://", connection_string, re.I))
+    """A connection string that names a database by itself (for connections without a type): a URL of a
+    native scheme, or of a SQLAlchemy ``dialect+driver`` scheme."""
+    m = re.match(r"^\s*([a-z][a-z0-9+.\-]*)://", connection_string, re.I)
+    return bool(m) and (m.group(1).lower() in _NATIVE or "+" in m.group(1))
 
 
 def parse_target(connection_string: str, user: str = "", password: str = "",
@@ -339,18 +342,22 @@ class AlchemyDatabase(Database):
             from sqlalchemy.pool import NullPool
 
             engine = sqlalchemy.create_engine(target.url, poolclass=NullPool)
-            conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn = engine.connect()
         except Exception as err:  # noqa: BLE001 - unknown dialect, missing driver, refused…
             raise Database(scrub).error(err, "Cannot connect to the database") from err
         return cls(scrub, engine, conn)
 
     def query(self, sql: str) -> QueryResult:
+        """Each statement runs in its own transaction (committed at its end, as with autocommit); the
+        result streams through a server-side cursor where the dialect has one."""
         try:
             result = self.conn.execution_options(stream_results=True).exec_driver_sql(sql)
         except Exception as err:  # noqa: BLE001
+            self._end(False)
             raise self.error(err, "SQL error") from err
         if not result.returns_rows:
             result.close()
+            self._end(True)
             return _empty_result()
         names = list(result.keys())
 
@@ -361,7 +368,20 @@ class AlchemyDatabase(Database):
             except Exception as err:  # noqa: BLE001
                 raise self.error(err, "SQL error while reading the result") from err
 
-        return QueryResult(names, batches(), self._abort, result.close)
+        def close() -> None:
+            _close_quietly(result)
+            self._end(True)
+
+        return QueryResult(names, batches(), self._abort, close)
+
+    def _end(self, commit: bool) -> None:
+        try:
+            if commit:
+                self.conn.commit()
+            else:
+                self.conn.rollback()
+        except Exception:  # noqa: BLE001 - a broken connection fails the next statement, in its words
+            _close_quietly(self.conn.connection) if not commit else None
 
     def _abort(self) -> None:
         raw = getattr(getattr(self.conn, "connection", None), "dbapi_connection", None)

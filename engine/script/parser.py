@@ -353,13 +353,18 @@ class Parser:
         self.expect_word("to")
         return A.Connect(self.name("a connection name"))
 
+    def _connect_rest(self, kind: str) -> A.Connect:
+        text = self.rest_text()
+        self.i = len(self.toks) - 1        # the connect string is the rest of the statement, as written
+        return A.Connect(text, kind)
+
     def st_connect(self) -> A.Connect:
         self.advance()
-        return A.Connect(self.rest_text(), "connect")
+        return self._connect_rest("connect")
 
     def st_odbc(self) -> A.Connect:
         kind = self.advance().value.lower()
-        return A.Connect(self.rest_text(), kind)
+        return self._connect_rest(kind)
 
     st_oledb = st_odbc
 
@@ -367,7 +372,7 @@ class Parser:
         self.advance()
         if not self.at_word("connect"):
             raise self.error("CONNECT")
-        return A.Connect(self.rest_text(), "custom")
+        return self._connect_rest("custom")
 
     def st_disconnect(self) -> A.Disconnect:
         self.advance()
