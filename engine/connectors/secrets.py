@@ -20,7 +20,7 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]*:)(?P<secret
 #: ``key=value`` pairs whose key names a secret (ODBC/OLE DB/ADO/libpq/URL-query style)
 _SECRET_PAIR = re.compile(
     r"(?P<head>(?<![a-z0-9])[a-z_]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)"
-    r"\s*=\s*)(?P<secret>\"[^\"]*\"|'[^']*'|\{[^}]*\}|[^;&\s\"']*)", re.I)
+    r"\s*=\s*)(?P<secret>\\\"[^\"]*?\\\"|\"[^\"]*\"|'[^']*'|\{[^}]*\}|[^;&\s\"'\\]*)", re.I)
 #: JSON members whose name names a secret (``"qPassword": "…"`` in a CreateConnection frame)
 _SECRET_MEMBER = re.compile(
     r'(?P<head>"[a-z_]*(?:password|passwd|pwd|secret|token)"\s*:\s*)"(?P<secret>(?:[^"\\]|\\.)*)"', re.I)
