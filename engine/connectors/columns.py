@@ -250,7 +250,7 @@ class _Floats(_Encoder):
 
     def add(self, arr: pa.Array) -> None:
         if arr.type != pa.float64():
-            arr = pc.cast(arr, pa.float64())
+            arr = pc.cast(arr, pa.float64(), safe=False)     # decimals and huge uint64: nearest double
         if len(arr) and pc.any(pc.is_nan(arr)).as_py():
             arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, pa.float64()), arr)
         self.keys.add(pc.add(arr, 0.0))          # -0.0 + 0.0 is 0.0: one symbol for zero

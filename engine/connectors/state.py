@@ -125,7 +125,10 @@ class ScriptConnections:
             target = parse_target(conn.connection_string, conn.user, conn.password, self.folder_roots)
             check_file(target, self.folder_roots, self.engine_owned)
             return open_database(target, Scrubber(target.secrets))
-        if self.settings.enabled or ctype.lower() in ("odbc", "oledb"):
+        if ctype.lower() in ("odbc", "oledb"):
+            raise ConnectorError(f"Connector not available: {ctype.upper()} connections need a driver this engine "
+                                 "does not have; use a database connection (postgresql://, sqlite:///, duckdb:///…)")
+        if self.settings.enabled or any(p.id.lower() == ctype.lower() for p in self.settings.plugins):
             raise self._no_connector(ctype)
         raise ConnectorError(
             f"Connector not available: connection '{conn.name}' has type '{ctype}'; this engine reads folder "
