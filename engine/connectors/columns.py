@@ -20,6 +20,7 @@ How typed values become duals (Qlik's rules for database values):
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,25 +64,43 @@ class Render:
 
 
 class _Keys:
-    """Codes of hashable Arrow values (ints, floats, strings) added batch by batch, in load order."""
+    """Codes of hashable Arrow values (ints, floats, strings) added batch by batch, in load order.
+
+    Three ways to keep a batch, chosen as the data shows itself: an ascending run of distinct keys (an id)
+    is its own dictionary, no hashing at all; a batch with few distinct values is dictionary-encoded at
+    once (only its codes and its few values are kept); a column whose first batch is mostly distinct
+    values is kept as it is and hashed once at the end (encoding it per batch would hash each value twice).
+    """
 
     def __init__(self, ascending: bool) -> None:
-        self.dicts: list[pa.Array] = []
-        self.codes: list[np.ndarray | None] = []   # None: the batch is its own dictionary (ascending)
+        self.parts: list[pa.Array] = []               # per batch: its values, or its dictionary
+        self.codes: list[np.ndarray | None] = []      # per batch: codes into its dictionary; None: values
         self._try_ascending = ascending
+        self._only_ascending = True
+        self._raw = False
         self._last: object = None
 
     def add(self, arr: pa.Array) -> None:
         if self._try_ascending and self._ascending(arr):
-            self.dicts.append(arr)
+            self.parts.append(arr)
             self.codes.append(None)
             return
         self._try_ascending = False
+        self._only_ascending = False
+        if self._raw:
+            self.parts.append(arr)
+            self.codes.append(None)
+            return
         enc = pc.dictionary_encode(arr)
+        if len(arr) >= 1024 and len(enc.dictionary) * 2 > len(arr):
+            self._raw = True                          # mostly distinct: hash once, at the end
+            self.parts.append(arr)
+            self.codes.append(None)
+            return
         idx = enc.indices
         if idx.null_count:
             idx = idx.fill_null(-1)
-        self.dicts.append(enc.dictionary)
+        self.parts.append(enc.dictionary)
         self.codes.append(idx.to_numpy(zero_copy_only=False).astype(CODE_DTYPE, copy=False))
 
     def _ascending(self, arr: pa.Array) -> bool:
@@ -98,30 +117,29 @@ class _Keys:
 
     def finish(self) -> tuple[pa.Array, np.ndarray]:
         """The distinct values in load order and every row's code (-1 = NULL)."""
-        if not self.dicts:
-            return pa.array([]), np.empty(0, dtype=CODE_DTYPE)
-        if all(c is None for c in self.codes):
-            values = self.dicts[0] if len(self.dicts) == 1 else pa.concat_arrays(self.dicts)
+        total = sum(len(p) if c is None else len(c) for p, c in zip(self.parts, self.codes, strict=True))
+        filled = [p for p in self.parts if len(p)]
+        if not filled:
+            return pa.array([], type=self.parts[0].type if self.parts else pa.null()), np.full(
+                total, -1, dtype=CODE_DTYPE)
+        if self._only_ascending:
+            values = filled[0] if len(filled) == 1 else pa.concat_arrays(filled)
             return values, np.arange(len(values), dtype=CODE_DTYPE)
-        if len(self.dicts) == 1:
-            codes = self.codes[0]
-            assert codes is not None
-            return self.dicts[0], codes
-        merged = pc.dictionary_encode(pa.concat_arrays(self.dicts))
-        mapping = merged.indices.to_numpy(zero_copy_only=False).astype(CODE_DTYPE, copy=False)
-        total = sum(len(d) if c is None else len(c) for d, c in zip(self.dicts, self.codes, strict=True))
-        out = np.empty(total, dtype=CODE_DTYPE)
-        row = off = 0
-        for d, c in zip(self.dicts, self.codes, strict=True):
-            m = mapping[off: off + len(d)]
-            if c is None:
-                out[row: row + len(d)] = m
-                row += len(d)
-            else:
-                out[row: row + len(c)] = np.append(m, CODE_DTYPE(-1)).take(c)
-                row += len(c)
-            off += len(d)
-        return merged.dictionary, out
+        if len(self.parts) == 1 and self.codes[0] is not None:
+            return self.parts[0], self.codes[0]
+        merged = pc.dictionary_encode(pa.chunked_array(filled, type=filled[0].type))
+        chunks = iter(merged.chunks)   # one per non-empty part, in order
+        out = np.full(total, -1, dtype=CODE_DTYPE)
+        row = 0
+        for part, c in zip(self.parts, self.codes, strict=True):
+            n = len(part) if c is None else len(c)
+            if len(part):
+                idx = next(chunks).indices
+                m = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(
+                    CODE_DTYPE, copy=False)
+                out[row: row + n] = m if c is None else np.append(m, CODE_DTYPE(-1)).take(c)
+            row += n
+        return merged.chunk(0).dictionary, out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,16 +147,18 @@ class _Keys:
 
 
 def render_numbers(num: np.ndarray) -> pa.Array:
-    """The engine's default texts of finite numbers, vectorised: Arrow's shortest round-trip text is the
-    default rendering whenever it has no exponent and at most 14 significant digits; the rest (rare in
-    real data) go through :func:`format_default` one by one."""
-    arr = pa.array(num, type=pa.float64())
-    texts = pc.cast(arr, pa.string())
+    """The engine's default texts of numbers, vectorised. Arrow's shortest round-trip text is the default
+    rendering whenever it has no exponent and at most 14 significant digits (then rounding to 14 digits
+    gives the same digits) and the number is below 1e15; a text of at most 15 characters besides the sign
+    has at most 14 digits besides the point. The rest (rare in real data) go through
+    :func:`format_default` one by one."""
+    num = np.asarray(num, dtype=np.float64)
+    texts = pc.cast(pa.array(num, type=pa.float64()), pa.string())
     if not len(num):
         return texts
-    digits = pc.utf8_ltrim(pc.replace_substring_regex(texts, "[-.]", ""), "0")
-    odd = pc.or_(pc.match_substring(texts, "e"), pc.greater(pc.utf8_length(digits), 14))
-    bad = np.flatnonzero(odd.to_numpy(zero_copy_only=False) | ~np.isfinite(num))
+    length = pc.binary_length(texts).to_numpy(zero_copy_only=False) - np.signbit(num)
+    odd = (length > 15) | ~(np.abs(num) < 1e15) | pc.match_substring(texts, "e").to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(odd)
     if not len(bad):
         return texts
     mask = np.zeros(len(num), dtype=bool)
@@ -260,7 +280,7 @@ class _Floats(_Encoder):
         num = values.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         if len(num) and np.all(np.isfinite(num)) and np.all(num == np.rint(num)) and np.abs(num).max() < 1e15:
             return SymbolTable.fixed(num.astype(np.int64), 0), codes
-        return SymbolTable.from_arrow(num, render_numbers(num)), codes
+        return SymbolTable(num, render_numbers(num)), codes
 
 
 class _Strings(_Encoder):
@@ -464,7 +484,12 @@ class ColumnSink:
         self.nrows += batch.num_rows
 
     def finish(self, render: Render) -> list[Encoded]:
-        return [f.finish(render) for f in self._fields]
+        """Every field's symbol table and codes. Fields are finished on two threads: the work is Arrow and
+        numpy kernels, which run without the GIL, so two cores finish a wide result in about half the time."""
+        if self.nrows < 100_000 or len(self._fields) < 2:
+            return [f.finish(render) for f in self._fields]
+        with ThreadPoolExecutor(2, thread_name_prefix="qix-encode") as pool:
+            return list(pool.map(lambda f: f.finish(render), self._fields))
 
 
 def encode_duals(num: np.ndarray, text: pa.Array) -> Encoded:

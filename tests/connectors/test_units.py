@@ -30,7 +30,9 @@ def test_render_numbers_is_the_default_format():
     rng = np.random.default_rng(3)
     values = np.concatenate([
         rng.uniform(-1e6, 1e6, 2000), np.round(rng.uniform(-1000, 1000, 2000), 2), rng.integers(-10**15, 10**15, 500),
-        [0.1, 1 / 3, 2 / 3, 1e-7, 1e-6, 123456789012345.0, 1e15, 1e21, -5e-8, 0.5, 100.0, 1e14 + 0.5]])
+        [0.1, 1 / 3, 2 / 3, 1e-7, 1e-6, 123456789012345.0, 1e15, 1e21, -5e-8, 0.5, 100.0, 1e14 + 0.5, 1.5e12,
+         -2.5e11, 9.99e-5, 1.5e-4, 0.1 + 0.2, 12345678.901234, 1e16, 3e5, 7e-3],
+        10.0 ** rng.integers(-9, 16, 500) * rng.integers(1, 99, 500)])
     got = render_numbers(values).to_pylist()
     assert got == [format_default(float(x)) for x in values]
 
