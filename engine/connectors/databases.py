@@ -60,7 +60,7 @@ def looks_like_database(connection_string: str) -> bool:
     """A connection string that names a database by itself (for connections without a type): a URL of a
     native scheme, or of a SQLAlchemy ``dialect+driver`` scheme."""
     m = re.match(r"^\s*([a-z][a-z0-9+.\-]*)://", connection_string, re.I)
-    return bool(m) and (m.group(1).lower() in _NATIVE or "+" in m.group(1))
+    return m is not None and (m.group(1).lower() in _NATIVE or "+" in m.group(1))
 
 
 def parse_target(connection_string: str, user: str = "", password: str = "",
@@ -294,7 +294,8 @@ class DuckDatabase(Database):
     def open(cls, target: DatabaseTarget, scrub: Scrubber) -> DuckDatabase:
         import duckdb
 
-        config = {"enable_external_access": False, "lock_configuration": True}
+        config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False,
+                                                                   "lock_configuration": True}
         try:
             if target.path is None:
                 conn = duckdb.connect(":memory:", config=config)

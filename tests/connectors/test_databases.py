@@ -332,3 +332,19 @@ def test_non_database_connections_are_not_connected_to(sql_engine, data_dir, qty
             assert not r.ok and "Connector not available" in r.errors
 
     asyncio.run(scenario())
+
+
+def test_statements_without_a_result_run_on_the_same_connection(sql_engine, pg):
+    eng = sql_engine()
+
+    async def scenario():
+        async with Client.open(eng.url()) as c:
+            doc = await session_app(c)
+            await connection(c, doc, "pg", pg.url, "postgresql")
+            r = await reload(c, doc, "LIB CONNECT TO 'pg';\nSQL CREATE TEMP TABLE scratch AS SELECT id * 10 AS tens "
+                                     "FROM types_t;\nT: SQL SELECT * FROM scratch ORDER BY tens;")
+            assert r.ok, r.errors
+            assert [x["tens"][1] for x in await rows(c, doc, "T")] == [10, 20, 30, 40, 50, 60]
+            assert await tables(c, doc) == {"T": TYPES_ROWS}
+
+    asyncio.run(scenario())
