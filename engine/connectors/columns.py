@@ -38,7 +38,7 @@ from engine.expr.formatting import (
 )
 from engine.model.numformat import format_default
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
-from engine.script.textfile import encode_dictionary
+from engine.script.textfile import _dense_encode, encode_dictionary
 
 Interpreter = Callable[[pa.Array], np.ndarray]
 Encoded = tuple[SymbolTable, np.ndarray]
@@ -125,6 +125,10 @@ class _Keys:
         if self._only_ascending:
             values = filled[0] if len(filled) == 1 else pa.concat_arrays(filled)
             return values, np.arange(len(values), dtype=CODE_DTYPE)
+        if all(c is None for c in self.codes):
+            dense = _dense(filled[0] if len(filled) == 1 else pa.concat_arrays(filled))
+            if dense is not None:
+                return dense
         if len(self.parts) == 1 and self.codes[0] is not None:
             return self.parts[0], self.codes[0]
         merged = pc.dictionary_encode(pa.chunked_array(filled, type=filled[0].type))
@@ -140,6 +144,49 @@ class _Keys:
                 out[row: row + n] = m if c is None else np.append(m, CODE_DTYPE(-1)).take(c)
             row += n
         return merged.chunk(0).dictionary, out
+
+
+def _dense(values: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
+    """First-appearance codes without hashing, for numbers that are integers, or decimals with at most 4
+    places, over a range no wider than twice the row count (amounts in cents, quantities, days): a
+    direct-address table. None when the values are not like that."""
+    t = values.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)) or len(values) < 1024:
+        return None
+    valid = None if not values.null_count else pc.is_valid(values).to_numpy(zero_copy_only=False)
+    raw = values.fill_null(0).to_numpy(zero_copy_only=False) if values.null_count else values.to_numpy(
+        zero_copy_only=False)
+    present = raw if valid is None else raw[valid]
+    if not len(present):
+        return None
+    scale = 1
+    if pa.types.is_floating(t):
+        if not np.isfinite(present).all() or np.abs(present).max() >= 2.0**40:
+            return None
+        head = present[:4096]
+        for decimals in range(5):       # the fewest places that hold the first values, then all of them
+            scale = 10 ** decimals
+            if np.array_equal(np.rint(head * scale) / scale, head):
+                break
+        else:
+            return None
+        keys = present * scale
+        np.rint(keys, out=keys)
+        if not np.array_equal(keys / scale if decimals else keys, present):
+            return None
+        keys = keys.astype(np.int64)
+    else:
+        keys = present.astype(np.int64, copy=False)
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo >= 2 * len(keys):
+        return None
+    symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
+    if valid is not None:
+        full = np.full(len(values), -1, dtype=CODE_DTYPE)
+        full[valid] = codes
+        codes = full
+    dictionary = pa.array(symbols / scale if pa.types.is_floating(t) else symbols).cast(t)
+    return dictionary, codes.astype(CODE_DTYPE, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -193,3 +193,32 @@ def test_secret_masking():
     assert redact_statement('CUSTOM CONNECT TO "provider=x;password=pw"') == 'CUSTOM CONNECT TO "provider=x;password=***"'
     assert redact_statement("LET password = 'x'") == "LET password = 'x'"
     assert Scrubber(["hunter22"])("login hunter22 failed; pwd=zz") == "login *** failed; pwd=***"
+
+
+@pytest.mark.parametrize("kind", ["cents", "ints", "wide", "thirds"])
+def test_mostly_distinct_columns_encode_in_load_order(kind):
+    """Columns kept raw and encoded at the end (direct addressing for narrow numbers, hashing otherwise)
+    give first-appearance symbols and codes, NULLs as -1, whichever way they take."""
+    rng = np.random.default_rng(9)
+    n = 6000
+    if kind == "cents":
+        values = list(np.round(rng.integers(-50_000, 50_000, n) / 100.0, 2))
+    elif kind == "ints":
+        values = [int(v) for v in rng.integers(-3000, 3000, n)]
+    elif kind == "wide":
+        values = [int(v) for v in rng.integers(-10**12, 10**12, n)]
+    else:
+        values = list(rng.integers(0, 9000, n) / 3.0)
+    values = [None if i % 97 == 5 else v for i, v in enumerate(values)]
+    batches = [pa.record_batch({"x": pa.array(values[i:i + 1500])}) for i in range(0, n, 1500)]
+    sink = ColumnSink(["x"])
+    for b in batches:
+        sink.add(b)
+    sym, codes = sink.finish(RENDER)[0]
+    first: dict[float, int] = {}
+    expected = []
+    for v in values:
+        expected.append(-1 if v is None else first.setdefault(float(v), len(first)))
+    assert codes.tolist() == expected
+    assert [sym.num_at(i) for i in range(len(sym))] == list(first)
+    assert [sym.text_at(i) for i in range(len(sym))] == [format_default(x) for x in first]
