@@ -18,6 +18,7 @@ import resource
 import signal
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -29,6 +30,7 @@ from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
 from engine.app.reload import cancel_orphaned_reloads
 from engine.auth import Authenticator, AuthError, Identity
+from engine.connectors import config as connector_config
 from engine.expr import limits
 from engine.metrics import Metrics
 from engine.rpc.handler import receive
@@ -41,6 +43,7 @@ from engine.transport.listener import Listener
 from engine.transport.websocket import WebSocket
 
 log = logging.getLogger("qix.server")
+traffic_log = logging.getLogger("qix.traffic")
 
 #: the first frame on every socket, by whether the socket's session was created (or joined)
 ON_CONNECTED = {created: encode_notification("OnConnected", {"qSessionState": state})
@@ -131,7 +134,9 @@ class Engine:
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
+        # process-wide: one engine per process (in tests the latest engine started wins)
         limits.configure(limits.Limits.from_settings(self.settings))  # string, memory and reload limits
+        connector_config.configure(connector_config.ConnectorSettings.from_settings(self.settings))
         settings = self.settings
         self.apps = AppRegistry(settings.document_directory)
         self.guard = AppGuard()
@@ -229,8 +234,12 @@ class Engine:
         log.info("connection accepted", extra={
             "event": "session_created" if created else "session_attached", "peer": ws.peer,
             "user": identity.user, "path": path})
+        on_message: Callable[[bytes], None] = partial(receive, session, sock)
+        if settings.traffic_log_verbosity:
+            sock.trace = partial(_traffic, ws.peer, identity.user)
+            on_message = _traced(sock.trace, on_message)
         sock.send(ON_CONNECTED[created])
-        ws.listen(partial(receive, session, sock), on_drain=sock.drained,
+        ws.listen(on_message, on_drain=sock.drained,
                   on_closed=partial(self._closed, session, sock))
 
     def _closed(self, session: Session, sock: Socket) -> None:
@@ -254,6 +263,20 @@ class Engine:
             if orphan_timer is not None:
                 orphan_timer.cancel()
             self.sessions.detach(session, sock)
+
+
+def _traffic(peer: str, user: str, direction: str, frame: bytes) -> None:
+    """One line of the traffic log: a frame in or out (secrets masked by the log filter)."""
+    traffic_log.info("%s %s", direction, frame.decode("utf-8", "replace"),
+                     extra={"event": "traffic", "direction": direction, "peer": peer, "user": user})
+
+
+def _traced(trace: Callable[[str, bytes], None], on_message: Callable[[bytes], None]) -> Callable[[bytes], None]:
+    def traced(frame: bytes) -> None:
+        trace("in", frame)
+        on_message(frame)
+
+    return traced
 
 
 def _reason_label(reason: str) -> str:

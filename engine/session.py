@@ -82,6 +82,8 @@ class Socket:
     def __init__(self, link: Link, remote: str = "") -> None:
         self.link = link
         self.remote = remote
+        #: the traffic log (``TrafficLogVerbosity``): called with each frame in and out when set
+        self.trace: Callable[[str, bytes], None] | None = None
         self.delta = DeltaCache()
         self.pending = 0  # requests read from this socket and not answered yet
         self.session: Session | None = None  # set when attached
@@ -100,6 +102,8 @@ class Socket:
 
     def send(self, frame: bytes) -> None:
         """Write a frame now (answers, pushes); a closing socket drops it."""
+        if self.trace is not None:
+            self.trace("out", frame)
         self.link.write_frame(frame)
 
     def accepted(self) -> None:

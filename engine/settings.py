@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine import DEFAULT_ENGINE_VERSION, __version__
+from engine.connectors import config as connector_config
 
 PROG = "qix-engine"
 
@@ -162,6 +163,24 @@ _LOG_SETTINGS: tuple[tuple[str, str, int], ...] = (
 
 DEFAULT_DOCUMENT_DIRECTORY = "./apps"
 
+# --- gRPC data connectors (engine.connectors.config) ------------------------------------------------
+_CONNECTOR_SPECS: tuple[_Spec, ...] = (
+    _Spec("EnableGrpcCustomConnectors", "enable_grpc_custom_connectors", _bool01, False,
+          "0/1: let connections and CUSTOM CONNECT use the gRPC connectors of GrpcConnectorPlugins"),
+    _Spec("GrpcConnectorPlugins", "grpc_connector_plugins", connector_config.parse_plugins, (),
+          "id,host:port[;id,host:port...]: gRPC data connectors by connection type (tls://host:port: TLS)",
+          shown_default="(none)"),
+    _Spec("GrpcConnectorTimeoutSeconds", "grpc_connector_timeout_seconds", _seconds,
+          connector_config.DEFAULT_TIMEOUT_SECONDS, "seconds a reload waits for a connector's next message; 0 = "
+          "forever", shown_default=f"{connector_config.DEFAULT_TIMEOUT_SECONDS:g}"),
+    _Spec("GrpcConnectorTlsRootCerts", "grpc_connector_tls_root_certs", _optional_path, None,
+          "PEM file: CAs that tls:// connectors' certificates must chain to (default: the system's)"),
+    _Spec("GrpcConnectorTlsClientCert", "grpc_connector_tls_client_cert", _optional_path, None,
+          "PEM file: client certificate presented to tls:// connectors"),
+    _Spec("GrpcConnectorTlsClientKey", "grpc_connector_tls_client_key", _optional_path, None,
+          "PEM file: the private key of GrpcConnectorTlsClientCert"),
+)
+
 SPECS: tuple[_Spec, ...] = (
     _Spec("AcceptEULA", "accept_eula", _yes_no, False, "yes/no: accept the end-user licence agreement",
           shown_default="no"),
@@ -224,6 +243,7 @@ SPECS: tuple[_Spec, ...] = (
           "memory (MB) one request may predict for a join, cube, Aggr table, pages or LOAD"),
     _Spec("ReloadTimeoutSeconds", "reload_timeout_seconds", _seconds, 0.0,
           "a reload running longer is cancelled with an error; 0 = no limit", shown_default="0"),
+    *_CONNECTOR_SPECS,
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -275,6 +295,13 @@ class Settings:
     max_string_length: int = 8 * 1024 * 1024
     max_request_memory_mb: int = 2048
     reload_timeout_seconds: float = 0.0
+    # gRPC data connectors (see _CONNECTOR_SPECS)
+    enable_grpc_custom_connectors: bool = False
+    grpc_connector_plugins: tuple[connector_config.Plugin, ...] = ()
+    grpc_connector_timeout_seconds: float = connector_config.DEFAULT_TIMEOUT_SECONDS
+    grpc_connector_tls_root_certs: Path | None = None
+    grpc_connector_tls_client_cert: Path | None = None
+    grpc_connector_tls_client_key: Path | None = None
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

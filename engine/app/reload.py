@@ -119,7 +119,8 @@ def progress_data(*, started: bool = False, finished: bool = False, completed: i
 
 
 def connections_of(app: App) -> dict[str, Connection]:
-    return {c["qName"]: Connection(c["qName"], c.get("qConnectionString", ""), c.get("qType", ""))
+    return {c["qName"]: Connection(c["qName"], c.get("qConnectionString", ""), c.get("qType", ""),
+                                   c.get("qUserName", ""), c.get("qPassword", ""))
             for c in app.connections.values()}
 
 

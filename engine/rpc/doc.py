@@ -191,7 +191,9 @@ def get_connection(call: Call, qConnectionId: str) -> dict:
 @rpc("Doc", "ModifyConnection", qConnectionId="", qConnection={}, qOverrideCredentials=False)
 def modify_connection(call: Call, qConnectionId: str, qConnection: Connection, qOverrideCredentials: bool) -> dict:
     _require(call, guard.UPDATE)
-    _connection(call, qConnectionId)
+    before = _connection(call, qConnectionId)
+    if not qOverrideCredentials:  # the stored user name and password stay unless the call overrides them
+        qConnection = {**qConnection, **{k: before[k] for k in ("qUserName", "qPassword") if k in before}}
     _store_connection(call, qConnection, qConnectionId)
     return {}
 

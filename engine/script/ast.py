@@ -64,7 +64,14 @@ class SelectSource:
     sql: str
 
 
-Source = FileSource | InlineSource | ResidentSource | AutogenerateSource | SelectSource | None
+@dataclass
+class CatalogSource:
+    """``SQLTables`` / ``SQLColumns`` / ``SQLTypes``: the current database connection's catalog."""
+
+    statement: str
+
+
+Source = FileSource | InlineSource | ResidentSource | AutogenerateSource | SelectSource | CatalogSource | None
 
 
 @dataclass
@@ -184,7 +191,16 @@ class Store:
 
 @dataclass
 class Connect:
+    """``LIB CONNECT TO name`` (kind lib); ``CUSTOM``/``ODBC``/``OLEDB CONNECT``, plain ``CONNECT``: the text
+    after the first keyword."""
+
     name: str
+    kind: str = "lib"
+
+
+@dataclass
+class Disconnect:
+    pass
 
 
 @dataclass
@@ -297,6 +313,6 @@ class EndSwitch:
 
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Sleep | Ignored | Include | If | ElseIf | Else
+    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -355,19 +355,31 @@ class Parser:
         self.expect_word("to")
         return A.Connect(self.name("a connection name"))
 
+    def _connect_rest(self, kind: str) -> A.Connect:
+        text = self.rest_text()
+        self.i = len(self.toks) - 1        # the connect string is the rest of the statement, as written
+        return A.Connect(text, kind)
+
     def st_connect(self) -> A.Connect:
         self.advance()
-        return A.Connect(self.rest_text())
+        return self._connect_rest("connect")
 
     def st_odbc(self) -> A.Connect:
-        self.advance()
-        return A.Connect(self.rest_text())
+        kind = self.advance().value.lower()
+        return self._connect_rest(kind)
 
     st_oledb = st_odbc
 
-    def st_disconnect(self) -> A.Ignored:
+    def st_custom(self) -> A.Connect:
         self.advance()
-        return A.Ignored("DISCONNECT")
+        if not self.at_word("connect"):
+            raise self.error("CONNECT")
+        return self._connect_rest("custom")
+
+    def st_disconnect(self) -> A.Disconnect:
+        self.advance()
+        self.expect_end()
+        return A.Disconnect()
 
     def st_sleep(self) -> A.Sleep:
         self.advance()
@@ -515,6 +527,7 @@ class Parser:
         return self.load_with_prefixes(None)
 
     st_select = st_sql = st_mapping = st_concatenate = st_noconcatenate = st_crosstable = st_load
+    st_sqltables = st_sqlcolumns = st_sqltypes = st_load
 
     def _paren_table(self) -> str | None:
         if self.accept_op("("):
@@ -582,6 +595,9 @@ class Parser:
                 break
         if self.at_word("load"):
             ld = self.load_body()
+        elif self.at_word("sqltables", "sqlcolumns", "sqltypes"):
+            ld = A.Load([A.FieldItem(None, "*")], A.CatalogSource(self.advance().value), is_select=True)
+            self.expect_end()
         elif self.at_word("sql", "select"):
             if self.accept_word("sql") and not self.at_word("select"):
                 pass

@@ -43,11 +43,14 @@ _SCHEME = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.\-]*)://", re.I)
 @dataclass(frozen=True)
 class Connection:
     """A data connection created with ``Doc.CreateConnection``: 'folder' ones are read as files,
-    'internet' ones as web files under a base URL."""
+    'internet' ones as web files under a base URL, databases and connectors by ``engine.connectors``
+    (with ``user``/``password`` from qUserName/qPassword)."""
 
     name: str
-    connection_string: str
+    connection_string: str = field(repr=False)
     type: str = "folder"
+    user: str = ""
+    password: str = field(default="", repr=False)
 
 
 def real_path(path: str | Path) -> Path:

@@ -25,6 +25,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from engine.connectors.columns import Render
+from engine.connectors.config import ConnectorSettings
+from engine.connectors.secrets import redact_statement
+from engine.connectors.state import ScriptConnections
 from engine.errors import QixError
 from engine.expr import Call, Duals, FieldRef, Locale, Node, UnknownField, UnknownFunction, evaluate
 from engine.expr import parse_expression as _parse_expression
@@ -40,7 +44,6 @@ from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
-    CONNECTOR,
     FIELD_NOT_FOUND,
     FILE_NOT_FOUND,
     GENERAL,
@@ -99,6 +102,8 @@ class ScriptEnv:
     max_statements: int = 1_000_000
     #: web files: allowed at all, timeout, size limit (``AllowWebConnections`` and friends)
     web: WebOptions = field(default_factory=WebOptions)
+    #: gRPC connectors; None = the engine's (``engine.connectors.config.current()``)
+    connectors: ConnectorSettings | None = None
 
 
 @dataclass
@@ -261,7 +266,8 @@ class Runner:
         self.field_info: dict[str, dict] = {}
         self.log: list[str] = []
         self.warnings: list[str] = []
-        self.connection: str | None = None
+        self.sources = ScriptConnections(env.connections, folder_roots=env.folder_roots,
+                                         engine_owned=env.engine_owned, settings=env.connectors, cancel=cancel)
         self.executed = 0
         self.error_count = 0
         self._current: tuple[Program, RawStatement] | None = None
@@ -383,6 +389,8 @@ class Runner:
         except ReloadCancelled:
             self._fail_log("Reload cancelled")
             raise
+        finally:
+            self.sources.close()
         return self.finish()
 
     def _fail_log(self, message: str) -> None:
@@ -406,7 +414,7 @@ class Runner:
         line, col = line_col(prog.text, raw.start)
         msg = getattr(err, "message", str(err))
         code = getattr(err, "code", GENERAL)
-        return ScriptError(msg, line, col, raw.text.strip(), code)
+        return ScriptError(msg, line, col, redact_statement(raw.text.strip()), code)
 
     def parse(self, prog: Program, raw: RawStatement) -> A.Statement:
         text = raw.text
@@ -424,9 +432,10 @@ class Runner:
         raw = prog.stmts[pc]
         kind = prog.kinds[pc]
         self._current = (prog, raw)
-        self.progress.statement(raw.text.strip()[:200])
+        shown = redact_statement(raw.text)          # CONNECT statements may carry credentials
+        self.progress.statement(shown.strip()[:200])
         line, _ = line_col(prog.text, raw.start)
-        for k, ln in enumerate(raw.text.strip("\n").split("\n")):
+        for k, ln in enumerate(shown.strip("\n").split("\n")):
             if ln.strip():
                 self.log.append(f"{line + k:04d} {ln.rstrip()}")
         try:
@@ -809,8 +818,10 @@ class Runner:
             raise StatementError(f"STORE format '{st.fmt}' is not supported", WRONG_FORMAT)
 
     def do_connect(self, st: A.Connect) -> None:
-        raise StatementError(f"Connector not available: cannot connect to '{st.name}' (this engine reads "
-                             "folder connections only)", CONNECTOR)
+        self.sources.connect(st.kind, st.name)
+
+    def do_disconnect(self, st: A.Disconnect) -> None:
+        self.sources.disconnect()
 
     def do_sleep(self, st: A.Sleep) -> None:
         self.check_cancel()
@@ -856,10 +867,12 @@ class Runner:
                 frame = frame.take(self.order(frame, src.order_by))
                 frame.recno = None
             return frame, src.table
-        if isinstance(src, A.SelectSource):
-            conn = self.connection or "(none)"
-            raise StatementError(f"Connector not available: SELECT needs a database connector (connection {conn})",
-                                 CONNECTOR)
+        if isinstance(src, A.SelectSource | A.CatalogSource):
+            render = Render(self.locale, self.interpret)
+            got = (self.sources.select(src.sql, render, max_rows) if isinstance(src, A.SelectSource)
+                   else self.sources.catalog(src.statement, render))
+            cols = [Column(*c) for c in got.columns]
+            return Frame(dict(zip(got.names, cols, strict=True)), got.nrows), got.table or self._auto_name("SQL")
         if isinstance(src, A.FileSource):
             return self.file_frame(src, _named_fields(ld))
         raise StatementError("LOAD without a source", SYNTAX)

@@ -409,7 +409,7 @@ def test_every_registered_method_is_classified() -> None:
             if check.source in (Source.PARAM,):
                 assert check.param, key
             if spec is not None:  # a parameter the table names is one the method takes
-                names = {p for p, _ in spec.params}
+                names = {p.name for p in spec.params}
                 assert check.param is None or check.param in names, (key, check.param)
                 assert check.unless is None or check.unless in names, (key, check.unless)
 

@@ -331,7 +331,8 @@ EXPECT: dict[str, Check | Fails] = {
     "qlik-oss__corectl__examples__script.qvs": _corectl_example,
     "qlik-oss__corectl__test__projects__abac__script.qvs": _abac,
     "qlik-oss__corectl__test__projects__presedence__script.qvs": _presedence,
-    "qlik-oss__corectl__test__projects__using-entities__script.qvs": Fails(CONNECTOR, "Connector not available"),
+    "qlik-oss__corectl__test__projects__using-entities__script.qvs":
+        Fails(CONNECTOR, "Connection 'myconnection' not found"),  # with one: tests/connectors/test_grpc.py
     "qlik-oss__corectl__test__projects__using-script__script3.qvs": _script3,
     "qlik-oss__corectl__test__projects__using-script__script1.qvs": _empty,
     "qlik-oss__enigma.js__test__integration__load-scripts__ctrl00.js.qvs": _ctrl00,
@@ -344,7 +345,7 @@ EXPECT: dict[str, Check | Fails] = {
     "qlik-oss__core-chopper__src__session.js.qvs": Fails(FILE_NOT_FOUND, "Connection 'games' not found"),
     "qlik-oss__core-grpc-s3-file-connector__example__script.qvs": Fails(FILE_NOT_FOUND, "Connection 's3bucket'"),
     "qlik-oss__core-grpc-postgres-connector__example__reload-runner__index.js.qvs":
-        Fails(CONNECTOR, "Connector not available"),
+        Fails(CONNECTOR, "Connection 'postgresgrpc' not found"),
     "qlik-oss__core-file-connectivity-service__examples__dropbox.js.qvs": Fails(FILE_NOT_FOUND, "Connection 'data'"),
     "qlik-oss__core-website__docs__tutorials__authorization.md__section-access.qvs": _sa_tutorial,
     "qlik-oss__core-website__docs__services__qix-engine__script_reference__Script_regular_statements.md"

@@ -261,10 +261,10 @@ def test_paths_cannot_escape_allowed_roots(tmp_path):
 def test_lib_connect_and_select_fail_cleanly():
     with pytest.raises(ScriptError) as e:
         run("LIB CONNECT TO 'db';\nT: SQL SELECT * FROM x;")
-    assert e.value.code == CONNECTOR and "Connector not available" in e.value.message
+    assert e.value.code == CONNECTOR and "Connection 'db' not found" in e.value.message
     with pytest.raises(ScriptError) as e:
         run("T: SELECT a FROM b;")
-    assert e.value.code == CONNECTOR
+    assert e.value.code == CONNECTOR and "needs a connection" in e.value.message
 
 
 def test_non_folder_connection_is_not_readable(tmp_path):
