@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ class DataModel:
         return cls([], {})
 
     @classmethod
-    def build(cls, tables: list[TableData], field_info: dict[str, dict] | None = None) -> DataModel:
+    def build(cls, tables: list[TableData], field_info: dict[str, dict[str, Any]] | None = None) -> DataModel:
         """Unify the per-table symbol tables of each field name into one field-wide symbol table."""
         per_field: dict[str, list[tuple[int, SymbolTable]]] = {}
         for ti, t in enumerate(tables):
@@ -167,7 +168,7 @@ class DataModel:
             fields[fname] = Field(fname, union.compact(), comment=info.get("comment", ""), tags=list(info.get("tags", [])))
         out = []
         for ti, t in enumerate(tables):
-            cols = {}
+            cols = CodeColumns({})
             for fname, (_syms, codes) in t.columns.items():
                 m = maps[(ti, fname)]
                 identity = len(m) == len(fields[fname].symbols) and np.array_equal(m, np.arange(len(m)))

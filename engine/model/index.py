@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,7 @@ class ModelIndex:
             self._lookups[key] = hit
         return hit
 
-    def field_cached(self, name: str, field_name: str, build) -> object:
+    def field_cached(self, name: str, field_name: str, build: Callable[[], object]) -> object:
         """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``."""
         key = (name, field_name)
         hit = self._field_cache.get(key)

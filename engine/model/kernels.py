@@ -47,12 +47,12 @@ def split(n: int, parts: int = WORKERS) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
-def run_parts(fn: Callable[[int, int], object], n: int) -> list:
+def run_parts(fn: Callable[[int, int], object], n: int) -> list[object]:
     """``fn(lo, hi)`` over the ranges of :func:`split`, the first on this thread; results in order."""
     parts = split(n)
     if len(parts) == 1:
         return [fn(0, n)]
-    futures: list[Future] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
+    futures: list[Future[object]] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
     first = fn(*parts[0])
     return [first] + [f.result() for f in futures]
 
@@ -98,8 +98,8 @@ def scatter_true(size: int, codes: np.ndarray, rows: np.ndarray | None = None) -
                 part[c] = True
         return part
 
-    masks = run_parts(work, n)
-    out = masks[0]
+    masks = [np.asarray(m, dtype=bool) for m in run_parts(work, n)]
+    merged = masks[0]
     for m in masks[1:]:
-        np.logical_or(out, m, out=out)
-    return out
+        np.logical_or(merged, m, out=merged)
+    return merged

@@ -59,7 +59,7 @@ class SelectionState:
                 sel[f] = arr
         self._selected = sel
         self._locked = frozenset(f for f in locked if f in sel)
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
 
     # --- reading -------------------------------------------------------------------------------
     @property
@@ -82,7 +82,7 @@ class SelectionState:
     def is_locked(self, field_name: str) -> bool:
         return field_name in self._locked
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[object, ...]:
         """A hashable value identifying the state (for caches)."""
         if self._key is None:
             self._key = (tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
@@ -179,12 +179,14 @@ class Reduction:
     def from_state(cls, model: DataModel, state: SelectionState) -> Reduction:
         """The reduction that keeps exactly what ``state`` leaves possible (tables it reaches only)."""
         inf = infer(model, state)
-        rows = {t: inf.rows(t) for t in inf.restricted_tables}
-        rows = {t: (m if m is not None else np.ones(model.tables[t].nrows, dtype=bool)) for t, m in rows.items()}
+        rows: dict[str, np.ndarray] = {}
+        for t in inf.restricted_tables:
+            m = inf.rows(t)
+            rows[t] = m if m is not None else np.ones(model.tables[t].nrows, dtype=bool)
         symbols = {f: inf.possible(f) for f in model.fields}
         return cls(rows, symbols)
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[object, ...]:
         return (tuple(sorted((t, m.tobytes()) for t, m in self.rows.items())),)
 
 
@@ -199,7 +201,7 @@ def _and_all(parts: list[np.ndarray]) -> np.ndarray | None:
         return None
     if len(parts) == 1:
         return parts[0]
-    out = np.logical_and(parts[0], parts[1])
+    out: np.ndarray = np.logical_and(parts[0], parts[1])
     for p in parts[2:]:
         np.logical_and(out, p, out=out)
     return out
@@ -285,7 +287,8 @@ class _Propagation:
                 new = None if m is None or not constrained else _scatter_present(
                     self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k))
                 old = self.msg.get((t, k))
-                if (new is None) == (old is None) and (new is None or np.array_equal(new, old)):
+                if new is None and old is None or (new is not None and old is not None
+                                                   and np.array_equal(new, old)):
                     continue
                 self.msg[(t, k)] = new
                 for h in self.model.field_tables[k]:
@@ -311,6 +314,8 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
         n = idx.nsym(f)
         smask = np.zeros(n + 1, dtype=bool)
         sel = state.selected(f)
+        if sel is None:
+            continue
         smask[sel[sel < n]] = True
         if base is not None and f in base.symbols:
             smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user

@@ -149,14 +149,16 @@ class SymbolTable:
             self.text  # noqa: B018 - small tables keep their str objects: pages read them on every call
         if self._obj is not None:
             if len(codes) and codes.min() < 0:
-                return np.append(self._obj, None).take(codes)
-            return self._obj.take(codes)
+                with_null: np.ndarray = np.append(self._obj, np.array([None], dtype=object))
+                return with_null.take(codes)
+            taken: np.ndarray = self._obj.take(codes)
+            return taken
         return np.asarray(self.text_array(codes).to_numpy(zero_copy_only=False), dtype=object)
 
     def text_at(self, i: int) -> str:
         if self._obj is not None or len(self) <= _SMALL:
-            return self.text[i]
-        return self._text_arrow(np.array([i], dtype=np.int64))[0].as_py()
+            return str(self.text[i])
+        return str(self._text_arrow(np.array([i], dtype=np.int64))[0].as_py())
 
     def text_array(self, codes: np.ndarray | None = None) -> pa.Array:
         """Texts as an Arrow string array (``-1`` codes = null), without making Python objects."""
@@ -389,7 +391,7 @@ def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, n
 
     if text_obj is not None:
         sym_text = text_obj.take(sym_rows)
-        for i in np.flatnonzero(np.equal(sym_text, None)):
+        for i in np.flatnonzero(np.equal(sym_text, np.array(None, dtype=object))):
             sym_text[i] = format_default(float(sym_num[i]))
         return SymbolTable(sym_num, sym_text), codes
     sym_arr = tarr.take(pa.array(sym_rows))

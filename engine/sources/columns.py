@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import orjson
@@ -50,7 +50,7 @@ def _from_dictionary(num: np.ndarray, texts: pa.Array | np.ndarray, indices: np.
 
 
 def _indices(enc: pa.DictionaryArray) -> np.ndarray:
-    return enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) -> Encoded:
@@ -65,7 +65,8 @@ def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) 
     return _from_dictionary(num, dictionary, _indices(enc))
 
 
-def _number_column(values: np.ndarray, valid: np.ndarray | None, texts_of=None) -> Encoded:
+def _number_column(values: np.ndarray, valid: np.ndarray | None,
+                   texts_of: Callable[[np.ndarray], Sequence[str] | np.ndarray] | None = None) -> Encoded:
     """Numbers (float64) → a column; ``texts_of(distinct numbers)`` renders texts (None = default)."""
     n = len(values)
     if valid is not None and not valid.all():
