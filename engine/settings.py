@@ -217,6 +217,11 @@ SPECS: tuple[_Spec, ...] = (
           "allow rules file (EnableABAC=1)"),
     _Spec("SystemDenyRulePath", "system_deny_rule_path", _optional_path, None,
           "deny rules file, evaluated before the allow rules (EnableABAC=1)"),
+    # Document synchronisation between engines sharing DocumentDirectory (engine.app.sync).
+    _Spec("EnableFilePolling", "enable_file_polling", _bool01, False,
+          "0/1: bring in apps that other engines sharing DocumentDirectory changed, and notify sessions"),
+    _Spec("FilePollingInterval", "file_polling_interval", _positive_seconds, 10.0,
+          "seconds between two looks at the open apps' files (EnableFilePolling=1)", shown_default="10"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -265,6 +270,8 @@ class Settings:
     enable_abac: bool = False
     system_allow_rule_path: Path | None = None
     system_deny_rule_path: Path | None = None
+    enable_file_polling: bool = False
+    file_polling_interval: float = 10.0
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4
