@@ -95,27 +95,43 @@ class DocumentSync:
         self.interval = interval
         #: app id → (the App object, the file stamp it was last checked at)
         self._stamps: dict[str, tuple[App, store.Stamp]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
     # -- running ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="document-sync")
+        """Poll every ``interval`` seconds on the running loop (a timer between polls, a task during one)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._schedule()
 
     async def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        if self._timer is not None:
+            self._timer.cancel()
         task, self._task = self._task, None
-        if task is not None:
+        if loop is not None and task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.poll()
-            except Exception:  # one bad poll must not end synchronisation
-                log.exception("document sync poll failed")
+    def _schedule(self) -> None:
+        if self._loop is not None:
+            self._timer = self._loop.call_later(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        if self._loop is not None:
+            self._task = self._loop.create_task(self._poll_then_schedule(), name="document-sync")
+
+    async def _poll_then_schedule(self) -> None:
+        try:
+            await self.poll()
+        except Exception:  # one bad poll must not end synchronisation
+            log.exception("document sync poll failed")
+        finally:
+            self._task = None
+            self._schedule()
 
     # -- one poll ----------------------------------------------------------------------------------------
     async def poll(self) -> Outcome:
