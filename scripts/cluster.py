@@ -128,6 +128,8 @@ class Cluster:
     cpus: Sequence[int] = ()
     workdir: Path | None = None
     quiet_engines: bool = True
+    #: False: engines only (tests of document sync between processes)
+    proxy: bool = True
     members: list[EngineProcess] = field(default_factory=list)
     haproxy: subprocess.Popen | None = None
     _tmp: tempfile.TemporaryDirectory | None = None
@@ -152,7 +154,8 @@ class Cluster:
             for member in self.members:
                 assert member.proc is not None
                 _wait_http(f"http://127.0.0.1:{member.port}/healthcheck", member.proc, 60)
-            self._start_haproxy()
+            if self.proxy:
+                self._start_haproxy()
         except BaseException:
             self.stop()
             raise
