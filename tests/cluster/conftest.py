@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import sys
 from types import ModuleType
 
@@ -23,3 +25,6 @@ def _load_cluster() -> ModuleType:
 
 cluster_script = _load_cluster()
 Cluster = cluster_script.Cluster
+
+#: HAProxy is here, or can be installed (as root: scripts/cluster.py runs apt-get, as .ci/run does)
+HAPROXY_AVAILABLE = bool(shutil.which("haproxy") or os.access("/usr/sbin/haproxy", os.X_OK) or os.geteuid() == 0)

@@ -20,15 +20,13 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.cluster.conftest import Cluster, cluster_script
+from tests.cluster.conftest import HAPROXY_AVAILABLE, Cluster
 from tests.harness import REPO, Client
 from tests.jwt_keys import SECRET, bearer, mint
 
 INTERVAL = 1.0  # FilePollingInterval of the engines
 
-pytestmark = pytest.mark.skipif(
-    not cluster_script.shutil.which("haproxy") and not cluster_script.os.access("/usr/sbin/haproxy", 1)
-    and cluster_script.os.geteuid() != 0, reason="needs haproxy (apt-get install haproxy)")
+pytestmark = pytest.mark.skipif(not HAPROXY_AVAILABLE, reason="needs haproxy (apt-get install haproxy)")
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +226,7 @@ def test_killed_engine_under_load_users_reconnect_elsewhere_and_nothing_saved_is
     victim, sub = run(save_on_victim())
     load = subprocess.Popen(
         [sys.executable, str(REPO / "scripts" / "loadtest.py"), "--url", cluster.url, "--users", "30",
-         "--duration", "12", "--ramp-up", "2", "--think", "0.2", "--secret", SECRET.decode()
-         if isinstance(SECRET, bytes) else SECRET, "--reconnect", "--json", "--timeout", "20"],
+         "--duration", "12", "--ramp-up", "2", "--think", "0.2", "--secret", SECRET, "--reconnect", "--json", "--timeout", "20"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(6)
