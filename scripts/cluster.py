@@ -86,7 +86,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float, status: int = 2
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 if resp.status == status:
