@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,7 @@ class DocumentSync:
         for app in apps:
             assert app.file_path is not None
             try:
-                stamp = store.stamp(app.file_path)
+                stamp = _stamp_unless_gone(app.file_path)
             except FileNotFoundError:
                 out.append(_Look(app, None))
                 continue
@@ -231,6 +232,19 @@ class DocumentSync:
                 if getattr(identity, "authenticated", False):
                     ACCESS_CACHE.user_access(doc.section_access, doc.model, identity.user, identity.groups)
         return doc
+
+
+#: a file found missing is looked for again after this long before its app is closed (a shared filesystem
+#: that answers "no such file" for a moment must not close every session on the app)
+MISSING_RECHECK = 0.2
+
+
+def _stamp_unless_gone(path: Path) -> store.Stamp:
+    try:
+        return store.stamp(path)
+    except FileNotFoundError:
+        time.sleep(MISSING_RECHECK)  # a worker thread: nobody waits on this but the poll
+        return store.stamp(path)
 
 
 def _holds(app: App, generation: str) -> bool:

@@ -49,6 +49,7 @@ async def engine_of(url: str, headers: dict[str, str]) -> str:
     """Which engine the proxy sends this handshake to (even when that engine refuses it)."""
     try:
         async with connect(url, additional_headers=headers) as ws:
+            assert ws.response is not None
             return ws.response.headers["X-Qix-Engine"]
     except InvalidStatus as err:
         return err.response.headers["X-Qix-Engine"]
@@ -71,7 +72,7 @@ def test_one_user_always_reaches_one_engine_and_one_session(cluster):
         url = cluster.url + "/app/engineData"
         async with connect(url, additional_headers=auth("alice")) as first:
             hello = orjson.loads(await first.recv())
-            assert hello["params"]["qSessionState"] == "SESSION_CREATED"
+            assert hello["params"]["qSessionState"] == "SESSION_CREATED" and first.response is not None
             home = first.response.headers["X-Qix-Engine"]
             seen = collections.Counter()
             limit = asyncio.Semaphore(20)
@@ -79,6 +80,7 @@ def test_one_user_always_reaches_one_engine_and_one_session(cluster):
             async def again() -> None:
                 async with limit, connect(url, additional_headers=auth("alice")) as ws:
                     state = orjson.loads(await ws.recv())["params"]["qSessionState"]
+                    assert ws.response is not None
                     seen[(ws.response.headers["X-Qix-Engine"], state)] += 1
 
             await asyncio.gather(*(again() for _ in range(1000)))
@@ -180,7 +182,12 @@ def test_drained_engine_finishes_open_requests_and_the_proxy_sends_users_elsewhe
             while healthcheck(cluster.members[i].port) != 503:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.02)
-            # a new socket for this user now lands on another engine (503 retried there, or taken out)
+            # the draining engine refuses new sockets itself...
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(cluster.engine_url(i) + "/app/engineData", additional_headers=auth(sub)):
+                    pass
+            assert refused.value.response.status_code == 503
+            # ...and a new socket for this user through the proxy lands on another engine
             async with connect(cluster.url + "/app/engineData", additional_headers=auth(sub)) as ws:
                 assert orjson.loads(await ws.recv())["method"] == "OnConnected"
                 assert ws.response.headers["X-Qix-Engine"] != name

@@ -97,12 +97,15 @@ def test_object_changes_saved_on_one_engine_reach_the_other(engine_factory):
 
             # changed, and a new object: B's handle goes stale and the new object appears
             await ca.call("SetProperties", obj_a, {"qInfo": {"qId": "o1", "qType": "note"}, "text": "v2"})
-            await ca.call("CreateObject", doc_a, {"qInfo": {"qId": "o2", "qType": "note"}, "text": "new"})
+            o2_a = (await ca.call("CreateObject", doc_a, {"qInfo": {"qId": "o2", "qType": "note"},
+                                                          "text": "new"}))["qReturn"]["qHandle"]
+            await ca.call("CreateChild", o2_a, {"qInfo": {"qId": "o2-child", "qType": "note"}})
             await ca.call("DoSave", doc_a)
             assert await wait_push_with(cb, "change", obj_b, INTERVAL + SLACK) < INTERVAL + SLACK
             assert (await cb.call("GetLayout", obj_b))["qLayout"]["text"] == "v2"
             o2 = (await cb.call("GetObject", doc_b, "o2"))["qReturn"]["qHandle"]
             assert (await cb.call("GetLayout", o2))["qLayout"]["text"] == "new"
+            assert [i["qId"] for i in (await cb.call("GetChildInfos", o2))["qInfos"]] == ["o2-child"]
 
             # deleted: B's handle is closed
             await ca.call("DestroyObject", doc_a, "o1")
