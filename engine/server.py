@@ -6,6 +6,12 @@ as HTTP (``/healthcheck``, ``/health``, and the REST API once it registers there
 :meth:`Engine.websocket`: unknown paths get 404, a failed JWT check 401 before any upgrade, and an accepted
 handshake attaches the socket to its session. From then on each message the socket reads goes straight to
 the rpc layer (``engine.rpc.handler.receive``) and each answer is written at once.
+
+Behind a proxy (``deploy/haproxy``) an engine is one of several. SIGTERM *drains* it first (:func:`drain`):
+``/healthcheck`` answers 503 so the proxy's health check takes it out, new WebSocket handshakes get 503
+(the proxy retries them on another engine), the requests already read are answered, and only then are the
+sockets closed with 1001 so their clients reconnect (through the proxy, to another engine). With
+``EnableFilePolling=1`` the engine also runs the document sync poller (``engine.app.sync``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import orjson
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
 from engine.app.reload import cancel_orphaned_reloads
+from engine.app.sync import DocumentSync
 from engine.auth import Authenticator, AuthError, Identity
 from engine.connectors import config as connector_config
 from engine.expr import limits
@@ -142,6 +149,9 @@ class Engine:
         self.guard = AppGuard()
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
+        self.sync = DocumentSync(self.apps, self.sessions, settings.file_polling_interval)
+        #: SIGTERM received: health checks fail, new sockets are refused, open requests finish
+        self.draining = False
         self.connections = 0
         self.listener: Listener | None = None
         self.lag = LoopLag()
@@ -189,10 +199,18 @@ class Engine:
         }
 
     async def _healthcheck(self, request: Request) -> Response:
-        return Response(200, orjson.dumps(self.health()) + b"\n", [("Content-Type", "application/json")])
+        """The engine's health; 503 while draining, so a proxy's health check stops sending users here."""
+        body = self.health()
+        if self.draining:
+            body["draining"] = True
+        return Response(503 if self.draining else 200, orjson.dumps(body) + b"\n",
+                        [("Content-Type", "application/json")])
 
     async def _health(self, request: Request) -> Response:
-        """200 while the engine keeps up, 429 while it is saturated (a balancer should send users elsewhere)."""
+        """200 while the engine keeps up, 429 while it is saturated (a balancer should send users elsewhere),
+        503 while it drains."""
+        if self.draining:
+            return Response.json({"status": "draining"}, 503)
         if self.lag.saturated:
             return Response.json({"status": "saturated", "lag": round(self.lag.lag, 3)}, 429,
                                  headers=[("Retry-After", str(math.ceil(LoopLag.HOLD)))])
@@ -213,6 +231,9 @@ class Engine:
         route = parse_route(request.target)
         if route is None:
             return None
+        if self.draining:  # a proxy retries the handshake on another engine
+            return Response.text("Service Unavailable: the engine is shutting down\n", 503,
+                                 headers=[("Retry-After", "1")])
         try:
             identity = self.authenticator.authenticate(request.headers.get("authorization"))
         except AuthError as err:
@@ -315,6 +336,8 @@ async def start(engine: Engine) -> Listener:
     await listener.listen(settings.host, settings.port, _ssl_context(settings))
     engine.listener = listener
     engine.lag.start(asyncio.get_running_loop())
+    if settings.enable_file_polling:
+        engine.sync.start()
     engine.metrics.serve(settings.host, settings.prometheus_port)
     port = listener.sockets[0].getsockname()[1]
     log.info("engine listening", extra={"event": "listening", "host": settings.host, "port": port,
@@ -322,16 +345,55 @@ async def start(engine: Engine) -> Listener:
     return listener
 
 
+#: how long a draining engine waits for the requests it has read (a reload, a save) before closing anyway
+DRAIN_TIMEOUT = 30.0
+#: how long it keeps failing health checks before closing its sockets, so a proxy (2 failed checks 1 s apart,
+#: see deploy/haproxy/haproxy.cfg) takes it out before those clients reconnect
+DRAIN_GRACE = 2.5
+
+
+def open_requests(engine: Engine) -> int:
+    """Requests read from the engine's sockets and not answered yet."""
+    return sum(sock.pending for session in list(engine.sessions.sessions.values())
+               for sock in list(session.sockets))
+
+
+async def drain(engine: Engine, force: asyncio.Event | None = None, *, grace: float = DRAIN_GRACE,
+                timeout: float = DRAIN_TIMEOUT) -> None:
+    """Stop taking users and let the open requests finish: health checks and new handshakes get 503 from
+    now on; returns once nothing is pending (and ``grace`` has passed), after ``timeout``, or on ``force``."""
+    engine.draining = True
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    if not engine.connections:
+        grace = 0.0  # nobody to send elsewhere
+    log.info("draining", extra={"event": "draining", "connections": engine.connections,
+                                "requests": open_requests(engine)})
+    while loop.time() - started < timeout and not (force is not None and force.is_set()):
+        if open_requests(engine) == 0 and loop.time() - started >= grace:
+            return
+        await asyncio.sleep(0.05)
+    if open_requests(engine):
+        log.warning("closing with requests still open", extra={"requests": open_requests(engine)})
+
+
 async def main(settings: Settings, authenticator: Authenticator) -> None:
-    """Serve until SIGTERM/SIGINT, then stop accepting, close sockets with 1001 and return."""
+    """Serve until SIGTERM/SIGINT, then drain (a second signal cuts it short), close sockets with 1001 and
+    return."""
     engine = Engine(settings, authenticator)
     listener = await start(engine)
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        (force if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled)
     await stop.wait()
+    await drain(engine, force)
     log.info("shutting down", extra={"event": "shutdown", "connections": engine.connections})
+    await engine.sync.stop()
     listener.close()  # closes every WebSocket with 1001 (going away)
     engine.lag.stop()
     try:

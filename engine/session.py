@@ -8,7 +8,8 @@ The one exception to arrival order: the queued requests of a socket whose client
 (:attr:`Socket.full`) wait, in their order, until it reads, and the session's other sockets pass them.
 After each request the session works out which handles became invalid (their target's version moved since
 the client last read it) and tells the calling socket on the response and every other socket with an
-id-less frame.
+id-less frame. Changes that come from another engine (document sync, ``engine.app.sync``) reach every
+socket of every session on the app the same way, as id-less frames.
 """
 
 from __future__ import annotations
@@ -389,6 +390,34 @@ class SessionManager:
         app = doc.app
         return [s for s in self.sessions.values()
                 if s is not session and s.active_doc is not None and s.active_doc.app is app]
+
+    # -- document sync (engine.app.sync): another engine changed or deleted an app -------------------------
+    def sessions_of(self, app: Any) -> list[Session]:
+        return [s for s in self.sessions.values() if s.active_doc is not None and s.active_doc.app is app]
+
+    def docs_of(self, app: Any) -> list[Any]:
+        return [s.active_doc for s in self.sessions_of(app)]
+
+    def app_changed(self, app: Any, removed: list[Any]) -> None:
+        """``app`` holds another engine's version: close the handles of the ``removed`` entities and report
+        the handles that went stale, on every socket of every session that has the app open."""
+        for session in self.sessions_of(app):
+            doc = session.active_doc
+            close: list[int] = []
+            for entity in removed:
+                view = doc.forget_view(entity)
+                if view is not None:
+                    close += session.drop_target(view)
+            session.push(session.collect_changes(), sorted(close))
+
+    def app_deleted(self, app: Any) -> None:
+        """``app``'s file is gone: every handle of the sessions on it closes (the Doc handle too) and the
+        sessions are left without a document, as after a fresh connect."""
+        for session in self.sessions_of(app):
+            close = sorted(session.handles)
+            session.handles.clear()
+            session.active_doc = None
+            session.push([], close)
 
     @property
     def active(self) -> int:

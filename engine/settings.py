@@ -244,6 +244,11 @@ SPECS: tuple[_Spec, ...] = (
     _Spec("ReloadTimeoutSeconds", "reload_timeout_seconds", _seconds, 0.0,
           "a reload running longer is cancelled with an error; 0 = no limit", shown_default="0"),
     *_CONNECTOR_SPECS,
+    # Document synchronisation between engines sharing DocumentDirectory (engine.app.sync).
+    _Spec("EnableFilePolling", "enable_file_polling", _bool01, False,
+          "0/1: bring in apps that other engines sharing DocumentDirectory changed, and notify sessions"),
+    _Spec("FilePollingInterval", "file_polling_interval", _positive_seconds, 10.0,
+          "seconds between two looks at the open apps' files (EnableFilePolling=1)", shown_default="10"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -302,6 +307,8 @@ class Settings:
     grpc_connector_tls_root_certs: Path | None = None
     grpc_connector_tls_client_cert: Path | None = None
     grpc_connector_tls_client_key: Path | None = None
+    enable_file_polling: bool = False
+    file_polling_interval: float = 10.0
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

@@ -16,6 +16,10 @@ Examples::
     python scripts/loadtest.py --users 1000 --scenario light --think 1 --workers 2 --secret passw0rd \\
         --metrics-url http://127.0.0.1:9090/metrics --json
 
+With ``--reconnect`` a user whose socket is lost (an engine behind a proxy died or drained) connects again,
+reopens its app and goes on; the summary counts reconnects and how long they took, and the users that
+could not continue.
+
 Prints a live status line while running and a summary table at the end (``--json``: one JSON document).
 Exit status: 0 when every request and handshake succeeded, 1 otherwise, 2 for bad options.
 """
@@ -110,6 +114,7 @@ class Config:
     measure: str | None
     seed: int
     insecure: bool = False  # wss:// without certificate checks (self-signed test engines)
+    reconnect: bool = False  # a lost socket is reconnected (through a proxy: to another engine)
 
     def connect_options(self) -> dict[str, Any]:
         """What every ``connect`` of the run passes: no compression (as the engine's default), no size cap,
@@ -159,6 +164,9 @@ class Stats:
     handshakes: int = 0
     connected: int = 0
     users_done: int = 0
+    #: --reconnect: seconds from a lost socket to the app open again, per reconnect
+    reconnects: list[float] = field(default_factory=list)
+    users_failed: int = 0  # users that stopped on an error before the run ended
 
     @property
     def requests(self) -> int:
@@ -176,6 +184,8 @@ class Stats:
         self.refused.update(other["refused"])
         self.handshakes += other["handshakes"]
         self.users_done += other["users_done"]
+        self.reconnects.extend(other["reconnects"])
+        self.users_failed += other["users_failed"]
 
 
 # ---------------------------------------------------------------------------------------------- one user
@@ -285,31 +295,56 @@ class User:
         sub = f"{self.cfg.user_prefix}{self.n}"
         token = mint_token(self.cfg, sub)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        lost_at: float | None = None  # --reconnect: when the socket was lost
+        delay = 0.05
+        while True:
+            outcome = await self.session(sub, headers, lost_at)
+            if outcome in ("done", "error") or not self.cfg.reconnect or not self.running():
+                break
+            if outcome == "served":  # it was up, then lost: time the way back from now
+                lost_at, delay = time.perf_counter(), 0.05
+            elif lost_at is None:
+                lost_at = time.perf_counter()
+            await asyncio.sleep(min(delay, max(0.0, self.deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+        if outcome == "error" or (outcome != "done" and self.running()):
+            self.stats.users_failed += 1
+        self.stats.users_done += 1
+
+    async def session(self, sub: str, headers: dict[str, str], lost_at: float | None) -> str:
+        """One connection: "done" when the run ended, "error" when a call failed (the user stops), "served"
+        when the socket was lost after the app opened, "failed" when it could not connect or open."""
         started = time.perf_counter()
         try:
             ws = await connect(_session_url(self.cfg.url, self.cfg, sub), additional_headers=headers,
                                ping_interval=None, **self.cfg.connect_options())
         except InvalidStatus as err:
             self.stats.refused[f"http-{err.response.status_code}"] += 1
-            return
+            return "failed"
         except (OSError, TimeoutError) as err:
             self.stats.refused[type(err).__name__] += 1
-            return
+            return "failed"
         self.stats.latencies.setdefault("(handshake)", []).append(time.perf_counter() - started)
         self.stats.handshakes += 1
         self.stats.connected += 1
         qix = QixSocket(ws, self.stats, self.cfg.timeout)
+        opened = False
         try:
             doc = await self.open_doc(qix)
+            opened = True
+            if lost_at is not None:
+                self.stats.reconnects.append(time.perf_counter() - lost_at)
             if self.cfg.scenario == "light":
                 await self.light(qix, doc)
             else:
                 await self.full(qix, doc)
-        except RpcFailure:
-            pass  # counted where it happened; this user stops, as a real client would on an error
+            return "done"
+        except RpcFailure as err:  # counted where it happened
+            if not self.cfg.reconnect or err.label not in ("closed", "timeout"):
+                return "error"  # this user stops, as a real client would on an error
+            return "served" if opened else "failed"
         finally:
             self.stats.connected -= 1
-            self.stats.users_done += 1
             with contextlib.suppress(Exception):
                 await qix.close()
 
@@ -649,7 +684,7 @@ def summarize(cfg: Config, workers: int, stats: Stats, elapsed: float, server: d
     methods = {m: {"count": len(stats.latencies.get(m, ())), "errors": stats.method_errors.get(m, 0),
                    **_latency(stats.latencies.get(m, ()))} for m in names}
     calls = [x for m, v in stats.latencies.items() if m != "(handshake)" for x in v]
-    return {
+    out = {
         "url": cfg.url, "scenario": cfg.scenario, "users": cfg.users, "workers": workers,
         "duration_s": round(elapsed, 2), "requests": stats.requests,
         "throughput_rps": round(stats.requests / elapsed, 1) if elapsed else 0.0,
@@ -657,6 +692,10 @@ def summarize(cfg: Config, workers: int, stats: Stats, elapsed: float, server: d
         "errors": dict(stats.errors), "handshakes": {"ok": stats.handshakes, "refused": dict(stats.refused)},
         "server": server,
     }
+    if cfg.reconnect:
+        out["reconnects"] = {"count": len(stats.reconnects), **_latency(stats.reconnects)}
+        out["users_failed"] = stats.users_failed
+    return out
 
 
 def format_summary(s: dict) -> str:
@@ -674,6 +713,10 @@ def format_summary(s: dict) -> str:
     refused = s["handshakes"]["refused"]
     lines.append(f"handshakes: {s['handshakes']['ok']} ok, refused: "
                  + (", ".join(f"{k}: {v}" for k, v in sorted(refused.items())) or "none"))
+    if "reconnects" in s:
+        r = s["reconnects"]
+        lines.append(f"reconnects: {r['count']} (to the app open again: p50 {r['p50_ms']} ms, max {r['max_ms']} ms); "
+                     f"users that could not continue: {s['users_failed']}")
     if s["server"]:
         srv = s["server"]
         parts = []
@@ -704,6 +747,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", choices=("full", "light"), default="full")
     p.add_argument("--max-requests", type=int, default=0, help="stop after this many requests in all (0 = no cap)")
     p.add_argument("--insecure", action="store_true", help="wss:// without checking the engine's certificate")
+    p.add_argument("--reconnect", action="store_true",
+                   help="reconnect a lost socket and go on (an engine behind a proxy died or drained)")
     p.add_argument("--timeout", type=float, default=30, help="seconds before a handshake or call counts as failed")
     p.add_argument("--workers", type=int, default=1, help="client processes (users are split between them)")
     p.add_argument("--secret", help="HMAC secret: sign tokens with HS256 (or --alg)")
@@ -752,7 +797,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
                  timeout=args.timeout, user_prefix=args.user_prefix,
                  groups=tuple(g for g in args.groups.split(",") if g), token_alg=alg, token_key=key,
                  app=args.app, script=script, fields=tuple(f for f in args.fields.split(",") if f),
-                 measure=args.measure, seed=args.seed, insecure=args.insecure)
+                 measure=args.measure, seed=args.seed, insecure=args.insecure, reconnect=args.reconnect)
     try:
         mint_token(cfg, "probe")
     except Exception as err:

@@ -11,6 +11,7 @@ import copy
 import functools
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,10 @@ class App:
     measures: ObjectStore = field(default_factory=lambda: ObjectStore("measure", True))
     bookmarks: ObjectStore = field(default_factory=lambda: ObjectStore("bookmark", True))
     variables: ObjectStore = field(default_factory=lambda: ObjectStore("variable", True))
+    #: the file version (``store`` generation) this app holds, and the last ones this engine wrote: a file
+    #: showing one of them is not another engine's change (``engine.app.sync``)
+    generation: str = ""
+    written: deque[str] = field(default_factory=lambda: deque(maxlen=16), repr=False)
 
     # -- persistence ---------------------------------------------------------------------------------------
     @classmethod
@@ -111,7 +116,8 @@ class App:
             properties=dict(doc.properties), model=doc.model or DataModel.empty(),
             section_access=doc.section_access, script_variables=dict(doc.script_variables),
             connections={c["qId"]: c for c in doc.connections if "qId" in c},
-            last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None)
+            last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None,
+            generation=doc.generation)
         for name, items in app.entity_lists(doc).items():
             app.stores[name].load_json(items)
         return app
@@ -155,7 +161,12 @@ class App:
         if document is None:
             with self.lock:
                 document = self.to_document()
-        store.save(self.file_path, document)
+        if document.model is None:  # opened without data: the file keeps its data
+            self.ensure_data()
+            document.model = self.model
+        generation = store.new_generation()
+        self.written.append(generation)  # before the file can show it
+        store.save(self.file_path, document, generation)
 
     def copy_from(self, source: App) -> None:
         """Take a copy of another app's script, properties, connections and data (session app from app)."""

@@ -154,6 +154,13 @@ class AppRegistry:
             else:
                 self._holders[app.app_id] = left
 
+    def forget(self, app: App) -> None:
+        """Drop ``app`` from memory, leaving the folder alone (another engine deleted its file)."""
+        with self._lock:
+            if self.open_apps.get(app.app_id) is app:
+                del self.open_apps[app.app_id]
+                self._holders.pop(app.app_id, None)
+
     @property
     def loaded(self) -> list[str]:
         return list(self.open_apps)

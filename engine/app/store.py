@@ -12,6 +12,12 @@ mix; the orphaned temp file is ignored by :func:`list_documents` and removed by 
 ``<writer>`` names the writing process so that a restart can always tell a dead writer from a live one,
 even as PID 1 in a container that restarts with the same PID (see :class:`Writer`).
 
+Every save records a *generation* (a random token, new per save) and a *data token* (names the data model
+it wrote; a save that did not reload writes the same one again) in the meta rows. Engines sharing the
+directory (``engine.app.sync``) tell another engine's save from their own by the generation and skip
+re-reading the data when the data token did not move; :func:`stamp` and :func:`read_versions` are the
+cheap looks that need (a ``stat`` and the meta rows).
+
 Arrays loaded from disk are read-only (models are immutable after the load, see DESIGN.md).
 """
 
@@ -24,7 +30,9 @@ import re
 import secrets
 import socket
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -100,10 +108,57 @@ class AppDocument:
     #: ``{"columns": [names], "rows": [[str | None, ...], ...]}`` or None when the app has none
     section_access: dict | None = None
     script_variables: dict[str, str] = field(default_factory=dict)
+    #: the save that wrote this version ("" for files written before generations were recorded)
+    generation: str = ""
+    #: names the data model of this version (see :func:`model_token`); "" when unknown
+    data_token: str = ""
 
     @property
     def has_section_access(self) -> bool:
         return self.section_access is not None
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What a file's meta rows say about its version, read without touching the objects or the data."""
+
+    generation: str
+    data_token: str
+
+
+#: file identity: a save renames a new file over the old one, so the inode changes on every save
+Stamp = tuple[int, int, int, int, int]
+
+
+def new_generation() -> str:
+    return secrets.token_hex(16)
+
+
+_tokens: weakref.WeakKeyDictionary[DataModel, str] = weakref.WeakKeyDictionary()
+_tokens_lock = threading.Lock()
+
+
+def model_token(model: DataModel | None) -> str:
+    """The data token of a model loaded from or saved to a file ("" for one neither: a fresh reload).
+    Models are immutable, so the token names the data for as long as the object lives."""
+    if model is None:
+        return ""
+    with _tokens_lock:
+        return _tokens.get(model, "")
+
+
+def _token_for(model: DataModel) -> str:
+    with _tokens_lock:
+        token = _tokens.get(model)
+        if token is None:
+            token = _tokens[model] = secrets.token_hex(16)
+        return token
+
+
+def _remember_token(model: DataModel, token: str) -> None:
+    if token:
+        with _tokens_lock:
+            _tokens[model] = token
 
 
 @dataclass(frozen=True)
@@ -223,9 +278,13 @@ def _fsync_path(path: Path, directory: bool = False) -> None:
         os.close(fd)
 
 
-def save(path: Path, doc: AppDocument) -> None:
-    """Write ``doc`` to ``path`` atomically: the previous file stays intact until the new one is durable."""
+def save(path: Path, doc: AppDocument, generation: str | None = None) -> str:
+    """Write ``doc`` to ``path`` atomically: the previous file stays intact until the new one is durable.
+
+    Returns the generation written (``generation`` when given: a caller that must know its own save before
+    another process can see the file picks it first)."""
     path = Path(path)
+    generation = generation or new_generation()
     tmp = path.with_name(f"{path.name}{TEMP_MARKER}{Writer.me().tag()}-{secrets.token_hex(4)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     con = None
@@ -250,6 +309,8 @@ def save(path: Path, doc: AppDocument) -> None:
             "last_reload_time": doc.last_reload_time,
             "has_section_access": int(doc.has_section_access),
             "has_model": int(doc.model is not None),
+            "generation": generation,
+            "data_token": _token_for(doc.model) if doc.model is not None else doc.data_token,
         }
         con.execute("INSERT INTO doc VALUES (?, ?)", ("script", orjson.dumps(doc.script)))
         for key in _JSON_KEYS:
@@ -267,6 +328,7 @@ def save(path: Path, doc: AppDocument) -> None:
         _stage("before_replace")
         os.replace(tmp, path)
         _fsync_path(path.parent, directory=True)
+        return generation
     except BaseException as exc:
         if con is not None:
             con.close()
@@ -409,7 +471,8 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
             docs = {k: orjson.loads(v) for k, v in con.execute("SELECT key, value FROM doc")}
             doc = AppDocument(
                 app_id=meta["app_id"], title=meta["title"], script=docs["script"],
-                last_reload_time=meta["last_reload_time"], **{k: docs[k] for k in _JSON_KEYS})
+                last_reload_time=meta["last_reload_time"], generation=meta.get("generation", ""),
+                data_token=meta.get("data_token", ""), **{k: docs[k] for k in _JSON_KEYS})
             r = _Reader(con)
             if meta["has_section_access"] == "1":
                 # read even without data: it is small and access is decided on it either way
@@ -418,10 +481,24 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                     raise ValueError("section access row count")
             if with_data and meta["has_model"] == "1":
                 doc.model = _read_model(r)
+                _remember_token(doc.model, doc.data_token)
         except (sqlite3.Error, KeyError, IndexError, ValueError, TypeError, OverflowError, orjson.JSONDecodeError,
                 pa.ArrowException) as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
     return doc
+
+
+def stamp(path: Path) -> Stamp:
+    """The file's identity and size/times, from one ``stat`` (FileNotFoundError when it is gone). Equal
+    stamps mean the same file; a different one means a save (or a copy) may have replaced it."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def read_versions(path: Path) -> Versions:
+    """The generation and data token of the file now at ``path`` (the meta rows only)."""
+    with _open(Path(path)) as (_con, meta):
+        return Versions(meta.get("generation", ""), meta.get("data_token", ""))
 
 
 def read_entry(path: Path) -> DocEntry:
