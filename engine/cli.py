@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _fail(err)
 
     # Logged only once the configuration is known good, so an error stays the only line on stderr.
-    logs.setup(settings.system_log_verbosity, settings.traffic_log_verbosity)
+    logs.setup(settings.system_log_verbosity)
     for key in settings.unknown_settings:
         log.warning("unknown setting -S %s ignored", key)
     for warning in authenticator.config_warnings:

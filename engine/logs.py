@@ -27,9 +27,8 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def setup(verbosity: int = 4, traffic: int = 0) -> None:
-    """Route every ``qix.*`` logger to stdout as JSON; ``verbosity`` uses the engine's 0 (off) … 5 (debug),
-    ``traffic`` is ``TrafficLogVerbosity`` (the ``qix.traffic`` lines: every frame in and out)."""
+def setup(verbosity: int = 4) -> None:
+    """Route every ``qix.*`` logger to stdout as JSON; ``verbosity`` uses the engine's 0 (off) … 5 (debug)."""
     levels = {0: logging.CRITICAL + 10, 1: logging.CRITICAL, 2: logging.ERROR, 3: logging.WARNING,
               4: logging.INFO, 5: logging.DEBUG}
     handler = logging.StreamHandler(sys.stdout)
@@ -37,7 +36,7 @@ def setup(verbosity: int = 4, traffic: int = 0) -> None:
     qix = logging.getLogger("qix")
     qix.handlers[:] = [handler]
     qix.setLevel(levels.get(verbosity, logging.INFO))
-    logging.getLogger("qix.traffic").setLevel(levels[4] if traffic else levels[0])
+    # the traffic log is gated where frames are seen (TrafficLogVerbosity), not by a logger level
     # records still propagate (so embedding code and test log capture see them), but an unconfigured
     # root must not echo them a second time through logging's last-resort stderr handler
     root = logging.getLogger()
