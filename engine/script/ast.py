@@ -216,6 +216,14 @@ class Ignored:
 
 
 @dataclass
+class AutoNumberFields:
+    """``AutoNumber f1, f2 [Using ns]``: the fields' values become 1, 2, … in load order."""
+
+    patterns: list[str]
+    namespace: str | None = None
+
+
+@dataclass
 class Include:
     path: str
     must: bool
@@ -313,6 +321,6 @@ class EndSwitch:
 
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | Include | If | ElseIf | Else
+    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

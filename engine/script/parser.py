@@ -391,7 +391,22 @@ class Parser:
         return A.Ignored(t.value.upper())
 
     st_binary = st_directory = st_force = st_nullasvalue = st_nullasnull = st_loosen = st_alias = _ignored
-    st_declare = st_derive = st_search = st_autonumber = st_map = st_unmap = st_execute = st_flushlog = _ignored
+    def st_autonumber(self) -> A.AutoNumberFields:
+        self.advance()
+        pats = []
+        while True:
+            if self.at_op("*"):
+                self.advance()
+                pats.append("*")
+            else:
+                pats.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        ns = self.name("a namespace") if self.accept_word("using") else None
+        self.expect_end()
+        return A.AutoNumberFields(pats, ns)
+
+    st_declare = st_derive = st_search = st_map = st_unmap = st_execute = st_flushlog = _ignored
 
     # --- control -----------------------------------------------------------------------------
     def _cond(self, stop: str) -> A.Expr:

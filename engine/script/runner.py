@@ -829,6 +829,35 @@ class Runner:
     def do_ignored(self, st: A.Ignored) -> None:
         self.warnings.append(f"Statement {st.keyword} is not supported and was skipped")
 
+    def do_autonumberfields(self, st: A.AutoNumberFields) -> None:
+        """Each named field's values are replaced by 1, 2, … in order of first appearance over the tables
+        in load order; fields under one ``Using`` name share one counter."""
+        names: list[str] = []
+        for t in self.tables.values():
+            for f in t.columns:
+                if f not in names and any(fnmatch.fnmatchcase(f, p) for p in st.patterns):
+                    names.append(f)
+        shared: dict[tuple[float | None, str | None], int] = {}
+        for f in names:
+            holders = [t for t in self.tables.values() if f in t.columns]
+            sym, codes = unify([t.columns[f] for t in holders])
+            seen = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+            seen = seen[seen >= 0]
+            _, first = np.unique(seen, return_index=True)
+            order = seen[np.sort(first)]                 # symbol codes in order of first appearance
+            number = np.full(len(sym) + 1, np.nan)      # the last slot answers code -1 (NULL)
+            if st.namespace is None:
+                number[order] = np.arange(1, len(order) + 1)
+            else:
+                for c in order.tolist():
+                    isnum = bool(sym.num[c] == sym.num[c])
+                    key = (float(sym.num[c]) if isnum else None, None if isnum else str(sym.text[c]))
+                    number[c] = shared.setdefault(key, len(shared) + 1)
+            for t, c in zip(holders, codes, strict=True):
+                vals = number.take(c)
+                nsym, ncodes = encode(vals, np.full(len(vals), None, dtype=object))
+                t.columns[f] = Column(nsym, ncodes)
+
     def do_include(self, st: A.Include) -> None:
         self.include(f"$({'Must_' if st.must else ''}Include={st.path})")
 
@@ -977,8 +1006,7 @@ class Runner:
         if ld.while_ is not None:
             frame = self.expand_while(ld, frame)
         if ld.where is not None:
-            mask = self.eval_node(self.parse_expr(ld.where), LoadContext(self, frame)).truthy()
-            frame = frame.take(np.flatnonzero(mask))
+            frame = frame.take(np.flatnonzero(self.where_mask(ld, frame)))
         items: list[tuple[A.FieldItem, Node | None]] = []
         for it in ld.fields:
             items.append((it, None if it.star else self.parse_expr(it.expr)))
@@ -1028,6 +1056,27 @@ class Runner:
             cols = [c.take(keep) for c in cols]
             n_out = len(keep)
         return names, cols, n_out
+
+    def where_mask(self, ld: A.Load, frame: Frame) -> np.ndarray:
+        """WHERE over the source rows; a name the source lacks may be a field this LOAD names with AS
+        (``LOAD RecNo() as A ... WHERE A > 2``), computed over the source rows for the test."""
+        node = self.parse_expr(ld.where)
+        try:
+            return evaluate(node, LoadContext(self, frame)).truthy()
+        except UnknownField as missing:
+            item = next((it for it in ld.fields if not it.star and it.name == missing.name), None)
+            if item is None:
+                return self.eval_node(node, LoadContext(self, frame)).truthy()
+            extra = dict(frame.columns)
+            for it in ld.fields:
+                if not it.star and it.name not in extra:
+                    inode = self.parse_expr(it.expr)
+                    if not contains_aggregation(inode):
+                        extra[it.name] = _to_column(self.eval_node(inode, LoadContext(self, frame)))
+            wide = Frame(extra, frame.nrows, frame.recno, frame.iterno, frame.file_path)
+            return self.eval_node(node, LoadContext(self, wide)).truthy()
+        except Exception:
+            return self.eval_node(node, LoadContext(self, frame)).truthy()
 
     def group_context(self, ld: A.Load, frame: Frame) -> GroupContext:
         if not ld.group_by:
