@@ -87,6 +87,13 @@ class Prefixes:
     target: str | None = None        # table named in Join(...) / Keep(...)
     crosstable: tuple[str, str, int] | None = None
     first: Expr | None = None
+    sample: Expr | None = None
+    intervalmatch: list[str] | None = None          # [match field, key fields...]
+    hierarchy: list[str | None] | None = None
+    belongs_to: list[str | None] | None = None      # HierarchyBelongsTo arguments
+    generic: bool = False
+    partial: str | None = None                       # 'add' | 'replace' | 'merge'
+    partial_only: bool = False
 
 
 @dataclass

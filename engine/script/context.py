@@ -490,7 +490,12 @@ def _file_part(ctx: ScriptContext, part: str) -> Duals:
     return Duals.const(value, ctx.nrows)
 
 
+def f_ispartialreload(ctx: ScriptContext, args) -> Duals:
+    return Duals.booleans(np.full(ctx.nrows, ctx.runner.partial))
+
+
 _FUNCTIONS = {
+    "ISPARTIALRELOAD": f_ispartialreload,
     "RECNO": f_recno,
     "ROWNO": f_rowno,
     "ITERNO": f_iterno,

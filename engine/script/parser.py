@@ -151,7 +151,7 @@ class Parser:
             return handler()
         if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
                  "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy", "semantic",
-                 "generic", "intervalmatch"):
+                 "generic", "intervalmatch", "hierarchybelongsto", "merge"):
             return self.load_with_prefixes(None)
         if self.peek().kind == "op" and self.peek().value == "=":
             return self.assignment()
@@ -551,6 +551,20 @@ class Parser:
             return n
         return None
 
+    def _optional_args(self) -> list[str | None]:
+        """``(a, b, , 'x')``: names or strings, an empty place is None."""
+        self.expect_op("(")
+        out: list[str | None] = []
+        while True:
+            if self.at_op(",") or self.at_op(")"):
+                out.append(None)
+            else:
+                out.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        return out
+
     def load_with_prefixes(self, label: str | None) -> A.Load:
         p = A.Prefixes()
         while True:
@@ -597,6 +611,34 @@ class Parser:
             elif t.is_word("first"):
                 self.advance()
                 p.first = self.expr_until(("load", "select", "sql"), ())
+            elif t.is_word("sample"):
+                self.advance()
+                p.sample = self.expr_until(("load", "select", "sql"), ())
+            elif t.is_word("intervalmatch"):
+                self.advance()
+                self.expect_op("(")
+                p.intervalmatch = [self.name("a field name")]
+                while self.accept_op(","):
+                    p.intervalmatch.append(self.name("a key field name"))
+                self.expect_op(")")
+            elif t.is_word("hierarchy", "hierarchybelongsto"):
+                which = self.advance().value.lower()
+                args = self._optional_args()
+                need = 3 if which == "hierarchy" else 5
+                if len(args) < need or any(a is None for a in args[:need]):
+                    raise self.error(f"{need} arguments to {which.upper()}", t)
+                if which == "hierarchy":
+                    p.hierarchy = args
+                else:
+                    p.belongs_to = args
+            elif t.is_word("generic"):
+                self.advance()
+                p.generic = True
+            elif t.is_word("add", "replace", "merge"):
+                p.partial = self.advance().value.lower()
+                p.partial_only = self.accept_word("only")
+                if p.partial == "merge":
+                    raise self.error("a supported prefix (MERGE is not supported)", t)
             elif t.is_word("buffer"):
                 self.advance()
                 if self.at_op("("):

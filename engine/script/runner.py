@@ -42,6 +42,7 @@ from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
+from engine.script import prefixes
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
     FIELD_NOT_FOUND,
@@ -104,6 +105,11 @@ class ScriptEnv:
     web: WebOptions = field(default_factory=WebOptions)
     #: gRPC connectors; None = the engine's (``engine.connectors.config.current()``)
     connectors: ConnectorSettings | None = None
+    #: a partial reload (``DoReload qPartial``): only ADD/REPLACE loads run, over ``initial_tables``
+    partial: bool = False
+    initial_tables: dict[str, ScriptTable] | None = None
+    #: ``EXECUTE`` may start programs (never by default)
+    allow_execute: bool = False
 
 
 @dataclass
@@ -253,7 +259,8 @@ class Runner:
         for k, v in (env.variables or {}).items():
             self.variables[k] = v
         self.locale = Locale.from_variables(self.variables)
-        self.tables: dict[str, ScriptTable] = {}
+        self.tables: dict[str, ScriptTable] = dict(env.initial_tables or {}) if env.partial else {}
+        self.partial = env.partial
         self.access_tables: dict[str, ScriptTable] = {}
         self.mappings: dict[str, Mapping] = {}
         self.in_access = False
@@ -864,6 +871,12 @@ class Runner:
     # --- LOAD ---------------------------------------------------------------------------------
     def load(self, chain: list[A.Load]) -> None:
         top, bottom = chain[0], chain[-1]
+        mode = top.prefixes.partial
+        if (mode is None and self.partial) or (top.prefixes.partial_only and not self.partial):
+            # a partial reload runs only ADD/REPLACE loads; ADD ONLY/REPLACE ONLY run only then
+            self.log.append("Statement skipped (partial reload)" if self.partial else
+                            "Statement skipped (runs only in a partial reload)")
+            return
         frame, default_name = self.source_frame(bottom)
         for ld in reversed(chain):
             self.check_cancel()
@@ -1171,6 +1184,42 @@ class Runner:
             k += 1
         return f"{name}-{k}"
 
+    def combos(self, fields: list[str]) -> tuple[list[Column], int] | None:
+        """The distinct combinations of ``fields`` already loaded: from the first table holding all of
+        them; a single field's values come from every table that has it."""
+        if len(fields) == 1:
+            sym = self.field_symbols(fields[0])
+            if sym is None:
+                return None
+            return [Column(sym, np.arange(len(sym), dtype=CODE_DTYPE))], len(sym)
+        for t in self.tables.values():
+            if all(f in t.columns for f in fields):
+                cols = [t.columns[f] for f in fields]
+                keep = distinct_rows([c.codes for c in cols], t.nrows)
+                return [c.take(keep) for c in cols], len(keep)
+        return None
+
+    def transform(self, ld: A.Load, names: list[str], cols: list[Column], n: int,
+                  label: str) -> list[tuple[str, list[str], list[Column], int]]:
+        """The table(s) a transforming prefix makes of the loaded rows (IntervalMatch, Hierarchy,
+        HierarchyBelongsTo, Generic, Sample); without one, the rows as they are."""
+        p = ld.prefixes
+        rows: prefixes.Rows = (names, cols, n)
+        if p.sample is not None:
+            prob = _num(self.eval_scalar(p.sample))
+            if np.isnan(prob) or not 0 <= prob <= 1:
+                raise StatementError("SAMPLE needs a probability between 0 and 1", GENERAL)
+            rows = prefixes.sample(rows, prob, np.random.default_rng())
+        if p.intervalmatch:
+            rows = prefixes.interval_match(rows, p.intervalmatch[0], p.intervalmatch[1:], self.combos)
+        if p.hierarchy:
+            rows = prefixes.hierarchy(rows, p.hierarchy)
+        if p.belongs_to:
+            rows = prefixes.hierarchy_belongs_to(rows, p.belongs_to)
+        if p.generic:
+            return [(nm, *r) for nm, r in prefixes.generic(rows, label)]
+        return [(label, *rows)]
+
     def store_result(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
         p = ld.prefixes
         label = ld.label or default_name
@@ -1180,6 +1229,19 @@ class Runner:
                 keep = np.arange(max(0, int(k)))
                 cols = [c.take(keep) for c in cols]
                 n = len(keep)
+        out = self.transform(ld, names, cols, n, label)
+        if p.generic:
+            for nm, gnames, gcols, gn in out:
+                sub = dataclasses.replace(ld, label=nm, prefixes=dataclasses.replace(p, generic=False))
+                sub.prefixes.noconcatenate = True
+                self._store(sub, gnames, gcols, gn, nm)
+            return
+        _, names, cols, n = out[0]
+        self._store(ld, names, cols, n, default_name)
+
+    def _store(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
+        p = ld.prefixes
+        label = ld.label or default_name
         if p.crosstable:
             attr, data, q = p.crosstable
             if q > len(names):
@@ -1204,6 +1266,10 @@ class Runner:
             names = self._qualified(names, label)
         newcols = dict(zip(names, cols, strict=True))
         dom = self.domain()
+        if p.partial == "replace" and label in dom:
+            del dom[label]          # REPLACE: the table of that name is dropped, then loaded again
+        if p.partial == "add" and label in dom and not (p.join or p.keep or p.concatenate):
+            p = dataclasses.replace(p, concatenate=True, concat_table=label)
         self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
         target_name: str
         if p.join or p.keep:
