@@ -177,7 +177,8 @@ class StarIs:
 class Comment:
     what: str                        # 'field' | 'table'
     names: list[str]
-    text: Expr
+    text: Expr | None
+    using: str | None = None         # COMMENT FIELDS USING map: name → comment
 
 
 @dataclass
@@ -185,6 +186,7 @@ class Tag:
     names: list[str]
     tags: list[Expr]
     untag: bool = False
+    using: str | None = None         # TAG FIELDS USING map: name → tag
 
 
 @dataclass
@@ -228,6 +230,55 @@ class AutoNumberFields:
 
     patterns: list[str]
     namespace: str | None = None
+
+
+@dataclass
+class NullAs:
+    """``NullAsValue f, g`` (value=True) / ``NullAsNull f, g``: NULLs of later loads become NullValue."""
+
+    patterns: list[str]
+    value: bool
+
+
+@dataclass
+class Alias:
+    """``Alias a as b, c as d``: later loads name field a as b."""
+
+    pairs: list[tuple[str, str]]
+
+
+@dataclass
+class MapUsing:
+    """``Map f, g Using m`` (mapping None: ``Unmap f, g``): values of later loads go through ``m``."""
+
+    patterns: list[str]
+    mapping: str | None
+
+
+@dataclass
+class Force:
+    """``Force Case Upper|Lower|Mixed`` / ``Force Capitalization``: the case of later loaded texts."""
+
+    mode: str            # 'upper' | 'lower' | 'mixed' | 'capitalization'
+
+
+@dataclass
+class Directory:
+    """``Directory [path]``: the folder relative paths of later statements start from."""
+
+    path: str | None
+
+
+@dataclass
+class Execute:
+    command: str
+
+
+@dataclass
+class Unsupported:
+    """A statement of the reference this engine does not run: the reload fails naming it."""
+
+    keyword: str
 
 
 @dataclass
@@ -328,6 +379,7 @@ class EndSwitch:
 
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | Include | If | ElseIf | Else
+    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
+    | Directory | Execute | Unsupported | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -150,7 +150,7 @@ class Parser:
         if handler is not None:
             return handler()
         if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
-                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy", "semantic",
+                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy",
                  "generic", "intervalmatch", "hierarchybelongsto", "merge"):
             return self.load_with_prefixes(None)
         if self.peek().kind == "op" and self.peek().value == "=":
@@ -274,6 +274,10 @@ class Parser:
     def st_comment(self) -> A.Comment:
         self.advance()
         kind = self.expect_word("field", "fields", "table", "tables").value.lower()
+        if self.accept_word("using"):
+            m = self.name("a mapping table name")
+            self.expect_end()
+            return A.Comment("field" if kind.startswith("field") else "table", [], None, m)
         names = self.name_list(("with",))
         self.expect_word("with")
         text = self.expr_until((), (";",))
@@ -282,6 +286,10 @@ class Parser:
     def _tag(self, untag: bool) -> A.Tag:
         self.advance()
         self.expect_word("field", "fields")
+        if self.accept_word("using"):
+            m = self.name("a mapping table name")
+            self.expect_end()
+            return A.Tag([], [], untag, m)
         names = self.name_list(("with",))
         self.expect_word("with")
         tags = [self.expr_until()]
@@ -390,7 +398,6 @@ class Parser:
         self.i = len(self.toks) - 1
         return A.Ignored(t.value.upper())
 
-    st_binary = st_directory = st_force = st_nullasvalue = st_nullasnull = st_loosen = st_alias = _ignored
     def st_autonumber(self) -> A.AutoNumberFields:
         self.advance()
         pats = []
@@ -406,7 +413,85 @@ class Parser:
         self.expect_end()
         return A.AutoNumberFields(pats, ns)
 
-    st_declare = st_derive = st_search = st_map = st_unmap = st_execute = st_flushlog = _ignored
+    st_flushlog = _ignored
+
+    def _unsupported(self) -> A.Unsupported:
+        t = self.advance()
+        self.i = len(self.toks) - 1
+        return A.Unsupported(t.value.upper())
+
+    st_binary = st_loosen = st_declare = st_derive = st_search = st_semantic = _unsupported
+
+    def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
+        out = []
+        while True:
+            if self.at_op("*"):
+                self.advance()
+                out.append("*")
+            else:
+                out.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        if not (self.at_end() or stop and self.at_word(*stop)):
+            raise self.error(" or ".join(w.upper() for w in stop) if stop else "end of statement")
+        return out
+
+    def st_nullasvalue(self) -> A.NullAs:
+        value = self.advance().value.lower() == "nullasvalue"
+        pats = self._field_patterns()
+        return A.NullAs(pats, value)
+
+    st_nullasnull = st_nullasvalue
+
+    def st_alias(self) -> A.Alias:
+        self.advance()
+        pairs = []
+        while True:
+            old = self.name("a field name")
+            self.expect_word("as")
+            pairs.append((old, self.name("a field name")))
+            if not self.accept_op(","):
+                break
+        self.expect_end()
+        return A.Alias(pairs)
+
+    def st_map(self) -> A.MapUsing:
+        self.advance()
+        pats = self._field_patterns(("using",))
+        self.expect_word("using")
+        m = self.name("a mapping table name")
+        self.expect_end()
+        return A.MapUsing(pats, m)
+
+    def st_unmap(self) -> A.MapUsing:
+        self.advance()
+        return A.MapUsing(self._field_patterns(), None)
+
+    def st_force(self) -> A.Force:
+        self.advance()
+        if self.accept_word("capitalization"):
+            self.expect_end()
+            return A.Force("capitalization")
+        self.expect_word("case")
+        mode = self.expect_word("upper", "lower", "mixed").value.lower()
+        self.expect_end()
+        return A.Force(mode)
+
+    def st_directory(self) -> A.Directory:
+        self.advance()
+        if self.at_end():
+            return A.Directory(None)
+        path = self.path()
+        self.expect_end()
+        return A.Directory(path)
+
+    def st_execute(self) -> A.Execute:
+        self.advance()
+        text = self.rest_text()
+        self.i = len(self.toks) - 1
+        if not text:
+            raise self.error("a command line")
+        return A.Execute(text)
 
     # --- control -----------------------------------------------------------------------------
     def _cond(self, stop: str) -> A.Expr:

@@ -277,6 +277,10 @@ class Runner:
                                          engine_owned=env.engine_owned, settings=env.connectors, cancel=cancel)
         self.executed = 0
         self.error_count = 0
+        self.aliases: dict[str, str] = {}
+        self.force_case: str | None = None
+        self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
+        self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
         self._current: tuple[Program, RawStatement] | None = None
 
     # --- helpers used by contexts -------------------------------------------------------------
@@ -774,7 +778,23 @@ class Runner:
     def do_staris(self, st: A.StarIs) -> None:
         self.star = st.symbol
 
+    def _map_pairs(self, name: str) -> list[tuple[str, str]]:
+        m = self.mappings.get(name)
+        if m is None:
+            raise StatementError(f"Mapping table not found: {name}", TABLE_NOT_FOUND)
+        _, ktext = m.keys.values()
+        _, vtext = m.values.values()
+        return [(str(k), str(v)) for k, v in zip(ktext, vtext, strict=True) if k is not None and v is not None]
+
     def do_comment(self, st: A.Comment) -> None:
+        if st.using is not None:
+            for name, text in self._map_pairs(st.using):
+                if st.what == "field":
+                    self.field_info.setdefault(name, {})["comment"] = text
+                elif (t := self.lookup_table(name)) is not None:
+                    t.comment = text
+            return
+        assert st.text is not None
         raw = st.text.text.strip()
         if len(raw) >= 2 and raw[0] == raw[-1] == '"':
             text = raw[1:-1]     # a double-quoted comment is plain text here, not a field
@@ -790,6 +810,10 @@ class Runner:
                 t.comment = text
 
     def do_tag(self, st: A.Tag) -> None:
+        if st.using is not None:
+            for name, tag in self._map_pairs(st.using):
+                self.do_tag(A.Tag([name], [A.Expr("'" + tag.replace("'", "''") + "'", 0)], st.untag))
+            return
         tags = [self.scalar_text(t) or "" for t in st.tags]
         for n in st.names:
             info = self.field_info.setdefault(n, {})
@@ -864,6 +888,86 @@ class Runner:
                 vals = number.take(c)
                 nsym, ncodes = encode(vals, np.full(len(vals), None, dtype=object))
                 t.columns[f] = Column(nsym, ncodes)
+
+    # --- statements that change how later loads store fields ---------------------------------
+    def do_nullas(self, st: A.NullAs) -> None:
+        self.null_rules += [(pat, st.value) for pat in st.patterns]
+
+    def do_alias(self, st: A.Alias) -> None:
+        self.aliases.update(st.pairs)
+
+    def do_mapusing(self, st: A.MapUsing) -> None:
+        if st.mapping is not None and st.mapping not in self.mappings:
+            raise StatementError(f"Mapping table not found: {st.mapping}", TABLE_NOT_FOUND)
+        if st.mapping is None and "*" in st.patterns:
+            self.field_maps = []
+            return
+        self.field_maps += [(pat, st.mapping) for pat in st.patterns]
+
+    def do_force(self, st: A.Force) -> None:
+        self.force_case = None if st.mode == "mixed" else st.mode
+
+    def do_directory(self, st: A.Directory) -> None:
+        base = Path(self.env.document_dir)
+        if st.path is not None:
+            base = self.paths.resolve(st.path)
+            if not base.is_dir():
+                raise StatementError(f"Directory '{st.path}' not found", FILE_NOT_FOUND)
+        self.paths = dataclasses.replace(self.paths, document_dir=base)
+
+    def do_execute(self, st: A.Execute) -> None:
+        if not self.env.allow_execute:
+            raise StatementError("EXECUTE is not allowed: running programs from a script is switched off "
+                                 "on this engine", GENERAL)
+        import shlex
+        import subprocess
+
+        try:
+            done = subprocess.run(shlex.split(st.command), shell=False, capture_output=True, timeout=600,
+                                  check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as err:
+            raise StatementError(f"EXECUTE failed: {err}", GENERAL) from err
+        if done.returncode:
+            raise StatementError(f"EXECUTE ended with exit code {done.returncode}", GENERAL)
+
+    def do_unsupported(self, st: A.Unsupported) -> None:
+        raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
+
+    def _rule(self, rules: list[tuple[str, object]], name: str) -> object:
+        """The last rule whose pattern matches ``name`` (None when none does)."""
+        found = None
+        for pat, value in rules:
+            if pat == "*" or fnmatch.fnmatchcase(name, pat):
+                found = (value,)
+        return None if found is None else found[0]
+
+    def field_rules(self, names: list[str], cols: list[Column]) -> tuple[list[str], list[Column]]:
+        """ALIAS, FORCE CASE, MAP … USING and NULLASVALUE applied to a table being stored."""
+        if not (self.aliases or self.force_case or self.field_maps or self.null_rules):
+            return names, cols
+        names = [self.aliases.get(nm, nm) for nm in names]
+        out = []
+        for nm, c in zip(names, cols, strict=True):
+            if self.force_case:
+                num, text = c.values()
+                fn = {"upper": str.upper, "lower": str.lower, "capitalization": str.title}[self.force_case]
+                text = np.array([t if t is None else fn(str(t)) for t in text], dtype=object)
+                c = Column.from_values(num, text)
+            m = self._rule(self.field_maps, nm)
+            if isinstance(m, str) and m in self.mappings:
+                num, text = c.values()
+                d = Duals(num, text)
+                c = _to_column(self.mappings[m].apply(d, d))
+            if self._rule(self.null_rules, nm) is True and (c.codes < 0).any():
+                null_text = self.variables.get("NullValue")
+                if null_text is None:
+                    null_text = ""
+                num, text = c.values()
+                isnull = c.codes < 0
+                text = np.where(isnull, null_text, text).astype(object)
+                c = Column.from_values(num, text)
+            out.append(c)
+        return names, out
 
     def do_include(self, st: A.Include) -> None:
         self.include(f"$({'Must_' if st.must else ''}Include={st.path})")
@@ -1260,6 +1364,7 @@ class Runner:
             self.progress.fetched(label, n)
             self.log.append(f"{n} lines fetched")
             return
+        names, cols = self.field_rules(names, cols)
         if self.in_access:
             names, cols = _upper_case(names, cols)
         if not self.in_access and not p.join and not p.keep:
