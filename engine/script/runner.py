@@ -454,7 +454,10 @@ class Runner:
             if st is None:
                 self.include(raw.text)
                 return pc + 1
-            return self.execute(prog, pc, st)
+            nxt = self.execute(prog, pc, st)
+            if self.error_count and self.variables.get("ScriptError") != "0":
+                self.variables["ScriptError"] = "0"      # reset after each statement that succeeds
+            return nxt
         except Cancelled as err:
             raise self._cancelled(prog, raw) from err
         except ReloadCancelled as err:
@@ -474,7 +477,10 @@ class Runner:
                 self.error_count += 1
                 self.set_variable("ScriptErrorCount", str(self.error_count))
                 self.set_variable("ScriptError", str(getattr(err, "code", GENERAL)))
-                self.warnings.append(getattr(err, "message", str(err)))
+                message = getattr(err, "message", str(err))
+                listed = self.variables.get("ScriptErrorList") or ""
+                self.set_variable("ScriptErrorList", f"{listed}\n{message}" if listed else message)
+                self.warnings.append(message)
                 return pc + 1
             raise self.error(prog, raw, err) from err
 

@@ -68,3 +68,19 @@ def test_autonumber_across_tables_and_shared_namespace():
     assert col(r, "A", "K") == [1, 2]
     assert col(r, "B", "K") == [2, 3]
     assert col(r, "C", "P") == [4, 1]
+
+
+def test_errormode_zero_continues_and_fills_the_error_variables():
+    r = run("SET ErrorMode = 0;\nT: LOAD * FROM [lib://nowhere/none.csv];\nLET code = ScriptError;\n"
+            "LET after = ScriptError;\nU: LOAD * RESIDENT Missing;\nSET ErrorMode = 1;")
+    assert r.variables["code"] == "8"            # File not found, read by the next statement
+    assert r.variables["after"] == "0"           # reset once a statement succeeds
+    assert r.variables["ScriptErrorCount"] == "2"
+    assert len(r.variables["ScriptErrorList"].split("\n")) == 2
+    assert "Missing" in r.variables["ScriptErrorList"]
+
+
+def test_errormode_one_stops_at_the_failing_line():
+    with pytest.raises(ScriptError) as e:
+        run("LET a = 1;\nU: LOAD * RESIDENT Missing;")
+    assert e.value.line == 2 and "Missing" in e.value.message
