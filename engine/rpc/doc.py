@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.app import connections, guard
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
-from engine.app.reload import ReloadJob, reload_app
+from engine.app.reload import ReloadJob, binary_loader, reload_app
 from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
@@ -89,7 +89,8 @@ async def _reload(call: Call, partial: bool = False) -> bool:
         ok = await asyncio.shield(asyncio.to_thread(
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
             legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
-            web=WebOptions.from_settings(settings), partial=partial))
+            web=WebOptions.from_settings(settings), partial=partial,
+            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise

@@ -275,6 +275,13 @@ class Execute:
 
 
 @dataclass
+class Binary:
+    """``Binary app``: start from another app's data model (first statement only)."""
+
+    name: str
+
+
+@dataclass
 class Unsupported:
     """A statement of the reference this engine does not run: the reload fails naming it."""
 
@@ -380,6 +387,6 @@ class EndSwitch:
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
     | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
-    | Directory | Execute | Unsupported | Include | If | ElseIf | Else
+    | Directory | Execute | Binary | Unsupported | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -420,7 +420,13 @@ class Parser:
         self.i = len(self.toks) - 1
         return A.Unsupported(t.value.upper())
 
-    st_binary = st_loosen = st_declare = st_derive = st_search = st_semantic = _unsupported
+    def st_binary(self) -> A.Binary:
+        self.advance()
+        path = self.path()
+        self.expect_end()
+        return A.Binary(path)
+
+    st_loosen = st_declare = st_derive = st_search = st_semantic = _unsupported
 
     def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
         out = []

@@ -20,8 +20,10 @@ import fnmatch
 import re
 import threading
 from collections.abc import Callable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +71,7 @@ from engine.script.tables import (
     distinct_rows,
     join,
     synthetic_keys,
+    tables_from_model,
     unify,
 )
 from engine.script.textfile import TextFormatError, TooManyRows, read_inline, read_text
@@ -110,6 +113,9 @@ class ScriptEnv:
     initial_tables: dict[str, ScriptTable] | None = None
     #: ``EXECUTE`` may start programs (never by default)
     allow_execute: bool = False
+    #: ``BINARY name``: another app's (data model, section access table), after the caller's access
+    #: checks; None = BINARY is refused
+    binary: Callable[[str], tuple[DataModel, AbcMapping[str, Any] | None]] | None = None
 
 
 @dataclass
@@ -278,6 +284,7 @@ class Runner:
         self.executed = 0
         self.error_count = 0
         self.aliases: dict[str, str] = {}
+        self.binary_access: AbcMapping[str, Any] | None = None
         self.force_case: str | None = None
         self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
         self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
@@ -936,6 +943,26 @@ class Runner:
         if done.returncode:
             raise StatementError(f"EXECUTE ended with exit code {done.returncode}", GENERAL)
 
+    def do_binary(self, st: A.Binary) -> None:
+        """Start from another app's tables, field comments and tags and section access; the loader the
+        engine passes checks the user's access to that app (as OpenDoc would) before handing it over."""
+        if self.executed != 1 or self.tables or self.access_tables:
+            raise StatementError("BINARY must be the first statement of the script", SYNTAX)
+        if self.env.binary is None:
+            raise StatementError("BINARY is not available here (no app store)", GENERAL)
+        name = PurePosixPath(st.name.replace("\\", "/")).name
+        try:
+            model, access = self.env.binary(name)
+        except QixError as err:
+            raise StatementError(f"BINARY '{st.name}': {err.message}", FILE_NOT_FOUND) from err
+        self.tables = tables_from_model(model)
+        for fname, f in model.fields.items():
+            tags = [t for t in f.tags if not t.startswith("$")]
+            if f.comment or tags:
+                self.field_info[fname] = {"comment": f.comment, "tags": tags}
+        self.binary_access = access
+        self.last_loaded = next(reversed(self.tables), None)
+
     def do_unsupported(self, st: A.Unsupported) -> None:
         raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
 
@@ -1435,6 +1462,12 @@ class Runner:
         sa = None
         if self.access_tables:
             sa = SectionAccessTable({name: _as_lists(t) for name, t in self.access_tables.items()}, self.star)
+        elif self.binary_access is not None:
+            # the app loaded with BINARY keeps its section access unless this script sets its own
+            cols = list(self.binary_access.get("columns", []))
+            rows = list(self.binary_access.get("rows", []))
+            sa = SectionAccessTable({"SECTIONACCESS": {c: [r[k] for r in rows] for k, c in enumerate(cols)}},
+                                    self.star)
         self.log.append("Execution finished.")
         self.progress.transient("")
         return ReloadResult(model, sa, dict(self.variables), self.log, self.warnings)

@@ -1,5 +1,5 @@
 """Statements that change how later loads store fields (Alias, Map…Using/Unmap, NullAsValue/NullAsNull,
-Force), Comment/Tag … Using, Directory, and the statements refused by name (Execute by default, Binary,
+Force), Comment/Tag … Using, Directory, and the statements refused by name (Execute by default,
 Loosen, Declare, Derive, Search, Semantic)."""
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def test_execute_is_refused_by_default():
     assert "EXECUTE" in e.value.message and e.value.line == 2
 
 
-@pytest.mark.parametrize("stmt, word", [("Binary other.qvf;", "BINARY"), ("Loosen Table T;", "LOOSEN"),
+@pytest.mark.parametrize("stmt, word", [("Loosen Table T;", "LOOSEN"),
                                         ("Declare Field Definition Tagged '$date' Parameters first=2;", "DECLARE"),
                                         ("Search Include *;", "SEARCH"),
                                         ("Semantic LOAD * INLINE [a, b, c\n1, 2, 3];", "SEMANTIC")])
@@ -89,6 +89,12 @@ def test_statements_not_done_fail_naming_themselves(stmt: str, word: str):
     with pytest.raises(ScriptError) as e:
         run("T: LOAD 1 AS a AUTOGENERATE 1;\n" + stmt)
     assert word in e.value.message and e.value.line == 2
+
+
+def test_binary_must_come_first():
+    with pytest.raises(ScriptError) as e:
+        run("LET a = 1;\nBinary other.qvf;", binary=lambda name: pytest.fail("not reached"))
+    assert "BINARY must be the first statement" in e.value.message and e.value.line == 2
 
 
 def test_check_syntax_reports_bad_statement_syntax_with_position():
