@@ -282,6 +282,33 @@ class Binary:
 
 
 @dataclass
+class DerivedField:
+    expr: Expr            # uses $1 for the source field
+    name: str
+    tags: list[str]
+
+
+@dataclass
+class Declare:
+    """``name: DECLARE FIELD DEFINITION [TAGGED (...)] [PARAMETERS p = v, ...] FIELDS expr AS name [TAGGED
+    (...)], ...``: a recipe of fields derived from one field."""
+
+    name: str | None
+    tags: list[str]
+    parameters: list[tuple[str, Expr]]
+    fields: list[DerivedField]
+
+
+@dataclass
+class Derive:
+    """``DERIVE FIELDS FROM FIELDS a, b | EXPLICIT TAGS (...) | IMPLICIT TAG USING definition``."""
+
+    fields: list[str]
+    tags: list[str] | None       # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
+    definition: str
+
+
+@dataclass
 class Unsupported:
     """A statement of the reference this engine does not run: the reload fails naming it."""
 
@@ -387,6 +414,7 @@ class EndSwitch:
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
     | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
-    | Directory | Execute | Binary | Unsupported | Include | If | ElseIf | Else
+    | Directory | Execute | Binary | Declare | Derive
+    | Unsupported | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -142,6 +142,8 @@ class Parser:
             label = t.value
             self.advance()
             self.advance()
+            if self.at_word("declare"):
+                return self.st_declare(label)
             return self.load_with_prefixes(label)
         if t.kind != "word":
             raise self.error("a statement")
@@ -426,7 +428,67 @@ class Parser:
         self.expect_end()
         return A.Binary(path)
 
-    st_loosen = st_declare = st_derive = st_search = st_semantic = _unsupported
+    def _tag_list(self) -> list[str]:
+        """``('$axis', '$year')`` or a single tag."""
+        if not self.accept_op("("):
+            return [self.name("a tag")]
+        out = [self.name("a tag")]
+        while self.accept_op(","):
+            out.append(self.name("a tag"))
+        self.expect_op(")")
+        return out
+
+    def st_declare(self, label: str | None = None) -> A.Declare:
+        self.advance()
+        self.expect_word("field")
+        self.expect_word("definition")
+        tags: list[str] = []
+        params: list[tuple[str, A.Expr]] = []
+        if self.accept_word("tagged"):
+            tags = self._tag_list()
+        if self.accept_word("parameters"):
+            while True:
+                pname = self.name("a parameter name")
+                self.expect_op("=")
+                params.append((pname, self.expr_until(("fields",), (",",), "a parameter value")))
+                if not self.accept_op(","):
+                    break
+        self.expect_word("fields")
+        fields = []
+        while True:
+            e = self.expr_until(("as",), (",",), "a field expression")
+            self.expect_word("as")
+            name = self.name("a field name")
+            ftags = self._tag_list() if self.accept_word("tagged") else []
+            fields.append(A.DerivedField(e, name, ftags))
+            if not self.accept_op(","):
+                break
+        if self.at_word("groups"):
+            self.i = len(self.toks) - 1       # drill-down groups: the fields above are what matters here
+        self.expect_end()
+        return A.Declare(label, tags, params, fields)
+
+    def st_derive(self) -> A.Derive:
+        self.advance()
+        self.expect_word("fields")
+        self.expect_word("from")
+        fields: list[str] = []
+        tags: list[str] | None = None
+        if self.accept_word("fields"):
+            fields = self.name_list(("using",))
+        elif self.accept_word("explicit"):
+            self.expect_word("tags", "tag")
+            tags = self._tag_list()
+        else:
+            self.expect_word("implicit")
+            self.expect_word("tags", "tag")
+            tags = []
+        self.expect_word("using")
+        definition = self.name("a field definition name")
+        self.expect_end()
+        return A.Derive(fields, tags, definition)
+
+    st_loosen = st_search = st_semantic = _unsupported
 
     def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
         out = []

@@ -285,6 +285,7 @@ class Runner:
         self.error_count = 0
         self.aliases: dict[str, str] = {}
         self.binary_access: AbcMapping[str, Any] | None = None
+        self.definitions: dict[str, A.Declare] = {}
         self.force_case: str | None = None
         self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
         self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
@@ -962,6 +963,43 @@ class Runner:
                 self.field_info[fname] = {"comment": f.comment, "tags": tags}
         self.binary_access = access
         self.last_loaded = next(reversed(self.tables), None)
+
+    def do_declare(self, st: A.Declare) -> None:
+        if not st.name:
+            raise StatementError("DECLARE FIELD DEFINITION needs a name (name: DECLARE ...)", SYNTAX)
+        self.definitions[st.name] = st
+
+    def do_derive(self, st: A.Derive) -> None:
+        """Fields derived from each source field by a declared definition, named ``field.def.name``: a table
+        ``field.def`` holds the source field's distinct values and the derived fields, linked through it."""
+        d = self.definitions.get(st.definition)
+        if d is None:
+            raise StatementError(f"Field definition '{st.definition}' not found", SEMANTIC)
+        sources = list(st.fields)
+        if st.tags is not None:
+            wanted = set(st.tags or d.tags)
+            sources = [f for f, info in self.field_info.items()
+                       if wanted & set(info.get("tags", [])) and self.field_symbols(f) is not None]
+        params = [(name, f"({self.scalar_text(e) or ''})") for name, e in d.parameters]
+        for f in sources:
+            sym = self.field_symbols(f)
+            if sym is None:
+                raise StatementError(f"Field '{f}' not found", FIELD_NOT_FOUND)
+            base = Column(sym, np.arange(len(sym), dtype=CODE_DTYPE))
+            frame = Frame({f: base}, len(sym))
+            ref = "[" + f.replace("]", "]]") + "]"
+            cols = {f: base}
+            for df in d.fields:
+                text = df.expr.text.replace("$1", ref)
+                for pname, pval in params:
+                    text = re.sub(rf"\b{re.escape(pname)}\b", pval, text)
+                col = _to_column(self.eval_node(self.parse_expr(A.Expr(text, df.expr.pos)), LoadContext(self, frame)))
+                out = f"{f}.{st.definition}.{df.name}"
+                cols[out] = col
+                info = self.field_info.setdefault(out, {})
+                info["tags"] = list(dict.fromkeys(list(info.get("tags", [])) + df.tags + ["$derived"]))
+            name = self._unique_table_name(f"{f}.{st.definition}", self.tables)
+            self.tables[name] = ScriptTable(name, cols, len(sym))
 
     def do_unsupported(self, st: A.Unsupported) -> None:
         raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)

@@ -82,7 +82,7 @@ def test_execute_is_refused_by_default():
 
 
 @pytest.mark.parametrize("stmt, word", [("Loosen Table T;", "LOOSEN"),
-                                        ("Declare Field Definition Tagged '$date' Parameters first=2;", "DECLARE"),
+                                        ("Declare Field Definition Fields 1 as x;", "DECLARE"),
                                         ("Search Include *;", "SEARCH"),
                                         ("Semantic LOAD * INLINE [a, b, c\n1, 2, 3];", "SEMANTIC")])
 def test_statements_not_done_fail_naming_themselves(stmt: str, word: str):
@@ -101,3 +101,32 @@ def test_check_syntax_reports_bad_statement_syntax_with_position():
     errs = check_syntax("LET a = 1;\nAlias x y;\nMap f Using;\nForce Case Sideways;")
     assert [(e.qLineInTab, e.qColInLine) for e in errs] == [(1, 8), (2, 11), (3, 11)]
     assert check_syntax("Alias x as y;\nMap f, g Using M;\nUnmap *;\nNullAsValue *;\nForce Case Lower;") == []
+
+
+CALENDAR = """Orders: LOAD Date(MakeDate(2024, RecNo() * 2, 15)) AS OrderDate, RecNo() AS Amount AUTOGENERATE 3;
+[cal]:
+  DECLARE FIELD DEFINITION Tagged ('$date')
+  Parameters shift = 0
+FIELDS
+  Dual(Year($1), YearStart($1)) AS [Year] Tagged ('$axis', '$year'),
+  Dual('Q'&Num(Ceil(Num(Month($1))/3)),Num(Ceil(NUM(Month($1))/3),00)) AS [Quarter] Tagged ('$quarter', '$cyclic'),
+  Month($1) + shift AS [MonthNo];
+"""
+
+
+def test_declare_and_derive_make_the_calendar_fields():
+    r = run(CALENDAR + "DERIVE FIELDS FROM FIELDS [OrderDate] USING [cal];")
+    t = "OrderDate.cal"
+    assert r.model.tables[t].field_names == ["OrderDate", "OrderDate.cal.Year", "OrderDate.cal.Quarter",
+                                             "OrderDate.cal.MonthNo"]
+    assert texts(r, t, "OrderDate.cal.Year") == ["2024", "2024", "2024"]
+    assert texts(r, t, "OrderDate.cal.Quarter") == ["Q1", "Q2", "Q2"]
+    assert texts(r, t, "OrderDate.cal.MonthNo") == ["2", "4", "6"]
+
+
+def test_derive_from_explicit_tags_and_unknown_definition():
+    r = run(CALENDAR + "TAG FIELD OrderDate WITH '$date';\nDERIVE FIELDS FROM EXPLICIT TAGS ('$date') USING cal;")
+    assert "OrderDate.cal" in r.model.tables
+    with pytest.raises(ScriptError) as e:
+        run(CALENDAR + "DERIVE FIELDS FROM FIELDS OrderDate USING nocal;")
+    assert "nocal" in e.value.message and e.value.line == 9
