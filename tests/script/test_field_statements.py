@@ -130,3 +130,9 @@ def test_derive_from_explicit_tags_and_unknown_definition():
     with pytest.raises(ScriptError) as e:
         run(CALENDAR + "DERIVE FIELDS FROM FIELDS OrderDate USING nocal;")
     assert "nocal" in e.value.message and e.value.line == 9
+
+
+def test_check_syntax_reports_an_unknown_statement_with_its_position():
+    errs = check_syntax("LET a = 1;\n  Frobnicate x;\nIntervalMatch (T LOAD a, b RESIDENT X;")
+    assert [(e.qLineInTab, e.qColInLine) for e in errs] == [(1, 2), (2, 17)]
+    assert "Frobnicate" in errs[0].message
