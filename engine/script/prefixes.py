@@ -6,7 +6,7 @@ prefix makes of them; the runner then stores them like any loaded table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -80,6 +80,11 @@ def _parents(rows: Rows, node_id: str, parent_id: str, what: str) -> tuple[list[
     return ids, parents
 
 
+def _connected(ids: list[object], parents: list[object | None]) -> dict[int, list[int]]:
+    """The rows that reach a root, each with its chain from itself up to the root."""
+    return {r: c for r, c in enumerate(_chains(ids, parents)) if c is not None}
+
+
 def _chains(ids: list[object], parents: list[object | None]) -> list[list[int] | None]:
     """Per row, the rows from the row itself up to its root; None when the row never reaches a root
     (a cycle). A parent id not among the node ids makes a root."""
@@ -107,7 +112,7 @@ def _chains(ids: list[object], parents: list[object | None]) -> list[list[int] |
     return out
 
 
-def _text_column(values: list[object | None]) -> Column:
+def _text_column(values: Sequence[object | None]) -> Column:
     num = np.array([v if isinstance(v, float | int) else np.nan for v in values], dtype=np.float64)
     text = np.array([None if v is None else (v if isinstance(v, str) else None) for v in values], dtype=object)
     return Column.from_values(num, text)
@@ -117,14 +122,14 @@ def hierarchy(rows: Rows, args: list[str | None]) -> Rows:
     """Expanded nodes: the input rows plus one field per level (NodeName1..), and optionally the parent's
     name, the path from the root and the depth."""
     names, cols, n = rows
-    node_id, parent_id, node_name = args[0], args[1], args[2]
+    node_id, parent_id, node_name = str(args[0]), str(args[1]), str(args[2])
     parent_name, path_source, path_name, delim, depth_name = (args + [None] * 8)[3:8]
     ids, parents = _parents(rows, node_id, parent_id, "Hierarchy")
     name_col = _field(names, cols, node_name, "Hierarchy")
     path_col = _field(names, cols, path_source or node_name, "Hierarchy")
     ptexts = path_col.values()[1]
-    chains = _chains(ids, parents)
-    keep = [r for r in range(n) if chains[r] is not None]
+    chains = _connected(ids, parents)
+    keep = sorted(chains)
     levels = max((len(chains[r]) for r in keep), default=0)
     out_names = list(names)
     out_cols = [c.take(np.array(keep, dtype=np.int64)) for c in cols]
@@ -152,20 +157,17 @@ def hierarchy_belongs_to(rows: Rows, args: list[str | None]) -> Rows:
     """Every (node, ancestor) pair, the node itself included, with the ancestor's id and name and
     optionally the depth difference."""
     names, cols, n = rows
-    node_id, parent_id, node_name, ancestor_id, ancestor_name = args[:5]
+    node_id, parent_id, node_name, ancestor_id, ancestor_name = (str(a) for a in args[:5])
     depth_diff = args[5] if len(args) > 5 else None
     ids, parents = _parents(rows, node_id, parent_id, "HierarchyBelongsTo")
     id_col = _field(names, cols, node_id, "HierarchyBelongsTo")
     name_col = _field(names, cols, node_name, "HierarchyBelongsTo")
-    chains = _chains(ids, parents)
+    chains = _connected(ids, parents)
     node_rows: list[int] = []
     anc_rows: list[int] = []
     diffs: list[float] = []
-    for r in range(n):
-        chain = chains[r]
-        if chain is None:
-            continue
-        for d, a in enumerate(chain):
+    for r in sorted(chains):
+        for d, a in enumerate(chains[r]):
             node_rows.append(r)
             anc_rows.append(a)
             diffs.append(float(d))

@@ -19,7 +19,7 @@ import dataclasses
 import fnmatch
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -1004,7 +1004,7 @@ class Runner:
     def do_unsupported(self, st: A.Unsupported) -> None:
         raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
 
-    def _rule(self, rules: list[tuple[str, object]], name: str) -> object:
+    def _rule(self, rules: Sequence[tuple[str, object]], name: str) -> object:
         """The last rule whose pattern matches ``name`` (None when none does)."""
         found = None
         for pat, value in rules:
