@@ -18,18 +18,25 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.app import store
+from engine.app import guard, store
 from engine.app.app import App
+from engine.app.guard import AppGuard
 from engine.errors import RELOAD_IN_PROGRESS, QixError
 from engine.expr import limits
+from engine.model.datamodel import DataModel
 from engine.script.errors import ReloadCancelled, ScriptError
 from engine.script.paths import Connection
 from engine.script.progress import Progress
 from engine.script.runner import ScriptEnv, run_script
+from engine.script.tables import tables_from_model
 from engine.sources.web import WebOptions
+
+if TYPE_CHECKING:
+    from engine.app.registry import AppRegistry
 
 log = logging.getLogger("qix.reload")
 
@@ -124,9 +131,33 @@ def connections_of(app: App) -> dict[str, Connection]:
             for c in app.connections.values()}
 
 
+BinaryLoader = Callable[[str], tuple[DataModel, Mapping[str, Any] | None]]
+
+
+def binary_loader(apps: AppRegistry, app_guard: AppGuard, identity: Any) -> BinaryLoader:
+    """What ``BINARY name`` reads: an app of the registry, after the checks OpenDoc makes (guard and
+    section access); with section access the user must be ADMIN there, since BINARY takes every row."""
+    def load(name: str) -> tuple[DataModel, Mapping[str, Any] | None]:
+        facts = apps.facts(name)
+        app_guard.check(identity, facts, guard.READ, script=True)
+        app = apps.open_apps.get(facts.app_id)
+        if app is not None:
+            app.ensure_data()
+            with app.lock:
+                return app.model, app.section_access
+        _, path = apps.resolve(facts.app_id)
+        doc = store.load(path, with_data=True)
+        return doc.model or DataModel.empty(), doc.section_access
+    return load
+
+
 def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, legacy_paths: bool = False,
-               folder_roots: tuple[Path, ...] = (), web: WebOptions | None = None) -> bool:
+               folder_roots: tuple[Path, ...] = (), web: WebOptions | None = None, partial: bool = False,
+               binary: BinaryLoader | None = None) -> bool:
     """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result.
+
+    ``partial``: a partial reload; it starts from the app's current tables, runs only ADD/REPLACE
+    loads, and keeps the app's section access unless the script loads it again.
 
     Files: ``lib://`` only unless ``legacy_paths`` (``StandardReload=0``); folder connections inside
     ``folder_roots``; the store's own files (apps, temp files) never.
@@ -139,7 +170,9 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows,
                         legacy_paths=legacy_paths, folder_roots=folder_roots,
                         engine_owned=functools.partial(store.is_engine_file, document_dir),
-                        web=web or WebOptions())
+                        web=web or WebOptions(), partial=partial, binary=binary,
+                        initial_tables=tables_from_model(app.model) if partial and app.model is not None else None)
+        previous_access = app.section_access
     job.started = True
     timeout = limits.current().reload_timeout
     timer = threading.Timer(timeout, job.time_out, (timeout,)) if timeout > 0 else None
@@ -170,6 +203,9 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         job.ended_at = time.monotonic()
         app.reloading = False
     app.swap_data(result.model, result.section_access, result.variables)
+    if partial and result.section_access is None and previous_access is not None:
+        with app.lock:
+            app.section_access = previous_access
     job.log = list(result.log)
     job.succeeded = True
     log.info("reload finished", extra={"event": "reload_finished", "app": app.app_id,

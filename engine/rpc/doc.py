@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.app import connections, guard
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
-from engine.app.reload import ReloadJob, reload_app
+from engine.app.reload import ReloadJob, binary_loader, reload_app
 from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
 from engine.expr import ExprSyntaxError, fields_of, parse_expression
@@ -76,7 +76,7 @@ def check_script_syntax(call: Call) -> dict:
     return {"qErrors": [e.to_json() for e in check_syntax(call.target.app.script)]}
 
 
-async def _reload(call: Call) -> bool:
+async def _reload(call: Call, partial: bool = False) -> bool:
     doc = call.target
     _require(call, guard.RELOAD)
     job = ReloadJob()
@@ -89,7 +89,8 @@ async def _reload(call: Call) -> bool:
         ok = await asyncio.shield(asyncio.to_thread(
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
             legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
-            web=WebOptions.from_settings(settings)))
+            web=WebOptions.from_settings(settings), partial=partial,
+            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise
@@ -100,12 +101,12 @@ async def _reload(call: Call) -> bool:
 
 @rpc("Doc", "DoReload", qMode=0, qPartial=False, qDebug=False)
 async def do_reload(call: Call, qMode: int, qPartial: bool, qDebug: bool) -> dict:
-    return {"qReturn": await _reload(call)}
+    return {"qReturn": await _reload(call, bool(qPartial))}
 
 
 @rpc("Doc", "DoReloadEx", qParams={})
 async def do_reload_ex(call: Call, qParams: ReloadParams) -> dict:
-    ok = await _reload(call)
+    ok = await _reload(call, bool(qParams.get("qPartial", False)))
     return {"qResult": {"qSuccess": ok, "qScriptLogFile": "", "qEndedWithMemoryConstraint": False}}
 
 

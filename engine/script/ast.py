@@ -87,6 +87,13 @@ class Prefixes:
     target: str | None = None        # table named in Join(...) / Keep(...)
     crosstable: tuple[str, str, int] | None = None
     first: Expr | None = None
+    sample: Expr | None = None
+    intervalmatch: list[str] | None = None          # [match field, key fields...]
+    hierarchy: list[str | None] | None = None
+    belongs_to: list[str | None] | None = None      # HierarchyBelongsTo arguments
+    generic: bool = False
+    partial: str | None = None                       # 'add' | 'replace' | 'merge'
+    partial_only: bool = False
 
 
 @dataclass
@@ -170,7 +177,8 @@ class StarIs:
 class Comment:
     what: str                        # 'field' | 'table'
     names: list[str]
-    text: Expr
+    text: Expr | None
+    using: str | None = None         # COMMENT FIELDS USING map: name → comment
 
 
 @dataclass
@@ -178,6 +186,7 @@ class Tag:
     names: list[str]
     tags: list[Expr]
     untag: bool = False
+    using: str | None = None         # TAG FIELDS USING map: name → tag
 
 
 @dataclass
@@ -211,6 +220,97 @@ class Sleep:
 @dataclass
 class Ignored:
     """A statement we accept and skip (reported as a warning)."""
+
+    keyword: str
+
+
+@dataclass
+class AutoNumberFields:
+    """``AutoNumber f1, f2 [Using ns]``: the fields' values become 1, 2, … in load order."""
+
+    patterns: list[str]
+    namespace: str | None = None
+
+
+@dataclass
+class NullAs:
+    """``NullAsValue f, g`` (value=True) / ``NullAsNull f, g``: NULLs of later loads become NullValue."""
+
+    patterns: list[str]
+    value: bool
+
+
+@dataclass
+class Alias:
+    """``Alias a as b, c as d``: later loads name field a as b."""
+
+    pairs: list[tuple[str, str]]
+
+
+@dataclass
+class MapUsing:
+    """``Map f, g Using m`` (mapping None: ``Unmap f, g``): values of later loads go through ``m``."""
+
+    patterns: list[str]
+    mapping: str | None
+
+
+@dataclass
+class Force:
+    """``Force Case Upper|Lower|Mixed`` / ``Force Capitalization``: the case of later loaded texts."""
+
+    mode: str            # 'upper' | 'lower' | 'mixed' | 'capitalization'
+
+
+@dataclass
+class Directory:
+    """``Directory [path]``: the folder relative paths of later statements start from."""
+
+    path: str | None
+
+
+@dataclass
+class Execute:
+    command: str
+
+
+@dataclass
+class Binary:
+    """``Binary app``: start from another app's data model (first statement only)."""
+
+    name: str
+
+
+@dataclass
+class DerivedField:
+    expr: Expr            # uses $1 for the source field
+    name: str
+    tags: list[str]
+
+
+@dataclass
+class Declare:
+    """``name: DECLARE FIELD DEFINITION [TAGGED (...)] [PARAMETERS p = v, ...] FIELDS expr AS name [TAGGED
+    (...)], ...``: a recipe of fields derived from one field."""
+
+    name: str | None
+    tags: list[str]
+    parameters: list[tuple[str, Expr]]
+    fields: list[DerivedField]
+
+
+@dataclass
+class Derive:
+    """``DERIVE FIELDS FROM FIELDS a, b | EXPLICIT TAGS (...) | IMPLICIT TAG USING definition``."""
+
+    fields: list[str]
+    tags: list[str] | None       # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
+    definition: str
+
+
+@dataclass
+class Unsupported:
+    """A statement of the reference this engine does not run: the reload fails naming it."""
 
     keyword: str
 
@@ -313,6 +413,8 @@ class EndSwitch:
 
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | Include | If | ElseIf | Else
+    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
+    | Directory | Execute | Binary | Declare | Derive
+    | Unsupported | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -78,7 +78,11 @@ class ScriptContext:
 
     # --- EvalContext ----------------------------------------------------------------------------
     def field(self, name: str) -> Duals:
-        raise UnknownField(name)
+        # outside a LOAD a bare name is a variable (the evaluator falls back to it on UnknownField), and
+        # a name that is no variable either is NULL, as in Qlik (IF IsNull(vX) THEN)
+        if self.variable(name) is not None:
+            raise UnknownField(name)
+        return Duals.nulls(self.nrows)
 
     def variable(self, name: str) -> str | None:
         return self.runner.variables.get(name)
@@ -338,6 +342,13 @@ def _scalar_arg_text(ctx: ScriptContext, node: Node) -> str | None:
     return _first_text(ctx.eval(node))
 
 
+def _field_name_arg(ctx: ScriptContext, node: Node) -> str | None:
+    """A field-name argument (Exists, FieldValueCount…): a bare name is the field itself, not its value."""
+    if isinstance(node, FieldRef):
+        return node.name
+    return _scalar_arg_text(ctx, node)
+
+
 def f_recno(ctx: ScriptContext, args) -> Duals:
     return _numbers(ctx, ctx.recno())
 
@@ -378,7 +389,7 @@ def f_previous(ctx: ScriptContext, args) -> Duals:
 
 
 def f_exists(ctx: ScriptContext, args) -> Duals:
-    fname = _scalar_arg_text(ctx, args[0])
+    fname = _field_name_arg(ctx, args[0])
     vals = ctx.eval(args[1]) if len(args) > 1 else ctx.field(fname)
     present_num, present_text = ctx.runner.field_values(fname)
     num = vals.num
@@ -479,7 +490,12 @@ def _file_part(ctx: ScriptContext, part: str) -> Duals:
     return Duals.const(value, ctx.nrows)
 
 
+def f_ispartialreload(ctx: ScriptContext, args) -> Duals:
+    return Duals.booleans(np.full(ctx.nrows, ctx.runner.partial))
+
+
 _FUNCTIONS = {
+    "ISPARTIALRELOAD": f_ispartialreload,
     "RECNO": f_recno,
     "ROWNO": f_rowno,
     "ITERNO": f_iterno,

@@ -142,6 +142,8 @@ class Parser:
             label = t.value
             self.advance()
             self.advance()
+            if self.at_word("declare"):
+                return self.st_declare(label)
             return self.load_with_prefixes(label)
         if t.kind != "word":
             raise self.error("a statement")
@@ -150,8 +152,8 @@ class Parser:
         if handler is not None:
             return handler()
         if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
-                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy", "semantic",
-                 "generic", "intervalmatch"):
+                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy",
+                 "generic", "intervalmatch", "hierarchybelongsto", "merge"):
             return self.load_with_prefixes(None)
         if self.peek().kind == "op" and self.peek().value == "=":
             return self.assignment()
@@ -274,6 +276,10 @@ class Parser:
     def st_comment(self) -> A.Comment:
         self.advance()
         kind = self.expect_word("field", "fields", "table", "tables").value.lower()
+        if self.accept_word("using"):
+            m = self.name("a mapping table name")
+            self.expect_end()
+            return A.Comment("field" if kind.startswith("field") else "table", [], None, m)
         names = self.name_list(("with",))
         self.expect_word("with")
         text = self.expr_until((), (";",))
@@ -282,6 +288,10 @@ class Parser:
     def _tag(self, untag: bool) -> A.Tag:
         self.advance()
         self.expect_word("field", "fields")
+        if self.accept_word("using"):
+            m = self.name("a mapping table name")
+            self.expect_end()
+            return A.Tag([], [], untag, m)
         names = self.name_list(("with",))
         self.expect_word("with")
         tags = [self.expr_until()]
@@ -390,8 +400,166 @@ class Parser:
         self.i = len(self.toks) - 1
         return A.Ignored(t.value.upper())
 
-    st_binary = st_directory = st_force = st_nullasvalue = st_nullasnull = st_loosen = st_alias = _ignored
-    st_declare = st_derive = st_search = st_autonumber = st_map = st_unmap = st_execute = st_flushlog = _ignored
+    def st_autonumber(self) -> A.AutoNumberFields:
+        self.advance()
+        pats = []
+        while True:
+            if self.at_op("*"):
+                self.advance()
+                pats.append("*")
+            else:
+                pats.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        ns = self.name("a namespace") if self.accept_word("using") else None
+        self.expect_end()
+        return A.AutoNumberFields(pats, ns)
+
+    st_flushlog = _ignored
+
+    def _unsupported(self) -> A.Unsupported:
+        t = self.advance()
+        self.i = len(self.toks) - 1
+        return A.Unsupported(t.value.upper())
+
+    def st_binary(self) -> A.Binary:
+        self.advance()
+        path = self.path()
+        self.expect_end()
+        return A.Binary(path)
+
+    def _tag_list(self) -> list[str]:
+        """``('$axis', '$year')`` or a single tag."""
+        if not self.accept_op("("):
+            return [self.name("a tag")]
+        out = [self.name("a tag")]
+        while self.accept_op(","):
+            out.append(self.name("a tag"))
+        self.expect_op(")")
+        return out
+
+    def st_declare(self, label: str | None = None) -> A.Declare:
+        self.advance()
+        self.expect_word("field")
+        self.expect_word("definition")
+        tags: list[str] = []
+        params: list[tuple[str, A.Expr]] = []
+        if self.accept_word("tagged"):
+            tags = self._tag_list()
+        if self.accept_word("parameters"):
+            while True:
+                pname = self.name("a parameter name")
+                self.expect_op("=")
+                params.append((pname, self.expr_until(("fields",), (",",), "a parameter value")))
+                if not self.accept_op(","):
+                    break
+        self.expect_word("fields")
+        fields = []
+        while True:
+            e = self.expr_until(("as",), (",",), "a field expression")
+            self.expect_word("as")
+            name = self.name("a field name")
+            ftags = self._tag_list() if self.accept_word("tagged") else []
+            fields.append(A.DerivedField(e, name, ftags))
+            if not self.accept_op(","):
+                break
+        if self.at_word("groups"):
+            self.i = len(self.toks) - 1       # drill-down groups: the fields above are what matters here
+        self.expect_end()
+        return A.Declare(label, tags, params, fields)
+
+    def st_derive(self) -> A.Derive:
+        self.advance()
+        self.expect_word("fields")
+        self.expect_word("from")
+        fields: list[str] = []
+        tags: list[str] | None = None
+        if self.accept_word("fields"):
+            fields = self.name_list(("using",))
+        elif self.accept_word("explicit"):
+            self.expect_word("tags", "tag")
+            tags = self._tag_list()
+        else:
+            self.expect_word("implicit")
+            self.expect_word("tags", "tag")
+            tags = []
+        self.expect_word("using")
+        definition = self.name("a field definition name")
+        self.expect_end()
+        return A.Derive(fields, tags, definition)
+
+    st_loosen = st_search = st_semantic = _unsupported
+
+    def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
+        out = []
+        while True:
+            if self.at_op("*"):
+                self.advance()
+                out.append("*")
+            else:
+                out.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        if not (self.at_end() or stop and self.at_word(*stop)):
+            raise self.error(" or ".join(w.upper() for w in stop) if stop else "end of statement")
+        return out
+
+    def st_nullasvalue(self) -> A.NullAs:
+        value = self.advance().value.lower() == "nullasvalue"
+        pats = self._field_patterns()
+        return A.NullAs(pats, value)
+
+    st_nullasnull = st_nullasvalue
+
+    def st_alias(self) -> A.Alias:
+        self.advance()
+        pairs = []
+        while True:
+            old = self.name("a field name")
+            self.expect_word("as")
+            pairs.append((old, self.name("a field name")))
+            if not self.accept_op(","):
+                break
+        self.expect_end()
+        return A.Alias(pairs)
+
+    def st_map(self) -> A.MapUsing:
+        self.advance()
+        pats = self._field_patterns(("using",))
+        self.expect_word("using")
+        m = self.name("a mapping table name")
+        self.expect_end()
+        return A.MapUsing(pats, m)
+
+    def st_unmap(self) -> A.MapUsing:
+        self.advance()
+        return A.MapUsing(self._field_patterns(), None)
+
+    def st_force(self) -> A.Force:
+        self.advance()
+        if self.accept_word("capitalization"):
+            self.expect_end()
+            return A.Force("capitalization")
+        self.expect_word("case")
+        mode = self.expect_word("upper", "lower", "mixed").value.lower()
+        self.expect_end()
+        return A.Force(mode)
+
+    def st_directory(self) -> A.Directory:
+        self.advance()
+        if self.at_end():
+            return A.Directory(None)
+        path = self.path()
+        self.expect_end()
+        return A.Directory(path)
+
+    def st_execute(self) -> A.Execute:
+        self.advance()
+        text = self.rest_text()
+        self.i = len(self.toks) - 1
+        if not text:
+            raise self.error("a command line")
+        return A.Execute(text)
 
     # --- control -----------------------------------------------------------------------------
     def _cond(self, stop: str) -> A.Expr:
@@ -536,6 +704,20 @@ class Parser:
             return n
         return None
 
+    def _optional_args(self) -> list[str | None]:
+        """``(a, b, , 'x')``: names or strings, an empty place is None."""
+        self.expect_op("(")
+        out: list[str | None] = []
+        while True:
+            if self.at_op(",") or self.at_op(")"):
+                out.append(None)
+            else:
+                out.append(self.name("a field name"))
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        return out
+
     def load_with_prefixes(self, label: str | None) -> A.Load:
         p = A.Prefixes()
         while True:
@@ -582,6 +764,34 @@ class Parser:
             elif t.is_word("first"):
                 self.advance()
                 p.first = self.expr_until(("load", "select", "sql"), ())
+            elif t.is_word("sample"):
+                self.advance()
+                p.sample = self.expr_until(("load", "select", "sql"), ())
+            elif t.is_word("intervalmatch"):
+                self.advance()
+                self.expect_op("(")
+                p.intervalmatch = [self.name("a field name")]
+                while self.accept_op(","):
+                    p.intervalmatch.append(self.name("a key field name"))
+                self.expect_op(")")
+            elif t.is_word("hierarchy", "hierarchybelongsto"):
+                which = self.advance().value.lower()
+                args = self._optional_args()
+                need = 3 if which == "hierarchy" else 5
+                if len(args) < need or any(a is None for a in args[:need]):
+                    raise self.error(f"{need} arguments to {which.upper()}", t)
+                if which == "hierarchy":
+                    p.hierarchy = args
+                else:
+                    p.belongs_to = args
+            elif t.is_word("generic"):
+                self.advance()
+                p.generic = True
+            elif t.is_word("add", "replace", "merge"):
+                p.partial = self.advance().value.lower()
+                p.partial_only = self.accept_word("only")
+                if p.partial == "merge":
+                    raise self.error("a supported prefix (MERGE is not supported)", t)
             elif t.is_word("buffer"):
                 self.advance()
                 if self.at_op("("):

@@ -19,9 +19,11 @@ import dataclasses
 import fnmatch
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +44,7 @@ from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
+from engine.script import prefixes
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
     FIELD_NOT_FOUND,
@@ -68,6 +71,7 @@ from engine.script.tables import (
     distinct_rows,
     join,
     synthetic_keys,
+    tables_from_model,
     unify,
 )
 from engine.script.textfile import TextFormatError, TooManyRows, read_inline, read_text
@@ -104,6 +108,14 @@ class ScriptEnv:
     web: WebOptions = field(default_factory=WebOptions)
     #: gRPC connectors; None = the engine's (``engine.connectors.config.current()``)
     connectors: ConnectorSettings | None = None
+    #: a partial reload (``DoReload qPartial``): only ADD/REPLACE loads run, over ``initial_tables``
+    partial: bool = False
+    initial_tables: dict[str, ScriptTable] | None = None
+    #: ``EXECUTE`` may start programs (never by default)
+    allow_execute: bool = False
+    #: ``BINARY name``: another app's (data model, section access table), after the caller's access
+    #: checks; None = BINARY is refused
+    binary: Callable[[str], tuple[DataModel, AbcMapping[str, Any] | None]] | None = None
 
 
 @dataclass
@@ -253,7 +265,8 @@ class Runner:
         for k, v in (env.variables or {}).items():
             self.variables[k] = v
         self.locale = Locale.from_variables(self.variables)
-        self.tables: dict[str, ScriptTable] = {}
+        self.tables: dict[str, ScriptTable] = dict(env.initial_tables or {}) if env.partial else {}
+        self.partial = env.partial
         self.access_tables: dict[str, ScriptTable] = {}
         self.mappings: dict[str, Mapping] = {}
         self.in_access = False
@@ -270,6 +283,12 @@ class Runner:
                                          engine_owned=env.engine_owned, settings=env.connectors, cancel=cancel)
         self.executed = 0
         self.error_count = 0
+        self.aliases: dict[str, str] = {}
+        self.binary_access: AbcMapping[str, Any] | None = None
+        self.definitions: dict[str, A.Declare] = {}
+        self.force_case: str | None = None
+        self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
+        self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
         self._current: tuple[Program, RawStatement] | None = None
 
     # --- helpers used by contexts -------------------------------------------------------------
@@ -443,7 +462,10 @@ class Runner:
             if st is None:
                 self.include(raw.text)
                 return pc + 1
-            return self.execute(prog, pc, st)
+            nxt = self.execute(prog, pc, st)
+            if self.error_count and self.variables.get("ScriptError") != "0":
+                self.variables["ScriptError"] = "0"      # reset after each statement that succeeds
+            return nxt
         except Cancelled as err:
             raise self._cancelled(prog, raw) from err
         except ReloadCancelled as err:
@@ -463,7 +485,10 @@ class Runner:
                 self.error_count += 1
                 self.set_variable("ScriptErrorCount", str(self.error_count))
                 self.set_variable("ScriptError", str(getattr(err, "code", GENERAL)))
-                self.warnings.append(getattr(err, "message", str(err)))
+                message = getattr(err, "message", str(err))
+                listed = self.variables.get("ScriptErrorList") or ""
+                self.set_variable("ScriptErrorList", f"{listed}\n{message}" if listed else message)
+                self.warnings.append(message)
                 return pc + 1
             raise self.error(prog, raw, err) from err
 
@@ -767,7 +792,23 @@ class Runner:
     def do_staris(self, st: A.StarIs) -> None:
         self.star = st.symbol
 
+    def _map_pairs(self, name: str) -> list[tuple[str, str]]:
+        m = self.mappings.get(name)
+        if m is None:
+            raise StatementError(f"Mapping table not found: {name}", TABLE_NOT_FOUND)
+        _, ktext = m.keys.values()
+        _, vtext = m.values.values()
+        return [(str(k), str(v)) for k, v in zip(ktext, vtext, strict=True) if k is not None and v is not None]
+
     def do_comment(self, st: A.Comment) -> None:
+        if st.using is not None:
+            for name, text in self._map_pairs(st.using):
+                if st.what == "field":
+                    self.field_info.setdefault(name, {})["comment"] = text
+                elif (t := self.lookup_table(name)) is not None:
+                    t.comment = text
+            return
+        assert st.text is not None
         raw = st.text.text.strip()
         if len(raw) >= 2 and raw[0] == raw[-1] == '"':
             text = raw[1:-1]     # a double-quoted comment is plain text here, not a field
@@ -783,6 +824,10 @@ class Runner:
                 t.comment = text
 
     def do_tag(self, st: A.Tag) -> None:
+        if st.using is not None:
+            for name, tag in self._map_pairs(st.using):
+                self.do_tag(A.Tag([name], [A.Expr("'" + tag.replace("'", "''") + "'", 0)], st.untag))
+            return
         tags = [self.scalar_text(t) or "" for t in st.tags]
         for n in st.names:
             info = self.field_info.setdefault(n, {})
@@ -829,12 +874,184 @@ class Runner:
     def do_ignored(self, st: A.Ignored) -> None:
         self.warnings.append(f"Statement {st.keyword} is not supported and was skipped")
 
+    def do_autonumberfields(self, st: A.AutoNumberFields) -> None:
+        """Each named field's values are replaced by 1, 2, … in order of first appearance over the tables
+        in load order; fields under one ``Using`` name share one counter."""
+        names: list[str] = []
+        for t in self.tables.values():
+            for f in t.columns:
+                if f not in names and any(fnmatch.fnmatchcase(f, p) for p in st.patterns):
+                    names.append(f)
+        shared: dict[tuple[float | None, str | None], int] = {}
+        for f in names:
+            holders = [t for t in self.tables.values() if f in t.columns]
+            sym, codes = unify([t.columns[f] for t in holders])
+            seen = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+            seen = seen[seen >= 0]
+            _, first = np.unique(seen, return_index=True)
+            order = seen[np.sort(first)]                 # symbol codes in order of first appearance
+            number = np.full(len(sym) + 1, np.nan)      # the last slot answers code -1 (NULL)
+            if st.namespace is None:
+                number[order] = np.arange(1, len(order) + 1)
+            else:
+                for c in order.tolist():
+                    isnum = bool(sym.num[c] == sym.num[c])
+                    key = (float(sym.num[c]) if isnum else None, None if isnum else str(sym.text[c]))
+                    number[c] = shared.setdefault(key, len(shared) + 1)
+            for t, c in zip(holders, codes, strict=True):
+                vals = number.take(c)
+                nsym, ncodes = encode(vals, np.full(len(vals), None, dtype=object))
+                t.columns[f] = Column(nsym, ncodes)
+
+    # --- statements that change how later loads store fields ---------------------------------
+    def do_nullas(self, st: A.NullAs) -> None:
+        self.null_rules += [(pat, st.value) for pat in st.patterns]
+
+    def do_alias(self, st: A.Alias) -> None:
+        self.aliases.update(st.pairs)
+
+    def do_mapusing(self, st: A.MapUsing) -> None:
+        if st.mapping is not None and st.mapping not in self.mappings:
+            raise StatementError(f"Mapping table not found: {st.mapping}", TABLE_NOT_FOUND)
+        if st.mapping is None and "*" in st.patterns:
+            self.field_maps = []
+            return
+        self.field_maps += [(pat, st.mapping) for pat in st.patterns]
+
+    def do_force(self, st: A.Force) -> None:
+        self.force_case = None if st.mode == "mixed" else st.mode
+
+    def do_directory(self, st: A.Directory) -> None:
+        base = Path(self.env.document_dir)
+        if st.path is not None:
+            base = self.paths.resolve(st.path)
+            if not base.is_dir():
+                raise StatementError(f"Directory '{st.path}' not found", FILE_NOT_FOUND)
+        self.paths = dataclasses.replace(self.paths, document_dir=base)
+
+    def do_execute(self, st: A.Execute) -> None:
+        if not self.env.allow_execute:
+            raise StatementError("EXECUTE is not allowed: running programs from a script is switched off "
+                                 "on this engine", GENERAL)
+        import shlex
+        import subprocess
+
+        try:
+            done = subprocess.run(shlex.split(st.command), shell=False, capture_output=True, timeout=600,
+                                  check=False)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as err:
+            raise StatementError(f"EXECUTE failed: {err}", GENERAL) from err
+        if done.returncode:
+            raise StatementError(f"EXECUTE ended with exit code {done.returncode}", GENERAL)
+
+    def do_binary(self, st: A.Binary) -> None:
+        """Start from another app's tables, field comments and tags and section access; the loader the
+        engine passes checks the user's access to that app (as OpenDoc would) before handing it over."""
+        if self.executed != 1 or self.tables or self.access_tables:
+            raise StatementError("BINARY must be the first statement of the script", SYNTAX)
+        if self.env.binary is None:
+            raise StatementError("BINARY is not available here (no app store)", GENERAL)
+        name = PurePosixPath(st.name.replace("\\", "/")).name
+        try:
+            model, access = self.env.binary(name)
+        except QixError as err:
+            raise StatementError(f"BINARY '{st.name}': {err.message}", FILE_NOT_FOUND) from err
+        self.tables = tables_from_model(model)
+        for fname, f in model.fields.items():
+            tags = [t for t in f.tags if not t.startswith("$")]
+            if f.comment or tags:
+                self.field_info[fname] = {"comment": f.comment, "tags": tags}
+        self.binary_access = access
+        self.last_loaded = next(reversed(self.tables), None)
+
+    def do_declare(self, st: A.Declare) -> None:
+        if not st.name:
+            raise StatementError("DECLARE FIELD DEFINITION needs a name (name: DECLARE ...)", SYNTAX)
+        self.definitions[st.name] = st
+
+    def do_derive(self, st: A.Derive) -> None:
+        """Fields derived from each source field by a declared definition, named ``field.def.name``: a table
+        ``field.def`` holds the source field's distinct values and the derived fields, linked through it."""
+        d = self.definitions.get(st.definition)
+        if d is None:
+            raise StatementError(f"Field definition '{st.definition}' not found", SEMANTIC)
+        sources = list(st.fields)
+        if st.tags is not None:
+            wanted = set(st.tags or d.tags)
+            sources = [f for f, info in self.field_info.items()
+                       if wanted & set(info.get("tags", [])) and self.field_symbols(f) is not None]
+        params = [(name, f"({self.scalar_text(e) or ''})") for name, e in d.parameters]
+        for f in sources:
+            sym = self.field_symbols(f)
+            if sym is None:
+                raise StatementError(f"Field '{f}' not found", FIELD_NOT_FOUND)
+            base = Column(sym, np.arange(len(sym), dtype=CODE_DTYPE))
+            frame = Frame({f: base}, len(sym))
+            ref = "[" + f.replace("]", "]]") + "]"
+            cols = {f: base}
+            for df in d.fields:
+                text = df.expr.text.replace("$1", ref)
+                for pname, pval in params:
+                    text = re.sub(rf"\b{re.escape(pname)}\b", pval, text)
+                col = _to_column(self.eval_node(self.parse_expr(A.Expr(text, df.expr.pos)), LoadContext(self, frame)))
+                out = f"{f}.{st.definition}.{df.name}"
+                cols[out] = col
+                info = self.field_info.setdefault(out, {})
+                info["tags"] = list(dict.fromkeys(list(info.get("tags", [])) + df.tags + ["$derived"]))
+            name = self._unique_table_name(f"{f}.{st.definition}", self.tables)
+            self.tables[name] = ScriptTable(name, cols, len(sym))
+
+    def do_unsupported(self, st: A.Unsupported) -> None:
+        raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
+
+    def _rule(self, rules: Sequence[tuple[str, object]], name: str) -> object:
+        """The last rule whose pattern matches ``name`` (None when none does)."""
+        found = None
+        for pat, value in rules:
+            if pat == "*" or fnmatch.fnmatchcase(name, pat):
+                found = (value,)
+        return None if found is None else found[0]
+
+    def field_rules(self, names: list[str], cols: list[Column]) -> tuple[list[str], list[Column]]:
+        """ALIAS, FORCE CASE, MAP … USING and NULLASVALUE applied to a table being stored."""
+        if not (self.aliases or self.force_case or self.field_maps or self.null_rules):
+            return names, cols
+        names = [self.aliases.get(nm, nm) for nm in names]
+        out = []
+        for nm, c in zip(names, cols, strict=True):
+            if self.force_case:
+                num, text = c.values()
+                fn = {"upper": str.upper, "lower": str.lower, "capitalization": str.title}[self.force_case]
+                text = np.array([t if t is None else fn(str(t)) for t in text], dtype=object)
+                c = Column.from_values(num, text)
+            m = self._rule(self.field_maps, nm)
+            if isinstance(m, str) and m in self.mappings:
+                num, text = c.values()
+                d = Duals(num, text)
+                c = _to_column(self.mappings[m].apply(d, d))
+            if self._rule(self.null_rules, nm) is True and (c.codes < 0).any():
+                null_text = self.variables.get("NullValue")
+                if null_text is None:
+                    null_text = ""
+                num, text = c.values()
+                isnull = c.codes < 0
+                text = np.where(isnull, null_text, text).astype(object)
+                c = Column.from_values(num, text)
+            out.append(c)
+        return names, out
+
     def do_include(self, st: A.Include) -> None:
         self.include(f"$({'Must_' if st.must else ''}Include={st.path})")
 
     # --- LOAD ---------------------------------------------------------------------------------
     def load(self, chain: list[A.Load]) -> None:
         top, bottom = chain[0], chain[-1]
+        mode = top.prefixes.partial
+        if (mode is None and self.partial) or (top.prefixes.partial_only and not self.partial):
+            # a partial reload runs only ADD/REPLACE loads; ADD ONLY/REPLACE ONLY run only then
+            self.log.append("Statement skipped (partial reload)" if self.partial else
+                            "Statement skipped (runs only in a partial reload)")
+            return
         frame, default_name = self.source_frame(bottom)
         for ld in reversed(chain):
             self.check_cancel()
@@ -977,8 +1194,7 @@ class Runner:
         if ld.while_ is not None:
             frame = self.expand_while(ld, frame)
         if ld.where is not None:
-            mask = self.eval_node(self.parse_expr(ld.where), LoadContext(self, frame)).truthy()
-            frame = frame.take(np.flatnonzero(mask))
+            frame = frame.take(np.flatnonzero(self.where_mask(ld, frame)))
         items: list[tuple[A.FieldItem, Node | None]] = []
         for it in ld.fields:
             items.append((it, None if it.star else self.parse_expr(it.expr)))
@@ -1028,6 +1244,27 @@ class Runner:
             cols = [c.take(keep) for c in cols]
             n_out = len(keep)
         return names, cols, n_out
+
+    def where_mask(self, ld: A.Load, frame: Frame) -> np.ndarray:
+        """WHERE over the source rows; a name the source lacks may be a field this LOAD names with AS
+        (``LOAD RecNo() as A ... WHERE A > 2``), computed over the source rows for the test."""
+        node = self.parse_expr(ld.where)
+        try:
+            return evaluate(node, LoadContext(self, frame)).truthy()
+        except UnknownField as missing:
+            item = next((it for it in ld.fields if not it.star and it.name == missing.name), None)
+            if item is None:
+                return self.eval_node(node, LoadContext(self, frame)).truthy()
+            extra = dict(frame.columns)
+            for it in ld.fields:
+                if not it.star and it.name not in extra:
+                    inode = self.parse_expr(it.expr)
+                    if not contains_aggregation(inode):
+                        extra[it.name] = _to_column(self.eval_node(inode, LoadContext(self, frame)))
+            wide = Frame(extra, frame.nrows, frame.recno, frame.iterno, frame.file_path)
+            return self.eval_node(node, LoadContext(self, wide)).truthy()
+        except Exception:
+            return self.eval_node(node, LoadContext(self, frame)).truthy()
 
     def group_context(self, ld: A.Load, frame: Frame) -> GroupContext:
         if not ld.group_by:
@@ -1122,6 +1359,42 @@ class Runner:
             k += 1
         return f"{name}-{k}"
 
+    def combos(self, fields: list[str]) -> tuple[list[Column], int] | None:
+        """The distinct combinations of ``fields`` already loaded: from the first table holding all of
+        them; a single field's values come from every table that has it."""
+        if len(fields) == 1:
+            sym = self.field_symbols(fields[0])
+            if sym is None:
+                return None
+            return [Column(sym, np.arange(len(sym), dtype=CODE_DTYPE))], len(sym)
+        for t in self.tables.values():
+            if all(f in t.columns for f in fields):
+                cols = [t.columns[f] for f in fields]
+                keep = distinct_rows([c.codes for c in cols], t.nrows)
+                return [c.take(keep) for c in cols], len(keep)
+        return None
+
+    def transform(self, ld: A.Load, names: list[str], cols: list[Column], n: int,
+                  label: str) -> list[tuple[str, list[str], list[Column], int]]:
+        """The table(s) a transforming prefix makes of the loaded rows (IntervalMatch, Hierarchy,
+        HierarchyBelongsTo, Generic, Sample); without one, the rows as they are."""
+        p = ld.prefixes
+        rows: prefixes.Rows = (names, cols, n)
+        if p.sample is not None:
+            prob = _num(self.eval_scalar(p.sample))
+            if np.isnan(prob) or not 0 <= prob <= 1:
+                raise StatementError("SAMPLE needs a probability between 0 and 1", GENERAL)
+            rows = prefixes.sample(rows, prob, np.random.default_rng())
+        if p.intervalmatch:
+            rows = prefixes.interval_match(rows, p.intervalmatch[0], p.intervalmatch[1:], self.combos)
+        if p.hierarchy:
+            rows = prefixes.hierarchy(rows, p.hierarchy)
+        if p.belongs_to:
+            rows = prefixes.hierarchy_belongs_to(rows, p.belongs_to)
+        if p.generic:
+            return [(nm, *r) for nm, r in prefixes.generic(rows, label)]
+        return [(label, *rows)]
+
     def store_result(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
         p = ld.prefixes
         label = ld.label or default_name
@@ -1131,6 +1404,19 @@ class Runner:
                 keep = np.arange(max(0, int(k)))
                 cols = [c.take(keep) for c in cols]
                 n = len(keep)
+        out = self.transform(ld, names, cols, n, label)
+        if p.generic:
+            for nm, gnames, gcols, gn in out:
+                sub = dataclasses.replace(ld, label=nm, prefixes=dataclasses.replace(p, generic=False))
+                sub.prefixes.noconcatenate = True
+                self._store(sub, gnames, gcols, gn, nm)
+            return
+        _, names, cols, n = out[0]
+        self._store(ld, names, cols, n, default_name)
+
+    def _store(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
+        p = ld.prefixes
+        label = ld.label or default_name
         if p.crosstable:
             attr, data, q = p.crosstable
             if q > len(names):
@@ -1149,12 +1435,17 @@ class Runner:
             self.progress.fetched(label, n)
             self.log.append(f"{n} lines fetched")
             return
+        names, cols = self.field_rules(names, cols)
         if self.in_access:
             names, cols = _upper_case(names, cols)
         if not self.in_access and not p.join and not p.keep:
             names = self._qualified(names, label)
         newcols = dict(zip(names, cols, strict=True))
         dom = self.domain()
+        if p.partial == "replace" and label in dom:
+            del dom[label]          # REPLACE: the table of that name is dropped, then loaded again
+        if p.partial == "add" and label in dom and not (p.join or p.keep or p.concatenate):
+            p = dataclasses.replace(p, concatenate=True, concat_table=label)
         self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
         target_name: str
         if p.join or p.keep:
@@ -1209,6 +1500,12 @@ class Runner:
         sa = None
         if self.access_tables:
             sa = SectionAccessTable({name: _as_lists(t) for name, t in self.access_tables.items()}, self.star)
+        elif self.binary_access is not None:
+            # the app loaded with BINARY keeps its section access unless this script sets its own
+            cols = list(self.binary_access.get("columns", []))
+            rows = list(self.binary_access.get("rows", []))
+            sa = SectionAccessTable({"SECTIONACCESS": {c: [r[k] for r in rows] for k, c in enumerate(cols)}},
+                                    self.star)
         self.log.append("Execution finished.")
         self.progress.transient("")
         return ReloadResult(model, sa, dict(self.variables), self.log, self.warnings)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.model.datamodel import TableData
+from engine.model.datamodel import DataModel, Table, TableData
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge, remap
 
 
@@ -259,4 +259,35 @@ def synthetic_keys(tables: list[ScriptTable]) -> list[ScriptTable]:
                 newcols[f] = c
             t.columns = newcols
         out.append(ScriptTable(f"{key} Table", syn_cols, nkeys))
+    return out
+
+
+def tables_from_model(model: DataModel) -> dict[str, ScriptTable]:
+    """The tables of a loaded data model as script tables again (a partial reload starts from them):
+    synthetic key fields are expanded back into the fields they combine."""
+    syn: dict[str, tuple[Table, dict[int, int]]] = {}
+    for t in model.tables.values():
+        if t.is_synthetic:
+            key = next(f for f in t.field_names if f.startswith("$Syn "))
+            codes = np.asarray(t.columns[key])
+            syn[key] = (t, {int(c): r for r, c in enumerate(codes.tolist())})
+    out: dict[str, ScriptTable] = {}
+    for t in model.tables.values():
+        if t.is_synthetic:
+            continue
+        cols: dict[str, Column] = {}
+        for f in t.field_names:
+            codes = np.asarray(t.columns[f]).astype(CODE_DTYPE)
+            if f in syn:
+                st, row_of = syn[f]
+                rows = np.array([row_of.get(int(c), -1) for c in codes.tolist()], dtype=np.int64)
+                for g in st.field_names:
+                    if g == f:
+                        continue
+                    gc = np.asarray(st.columns[g]).astype(CODE_DTYPE)
+                    cols[g] = Column(model.fields[g].symbols, np.where(rows >= 0, gc.take(np.maximum(rows, 0)),
+                                                                       -1).astype(CODE_DTYPE))
+                continue
+            cols[f] = Column(model.fields[f].symbols, codes)
+        out[t.name] = ScriptTable(t.name, cols, t.nrows, comment=t.comment)
     return out
