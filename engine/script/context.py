@@ -295,7 +295,8 @@ def f_previous(ctx: ScriptContext, args) -> Duals:
 
 
 def f_exists(ctx: ScriptContext, args) -> Duals:
-    fname = _scalar_arg_text(ctx, args[0])
+    # the field is named, not evaluated: Exists(Key) reads the field Key, not the value of Key
+    fname = args[0].name if isinstance(args[0], FieldRef) else _scalar_arg_text(ctx, args[0])
     vals = ctx.eval(args[1]) if len(args) > 1 else ctx.field(fname)
     present_num, present_text = ctx.runner.field_values(fname)
     num = vals.num
