@@ -421,6 +421,8 @@ _FUNCTIONS = {
     "FILEDIR": lambda ctx, a: _file_part(ctx, "dir"),
 }
 
+from engine.script import script_functions as _script_functions  # noqa: E402,F401  (adds AutoNumber, Qvd*...)
+
 SCRIPT_FUNCTIONS = frozenset(_FUNCTIONS)
 
 
