@@ -18,7 +18,7 @@ import numpy as np
 from engine.calc.join import Frame
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, UnknownField, evaluate, fields_of
-from engine.expr.aggregations import GROUP_KERNELS, _bincount, _distinct_pairs, _factorize, reduce_values
+from engine.expr.aggregations import _bincount, _distinct_pairs, _factorize, has_group_kernel, reduce_values
 from engine.expr.functions import as_numbers
 from engine.expr.limits import check_length, check_rows, text_lengths
 from engine.model.datamodel import DataModel
@@ -311,7 +311,7 @@ class Aggregator:
             extra = self._extra_args(call, RowlessContext(self, len(g)))
             return reduce_values(call.name, g, grouping.n, values, self.locale, extra)
         arg_fields = {f for f in fields_of(arg) if f in self.model.fields}
-        if (call.name == "FIRSTSORTEDVALUE" or call.name in GROUP_KERNELS) and len(call.args) > 1:
+        if (call.name == "FIRSTSORTEDVALUE" or has_group_kernel(call.name)) and len(call.args) > 1:
             for extra_arg in call.args[1:]:
                 arg_fields |= {f for f in fields_of(extra_arg) if f in self.model.fields}
         g, ctx = self._row_space(arg_fields, grouping, call.distinct)
@@ -338,7 +338,7 @@ class Aggregator:
         weight (per row) and rank."""
         if len(call.args) < 2:
             return None
-        if call.name in GROUP_KERNELS:
+        if has_group_kernel(call.name):
             return [evaluate(a, ctx) for a in call.args[1:]]
         if call.name not in ("CONCAT", "FRACTILE", "FIRSTSORTEDVALUE"):
             return None

@@ -153,6 +153,13 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
         res = values.take(np.maximum(pick, 0))
         keep = pick >= 0
         return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, None))
+    text_kernel = TEXT_GROUP_KERNELS.get(name)
+    if text_kernel is not None:
+        cols = [values.display_text()] + [e.display_text() for e in extra or []]
+        out = apply_text_per_group(text_kernel, g, n, cols)
+        if any(isinstance(v, float) for v in out):  # a numeric result (Chi2Test_*)
+            return Duals.from_numbers(np.array([np.nan if v is None else v for v in out], dtype=np.float64))
+        return Duals.from_texts(out)
     kernel = GROUP_KERNELS.get(name)
     if kernel is not None:
         cols = [as_numbers(values, locale)] + [as_numbers(e, locale) for e in extra or []]
@@ -261,6 +268,32 @@ def apply_per_group(kernel: GroupKernel, g: np.ndarray, n: int, cols: list[np.nd
         for a, b in zip(bounds[:-1], bounds[1:], strict=False):
             value = kernel([c[a:b] for c in sorted_cols])
             out[gs[a]] = value if np.isfinite(value) else np.nan
+    return out
+
+
+TextKernel = Callable[[list[np.ndarray]], "str | float | None"]
+
+#: Aggregations over display texts, one result text per group (Chi2Test_*, GeoAggrGeometry...);
+#: filled by the modules that own those families.
+TEXT_GROUP_KERNELS: dict[str, TextKernel] = {}
+
+
+def has_group_kernel(name: str) -> bool:
+    """True when every argument of aggregation ``name`` is read per row by its kernel."""
+    return name in GROUP_KERNELS or name in TEXT_GROUP_KERNELS
+
+
+def apply_text_per_group(kernel: TextKernel, g: np.ndarray, n: int, cols: list[np.ndarray]) -> np.ndarray:
+    """``kernel`` over each group's slice of text columns; None for empty groups."""
+    out = np.full(n, None, dtype=object)
+    if not len(g):
+        return out
+    order = np.argsort(g, kind="stable")
+    gs = g.take(order)
+    bounds = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1], True])
+    sorted_cols = [c.take(order) for c in cols]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=False):
+        out[gs[a]] = kernel([c[a:b] for c in sorted_cols])
     return out
 
 

@@ -27,6 +27,7 @@ from engine.errors import INVALID_PARAMETERS, NOT_FOUND, QixError
 
 from . import aggregations as _aggregations  # noqa: F401  (registers the aggregation entries)
 from . import fn_dates as _fn_dates  # noqa: F401  (registers period, week-date and time-zone functions)
+from . import fn_geo as _fn_geo  # noqa: F401  (registers the geospatial functions and Chi2Test)
 from . import fn_numeric as _fn_numeric  # noqa: F401  (registers numeric, colour and range functions)
 from .ast import BinOp, Call, FieldRef, Literal, Node, UnaryOp
 from .duals import FALSE, TRUE, Duals
