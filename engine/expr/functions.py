@@ -628,6 +628,25 @@ def _capitalize(t: str) -> str:
     return re.sub(r"[^\W_]+", lambda m: m.group(0)[0].upper() + m.group(0)[1:].lower(), t)
 
 
+#: Qlik code page numbers with a Python codec of another name
+_CODEPAGES = {65001: "utf-8", 1200: "utf-16-le", 1201: "utf-16-be", 28591: "latin-1", 20127: "ascii"}
+
+
+def _reencode(t: str, codepage: object) -> str | None:
+    """The text's bytes (as the default Windows-1252 reading produced them) read in ``codepage``."""
+    try:
+        cp = int(float(str(codepage)))
+        codec = _CODEPAGES.get(cp, f"cp{cp}")
+        return t.encode("cp1252", errors="strict").decode(codec, errors="replace")
+    except (ValueError, LookupError, UnicodeEncodeError):
+        return None
+
+
+@scalar("ApplyCodepage", 2)
+def _applycodepage(env, s: Duals, codepage: Duals) -> Duals:
+    return _pairwise_text(_reencode, s, codepage)
+
+
 @scalar("Capitalize", 1)
 def _capitalize_fn(env, s: Duals) -> Duals:
     return _text_fn(s, _capitalize)

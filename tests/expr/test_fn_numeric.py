@@ -90,3 +90,9 @@ def test_range_financial_functions() -> None:
     assert num("RangeXIRR(-2500, '2008-01-01', 2750, '2008-09-01')") == pytest.approx(0.1532, abs=5e-5)
     assert num("RangeXNPV(0.1, -2500, '2008-01-01', 2750, '2008-09-01')") == pytest.approx(80.25, abs=0.005)
     assert is_null("RangeIRR(1, 2, 3)")  # no sign change: no rate
+
+
+def test_applycodepage_reads_the_text_bytes_in_another_code_page() -> None:
+    assert txt("ApplyCodepage('Ã©tÃ©', 65001)") == "été"  # UTF-8 bytes read as Windows-1252
+    assert txt("ApplyCodepage('\xe1\xe2\xe3', 1253)") == "αβγ"  # Greek bytes read as Windows-1252
+    assert txt("ApplyCodepage('abc', 99999)") is None
