@@ -19,7 +19,7 @@ from engine.calc.join import Frame
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, UnknownField, evaluate, fields_of
 from engine.expr.aggregations import _bincount, _distinct_pairs, _factorize, has_group_kernel, reduce_values
-from engine.expr.functions import as_numbers
+from engine.expr.functions import FUNCTIONS, as_numbers
 from engine.expr.limits import check_length, check_rows, text_lengths
 from engine.model.datamodel import DataModel
 from engine.model.selection import (
@@ -297,6 +297,9 @@ class Aggregator:
             return self._aggregate_in_set(call, grouping)
         if not call.args:
             raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} needs an argument")
+        spec = FUNCTIONS.get(call.name)
+        if spec is not None and not spec.chart:  # where a function is allowed is part of its registry entry
+            raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} is a script function, not allowed in a chart")
         if call.name == "AGGR":  # Aggr outside an aggregation: its value where it has only one
             g, values = self.aggr_table(call, grouping)
             return reduce_values("ONLY", g, grouping.n, values, self.locale)

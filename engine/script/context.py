@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from engine.expr import Call, Duals, FieldRef, Literal, Locale, Node, UnknownField, evaluate
 from engine.expr.aggregations import reduce_values
-from engine.expr.functions import as_numbers
+from engine.expr.functions import FUNCTIONS, as_numbers
 from engine.script.errors import FIELD_NOT_FOUND, GENERAL, TABLE_NOT_FOUND, StatementError
 from engine.script.tables import Column, _row_keys
 
@@ -198,6 +198,9 @@ def _value_codes(d: Duals) -> np.ndarray:
 
 def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) -> Duals:
     name = call.name
+    spec = FUNCTIONS.get(name)
+    if spec is not None and not spec.script:  # where a function is allowed is part of its registry entry
+        raise StatementError(f"{name} is a chart function, not allowed in a script", GENERAL)
     g = groups
     if name == "COUNT" and (not call.args or isinstance(call.args[0], FieldRef) and call.args[0].name == "*"):
         return Duals.from_numbers(np.bincount(g, minlength=ngroups).astype(np.float64))

@@ -129,3 +129,11 @@ def test_unknown_function_and_bad_arity_fail_alike_in_chart_and_script(tmp_path:
     assert "MEDIAN takes 1 arguments, got 2" in chart_text
     with pytest.raises(ScriptError, match="MEDIAN takes 1 arguments, got 2"):
         run(TEAMS + "X: LOAD Median(Amount, 2) as Y RESIDENT TeamData;", tmp_path)
+
+
+def test_where_a_function_is_allowed_comes_from_its_entry(tmp_path: Path) -> None:
+    r = run(TEAMS, tmp_path)
+    chart_text, _ = evaluate_expression(r.model, infer(r.model, EMPTY_STATE), "FirstValue(Team)")
+    assert "not allowed in a chart" in chart_text
+    with pytest.raises(ScriptError, match="RANK is a chart function, not allowed in a script"):
+        run(TEAMS + "X: LOAD SalesGroup, Rank(Amount) as Y RESIDENT TeamData GROUP BY SalesGroup;", tmp_path)
