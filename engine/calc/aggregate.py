@@ -18,9 +18,9 @@ import numpy as np
 from engine.calc.join import Frame
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, UnknownField, evaluate, fields_of
-from engine.expr.duals import text_ranks
-from engine.expr.functions import as_numbers
-from engine.expr.limits import check_bytes, check_length, check_rows, text_lengths
+from engine.expr.aggregations import _bincount, _distinct_pairs, _factorize, has_group_kernel, reduce_values
+from engine.expr.functions import FUNCTIONS, as_numbers
+from engine.expr.limits import check_length, check_rows, text_lengths
 from engine.model.datamodel import DataModel
 from engine.model.selection import (
     ALTERNATIVE,
@@ -222,202 +222,6 @@ class RowContext:
         return None
 
 
-def _bincount(g: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
-    if n == 1:  # one group (totals): every id is 0
-        return np.array([float(weights.sum()) if weights is not None else float(len(g))])
-    return np.bincount(g, weights=weights, minlength=n)[:n] if g.size else np.zeros(n)
-
-
-def _factorize(values: Duals) -> np.ndarray:
-    """Distinct-value ids (``-1`` = NULL): values with a number are told apart by it, others by text."""
-    ids = np.full(len(values), -1, dtype=np.int64)
-    num = values.num
-    has = np.flatnonzero(~np.isnan(num))
-    offset = 0
-    if has.size:
-        _, inv = np.unique(num.take(has), return_inverse=True)
-        ids[has] = inv
-        offset = int(inv.max()) + 1
-    txt = np.flatnonzero(np.isnan(num) & values.has_text())
-    if txt.size:
-        ids[txt] = text_ranks(values.text.take(txt)) + offset
-    return ids
-
-
-def _distinct_pairs(g: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct (group, id) pair with a non-NULL id."""
-    ok = np.flatnonzero(ids >= 0)
-    if not ok.size:
-        return ok
-    width = int(ids.max()) + 1
-    key = g.take(ok).astype(np.int64) * width + ids.take(ok)
-    _, first = np.unique(key, return_index=True)
-    return ok.take(first)
-
-
-def _text_order(values: Duals) -> tuple[np.ndarray, np.ndarray]:
-    """(texts, rank of each text in code point order) for values' display texts."""
-    texts = values.display_text()
-    return texts, text_ranks(texts)
-
-
-def _check_concat(g: np.ndarray, n: int, lengths: np.ndarray, sep: int) -> None:
-    """Predict each group's Concat text before joining it: its values plus one separator between two."""
-    if not len(g):
-        return
-    count = np.bincount(g, minlength=n)
-    size = np.bincount(g, weights=lengths, minlength=n) + sep * np.maximum(count - 1, 0)
-    check_length(int(size.max()), "Concat")
-    check_bytes(float(size.sum()), "Concat")
-
-
-def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Locale,
-                  extra: list[Duals] | None = None) -> Duals:
-    """Apply aggregation ``name`` to ``values`` grouped by ``g`` (ids ``0..n-1``)."""
-    if name == "COUNT":
-        ok = np.flatnonzero(~values.is_null())
-        return Duals.from_numbers(_bincount(g.take(ok), n))
-    if name in ("NUMERICCOUNT", "TEXTCOUNT", "NULLCOUNT", "MISSINGCOUNT"):
-        isnum = ~np.isnan(values.num)
-        mask = {"NUMERICCOUNT": isnum, "TEXTCOUNT": ~isnum & values.has_text(),
-                "NULLCOUNT": values.is_null(), "MISSINGCOUNT": ~isnum}[name]
-        return Duals.from_numbers(_bincount(g.take(np.flatnonzero(mask)), n))
-    if name in ("ONLY", "MODE"):
-        ids = _factorize(values)
-        first = _distinct_pairs(g, ids)
-        cnt = _bincount(g.take(first), n)
-        out_pos = np.full(n, -1, dtype=np.int64)
-        if name == "ONLY":
-            one = np.flatnonzero(cnt == 1)
-            pos = np.full(n, -1, dtype=np.int64)
-            pos[g.take(first)] = first
-            out_pos[one] = pos.take(one)
-        else:
-            ok = np.flatnonzero(ids >= 0)
-            width = int(ids.max()) + 1 if ok.size else 1
-            key = g.take(ok).astype(np.int64) * width + ids.take(ok)
-            uk, ufirst, ucnt = np.unique(key, return_index=True, return_counts=True)
-            ug = uk // width
-            best = np.zeros(n, dtype=np.int64)
-            np.maximum.at(best, ug, ucnt)
-            top = ucnt == best.take(ug)
-            ntop = _bincount(ug[top], n)
-            chosen = np.flatnonzero(top)
-            out_pos[ug.take(chosen)] = ok.take(ufirst.take(chosen))
-            out_pos[ntop != 1] = -1
-        valid = out_pos >= 0
-        res = values.take(np.maximum(out_pos, 0))
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, None))
-    if name in ("MINSTRING", "MAXSTRING"):
-        texts, rank = _text_order(values)
-        ok = np.flatnonzero(rank >= 0)
-        best = np.full(n, -1, dtype=np.int64)
-        order = ok.take(np.argsort(rank.take(ok), kind="stable"))
-        if name == "MAXSTRING":
-            order = order[::-1]
-        gg = g.take(order)
-        _, first = np.unique(gg, return_index=True)
-        best[gg.take(first)] = order.take(first)
-        res = values.take(np.maximum(best, 0))
-        valid = best >= 0
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, None))
-    if name == "CONCAT":
-        sep = extra[0].display_text("")[0] if extra else ""
-        texts, rank = _text_order(values)
-        ok = np.flatnonzero(rank >= 0)
-        order = ok.take(np.lexsort((rank.take(ok), g.take(ok))))
-        _check_concat(g.take(ok), n, text_lengths(texts.take(ok)), len(sep))
-        out = np.full(n, None, dtype=object)
-        gg = g.take(order)
-        bounds = np.flatnonzero(np.diff(gg)) + 1
-        for chunk in np.split(order, bounds) if order.size else []:
-            out[g[chunk[0]]] = sep.join(texts.take(chunk).tolist())
-        return Duals(np.full(n, np.nan), out)
-    if name == "FIRSTSORTEDVALUE":
-        return _first_sorted(g, n, values, extra, locale)
-    num = as_numbers(values, locale)
-    ok = np.flatnonzero(~np.isnan(num))
-    gk, vk = g.take(ok), num.take(ok)
-    cnt = _bincount(gk, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if name == "SUM":
-            return Duals.from_numbers(_bincount(gk, n, vk))
-        if name == "AVG":
-            return Duals.from_numbers(np.where(cnt > 0, _bincount(gk, n, vk) / np.maximum(cnt, 1), np.nan))
-        if name in ("MIN", "MAX"):
-            init = np.inf if name == "MIN" else -np.inf
-            out = np.full(n, init)
-            (np.minimum if name == "MIN" else np.maximum).at(out, gk, vk)
-            return Duals.from_numbers(np.where(cnt > 0, out, np.nan))
-        if name in ("STDEV", "STERR"):
-            s1 = _bincount(gk, n, vk)
-            mean = s1 / np.maximum(cnt, 1)
-            dev = vk - mean.take(gk)
-            var = _bincount(gk, n, dev * dev) / np.maximum(cnt - 1, 1)
-            sd = np.sqrt(var)
-            res = sd if name == "STDEV" else sd / np.sqrt(np.maximum(cnt, 1))
-            return Duals.from_numbers(np.where(cnt > 1, res, np.nan))
-        if name in ("MEDIAN", "FRACTILE"):
-            frac = 0.5
-            if name == "FRACTILE":
-                fx = as_numbers(extra[0], locale) if extra else np.array([np.nan])
-                frac = float(fx[0]) if len(fx) else np.nan
-                if not 0 <= frac <= 1:
-                    return Duals.nulls(n)
-            vs = vk.take(np.lexsort((vk, gk)))
-            starts = np.zeros(n + 1, dtype=np.int64)
-            c = cnt.astype(np.int64)
-            np.cumsum(c, out=starts[1:])
-            pos = (np.maximum(c, 1) - 1) * frac  # inclusive interpolation between closest ranks
-            lo = np.floor(pos).astype(np.int64)
-            hi = np.ceil(pos).astype(np.int64)
-            has = np.flatnonzero(c > 0)
-            out = np.full(n, np.nan)
-            if vs.size:
-                a = vs.take(starts[has] + lo[has])
-                b = vs.take(starts[has] + hi[has])
-                out[has] = a + (b - a) * (pos[has] - lo[has])
-            return Duals.from_numbers(out)
-    raise QixError(INVALID_PARAMETERS, name, f"Aggregation {name} is not supported in charts")
-
-
-def _first_sorted(g: np.ndarray, n: int, values: Duals, extra: list[Duals] | None, locale: Locale) -> Duals:
-    """FirstSortedValue(value, weight [, rank]): the value with the rank-th smallest weight; NULL
-    when several rows share that weight with different values."""
-    if not extra:
-        raise QixError(INVALID_PARAMETERS, "FirstSortedValue", "FirstSortedValue needs a sort weight")
-    w = as_numbers(extra[0], locale)
-    rank = 1
-    if len(extra) > 1 and len(extra[1]):
-        r = as_numbers(extra[1], locale)[0]
-        rank = int(r) if not np.isnan(r) else 1
-    ok = np.flatnonzero(~np.isnan(w))
-    gk, wk = g.take(ok), w.take(ok)
-    order = np.lexsort((wk, gk))
-    gs, ws, rows = gk.take(order), wk.take(order), ok.take(order)
-    cnt = _bincount(gs, n).astype(np.int64)
-    starts = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(cnt, out=starts[1:])
-    k = rank - 1 if rank > 0 else cnt + rank  # negative rank counts from the end
-    k = np.broadcast_to(np.asarray(k, dtype=np.int64), (n,))
-    valid = (k >= 0) & (k < cnt)
-    out = np.full(n, -1, dtype=np.int64)
-    has = np.flatnonzero(valid)
-    pos = starts[has] + k[has]
-    out[has] = rows.take(pos)
-    if has.size:  # ties on the chosen weight with another value make the result NULL
-        ids = _factorize(values)
-        for step in (-1, 1):
-            nb = pos + step
-            inside = (nb >= starts[has]) & (nb < starts[has + 1])
-            nbc = np.clip(nb, 0, max(len(ws) - 1, 0))
-            tie = inside & (ws.take(nbc) == ws.take(pos)) & (ids.take(rows.take(nbc)) != ids.take(rows.take(pos)))
-            out[has[tie]] = -1
-    res = values.take(np.maximum(out, 0))
-    keep = out >= 0
-    return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, None))
-
-
 class Aggregator:
     """Evaluates aggregation calls over a frame split by a grouping."""
 
@@ -493,6 +297,9 @@ class Aggregator:
             return self._aggregate_in_set(call, grouping)
         if not call.args:
             raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} needs an argument")
+        spec = FUNCTIONS.get(call.name)
+        if spec is not None and not spec.chart:  # where a function is allowed is part of its registry entry
+            raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} is a script function, not allowed in a chart")
         if call.name == "AGGR":  # Aggr outside an aggregation: its value where it has only one
             g, values = self.aggr_table(call, grouping)
             return reduce_values("ONLY", g, grouping.n, values, self.locale)
@@ -507,8 +314,9 @@ class Aggregator:
             extra = self._extra_args(call, RowlessContext(self, len(g)))
             return reduce_values(call.name, g, grouping.n, values, self.locale, extra)
         arg_fields = {f for f in fields_of(arg) if f in self.model.fields}
-        if call.name == "FIRSTSORTEDVALUE" and len(call.args) > 1:
-            arg_fields |= {f for f in fields_of(call.args[1]) if f in self.model.fields}
+        if (call.name == "FIRSTSORTEDVALUE" or has_group_kernel(call.name)) and len(call.args) > 1:
+            for extra_arg in call.args[1:]:
+                arg_fields |= {f for f in fields_of(extra_arg) if f in self.model.fields}
         g, ctx = self._row_space(arg_fields, grouping, call.distinct)
         if isinstance(arg, FieldRef) and arg.name in self.model.fields:
             codes = ctx.codes(arg.name)
@@ -531,7 +339,11 @@ class Aggregator:
     def _extra_args(self, call: Call, ctx: EvalContext) -> list[Duals] | None:
         """Arguments after the first: Concat's separator, Fractile's fraction, FirstSortedValue's
         weight (per row) and rank."""
-        if len(call.args) < 2 or call.name not in ("CONCAT", "FRACTILE", "FRACTILEEXC", "FIRSTSORTEDVALUE"):
+        if len(call.args) < 2:
+            return None
+        if has_group_kernel(call.name):
+            return [evaluate(a, ctx) for a in call.args[1:]]
+        if call.name not in ("CONCAT", "FRACTILE", "FIRSTSORTEDVALUE"):
             return None
         return [evaluate(a, ctx) for a in call.args[1:3]]
 

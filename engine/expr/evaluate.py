@@ -25,6 +25,10 @@ import pyarrow.compute as pc
 
 from engine.errors import INVALID_PARAMETERS, NOT_FOUND, QixError
 
+from . import aggregations as _aggregations  # noqa: F401  (registers the aggregation entries)
+from . import fn_dates as _fn_dates  # noqa: F401  (registers period, week-date and time-zone functions)
+from . import fn_geo as _fn_geo  # noqa: F401  (registers the geospatial functions and Chi2Test)
+from . import fn_numeric as _fn_numeric  # noqa: F401  (registers numeric, colour and range functions)
 from .ast import BinOp, Call, FieldRef, Literal, Node, UnaryOp
 from .duals import FALSE, TRUE, Duals
 from .formatting import DEFAULT_LOCALE, Locale
@@ -33,15 +37,9 @@ from .lexer import ExprSyntaxError
 from .limits import check_bytes, check_length, checkpoint, text_lengths
 from .parser import parse_expression
 
-#: Aggregation functions: evaluated by ``EvalContext.aggregate``, never row by row.
-AGGREGATIONS: frozenset[str] = frozenset(
-    {
-        "SUM", "COUNT", "AVG", "MIN", "MAX", "ONLY", "CONCAT", "MINSTRING", "MAXSTRING", "MEDIAN",
-        "FRACTILE", "FRACTILEEXC", "STDEV", "STERR", "MODE", "FIRSTSORTEDVALUE", "NULLCOUNT",
-        "MISSINGCOUNT", "NUMERICCOUNT", "TEXTCOUNT", "AGGR", "FIRSTVALUE", "LASTVALUE", "CORREL",
-        "SKEW", "KURTOSIS", "RANK", "HRANK", "AVEDEV",
-    }
-)  # fmt: skip
+#: Aggregation functions (registry entries with ``aggregation=True``): evaluated by
+#: ``EvalContext.aggregate``, never row by row.
+AGGREGATIONS: frozenset[str] = frozenset(k for k, spec in FUNCTIONS.items() if spec.aggregation)
 
 _MAX_VARIABLE_DEPTH = 20
 
@@ -173,6 +171,7 @@ class _Evaluator:
     def call(self, node: Call) -> Duals:
         name = node.name
         if name in AGGREGATIONS:
+            FUNCTIONS[name].check_arity(name, len(node.args))
             return self.ctx.aggregate(node)
         handled = self.ctx.function(name, node.args)
         if handled is not None:

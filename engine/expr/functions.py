@@ -157,13 +157,40 @@ def _numbers_result(x: np.ndarray) -> Duals:
 
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
-    func: Callable[..., Duals]
+    """One entry of the function registry: the kernel, its arity and where Qlik allows it.
+
+    Aggregations have no row kernel (``func`` is None): the evaluation context answers them with
+    ``aggregations.reduce_values`` over its groups. ``script``/``chart`` say where the function is
+    documented to work (``FirstValue`` only in a script, ``Aggr`` and ``Rank`` only in a chart).
+    """
+
+    func: Callable[..., Duals] | None
     min_args: int
     max_args: int | None  # None = variadic
+    aggregation: bool = False
+    script: bool = True
+    chart: bool = True
+
+    def check_arity(self, name: str, count: int) -> None:
+        """Raise ``FunctionArgumentError`` unless ``count`` arguments fit this entry."""
+        if count < self.min_args or (self.max_args is not None and count > self.max_args):
+            expected = (
+                f"{self.min_args}" if self.max_args == self.min_args
+                else f"{self.min_args} or more" if self.max_args is None
+                else f"{self.min_args} to {self.max_args}"
+            )  # fmt: skip
+            raise FunctionArgumentError(name, f"{name} takes {expected} arguments, got {count}")
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {}
 LAZY_FUNCTIONS: dict[str, Callable[..., Duals]] = {}
+
+
+def aggregation(name: str, min_args: int, max_args: int | None = -1, *, script: bool = True,
+                chart: bool = True) -> None:
+    """Register the aggregation ``name`` (its kernel lives in ``aggregations.reduce_values``)."""
+    hi = min_args if max_args == -1 else max_args
+    FUNCTIONS[name.upper()] = FunctionSpec(None, min_args, hi, aggregation=True, script=script, chart=chart)
 
 
 def scalar(name: str, min_args: int, max_args: int | None = -1):
@@ -182,13 +209,9 @@ def call_scalar(name: str, args: list[Duals], env) -> Duals:
     spec = FUNCTIONS.get(key)
     if spec is None:
         raise QixError(INVALID_PARAMETERS, name, f"Unknown function: {name}")
-    if len(args) < spec.min_args or (spec.max_args is not None and len(args) > spec.max_args):
-        expected = (
-            f"{spec.min_args}" if spec.max_args == spec.min_args
-            else f"{spec.min_args} or more" if spec.max_args is None
-            else f"{spec.min_args} to {spec.max_args}"
-        )  # fmt: skip
-        raise FunctionArgumentError(key, f"{key} takes {expected} arguments, got {len(args)}")
+    spec.check_arity(key, len(args))
+    if spec.func is None:
+        raise QixError(INVALID_PARAMETERS, name, f"{key} is an aggregation, not a row function")
     return spec.func(env, *args)
 
 
@@ -603,6 +626,25 @@ def _textbetween_fn(env, s: Duals, a: Duals, b: Duals, n: Duals | None = None) -
 
 def _capitalize(t: str) -> str:
     return re.sub(r"[^\W_]+", lambda m: m.group(0)[0].upper() + m.group(0)[1:].lower(), t)
+
+
+#: Qlik code page numbers with a Python codec of another name
+_CODEPAGES = {65001: "utf-8", 1200: "utf-16-le", 1201: "utf-16-be", 28591: "latin-1", 20127: "ascii"}
+
+
+def _reencode(t: str, codepage: object) -> str | None:
+    """The text's bytes (as the default Windows-1252 reading produced them) read in ``codepage``."""
+    try:
+        cp = int(float(str(codepage)))
+        codec = _CODEPAGES.get(cp, f"cp{cp}")
+        return t.encode("cp1252", errors="strict").decode(codec, errors="replace")
+    except (ValueError, LookupError, UnicodeEncodeError):
+        return None
+
+
+@scalar("ApplyCodepage", 2)
+def _applycodepage(env, s: Duals, codepage: Duals) -> Duals:
+    return _pairwise_text(_reencode, s, codepage)
 
 
 @scalar("Capitalize", 1)

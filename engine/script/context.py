@@ -16,9 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr import Call, Duals, FieldRef, Literal, Locale, Node, UnknownField, evaluate
-from engine.expr.duals import text_ranks
-from engine.expr.functions import as_numbers
-from engine.expr.limits import check_bytes, check_length, text_lengths
+from engine.expr.aggregations import reduce_values
+from engine.expr.functions import FUNCTIONS, as_numbers
 from engine.script.errors import FIELD_NOT_FOUND, GENERAL, TABLE_NOT_FOUND, StatementError
 from engine.script.tables import Column, _row_keys
 
@@ -203,13 +202,17 @@ def _value_codes(d: Duals) -> np.ndarray:
 
 def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) -> Duals:
     name = call.name
+    spec = FUNCTIONS.get(name)
+    if spec is not None and not spec.script:  # where a function is allowed is part of its registry entry
+        raise StatementError(f"{name} is a chart function, not allowed in a script", GENERAL)
     g = groups
     if name == "COUNT" and (not call.args or isinstance(call.args[0], FieldRef) and call.args[0].name == "*"):
         return Duals.from_numbers(np.bincount(g, minlength=ngroups).astype(np.float64))
     if not call.args:
         raise StatementError(f"{name} needs an argument", GENERAL)
     vals = ctx.eval(call.args[0])
-    if name in ("SUM", "AVG", "MIN", "MAX", "COUNT") and call.distinct:
+    extra = [ctx.eval(a) for a in call.args[1:]] or None
+    if call.distinct:
         codes = _value_codes(vals)
         ok = codes >= 0
         pair = _row_keys([g.take(np.flatnonzero(ok)), codes.take(np.flatnonzero(ok))]) if ok.any() else np.empty(0, np.int64)
@@ -217,94 +220,11 @@ def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) ->
         keep = np.flatnonzero(ok).take(first)
         g = g.take(keep)
         vals = vals.take(keep)
-    if name == "COUNT":
-        ok = np.flatnonzero(~vals.is_null())
-        return Duals.from_numbers(np.bincount(g.take(ok), minlength=ngroups).astype(np.float64))
-    if name in ("SUM", "AVG", "MIN", "MAX"):
-        x = as_numbers(vals, ctx.locale) if name in ("SUM", "AVG") else vals.num
-        ok = ~np.isnan(x)
-        idx = np.flatnonzero(ok)
-        gs, xs = g.take(idx), x.take(idx)
-        cnt = np.bincount(gs, minlength=ngroups)
-        if name == "SUM":
-            return Duals.from_numbers(np.bincount(gs, weights=xs, minlength=ngroups))
-        if name == "AVG":
-            s = np.bincount(gs, weights=xs, minlength=ngroups)
-            with np.errstate(all="ignore"):
-                return Duals.from_numbers(np.where(cnt > 0, s / np.maximum(cnt, 1), np.nan))
-        out = np.full(ngroups, np.inf if name == "MIN" else -np.inf)
-        (np.minimum if name == "MIN" else np.maximum).at(out, gs, xs)
-        return Duals.from_numbers(np.where(cnt > 0, out, np.nan))
-    if name == "ONLY":
-        codes = _value_codes(vals)
-        ok = np.flatnonzero(codes >= 0)
-        pair = _row_keys([g.take(ok), codes.take(ok)]) if len(ok) else np.empty(0, np.int64)
-        _, first = np.unique(pair, return_index=True)
-        rows = ok.take(first)
-        per_group = np.bincount(g.take(rows), minlength=ngroups)
-        pick = np.full(ngroups, -1, dtype=np.int64)
-        pick[g.take(rows)] = rows
-        out = vals.take(np.maximum(pick, 0))
-        bad = np.flatnonzero(per_group != 1)
-        return _null_at(out, bad)
-    if name in ("MINSTRING", "MAXSTRING"):
-        texts = vals.display_text()
-        ok = np.flatnonzero(np.not_equal(texts, None))
-        order = ok[np.lexsort((text_ranks(texts.take(ok)), g.take(ok)))]
-        gs = g.take(order)
-        if name == "MINSTRING":
-            sel = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if len(gs) else np.empty(0, np.int64)
-        else:
-            sel = np.flatnonzero(np.r_[gs[1:] != gs[:-1], True]) if len(gs) else np.empty(0, np.int64)
-        pick = np.full(ngroups, -1, dtype=np.int64)
-        pick[gs.take(sel)] = order.take(sel)
-        return _null_at(vals.take(np.maximum(pick, 0)), np.flatnonzero(pick < 0))
-    if name == "FIRSTSORTEDVALUE":
-        if len(call.args) < 2:
-            raise StatementError("FirstSortedValue needs a value and a sort weight", GENERAL)
-        w = as_numbers(ctx.eval(call.args[1]), ctx.locale)
-        ok = np.flatnonzero(~np.isnan(w))
-        order = ok[np.lexsort((w.take(ok), g.take(ok)))]
-        gs, ws = g.take(order), w.take(order)
-        pick = np.full(ngroups, -1, dtype=np.int64)
-        if len(gs):
-            start = np.r_[True, gs[1:] != gs[:-1]]
-            tie = np.r_[False, (gs[1:] == gs[:-1]) & (ws[1:] == ws[:-1])]
-            pick[gs[start]] = order[start]
-            tied_groups = gs[tie & np.r_[False, start[:-1]]] if len(gs) > 1 else np.empty(0, np.int64)
-            pick[tied_groups] = -1
-        return _null_at(vals.take(np.maximum(pick, 0)), np.flatnonzero(pick < 0))
-    if name == "CONCAT":
-        sep = ctx.scalar_text(call.args[1]) if len(call.args) > 1 else ""
-        weights = as_numbers(ctx.eval(call.args[2]), ctx.locale) if len(call.args) > 2 else None
-        texts = vals.display_text()
-        ok = np.flatnonzero(np.not_equal(texts, None))
-        ranks = text_ranks(texts.take(ok))
-        keys = (ranks,) if weights is None else (ranks, weights.take(ok))
-        order = ok[np.lexsort(keys[::-1] + (g.take(ok),))]
-        out = np.full(ngroups, None, dtype=object)
-        gs = g.take(order)
-        _check_script_concat(g.take(ok), ranks, text_lengths(texts.take(ok)), ngroups, len(sep or ""))
-        bounds = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1], True]) if len(gs) else np.array([0])
-        for a, b in zip(bounds[:-1], bounds[1:], strict=False):   # one join per group
-            seen: dict[str, None] = {}
-            for t in texts.take(order[a:b]):
-                seen.setdefault(t, None)
-            out[gs[a]] = (sep or "").join(seen)
-        return Duals.from_texts(out)
-    raise StatementError(f"Aggregation function {name} is not supported in a script", GENERAL)
-
-
-def _check_script_concat(g: np.ndarray, ranks: np.ndarray, lengths: np.ndarray, ngroups: int, sep: int) -> None:
-    """Predict each group's Concat text (its distinct values and separators) before joining it."""
-    if not len(g):
-        return
-    _, first = np.unique(_row_keys([g, ranks]), return_index=True)
-    gd = g.take(first)
-    count = np.bincount(gd, minlength=ngroups)
-    size = np.bincount(gd, weights=lengths.take(first), minlength=ngroups) + sep * np.maximum(count - 1, 0)
-    check_length(int(size.max()), "Concat")
-    check_bytes(float(size.sum()), "Concat")
+        extra = [e.take(keep) for e in extra] if extra else None
+    if name in ("MIN", "MAX"):  # the numbers of the values, as a field's Min/Max reads them
+        vals = Duals.from_numbers(vals.num)
+    # one definition for charts and scripts: the shared kernels of engine.expr.aggregations
+    return reduce_values(name, g, ngroups, vals, ctx.locale, extra)
 
 
 def _null_at(d: Duals, idx: np.ndarray) -> Duals:
@@ -518,6 +438,8 @@ _FUNCTIONS = {
     "FILEEXTENSION": lambda ctx, a: _file_part(ctx, "ext"),
     "FILEDIR": lambda ctx, a: _file_part(ctx, "dir"),
 }
+
+from engine.script import script_functions as _script_functions  # noqa: E402,F401  (adds AutoNumber, Qvd*...)
 
 SCRIPT_FUNCTIONS = frozenset(_FUNCTIONS)
 
