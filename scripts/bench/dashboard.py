@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
+from common import Figure, command, figure
 
 from engine.app.app import App, DocSession
 from engine.app.calccache import CALC_CACHE
@@ -120,7 +121,21 @@ def main() -> None:
         run(n, repeat)
 
 
-def run(n: int, repeat: int) -> None:
+def measure(quick: bool = False) -> list[Figure]:
+    """Figures for ``run.py``: the cold dashboard (1 and 2 threads) and a second user's, vs DuckDB."""
+    n, repeat = (200_000, 3) if quick else (1_000_000, 7)
+    times, (distinct, shared) = run(n, repeat)
+    cmd = command("dashboard.py", f"--rows={n}", f"--repeat={repeat}")
+    duck = 1000 * statistics.median(times["duckdb"])
+    out = [figure("dashboard", f"8-object dashboard after a selection, {name}, {n / 1e6:g}M rows",
+                  1000 * statistics.median(times[name]), "ms", "DuckDB", duck, command=cmd, at_most=0.5)
+           for name in ("qix", "qix-2 threads", "qix cached")]
+    out.append(figure("dashboard", "50 users in 10 shared states vs 50 distinct (dashboards/s)", shared,
+                      "dashboards/s", "distinct states", distinct, command=cmd, at_least=10))
+    return out
+
+
+def run(n: int, repeat: int) -> tuple[dict[str, list[float]], tuple[float, float]]:
     import duckdb
 
     t0 = time.perf_counter()
@@ -167,11 +182,13 @@ def run(n: int, repeat: int) -> None:
           f"(fact columns; dimension tables {NCUST + NPROD + NDATE:,} rows), {repeat} selections")
     for name, xs in times.items():
         print(f"  {name:14s} {stat(xs)}  ratio to duckdb {statistics.median(xs) / duck:.2f}")
-    concurrency(app, pool)
+    rates = concurrency(app, pool)
     CALC_CACHE.clear()
+    pool.shutdown()
+    return times, rates
 
 
-def concurrency(app: App, pool: ThreadPoolExecutor) -> None:
+def concurrency(app: App, pool: ThreadPoolExecutor) -> tuple[float, float]:
     """50 users: each in its own state vs replaying 10 shared states (2 worker threads, cold cache)."""
     def users(states: int) -> float:
         CALC_CACHE.clear()
@@ -190,6 +207,7 @@ def concurrency(app: App, pool: ThreadPoolExecutor) -> None:
     distinct, shared = users(50), users(10)
     print(f"  50 users: distinct states {distinct:.1f} dashboards/s, 10 shared states {shared:.1f} "
           f"dashboards/s, ratio {shared / distinct:.1f}x (at most 5x from sharing alone: 10 of 50 compute)")
+    return distinct, shared
 
 
 if __name__ == "__main__":
