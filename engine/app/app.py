@@ -11,6 +11,7 @@ import copy
 import functools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,7 +350,7 @@ class DocSession:
         return HyperCube(self.model, self.inference(state), definition, variables=variables.get,
                          states=states.get)
 
-    def _shared(self, kind: str, definition: dict[str, Any], compute: Any) -> Any:
+    def _shared(self, kind: str, definition: dict[str, Any], compute: Callable[[], Any]) -> Any:
         """``compute()`` through the shared cache under (kind, model, context, definition); volatile
         definitions (Now(), Rand()…) are computed every time."""
         raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
