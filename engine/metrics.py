@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, start_http_server
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
@@ -32,6 +32,8 @@ class Metrics:
         self.active_documents = Gauge("qix_active_documents", "Apps loaded in memory", registry=r)
         self.websocket_buffered_bytes = Gauge(
             "qix_websocket_buffered_bytes", "Answer bytes written to WebSockets and not yet sent", registry=r)
+        self.calc_cache = CacheStats()
+        r.register(self.calc_cache)
         self._server = None
 
     def request(self, method: str, seconds: float) -> None:
@@ -88,3 +90,25 @@ class RequestStats(Collector):
             cumulative.append((bound, running))
         yield HistogramMetricFamily("qix_request_duration_seconds", "Time to answer a JSON-RPC request",
                                     buckets=cumulative, sum_value=seconds)
+
+
+class CacheStats(Collector):
+    """``qix_calc_cache_*``: the shared calculation cache's counters, read from ``source`` when scraped."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], dict[str, int]] = lambda: {}
+
+    def describe(self) -> Iterator[Metric]:
+        return self._families({})
+
+    def collect(self) -> Iterator[Metric]:
+        return self._families(self.source())
+
+    @staticmethod
+    def _families(figures: dict[str, int]) -> Iterator[Metric]:
+        for name, key, text in (("hits", "hits", "Lookups answered from the cache"),
+                                ("lookups", "lookups", "Lookups of the cache"),
+                                ("added", "added", "Results stored"),
+                                ("replaced", "replaced", "Results stored over an existing entry")):
+            yield CounterMetricFamily(f"qix_calc_cache_{name}", text, value=figures.get(key, 0))
+        yield GaugeMetricFamily("qix_calc_cache_bytes", "Bytes the cache holds now", value=figures.get("bytes", 0))

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from engine.app.calccache import CALC_CACHE
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
 from engine.app.reload import cancel_orphaned_reloads
@@ -145,6 +146,8 @@ class Engine:
         limits.configure(limits.Limits.from_settings(self.settings))  # string, memory and reload limits
         connector_config.configure(connector_config.ConnectorSettings.from_settings(self.settings))
         settings = self.settings
+        CALC_CACHE.configure(settings.calc_cache_memory * 2**20)  # process-wide, like the limits
+        self.metrics.calc_cache.source = lambda: {**CALC_CACHE.health(), "bytes": CALC_CACHE.bytes}
         self.apps = AppRegistry(settings.document_directory)
         self.guard = AppGuard()
         self.sessions = SessionManager(self)
@@ -194,7 +197,7 @@ class Engine:
                      "loaded_docs": sorted(self.apps.loaded), "in_memory_docs": sorted(self.apps.loaded),
                      "calls": sum(s.calls for s in self.sessions.sessions.values()), "selections": 0},
             "users": {"active": len(users), "total": len(users)},
-            "cache": {"hits": 0, "lookups": 0, "added": 0, "replaced": 0, "bytes_added": 0},
+            "cache": CALC_CACHE.health(),
             "saturated": self.lag.saturated,
         }
 

@@ -241,6 +241,9 @@ SPECS: tuple[_Spec, ...] = (
           "longest text (characters) an expression, Concat or dollar expansion may build"),
     _Spec("MaxRequestMemoryMB", "max_request_memory_mb", _int_in(1), 2048,
           "memory (MB) one request may predict for a join, cube, Aggr table, pages or LOAD"),
+    # -- the shared calculation cache (engine.app.calccache) --
+    _Spec("CalcCacheMemory", "calc_cache_memory", _int_in(0), 512,
+          "memory (MiB) of the calculation cache all sessions share; 0 = no caching"),
     _Spec("ReloadTimeoutSeconds", "reload_timeout_seconds", _seconds, 0.0,
           "a reload running longer is cancelled with an error; 0 = no limit", shown_default="0"),
     *_CONNECTOR_SPECS,
@@ -300,6 +303,7 @@ class Settings:
     max_string_length: int = 8 * 1024 * 1024
     max_request_memory_mb: int = 2048
     reload_timeout_seconds: float = 0.0
+    calc_cache_memory: int = 512
     # gRPC data connectors (see _CONNECTOR_SPECS)
     enable_grpc_custom_connectors: bool = False
     grpc_connector_plugins: tuple[connector_config.Plugin, ...] = ()

@@ -12,6 +12,7 @@ import functools
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import orjson
 
 from engine.app import store
 from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
+from engine.app.calccache import CALC_CACHE, volatile
 from engine.app.guard import AppFacts
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
@@ -66,10 +68,6 @@ def utc_timestamp() -> str:
     """The engine's timestamp form, e.g. ``2026-11-28T18:39:00.000Z``."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-
-
-#: cubes remembered per session (a dashboard re-reads the pages of the cubes it just laid out)
-_CUBES_KEPT = 4
 
 
 @dataclass
@@ -241,8 +239,6 @@ class DocSession:
         self._views: dict[Entity, EntityView] = {}
         self._selection_versions: dict[str, int] = {}
         self._selection_mode: dict[str, dict[str, Any]] = {}
-        #: recent cubes by everything they depend on: a layout and the page reads after it share one
-        self._cubes: dict[tuple, HyperCube] = {}
         self.selections = Selections(lambda: self.model, self.reduction_base, self.bump_selection_version)
         #: section access: this user's view of the current model (recomputed after a reload)
         self._access: SessionAccess | None = None
@@ -291,7 +287,12 @@ class DocSession:
         self.selections.restore(snapshot)
 
     def inference(self, state: str = "$") -> Inference:
-        return self.selections.inference(state or "$")
+        """The propagation of ``state``: shared by every session that sees the same model (reduction) in
+        the same selections (see ``engine.app.calccache``)."""
+        name = state or "$"
+        model = self.model
+        key = ("inference", id(model), self.selections.state(name).key(), id(self.reduction_base()))
+        return CALC_CACHE.get_or_compute(key, model, lambda: self.selections.inference(name))
 
     def reduction_base(self) -> Reduction | None:
         """The section-access reduction every inference starts from (None = the whole model)."""
@@ -335,41 +336,72 @@ class DocSession:
 
     def render_hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
-        return self.hypercube(definition).layout()
+        return self._shared("cube-layout", definition, lambda: self.hypercube(definition).layout())
 
     def render_list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
         state = definition.get("qStateName") or "$"
-        return ListObject(self.model, self.inference(state), definition).layout()
+        return self._shared("list-layout", definition,
+                            lambda: ListObject(self.model, self.inference(state), definition).layout())
 
     def hypercube(self, definition: dict[str, Any]) -> HyperCube:
         """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state; 7005 when its
         calculation condition does not hold (nothing is computed then)."""
-        key = self._cube_key(definition)
-        cube = self._cubes.get(key)
-        if cube is not None:
-            return cube
+        return self._shared("cube", definition, lambda: self._compute_hypercube(definition))
+
+    def _compute_hypercube(self, definition: dict[str, Any]) -> HyperCube:
         state = definition.get("qStateName") or "$"
         unmet = calc_condition_message(self.model, self.inference(state), definition, self.variable_text,
                                        self.state_lookup)
         if unmet is not None:
             raise QixError(CALC_CONDITION_UNMET, unmet)
-        cube = HyperCube(self.model, self.inference(state), definition, variables=self.variable_text,
-                         states=self.state_lookup)
-        # versions only grow: a cube of an earlier state is never asked for again, and it holds that
-        # state's inference (row masks), so only cubes of the current state are kept
-        self._cubes = {k: c for k, c in self._cubes.items() if k[1:] == key[1:]}
-        self._cubes[key] = cube
-        while len(self._cubes) > _CUBES_KEPT:
-            del self._cubes[next(iter(self._cubes))]
-        return cube
+        # a shared cube outlives this session's state: later page reads see the state it was computed in
+        states = self._frozen_states()
+        variables = self._frozen_variables()
+        return HyperCube(self.model, self.inference(state), definition, variables=variables.get,
+                         states=states.get)
 
-    def _cube_key(self, definition: dict[str, Any]) -> tuple:
-        """A cube depends on its definition, the data, every state's selections (set analysis may name
-        any state) and the variables its expressions may expand."""
-        return (orjson.dumps(definition, option=orjson.OPT_SORT_KEYS), self.app.data_version,
-                self.states_version, tuple(sorted(self._selection_versions.items())),
-                self.app.catalog_version(), self.catalog_version(), self.app.variables.version)
+    def _shared(self, kind: str, definition: dict[str, Any], compute: Callable[[], Any]) -> Any:
+        """``compute()`` through the shared cache under (kind, model, context, definition); volatile
+        definitions (Now(), Rand()…) are computed every time."""
+        raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
+        if volatile(raw):
+            return compute()
+        model = self.model
+        value = CALC_CACHE.get_or_compute((kind, id(model), self.calc_context(), raw), model, compute)
+        return dict(value) if isinstance(value, dict) else value
+
+    def calc_context(self) -> tuple:
+        """Everything besides the model and the definition that a result may depend on: the data and
+        library versions, every selection state (set analysis may read any: ``{1}``, ``{$1}``, alternate
+        states; locks included), AND/one-and-only-one fields and the variables this session can see.
+        Not the session: two sessions with equal contexts share results."""
+        app, sel = self.app, self.selections
+        return (app.data_version, app.variables.version, app.dimensions.version, app.measures.version,
+                tuple(self.state_names), tuple(sorted(sel.one_and_only_one)),
+                tuple(sorted((name, hist.current.key()) for name, hist in sel.states.items())),
+                self._session_variables_key())
+
+    def _session_variables_key(self) -> tuple:
+        store = self.session_variables
+        if not len(store):
+            return ()
+        return tuple((str(v.properties.get("qName")), str(v.properties.get("qDefinition", ""))) for v in store)
+
+    def _frozen_states(self) -> dict[str, SelectionState]:
+        names = set(self.selections.states) | set(self.state_names)
+        return {n: self.selections.state(n) for n in names}
+
+    def _frozen_variables(self) -> dict[str, str]:
+        """Every variable this session can see, by name (app over session over script variables, as
+        ``variable_text`` looks them up)."""
+        out = dict(self.app.script_variables)
+        for entities in (self.session_variables, self.app.variables):  # later wins, as in lookups
+            for var in entities:
+                name = var.properties.get("qName")
+                if isinstance(name, str):
+                    out[name] = str(var.properties.get("qDefinition", ""))
+        return out
 
     def state_lookup(self, name: str) -> SelectionState | None:
         """Set-analysis identifiers: alternate state names (and ``$``) → their selections."""
@@ -381,8 +413,8 @@ class DocSession:
         """(text, number) of an expression over the session's possible data; an invalid expression
         gives the engine's error value (``Error: …`` text, NaN)."""
         expanded = expand_dollars(self, expr_text)
-        return evaluate_expression(self.model, self.inference(state), expanded, self.variable_text,
-                                   self.state_lookup)
+        return self._shared("evaluate", {"e": expanded, "s": state}, lambda: evaluate_expression(
+            self.model, self.inference(state), expanded, self.variable_text, self.state_lookup))
 
     def search(self, field: str, match: str, state: str = "$") -> np.ndarray:
         """Symbols of ``field`` matched by a Field.Select search string (text, wildcards, numeric

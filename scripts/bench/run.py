@@ -23,7 +23,8 @@ from pathlib import Path
 
 from common import REPO, Figure
 
-BENCHES = ("handshake", "roundtrip", "jwt", "reload", "calc", "section_access", "bystander", "abac", "sqlload")
+BENCHES = ("handshake", "roundtrip", "jwt", "reload", "calc", "section_access", "bystander", "abac", "sqlload",
+           "dashboard")
 LIBRARIES = ("websockets", "orjson", "uvloop", "numpy", "joserfc", "duckdb", "polars", "pyarrow")
 _MARK = "FIGURES "
 

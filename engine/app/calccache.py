@@ -1,0 +1,191 @@
+"""One calculation cache for every session of every app: results keyed by what determines them.
+
+A key names the model the session sees (the app's model, or the reduced model of its section-access
+grant: one object per distinct grant, see ``engine.app.access``), every selection state, the variables
+and the definition, never the session. Entries hold the model they were computed on and are only served
+to a lookup on that same object, so a result cannot cross a reload or a reduction even if an ``id`` is
+reused. Bounded by bytes (``-S CalcCacheMemory=<MiB>``) and evicted least recently used first.
+
+Concurrent lookups of a key being computed wait for the first computation (one computation per key,
+which is what makes fifty users in one state cost one dashboard).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import orjson
+
+from engine.model.datamodel import DataModel
+from engine.model.selection import Inference
+
+T = TypeVar("T")
+
+#: default bound of the cache (MiB)
+DEFAULT_MEMORY_MIB = 512
+
+#: expressions whose value moves with the clock or a random draw are never cached
+_VOLATILE = re.compile(rb"\b(now|today|rand|random)\s*\(", re.IGNORECASE)
+
+
+def volatile(text: str | bytes) -> bool:
+    """True when ``text`` calls a function whose result is not determined by data and state."""
+    raw = text.encode() if isinstance(text, str) else text
+    return _VOLATILE.search(raw) is not None
+
+
+@dataclass
+class CacheStats:
+    """Counters of ``/healthcheck``'s ``cache`` block and the Prometheus cache families."""
+
+    hits: int = 0
+    lookups: int = 0
+    added: int = 0
+    replaced: int = 0
+    bytes_added: int = 0
+
+
+@dataclass
+class _Entry:
+    owner: DataModel
+    value: Any
+    size: int
+
+
+class CalcCache:
+    """A byte-bounded LRU of calculation results shared by all sessions (thread-safe)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MEMORY_MIB * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.stats = CacheStats()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[Hashable, threading.Event] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def configure(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = max_bytes
+            self._evict()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+    def get(self, key: Hashable, owner: DataModel) -> Any | None:
+        """The value stored for ``key`` on ``owner`` (None when absent); counts a lookup."""
+        with self._lock:
+            return self._get(key, owner)
+
+    def _get(self, key: Hashable, owner: DataModel) -> Any | None:
+        self.stats.lookups += 1
+        entry = self._entries.get(key)
+        if entry is None or entry.owner is not owner:
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry.value
+
+    def put(self, key: Hashable, owner: DataModel, value: Any, size: int | None = None) -> None:
+        size = estimate_size(value) if size is None else size
+        with self._lock:
+            if size > self.max_bytes:
+                return
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old.size
+                self.stats.replaced += 1
+            self._entries[key] = _Entry(owner, value, size)
+            self.bytes += size
+            self.stats.added += 1
+            self.stats.bytes_added += size
+            self._evict()
+
+    def _evict(self) -> None:
+        while self.bytes > self.max_bytes and self._entries:
+            _key, entry = self._entries.popitem(last=False)
+            self.bytes -= entry.size
+
+    def get_or_compute(self, key: Hashable, owner: DataModel, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``, or ``compute()`` stored under it. A lookup that finds the key being
+        computed by another thread waits for that result; an error is raised to its caller only (nothing
+        is stored, and waiters compute for themselves)."""
+        while True:
+            with self._lock:
+                value = self._get(key, owner)
+                if value is not None:
+                    return value
+                pending = self._computing.get(key)
+                if pending is None:
+                    done = self._computing[key] = threading.Event()
+                    break
+            pending.wait()
+            with self._lock:  # the waiter's second look is the same lookup, not another one
+                self.stats.lookups -= 1
+        try:
+            value = compute()
+            self.put(key, owner, value)
+            return value
+        finally:
+            with self._lock:
+                self._computing.pop(key, None)
+            done.set()
+
+    def health(self) -> dict[str, int]:
+        s = self.stats
+        return {"hits": s.hits, "lookups": s.lookups, "added": s.added, "replaced": s.replaced,
+                "bytes_added": s.bytes_added}
+
+
+#: the process's cache (one engine per process; ``configure`` sets its bound from the settings)
+CALC_CACHE = CalcCache()
+
+#: shared objects a cached value points to without owning them
+_SHARED = (DataModel, Inference)
+
+
+def estimate_size(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> int:
+    """Bytes a value holds: numpy buffers, containers and object attributes, once each; models and
+    inferences are shared and not counted (an inference's lazily filled masks are counted where an
+    inference is the cached value itself)."""
+    seen = set() if _seen is None else _seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes) + 112
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return sys.getsizeof(value)
+    if _depth > 8:
+        return 64
+    if _depth == 0 and isinstance(value, dict):
+        try:  # a layout is JSON-shaped: measured in C, about twice its JSON text
+            return 2 * len(orjson.dumps(value))
+        except TypeError:
+            pass
+    if isinstance(value, list | tuple) and len(value) > 32:  # long lists: measured by a sample
+        sample = sum(estimate_size(v, _depth + 1, seen) for v in value[:16])
+        return sys.getsizeof(value) + sample * len(value) // 16
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(estimate_size(k, _depth + 1, seen) + estimate_size(v, _depth + 1, seen)
+                                          for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return sys.getsizeof(value) + sum(estimate_size(v, _depth + 1, seen) for v in value)
+    if isinstance(value, _SHARED) and _depth > 0:
+        return 0
+    attrs = getattr(value, "__dict__", None)
+    if isinstance(attrs, dict):
+        return sys.getsizeof(value) + sum(estimate_size(v, _depth + 1, seen) for v in attrs.values()
+                                          if not callable(v))
+    return sys.getsizeof(value)

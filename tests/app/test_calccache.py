@@ -1,0 +1,212 @@
+"""The shared calculation cache: bounds and counters, sharing between sessions in equal states, and
+property tests that compare cached answers with uncached ones over random calls from several sessions
+in several section-access reductions (in process here; over sockets in ``tests/test_calccache_socket``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.app.app import App, DocSession, ScriptVariable
+from engine.app.calccache import CALC_CACHE, CalcCache, volatile
+from engine.app.library import create_variable, expand_dollars
+from engine.auth import Identity
+from engine.calc.evaluation import evaluate_expression
+from engine.calc.hypercube import HyperCube
+from engine.calc.listobject import ListObject
+from engine.model.datamodel import DataModel
+from tests.modelutil import make_model
+
+ACCESS = {"columns": ["ACCESS", "USERID", "COUNTRY"],
+          "rows": [["ADMIN", "ADMIN", ""], ["USER", "US1", "US"], ["USER", "US2", "US"], ["USER", "UK1", "UK"],
+                   ["USER", "EU1", "UK"], ["USER", "EU1", "DE"], ["USER", "EU2", "UK"], ["USER", "EU2", "DE"]]}
+USERS = ["admin", "us1", "us2", "uk1", "eu1", "eu2", "admin"]
+
+
+def sales_model(scale: int = 1) -> DataModel:
+    rng = np.random.default_rng(7)
+    n = 60
+    countries = ["US", "UK", "DE", "IT"]
+    return make_model({"Sales": {
+        "COUNTRY": [countries[i] for i in rng.integers(0, 4, n)],
+        "PRODUCT": [f"P{i}" for i in rng.integers(0, 6, n)],
+        "SALES_AMOUNT": [int(v) * scale for v in rng.integers(1, 500, n)]}})
+
+
+CUBE = {"qDimensions": [{"qDef": {"qFieldDefs": ["COUNTRY"]}}, {"qDef": {"qFieldDefs": ["PRODUCT"]}}],
+        "qMeasures": [{"qDef": {"qDef": "Sum(SALES_AMOUNT)*$(vS)"}}, {"qDef": {"qDef": "Sum({1} SALES_AMOUNT)"}},
+                      {"qDef": {"qDef": "Sum({Alt} SALES_AMOUNT)+vApp"}}],
+        "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 5, "qHeight": 40}]}
+LIST = {"qDef": {"qFieldDefs": ["PRODUCT"]}, "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1,
+                                                                     "qHeight": 20}]}
+EXPRESSIONS = ["Sum(SALES_AMOUNT)+vApp", "Count({1} DISTINCT COUNTRY)", "Sum({Alt} SALES_AMOUNT)*$(vS)"]
+
+
+def _doc(app: App, user: str) -> DocSession:
+    doc = DocSession(app, Identity(user=user, authenticated=True))
+    create_variable(doc, {"qInfo": {"qType": "variable"}, "qName": "vS", "qDefinition": "1"},
+                    doc.session_variables)
+    return doc
+
+
+def _uncached(doc: DocSession) -> list[bytes]:
+    """The same answers computed without the cache (the session's own inference, fresh objects)."""
+    model = doc.model
+    cube = HyperCube(model, doc.selections.inference("$"), CUBE, variables=doc.variable_text,
+                     states=doc.state_lookup).layout()
+    lst = ListObject(model, doc.selections.inference("$"), LIST).layout()
+    values = [evaluate_expression(model, doc.selections.inference("$"), expand_dollars(doc, e),
+                                  doc.variable_text, doc.state_lookup) for e in EXPRESSIONS]
+    return [orjson.dumps(x) for x in (cube, lst, values)]
+
+
+def _cached(doc: DocSession) -> list[bytes]:
+    cube = doc.render_hypercube(CUBE, "/qHyperCubeDef")
+    pages = doc.hypercube(CUBE).data_pages([{"qTop": 0, "qLeft": 0, "qWidth": 5, "qHeight": 40}])
+    assert orjson.dumps(pages) == orjson.dumps(cube["qDataPages"])
+    lst = doc.render_list_object(LIST, "/qListObjectDef")
+    values = [doc.evaluate(e) for e in EXPRESSIONS]
+    return [orjson.dumps(x) for x in (cube, lst, values)]
+
+
+# -- the cache itself ----------------------------------------------------------------------------------
+
+
+def test_lru_by_bytes_counters_and_owner_identity() -> None:
+    cache = CalcCache(max_bytes=1000)
+    a, b = sales_model(), sales_model()
+    cache.put("k1", a, "x", size=400)
+    cache.put("k2", a, "y", size=400)
+    assert cache.get("k1", a) == "x"             # k1 is now the most recent
+    assert cache.get("k1", b) is None            # another model object never gets k1's value
+    cache.put("k3", a, "z", size=400)            # over the bound: k2 (least recently used) goes
+    assert cache.get("k2", a) is None and cache.get("k3", a) == "z" and cache.bytes == 800
+    cache.put("k3", a, "w", size=100)
+    assert cache.health() == {"hits": 2, "lookups": 4, "added": 4, "replaced": 1, "bytes_added": 1300}
+    cache.put("big", a, "v", size=5000)          # larger than the whole cache: not kept
+    assert cache.get("big", a) is None
+    cache.configure(0)
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def test_concurrent_lookups_of_one_key_compute_once() -> None:
+    cache = CalcCache()
+    model = sales_model()
+    calls: list[int] = []
+    gate = threading.Event()
+
+    def compute() -> str:
+        calls.append(1)
+        gate.wait(5)
+        return "done"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", model, compute)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert results == ["done"] * 8 and len(calls) == 1
+    assert cache.stats.lookups == 8 and cache.stats.hits == 7
+
+
+def test_volatile_expressions_are_recognised() -> None:
+    assert volatile("=Now()") and volatile("Rand ()*2") and volatile("TODAY(1)")
+    assert not volatile("Sum(Nowhere)") and not volatile("Random_Field")
+
+
+def test_second_session_in_the_same_state_shares_the_result_across_reductions_never() -> None:
+    app = App("cc", "cc", model=sales_model(), section_access=ACCESS, script_variables={"vApp": "1"})
+    us1, us2, uk1 = _doc(app, "us1"), _doc(app, "us2"), _doc(app, "uk1")
+    assert us1.model is us2.model and us1.model is not uk1.model
+    first = us1.hypercube(CUBE)
+    hits = CALC_CACHE.stats.hits
+    assert us2.hypercube(CUBE) is first and CALC_CACHE.stats.hits == hits + 1
+    assert uk1.hypercube(CUBE) is not first
+    texts = {c["qText"] for row in uk1.render_hypercube(CUBE, "")["qDataPages"][0]["qMatrix"] for c in row[:1]}
+    assert texts == {"UK"}
+    # a selection moves us2 to another key; us1 keeps its own answer
+    field = us2.model.fields["PRODUCT"]
+    us2.selections.select("$", "PRODUCT", np.asarray([0]))
+    assert us2.hypercube(CUBE) is not first and us1.hypercube(CUBE) is first
+    assert field.cardinal >= 1
+
+
+# -- property test: cached == uncached over random calls of several sessions --------------------------
+
+OPS = st.one_of(
+    st.tuples(st.just("select"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"]),
+              st.lists(st.integers(0, 10), min_size=1, max_size=3)),
+    st.tuples(st.just("select_alt"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"]),
+              st.lists(st.integers(0, 10), min_size=1, max_size=3)),
+    st.tuples(st.just("clear"), st.integers(0, 6)),
+    st.tuples(st.just("lock"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"])),
+    st.tuples(st.just("unlock"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"])),
+    st.tuples(st.just("add_alt"), st.integers(0, 6)),
+    st.tuples(st.just("session_var"), st.integers(0, 6), st.integers(1, 3)),
+    st.tuples(st.just("app_var"), st.integers(0, 4)),
+    st.tuples(st.just("reload"), st.integers(1, 3)),
+    st.tuples(st.just("back"), st.integers(0, 6)),
+)
+
+
+def _apply(app: App, docs: list[DocSession], op: tuple[Any, ...]) -> None:
+    kind = op[0]
+    if kind == "reload":
+        with app.lock:
+            app.model = sales_model(op[1])
+            app.data_version += 1
+        return
+    if kind == "app_var":
+        ScriptVariable(docs[0], "vApp").set_text(str(op[1]))
+        return
+    doc = docs[op[1]]
+    sel = doc.selections
+    if kind in ("select", "select_alt"):
+        state = "Alt" if kind == "select_alt" else "$"
+        if state == "Alt" and "Alt" not in doc.state_names:
+            return
+        n = len(doc.model.fields[op[2]].symbols)
+        sel.select(state, op[2], np.asarray(sorted({i % n for i in op[3]})))
+    elif kind == "clear":
+        sel.clear_all("$")
+    elif kind == "lock":
+        sel.set("$", sel.state("$").with_lock(op[2]))
+    elif kind == "unlock":
+        sel.set("$", sel.state("$").with_unlock(op[2]))
+    elif kind == "add_alt" and "Alt" not in doc.state_names:
+        doc.state_names.append("Alt")
+        doc.states_version += 1
+    elif kind == "session_var":
+        var = next(iter(doc.session_variables))
+        var.set_properties({**var.properties, "qDefinition": str(op[2])})
+    elif kind == "back":
+        sel.back("$")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(st.tuples(OPS, st.integers(0, 6)), min_size=1, max_size=14))
+def test_cached_answers_equal_uncached_ones(ops: list[tuple[tuple[Any, ...], int]]) -> None:
+    app = App("prop", "prop", model=sales_model(), section_access=ACCESS, script_variables={"vApp": "1"})
+    docs = [_doc(app, u) for u in USERS]
+    for op, reader in ops:
+        _apply(app, docs, op)
+        doc = docs[reader]
+        assert _cached(doc) == _uncached(doc), (op, USERS[reader])
+    for doc in docs:  # every session at the end, each in its own reduction and state
+        assert _cached(doc) == _uncached(doc)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    CALC_CACHE.clear()
+    yield
+    CALC_CACHE.clear()
