@@ -1,6 +1,6 @@
 """Script-only functions that need the reload's state: AutoNumber counters, mapping tables
 (MapSubString), loaded tables (LookUp), files through the reload's ``PathPolicy`` (FileSize,
-FileTime, the Qvd* header readers), Evaluate, EngineVersion and IsPartialReload.
+FileTime, the Qvd* header readers), Evaluate and EngineVersion (IsPartialReload lives with the runner's state in context.py).
 
 They join the script contexts' function table (``context._FUNCTIONS``), so the coverage report and
 the evaluator see them like every other script function. File functions resolve every path with
@@ -177,12 +177,6 @@ def f_engineversion(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return Duals.from_texts(np.full(ctx.nrows, version, dtype=object))
 
 
-def f_ispartialreload(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
-    """-1 in a partial reload, else 0 (the runner sets ``partial_reload`` for one)."""
-    partial = bool(getattr(ctx.runner, "partial_reload", False))
-    return Duals.booleans(np.full(ctx.nrows, partial))
-
-
 # ==================================================================================================
 # Files, always through the reload's PathPolicy
 
@@ -283,7 +277,6 @@ _FUNCTIONS.update({
     "LOOKUP": f_lookup,
     "EVALUATE": f_evaluate,
     "ENGINEVERSION": f_engineversion,
-    "ISPARTIALRELOAD": f_ispartialreload,
     "FILESIZE": f_filesize,
     "FILETIME": f_filetime,
     "QVDCREATETIME": f_qvdcreatetime,
