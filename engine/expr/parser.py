@@ -11,6 +11,7 @@ All binary operators are left-associative.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from .ast import (
@@ -31,18 +32,18 @@ from .ast import (
     SetOp,
     UnaryOp,
 )
-from .lexer import ExprSyntaxError, Kind, Token, tokenize
+from .lexer import NAME_KINDS, ExprSyntaxError, Kind, Token, tokenize
 
 _RELATIONAL = ("=", "<>", "<", ">", "<=", ">=")
 _RELATIONAL_WORDS = ("LIKE", "PRECEDES", "FOLLOWS")
 _QUALIFIERS = ("DISTINCT", "NODISTINCT", "TOTAL", "ALL")
-_NAME_KINDS = (Kind.IDENT, Kind.BRACKETED, Kind.DQUOTED, Kind.BACKQUOTED)
+_NAME_KINDS = NAME_KINDS
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tokens: Sequence[Token] | None = None) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text) if tokens is None else tokens
         self.i = 0
 
     # -- token helpers ---------------------------------------------------------------------------
@@ -377,3 +378,10 @@ class _Parser:
 def parse_expression(text: str) -> Node:
     """Parse one expression (a leading ``=`` is ignored); raises ``ExprSyntaxError``."""
     return _Parser(text).parse()
+
+
+def parse_tokens(text: str, tokens: Sequence[Token]) -> Node:
+    """Parse an expression already tokenized (a load script's statement tokenizer cut it out of its
+    statement): ``tokens`` are offsets into ``text`` and end with EOF. Same result and errors as
+    :func:`parse_expression` on ``text``, since both use the one tokenizer."""
+    return _Parser(text, tokens).parse()

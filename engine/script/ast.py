@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.expr.lexer import Token
+
 # re-exported: the spec lives with the readers it configures
 from engine.sources.spec import FormatSpec as FormatSpec
 
 
 @dataclass(frozen=True)
 class Expr:
-    """An expression's text and its offset in the script (or in the expanded statement)."""
+    """An expression's text and its offset in the script (or in the expanded statement).
+
+    ``tokens``: the statement tokenizer's tokens of the text (offsets relative to it, ending with EOF)
+    when the parser cut it out of a statement, so the expression parser reads them instead of scanning
+    the text a second time; None for text made up by the runner."""
 
     text: str
     pos: int
+    tokens: tuple[Token, ...] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import re
 
+from engine.expr.lexer import NAME_KINDS, QUOTED_NAME_KINDS
 from engine.script import ast as A
-from engine.script.lexer import ScriptSyntaxError, Token, tokenize
+from engine.script.lexer import Kind, ScriptSyntaxError, Token, tokenize
 
 LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
 _ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "unicode": "utf-16", "ansi": "cp1252", "oem": "cp850",
               "mac": "mac_roman"}
 _FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv",
             "xmlsimple"}
+#: tokens that can be a label, a table or a field name (a 'string' names one in statements)
+_LABEL_KINDS = (*NAME_KINDS, Kind.STRING)
+#: tokens that are a quoted file path
+_PATH_KINDS = (*QUOTED_NAME_KINDS, Kind.STRING)
 #: ``@start:end`` (an optional type letter after it): a field of a fixed-record file by position
 _FIXED_FIELD = re.compile(r"@\d+:\d+[A-Za-z]?(?=[\s,;]|$)")
 
@@ -39,13 +44,13 @@ class Parser:
 
     def advance(self) -> Token:
         t = self.toks[self.i]
-        if t.kind != "eof":
+        if t.kind is not Kind.EOF:
             self.i += 1
         return t
 
     def error(self, expected: str, tok: Token | None = None) -> ScriptSyntaxError:
         tok = tok or self.tok
-        shown = tok.value if tok.kind != "eof" else "EOF"
+        shown = tok.value if tok.kind is not Kind.EOF else "EOF"
         return ScriptSyntaxError(f"Unexpected token: '{shown}', expected {expected}", tok.start,
                                  tok.end - tok.start)
 
@@ -64,7 +69,7 @@ class Parser:
         return self.advance()
 
     def at_op(self, op: str) -> bool:
-        return self.tok.kind == "op" and self.tok.value == op
+        return self.tok.kind is Kind.OP and self.tok.value == op
 
     def accept_op(self, op: str) -> bool:
         if self.at_op(op):
@@ -78,7 +83,7 @@ class Parser:
         return self.advance()
 
     def at_end(self) -> bool:
-        return self.tok.kind == "eof" or self.at_op(";")
+        return self.tok.kind is Kind.EOF or self.at_op(";")
 
     def expect_end(self) -> None:
         if not self.at_end():
@@ -86,15 +91,17 @@ class Parser:
 
     def name(self, what: str = "a name") -> str:
         t = self.tok
-        if t.kind in ("word", "name", "str"):
+        if t.kind in _LABEL_KINDS:
             self.advance()
             return t.value
         raise self.error(what)
 
     def span(self, a: int, b: int) -> A.Expr:
-        """The source text of tokens ``a`` .. ``b - 1``."""
+        """The source text of tokens ``a`` .. ``b - 1``, with those tokens (relative to the text)."""
         start, end = self.toks[a].start, self.toks[b - 1].end
-        return A.Expr(self.text[start - self.base:end - self.base], start)
+        text = self.text[start - self.base:end - self.base]
+        toks = tuple(t.moved(-start) for t in self.toks[a:b]) + (Token(Kind.EOF, "", len(text), len(text)),)
+        return A.Expr(text, start, toks)
 
     def expr_until(self, stop_words: tuple[str, ...] = (), stop_ops: tuple[str, ...] = (",",),
                    what: str = "an expression") -> A.Expr:
@@ -103,14 +110,14 @@ class Parser:
         depth = 0
         while True:
             t = self.tok
-            if t.kind == "eof" or (t.kind == "op" and t.value == ";" and depth == 0):
+            if t.kind is Kind.EOF or (t.kind is Kind.OP and t.value == ";" and depth == 0):
                 break
-            if depth == 0 and (t.kind == "op" and t.value in stop_ops or t.kind == "word"
+            if depth == 0 and (t.kind is Kind.OP and t.value in stop_ops or t.kind is Kind.IDENT
                                and t.value.lower() in stop_words):
                 break
-            if t.kind == "op" and t.value == "(":
+            if t.kind is Kind.OP and t.value == "(":
                 depth += 1
-            elif t.kind == "op" and t.value == ")":
+            elif t.kind is Kind.OP and t.value == ")":
                 if depth == 0:
                     break
                 depth -= 1
@@ -135,17 +142,17 @@ class Parser:
     # --- statements --------------------------------------------------------------------------
     def statement(self) -> A.Statement:
         t = self.tok
-        if t.kind == "eof":
+        if t.kind is Kind.EOF:
             raise self.error("a statement")
         label = None
-        if t.kind in ("word", "name", "str") and self.peek().kind == "op" and self.peek().value == ":":
+        if t.kind in _LABEL_KINDS and self.peek().kind is Kind.OP and self.peek().value == ":":
             label = t.value
             self.advance()
             self.advance()
             if self.at_word("declare"):
                 return self.st_declare(label)
             return self.load_with_prefixes(label)
-        if t.kind != "word":
+        if t.kind is not Kind.IDENT:
             raise self.error("a statement")
         w = t.value.lower()
         handler = getattr(self, f"st_{w}", None)
@@ -155,7 +162,7 @@ class Parser:
                  "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy",
                  "generic", "intervalmatch", "hierarchybelongsto", "merge"):
             return self.load_with_prefixes(None)
-        if self.peek().kind == "op" and self.peek().value == "=":
+        if self.peek().kind is Kind.OP and self.peek().value == "=":
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
             m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
@@ -240,7 +247,7 @@ class Parser:
         out = []
         while not self.at_end():
             t = self.tok
-            if t.kind == "op" and t.value == "*":
+            if t.kind is Kind.OP and t.value == "*":
                 out.append("*")
                 self.advance()
             else:
@@ -309,15 +316,15 @@ class Parser:
     def path(self) -> str:
         """A file path: quoted/bracketed, or bare up to blank or '('."""
         t = self.tok
-        if t.kind in ("str", "name"):
+        if t.kind in _PATH_KINDS:
             self.advance()
             return t.value
-        if t.kind == "eof":
+        if t.kind is Kind.EOF:
             raise self.error("a file path")
         start = t.start - self.base
         m = re.compile(r"[^\s(;]+").match(self.text, start)
         end = start + len(m.group(0))
-        while self.tok.kind != "eof" and self.tok.start - self.base < end:
+        while self.tok.kind is not Kind.EOF and self.tok.start - self.base < end:
             self.advance()
         return self.text[start:end]
 
@@ -328,7 +335,7 @@ class Parser:
         save = self.i
         has_from = False
         j = self.i
-        while self.toks[j].kind != "eof":
+        while self.toks[j].kind is not Kind.EOF:
             if self.toks[j].is_word("from"):
                 has_from = True
                 break
@@ -756,7 +763,7 @@ class Parser:
                 n = 1
                 if self.accept_op(","):
                     num = self.advance()
-                    if num.kind != "num":
+                    if num.kind is not Kind.NUMBER:
                         raise self.error("a number", num)
                     n = int(float(num.value))
                 self.expect_op(")")
@@ -796,7 +803,7 @@ class Parser:
                 self.advance()
                 if self.at_op("("):
                     self.expr_until(("load", "select", "sql", "mapping"), ())
-            elif (t.kind in ("word", "name", "str") and label is None and self.peek().kind == "op"
+            elif (t.kind in _LABEL_KINDS and label is None and self.peek().kind is Kind.OP
                   and self.peek().value == ":"):
                 label = t.value
                 self.advance()
@@ -824,7 +831,7 @@ class Parser:
         distinct = self.accept_word("distinct")
         fields = []
         while True:
-            if self.at_op("*") and (self.peek().kind == "eof" or self.peek().kind == "op"
+            if self.at_op("*") and (self.peek().kind is Kind.EOF or self.peek().kind is Kind.OP
                                     and self.peek().value in (",", ";")
                                     or self.peek().is_word(*LOAD_CLAUSES)):
                 self.advance()
@@ -832,7 +839,7 @@ class Parser:
             elif (pos := _FIXED_FIELD.match(self.text, self.tok.start - self.base)) is not None:
                 # a fixed-record field by position, @start:end: read as the field named so
                 start = self.tok.start
-                while self.tok.kind != "eof" and self.tok.start - self.base < pos.end():
+                while self.tok.kind is not Kind.EOF and self.tok.start - self.base < pos.end():
                     self.advance()
                 ref = A.Expr(f"[{pos.group(0)}]", start)
                 if self.accept_word("as"):
@@ -846,7 +853,7 @@ class Parser:
                 if self.accept_word("as"):
                     fields.append(A.FieldItem(e, self.name("a field name"), True))
                 else:
-                    single = b - a == 1 and self.toks[a].kind in ("word", "name")
+                    single = b - a == 1 and self.toks[a].kind in NAME_KINDS
                     fields.append(A.FieldItem(e, self.toks[a].value if single else e.text))
             if not self.accept_op(","):
                 break
@@ -856,9 +863,9 @@ class Parser:
             self.advance()
             path = self.path()
             ld.source = A.FileSource(path, self.format_spec())
-        elif t.kind == "word" and t.value.lower() == "inline":
+        elif t.kind is Kind.IDENT and t.value.lower() == "inline":
             self.advance()
-            if self.tok.kind != "inline":
+            if self.tok.kind is not Kind.INLINE:
                 raise self.error("'[' after INLINE")
             data = self.advance().value
             ld.source = A.InlineSource(data, self.format_spec())
@@ -900,9 +907,9 @@ class Parser:
         spec.given = True
         while not self.at_op(")"):
             t = self.tok
-            if t.kind == "eof":
+            if t.kind is Kind.EOF:
                 raise self.error("')'")
-            w = t.value.lower() if t.kind == "word" else ""
+            w = t.value.lower() if t.kind is Kind.IDENT else ""
             if w in _FORMATS:
                 self.advance()
                 spec.fmt = "xml" if w == "xmlsimple" else w
@@ -939,13 +946,13 @@ class Parser:
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                spec.header_lines = int(float(n.value)) if n.kind == "num" else int(n.is_word("line"))
+                spec.header_lines = int(float(n.value)) if n.kind is Kind.NUMBER else int(n.is_word("line"))
                 self.accept_word("lines", "line")
             elif w == "record":
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                if n.kind == "num":
+                if n.kind is Kind.NUMBER:
                     count = max(1, int(float(n.value)))
                     if self.accept_word("lines", "line"):
                         spec.record_lines = count
@@ -965,7 +972,7 @@ class Parser:
                 # record is / filters(...) / other items: skip to the next comma
                 depth = 0
                 while not (depth == 0 and (self.at_op(",") or self.at_op(")"))):
-                    if self.tok.kind == "eof":
+                    if self.tok.kind is Kind.EOF:
                         raise self.error("')'")
                     if self.at_op("("):
                         depth += 1

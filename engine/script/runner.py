@@ -41,6 +41,7 @@ from engine.expr.formatting import interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
 from engine.expr.lexer import ExprSyntaxError
 from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
+from engine.expr.parser import parse_tokens
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
@@ -335,7 +336,7 @@ class Runner:
     # --- expressions --------------------------------------------------------------------------
     def parse_expr(self, e: A.Expr) -> Node:
         try:
-            return _parse_expression(e.text)
+            return _parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens)
         except ExprSyntaxError as err:
             raise ScriptSyntaxError(err.message, e.pos + max(0, err.position)) from err
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.expr import parse_expression
 from engine.expr.lexer import ExprSyntaxError
+from engine.expr.parser import parse_tokens
 from engine.script import ast as A
 from engine.script.lexer import ScriptSyntaxError, find_tabs
 from engine.script.parser import parse_statement
@@ -90,7 +91,7 @@ def _statement_errors(text: str, start: int) -> list[tuple[int, int, str]]:
         if "$(" in e.text:
             continue
         try:
-            parse_expression(e.text)
+            parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens)
         except ExprSyntaxError as err:
             out.append((e.pos + max(0, err.position), 1, err.message))
     return out
