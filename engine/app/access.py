@@ -385,7 +385,7 @@ def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
         idx = keep_rows[name]
         nrows = src.nrows if idx is None else len(idx)
         tables.append(Table(name, out, nrows, comment=src.comment, is_synthetic=src.is_synthetic))
-    reduced = DataModel(tables, fields)
+    reduced = DataModel(tables, fields, loose_tables=model.loose_tables, search_excluded=model.search_excluded)
     for f in reduced.fields.values():
         if "$key" in f.tags and f.name not in reduced.key_fields:
             f.tags = [t for t in f.tags if t != "$key"]

@@ -171,11 +171,16 @@ def select_search(state: SelectionState, model: DataModel, inf: Inference, field
     return state.with_selection(field, hits)
 
 
+def _searchable(model: DataModel) -> list[str]:
+    """The fields a search without a field list looks in: all but those ``Search Exclude`` left out."""
+    return [f for f in model.fields if f not in model.search_excluded]
+
+
 def search_results(model: DataModel, inf: Inference, fields: list[str], terms: list[str], *,
                    offset: int = 0, count: int = 10, max_matches: int = 5) -> dict:
     """``Doc.SearchResults``: per field, the existing values in which any term starts a word
     (case-insensitive), grouped as the engine's one ``DatasetType`` group; paging over fields."""
-    names = [f for f in (fields or list(model.fields)) if f in model.fields and not model.fields[f].is_system]
+    names = [f for f in (fields or _searchable(model)) if f in model.fields and not model.fields[f].is_system]
     items = []
     for name in names:
         per_term = [list_search_mask(model, name, term) & inf.exists(name) for term in terms if term.strip()]
@@ -202,7 +207,7 @@ def search_suggestions(model: DataModel, inf: Inference, fields: list[str], term
     """``Doc.SearchSuggest``: existing values that complete the last term."""
     term = terms[-1] if terms else ""
     out: list[dict] = []
-    for name in (fields or list(model.fields)):
+    for name in (fields or _searchable(model)):
         if name not in model.fields or not term.strip() or len(out) >= limit:
             continue
         found = np.flatnonzero(list_search_mask(model, name, term) & inf.exists(name))

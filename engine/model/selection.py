@@ -21,6 +21,7 @@ import numpy as np
 from engine.model import kernels
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex, model_index
+from engine.model.loose import loose_view
 
 # State codes of ``Inference.states``; ``STATE_LETTERS[code]`` is the engine's StateEnumType letter.
 LOCKED, SELECTED, OPTION, DESELECTED, ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED = range(8)
@@ -305,6 +306,8 @@ class _Propagation:
 
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
     """Propagate ``state`` (on top of the ``base`` reduction) over the model's tables."""
+    if model.loose_tables:
+        return _infer_loose(model, state, base)
     idx = model_index(model)
     cons: dict[str, np.ndarray] = {}
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
@@ -341,6 +344,40 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     return inf
 
 
+def _infer_loose(model: DataModel, state: SelectionState, base: Reduction | None) -> Inference:
+    """:func:`infer` on a model with loose tables: propagate over :func:`loose_view`, then give each
+    loose table the rows every one of its fields allows (for charts over it) and keep the per-field
+    rows for its fields' possible values."""
+    view, parts = loose_view(model)
+    vbase = None
+    if base is not None:
+        rows: dict[str, np.ndarray] = {}
+        for t, m in base.rows.items():
+            rows.update(dict.fromkeys(parts[t].values(), m) if t in parts else {t: m})
+        vbase = Reduction(rows, base.symbols)
+    vinf = infer(view, state, vbase)
+    masks: dict[str, np.ndarray] = {}
+    field_masks: dict[tuple[str, str], np.ndarray] = {}
+    for t in model.tables:
+        if t not in parts:
+            got = vinf.rows(t)
+            if got is not None:
+                masks[t] = got
+            continue
+        own: list[np.ndarray] = []
+        for f, part in parts[t].items():
+            got = vinf.rows(part)
+            if got is not None:
+                field_masks[(t, f)] = got
+                own.append(got)
+        both = _and_all(own)
+        if both is not None:
+            masks[t] = both
+    inf = Inference(model, state, base, masks, frozenset(masks))
+    inf._field_masks = field_masks
+    return inf
+
+
 class Inference:
     """The result of :func:`infer`: possible rows per table and symbol states per field.
 
@@ -364,6 +401,8 @@ class Inference:
         #: the propagation's final messages (see ``_Propagation``); None: no propagation ran
         self._msgs: dict[tuple[str, str], np.ndarray | None] | None = None
         self._exist_tables: frozenset[str] = frozenset()
+        #: (loose table, field) → the rows of the table that field's own constraints allow
+        self._field_masks: dict[tuple[str, str], np.ndarray] = {}
 
     # --- rows ------------------------------------------------------------------------------------
     def rows(self, table: str) -> np.ndarray | None:
@@ -434,6 +473,13 @@ class Inference:
             n = self._idx.nsym(field_name)
             hit = np.zeros(n + 1, dtype=bool)
             for t in self.model.field_tables.get(field_name, ()):
+                if t in self.model.loose_tables:
+                    fm = self._field_masks.get((t, field_name))
+                    if fm is None:
+                        hit |= self._idx.present(t, field_name)
+                    else:
+                        hit[self.model.tables[t].columns.raw(field_name).take(np.flatnonzero(fm))] = True
+                    continue
                 m = self._masks.get(t)
                 if m is None:
                     hit |= self._idx.present(t, field_name)

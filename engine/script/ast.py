@@ -101,6 +101,10 @@ class Prefixes:
     generic: bool = False
     partial: str | None = None                       # 'add' | 'replace' | 'merge'
     partial_only: bool = False
+    semantic: bool = False
+    merge_keys: list[str] = field(default_factory=list)  # MERGE ... ON keys
+    merge_seq: str | None = None  # MERGE (SequenceNoField, ...)
+    merge_seq_var: str | None = None  # MERGE (..., SequenceNoVar)
 
 
 @dataclass
@@ -323,6 +327,31 @@ class Unsupported:
 
 
 @dataclass
+class Loosen:
+    """``Loosen Table a, b``: the tables are loosely coupled in the data model."""
+
+    tables: list[str]
+
+
+@dataclass
+class SearchRule:
+    """``Search Include|Exclude fields``: which fields smart search looks in (last match wins)."""
+
+    patterns: list[str]
+    include: bool
+
+
+@dataclass
+class Conditional:
+    """``When|Unless condition statement``: the statement runs only if the condition is true (when) or
+    false (unless)."""
+
+    mode: str  # 'when' | 'unless'
+    cond: Expr
+    statement: Statement
+
+
+@dataclass
 class Include:
     path: str
     must: bool
@@ -421,7 +450,7 @@ class EndSwitch:
 Statement = (
     Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
     | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
-    | Directory | Execute | Binary | Declare | Derive
+    | Directory | Execute | Binary | Declare | Derive | Loosen | SearchRule | Conditional
     | Unsupported | Include | If | ElseIf | Else
     | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
 )

@@ -7,6 +7,8 @@ language's parser when the caller wants them verified.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from engine.expr.lexer import NAME_KINDS, QUOTED_NAME_KINDS
 from engine.script import ast as A
@@ -23,6 +25,120 @@ _LABEL_KINDS = (*NAME_KINDS, Kind.STRING)
 _PATH_KINDS = (*QUOTED_NAME_KINDS, Kind.STRING)
 #: ``@start:end`` (an optional type letter after it): a field of a fixed-record file by position
 _FIXED_FIELD = re.compile(r"@\d+:\d+[A-Za-z]?(?=[\s,;]|$)")
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """One statement or prefix of the Qlik script reference, as the parser knows it.
+
+    ``forms``: the reference's names for what starts with this word; ``kind``: "regular", "prefix" or
+    "control"; ``parser``: the :class:`Parser` method that reads it ("" when the statement splitter
+    consumes it, like REM); ``runs``: False when the reload fails naming it (the ``note`` says why);
+    ``note``: a limit worth knowing."""
+
+    word: str
+    forms: tuple[str, ...]
+    kind: str
+    parser: str
+    runs: bool = True
+    note: str = ""
+
+
+_LOAD = "load_with_prefixes"
+_KEYWORDS = (
+    # regular statements
+    Keyword("alias", ("Alias",), "regular", "st_alias"),
+    Keyword("autonumber", ("AutoNumber",), "regular", "st_autonumber"),
+    Keyword("binary", ("Binary",), "regular", "st_binary"),
+    Keyword("comment", ("Comment field", "Comment table"), "regular", "st_comment"),
+    Keyword("connect", ("Connect",), "regular", "st_connect"),
+    Keyword("odbc", ("ODBC Connect",), "regular", "st_odbc"),
+    Keyword("oledb", ("OLEDB Connect",), "regular", "st_odbc"),
+    Keyword("custom", ("Custom Connect",), "regular", "st_custom"),
+    Keyword("lib", ("Lib Connect",), "regular", "st_lib"),
+    Keyword("declare", ("Declare",), "regular", "st_declare"),
+    Keyword("derive", ("Derive",), "regular", "st_derive"),
+    Keyword("direct", ("Direct Query",), "regular", "st_direct", runs=False,
+            note="Direct Discovery needs a live database behind each chart; the reload fails naming it"),
+    Keyword("directory", ("Directory",), "regular", "st_directory"),
+    Keyword("disconnect", ("Disconnect",), "regular", "st_disconnect"),
+    Keyword("drop", ("Drop field", "Drop table"), "regular", "st_drop"),
+    Keyword("execute", ("Execute",), "regular", "st_execute",
+            note="refused unless the engine is started with -S AllowExecute=1"),
+    Keyword("flushlog", ("FlushLog",), "regular", "st_flushlog", note="the log is never buffered: no effect"),
+    Keyword("force", ("Force",), "regular", "st_force"),
+    Keyword("let", ("Let",), "regular", "st_let"),
+    Keyword("load", ("Load",), "regular", "st_load"),
+    Keyword("loosen", ("Loosen Table",), "regular", "st_loosen",
+            note="selections do not cross a loose table; charts still read its rows together"),
+    Keyword("map", ("Map ... using",), "regular", "st_map"),
+    Keyword("nullasnull", ("NullAsNull",), "regular", "st_nullasvalue"),
+    Keyword("nullasvalue", ("NullAsValue",), "regular", "st_nullasvalue"),
+    Keyword("qualify", ("Qualify",), "regular", "st_qualify"),
+    Keyword("rem", ("Rem",), "regular", "", note="cut out by the statement splitter"),
+    Keyword("rename", ("Rename field", "Rename table"), "regular", "st_rename"),
+    Keyword("search", ("Search",), "regular", "st_search"),
+    Keyword("section", ("Section",), "regular", "st_section"),
+    Keyword("select", ("Select",), "regular", "st_load"),
+    Keyword("set", ("Set",), "regular", "st_set"),
+    Keyword("sleep", ("Sleep",), "regular", "st_sleep"),
+    Keyword("sql", ("SQL",), "regular", "st_load"),
+    Keyword("sqlcolumns", ("SQLColumns",), "regular", "st_load"),
+    Keyword("sqltables", ("SQLTables",), "regular", "st_load"),
+    Keyword("sqltypes", ("SQLTypes",), "regular", "st_load"),
+    Keyword("star", ("Star",), "regular", "st_star"),
+    Keyword("store", ("Store",), "regular", "st_store"),
+    Keyword("tag", ("Tag",), "regular", "st_tag"),
+    Keyword("trace", ("Trace",), "regular", "st_trace"),
+    Keyword("unmap", ("Unmap",), "regular", "st_unmap"),
+    Keyword("unqualify", ("Unqualify",), "regular", "st_unqualify"),
+    Keyword("untag", ("Untag",), "regular", "st_untag"),
+    # prefixes
+    Keyword("add", ("Add",), "prefix", _LOAD),
+    Keyword("buffer", ("Buffer",), "prefix", _LOAD, note="the statement runs every time; no QVD cache"),
+    Keyword("concatenate", ("Concatenate",), "prefix", _LOAD),
+    Keyword("crosstable", ("Crosstable",), "prefix", _LOAD),
+    Keyword("first", ("First",), "prefix", _LOAD),
+    Keyword("generic", ("Generic",), "prefix", _LOAD),
+    Keyword("hierarchy", ("Hierarchy",), "prefix", _LOAD),
+    Keyword("hierarchybelongsto", ("HierarchyBelongsTo",), "prefix", _LOAD),
+    Keyword("inner", ("Inner",), "prefix", _LOAD),
+    Keyword("intervalmatch", ("IntervalMatch",), "prefix", _LOAD),
+    Keyword("join", ("Join",), "prefix", _LOAD),
+    Keyword("keep", ("Keep",), "prefix", _LOAD),
+    Keyword("left", ("Left",), "prefix", _LOAD),
+    Keyword("mapping", ("Mapping",), "prefix", _LOAD),
+    Keyword("merge", ("Merge",), "prefix", _LOAD),
+    Keyword("noconcatenate", ("NoConcatenate",), "prefix", _LOAD),
+    Keyword("outer", ("Outer",), "prefix", _LOAD),
+    Keyword("replace", ("Replace",), "prefix", _LOAD),
+    Keyword("right", ("Right",), "prefix", _LOAD),
+    Keyword("sample", ("Sample",), "prefix", _LOAD),
+    Keyword("semantic", ("Semantic",), "prefix", _LOAD),
+    Keyword("unless", ("Unless",), "prefix", "st_when"),
+    Keyword("when", ("When",), "prefix", "st_when"),
+    # control statements
+    Keyword("call", ("Call",), "control", "st_call"),
+    Keyword("do", ("Do..loop",), "control", "st_do"),
+    Keyword("loop", ("Do..loop",), "control", "st_loop"),
+    Keyword("exit", ("Exit script", "Exit for", "Exit do", "Exit sub"), "control", "st_exit"),
+    Keyword("for", ("For..next", "For each..next"), "control", "st_for"),
+    Keyword("next", ("For..next",), "control", "st_next"),
+    Keyword("if", ("If..then..elseif..else..end if",), "control", "st_if"),
+    Keyword("elseif", ("If..then..elseif..else..end if",), "control", "st_elseif"),
+    Keyword("else", ("If..then..elseif..else..end if",), "control", "st_else"),
+    Keyword("endif", ("If..then..elseif..else..end if",), "control", "st_endif"),
+    Keyword("end", ("End if", "End sub", "End switch"), "control", "st_end"),
+    Keyword("sub", ("Sub..end sub",), "control", "st_sub"),
+    Keyword("endsub", ("Sub..end sub",), "control", "st_endsub"),
+    Keyword("switch", ("Switch..case..default..end switch",), "control", "st_switch"),
+    Keyword("case", ("Switch..case..default..end switch",), "control", "st_case"),
+    Keyword("default", ("Switch..case..default..end switch",), "control", "st_default"),
+    Keyword("endswitch", ("Switch..case..default..end switch",), "control", "st_endswitch"),
+)
+#: every statement and prefix keyword (first word, lower case) → how the parser handles it; the
+#: parser dispatches on this table and ``scripts/script_coverage.py`` prints it
+STATEMENT_KEYWORDS: dict[str, Keyword] = {k.word: k for k in _KEYWORDS}
 
 
 class Parser:
@@ -154,14 +270,12 @@ class Parser:
             return self.load_with_prefixes(label)
         if t.kind is not Kind.IDENT:
             raise self.error("a statement")
-        w = t.value.lower()
-        handler = getattr(self, f"st_{w}", None)
-        if handler is not None:
+        kw = STATEMENT_KEYWORDS.get(t.value.lower())
+        if kw is not None and kw.parser:
+            if kw.parser == _LOAD:
+                return self.load_with_prefixes(None)
+            handler: Callable[[], A.Statement] = getattr(self, kw.parser)
             return handler()
-        if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
-                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy",
-                 "generic", "intervalmatch", "hierarchybelongsto", "merge"):
-            return self.load_with_prefixes(None)
         if self.peek().kind is Kind.OP and self.peek().value == "=":
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
@@ -495,7 +609,47 @@ class Parser:
         self.expect_end()
         return A.Derive(fields, tags, definition)
 
-    st_loosen = st_search = st_semantic = _unsupported
+    def st_loosen(self) -> A.Loosen:
+        self.advance()
+        self.expect_word("table", "tables")
+        names = self.name_list()
+        self.expect_end()
+        return A.Loosen(names)
+
+    def st_search(self) -> A.SearchRule:
+        self.advance()
+        include = self.expect_word("include", "exclude").value.lower() == "include"
+        return A.SearchRule(self._field_patterns(), include)
+
+    def st_direct(self) -> A.Unsupported:
+        self.advance()
+        self.expect_word("query")
+        self.i = len(self.toks) - 1
+        return A.Unsupported("DIRECT QUERY")
+
+    def st_when(self) -> A.Conditional:
+        """``When|Unless condition statement``: the condition ends where a statement keyword follows
+        a complete operand (``when A=1 LOAD ...``, ``unless Left(x, 1) = 'a' DROP TABLE T``)."""
+        mode = self.advance().value.lower()
+        a = self.i
+        depth = 0
+        while True:
+            t = self.tok
+            if t.kind is Kind.EOF or self.at_op(";"):
+                raise self.error("a statement after the condition")
+            starts = t.kind is Kind.IDENT and t.value.lower() in STATEMENT_KEYWORDS or (
+                t.kind in _LABEL_KINDS and self.peek().is_op(":"))        # a label: `when c T: LOAD ...`
+            if depth == 0 and self.i > a and starts:
+                prev = self.toks[self.i - 1]
+                if prev.kind is not Kind.OP or prev.value == ")":
+                    break
+            if self.at_op("("):
+                depth += 1
+            elif self.at_op(")"):
+                depth -= 1
+            self.advance()
+        cond = self.span(a, self.i)
+        return A.Conditional(mode, cond, self.statement())
 
     def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
         out = []
@@ -725,6 +879,18 @@ class Parser:
         self.expect_op(")")
         return out
 
+    def _merge_args(self, p: A.Prefixes) -> None:
+        """``Merge [only] [(SequenceNoField [, SequenceNoVar])] On key {, key}``."""
+        if self.accept_op("("):
+            p.merge_seq = self.name("a sequence number field")
+            if self.accept_op(","):
+                p.merge_seq_var = self.name("a variable name")
+            self.expect_op(")")
+        self.expect_word("on")
+        p.merge_keys = [self.name("a key field")]
+        while self.accept_op(","):
+            p.merge_keys.append(self.name("a key field"))
+
     def load_with_prefixes(self, label: str | None) -> A.Load:
         p = A.Prefixes()
         while True:
@@ -794,11 +960,14 @@ class Parser:
             elif t.is_word("generic"):
                 self.advance()
                 p.generic = True
+            elif t.is_word("semantic"):
+                self.advance()
+                p.semantic = True
             elif t.is_word("add", "replace", "merge"):
                 p.partial = self.advance().value.lower()
                 p.partial_only = self.accept_word("only")
                 if p.partial == "merge":
-                    raise self.error("a supported prefix (MERGE is not supported)", t)
+                    self._merge_args(p)
             elif t.is_word("buffer"):
                 self.advance()
                 if self.at_op("("):

@@ -43,6 +43,7 @@ from engine.expr.lexer import ExprSyntaxError
 from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.expr.parser import parse_tokens
 from engine.model.datamodel import DataModel
+from engine.model.semantic import SEMANTIC_TAG
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
 from engine.script import prefixes
@@ -290,6 +291,8 @@ class Runner:
         self.force_case: str | None = None
         self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
         self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
+        self.loose: list[str] = []                             # LOOSEN TABLE, by current table name
+        self.search_rules: list[tuple[str, bool]] = []        # (pattern, include?), last match wins
         self._current: tuple[Program, RawStatement] | None = None
 
     # --- helpers used by contexts -------------------------------------------------------------
@@ -776,6 +779,7 @@ class Runner:
                     t.columns = {(new if k == old else k): v for k, v in t.columns.items()}
 
     def _rename_table(self, dom: dict[str, ScriptTable], old: str, new: str) -> None:
+        self.loose = [new if t == old else t for t in self.loose]
         items = [(new if k == old else k, v) for k, v in dom.items()]
         dom.clear()
         dom.update(items)
@@ -1002,6 +1006,20 @@ class Runner:
             name = self._unique_table_name(f"{f}.{st.definition}", self.tables)
             self.tables[name] = ScriptTable(name, cols, len(sym))
 
+    def do_loosen(self, st: A.Loosen) -> None:
+        for name in st.tables:
+            if name not in self.tables:
+                raise StatementError(f"Table '{name}' not found", TABLE_NOT_FOUND)
+            if name not in self.loose:
+                self.loose.append(name)
+
+    def do_searchrule(self, st: A.SearchRule) -> None:
+        self.search_rules += [(pat, st.include) for pat in st.patterns]
+
+    def do_conditional(self, st: A.Conditional) -> None:
+        if self.truth(st.cond) == (st.mode == "when"):
+            self.simple(st.statement)
+
     def do_unsupported(self, st: A.Unsupported) -> None:
         raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
 
@@ -1054,11 +1072,15 @@ class Runner:
                             "Statement skipped (runs only in a partial reload)")
             return
         frame, default_name = self.source_frame(bottom)
+        names: list[str] = []
+        cols: list[Column] = []
+        n = 0
         for ld in reversed(chain):
             self.check_cancel()
             names, cols, n = self.apply_load(ld, frame)
             frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)
-        self.store_result(top, list(frame.columns), list(frame.columns.values()), frame.nrows, default_name)
+        # the last LOAD's own list: a SEMANTIC one may name its two object fields alike
+        self.store_result(top, names, cols, n, default_name)
 
     def source_frame(self, ld: A.Load) -> tuple[Frame, str]:
         src = ld.source
@@ -1235,7 +1257,7 @@ class Runner:
                 cols.append(frame.columns[node.name])
             else:
                 cols.append(_to_column(self.eval_node(node, ctx)))
-        if len(set(names)) != len(names):
+        if len(set(names)) != len(names) and not ld.prefixes.semantic:
             dup = next(nm for nm in names if names.count(nm) > 1)
             raise StatementError(f"Field names must be unique within table: '{dup}' appears twice", SEMANTIC)
         if not items or all(it.star for it, _ in items) and not frame.columns:
@@ -1394,6 +1416,14 @@ class Runner:
             rows = prefixes.hierarchy_belongs_to(rows, p.belongs_to)
         if p.generic:
             return [(nm, *r) for nm, r in prefixes.generic(rows, label)]
+        if p.semantic:
+            obj = rows[0][0]
+            rows = prefixes.semantic(rows)
+            fnames = rows[0]
+            for f, tags in ((fnames[0], ["$hidden"]), (fnames[1], [SEMANTIC_TAG, f"{SEMANTIC_TAG}:{obj}"]),
+                            (fnames[2], ["$hidden"])):
+                info = self.field_info.setdefault(f, {})
+                info["tags"] = list(dict.fromkeys([*info.get("tags", []), *tags]))
         return [(label, *rows)]
 
     def store_result(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
@@ -1413,6 +1443,8 @@ class Runner:
                 self._store(sub, gnames, gcols, gn, nm)
             return
         _, names, cols, n = out[0]
+        if p.semantic:      # a semantic table is never concatenated to another
+            ld = dataclasses.replace(ld, prefixes=dataclasses.replace(p, noconcatenate=True, concatenate=False))
         self._store(ld, names, cols, n, default_name)
 
     def _store(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
@@ -1441,8 +1473,11 @@ class Runner:
             names, cols = _upper_case(names, cols)
         if not self.in_access and not p.join and not p.keep:
             names = self._qualified(names, label)
-        newcols = dict(zip(names, cols, strict=True))
         dom = self.domain()
+        if p.partial == "merge":
+            self._merge(p, names, cols, n, label, dom)
+            return
+        newcols = dict(zip(names, cols, strict=True))
         if p.partial == "replace" and label in dom:
             del dom[label]          # REPLACE: the table of that name is dropped, then loaded again
         if p.partial == "add" and label in dom and not (p.join or p.keep or p.concatenate):
@@ -1486,6 +1521,40 @@ class Runner:
         self.progress.fetched(target_name, n)
         self.log.append(f"{n} lines fetched")
 
+    def _merge(self, p: A.Prefixes, names: list[str], cols: list[Column], n: int, label: str,
+               dom: dict[str, ScriptTable]) -> None:
+        """MERGE: the change log applied to the table named by CONCATENATE, else to the table with the
+        log's fields (the operation field aside), else to a new table; then SequenceNoVar is set."""
+        if p.join or p.keep:
+            raise StatementError("MERGE cannot be combined with JOIN or KEEP", SYNTAX)
+        target: ScriptTable | None
+        if p.concatenate:
+            tname = p.concat_table or self.last_loaded
+            target = dom.get(tname) if tname else None
+            if target is None:
+                raise StatementError(f"Table '{tname}' not found", TABLE_NOT_FOUND)
+        else:
+            fs = set(names[1:])
+            target = next((t for t in dom.values() if set(t.columns) == fs), None)
+        self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
+        merged, m, seq = prefixes.merge(target, (names, cols, n), p.merge_keys, p.merge_seq)
+        if m > self.env.max_rows:
+            raise TooManyRows(f"{m} rows exceed the limit of {self.env.max_rows}")
+        if target is None:
+            name = self._unique_table_name(label, dom)
+            dom[name] = ScriptTable(name, merged, m)
+        else:
+            name = target.name
+            target.columns, target.nrows = merged, m
+        if p.merge_seq_var and seq is not None:
+            num, text = seq.values()
+            if len(num) and not np.isnan(num).all():
+                k = int(np.nanargmax(num))
+                self.set_variable(p.merge_seq_var, str(text[k]) if text[k] is not None else _fmt_num(num[k]))
+        self.last_loaded = name
+        self.progress.fetched(name, n)
+        self.log.append(f"{n} lines fetched")
+
     # --- end of script ------------------------------------------------------------------------
     def finish(self) -> ReloadResult:
         if self.pending:
@@ -1497,7 +1566,9 @@ class Runner:
             td = t.to_data()
             td.is_synthetic = t.name.startswith("$Syn ")
             data.append(td)
-        model = DataModel.build(data, self.field_info)
+        excluded = frozenset(f for t in tables for f in t.columns if self._rule(self.search_rules, f) is False)
+        model = DataModel.build(data, self.field_info, loose_tables=frozenset(self.loose),
+                                search_excluded=excluded)
         sa = None
         if self.access_tables:
             sa = SectionAccessTable({name: _as_lists(t) for name, t in self.access_tables.items()}, self.star)
