@@ -308,6 +308,7 @@ class Declare:
     tags: list[str]
     parameters: list[tuple[str, Expr]]
     fields: list[DerivedField]
+    using: str | None = None  # DECLARE FIELD DEFINITION USING base [WITH p = v, ...]: a copy of base
 
 
 @dataclass

@@ -45,15 +45,16 @@ class Keyword:
 
 
 _LOAD = "load_with_prefixes"
+_NO_ODBC = "no ODBC/OLE DB drivers here: the reload fails naming them; LIB CONNECT TO a database connection"
 _KEYWORDS = (
     # regular statements
     Keyword("alias", ("Alias",), "regular", "st_alias"),
     Keyword("autonumber", ("AutoNumber",), "regular", "st_autonumber"),
     Keyword("binary", ("Binary",), "regular", "st_binary"),
     Keyword("comment", ("Comment field", "Comment table"), "regular", "st_comment"),
-    Keyword("connect", ("Connect",), "regular", "st_connect"),
-    Keyword("odbc", ("ODBC Connect",), "regular", "st_odbc"),
-    Keyword("oledb", ("OLEDB Connect",), "regular", "st_odbc"),
+    Keyword("connect", ("Connect",), "regular", "st_connect", runs=False, note=_NO_ODBC),
+    Keyword("odbc", ("ODBC Connect",), "regular", "st_odbc", runs=False, note=_NO_ODBC),
+    Keyword("oledb", ("OLEDB Connect",), "regular", "st_odbc", runs=False, note=_NO_ODBC),
     Keyword("custom", ("Custom Connect",), "regular", "st_custom"),
     Keyword("lib", ("Lib Connect",), "regular", "st_lib"),
     Keyword("declare", ("Declare",), "regular", "st_declare"),
@@ -63,8 +64,8 @@ _KEYWORDS = (
     Keyword("directory", ("Directory",), "regular", "st_directory"),
     Keyword("disconnect", ("Disconnect",), "regular", "st_disconnect"),
     Keyword("drop", ("Drop field", "Drop table"), "regular", "st_drop"),
-    Keyword("execute", ("Execute",), "regular", "st_execute",
-            note="refused unless the engine is started with -S AllowExecute=1"),
+    Keyword("execute", ("Execute",), "regular", "st_execute", runs=False,
+            note="a script never starts a program here; the reload fails naming it"),
     Keyword("flushlog", ("FlushLog",), "regular", "st_flushlog", note="the log is never buffered: no effect"),
     Keyword("force", ("Force",), "regular", "st_force"),
     Keyword("let", ("Let",), "regular", "st_let"),
@@ -561,19 +562,20 @@ class Parser:
 
     def st_declare(self, label: str | None = None) -> A.Declare:
         self.advance()
-        self.expect_word("field")
+        self.accept_word("field", "fields")
         self.expect_word("definition")
         tags: list[str] = []
         params: list[tuple[str, A.Expr]] = []
+        if self.accept_word("using"):
+            base = self.name("a field definition name")
+            if self.accept_word("with"):
+                params = self._assignments(())
+            self.expect_end()
+            return A.Declare(label, [], params, [], using=base)
         if self.accept_word("tagged"):
             tags = self._tag_list()
         if self.accept_word("parameters"):
-            while True:
-                pname = self.name("a parameter name")
-                self.expect_op("=")
-                params.append((pname, self.expr_until(("fields",), (",",), "a parameter value")))
-                if not self.accept_op(","):
-                    break
+            params = self._assignments(("fields",))
         self.expect_word("fields")
         fields = []
         while True:
@@ -588,6 +590,16 @@ class Parser:
             self.i = len(self.toks) - 1       # drill-down groups: the fields above are what matters here
         self.expect_end()
         return A.Declare(label, tags, params, fields)
+
+    def _assignments(self, stop: tuple[str, ...]) -> list[tuple[str, A.Expr]]:
+        """``name = value {, name = value}`` (field definition parameters)."""
+        out = []
+        while True:
+            pname = self.name("a parameter name")
+            self.expect_op("=")
+            out.append((pname, self.expr_until(stop, (",",), "a parameter value")))
+            if not self.accept_op(","):
+                return out
 
     def st_derive(self) -> A.Derive:
         self.advance()

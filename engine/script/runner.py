@@ -874,7 +874,14 @@ class Runner:
         self.sources.disconnect()
 
     def do_sleep(self, st: A.Sleep) -> None:
-        self.check_cancel()
+        """Pause for the given milliseconds (at most 3600000, as the reference allows); a cancel ends
+        the pause at once."""
+        ms = _num(self.eval_scalar(st.ms))
+        if np.isnan(ms) or not 0 <= ms <= 3_600_000:
+            raise StatementError("SLEEP needs a number of milliseconds from 0 to 3600000", GENERAL)
+        waiter = self.cancel or threading.Event()
+        if waiter.wait(ms / 1000.0):
+            raise ReloadCancelled("Reload cancelled")
 
     def do_ignored(self, st: A.Ignored) -> None:
         self.warnings.append(f"Statement {st.keyword} is not supported and was skipped")
@@ -972,6 +979,13 @@ class Runner:
     def do_declare(self, st: A.Declare) -> None:
         if not st.name:
             raise StatementError("DECLARE FIELD DEFINITION needs a name (name: DECLARE ...)", SYNTAX)
+        if st.using is not None:
+            base = self.definitions.get(st.using)
+            if base is None:
+                raise StatementError(f"Field definition '{st.using}' not found", SEMANTIC)
+            given = {name for name, _ in st.parameters}
+            params = [(n, e) for n, e in base.parameters if n not in given] + list(st.parameters)
+            st = A.Declare(st.name, base.tags, params, base.fields)
         self.definitions[st.name] = st
 
     def do_derive(self, st: A.Derive) -> None:

@@ -347,3 +347,27 @@ def test_direct_query_is_refused_by_name(engine) -> None:
             assert "DIRECT QUERY" in err
 
     _run(scenario())
+
+
+# --- Sleep ----------------------------------------------------------------------------------------------
+def test_sleep_pauses_and_a_cancel_ends_it(engine) -> None:
+    """``Sleep n`` pauses n milliseconds (an expression, at most 3600000); CancelReload ends it at once."""
+
+    async def scenario() -> None:
+        async with Client.open(engine.url("/app/engineData/identity/sleep")) as c:
+            h = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
+            await c.call("SetScript", h, "LET t = 0.15;\nSleep t*1000;\nT: LOAD 1 AS x AUTOGENERATE 1;")
+            started = asyncio.get_running_loop().time()
+            assert (await c.call("DoReload", h))["qReturn"] is True
+            assert asyncio.get_running_loop().time() - started >= 0.15
+            await c.call("SetScript", h, "Sleep 3600000;")
+            reload = asyncio.create_task(c.request("DoReload", h, [], request_id=77))
+            await asyncio.sleep(0.3)
+            started = asyncio.get_running_loop().time()
+            await c.call("CancelReload")
+            assert (await asyncio.wait_for(reload, 10))["result"]["qReturn"] is False
+            assert asyncio.get_running_loop().time() - started < 5
+            await c.call("SetScript", h, "Sleep 3600001;")
+            assert (await c.request("DoReload", h, [], request_id=78))["result"]["qReturn"] is False
+
+    _run(scenario())
