@@ -662,6 +662,9 @@ class Runner:
         values = []
         for a in st.args:
             values.append(self.scalar_text(a))
+        # an argument that is a variable gets the parameter's value back when the sub ends
+        back = {p: a.text.strip() for p, a in zip(params, st.args, strict=False)
+                if re.fullmatch(r"[^\W\d][\w.]*", a.text.strip()) and a.text.strip() in self.variables}
         saved = {p: self.variables.get(p) for p in params}
         for p, v in zip(params, values, strict=False):
             self.set_variable(p, "" if v is None else v)
@@ -673,8 +676,11 @@ class Runner:
             if ex.kind != "sub":
                 raise
         finally:
+            out = {p: self.variables.get(p) for p in back}
             for p, v in saved.items():
                 self.set_variable(p, v)
+            for p, var in back.items():
+                self.set_variable(var, out[p])
 
     def run_switch(self, prog: Program, pc: int, st: A.Switch) -> int:
         chain = prog.chains[pc]

@@ -371,3 +371,41 @@ def test_sleep_pauses_and_a_cancel_ends_it(engine) -> None:
             assert (await c.request("DoReload", h, [], request_id=78))["result"]["qReturn"] is False
 
     _run(scenario())
+
+
+# --- Sub / Call parameter transfer --------------------------------------------------------------------
+def test_call_copies_variable_arguments_back(engine) -> None:
+    """The reference's ParTrans example: A is passed as a variable and gets 2 back; (X+1)*2 is no
+    variable; C is a parameter without argument (NULL inside) and the global C is not touched; INCR
+    with EXIT SUB copies I and J back into X and Y."""
+    script = """Sub ParTrans (A,B,C)
+A=A+1
+B=B+1
+C=C+1
+LET inB = B;
+LET inC = If(IsNull(C), 'null', C);
+End Sub
+A=1
+X=1
+C=1
+Call ParTrans (A, (X+1)*2)
+Sub INCR (I,J)
+I = I + 1
+Exit Sub when I < 10
+J = J + 1
+End Sub
+LET P = 9;
+LET Q = 0;
+Call INCR (P, Q)
+T: LOAD '$(A)|$(X)|$(C)|$(inB)|$(inC)|$(P)|$(Q)' AS v AUTOGENERATE 1;
+"""
+
+    async def scenario() -> None:
+        async with Client.open(engine.url("/app/engineData/identity/sub")) as c:
+            h = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
+            await c.call("SetScript", h, script)
+            assert (await c.call("DoReload", h))["qReturn"] is True
+            data = await c.call("GetTableData", h, 0, 1, False, "T")
+            assert data["qData"][0]["qValue"][0]["qText"] == "2|1|1|5|null|10|1"
+
+    _run(scenario())
