@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from engine.app.abac import RuleFiles
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
 from engine.app.reload import cancel_orphaned_reloads
@@ -139,7 +140,7 @@ class Engine:
         connector_config.configure(connector_config.ConnectorSettings.from_settings(self.settings))
         settings = self.settings
         self.apps = AppRegistry(settings.document_directory)
-        self.guard = AppGuard()
+        self.guard = AppGuard(RuleFiles.from_settings(settings))
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.connections = 0

@@ -100,6 +100,8 @@ class AppDocument:
     #: ``{"columns": [names], "rows": [[str | None, ...], ...]}`` or None when the app has none
     section_access: dict | None = None
     script_variables: dict[str, str] = field(default_factory=dict)
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
 
     @property
     def has_section_access(self) -> bool:
@@ -247,6 +249,7 @@ def save(path: Path, doc: AppDocument) -> None:
             "format_version": FORMAT_VERSION,
             "app_id": doc.app_id,
             "title": doc.title,
+            "owner": doc.owner,
             "last_reload_time": doc.last_reload_time,
             "has_section_access": int(doc.has_section_access),
             "has_model": int(doc.model is not None),
@@ -409,7 +412,8 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
             docs = {k: orjson.loads(v) for k, v in con.execute("SELECT key, value FROM doc")}
             doc = AppDocument(
                 app_id=meta["app_id"], title=meta["title"], script=docs["script"],
-                last_reload_time=meta["last_reload_time"], **{k: docs[k] for k in _JSON_KEYS})
+                last_reload_time=meta["last_reload_time"], owner=meta.get("owner", ""),
+                **{k: docs[k] for k in _JSON_KEYS})
             r = _Reader(con)
             if meta["has_section_access"] == "1":
                 # read even without data: it is small and access is decided on it either way
