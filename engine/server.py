@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from engine import rest
 from engine.app.abac import RuleFiles
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
@@ -152,6 +153,7 @@ class Engine:
         self.router = Router()
         self.router.add("GET", "/healthcheck", self._healthcheck, auth=False)
         self.router.add("GET", "/health", self._health, auth=False)
+        rest.register(self.router, self)
         self._closing: set[asyncio.Task[None]] = set()
         # read when scraped, so connecting and leaving cost no metric updates
         self.metrics.active_sessions.set_function(lambda: self.sessions.active)

@@ -25,7 +25,7 @@ user.groups = "editors" and resource._resourcetype = "App.Object" and resource._
 user.custom.country = "SE" and resource._actions = {"read"}
 user.custom.country = "SE" and resource._resourcetype = "App.Object" and resource._objecttype = "sheet" and resource._actions = {"create"}
 # creators make apps, and may do what they like with the ones they own
-user.roles = "creator" and resource._resourcetype = "App" and resource._actions = {"create"}
+user.roles = "creator" and resource._resourcetype = "App" and resource._actions = {"create", "import"}
 # (not "*": a new app's owner is its creator, so "*" would let everyone create apps)
 resource._resourcetype = "App" and resource.owner = user and resource._actions = {"read", "update", "reload", "delete", "export", "export data"}
 resource._resourcetype = "App.Object" and resource.app.owner = user and resource._actions = "*"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -114,6 +115,7 @@ class AppRegistry:
             return False
         with self._lock:
             store.delete(path)
+            shutil.rmtree(store.media_dir(self.document_dir, app_id), ignore_errors=True)
             self.open_apps.pop(app_id, None)
             self._holders.pop(app_id, None)
         log.info("app deleted", extra={"event": "app_deleted", "app": app_id})
