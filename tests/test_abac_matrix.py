@@ -290,3 +290,28 @@ def test_abac_off_allows_everything(engine_factory) -> None:
             assert (await c.call("AllowCreateApp", -1))["qReturn"] is True
 
     asyncio.run(scenario())
+
+
+def test_script_variables_need_create_on_variable_objects(engine_factory, tmp_path: Path) -> None:
+    """A reload whose script makes variables fails, clearly, for a user who may not create them; the
+    old data stays. Without variables the same user's reload succeeds."""
+    allow = ALLOW + 'user.reloader and resource._resourcetype = "App" and resource._actions = {"read", "reload"}\n'
+    eng = abac_engine(engine_factory, tmp_path, allow, DENY)
+    reloader = {"Authorization": bearer(mint({"sub": "rita", "reloader": True}))}
+
+    async def scenario() -> None:
+        app_id = await seed(eng)  # its script makes the variable v
+        before = await admin_view(eng, app_id)
+        async with Client.open(eng.url(), reloader) as c:
+            doc = (await c.call("OpenDoc", -1, app_id))["qReturn"]["qHandle"]
+            assert (await c.call("DoReloadEx", doc))["qResult"]["qSuccess"] is False
+        assert (await admin_view(eng, app_id))["reload"] == before["reload"]
+        async with Client.open(eng.url(), headers("admin")) as c:
+            doc = (await c.call("OpenDoc", -1, app_id))["qReturn"]["qHandle"]
+            await c.call("SetScript", doc, "T: LOAD * INLINE [A\n1];")
+            await c.call("DoSave", doc)
+        async with Client.open(eng.url(), reloader) as c:
+            doc = (await c.call("OpenDoc", -1, app_id))["qReturn"]["qHandle"]
+            assert (await c.call("DoReload", doc))["qReturn"] is True
+
+    asyncio.run(scenario())

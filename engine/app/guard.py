@@ -14,7 +14,7 @@ or the session's app, and a denied call answers code 5 before its handler runs, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +176,21 @@ class AppGuard:
         if perm.objecttype is None:
             return None  # no such object: the handler answers as it does for a missing one
         return Resource.for_object(doc.app.facts().resource(), object_id, perm.objecttype)
+
+    def script_variables(self, call: Any) -> Callable[[Mapping[str, str]], None] | None:
+        """For a reload (ABAC on): a check that the user may ``create`` each variable the script makes
+        (every reload makes them anew), run at the end of the reload, before its result is installed."""
+        if not self.enabled:
+            return None
+        user = session_policy(call.session)
+        app = _doc_of(call.target).app.facts().resource()
+
+        def approve(variables: Mapping[str, str]) -> None:
+            for name in variables:
+                if not user.allowed(Resource.for_object(app, name, "variable"), CREATE):
+                    raise denied(f"create variable object {name}: the script creates variable {name}")
+
+        return approve
 
     def visible(self, call: Any, method: str, result: Any) -> Any:
         """Leave out of a listing what the session's user may not read (GetDocList/GetObjects/GetAllInfos)."""

@@ -89,7 +89,7 @@ async def _reload(call: Call) -> bool:
         ok = await asyncio.shield(asyncio.to_thread(
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
             legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
-            web=WebOptions.from_settings(settings)))
+            web=WebOptions.from_settings(settings), approve=call.engine.guard.script_variables(call)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise
