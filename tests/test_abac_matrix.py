@@ -129,11 +129,18 @@ async def cells(eng: RunningEngine, app_id: str, user: str) -> dict[str, bool]:
         assert (app_id in listed) == got["OpenDoc"], (user, listed)  # what can't be read isn't listed
         if got["OpenDoc"]:
             doc = resp["result"]["qReturn"]["qHandle"]
-            got["GetAppLayout"] = not denied(await c.request("GetAppLayout", doc, []))
+            resp = await c.request("GetAppLayout", doc, [])
+            got["GetAppLayout"] = not denied(resp)
+            if got["GetAppLayout"]:
+                privileges = resp["result"]["qLayout"]["qMeta"]["privileges"]
+                assert ("update" in privileges) == EXPECT["SetScript"][NAMES.index(user)], (user, privileges)
             resp = await c.request("GetObject", doc, ["s1"])
             ok = not denied(resp)
             if ok:
-                ok = not denied(await c.request("GetLayout", resp["result"]["qReturn"]["qHandle"], []))
+                layout = await c.request("GetLayout", resp["result"]["qReturn"]["qHandle"], [])
+                ok = not denied(layout)
+                if ok:
+                    assert "read" in layout["result"]["qLayout"]["qMeta"]["privileges"]
             got["GetObject+GetLayout"] = ok
             got["GetObject secret"] = not denied(await c.request("GetObject", doc, ["x1"]))
             infos = [i["qId"] for i in (await c.call("GetAllInfos", doc))["qInfos"]]

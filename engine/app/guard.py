@@ -193,10 +193,13 @@ class AppGuard:
         return approve
 
     def visible(self, call: Any, method: str, result: Any) -> Any:
-        """Leave out of a listing what the session's user may not read (GetDocList/GetObjects/GetAllInfos)."""
+        """Leave out of a listing what the session's user may not read (GetDocList/GetObjects/GetAllInfos);
+        answer ``qMeta.privileges`` of a layout (GetLayout/GetAppLayout) from the policy."""
         if not self.enabled or not isinstance(result, dict):
             return result
         user = session_policy(call.session)
+        if method in ("GetLayout", "GetAppLayout"):
+            return _with_privileges(call, result, user)
         if method == "GetDocList":
             result["qDocList"] = [e for e in result.get("qDocList", [])
                                   if user.allowed(_listed_app(call, e), READ)]
@@ -211,6 +214,20 @@ class AppGuard:
         elif method == "GetAllInfos":
             result["qInfos"] = [i for i in result.get("qInfos", []) if user.allowed(_info_resource(app, i), READ)]
         return result
+
+
+def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dict[str, Any]:
+    """``qLayout.qMeta.privileges`` from the policy (a copy: layouts are cached and shared)."""
+    layout = result.get("qLayout")
+    doc = _doc_of(call.target)
+    if not isinstance(layout, dict) or doc is None:
+        return result
+    entity = _entity_of(call.target)
+    resource = object_resource(doc, entity) if entity is not None else doc.app.facts().resource()
+    meta = layout.get("qMeta")
+    meta = dict(meta) if isinstance(meta, dict) else {}
+    meta["privileges"] = user.privileges(resource)
+    return {**result, "qLayout": {**layout, "qMeta": meta}}
 
 
 def session_policy(session: Any) -> UserPolicy:

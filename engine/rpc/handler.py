@@ -44,8 +44,9 @@ class GlobalTarget:
 
 GLOBAL = GlobalTarget()
 
-#: methods whose answer lists apps or objects: ABAC leaves out what the user may not read
-_LISTINGS = frozenset({"GetDocList", "GetObjects", "GetAllInfos"})
+#: methods whose answer ABAC adjusts: listings leave out what the user may not read, layouts say what the
+#: user may do (``qMeta.privileges``)
+_LISTINGS = frozenset({"GetDocList", "GetObjects", "GetAllInfos", "GetLayout", "GetAppLayout"})
 
 
 def receive(session: Any, sock: Any, frame: bytes) -> None:
