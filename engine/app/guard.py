@@ -144,7 +144,7 @@ class AppGuard:
         target = call.target
         if perm.source is Source.ACTIVE:
             doc = call.session.active_doc
-            return None if doc is None else doc.app.facts().resource()
+            return None if doc is None else app_resource(doc.app)
         if perm.source is Source.NEW:
             if perm.kind == APP:
                 name = kwargs.get(perm.param, "") if perm.param else ""
@@ -156,18 +156,18 @@ class AppGuard:
             info = props.get("qInfo") if isinstance(props, dict) else None
             objecttype = perm.objecttype or (str(info.get("qType") or "") if isinstance(info, dict) else "")
             object_id = str(info.get("qId") or "") if isinstance(info, dict) else str(props or "")
-            return Resource.for_object(doc.app.facts().resource(), object_id, objecttype, owner=identity.user)
+            return Resource.for_object(app_resource(doc.app), object_id, objecttype, owner=identity.user)
         doc = _doc_of(target)
         if doc is None:
             return None
         if perm.kind == APP:
-            return doc.app.facts().resource()
+            return app_resource(doc.app)
         if perm.source is Source.HANDLE:
             entity = _entity_of(target)
             if entity is not None:
                 return object_resource(doc, entity)
             field = getattr(target, "name", None)  # a Field handle: an object of type "field"
-            return Resource.for_object(doc.app.facts().resource(), str(field or ""), perm.objecttype or "field")
+            return Resource.for_object(app_resource(doc.app), str(field or ""), perm.objecttype or "field")
         # PARAM: an object named by id (or by name for fields and variables) in the handle's app
         object_id = str(kwargs.get(perm.param or "", "") or "")
         entity = _find(doc, object_id, perm.objecttype)
@@ -175,7 +175,7 @@ class AppGuard:
             return object_resource(doc, entity)
         if perm.objecttype is None:
             return None  # no such object: the handler answers as it does for a missing one
-        return Resource.for_object(doc.app.facts().resource(), object_id, perm.objecttype)
+        return Resource.for_object(app_resource(doc.app), object_id, perm.objecttype)
 
     def script_variables(self, call: Any) -> Callable[[Mapping[str, str]], None] | None:
         """For a reload (ABAC on): a check that the user may ``create`` each variable the script makes
@@ -183,7 +183,7 @@ class AppGuard:
         if not self.enabled:
             return None
         user = session_policy(call.session)
-        app = _doc_of(call.target).app.facts().resource()
+        app = app_resource(_doc_of(call.target).app)
 
         def approve(variables: Mapping[str, str]) -> None:
             for name in variables:
@@ -207,7 +207,7 @@ class AppGuard:
         doc = _doc_of(call.target)
         if doc is None:
             return result
-        app = doc.app.facts().resource()
+        app = app_resource(doc.app)
         if method == "GetObjects":
             result["qList"] = [e for e in result.get("qList", [])
                                if user.allowed(_info_resource(app, e.get("qInfo", {}), e.get("qMeta")), READ)]
@@ -223,7 +223,7 @@ def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dic
     if not isinstance(layout, dict) or doc is None:
         return result
     entity = _entity_of(call.target)
-    resource = object_resource(doc, entity) if entity is not None else doc.app.facts().resource()
+    resource = object_resource(doc, entity) if entity is not None else app_resource(doc.app)
     meta = layout.get("qMeta")
     meta = dict(meta) if isinstance(meta, dict) else {}
     meta["privileges"] = user.privileges(resource)
@@ -246,12 +246,41 @@ def describe(resource: Resource) -> str:
     return f"{kind} {resource.id}"
 
 
+#: Resources last built for each loaded app and entity, with the versions they were built at: building one
+#: hashes its attributes, so requests reuse it until the app's properties or the object change (bounded;
+#: cleared when full).
+_BY_APP: dict[int, tuple[Any, int, str, str, Resource]] = {}
+_BY_ENTITY: dict[int, tuple[Any, int, Resource, Resource]] = {}
+_CACHE_MAX = 4096
+
+
+def app_resource(app: Any) -> Resource:
+    """A loaded app as the rules see it."""
+    hit = _BY_APP.get(id(app))
+    if (hit is not None and hit[0] is app and hit[1] == app.props_version and hit[2] == app.title
+            and hit[3] == app.owner):
+        return hit[4]
+    resource = app.facts().resource()
+    if len(_BY_APP) >= _CACHE_MAX:
+        _BY_APP.clear()
+    _BY_APP[id(app)] = (app, app.props_version, app.title, app.owner, resource)
+    return resource
+
+
 def object_resource(doc: Any, entity: Any) -> Resource:
     """An entity as an ``App.Object``: ``_objecttype`` from ``qInfo.qType`` (or its kind), the app's facts."""
+    app = app_resource(doc.app)
+    hit = _BY_ENTITY.get(id(entity))
+    if hit is not None and hit[0] is entity and hit[1] == entity.counter and hit[2] is app:
+        return hit[3]
     meta = entity.properties.get("qMetaDef")
-    title = meta.get("title", "") if isinstance(meta, dict) else ""
+    title = str((meta.get("title", "") if isinstance(meta, dict) else "") or "")
     objecttype = _KIND_TYPES.get(entity.kind) or entity.type
-    return Resource.for_object(doc.app.facts().resource(), entity.id, objecttype, name=str(title or ""))
+    resource = Resource.for_object(app, entity.id, objecttype, name=title)
+    if len(_BY_ENTITY) >= _CACHE_MAX:
+        _BY_ENTITY.clear()
+    _BY_ENTITY[id(entity)] = (entity, entity.counter, app, resource)
+    return resource
 
 
 def _info_resource(app: Resource, info: Mapping[str, Any], meta: Any = None) -> Resource:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common import REPO, Figure
 
-BENCHES = ("handshake", "roundtrip", "jwt", "reload", "calc", "section_access")
+BENCHES = ("handshake", "roundtrip", "jwt", "reload", "calc", "section_access", "abac")
 LIBRARIES = ("websockets", "orjson", "uvloop", "numpy", "joserfc", "duckdb", "polars", "pyarrow")
 _MARK = "FIGURES "
 
