@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from engine.app import permissions, store
+from engine.app.abac import RuleFileError
 from engine.app.guard import AppFacts, AppGuard
 from engine.app.permissions import Source
 from engine.app.rules import APP, Resource
@@ -228,7 +229,7 @@ class AppsApi:
                 raise HttpError(403, "Access denied to reload the rules")
             try:
                 policy = await asyncio.to_thread(self.guard.reload_rules)
-            except Exception as err:  # RuleFileError: the old rules stay in force
+            except RuleFileError as err:  # the old rules stay in force
                 raise HttpError(400, str(err)) from None
             count = policy.rule_count if policy is not None else 0
             return Response.json({"reloaded": True, "rules": count})
@@ -249,9 +250,7 @@ def _parse_app_file(body: bytes, directory: Path) -> store.AppDocument:
             out.write(body)
         try:
             return store.load(Path(name), with_data=True)
-        except QixError:
-            raise HttpError(400, "body is not an app file") from None
-        except Exception:
+        except (QixError, OSError, ValueError):
             raise HttpError(400, "body is not an app file") from None
     finally:
         os.unlink(name)
