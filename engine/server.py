@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from engine import rest
+from engine.app.abac import RuleFiles
 from engine.app.calccache import CALC_CACHE
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
@@ -149,7 +151,7 @@ class Engine:
         CALC_CACHE.configure(settings.calc_cache_memory * 2**20)  # process-wide, like the limits
         self.metrics.calc_cache.source = lambda: {**CALC_CACHE.health(), "bytes": CALC_CACHE.bytes}
         self.apps = AppRegistry(settings.document_directory)
-        self.guard = AppGuard()
+        self.guard = AppGuard(RuleFiles.from_settings(settings))
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.sync = DocumentSync(self.apps, self.sessions, settings.file_polling_interval)
@@ -164,6 +166,7 @@ class Engine:
         self.router = Router()
         self.router.add("GET", "/healthcheck", self._healthcheck, auth=False)
         self.router.add("GET", "/health", self._health, auth=False)
+        rest.register(self.router, self)
         self._closing: set[asyncio.Task[None]] = set()
         # read when scraped, so connecting and leaving cost no metric updates
         self.metrics.active_sessions.set_function(lambda: self.sessions.active)

@@ -90,7 +90,8 @@ async def _reload(call: Call, partial: bool = False) -> bool:
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
             legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
             web=WebOptions.from_settings(settings), partial=partial,
-            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity)))
+            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity),
+            approve=call.engine.guard.script_variables(call)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise
