@@ -124,6 +124,9 @@ async function route() {
       appId,
       query,
       connect: () => appConnection(appId),
+      // charts keep asking for layouts until their objects are gone: a page with charts ends its connection
+      // (and so its session and objects, all at once) rather than racing each destroy against those requests
+      disconnect: () => closeConnection(),
       stale: () => seq !== state.seq,
     };
     const view = h(`section.page.page-${key}`);

@@ -42,8 +42,10 @@ export function sheetFields(tables, query) {
   const dims = (texty.length ? texty : small).concat(all.filter((f) => !small.includes(f)));
   const dim = query.get('dim') || dims[0]?.qName || all[0]?.qName || '';
   const dim2 = query.get('dim2') || dims.find((f) => f.qName !== dim)?.qName || dim;
-  const numeric = all.find((f) => (f.qTags || []).includes('$numeric') && f.qName !== dim && f.qName !== dim2
+  // a numeric field that is no key and (preferably) no row id
+  const numbers = all.filter((f) => (f.qTags || []).includes('$numeric') && f.qName !== dim && f.qName !== dim2
     && f.qKeyType === 'NOT_KEY' && !(f.qTags || []).includes('$key'));
+  const numeric = numbers.find((f) => f.qHasDuplicates) || numbers[0];
   const measure = query.get('measure') || (numeric ? `Sum(${bracket(numeric.qName)})` : `Count(${bracket(dim)})`);
   const filters = query.has('filters')
     ? query.get('filters').split(',').map((s) => s.trim()).filter(Boolean)

@@ -11,7 +11,7 @@ export default async function appsPage(view, ctx) {
   const nameInput = h('input#new-app', { type: 'text', placeholder: 'New app name', required: true, maxlength: 200 });
 
   async function refresh() {
-    const { qDocList: docs } = await global.getDocList().then((r) => ({ qDocList: r.qDocList || r }));
+    const docs = await global.getDocList();
     docs.sort((a, b) => a.qDocName.localeCompare(b.qDocName));
     if (!docs.length) {
       fill(list, h('p.muted.empty', 'No apps yet: create one above.'));
@@ -32,11 +32,11 @@ export default async function appsPage(view, ctx) {
       h('td.mono', id),
       h('td', formatTime(doc.qLastReloadTime)),
       h('td.num', formatBytes(doc.qFileSize)),
-      h('td.actions',
+      h('td', h('div.actions',
         h('a.button', { href: `${base}/script` }, 'Script'),
         h('a.button', { href: `${base}/model` }, 'Data model'),
         h('a.button', { href: `${base}/sheet` }, 'Sheet'),
-        exportButton, del));
+        exportButton, del)));
   }
 
   function confirmDelete(id, button) {

@@ -35,8 +35,8 @@ export default async function chartsPage(view, ctx) {
     render(pie, 'piechart', [cfg.dim, measure], `${cfg.measure} by ${cfg.dim}`),
     render(pivot, 'pivot-table', [...new Set([cfg.dim, cfg.dim2]), measure], `${cfg.measure} by ${cfg.dim} and ${cfg.dim2}`),
   ]);
-  return () => {
-    for (const viz of vizzes) viz.destroy();
+  return async () => {
     selections.unmount();
+    await ctx.disconnect(); // the session, and with it every chart's object, ends with its socket
   };
 }

@@ -131,7 +131,7 @@ function fieldOrder(table) {
 }
 
 function draw(tables, keys, boxes, { onTable, onField }) {
-  const width = Math.max(...[...boxes.values()].map((b) => b.x + b.w)) + 20;
+  const width = Math.max(...[...boxes.values()].map((b) => b.x + b.w)) + 90; // room for links within a column
   const height = Math.max(...[...boxes.values()].map((b) => b.y + b.h)) + 20;
   const root = svg('svg', { width, height, viewBox: `0 0 ${width} ${height}`, class: 'model', role: 'img', 'aria-label': 'Data model' });
   const rowY = new Map(); // "table\u0000field" -> y of the field's row centre
@@ -155,7 +155,8 @@ function draw(tables, keys, boxes, { onTable, onField }) {
       const row = svg('g', { class: `field${key ? ' key' : ''}${field.qIsSynthetic ? ' synthetic' : ''}`, 'data-field': field.qName,
         transform: `translate(0,${y})`, onclick: () => onField(table, field) },
       svg('rect', { width: box.w, height: FIELD_H }),
-      svg('text', { x: 10, y: 15 }, `${key ? '🔑 ' : ''}${clip(field.qName, key ? 22 : 24)}`),
+      key ? svg('circle', { class: 'keymark', cx: 13, cy: 11, r: 4 }) : null,
+      svg('text', { x: key ? 24 : 10, y: 15 }, clip(field.qName, key ? 22 : 24)),
       svg('text', { class: 'card', x: box.w - 10, y: 15, 'text-anchor': 'end' }, formatNumber(field.qnTotalDistinctValues)),
       svg('title', {}, `${field.qName}: ${formatNumber(field.qnTotalDistinctValues)} distinct; tags: ${(field.qTags || []).join(', ') || 'none'}`));
       group.append(row);
@@ -167,26 +168,30 @@ function draw(tables, keys, boxes, { onTable, onField }) {
     root.append(group);
   }
   for (const key of keys) {
-    const synthetic = key.qKeyType === 'SYNTHETIC_KEY' || key.qFields.some((f) => f.startsWith('$Syn')) || key.qTables.some((t) => t.startsWith('$Syn'));
-    for (let i = 0; i < key.qTables.length; i += 1) {
-      for (let j = i + 1; j < key.qTables.length; j += 1) {
-        for (const field of key.qFields) {
-          let a = key.qTables[i];
-          let b = key.qTables[j];
-          if (boxes.get(a).x > boxes.get(b).x) [a, b] = [b, a];
-          const ya = rowY.get(`${a}\u0000${field}`);
-          const yb = rowY.get(`${b}\u0000${field}`);
-          if (ya === undefined || yb === undefined) continue;
-          const ba = boxes.get(a);
-          const bb = boxes.get(b);
-          const sameColumn = ba.x === bb.x;
-          const x1 = ba.x + ba.w;
-          const x2 = sameColumn ? bb.x + bb.w : bb.x;
-          const bend = sameColumn ? 60 : Math.max(40, (x2 - x1) / 2);
-          const d = `M${x1},${ya} C${x1 + bend},${ya} ${x2 + (sameColumn ? bend : -bend)},${yb} ${x2},${yb}`;
-          linkLayer.append(svg('path', { class: `link${synthetic ? ' synthetic' : ''}`, d, 'data-key': field, 'data-from': a, 'data-to': b },
-            svg('title', {}, `${a} ⟷ ${b} on ${field}${synthetic ? ' (synthetic key)' : ''}`)));
-        }
+    const fields = key.qKeyFields || [];
+    const synthetic = fields.some((f) => f.startsWith('$Syn'));
+    // a synthetic key links each of its tables to the synthetic key table, not to one another
+    const hubTable = key.qTables.find((t) => t.startsWith('$Syn'));
+    const pairs = [];
+    key.qTables.forEach((a, i) => key.qTables.slice(i + 1).forEach((b) => {
+      if (!hubTable || a === hubTable || b === hubTable) pairs.push([a, b]);
+    }));
+    for (const [first, second] of pairs) {
+      for (const field of fields) {
+        let [a, b] = [first, second];
+        if (boxes.get(a).x > boxes.get(b).x) [a, b] = [b, a];
+        const ya = rowY.get(`${a}\u0000${field}`);
+        const yb = rowY.get(`${b}\u0000${field}`);
+        if (ya === undefined || yb === undefined) continue;
+        const ba = boxes.get(a);
+        const bb = boxes.get(b);
+        const sameColumn = ba.x === bb.x;
+        const x1 = ba.x + ba.w;
+        const x2 = sameColumn ? bb.x + bb.w : bb.x;
+        const bend = sameColumn ? 60 : Math.max(40, (x2 - x1) / 2);
+        const d = `M${x1},${ya} C${x1 + bend},${ya} ${x2 + (sameColumn ? bend : -bend)},${yb} ${x2},${yb}`;
+        linkLayer.append(svg('path', { class: `link${synthetic ? ' synthetic' : ''}`, d, 'data-key': field, 'data-from': a, 'data-to': b },
+          svg('title', {}, `${a} ⟷ ${b} on ${field}${synthetic ? ' (synthetic key)' : ''}`)));
       }
     }
   }

@@ -1,7 +1,7 @@
 // #/apps/<id>/sheet?dim=&dim2=&measure=&filters=: filter panes, a bar chart, a line chart, a KPI and a table
-// rendered by nebula.js; the current selections bar; clear / back / forward. Selections in any chart reach the
+// rendered by nebula.js; nebula's current selections bar (with its back / forward / clear all buttons). Selections in any chart reach the
 // others through the engine (each chart is a session object whose layout the engine invalidates).
-import { h, fill, errorText, status } from '../ui.js';
+import { h, fill, errorText } from '../ui.js';
 import { nebula, sheetFields } from '../nebula.js';
 
 export default async function sheetPage(view, ctx) {
@@ -13,7 +13,6 @@ export default async function sheetPage(view, ctx) {
   }
   const cfg = sheetFields(tables, ctx.query);
   const n = nebula(app);
-  const line = h('p.status');
   const slot = (name, title) => h('div.chart-card', h('div.chart', { dataset: { chart: name }, 'aria-label': title }));
   const cards = {
     filters: slot('filterpane', 'Filter pane'),
@@ -23,14 +22,9 @@ export default async function sheetPage(view, ctx) {
     table: slot('table', 'Table'),
   };
   const selectionsBar = h('div.selections#selections-bar');
-  const button = (id, label, fn) => h(`button#${id}`, { onclick: () => fn().catch((err) => status(line, errorText(err), 'error')) }, label);
   fill(view,
-    h('div.toolbar', h('h1', 'Sheet'),
-      button('clear-all', 'Clear all', () => app.clearAll(false)),
-      button('back', 'Back', () => app.back()),
-      button('forward', 'Forward', () => app.forward()),
-      configForm(cfg, ctx.appId)),
-    selectionsBar, line,
+    h('div.toolbar', h('h1', 'Sheet'), configForm(cfg, ctx.appId)),
+    selectionsBar,
     h('div.sheet-grid', cards.filters, cards.kpi, cards.bar, cards.line, cards.table));
 
   const measure = `=${cfg.measure}`;
@@ -56,9 +50,9 @@ export default async function sheetPage(view, ctx) {
     render(cards.line, 'linechart', [cfg.dim2, measure], { title: `${cfg.measure} by ${cfg.dim2}` }),
     render(cards.table, 'table', [...new Set([cfg.dim, cfg.dim2]), measure], { title: 'Table' }),
   ]);
-  return () => {
-    for (const viz of vizzes) viz.destroy();
+  return async () => {
     selections.unmount();
+    await ctx.disconnect(); // the session, and with it every chart's object, ends with its socket
   };
 }
 
