@@ -144,7 +144,7 @@ async function route() {
 }
 
 function signInForm(message) {
-  renderNav(null, '');
+  fill(nav);
   fill(who);
   const input = h('textarea#token', { rows: 4, placeholder: 'eyJhbGciOi…', spellcheck: false, autocomplete: 'off' });
   const form = h('form.signin', {

@@ -20,7 +20,11 @@ export function authHeaders() {
 /** GET one of the hub's own JSON routes; rejects with {status, text} on an HTTP error. */
 export async function getJson(path) {
   const res = await fetch(path, { headers: authHeaders(), cache: 'no-store' });
-  if (!res.ok) throw { status: res.status, message: `${res.status} ${res.statusText}: ${(await res.text()).trim()}` };
+  if (!res.ok) {
+    const text = (await res.text()).trim();
+    const reason = text.startsWith(res.statusText) ? text : `${res.statusText}: ${text}`;
+    throw { status: res.status, message: `${res.status} ${reason}` };
+  }
   return res.json();
 }
 

@@ -14,14 +14,12 @@ import pytest
 
 from tests.browser.support import CHROMIUM, HubPage
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-
-if CHROMIUM is None:
-    pytest.skip("no Chromium on this machine (apt-get install chromium)", allow_module_level=True)
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if CHROMIUM is None:
+        pytest.skip("no Chromium on this machine (scripts/test.sh installs it: apt-get install chromium)")
     with sync_api.sync_playwright() as playwright:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -29,9 +29,11 @@ CHROMIUM = next((p for p in (os.environ.get("HUB_CHROMIUM"), shutil.which("chrom
                              shutil.which("chromium-browser")) if p and Path(p).exists()), None)
 SEED_SCRIPT = REPO / "scripts" / "section-access-seed.qvs"
 
-#: Errors the engine answers today that Qlik's engine would not: (method, code). Each is allowed only while the
-#: engine really lacks the method, so the allowance disappears by itself when the method lands.
-KNOWN_GAPS = (("GetHyperCubeReducedData", -32601),)
+#: Methods Qlik's engine answers and this engine does not yet (each answered -32601 "Method does not exist"):
+#: sn-line-chart reads GetHyperCubeReducedData, then calls Doc.ClearUndoBuffer after migrating its properties.
+#: Each is allowed only while the engine really lacks it, so the allowance ends by itself when it lands.
+KNOWN_GAPS = (("GenericObject", "GetHyperCubeReducedData"), ("Doc", "ClearUndoBuffer"))
+METHOD_MISSING = -32601
 
 
 def engine_has(qtype: str, method: str) -> bool:
@@ -42,8 +44,8 @@ def engine_has(qtype: str, method: str) -> bool:
     return True
 
 
-def open_gaps() -> set[tuple[str, int]]:
-    return {(method, code) for method, code in KNOWN_GAPS if not engine_has("GenericObject", method)}
+def open_gaps() -> set[str]:
+    return {method for qtype, method in KNOWN_GAPS if not engine_has(qtype, method)}
 
 
 class Probe:
@@ -200,10 +202,16 @@ class HubPage:
 
     def unexpected_rpc_errors(self) -> list[dict[str, Any]]:
         gaps = open_gaps()
-        return [e for e in self.rpc_errors if (e.get("parameter"), e.get("code")) not in gaps]
+        return [e for e in self.rpc_errors if not (e.get("code") == METHOD_MISSING and e.get("parameter") in gaps)]
+
+    def unexpected_page_errors(self) -> list[str]:
+        """Uncaught exceptions, less the ones a chart throws on a known gap's -32601 (sn-line-chart does not
+        catch ClearUndoBuffer's error)."""
+        gap_seen = len(self.rpc_errors) > len(self.unexpected_rpc_errors())
+        return [e for e in self.page_errors if not (gap_seen and e == "Method does not exist")]
 
     def assert_clean(self) -> None:
-        assert self.page_errors == [], self.page_errors
+        assert self.unexpected_page_errors() == [], self.page_errors
         assert self.console_errors == [], self.console_errors
         assert self.unexpected_rpc_errors() == [], self.unexpected_rpc_errors()
 
