@@ -12,12 +12,14 @@ import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import orjson
 import pytest
-from setuptools.config.setupcfg import read_configuration
+from setuptools.config.setupcfg import read_configuration  # type: ignore[import-untyped]
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin, Subprotocol
 
 from engine import hub
 from engine.hub import STATIC_DIR, same_origin
@@ -114,21 +116,23 @@ def test_rest_features_follow_the_routes_the_engine_has():
 
 # -- the token as a subprotocol -------------------------------------------------------------------------------
 def open_socket(port: int, *, subprotocols: list[str] | None = None, origin: str | None = "same",
-                headers: dict[str, str] | None = None):
+                headers: dict[str, str] | None = None) -> ClientConnection:
     if origin == "same":
         origin = f"http://127.0.0.1:{port}"
-    return connect(f"ws://127.0.0.1:{port}/app/engineData", subprotocols=subprotocols, origin=origin,
+    return connect(f"ws://127.0.0.1:{port}/app/engineData",
+                   subprotocols=[Subprotocol(p) for p in subprotocols] if subprotocols is not None else None,
+                   origin=Origin(origin) if origin is not None else None,
                    additional_headers=headers or {}, open_timeout=10)
 
 
-def user_of(ws) -> str:
+def user_of(ws: ClientConnection) -> str:
     assert orjson.loads(ws.recv(timeout=10))["method"] == "OnConnected"
     ws.send(orjson.dumps({"jsonrpc": "2.0", "id": 1, "method": "GetAuthenticatedUser", "handle": -1,
                           "params": []}).decode())
     return orjson.loads(ws.recv(timeout=10))["result"]["qReturn"].rpartition("UserId=")[2]
 
 
-def refused(port: int, **kwargs) -> int:
+def refused(port: int, **kwargs: Any) -> int:
     with pytest.raises(InvalidStatus) as err:
         open_socket(port, **kwargs)
     return err.value.response.status_code

@@ -27,7 +27,7 @@ function parseHash() {
   return { parts, query: new URLSearchParams(query) };
 }
 
-export function showBanner(text) {
+function showBanner(text) {
   banner.hidden = !text;
   banner.textContent = text || '';
 }
@@ -36,7 +36,12 @@ async function closeConnection() {
   const conn = state.conn;
   state.conn = null;
   state.connFor = null;
-  if (conn) await (await conn).session.close().catch(() => {});
+  if (!conn) return;
+  try {
+    await (await conn).session.close();
+  } catch {
+    // it never opened, or it is closed already
+  }
 }
 
 /** The open app of the current route (one connection per app, kept while its pages are visited). */

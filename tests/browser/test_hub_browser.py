@@ -270,6 +270,28 @@ def test_script_page_builds_a_million_row_app_then_model_and_sheet(engine, hub_p
     page.assert_clean()
 
 
+def test_script_page_on_the_seed_app_admin_reloads_a_user_may_not_read(engine, hub_page):
+    page = hub_page(engine.port, token("admin"))
+    page.open("#/apps/sales/script")
+    page.ready("page-script")
+    assert page.page.input_value("#script-text") == SEED_SCRIPT.read_text()
+    assert page.page.locator(".gutter .ln.error").count() == 0
+    assert page.page.locator(".gutter .ln").count() == SEED_SCRIPT.read_text().count("\n") + 1
+    page.page.click("#reload")
+    page.page.wait_for_selector("section.page-script[data-reloaded=ok]")
+    assert re.search(r"Sales << +9 Lines fetched", page.page.inner_text("#script-log"))
+    page.shot("admin")
+    page.assert_clean()
+
+    user = hub_page(engine.port, token("us-user"), label="us-user")
+    user.open("#/apps/sales/script")
+    user.ready("page-script")
+    assert "us-user" in user.page.inner_text("#script-denied")
+    assert user.page.locator("#script-text").count() == 0
+    assert [(e["method"], e["code"]) for e in user.rpc_errors] == [("GetScript", 5)]  # the engine's refusal
+    user.shot("denied")
+
+
 # -- data model ----------------------------------------------------------------------------------------------
 def test_model_page_draws_tables_keys_and_previews(engine, hub_page):
     page = hub_page(engine.port, token("admin"))

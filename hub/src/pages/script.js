@@ -23,7 +23,14 @@ export default async function scriptPage(view, ctx) {
   let dirty = false;
   let closed = false;
 
-  text.value = await app.getScript();
+  try {
+    text.value = await app.getScript();
+  } catch (err) {
+    // section access: only ADMIN users may read or change the script
+    fill(view, h('div.toolbar', h('h1', 'Load script')),
+      h('p.error#script-denied', `The engine does not let ${ctx.user.user} read this app's script: ${errorText(err)}.`));
+    return null;
+  }
 
   function paintGutter() {
     const count = text.value.split('\n').length;
