@@ -15,8 +15,10 @@ import pytest
 from tests.browser.support import CHROMIUM, HubPage
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module. Not per session: while Playwright's sync API is open its event loop counts
+    as running in this thread, so later tests' ``asyncio.run`` would fail."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     if CHROMIUM is None:
         pytest.skip("no Chromium on this machine (scripts/test.sh installs it: apt-get install chromium)")
