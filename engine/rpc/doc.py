@@ -40,6 +40,13 @@ def set_app_properties(call: Call, qProp: dict) -> dict:
     return {}
 
 
+@rpc("Doc", "ClearUndoBuffer")
+def clear_undo_buffer(call: Call) -> dict:
+    """The engine keeps no undo history of layout changes (no Undo/Redo), so there is nothing to clear;
+    nebula.js charts call this after migrating their properties and expect success."""
+    return {}
+
+
 @rpc("Doc", "GetLocaleInfo")
 def get_locale_info(call: Call) -> dict:
     return {"qReturn": call.target.locale_info}
