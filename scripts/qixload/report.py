@@ -23,25 +23,36 @@ HANDSHAKE = "(handshake)"
 class Entry(Protocol):
     """What is read of a Locust ``StatsEntry``."""
 
-    name: str
-    method: str
-    num_requests: int
-    num_failures: int
-    max_response_time: float
-    total_response_time: float
-    response_times: Mapping[float, int]
+    @property
+    def name(self) -> str: ...
+    @property
+    def method(self) -> str | None: ...
+    @property
+    def num_requests(self) -> int: ...
+    @property
+    def num_failures(self) -> int: ...
+    @property
+    def max_response_time(self) -> float: ...
+    @property
+    def total_response_time(self) -> float: ...
+    @property
+    def response_times(self) -> Mapping[Any, int]: ...
 
 
 class Error(Protocol):
     """What is read of a Locust ``StatsError``."""
 
-    method: str
-    name: str
-    error: str
-    occurrences: int
+    @property
+    def method(self) -> str | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def error(self) -> Any: ...
+    @property
+    def occurrences(self) -> int: ...
 
 
-def percentiles(response_times: Mapping[float, int], wanted: Sequence[float] = (0.5, 0.95, 0.99)) -> list[float]:
+def percentiles(response_times: Mapping[Any, int], wanted: Sequence[float] = (0.5, 0.95, 0.99)) -> list[float]:
     """For each fraction, the smallest recorded time that at least that fraction of requests took no
     longer than (Locust's rule), from a histogram of times."""
     total = sum(response_times.values())
@@ -100,9 +111,9 @@ def summarize(*, entries: Iterable[Entry], errors: Iterable[Error], history: Seq
     refused: Counter[str] = Counter()
     failures = []
     for error in errors:
-        label = _label(error.error)
+        label = _label(str(error.error))
         (refused if error.method == WS else by_code)[label] += error.occurrences
-        failures.append({"type": error.method, "name": error.name, "error": error.error,
+        failures.append({"type": error.method, "name": error.name, "error": str(error.error),
                          "count": error.occurrences})
     elapsed = max(ended - started, 1e-9)
     p50, p95, p99 = percentiles(merged)
@@ -211,11 +222,11 @@ def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[floa
     legend_x = left
     for color, (name, ys) in zip(COLORS, lines.items(), strict=False):
         segments: list[list[str]] = [[]]
-        for x, y in zip(xs, ys, strict=False):
-            if y is None:
+        for x, point in zip(xs, ys, strict=False):
+            if point is None:
                 segments.append([])
             else:
-                segments[-1].append(f"{px(x):.1f},{py(y):.1f}")
+                segments[-1].append(f"{px(x):.1f},{py(point):.1f}")
         for seg in segments:
             if len(seg) == 1:
                 cx, cy = seg[0].split(",")

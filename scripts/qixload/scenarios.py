@@ -260,11 +260,8 @@ def prepare(settings: LoadSettings, scenario: type[QixTasks]) -> str | None:
     """Once, before any user starts: load the script into the app every user will open (``--app`` with
     ``--script``, or the scenario's shared app), creating the app if it is missing, and save it. Returns the
     app id prepared, None when there is nothing to prepare. Not measured: setup is not load."""
-    if settings.app:
-        app, script = settings.app, settings.script
-    else:
-        app = scenario.shared_app
-        script = settings.script or scenario.shared_script(settings) if app else None
+    app: str | None = settings.app or scenario.shared_app
+    script = settings.script if settings.app else (settings.script or scenario.shared_script(settings))
     if not app or not script:
         return None
     owner = f"{settings.user_prefix}owner"

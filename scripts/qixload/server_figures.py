@@ -157,11 +157,9 @@ def figures(samples: Sequence[ServerSample], ramp_end: float | None = None, warm
     sessions = [s.sessions for s in samples if s.sessions is not None]
     if sessions:
         out["sessions_peak"] = max(sessions)
-    rss = [s for s in samples if s.rss_bytes is not None]
+    rss = [s.rss_bytes for s in samples if s.rss_bytes is not None]
     if rss:
-        out["rss_start_mib"] = rss[0].rss_bytes / MIB  # type: ignore[operator]
-        out["rss_end_mib"] = rss[-1].rss_bytes / MIB  # type: ignore[operator]
-        out["rss_peak_mib"] = max(s.rss_bytes for s in rss) / MIB  # type: ignore[type-var, operator]
+        out["rss_start_mib"], out["rss_end_mib"], out["rss_peak_mib"] = rss[0] / MIB, rss[-1] / MIB, max(rss) / MIB
     hits, lookups = _delta(first.cache_hits, last.cache_hits), _delta(first.cache_lookups, last.cache_lookups)
     if hits is not None and lookups:
         out["cache_hit_rate"] = hits / lookups

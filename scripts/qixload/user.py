@@ -47,7 +47,7 @@ class QixUser(User):
             raise RuntimeError("QixUser.settings is set by the locustfile at test start")
         return cls.settings
 
-    def wait_time(self) -> float:  # type: ignore[override]  # Locust allows a method here
+    def wait_time(self) -> float:
         """Think time: uniform between half and one and a half of ``--think``."""
         return self.require_settings().think * self.rng.uniform(0.5, 1.5)
 
