@@ -53,18 +53,18 @@ class Error(Protocol):
 
 
 def percentiles(response_times: Mapping[Any, int], wanted: Sequence[float] = (0.5, 0.95, 0.99)) -> list[float]:
-    """For each fraction, the smallest recorded time that at least that fraction of requests took no
-    longer than (Locust's rule), from a histogram of times."""
+    """Percentiles from a histogram of times, by Locust's rule (so the table agrees with Locust's UI): the
+    largest time such that at most ``int(fraction * count)`` requests were faster than it."""
     total = sum(response_times.values())
     if not total:
         return [0.0] * len(wanted)
     out = []
-    ordered = sorted(response_times.items())
+    descending = sorted(response_times.items(), reverse=True)
     for fraction in wanted:
-        need, running = fraction * total, 0
-        for value, count in ordered:
-            running += count
-            if running >= need:
+        allowed, processed = int(total * fraction), 0
+        for value, count in descending:
+            processed += count
+            if total - processed <= allowed:
                 out.append(float(value))
                 break
     return out
