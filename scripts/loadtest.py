@@ -34,6 +34,7 @@ if _HERE not in sys.path:
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
@@ -141,8 +142,10 @@ def locust_command(args: argparse.Namespace, summary: Path | None, extra: Sequen
             cmd += ["--processes", str(args.workers)]
         return cmd + list(extra)
     rate = args.users / args.ramp_up if args.ramp_up > 0 else args.users
-    cmd += ["-H", args.url, "-u", str(args.users), "-r", f"{rate:g}", "-t", f"{args.duration:g}s",
-            "--stop-timeout", "0", "--only-summary",
+    # headless runs end through --qix-run-time (every answered call counted); the web UI keeps Locust's -t,
+    # which stops the test and leaves the UI up
+    ending = ["-t", f"{args.duration:g}s"] if args.web else ["--qix-run-time", f"{args.duration:g}"]
+    cmd += ["-H", args.url, "-u", str(args.users), "-r", f"{rate:g}", *ending, "--stop-timeout", "0", "--only-summary",
             "--scenario", args.scenario, "--think", f"{args.think:g}", "--timeout", f"{args.timeout:g}",
             "--max-requests", str(max(0, args.max_requests)), "--user-prefix", args.user_prefix,
             "--groups", args.groups, "--claims", args.claims, "--fields", args.fields,
@@ -165,8 +168,19 @@ def locust_command(args: argparse.Namespace, summary: Path | None, extra: Sequen
         cmd += ["--master", "--expect-workers", str(args.expect_workers),
                 "--master-bind-host", args.master_bind_host, "--master-bind-port", str(args.master_bind_port)]
     elif args.workers:
-        cmd += ["--processes", str(args.workers)]
+        # the master and its forked workers talk over a port of their own on loopback (Locust's default, 5557
+        # on every interface, would collide with any other run on this machine)
+        port = free_port()
+        cmd += ["--processes", str(args.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                "--master-host", "127.0.0.1", "--master-port", str(port)]
     return cmd + list(extra)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def run(cmd: Sequence[str], quiet: bool) -> int:

@@ -12,6 +12,7 @@ after a worker has received the master's options.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import sys
@@ -28,7 +29,9 @@ if _SCRIPTS not in sys.path:
 
 import gevent  # noqa: E402
 import orjson  # noqa: E402
+from locust import argument_parser as locust_arguments  # noqa: E402
 from locust import events  # noqa: E402
+from locust import runners as locust_runners  # noqa: E402
 from locust import stats as locust_stats  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
@@ -53,6 +56,10 @@ def two_significant_digits(response_time: float) -> float:
     return round(round(response_time / step) * step, 6)
 
 
+# Locust 2.47's worker computes its default options (building its whole argument parser) once per option
+# of every spawn message; with this file's options that blocks a worker's loop for seconds per message while
+# users ramp up, and the master declares it missing. The defaults never change within a process: build once.
+locust_arguments.default_args_dict = functools.cache(locust_arguments.default_args_dict)
 locust_stats.bucket_response_time = two_significant_digits  # type: ignore[assignment]  # float keys work
 locust_stats.PERCENTILES_TO_CHART = [0.5, 0.95, 0.99]
 
@@ -150,6 +157,9 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     Run.sampler.start()
     Run.started, Run.ended, Run.ramp_end = time.time(), None, None
     Run.history = []
+    run_time = _options(environment).qix_run_time
+    if run_time:
+        gevent.spawn(_finish, environment, run_time)
     if Run.monitor is None:
         Run.monitor = gevent.spawn(_monitor, environment, bool(_options(environment).qix_status))
 
@@ -238,8 +248,8 @@ def _end_when_settled(environment: Environment) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.send_message(BUDGET_SPENT)
-    elif runner is not None:
-        runner.quit()
+    else:
+        _finish(environment)
 
 
 def _on_budget_spent(environment: Environment, msg: Any, **_: Any) -> None:
@@ -248,7 +258,20 @@ def _on_budget_spent(environment: Environment, msg: Any, **_: Any) -> None:
         return
     Run.spent_workers.add(msg.node_id)
     if len(Run.spent_workers) >= max(1, runner.worker_count):
-        gevent.spawn(runner.quit)
+        gevent.spawn(_finish, environment)
+
+
+def _finish(environment: Environment, after: float = 0.0) -> None:
+    """End the run (after ``after`` seconds) so that every answered call is counted. Locust's own --run-time
+    quits a master at once: workers' last reports (sent every few seconds) are lost under load. Here the
+    master first stops the workers (waiting until they report no users), then waits for one more report."""
+    gevent.sleep(after)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.stop()
+        gevent.sleep(locust_runners.WORKER_REPORT_INTERVAL + 1.0)
+    if runner is not None:
+        runner.quit()
 
 
 # -- what the web UI and the report read ---------------------------------------------------------------------

@@ -50,6 +50,9 @@ def add_arguments(parser: Any) -> None:
     add("--max-requests", type=int, default=0, help="stop after this many QIX calls (0 = no cap)")
     add("--qix-summary", default=None, include_in_web_ui=False, help="write the run's summary as JSON to this file")
     add("--qix-html", default=None, include_in_web_ui=False, help="write the HTML report (readable without Locust) here")
+    add("--qix-run-time", type=float, default=0.0, include_in_web_ui=False,
+        help="seconds from the start of the test to its end, every answered call counted (unlike -t, which "
+             "quits a master before its workers' last reports)")
     add("--qix-status", action="store_true", default=False, include_in_web_ui=False,
         help="print a progress line every two seconds on stderr")
     add("--seed", type=int, default=1, help="seed of the users' random choices")
