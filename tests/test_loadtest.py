@@ -435,8 +435,14 @@ def test_server_figures_with_process_metrics_and_rss_growth() -> None:
     out = figures(flat, ramp_end=30.0, warmup=30.0)
     assert out["cpu_ms_per_request"] == pytest.approx(1.0)
     assert out["rss_growth_mib_per_min"] == pytest.approx(0.0, abs=1e-9)
+    assert out["rss_growth_late_mib_per_min"] == pytest.approx(0.0, abs=1e-9)
     leaking = [sample(t, t / 10, 500.0 + t / 60, 100.0 * t) for t in range(0, 301, 10)]
-    assert figures(leaking, ramp_end=30.0, warmup=30.0)["rss_growth_mib_per_min"] == pytest.approx(1.0)
+    out = figures(leaking, ramp_end=30.0, warmup=30.0)
+    assert out["rss_growth_mib_per_min"] == pytest.approx(1.0) and out["rss_growth_late_mib_per_min"] == pytest.approx(1.0)
+    # a cache filling up after warm-up, then full: growth overall, none in the second half
+    filling = [sample(t, t / 10, 500.0 + min(t, 150) / 30, 100.0 * t) for t in range(0, 301, 10)]
+    out = figures(filling, ramp_end=30.0, warmup=30.0)
+    assert out["rss_growth_mib_per_min"] > 0.5 and out["rss_growth_late_mib_per_min"] == pytest.approx(0.0, abs=0.05)
 
 
 def test_percentiles_follow_locusts_rule() -> None:

@@ -148,7 +148,9 @@ def _server_line(srv: Mapping[str, float]) -> str:
     if "cache_hit_rate" in srv:
         parts.append(f"cache hit rate {100 * srv['cache_hit_rate']:.1f}%")
     if "rss_growth_mib_per_min" in srv:
-        parts.append(f"RSS after warm-up {srv['rss_growth_mib_per_min']:+.2f} MiB/min")
+        late = srv.get("rss_growth_late_mib_per_min")
+        parts.append(f"RSS after warm-up {srv['rss_growth_mib_per_min']:+.2f} MiB/min"
+                     + (f" ({late:+.2f} in its second half)" if late is not None else ""))
     return "server: " + "; ".join(parts) if parts else ""
 
 
@@ -193,8 +195,9 @@ def _fmt(v: float) -> str:
 
 
 def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[float | None]], unit: str = "",
-              width: int = 520, height: int = 200) -> str:
-    """A line chart as inline SVG: one polyline per series (gaps where a value is None), y from zero."""
+              width: int = 520, height: int = 200, zero: bool = True) -> str:
+    """A line chart as inline SVG: one polyline per series (gaps where a value is None), y from zero unless
+    ``zero`` is false."""
     left, right, top, bottom = 56, 12, 28, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for ys in lines.values() for v in ys if v is not None]
@@ -203,22 +206,31 @@ def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[floa
                 f'<p class="empty">no data from this engine</p></figure>')
     x_max = max(xs) or 1.0
     y_max = _nice_max(max(values) * 1.05)
+    y_min = 0.0
+    if not zero:  # fit the data: small changes (RSS over a soak) would be flat against a zero-based axis
+        spread = max(values) - min(values)
+        step = _nice_max(max(spread, abs(max(values)) * 0.01) / 4)
+        y_min = math.floor(min(values) / step) * step
+        y_max = y_min + 4 * step
+        while y_max < max(values):
+            y_max += step
 
     def px(x: float) -> float:
         return left + plot_w * x / x_max
 
     def py(y: float) -> float:
-        return top + plot_h * (1 - y / y_max)
+        return top + plot_h * (1 - (y - y_min) / (y_max - y_min))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">']
     for i in range(5):
-        y = y_max * i / 4
+        y = y_min + (y_max - y_min) * i / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{py(y):.1f}" y2="{py(y):.1f}" class="grid"/>'
                      f'<text x="{left - 4}" y="{py(y) + 4:.1f}" class="ylab">{_fmt(y)}</text>')
-    for i in range(6):
-        x = x_max * i / 5
-        parts.append(f'<text x="{px(x):.1f}" y="{height - 8}" class="xlab">{x:.0f} s</text>')
+    x_step = _nice_max(x_max / 6)
+    for i in range(int(x_max / x_step) + 1):
+        x = i * x_step
+        parts.append(f'<text x="{px(x):.1f}" y="{height - 8}" class="xlab">{_fmt(x)} s</text>')
     legend_x = left
     for color, (name, ys) in zip(COLORS, lines.items(), strict=False):
         segments: list[list[str]] = [[]]
@@ -259,6 +271,7 @@ SERVER_LABELS = {
     "rss_kib_per_session_marginal": ("RSS per added session (mid-ramp to end of ramp)", "{:.1f} KiB"),
     "cache_hit_rate": ("cache hit rate", "{:.1%}"),
     "rss_growth_mib_per_min": ("RSS growth after warm-up (least squares)", "{:+.3f} MiB/min"),
+    "rss_growth_late_mib_per_min": ("RSS growth, second half of that", "{:+.3f} MiB/min"),
     "rss_after_warmup_first_mib": ("RSS, first sample after warm-up", "{:.1f} MiB"),
     "rss_after_warmup_last_mib": ("RSS, last sample", "{:.1f} MiB"),
     "rss_after_warmup_samples": ("samples after warm-up", "{:.0f}"),
@@ -300,7 +313,7 @@ def render_html(s: Mapping[str, Any]) -> str:
     server_charts = [
         svg_chart("Engine CPU per request", sx, {"CPU ms/request": [r["cpu_ms_per_request"] for r in srv_rows]},
                   "ms"),
-        svg_chart("Engine RSS", sx, {"RSS": [r["rss_mib"] for r in srv_rows]}, "MiB"),
+        svg_chart("Engine RSS", sx, {"RSS": [r["rss_mib"] for r in srv_rows]}, "MiB", zero=False),
         svg_chart("Active sessions", sx, {"sessions": [r["sessions"] for r in srv_rows]}),
         svg_chart("RSS per added session", sx, {"KiB/session": [r["rss_kib_per_session"] for r in srv_rows]},
                   "KiB"),

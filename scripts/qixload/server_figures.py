@@ -140,7 +140,8 @@ def figures(samples: Sequence[ServerSample], ramp_end: float | None = None, warm
       the ramp, where one-time costs (imports, pools, caches) are already paid;
     * ``sessions_peak``, ``rss_peak_mib``; ``cache_hit_rate`` over the run when the engine counts lookups;
     * ``rss_growth_mib_per_min``: the least-squares slope of RSS over samples taken ``warmup`` seconds or
-      more after the ramp: a leak shows as a slope that stays above zero in a long run.
+      more after the ramp, and ``rss_growth_late_mib_per_min`` over the second half of those: a leak shows
+      as a slope that stays above zero in both.
     """
     if len(samples) < 2:
         return {}
@@ -190,19 +191,32 @@ def _per_session(samples: Sequence[ServerSample], ramp_end: float) -> dict[str, 
     return out
 
 
-def _growth(samples: Sequence[ServerSample], after: float) -> dict[str, float]:
-    points = [(s.at, s.rss_bytes / MIB) for s in samples if s.at >= after and s.rss_bytes is not None]
-    if len(points) < 3:
-        return {}
+def _slope_per_min(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, MiB) points, in MiB per minute."""
     n = len(points)
+    if n < 3:
+        return None
     mean_t = sum(t for t, _ in points) / n
     mean_v = sum(v for _, v in points) / n
     var = sum((t - mean_t) ** 2 for t, _ in points)
     if var == 0:
+        return None
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / var
+
+
+def _growth(samples: Sequence[ServerSample], after: float) -> dict[str, float]:
+    """RSS slope after warm-up, over all those samples and over their second half: caches and allocator
+    pools that fill up early show in the first and fade in the second; a leak stays in both."""
+    points = [(s.at, s.rss_bytes / MIB) for s in samples if s.at >= after and s.rss_bytes is not None]
+    slope = _slope_per_min(points)
+    if slope is None:
         return {}
-    slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / var
-    return {"rss_growth_mib_per_min": slope * 60, "rss_after_warmup_first_mib": points[0][1],
-            "rss_after_warmup_last_mib": points[-1][1], "rss_after_warmup_samples": float(n)}
+    out = {"rss_growth_mib_per_min": slope, "rss_after_warmup_first_mib": points[0][1],
+           "rss_after_warmup_last_mib": points[-1][1], "rss_after_warmup_samples": float(len(points))}
+    late = _slope_per_min(points[len(points) // 2:])
+    if late is not None:
+        out["rss_growth_late_mib_per_min"] = late
+    return out
 
 
 def series(samples: Sequence[ServerSample]) -> list[dict[str, float | None]]:
