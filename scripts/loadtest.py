@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(locust_command(args, None, extra), args.quiet)
     with tempfile.TemporaryDirectory(prefix="qixload-") as tmp:
         summary_path = Path(tmp) / "summary.json"
-        code = run(locust_command(args, summary_path, extra), args.quiet or args.json)
+        code = run(locust_command(args, summary_path, extra), args.quiet)
         if not summary_path.exists():
             print(f"loadtest.py: Locust ended (exit {code}) without a summary", file=sys.stderr)
             return 2 if code == 2 else 1

@@ -233,6 +233,19 @@ def test_script_and_fields_from_the_command_line(engine: RunningEngine, tmp_path
     assert s["methods"]["SelectListObjectValues listbox"]["count"] >= 2 and s["errors"] == {}
 
 
+def test_a_script_that_does_not_load_ends_the_run(engine: RunningEngine, tmp_path: Path) -> None:
+    """``--app`` with ``--script`` loads the script once before the run; when that reload fails, the run
+    ends at once with exit 1 and says why, instead of every user failing on an empty app."""
+    script = tmp_path / "broken.qvs"
+    script.write_text("T: Load * From [no_such_file_for_loadtest.csv] (txt);\n")
+    code, s, out = run_loadtest("--url", base_url(engine), "--app", "never-loaded", "--script", str(script),
+                                "--users", "3", "--duration", "20", "--secret", SECRET, "--metrics-url", "off",
+                                "--json")
+    assert code == 1
+    assert "preparing the app failed: reload-failed" in out
+    assert s["requests"] == 0 and s["duration_s"] < 10
+
+
 def test_fields_are_discovered_from_an_opened_app(engine: RunningEngine) -> None:
     """With ``--app`` and no ``--fields`` the users chart the app's first two fields."""
     async def make_app() -> None:

@@ -37,7 +37,7 @@ from locust.env import Environment  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 
 from qixload import report, server_figures, webui  # noqa: E402
-from qixload.client import Budget  # noqa: E402
+from qixload.client import Budget, QixFailure  # noqa: E402
 from qixload.options import LoadSettings, OptionError, add_arguments, carry_files  # noqa: E402
 from qixload.scenarios import Full, ScenarioError, prepare, resolve  # noqa: E402
 from qixload.tokens import TokenError  # noqa: E402
@@ -149,7 +149,13 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     Run.workers = int(getattr(_options(environment), "expect_workers", 0) or 0) \
         if isinstance(runner, MasterRunner) else 0
     Run.spent_workers = set()
-    prepared = prepare(settings, scenario)
+    try:
+        prepared = prepare(settings, scenario)
+    except QixFailure as err:  # no app to open: say why once, end the run (users would only fail)
+        sys.stderr.write(f"qixload: preparing the app failed: {err}\n")
+        environment.process_exit_code = 1
+        gevent.spawn(_finish, environment)
+        prepared = None
     if prepared:
         log.info("prepared app %s", prepared)
     Run.sampler = server_figures.Sampler(settings.metrics_url, server_figures.health_url(settings.url),
