@@ -232,7 +232,7 @@ def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dic
 
 def session_policy(session: Any) -> UserPolicy:
     """The policy a session made when it started (made now for a session that has none)."""
-    user = getattr(session, "policy", None)
+    user: UserPolicy | None = getattr(session, "policy", None)
     if user is None:
         user = session.engine.guard.policy_for(session.identity)
         session.policy = user
@@ -260,7 +260,7 @@ def app_resource(app: Any) -> Resource:
     if (hit is not None and hit[0] is app and hit[1] == app.props_version and hit[2] == app.title
             and hit[3] == app.owner):
         return hit[4]
-    resource = app.facts().resource()
+    resource: Resource = app.facts().resource()
     if len(_BY_APP) >= _CACHE_MAX:
         _BY_APP.clear()
     _BY_APP[id(app)] = (app, app.props_version, app.title, app.owner, resource)
@@ -290,7 +290,8 @@ def _info_resource(app: Resource, info: Mapping[str, Any], meta: Any = None) -> 
 
 def _listed_app(call: Any, entry: Mapping[str, Any]) -> Resource:
     try:
-        return call.engine.apps.facts(str(entry.get("qDocId", ""))).resource()
+        facts: AppFacts = call.engine.apps.facts(str(entry.get("qDocId", "")))
+        return facts.resource()
     except QixError:
         return Resource.for_app(str(entry.get("qDocId", "")), str(entry.get("qTitle", "")))
 
