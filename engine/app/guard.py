@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.app import permissions
 from engine.app.abac import Decision, Policy, RuleFiles, UserPolicy, user_claims
@@ -25,6 +25,9 @@ from engine.app.permissions import Permission, Source
 from engine.app.rules import APP, Resource
 from engine.auth import Identity
 from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, QixError
+
+if TYPE_CHECKING:
+    from engine.app.objects import EntityView
 
 #: actions as Qlik's access rules name them
 READ, CREATE, UPDATE, RELOAD, DELETE = "read", "create", "update", "reload", "delete"
@@ -117,6 +120,10 @@ class AppGuard:
             return
         session = call.session
         user: UserPolicy = session_policy(session)
+        first = checks[0]
+        if len(checks) == 1 and first.source is Source.HANDLE and first.kind != APP and not first.unless \
+                and _entity_of(call.target) is not None and first.action in view_actions(user, call.target):
+            return  # the steady state of an object's handle: one memo compare (a denial takes the long way)
         for perm in checks:
             if perm.unless and kwargs.get(perm.unless):
                 continue
@@ -222,12 +229,41 @@ def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dic
     doc = _doc_of(call.target)
     if not isinstance(layout, dict) or doc is None:
         return result
-    entity = _entity_of(call.target)
-    resource = object_resource(doc, entity) if entity is not None else app_resource(doc.app)
+    target = call.target
+    if _entity_of(target) is None:
+        return _privileged(result, layout, user.privileges(app_resource(doc.app)))
+    view: EntityView = target
+    view_actions(user, view)
+    assert view.access is not None
+    privileges = view.access[2]
+    shown = view.shown_layout  # (layout, privileges, answer): an unchanged object answers the same dict
+    if shown is not None and shown[0] is layout and shown[1] is privileges:
+        return shown[2]
+    answer = _privileged(result, layout, list(privileges))
+    view.shown_layout = (layout, privileges, answer)
+    return answer
+
+
+def _privileged(result: dict[str, Any], layout: dict[str, Any], privileges: list[str]) -> dict[str, Any]:
     meta = layout.get("qMeta")
     meta = dict(meta) if isinstance(meta, dict) else {}
-    meta["privileges"] = user.privileges(resource)
+    meta["privileges"] = privileges
     return {**result, "qLayout": {**layout, "qMeta": meta}}
+
+
+def view_actions(user: UserPolicy, view: EntityView) -> frozenset[str]:
+    """What ``user`` may do to the object behind an object handle (``view``: an EntityView), kept on the view
+    with what decided it (the policy, the object's and the app's versions, the app's name and owner): every
+    GetLayout of a dashboard asks, and the answer changes only when one of those does."""
+    entity, app = view.entity, view.doc.app
+    stamp = (user, entity.counter, app.props_version, app.title, app.owner)
+    memo = view.access
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    resource = object_resource(view.doc, entity)
+    actions = user.allowed_actions(resource)
+    view.access = (stamp, actions, tuple(user.privileges(resource)))
+    return actions
 
 
 def session_policy(session: Any) -> UserPolicy:
@@ -297,8 +333,8 @@ def _listed_app(call: Any, entry: Mapping[str, Any]) -> Resource:
 
 
 def _doc_of(target: Any) -> Any:
-    if hasattr(target, "session_objects"):
-        return target  # a DocSession
+    if type(target).__name__ == "DocSession":  # by name: engine.app.app imports this module
+        return target
     return getattr(target, "doc", None)  # an EntityView, a FieldRef, a ScriptVariable
 
 
