@@ -85,6 +85,8 @@ class App:
     section_access: dict | None = None
     #: script variables after the last reload (name → text)
     script_variables: dict[str, str] = field(default_factory=dict)
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_reload_time: str = ""
     reloading: bool = False
@@ -115,7 +117,7 @@ class App:
             section_access=doc.section_access, script_variables=dict(doc.script_variables),
             connections={c["qId"]: c for c in doc.connections if "qId" in c},
             last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None,
-            generation=doc.generation)
+            generation=doc.generation, owner=doc.owner)
         for name, items in app.entity_lists(doc).items():
             app.stores[name].load_json(items)
         return app
@@ -125,7 +127,7 @@ class App:
             app_id=self.app_id, title=self.title, script=self.script, properties=copy.deepcopy(self.properties),
             connections=list(self.connections.values()), last_reload_time=self.last_reload_time,
             model=self.model if self.data_loaded else None, section_access=self.section_access,
-            script_variables=dict(self.script_variables),
+            script_variables=dict(self.script_variables), owner=self.owner,
             **{name: s.to_json() for name, s in self.stores.items()})
 
     @functools.cached_property
@@ -181,7 +183,8 @@ class App:
 
     def facts(self) -> AppFacts:
         """What an access check needs of this app."""
-        return AppFacts(self.app_id, self.section_access, name=self.title)
+        return AppFacts(self.app_id, self.section_access, owner=self.owner, name=self.title,
+                        description=str(self.properties.get("description", "")))
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:

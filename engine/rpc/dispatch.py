@@ -25,6 +25,8 @@ class SessionLike(Protocol):
     engine: Any
     identity: Any
     active_doc: Any
+    #: the user's document rules (``engine.app.abac.UserPolicy``), made when the session starts
+    policy: Any
 
     def new_handle(self, qtype: str, target: Any) -> int: ...
     def handles_of(self, target: Any) -> list[int]: ...

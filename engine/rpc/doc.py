@@ -40,6 +40,13 @@ def set_app_properties(call: Call, qProp: dict) -> dict:
     return {}
 
 
+@rpc("Doc", "ClearUndoBuffer")
+def clear_undo_buffer(call: Call) -> dict:
+    """The engine keeps no undo history of layout changes (no Undo/Redo), so there is nothing to clear;
+    nebula.js charts call this after migrating their properties and expect success."""
+    return {}
+
+
 @rpc("Doc", "GetLocaleInfo")
 def get_locale_info(call: Call) -> dict:
     return {"qReturn": call.target.locale_info}
@@ -90,7 +97,8 @@ async def _reload(call: Call, partial: bool = False) -> bool:
             reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
             legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
             web=WebOptions.from_settings(settings), partial=partial,
-            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity)))
+            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity),
+            approve=call.engine.guard.script_variables(call)))
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise

@@ -11,6 +11,7 @@ from engine.app import guard, store
 from engine.app.app import DocSession
 from engine.app.guard import AppFacts
 from engine.app.reload import progress_data
+from engine.app.rules import Resource
 from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, INVALID_APP_NAME, QixError
 from engine.rpc.dispatch import Call, rpc
 
@@ -65,7 +66,9 @@ def is_personal_mode(call: Call) -> dict:
 
 @rpc("Global", "AllowCreateApp", concurrent=True)
 def allow_create_app(call: Call) -> dict:
-    return {"qReturn": True}
+    identity = call.session.identity
+    new_app = Resource.for_app("", owner=identity.user)
+    return {"qReturn": call.engine.guard.decide(identity, new_app, guard.CREATE, call.session.policy).allowed}
 
 
 @rpc("Global", "GetAuthenticatedUser", concurrent=True)
@@ -247,14 +250,14 @@ async def open_doc(call: Call, qDocName: str, qUserName: str, qPassword: str, qS
 async def create_app(call: Call, qAppName: str, qLocalizedScriptMainSection: str, qLocale: str) -> dict:
     if not _file_system_takes(qAppName):
         raise QixError(INVALID_APP_NAME, qAppName[:_NAME_MAX])
-    app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName)
+    app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName, call.session.identity.user)
     return {"qSuccess": True, "qAppId": app_id}
 
 
 def _check_app(call: Call, name: str, action: str) -> AppFacts:
     """The app-level access check (``engine.app.guard``) on an app named by id or file name."""
     facts = call.engine.apps.facts(name)
-    call.engine.guard.check(call.session.identity, facts, action)
+    call.engine.guard.check(call.session.identity, facts, action, user=call.session.policy)
     return facts
 
 
