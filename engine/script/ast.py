@@ -34,9 +34,9 @@ class Expr:
 class FieldItem:
     """One item of a LOAD field list: ``*`` or an expression with its output name."""
 
-    expr: Expr | None      # None for '*'
-    name: str              # output field name ('*' for star)
-    alias: bool = False    # named with AS
+    expr: Expr | None  # None for '*'
+    name: str  # output field name ('*' for star)
+    alias: bool = False  # named with AS
 
     @property
     def star(self) -> bool:
@@ -58,7 +58,7 @@ class InlineSource:
 @dataclass
 class ResidentSource:
     table: str
-    order_by: list[tuple[Expr, bool]] = field(default_factory=list)   # (expr, descending)
+    order_by: list[tuple[Expr, bool]] = field(default_factory=list)  # (expr, descending)
 
 
 @dataclass
@@ -89,17 +89,17 @@ class Prefixes:
     concatenate: bool = False
     concat_table: str | None = None
     noconcatenate: bool = False
-    join: str | None = None          # 'inner' | 'left' | 'right' | 'outer'
-    keep: str | None = None          # 'inner' | 'left' | 'right'
-    target: str | None = None        # table named in Join(...) / Keep(...)
+    join: str | None = None  # 'inner' | 'left' | 'right' | 'outer'
+    keep: str | None = None  # 'inner' | 'left' | 'right'
+    target: str | None = None  # table named in Join(...) / Keep(...)
     crosstable: tuple[str, str, int] | None = None
     first: Expr | None = None
     sample: Expr | None = None
-    intervalmatch: list[str] | None = None          # [match field, key fields...]
+    intervalmatch: list[str] | None = None  # [match field, key fields...]
     hierarchy: list[str | None] | None = None
-    belongs_to: list[str | None] | None = None      # HierarchyBelongsTo arguments
+    belongs_to: list[str | None] | None = None  # HierarchyBelongsTo arguments
     generic: bool = False
-    partial: str | None = None                       # 'add' | 'replace' | 'merge'
+    partial: str | None = None  # 'add' | 'replace' | 'merge'
     partial_only: bool = False
     semantic: bool = False
     merge_keys: list[str] = field(default_factory=list)  # MERGE ... ON keys
@@ -129,7 +129,7 @@ class SetVar:
 @dataclass
 class LetVar:
     name: str
-    expr: Expr | None     # None: `LET x = ;` clears
+    expr: Expr | None  # None: `LET x = ;` clears
 
 
 @dataclass
@@ -139,13 +139,13 @@ class Trace:
 
 @dataclass
 class ExitScript:
-    mode: str = ""          # '' | 'when' | 'unless'
+    mode: str = ""  # '' | 'when' | 'unless'
     cond: Expr | None = None
 
 
 @dataclass
 class ExitBlock:
-    kind: str               # 'for' | 'do' | 'sub'
+    kind: str  # 'for' | 'do' | 'sub'
     mode: str = ""
     cond: Expr | None = None
 
@@ -163,7 +163,7 @@ class DropFields:
 
 @dataclass
 class Rename:
-    what: str                        # 'table' | 'field'
+    what: str  # 'table' | 'field'
     pairs: list[tuple[str, str]]
     using: str | None = None
 
@@ -186,10 +186,10 @@ class StarIs:
 
 @dataclass
 class Comment:
-    what: str                        # 'field' | 'table'
+    what: str  # 'field' | 'table'
     names: list[str]
     text: Expr | None
-    using: str | None = None         # COMMENT FIELDS USING map: name → comment
+    using: str | None = None  # COMMENT FIELDS USING map: name → comment
 
 
 @dataclass
@@ -197,7 +197,7 @@ class Tag:
     names: list[str]
     tags: list[Expr]
     untag: bool = False
-    using: str | None = None         # TAG FIELDS USING map: name → tag
+    using: str | None = None  # TAG FIELDS USING map: name → tag
 
 
 @dataclass
@@ -205,8 +205,8 @@ class Store:
     table: str
     path: str
     fmt: str
-    fields: list[tuple[str, str]] = field(default_factory=list)   # (source, output); empty = all
-    spec: FormatSpec = field(default_factory=FormatSpec)         # (txt, delimiter is ' ') and the like
+    fields: list[tuple[str, str]] = field(default_factory=list)  # (source, output); empty = all
+    spec: FormatSpec = field(default_factory=FormatSpec)  # (txt, delimiter is ' ') and the like
 
 
 @dataclass
@@ -270,7 +270,7 @@ class MapUsing:
 class Force:
     """``Force Case Upper|Lower|Mixed`` / ``Force Capitalization``: the case of later loaded texts."""
 
-    mode: str            # 'upper' | 'lower' | 'mixed' | 'capitalization'
+    mode: str  # 'upper' | 'lower' | 'mixed' | 'capitalization'
 
 
 @dataclass
@@ -294,7 +294,7 @@ class Binary:
 
 @dataclass
 class DerivedField:
-    expr: Expr            # uses $1 for the source field
+    expr: Expr  # uses $1 for the source field
     name: str
     tags: list[str]
 
@@ -316,7 +316,7 @@ class Derive:
     """``DERIVE FIELDS FROM FIELDS a, b | EXPLICIT TAGS (...) | IMPLICIT TAG USING definition``."""
 
     fields: list[str]
-    tags: list[str] | None       # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
+    tags: list[str] | None  # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
     definition: str
 
 
@@ -360,6 +360,7 @@ class Include:
 
 # control statements ---------------------------------------------------------------------------
 
+
 @dataclass
 class If:
     cond: Expr
@@ -401,7 +402,7 @@ class Next:
 
 @dataclass
 class Do:
-    mode: str = ""          # '' | 'while' | 'until'
+    mode: str = ""  # '' | 'while' | 'until'
     cond: Expr | None = None
 
 
@@ -449,9 +450,54 @@ class EndSwitch:
 
 
 Statement = (
-    Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
-    | Directory | Execute | Binary | Declare | Derive | Loosen | SearchRule | Conditional
-    | Unsupported | Include | If | ElseIf | Else
-    | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
+    Load
+    | SetVar
+    | LetVar
+    | Trace
+    | ExitScript
+    | ExitBlock
+    | DropTables
+    | DropFields
+    | Rename
+    | Qualify
+    | Section
+    | StarIs
+    | Comment
+    | Tag
+    | Store
+    | Connect
+    | Disconnect
+    | Sleep
+    | Ignored
+    | AutoNumberFields
+    | NullAs
+    | Alias
+    | MapUsing
+    | Force
+    | Directory
+    | Execute
+    | Binary
+    | Declare
+    | Derive
+    | Loosen
+    | SearchRule
+    | Conditional
+    | Unsupported
+    | Include
+    | If
+    | ElseIf
+    | Else
+    | EndIf
+    | For
+    | ForEach
+    | Next
+    | Do
+    | Loop
+    | Sub
+    | EndSub
+    | Call
+    | Switch
+    | Case
+    | Default
+    | EndSwitch
 )

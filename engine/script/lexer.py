@@ -14,14 +14,43 @@ from dataclasses import dataclass, field
 
 from engine.expr.lexer import Kind, Token, Tokenizer, scan_ident, scan_quoted
 
-__all__ = ["CONTROL_WORDS", "Kind", "RawStatement", "ScriptSyntaxError", "ScriptTokenizer", "TabInfo", "Token",
-           "decode_script", "find_tabs", "line_col", "split_statements", "tokenize"]
+__all__ = [
+    "CONTROL_WORDS",
+    "Kind",
+    "RawStatement",
+    "ScriptSyntaxError",
+    "ScriptTokenizer",
+    "TabInfo",
+    "Token",
+    "decode_script",
+    "find_tabs",
+    "line_col",
+    "split_statements",
+    "tokenize",
+]
 
 #: Statements that end at the end of their line (or at ``;``) and never span lines.
-CONTROL_WORDS = frozenset({
-    "if", "elseif", "else", "end", "endif", "for", "next", "sub", "endsub", "call", "do", "loop",
-    "exit", "switch", "case", "default", "endswitch",
-})
+CONTROL_WORDS = frozenset(
+    {
+        "if",
+        "elseif",
+        "else",
+        "end",
+        "endif",
+        "for",
+        "next",
+        "sub",
+        "endsub",
+        "call",
+        "do",
+        "loop",
+        "exit",
+        "switch",
+        "case",
+        "default",
+        "endswitch",
+    }
+)
 
 
 class ScriptSyntaxError(Exception):
@@ -81,11 +110,11 @@ def find_tabs(text: str) -> TabInfo:
     info = TabInfo()
     for m in _TAB.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
-        if text[line_start:m.start()].strip():
+        if text[line_start : m.start()].strip():
             continue
         nl = text.find("\n", m.end())
         content = len(text) if nl < 0 else nl + 1
-        name = m.group(0)[len("///$tab"):].strip()
+        name = m.group(0)[len("///$tab") :].strip()
         if not text[: m.start()].strip() and len(info.starts) == 1:
             info.starts[0], info.names[0] = content, name
         else:
@@ -106,7 +135,7 @@ class _Splitter:
 
     def __init__(self, text: str) -> None:
         self.src = text
-        self.buf = list(text)     # comments get blanked in here
+        self.buf = list(text)  # comments get blanked in here
         self.n = len(text)
 
     def blank(self, a: int, b: int) -> None:
@@ -158,8 +187,12 @@ class _Splitter:
                 i = self.skip_space_and_comments(min(self.n, j + 1))
                 continue
             control = word in CONTROL_WORDS and (m is None or m.end() >= self.n or s[m.end()] not in ":")
-            if not control and m and re.match(r"[A-Za-z_][\w.]*\s*=", s[i:i + 200]) and word not in (
-                    "set", "let", "load", "select", "sql"):
+            if (
+                not control
+                and m
+                and re.match(r"[A-Za-z_][\w.]*\s*=", s[i : i + 200])
+                and word not in ("set", "let", "load", "select", "sql")
+            ):
                 control = True  # bare `x = expr`
             end, stop = self.scan(i, control, word)
             out.append(RawStatement("".join(self.buf[i:end]), i, end, control))
@@ -212,7 +245,7 @@ class _Splitter:
                     k = end
                     while k < self.n and s[k].isspace():
                         k += 1
-                    if k < self.n and s[k] in "[\"":
+                    if k < self.n and s[k] in '["':
                         close = "]" if s[k] == "[" else '"'
                         e = s.find(close, k + 1)
                         if e < 0:
@@ -243,8 +276,27 @@ class ScriptTokenizer(Tokenizer):
     any other character as a one-character operator, so that SQL text passed through to a database
     (``a || b``, ``x != 1``) tokenizes and only a statement that uses it where it means nothing fails."""
 
-    OPERATORS = ("<>", "<=", ">=", "::", "(", ")", ",", ";", ":", "=", "<", ">", "+", "-", "*", "/", "&",
-                 "{", "}")
+    OPERATORS = (
+        "<>",
+        "<=",
+        ">=",
+        "::",
+        "(",
+        ")",
+        ",",
+        ";",
+        ":",
+        "=",
+        "<",
+        ">",
+        "+",
+        "-",
+        "*",
+        "/",
+        "&",
+        "{",
+        "}",
+    )
 
     def error(self, message: str, i: int) -> Exception:
         return ScriptSyntaxError(message, self.base + i)
@@ -260,7 +312,7 @@ class ScriptTokenizer(Tokenizer):
                 if depth == 0:
                     break
             j += 1
-        self.add(Kind.IDENT, text[i:j + 1], i, min(n, j + 1))
+        self.add(Kind.IDENT, text[i : j + 1], i, min(n, j + 1))
         return j + 1
 
     def after_word(self, word: str, i: int) -> int:
@@ -270,12 +322,12 @@ class ScriptTokenizer(Tokenizer):
         k = i
         while k < n and text[k].isspace():
             k += 1
-        if k < n and text[k] in "[\"":
+        if k < n and text[k] in '["':
             close = "]" if text[k] == "[" else '"'
             e = text.find(close, k + 1)
             if e < 0:
                 raise ScriptSyntaxError("INLINE data is not closed", self.base + k)
-            self.add(Kind.INLINE, text[k + 1:e], k, e + 1)
+            self.add(Kind.INLINE, text[k + 1 : e], k, e + 1)
             return e + 1
         return i
 

@@ -15,10 +15,30 @@ from engine.script import ast as A
 from engine.script.lexer import Kind, ScriptSyntaxError, Token, tokenize
 
 LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
-_ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "unicode": "utf-16", "ansi": "cp1252", "oem": "cp850",
-              "mac": "mac_roman"}
-_FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv",
-            "xmlsimple"}
+_ENCODINGS = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "unicode": "utf-16",
+    "ansi": "cp1252",
+    "oem": "cp850",
+    "mac": "mac_roman",
+}
+_FORMATS = {
+    "txt",
+    "qvd",
+    "ooxml",
+    "biff",
+    "html",
+    "xml",
+    "json",
+    "parquet",
+    "fix",
+    "dif",
+    "qvx",
+    "kml",
+    "csv",
+    "xmlsimple",
+}
 #: tokens that can be a label, a table or a field name (a 'string' names one in statements)
 _LABEL_KINDS = (*NAME_KINDS, Kind.STRING)
 #: tokens that are a quoted file path
@@ -59,19 +79,36 @@ _KEYWORDS = (
     Keyword("lib", ("Lib Connect",), "regular", "st_lib"),
     Keyword("declare", ("Declare",), "regular", "st_declare"),
     Keyword("derive", ("Derive",), "regular", "st_derive"),
-    Keyword("direct", ("Direct Query",), "regular", "st_direct", runs=False,
-            note="Direct Discovery needs a live database behind each chart; the reload fails naming it"),
+    Keyword(
+        "direct",
+        ("Direct Query",),
+        "regular",
+        "st_direct",
+        runs=False,
+        note="Direct Discovery needs a live database behind each chart; the reload fails naming it",
+    ),
     Keyword("directory", ("Directory",), "regular", "st_directory"),
     Keyword("disconnect", ("Disconnect",), "regular", "st_disconnect"),
     Keyword("drop", ("Drop field", "Drop table"), "regular", "st_drop"),
-    Keyword("execute", ("Execute",), "regular", "st_execute", runs=False,
-            note="a script never starts a program here; the reload fails naming it"),
+    Keyword(
+        "execute",
+        ("Execute",),
+        "regular",
+        "st_execute",
+        runs=False,
+        note="a script never starts a program here; the reload fails naming it",
+    ),
     Keyword("flushlog", ("FlushLog",), "regular", "st_flushlog", note="the log is never buffered: no effect"),
     Keyword("force", ("Force",), "regular", "st_force"),
     Keyword("let", ("Let",), "regular", "st_let"),
     Keyword("load", ("Load",), "regular", "st_load"),
-    Keyword("loosen", ("Loosen Table",), "regular", "st_loosen",
-            note="selections do not cross a loose table; charts still read its rows together"),
+    Keyword(
+        "loosen",
+        ("Loosen Table",),
+        "regular",
+        "st_loosen",
+        note="selections do not cross a loose table; charts still read its rows together",
+    ),
     Keyword("map", ("Map ... using",), "regular", "st_map"),
     Keyword("nullasnull", ("NullAsNull",), "regular", "st_nullasvalue"),
     Keyword("nullasvalue", ("NullAsValue",), "regular", "st_nullasvalue"),
@@ -168,8 +205,9 @@ class Parser:
     def error(self, expected: str, tok: Token | None = None) -> ScriptSyntaxError:
         tok = tok or self.tok
         shown = tok.value if tok.kind is not Kind.EOF else "EOF"
-        return ScriptSyntaxError(f"Unexpected token: '{shown}', expected {expected}", tok.start,
-                                 tok.end - tok.start)
+        return ScriptSyntaxError(
+            f"Unexpected token: '{shown}', expected {expected}", tok.start, tok.end - tok.start
+        )
 
     def at_word(self, *words: str) -> bool:
         return self.tok.is_word(*words)
@@ -216,12 +254,16 @@ class Parser:
     def span(self, a: int, b: int) -> A.Expr:
         """The source text of tokens ``a`` .. ``b - 1``, with those tokens (relative to the text)."""
         start, end = self.toks[a].start, self.toks[b - 1].end
-        text = self.text[start - self.base:end - self.base]
+        text = self.text[start - self.base : end - self.base]
         toks = tuple(t.moved(-start) for t in self.toks[a:b]) + (Token(Kind.EOF, "", len(text), len(text)),)
         return A.Expr(text, start, toks)
 
-    def expr_until(self, stop_words: tuple[str, ...] = (), stop_ops: tuple[str, ...] = (",",),
-                   what: str = "an expression") -> A.Expr:
+    def expr_until(
+        self,
+        stop_words: tuple[str, ...] = (),
+        stop_ops: tuple[str, ...] = (",",),
+        what: str = "an expression",
+    ) -> A.Expr:
         """Consume tokens up to a depth-0 stop word/op or the end; the consumed span is the expression."""
         a = self.i
         depth = 0
@@ -229,8 +271,12 @@ class Parser:
             t = self.tok
             if t.kind is Kind.EOF or (t.kind is Kind.OP and t.value == ";" and depth == 0):
                 break
-            if depth == 0 and (t.kind is Kind.OP and t.value in stop_ops or t.kind is Kind.IDENT
-                               and t.value.lower() in stop_words):
+            if depth == 0 and (
+                t.kind is Kind.OP
+                and t.value in stop_ops
+                or t.kind is Kind.IDENT
+                and t.value.lower() in stop_words
+            ):
                 break
             if t.kind is Kind.OP and t.value == "(":
                 depth += 1
@@ -300,7 +346,7 @@ class Parser:
         self.advance()
         name = self.name("a variable name")
         eq = self.expect_op("=")
-        raw = self.text[eq.end - self.base:].strip()
+        raw = self.text[eq.end - self.base :].strip()
         if raw.endswith(";"):
             raw = raw[:-1].rstrip()
         if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
@@ -314,7 +360,7 @@ class Parser:
     def st_trace(self) -> A.Trace:
         t = self.advance()
         self.i = len(self.toks) - 1
-        return A.Trace(self.text[t.end - self.base:].strip().rstrip(";").strip())
+        return A.Trace(self.text[t.end - self.base :].strip().rstrip(";").strip())
 
     def st_exit(self) -> A.Statement:
         self.advance()
@@ -489,7 +535,7 @@ class Parser:
 
     def _connect_rest(self, kind: str) -> A.Connect:
         text = self.rest_text()
-        self.i = len(self.toks) - 1        # the connect string is the rest of the statement, as written
+        self.i = len(self.toks) - 1  # the connect string is the rest of the statement, as written
         return A.Connect(text, kind)
 
     def st_connect(self) -> A.Connect:
@@ -587,7 +633,7 @@ class Parser:
             if not self.accept_op(","):
                 break
         if self.at_word("groups"):
-            self.i = len(self.toks) - 1       # drill-down groups: the fields above are what matters here
+            self.i = len(self.toks) - 1  # drill-down groups: the fields above are what matters here
         self.expect_end()
         return A.Declare(label, tags, params, fields)
 
@@ -649,8 +695,11 @@ class Parser:
             t = self.tok
             if t.kind is Kind.EOF or self.at_op(";"):
                 raise self.error("a statement after the condition")
-            starts = t.kind is Kind.IDENT and t.value.lower() in STATEMENT_KEYWORDS or (
-                t.kind in _LABEL_KINDS and self.peek().is_op(":"))        # a label: `when c T: LOAD ...`
+            starts = (
+                t.kind is Kind.IDENT
+                and t.value.lower() in STATEMENT_KEYWORDS
+                or (t.kind in _LABEL_KINDS and self.peek().is_op(":"))
+            )  # a label: `when c T: LOAD ...`
             if depth == 0 and self.i > a and starts:
                 prev = self.toks[self.i - 1]
                 if prev.kind is not Kind.OP or prev.value == ")":
@@ -984,8 +1033,12 @@ class Parser:
                 self.advance()
                 if self.at_op("("):
                     self.expr_until(("load", "select", "sql", "mapping"), ())
-            elif (t.kind in _LABEL_KINDS and label is None and self.peek().kind is Kind.OP
-                  and self.peek().value == ":"):
+            elif (
+                t.kind in _LABEL_KINDS
+                and label is None
+                and self.peek().kind is Kind.OP
+                and self.peek().value == ":"
+            ):
                 label = t.value
                 self.advance()
                 self.advance()
@@ -1012,9 +1065,12 @@ class Parser:
         distinct = self.accept_word("distinct")
         fields = []
         while True:
-            if self.at_op("*") and (self.peek().kind is Kind.EOF or self.peek().kind is Kind.OP
-                                    and self.peek().value in (",", ";")
-                                    or self.peek().is_word(*LOAD_CLAUSES)):
+            if self.at_op("*") and (
+                self.peek().kind is Kind.EOF
+                or self.peek().kind is Kind.OP
+                and self.peek().value in (",", ";")
+                or self.peek().is_word(*LOAD_CLAUSES)
+            ):
                 self.advance()
                 fields.append(A.FieldItem(None, "*"))
             elif (pos := _FIXED_FIELD.match(self.text, self.tok.start - self.base)) is not None:
@@ -1168,8 +1224,13 @@ class Parser:
 
 def _codepage(cp: str) -> str:
     n = cp.strip()
-    return {"65001": "utf-8", "1200": "utf-16-le", "1201": "utf-16-be", "28591": "latin-1",
-            "20127": "ascii"}.get(n, f"cp{n}")
+    return {
+        "65001": "utf-8",
+        "1200": "utf-16-le",
+        "1201": "utf-16-be",
+        "28591": "latin-1",
+        "20127": "ascii",
+    }.get(n, f"cp{n}")
 
 
 def _delimiter(d: str) -> str:

@@ -29,14 +29,16 @@ def _field(names: list[str], cols: list[Column], name: str, what: str) -> Column
     return cols[names.index(name)]
 
 
-def interval_match(rows: Rows, match: str, keys: list[str],
-                   combos: Callable[[list[str]], tuple[list[Column], int] | None]) -> Rows:
+def interval_match(
+    rows: Rows, match: str, keys: list[str], combos: Callable[[list[str]], tuple[list[Column], int] | None]
+) -> Rows:
     """Pair every already loaded value of ``match`` (with its ``keys``) with every interval
     ``[first field, second field]`` of the LOAD that contains it (closed; non-numeric limits never match)."""
     names, cols, n = rows
     if len(cols) < 2 + len(keys):
-        raise StatementError(f"IntervalMatch needs a lower limit, an upper limit and {len(keys)} key field(s)",
-                             SEMANTIC)
+        raise StatementError(
+            f"IntervalMatch needs a lower limit, an upper limit and {len(keys)} key field(s)", SEMANTIC
+        )
     known = combos([match] + keys)
     if known is None:
         raise StatementError(f"IntervalMatch: field '{match}' has not been loaded", FIELD_NOT_FOUND)
@@ -45,12 +47,14 @@ def interval_match(rows: Rows, match: str, keys: list[str],
     hi = cols[1].values()[0]
     vnum, vtext = kcols[0].values()
     key_of = [c.values() for c in kcols[1:]]
-    ikey_of = [c.values() for c in cols[2:2 + len(keys)]]
+    ikey_of = [c.values() for c in cols[2 : 2 + len(keys)]]
     groups: dict[tuple, list[int]] = {}
     for r in range(kn):
         if vnum[r] == vnum[r]:
             groups.setdefault(tuple(_key(k[0][r], k[1][r]) for k in key_of), []).append(r)
-    sorted_groups = {g: np.array(sorted(rs, key=lambda r: vnum[r]), dtype=np.int64) for g, rs in groups.items()}
+    sorted_groups = {
+        g: np.array(sorted(rs, key=lambda r: vnum[r]), dtype=np.int64) for g, rs in groups.items()
+    }
     value_rows: list[np.ndarray] = []
     interval_rows: list[np.ndarray] = []
     for i in range(n):
@@ -116,7 +120,9 @@ def _chains(ids: list[object], parents: list[object | None]) -> list[list[int] |
 
 def _text_column(values: Sequence[object | None]) -> Column:
     num = np.array([v if isinstance(v, float | int) else np.nan for v in values], dtype=np.float64)
-    text = np.array([None if v is None else (v if isinstance(v, str) else None) for v in values], dtype=object)
+    text = np.array(
+        [None if v is None else (v if isinstance(v, str) else None) for v in values], dtype=object
+    )
     return Column.from_values(num, text)
 
 
@@ -147,8 +153,11 @@ def hierarchy(rows: Rows, args: list[str | None]) -> Rows:
     if path_name:
         sep = "/" if delim is None else delim
         out_names.append(path_name)
-        out_cols.append(_text_column([sep.join("" if ptexts[k] is None else str(ptexts[k])
-                                               for k in chains[r][::-1]) for r in keep]))
+        out_cols.append(
+            _text_column(
+                [sep.join("" if ptexts[k] is None else str(ptexts[k]) for k in chains[r][::-1]) for r in keep]
+            )
+        )
     if depth_name:
         out_names.append(depth_name)
         out_cols.append(_text_column([float(len(chains[r])) for r in keep]))
@@ -205,8 +214,12 @@ def generic(rows: Rows, label: str) -> list[tuple[str, Rows]]:
             order.setdefault(atext[r] if atext[r] is not None else str(anum[r]), []).append(r)
     for a, rs in order.items():
         idx = np.array(rs, dtype=np.int64)
-        out.append((f"{label}.{a}", (names[:-2] + [str(a)], [c.take(idx) for c in cols[:-2]] + [cols[-1].take(idx)],
-                                     len(idx))))
+        out.append(
+            (
+                f"{label}.{a}",
+                (names[:-2] + [str(a)], [c.take(idx) for c in cols[:-2]] + [cols[-1].take(idx)], len(idx)),
+            )
+        )
     return out
 
 
@@ -232,13 +245,16 @@ def _merge_ops(col: Column) -> np.ndarray:
     bad = np.flatnonzero(ops < 0)
     if len(bad):
         shown = col.symbols.texts(col.codes[bad[:1]]).tolist() if col.codes[bad[0]] >= 0 else ["NULL"]
-        raise StatementError(f"MERGE: the first field must hold the operation (Insert, Update or Delete), "
-                             f"found '{shown[0]}'", SEMANTIC)
+        raise StatementError(
+            f"MERGE: the first field must hold the operation (Insert, Update or Delete), found '{shown[0]}'",
+            SEMANTIC,
+        )
     return ops
 
 
-def merge(target: ScriptTable | None, rows: Rows, keys: list[str],
-          seq: str | None) -> tuple[dict[str, Column], int, Column | None]:
+def merge(
+    target: ScriptTable | None, rows: Rows, keys: list[str], seq: str | None
+) -> tuple[dict[str, Column], int, Column | None]:
     """``MERGE … ON keys``: apply a change log (first field: Insert/Update/Delete, then the fields) to
     ``target``'s rows. Returns the merged columns, their row count and the sequence column (for the
     SequenceNoVar maximum), or None without a sequence field.
@@ -265,7 +281,7 @@ def merge(target: ScriptTable | None, rows: Rows, keys: list[str],
     total = base_n + n
     ops = np.concatenate([np.zeros(base_n, dtype=np.int8), ops_new])
     raw_keys = _row_keys([combined.columns[k].codes for k in keys]) if total else np.empty(0, np.int64)
-    key_id = np.unique(raw_keys, return_inverse=True)[1].reshape(-1)   # dense, NULL keys included
+    key_id = np.unique(raw_keys, return_inverse=True)[1].reshape(-1)  # dense, NULL keys included
     touched = np.zeros(int(key_id.max()) + 1 if total else 0, dtype=bool)
     touched[key_id[base_n:]] = True
     rows_touched = touched.take(key_id)
@@ -283,9 +299,11 @@ def merge(target: ScriptTable | None, rows: Rows, keys: list[str],
     keep_group = ops.take(ev.take(ends)) != 2
     pos = np.arange(len(ev))
     out_cols: dict[str, Column] = {}
-    partial_update = (ops.take(ev) == 1)
+    partial_update = ops.take(ev) == 1
     for f, c in combined.columns.items():
-        has = np.ones(total, dtype=bool) if f in data else np.r_[np.ones(base_n, dtype=bool), np.zeros(n, bool)]
+        has = (
+            np.ones(total, dtype=bool) if f in data else np.r_[np.ones(base_n, dtype=bool), np.zeros(n, bool)]
+        )
         # an Insert or Delete sets every field (those the log lacks to NULL); an Update only its own
         sets = ~partial_update | has.take(ev)
         last = np.maximum.accumulate(np.where(sets, pos, -1)) if len(ev) else pos
@@ -316,8 +334,11 @@ def semantic(rows: Rows) -> Rows:
     instead (see ``engine.model.semantic``)."""
     names, cols, n = rows
     if len(cols) not in (3, 4):
-        raise StatementError(f"SEMANTIC needs three or four fields (object, relation, object [, inverse "
-                             f"relation]); the LOAD has {len(cols)}", SEMANTIC)
+        raise StatementError(
+            f"SEMANTIC needs three or four fields (object, relation, object [, inverse "
+            f"relation]); the LOAD has {len(cols)}",
+            SEMANTIC,
+        )
     a, rel, b = cols[:3]
     if len(cols) == 4:
         back = cols[3]

@@ -57,8 +57,10 @@ def _number_keys(ctx: ScriptContext, keys: list[object], auto_id: str) -> Duals:
 
 def _value_keys(d: Duals) -> list[object]:
     texts = d.display_text()
-    return [None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
-            for n, t in zip(d.num, texts, strict=True)]
+    return [
+        None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
+        for n, t in zip(d.num, texts, strict=True)
+    ]
 
 
 def f_autonumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
@@ -267,8 +269,10 @@ def f_qvdfieldname(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     root = _qvd_header(ctx, args, "QvdFieldName")
     names = [f.findtext("FieldName") for f in root.iter("QvdFieldHeader")] if root is not None else []
     k = as_numbers(ctx.eval(args[1]), ctx.locale)
-    out = np.array([names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
-                   dtype=object)
+    out = np.array(
+        [names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
+        dtype=object,
+    )
     return Duals.from_texts(np.resize(out, ctx.nrows) if len(out) else np.full(ctx.nrows, None, dtype=object))
 
 
@@ -284,7 +288,9 @@ def f_attribute(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if len(names) != len(files):
         names = np.resize(names, len(files))
     # one key per row, joined by pyarrow; the tags are read once per distinct (file, name)
-    keys = pc.binary_join_element_wise(pa.array(files, type=pa.string()), pa.array(names, type=pa.string()), "\x00")
+    keys = pc.binary_join_element_wise(
+        pa.array(files, type=pa.string()), pa.array(names, type=pa.string()), "\x00"
+    )
 
     def read(key: str) -> str | None:
         path, name = key.split("\x00", 1)
@@ -301,9 +307,19 @@ def f_connectstring(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
 
 
 #: GetFolderPath names → folders under the engine user's home (the Windows known folders a script may name)
-_KNOWN_FOLDERS = {"desktop": "Desktop", "mydocuments": "Documents", "documents": "Documents",
-                  "mymusic": "Music", "music": "Music", "mypictures": "Pictures", "pictures": "Pictures",
-                  "myvideos": "Videos", "videos": "Videos", "downloads": "Downloads", "profile": ""}
+_KNOWN_FOLDERS = {
+    "desktop": "Desktop",
+    "mydocuments": "Documents",
+    "documents": "Documents",
+    "mymusic": "Music",
+    "music": "Music",
+    "mypictures": "Pictures",
+    "pictures": "Pictures",
+    "myvideos": "Videos",
+    "videos": "Videos",
+    "downloads": "Downloads",
+    "profile": "",
+}
 
 
 def f_getfolderpath(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
@@ -313,8 +329,9 @@ def f_getfolderpath(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if len(args) != 1:
         raise StatementError("GetFolderPath takes 1 argument", GENERAL)
     if not ctx.runner.paths.legacy:
-        raise StatementError("GetFolderPath is not supported in standard mode: use a lib:// folder connection",
-                             GENERAL)
+        raise StatementError(
+            "GetFolderPath is not supported in standard mode: use a lib:// folder connection", GENERAL
+        )
     home = Path.home()
 
     def folder(name: str) -> str | None:
@@ -324,22 +341,24 @@ def f_getfolderpath(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return Duals.from_texts(map_distinct(ctx.eval(args[0]).display_text(), folder))
 
 
-_FUNCTIONS.update({
-    "ATTRIBUTE": f_attribute,
-    "CONNECTSTRING": f_connectstring,
-    "GETFOLDERPATH": f_getfolderpath,
-    "AUTONUMBER": f_autonumber,
-    "AUTONUMBERHASH128": _autonumber_hash(128),
-    "AUTONUMBERHASH256": _autonumber_hash(256),
-    "MAPSUBSTRING": f_mapsubstring,
-    "LOOKUP": f_lookup,
-    "EVALUATE": f_evaluate,
-    "ENGINEVERSION": f_engineversion,
-    "FILESIZE": f_filesize,
-    "FILETIME": f_filetime,
-    "QVDCREATETIME": f_qvdcreatetime,
-    "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
-    "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
-    "QVDFIELDNAME": f_qvdfieldname,
-    "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
-})
+_FUNCTIONS.update(
+    {
+        "ATTRIBUTE": f_attribute,
+        "CONNECTSTRING": f_connectstring,
+        "GETFOLDERPATH": f_getfolderpath,
+        "AUTONUMBER": f_autonumber,
+        "AUTONUMBERHASH128": _autonumber_hash(128),
+        "AUTONUMBERHASH256": _autonumber_hash(256),
+        "MAPSUBSTRING": f_mapsubstring,
+        "LOOKUP": f_lookup,
+        "EVALUATE": f_evaluate,
+        "ENGINEVERSION": f_engineversion,
+        "FILESIZE": f_filesize,
+        "FILETIME": f_filetime,
+        "QVDCREATETIME": f_qvdcreatetime,
+        "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
+        "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
+        "QVDFIELDNAME": f_qvdfieldname,
+        "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
+    }
+)
