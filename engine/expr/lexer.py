@@ -14,6 +14,7 @@ uses the same :func:`scan_quoted` so it agrees with the tokenizer on where a quo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -39,10 +40,14 @@ class Kind(Enum):
     EOF = "eof"
 
 
+# enum members bound once: ``Kind.X`` is a class attribute lookup (slow) on every comparison
+_NUMBER, _STRING, _DQUOTED, _BRACKETED = Kind.NUMBER, Kind.STRING, Kind.DQUOTED, Kind.BRACKETED
+_BACKQUOTED, _IDENT, _OP, _INLINE, _EOF = Kind.BACKQUOTED, Kind.IDENT, Kind.OP, Kind.INLINE, Kind.EOF
+
 #: the kinds that name a field or table: bare, "double quoted", [bracketed], `back-quoted`
-NAME_KINDS = (Kind.IDENT, Kind.DQUOTED, Kind.BRACKETED, Kind.BACKQUOTED)
+NAME_KINDS = (_IDENT, _DQUOTED, _BRACKETED, _BACKQUOTED)
 #: the quoted forms of a name
-QUOTED_NAME_KINDS = (Kind.DQUOTED, Kind.BRACKETED, Kind.BACKQUOTED)
+QUOTED_NAME_KINDS = (_DQUOTED, _BRACKETED, _BACKQUOTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +62,21 @@ class Token:
         return self.pos
 
     def is_op(self, *ops: str) -> bool:
-        return self.kind is Kind.OP and self.value in ops
+        return self.kind is _OP and self.value in ops
 
     def is_word(self, *words: str) -> bool:
-        """A bare word equal, ignoring case, to one of ``words`` (each given all upper or all lower)."""
-        if self.kind is not Kind.IDENT:
-            return False
-        v = self.value
-        return v.upper() in words or v.lower() in words
+        """A bare word equal, ignoring case, to one of ``words`` (given upper-case: the expression
+        parser's spelling)."""
+        return self.kind is _IDENT and self.value.upper() in words
 
-    def moved(self, delta: int) -> Token:
-        """The same token with its offsets shifted by ``delta``."""
-        return Token(self.kind, self.value, self.pos + delta, self.end + delta)
+    def is_keyword(self, *words: str) -> bool:
+        """A bare word equal, ignoring case, to one of ``words`` (given lower-case: the statement
+        parser's spelling)."""
+        return self.kind is _IDENT and self.value.lower() in words
 
 
 _CLOSE = {"'": "'", '"': '"', "`": "`", "[": "]"}
-_QUOTE_KIND = {"'": Kind.STRING, '"': Kind.DQUOTED, "`": Kind.BACKQUOTED, "[": Kind.BRACKETED}
+_QUOTE_KIND = {"'": _STRING, '"': _DQUOTED, "`": _BACKQUOTED, "[": _BRACKETED}
 _QUOTE_WHAT = {"'": "string", '"': "double-quoted name", "`": "back-quoted name", "[": "[field name]"}
 _IDENT_START = frozenset("_%#$@")
 _IDENT_EXTRA = frozenset("_%#$@.")
@@ -86,12 +90,13 @@ def ident_part(ch: str) -> bool:
     return ch.isalnum() or ch in _IDENT_EXTRA
 
 
+_IDENT_TAIL = re.compile(r"[^\W_]*(?:[_%#$@.][^\W_]*)*")
+
+
 def scan_ident(text: str, i: int) -> int:
     """End of the identifier starting at ``i`` (letters, digits and ``_ % # $ @ .``)."""
-    j, n = i + 1, len(text)
-    while j < n and ident_part(text[j]):
-        j += 1
-    return j
+    m = _IDENT_TAIL.match(text, i + 1)
+    return m.end() if m else i + 1
 
 
 def scan_quoted(text: str, i: int) -> tuple[str, int] | None:
@@ -217,7 +222,7 @@ class Tokenizer:
             if ch.isdigit() or ch == ".":
                 j = scan_number(text, i)
                 if j > i:
-                    self.add(Kind.NUMBER, text[i:j], i, j)
+                    self.add(_NUMBER, text[i:j], i, j)
                     i = j
                     continue
             if ch == "$" and text.startswith("$(", i):
@@ -225,17 +230,17 @@ class Tokenizer:
                 continue
             if ident_start(ch):
                 j = scan_ident(text, i)
-                self.add(Kind.IDENT, text[i:j], i, j)
+                self.add(_IDENT, text[i:j], i, j)
                 i = self.after_word(text[i:j], j)
                 continue
             for op in self.OPERATORS:
                 if text.startswith(op, i):
-                    self.add(Kind.OP, op, i, i + len(op))
+                    self.add(_OP, op, i, i + len(op))
                     i += len(op)
                     break
             else:
                 i = self.other(i)
-        self.tokens.append(Token(Kind.EOF, "", self.base + n, self.base + n))
+        self.tokens.append(Token(_EOF, "", self.base + n, self.base + n))
         return self.tokens
 
 

@@ -18,9 +18,9 @@ from engine.sources.spec import FormatSpec as FormatSpec
 class Expr:
     """An expression's text and its offset in the script (or in the expanded statement).
 
-    ``tokens``: the statement tokenizer's tokens of the text (offsets relative to it, ending with EOF)
-    when the parser cut it out of a statement, so the expression parser reads them instead of scanning
-    the text a second time; None for text made up by the runner."""
+    ``tokens``: the statement tokenizer's tokens of the text (positions in the statement, so ``pos`` +
+    offsets into the text; ending with EOF) when the parser cut it out of a statement, so the expression
+    parser reads them instead of scanning the text a second time; None for text made up by the runner."""
 
     text: str
     pos: int

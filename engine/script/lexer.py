@@ -14,6 +14,12 @@ from dataclasses import dataclass, field
 
 from engine.expr.lexer import Kind, Token, Tokenizer, scan_ident, scan_quoted
 
+# enum members bound once: ``Kind.X`` is a class attribute lookup on every comparison
+_IDENT = Kind.IDENT
+_OP = Kind.OP
+_INLINE = Kind.INLINE
+
+
 __all__ = [
     "CONTROL_WORDS",
     "Kind",
@@ -312,7 +318,7 @@ class ScriptTokenizer(Tokenizer):
                 if depth == 0:
                     break
             j += 1
-        self.add(Kind.IDENT, text[i : j + 1], i, min(n, j + 1))
+        self.add(_IDENT, text[i : j + 1], i, min(n, j + 1))
         return j + 1
 
     def after_word(self, word: str, i: int) -> int:
@@ -327,12 +333,12 @@ class ScriptTokenizer(Tokenizer):
             e = text.find(close, k + 1)
             if e < 0:
                 raise ScriptSyntaxError("INLINE data is not closed", self.base + k)
-            self.add(Kind.INLINE, text[k + 1 : e], k, e + 1)
+            self.add(_INLINE, text[k + 1 : e], k, e + 1)
             return e + 1
         return i
 
     def other(self, i: int) -> int:
-        self.add(Kind.OP, self.text[i], i, i + 1)
+        self.add(_OP, self.text[i], i, i + 1)
         return i + 1
 
 

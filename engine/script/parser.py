@@ -14,6 +14,15 @@ from engine.expr.lexer import NAME_KINDS, QUOTED_NAME_KINDS
 from engine.script import ast as A
 from engine.script.lexer import Kind, ScriptSyntaxError, Token, tokenize
 
+# enum members bound once: ``Kind.X`` is a class attribute lookup on every comparison
+_NUMBER = Kind.NUMBER
+_STRING = Kind.STRING
+_IDENT = Kind.IDENT
+_OP = Kind.OP
+_INLINE = Kind.INLINE
+_EOF = Kind.EOF
+
+
 LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
 _ENCODINGS = {
     "utf8": "utf-8",
@@ -40,9 +49,9 @@ _FORMATS = {
     "xmlsimple",
 }
 #: tokens that can be a label, a table or a field name (a 'string' names one in statements)
-_LABEL_KINDS = (*NAME_KINDS, Kind.STRING)
+_LABEL_KINDS = (*NAME_KINDS, _STRING)
 #: tokens that are a quoted file path
-_PATH_KINDS = (*QUOTED_NAME_KINDS, Kind.STRING)
+_PATH_KINDS = (*QUOTED_NAME_KINDS, _STRING)
 #: ``@start:end`` (an optional type letter after it): a field of a fixed-record file by position
 _FIXED_FIELD = re.compile(r"@\d+:\d+[A-Za-z]?(?=[\s,;]|$)")
 
@@ -198,33 +207,33 @@ class Parser:
 
     def advance(self) -> Token:
         t = self.toks[self.i]
-        if t.kind is not Kind.EOF:
+        if t.kind is not _EOF:
             self.i += 1
         return t
 
     def error(self, expected: str, tok: Token | None = None) -> ScriptSyntaxError:
         tok = tok or self.tok
-        shown = tok.value if tok.kind is not Kind.EOF else "EOF"
+        shown = tok.value if tok.kind is not _EOF else "EOF"
         return ScriptSyntaxError(
             f"Unexpected token: '{shown}', expected {expected}", tok.start, tok.end - tok.start
         )
 
     def at_word(self, *words: str) -> bool:
-        return self.tok.is_word(*words)
+        return self.tok.is_keyword(*words)
 
     def accept_word(self, *words: str) -> bool:
-        if self.tok.is_word(*words):
+        if self.tok.is_keyword(*words):
             self.advance()
             return True
         return False
 
     def expect_word(self, *words: str) -> Token:
-        if not self.tok.is_word(*words):
+        if not self.tok.is_keyword(*words):
             raise self.error(" or ".join(repr(w.upper()) for w in words))
         return self.advance()
 
     def at_op(self, op: str) -> bool:
-        return self.tok.kind is Kind.OP and self.tok.value == op
+        return self.tok.kind is _OP and self.tok.value == op
 
     def accept_op(self, op: str) -> bool:
         if self.at_op(op):
@@ -238,7 +247,7 @@ class Parser:
         return self.advance()
 
     def at_end(self) -> bool:
-        return self.tok.kind is Kind.EOF or self.at_op(";")
+        return self.tok.kind is _EOF or self.at_op(";")
 
     def expect_end(self) -> None:
         if not self.at_end():
@@ -252,11 +261,10 @@ class Parser:
         raise self.error(what)
 
     def span(self, a: int, b: int) -> A.Expr:
-        """The source text of tokens ``a`` .. ``b - 1``, with those tokens (relative to the text)."""
+        """The source text of tokens ``a`` .. ``b - 1``, with those tokens (and an EOF after them)."""
         start, end = self.toks[a].start, self.toks[b - 1].end
         text = self.text[start - self.base : end - self.base]
-        toks = tuple(t.moved(-start) for t in self.toks[a:b]) + (Token(Kind.EOF, "", len(text), len(text)),)
-        return A.Expr(text, start, toks)
+        return A.Expr(text, start, (*self.toks[a:b], Token(_EOF, "", end, end)))
 
     def expr_until(
         self,
@@ -269,18 +277,15 @@ class Parser:
         depth = 0
         while True:
             t = self.tok
-            if t.kind is Kind.EOF or (t.kind is Kind.OP and t.value == ";" and depth == 0):
+            if t.kind is _EOF or (t.kind is _OP and t.value == ";" and depth == 0):
                 break
             if depth == 0 and (
-                t.kind is Kind.OP
-                and t.value in stop_ops
-                or t.kind is Kind.IDENT
-                and t.value.lower() in stop_words
+                t.kind is _OP and t.value in stop_ops or t.kind is _IDENT and t.value.lower() in stop_words
             ):
                 break
-            if t.kind is Kind.OP and t.value == "(":
+            if t.kind is _OP and t.value == "(":
                 depth += 1
-            elif t.kind is Kind.OP and t.value == ")":
+            elif t.kind is _OP and t.value == ")":
                 if depth == 0:
                     break
                 depth -= 1
@@ -305,17 +310,17 @@ class Parser:
     # --- statements --------------------------------------------------------------------------
     def statement(self) -> A.Statement:
         t = self.tok
-        if t.kind is Kind.EOF:
+        if t.kind is _EOF:
             raise self.error("a statement")
         label = None
-        if t.kind in _LABEL_KINDS and self.peek().kind is Kind.OP and self.peek().value == ":":
+        if t.kind in _LABEL_KINDS and self.peek().kind is _OP and self.peek().value == ":":
             label = t.value
             self.advance()
             self.advance()
             if self.at_word("declare"):
                 return self.st_declare(label)
             return self.load_with_prefixes(label)
-        if t.kind is not Kind.IDENT:
+        if t.kind is not _IDENT:
             raise self.error("a statement")
         kw = STATEMENT_KEYWORDS.get(t.value.lower())
         if kw is not None and kw.parser:
@@ -323,7 +328,7 @@ class Parser:
                 return self.load_with_prefixes(None)
             handler: Callable[[], A.Statement] = getattr(self, kw.parser)
             return handler()
-        if self.peek().kind is Kind.OP and self.peek().value == "=":
+        if self.peek().kind is _OP and self.peek().value == "=":
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
             m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
@@ -408,7 +413,7 @@ class Parser:
         out = []
         while not self.at_end():
             t = self.tok
-            if t.kind is Kind.OP and t.value == "*":
+            if t.kind is _OP and t.value == "*":
                 out.append("*")
                 self.advance()
             else:
@@ -480,12 +485,12 @@ class Parser:
         if t.kind in _PATH_KINDS:
             self.advance()
             return t.value
-        if t.kind is Kind.EOF:
+        if t.kind is _EOF:
             raise self.error("a file path")
         start = t.start - self.base
         m = re.compile(r"[^\s(;]+").match(self.text, start)
         end = start + len(m.group(0))
-        while self.tok.kind is not Kind.EOF and self.tok.start - self.base < end:
+        while self.tok.kind is not _EOF and self.tok.start - self.base < end:
             self.advance()
         return self.text[start:end]
 
@@ -496,11 +501,11 @@ class Parser:
         save = self.i
         has_from = False
         j = self.i
-        while self.toks[j].kind is not Kind.EOF:
-            if self.toks[j].is_word("from"):
+        while self.toks[j].kind is not _EOF:
+            if self.toks[j].is_keyword("from"):
                 has_from = True
                 break
-            if self.toks[j].is_word("into"):
+            if self.toks[j].is_keyword("into"):
                 break
             j += 1
         if has_from:
@@ -693,16 +698,16 @@ class Parser:
         depth = 0
         while True:
             t = self.tok
-            if t.kind is Kind.EOF or self.at_op(";"):
+            if t.kind is _EOF or self.at_op(";"):
                 raise self.error("a statement after the condition")
             starts = (
-                t.kind is Kind.IDENT
+                t.kind is _IDENT
                 and t.value.lower() in STATEMENT_KEYWORDS
                 or (t.kind in _LABEL_KINDS and self.peek().is_op(":"))
             )  # a label: `when c T: LOAD ...`
             if depth == 0 and self.i > a and starts:
                 prev = self.toks[self.i - 1]
-                if prev.kind is not Kind.OP or prev.value == ")":
+                if prev.kind is not _OP or prev.value == ")":
                     break
             if self.at_op("("):
                 depth += 1
@@ -956,17 +961,17 @@ class Parser:
         p = A.Prefixes()
         while True:
             t = self.tok
-            if t.is_word("mapping"):
+            if t.is_keyword("mapping"):
                 self.advance()
                 p.mapping = True
-            elif t.is_word("noconcatenate"):
+            elif t.is_keyword("noconcatenate"):
                 self.advance()
                 p.noconcatenate = True
-            elif t.is_word("concatenate"):
+            elif t.is_keyword("concatenate"):
                 self.advance()
                 p.concatenate = True
                 p.concat_table = self._paren_table()
-            elif t.is_word("inner", "left", "right", "outer") and self.peek().is_word("join", "keep"):
+            elif t.is_keyword("inner", "left", "right", "outer") and self.peek().is_keyword("join", "keep"):
                 kind = self.advance().value.lower()
                 if self.advance().value.lower() == "join":
                     p.join = kind
@@ -975,13 +980,13 @@ class Parser:
                         raise self.error("INNER, LEFT or RIGHT before KEEP", t)
                     p.keep = kind
                 p.target = self._paren_table()
-            elif t.is_word("join"):
+            elif t.is_keyword("join"):
                 self.advance()
                 p.join = "outer"
                 p.target = self._paren_table()
-            elif t.is_word("keep"):
+            elif t.is_keyword("keep"):
                 raise self.error("INNER, LEFT or RIGHT before KEEP")
-            elif t.is_word("crosstable"):
+            elif t.is_keyword("crosstable"):
                 self.advance()
                 self.expect_op("(")
                 attr = self.name("an attribute field name")
@@ -990,25 +995,25 @@ class Parser:
                 n = 1
                 if self.accept_op(","):
                     num = self.advance()
-                    if num.kind is not Kind.NUMBER:
+                    if num.kind is not _NUMBER:
                         raise self.error("a number", num)
                     n = int(float(num.value))
                 self.expect_op(")")
                 p.crosstable = (attr, data, n)
-            elif t.is_word("first"):
+            elif t.is_keyword("first"):
                 self.advance()
                 p.first = self.expr_until(("load", "select", "sql"), ())
-            elif t.is_word("sample"):
+            elif t.is_keyword("sample"):
                 self.advance()
                 p.sample = self.expr_until(("load", "select", "sql"), ())
-            elif t.is_word("intervalmatch"):
+            elif t.is_keyword("intervalmatch"):
                 self.advance()
                 self.expect_op("(")
                 p.intervalmatch = [self.name("a field name")]
                 while self.accept_op(","):
                     p.intervalmatch.append(self.name("a key field name"))
                 self.expect_op(")")
-            elif t.is_word("hierarchy", "hierarchybelongsto"):
+            elif t.is_keyword("hierarchy", "hierarchybelongsto"):
                 which = self.advance().value.lower()
                 args = self._optional_args()
                 need = 3 if which == "hierarchy" else 5
@@ -1018,25 +1023,25 @@ class Parser:
                     p.hierarchy = args
                 else:
                     p.belongs_to = args
-            elif t.is_word("generic"):
+            elif t.is_keyword("generic"):
                 self.advance()
                 p.generic = True
-            elif t.is_word("semantic"):
+            elif t.is_keyword("semantic"):
                 self.advance()
                 p.semantic = True
-            elif t.is_word("add", "replace", "merge"):
+            elif t.is_keyword("add", "replace", "merge"):
                 p.partial = self.advance().value.lower()
                 p.partial_only = self.accept_word("only")
                 if p.partial == "merge":
                     self._merge_args(p)
-            elif t.is_word("buffer"):
+            elif t.is_keyword("buffer"):
                 self.advance()
                 if self.at_op("("):
                     self.expr_until(("load", "select", "sql", "mapping"), ())
             elif (
                 t.kind in _LABEL_KINDS
                 and label is None
-                and self.peek().kind is Kind.OP
+                and self.peek().kind is _OP
                 and self.peek().value == ":"
             ):
                 label = t.value
@@ -1066,17 +1071,17 @@ class Parser:
         fields = []
         while True:
             if self.at_op("*") and (
-                self.peek().kind is Kind.EOF
-                or self.peek().kind is Kind.OP
+                self.peek().kind is _EOF
+                or self.peek().kind is _OP
                 and self.peek().value in (",", ";")
-                or self.peek().is_word(*LOAD_CLAUSES)
+                or self.peek().is_keyword(*LOAD_CLAUSES)
             ):
                 self.advance()
                 fields.append(A.FieldItem(None, "*"))
             elif (pos := _FIXED_FIELD.match(self.text, self.tok.start - self.base)) is not None:
                 # a fixed-record field by position, @start:end: read as the field named so
                 start = self.tok.start
-                while self.tok.kind is not Kind.EOF and self.tok.start - self.base < pos.end():
+                while self.tok.kind is not _EOF and self.tok.start - self.base < pos.end():
                     self.advance()
                 ref = A.Expr(f"[{pos.group(0)}]", start)
                 if self.accept_word("as"):
@@ -1096,20 +1101,20 @@ class Parser:
                 break
         ld = A.Load(fields, None, distinct=distinct)
         t = self.tok
-        if t.is_word("from"):
+        if t.is_keyword("from"):
             self.advance()
             path = self.path()
             ld.source = A.FileSource(path, self.format_spec())
-        elif t.kind is Kind.IDENT and t.value.lower() == "inline":
+        elif t.kind is _IDENT and t.value.lower() == "inline":
             self.advance()
-            if self.tok.kind is not Kind.INLINE:
+            if self.tok.kind is not _INLINE:
                 raise self.error("'[' after INLINE")
             data = self.advance().value
             ld.source = A.InlineSource(data, self.format_spec())
-        elif t.is_word("resident"):
+        elif t.is_keyword("resident"):
             self.advance()
             ld.source = A.ResidentSource(self.name("a table name"))
-        elif t.is_word("autogenerate"):
+        elif t.is_keyword("autogenerate"):
             self.advance()
             ld.source = A.AutogenerateSource(self.expr_until(("where", "while"), (";",), "a row count"))
         while not self.at_end():
@@ -1144,9 +1149,9 @@ class Parser:
         spec.given = True
         while not self.at_op(")"):
             t = self.tok
-            if t.kind is Kind.EOF:
+            if t.kind is _EOF:
                 raise self.error("')'")
-            w = t.value.lower() if t.kind is Kind.IDENT else ""
+            w = t.value.lower() if t.kind is _IDENT else ""
             if w in _FORMATS:
                 self.advance()
                 spec.fmt = "xml" if w == "xmlsimple" else w
@@ -1183,19 +1188,19 @@ class Parser:
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                spec.header_lines = int(float(n.value)) if n.kind is Kind.NUMBER else int(n.is_word("line"))
+                spec.header_lines = int(float(n.value)) if n.kind is _NUMBER else int(n.is_keyword("line"))
                 self.accept_word("lines", "line")
             elif w == "record":
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                if n.kind is Kind.NUMBER:
+                if n.kind is _NUMBER:
                     count = max(1, int(float(n.value)))
                     if self.accept_word("lines", "line"):
                         spec.record_lines = count
                     else:
                         spec.record_chars = count
-                elif not n.is_word("line"):
+                elif not n.is_keyword("line"):
                     raise self.error("a record size or LINE")
             elif w == "table":
                 self.advance()
@@ -1209,7 +1214,7 @@ class Parser:
                 # record is / filters(...) / other items: skip to the next comma
                 depth = 0
                 while not (depth == 0 and (self.at_op(",") or self.at_op(")"))):
-                    if self.tok.kind is Kind.EOF:
+                    if self.tok.kind is _EOF:
                         raise self.error("')'")
                     if self.at_op("("):
                         depth += 1

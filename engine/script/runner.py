@@ -245,6 +245,9 @@ def build_program(text: str, source_name: str = "") -> Program:
     return Program(text, stmts, kinds, partner, chains, source_name)
 
 
+#: expression trees a reload keeps (see Runner.parse_expr)
+_PARSED_MAX = 4096
+
 #: rows one WHILE batch evaluates at most (active source rows × IterNo values per row)
 _WHILE_BATCH = 1 << 16
 
@@ -353,6 +356,7 @@ class Runner:
         self.loose: list[str] = []  # LOOSEN TABLE, by current table name
         self.search_rules: list[tuple[str, bool]] = []  # (pattern, include?), last match wins
         self._current: tuple[Program, RawStatement] | None = None
+        self._parsed: dict[str, Node] = {}  # expression text → tree (see parse_expr)
 
     # --- helpers used by contexts -------------------------------------------------------------
     def domain(self) -> dict[str, ScriptTable]:
@@ -405,10 +409,19 @@ class Runner:
 
     # --- expressions --------------------------------------------------------------------------
     def parse_expr(self, e: A.Expr) -> Node:
+        """The expression's tree: from the statement's own tokens when it has them, remembered by text
+        (one tokenizer: the same text always gives the same tokens), so a loop body parses once."""
+        node = self._parsed.get(e.text)
+        if node is not None:
+            return node
         try:
-            return _parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens)
+            node = _parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens, e.pos)
         except ExprSyntaxError as err:
             raise ScriptSyntaxError(err.message, e.pos + max(0, err.position)) from err
+        if len(self._parsed) >= _PARSED_MAX:
+            self._parsed.clear()
+        self._parsed[e.text] = node
+        return node
 
     def eval_scalar(self, e: A.Expr) -> Duals:
         return self.eval_node(self.parse_expr(e), ScriptContext(self))

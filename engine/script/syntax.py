@@ -96,7 +96,7 @@ def _statement_errors(text: str, start: int) -> list[tuple[int, int, str]]:
         if "$(" in e.text:
             continue
         try:
-            parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens)
+            parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens, e.pos)
         except ExprSyntaxError as err:
             out.append((e.pos + max(0, err.position), 1, err.message))
     return out

@@ -99,7 +99,7 @@ def test_an_expression_cut_from_a_statement_parses_as_in_a_chart(text: str, expe
     assert st.expr.text == text and st.expr.pos == 108
     assert _shape(st.expr.tokens) == expected  # the statement's own tokens, not a second scan
     chart = parse_expression(text)
-    assert parse_tokens(st.expr.text, st.expr.tokens) == chart
+    assert parse_tokens(st.expr.text, st.expr.tokens, st.expr.pos) == chart
 
 
 @pytest.mark.parametrize(("text", "pos"), [("'abc", 0), ("[a", 0), ('x + "y', 4), ("a /* b", 2)])
