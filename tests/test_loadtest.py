@@ -27,7 +27,7 @@ from tests.jwt_keys import bearer, ec_key, mint, rsa_key
 
 sys.path.append(str(REPO / "scripts"))  # appended: scripts/token.py must not shadow the standard library
 
-from qixload.report import percentiles, render_html  # noqa: E402
+from qixload.report import format_table, percentiles, render_html, svg_chart  # noqa: E402
 from qixload.server_figures import ServerSample, figures, sample_from, series  # noqa: E402
 
 SECRET = "loadtest-secret-0123456789abcdef"
@@ -538,3 +538,24 @@ def test_html_report_without_server_figures_says_so() -> None:
                "server_series": [], "history": []}
     page = render_html(summary)
     assert "No server figures" in page and "no data from this engine" in page
+
+
+def test_table_and_report_show_reconnects_and_failed_users_only_when_there_were_any() -> None:
+    summary = {"url": "ws://x", "scenario": "light", "users": 4, "workers": 0, "duration_s": 9.0, "requests": 10,
+               "throughput_rps": 1.1, "latency": {"p50_ms": 1, "p95_ms": 1, "p99_ms": 1, "max_ms": 1},
+               "methods": {}, "errors": {"closed": 4}, "handshakes": {"ok": 8, "refused": {}},
+               "reconnects": {"count": 4, "p50_ms": 1600.0, "max_ms": 1700.2}, "users_failed": 0, "server": {},
+               "server_series": [], "history": []}
+    line = "reconnects: 4 (back at work after p50 1600.0 ms, max 1700.2 ms); users that could not continue: 0"
+    assert line in format_table(summary) and line in render_html(summary)
+    quiet = {**summary, "reconnects": {"count": 0, "p50_ms": 0.0, "max_ms": 0.0}}
+    assert "reconnects" not in format_table(quiet) and "reconnects" not in render_html(quiet)
+    assert "users that could not continue: 2" in format_table({**quiet, "users_failed": 2})
+
+
+def test_a_percentage_chart_ends_at_100() -> None:
+    chart = svg_chart("Cache hit rate", [0.0, 10.0], {"hit rate %": [50.0, 99.5]}, "%", ceiling=100.0)
+    labels = re.findall(r'class="ylab">([^<]*)<', chart)
+    assert labels == ["0", "25", "50", "75", "100"]
+    assert 'y1="28.0"' in chart  # the 100 grid line sits at the top of the plot
+    assert re.findall(r'class="ylab">([^<]*)<', svg_chart("t", [0.0, 1.0], {"x": [0.0, 0.0]}))[-1] == "1"

@@ -246,6 +246,8 @@ def soak(users: int, minutes: float, ramp: float, every: float, cache_mib: int, 
         sampler.join(10)
         stop(engine)
     summary = json.loads(proc.stdout)
+    if html:  # the summary beside its report, so the report can be drawn again (qixload.report.render_html)
+        html.with_suffix(".json").write_text(proc.stdout)
     for at, rss_bytes, cache_bytes, load in samples:
         print(f"    {at:6.1f} s  RSS {rss_bytes / MIB:7.1f} MiB  cache {cache_bytes / MIB:6.1f} MiB  "
               f"RSS - cache {(rss_bytes - cache_bytes) / MIB:7.1f} MiB  load {load:.2f}", flush=True)
@@ -297,7 +299,7 @@ def main() -> None:
     soaking.add_argument("--minutes", type=float, default=5.0)
     soaking.add_argument("--every", type=float, default=10.0, help="seconds between memory samples")
     soaking.add_argument("--cache-mib", default="512", help="CalcCacheMemory of each soak, comma-separated")
-    soaking.add_argument("--html", help="the HTML report of the (each) soak")
+    soaking.add_argument("--html", help="the HTML report of the (each) soak; its JSON summary goes beside it")
     args = parser.parse_args()
     if args.soak:
         args.users, args.ramp = args.users or 300, 30.0 if args.ramp is None else args.ramp

@@ -219,9 +219,9 @@ def _fmt(v: float) -> str:
 
 
 def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[float | None]], unit: str = "",
-              width: int = 520, height: int = 200, zero: bool = True) -> str:
+              width: int = 520, height: int = 200, zero: bool = True, ceiling: float | None = None) -> str:
     """A line chart as inline SVG: one polyline per series (gaps where a value is None), y from zero unless
-    ``zero`` is false."""
+    ``zero`` is false, up to ``ceiling`` when given and not passed (a percentage: 100)."""
     left, right, top, bottom = 56, 12, 28, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for ys in lines.values() for v in ys if v is not None]
@@ -229,7 +229,7 @@ def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[floa
         return (f'<figure class="chart"><figcaption>{html.escape(title)}</figcaption>'
                 f'<p class="empty">no data from this engine</p></figure>')
     x_max = max(xs) or 1.0
-    y_max = _nice_max(max(values) * 1.05)
+    y_max = ceiling if ceiling is not None and max(values) <= ceiling else _nice_max(max(values) * 1.05)
     y_min = 0.0
     if not zero:  # fit the data: small changes (RSS over a soak) would be flat against a zero-based axis
         spread = max(values) - min(values)
@@ -342,7 +342,8 @@ def render_html(s: Mapping[str, Any]) -> str:
         svg_chart("RSS per added session", sx, {"KiB/session": [r["rss_kib_per_session"] for r in srv_rows]},
                   "KiB"),
         svg_chart("Cache hit rate", sx, {"hit rate %": [None if r["cache_hit_rate"] is None
-                                                        else 100 * r["cache_hit_rate"] for r in srv_rows]}, "%"),
+                                                        else 100 * r["cache_hit_rate"] for r in srv_rows]}, "%",
+                  ceiling=100.0),
     ]
     errors = sum(s["errors"].values())
     refused = sum(s["handshakes"]["refused"].values())
