@@ -72,7 +72,7 @@ class Grant:
     values: Mapping[str, frozenset[str]]
     omit: frozenset[str]
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[object, ...]:
         """Identifies the distinct reduction: two users with equal keys see exactly the same data."""
         return (
             tuple(sorted((f, tuple(sorted(v))) for f, v in self.values.items())),
@@ -241,7 +241,7 @@ class AccessDecision:
     admin: bool
     reduction: Reduction | None
     omit: frozenset[str]
-    key: tuple | None
+    key: tuple[object, ...] | None
     reason: str = ""
 
 
@@ -352,10 +352,10 @@ def _reduce(
     idx_cache = model_index(model)
     taken: dict[str, dict[str, np.ndarray]] = {}
     for name, t in model.tables.items():
-        idx = keep_rows[name]
+        rows_kept = keep_rows[name]
         # stored (possibly narrow) arrays: untouched columns are shared with the full model, not copied
         cols = {
-            f: (t.columns.raw(f) if idx is None else t.columns.raw(f).take(idx))
+            f: (t.columns.raw(f) if rows_kept is None else t.columns.raw(f).take(rows_kept))
             for f in t.columns
             if f not in omit
         }
@@ -371,11 +371,11 @@ def _reduce(
             continue
         n = len(fld.symbols)
         present = np.zeros(n + 1, dtype=bool)
-        for t in holders:
-            if keep_rows[t] is None:
-                present |= idx_cache.present(t, fname)
+        for holder in holders:
+            if keep_rows[holder] is None:
+                present |= idx_cache.present(holder, fname)
             else:
-                present[taken[t][fname]] = True
+                present[taken[holder][fname]] = True
         present = present[:n]
         if present.all():
             maps[fname] = kept[fname] = None
@@ -401,14 +401,15 @@ def _reduce(
         src = model.tables[name]
         out = CodeColumns()
         for f, c in cols.items():
-            out.put(f, c if maps[f] is None else remap(c, maps[f]), src.columns.dtype(f))
-        idx = keep_rows[name]
-        nrows = src.nrows if idx is None else len(idx)
+            symbol_map = maps[f]
+            out.put(f, c if symbol_map is None else remap(c, symbol_map), src.columns.dtype(f))
+        kept_rows = keep_rows[name]
+        nrows = src.nrows if kept_rows is None else len(kept_rows)
         tables.append(Table(name, out, nrows, comment=src.comment, is_synthetic=src.is_synthetic))
     reduced = DataModel(tables, fields)
-    for f in reduced.fields.values():
-        if "$key" in f.tags and f.name not in reduced.key_fields:
-            f.tags = [t for t in f.tags if t != "$key"]
+    for reduced_field in reduced.fields.values():
+        if "$key" in reduced_field.tags and reduced_field.name not in reduced.key_fields:
+            reduced_field.tags = [t for t in reduced_field.tags if t != "$key"]
     return reduced, kept
 
 
@@ -442,7 +443,7 @@ def private_nbytes(reduced: DataModel, base: DataModel) -> int:
 class AccessView:
     """One distinct reduction of one model, shared by every user who has it."""
 
-    key: tuple
+    key: tuple[object, ...]
     denied: bool
     reason: str
     model: DataModel | None
@@ -470,7 +471,7 @@ class CacheStats:
 
 @dataclass
 class _Entry:
-    model_ref: weakref.ref
+    model_ref: weakref.ref[DataModel]
     view: AccessView
 
 
@@ -486,7 +487,7 @@ class AccessCache:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[int, tuple], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, tuple[object, ...]], _Entry] = OrderedDict()
         self._watched: set[int] = set()
         self.nbytes = 0
         self.stats = CacheStats()

@@ -118,24 +118,26 @@ class AppRegistry:
         log.info("app deleted", extra={"event": "app_deleted", "app": app_id})
         return True
 
-    def doc_list(self) -> list[dict]:
+    def doc_list(self) -> list[dict[str, object]]:
         out = []
         for entry in store.list_documents(self.document_dir):
-            out.append({
-                "qDocName": entry.doc_name,
-                "qConnectedUsers": self._holders.get(entry.app_id, 0),
-                "qFileTime": entry.file_time,
-                "qFileSize": entry.file_size,
-                "qDocId": entry.app_id,
-                "qMeta": {},
-                "qLastReloadTime": entry.last_reload_time,
-                "qReadOnly": False,
-                "qTitle": entry.title,
-                "qThumbnail": {"qUrl": ""},
-                "qHasSectionAccess": entry.has_section_access,
-                "qIsDirectQueryMode": False,
-                "qUsage": "ANALYTICS",
-            })
+            out.append(
+                {
+                    "qDocName": entry.doc_name,
+                    "qConnectedUsers": self._holders.get(entry.app_id, 0),
+                    "qFileTime": entry.file_time,
+                    "qFileSize": entry.file_size,
+                    "qDocId": entry.app_id,
+                    "qMeta": {},
+                    "qLastReloadTime": entry.last_reload_time,
+                    "qReadOnly": False,
+                    "qTitle": entry.title,
+                    "qThumbnail": {"qUrl": ""},
+                    "qHasSectionAccess": entry.has_section_access,
+                    "qIsDirectQueryMode": False,
+                    "qUsage": "ANALYTICS",
+                }
+            )
         return out
 
     # -- sharing ------------------------------------------------------------------------------------------------
@@ -164,4 +166,3 @@ class AppRegistry:
     @property
     def loaded(self) -> list[str]:
         return list(self.open_apps)
-

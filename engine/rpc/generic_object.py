@@ -14,6 +14,7 @@ from typing import Any
 from engine.app import library
 from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
+from engine.jsonmembers import dict_member
 from engine.rpc import entities
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import ObjectProperties, Patches, PropertyTree
@@ -151,9 +152,11 @@ def destroy_all_children(call: Call, qPropForThis: ObjectProperties) -> dict:
 # -- full property tree ----------------------------------------------------------------------------------
 def property_tree(entity: Entity) -> dict[str, Any]:
     """``{qProperty, qChildren: [same shape], qEmbeddedSnapshotRef: null}``."""
-    return {"qProperty": copy.deepcopy(entity.properties),
-            "qChildren": [property_tree(c) for c in entity.children],
-            "qEmbeddedSnapshotRef": None}
+    return {
+        "qProperty": copy.deepcopy(entity.properties),
+        "qChildren": [property_tree(c) for c in entity.children],
+        "qEmbeddedSnapshotRef": None,
+    }
 
 
 @rpc(OBJECT, "GetFullPropertyTree")
@@ -181,8 +184,12 @@ def _set_tree(call: Call, entity: Entity, entry: dict[str, Any]) -> None:
     entities.close(call, gone)
     order: list[Entity] = []
     for child_entry in wanted:
-        child_props = child_entry.get("qProperty") if isinstance(child_entry.get("qProperty"), dict) else {}
-        child_id = (child_props.get("qInfo") or {}).get("qId") if isinstance(child_props.get("qInfo"), dict) else None
+        child_props = dict_member(child_entry, "qProperty")
+        child_id = (
+            (child_props.get("qInfo") or {}).get("qId")
+            if isinstance(child_props.get("qInfo"), dict)
+            else None
+        )
         child = existing.get(child_id) if child_id in keep_ids else None
         if child is None:
             doc = entities.doc_of(call)
