@@ -112,6 +112,7 @@ class Entity:
 
     kind: str
     properties: dict[str, Any]
+    #: the store holding the entity (None only while it is being made)
     store: ObjectStore | None = None
     parent: Entity | None = None
     children: list[Entity] = field(default_factory=list)
@@ -126,6 +127,12 @@ class Entity:
 
     def __post_init__(self) -> None:
         self.deps = scan_dependencies(self.properties)
+
+    @property
+    def home(self) -> ObjectStore:
+        """``store``, for an entity that is in one (every entity a handle can reach)."""
+        assert self.store is not None, "an entity outside any store"
+        return self.store
 
     @property
     def id(self) -> str:
@@ -270,13 +277,13 @@ class EntityView:
     soft_counter: int = 0
     #: (version, layout) of the last GetLayout: dashboards poll unchanged objects, and a layout is a pure
     #: function of what ``version()`` tracks (the same contract that drives change notifications)
-    _layout: tuple[tuple[object, ...], dict[str, Any]] | None = field(default=None, repr=False)
+    _layout: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
 
-    def cached_layout(self, version: tuple[object, ...]) -> dict[str, Any] | None:
+    def cached_layout(self, version: object) -> dict[str, Any] | None:
         cached = self._layout
         return cached[1] if cached is not None and cached[0] == version else None
 
-    def keep_layout(self, version: tuple[object, ...], layout: dict[str, Any]) -> None:
+    def keep_layout(self, version: object, layout: dict[str, Any]) -> None:
         self._layout = (version, layout)
 
     def add_soft_patches(self, patches: list[dict[str, Any]]) -> None:
