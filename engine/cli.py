@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine import server
 
     try:
-        result = server.run(settings, authenticator)
+        server.run(settings, authenticator)
     except KeyboardInterrupt:
         return 130
-    return result if isinstance(result, int) else 0
+    return 0
