@@ -161,6 +161,8 @@ class Session:
         self.engine = manager.engine
         self.key = key
         self.identity = identity
+        #: this user's document rules (ABAC), compiled once when the session starts
+        self.policy = self.engine.guard.policy_for(identity)
         self.route = route
         self.ttl = ttl
         self.sockets: set[Socket] = set()

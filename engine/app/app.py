@@ -90,6 +90,8 @@ class App:
     section_access: dict[str, Any] | None = None
     #: script variables after the last reload (name → text)
     script_variables: dict[str, str] = field(default_factory=dict)
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_reload_time: str = ""
     reloading: bool = False
@@ -127,6 +129,7 @@ class App:
             last_reload_time=doc.last_reload_time,
             data_loaded=doc.model is not None,
             generation=doc.generation,
+            owner=doc.owner,
         )
         for name, items in app.entity_lists(doc).items():
             app.stores[name].load_json(items)
@@ -143,6 +146,7 @@ class App:
             model=self.model if self.data_loaded else None,
             section_access=self.section_access,
             script_variables=dict(self.script_variables),
+            owner=self.owner,
             objects=self.objects.to_json(),
             dimensions=self.dimensions.to_json(),
             measures=self.measures.to_json(),
@@ -213,7 +217,13 @@ class App:
 
     def facts(self) -> AppFacts:
         """What an access check needs of this app."""
-        return AppFacts(self.app_id, self.section_access, name=self.title)
+        return AppFacts(
+            self.app_id,
+            self.section_access,
+            owner=self.owner,
+            name=self.title,
+            description=str(self.properties.get("description", "")),
+        )
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:

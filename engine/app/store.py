@@ -56,6 +56,8 @@ FORMAT_VERSION = 1
 APPLICATION_ID = 0x51495841
 SUFFIX = ".qvf"
 TEMP_MARKER = ".tmp-"
+#: an app's media folder: ``<DocumentDirectory>/<appid>.media/``
+MEDIA_SUFFIX = ".media"
 CORRUPT_DATA = 11
 UNSUPPORTED_VERSION = 17
 
@@ -120,6 +122,8 @@ class AppDocument:
     generation: str = ""
     #: names the data model of this version (see :func:`model_token`); "" when unknown
     data_token: str = ""
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
 
     @property
     def has_section_access(self) -> bool:
@@ -340,6 +344,7 @@ def save(path: Path, doc: AppDocument, generation: str | None = None) -> str:
             "format_version": FORMAT_VERSION,
             "app_id": doc.app_id,
             "title": doc.title,
+            "owner": doc.owner,
             "last_reload_time": doc.last_reload_time,
             "has_section_access": int(doc.has_section_access),
             "has_model": int(doc.model is not None),
@@ -526,6 +531,7 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                 last_reload_time=meta["last_reload_time"],
                 generation=meta.get("generation", ""),
                 data_token=meta.get("data_token", ""),
+                owner=meta.get("owner", ""),
                 **{k: docs[k] for k in _JSON_KEYS},
             )
             r = _Reader(con)
@@ -590,11 +596,22 @@ def read_entry(path: Path) -> DocEntry:
 # ------------------------------------------------------------------------------------- the directory
 
 
+def media_dir(directory: Path, app_id: str) -> Path:
+    """The folder of an app's media files (REST ``/v1/apps/{id}/media``), next to the app's file."""
+    return document_path(directory, app_id).with_suffix(MEDIA_SUFFIX)
+
+
 def is_engine_file(directory: Path, path: Path) -> bool:
-    """True for a file this store owns in ``directory`` (an app, a save's temp file, SQLite side files):
-    never to be read or written by anything but the store. ``path`` is already resolved."""
+    """True for a file this store owns in ``directory`` (an app, a save's temp file, SQLite side files, an
+    app's media folder and what is in it): never to be read or written by anything but the engine, so a
+    load script cannot reach it. ``path`` is already resolved."""
     root = Path(os.path.realpath(directory))
-    return (root == path or root in path.parents) and SUFFIX in path.name.lower()
+    if not (root == path or root in path.parents):
+        return False
+    if SUFFIX in path.name.lower():
+        return True
+    rel = path.relative_to(root).parts
+    return bool(rel) and rel[0].lower().endswith(MEDIA_SUFFIX)
 
 
 def _is_temp(path: Path) -> bool:

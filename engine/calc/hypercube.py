@@ -509,32 +509,65 @@ class HyperCube:
 
     def data_pages(self, pages: list[NxPage]) -> list[dict[str, object]]:
         """GetHyperCubeData: one NxDataPage per requested page, clipped to the cube."""
-        nd = len(self.dims)
         out = []
         Page.check_all(pages, self.ncols, self.nrows)
         for p in pages:
             page = Page.clip(p, self.ncols, self.nrows)
-            matrix = []
-            cols = range(page.left, page.left + page.width)
-            rows = slice(page.top, page.top + page.height)
-            dim_cells = {c: self._dim_cells(self.dims[c], self.gcodes[c][rows]) for c in cols if c < nd}
-            for r in range(page.top, page.top + page.height):
-                row = []
-                for c in cols:
-                    if c < nd:
-                        row.append(dim_cells[c][r - page.top])
-                    else:
-                        m = self.measures[c - nd]
-                        row.append(self._measure_cell(m, self.values[c - nd], r))
-                matrix.append(row)
+            rows = np.arange(page.top, page.top + page.height)
             out.append(
                 {
-                    "qMatrix": matrix,
+                    "qMatrix": self._matrix(rows, range(page.left, page.left + page.width)),
                     "qTails": [{"qUp": 0, "qDown": 0} for _ in self.dims],
                     "qArea": page.area(),
                 }
             )
         return out
+
+    def reduced_data_pages(
+        self, pages: list[NxPage], zoom_factor: int = -1, mode: str = "N"
+    ) -> list[dict[str, object]]:
+        """GetHyperCubeReducedData (what sn-line-chart asks for). Mode ``N`` and every page that holds the
+        cube's rows from its top are answered as GetHyperCubeData answers them (``qIsReduced`` false).
+        In a reducing mode (``D1``, ``S``, ``C``, ``ST``) a cube with more rows than the page asks for is
+        sampled: that many rows evenly spaced over the whole cube, first and last kept, in cube order
+        (``qIsReduced`` true, ``qArea.qHeight`` the rows returned). ``zoom_factor`` -1 lets the engine
+        choose, as in Qlik; other values are taken as -1 (the whole cube is the view)."""
+        Page.check_all(pages, self.ncols, self.nrows)
+        out = []
+        for p in pages:
+            page = Page.clip(p, self.ncols, self.nrows)
+            asked = max(0, int(p.get("qHeight", 0) or 0)) if isinstance(p, dict) else 0
+            cols = range(page.left, page.left + page.width)
+            if str(mode).upper() == "N" or self.nrows <= asked or asked == 0:
+                data = self.data_pages([p])[0]
+                data["qIsReduced"] = False
+                out.append(data)
+                continue
+            rows = np.unique(np.linspace(0, self.nrows - 1, asked).round().astype(np.int64))
+            out.append(
+                {
+                    "qMatrix": self._matrix(rows, cols),
+                    "qTails": [{"qUp": 0, "qDown": 0} for _ in self.dims],
+                    "qArea": {"qLeft": page.left, "qTop": 0, "qWidth": page.width, "qHeight": len(rows)},
+                    "qIsReduced": True,
+                }
+            )
+        return out
+
+    def _matrix(self, rows: np.ndarray, cols: range) -> list[list[dict[str, object]]]:
+        """The cells of ``rows`` (cube row numbers) × ``cols``."""
+        nd = len(self.dims)
+        dim_cells = {c: self._dim_cells(self.dims[c], self.gcodes[c][rows]) for c in cols if c < nd}
+        matrix = []
+        for i, r in enumerate(rows.tolist()):
+            row = []
+            for c in cols:
+                if c < nd:
+                    row.append(dim_cells[c][i])
+                else:
+                    row.append(self._measure_cell(self.measures[c - nd], self.values[c - nd], r))
+            matrix.append(row)
+        return matrix
 
     # --- layout ----------------------------------------------------------------------------------
     def _dimension_infos(self) -> list[dict[str, object]]:

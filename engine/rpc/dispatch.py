@@ -19,6 +19,7 @@ from engine.rpc.protocol import Params, Request, RequestId
 from engine.rpc.validate import MAX_DEPTH, Checker, Mismatch, compile_hint, hints_of, is_bounded, too_deep
 
 if TYPE_CHECKING:
+    from engine.app.abac import UserPolicy
     from engine.app.app import DocSession
     from engine.app.reload import ReloadJob
     from engine.auth import Identity
@@ -33,6 +34,8 @@ class SessionLike(Protocol):
     identity: Identity
     active_doc: DocSession | None
     route: Route
+    #: the user's document rules, made when the session starts
+    policy: UserPolicy
     #: the session's recent reloads by request id (GetProgress reads them)
     reloads: dict[RequestId, ReloadJob]
     reload_config: dict[str, bool]

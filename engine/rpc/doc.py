@@ -40,6 +40,13 @@ def set_app_properties(call: Call, qProp: dict[str, Any]) -> dict[str, object]:
     return {}
 
 
+@rpc("Doc", "ClearUndoBuffer")
+def clear_undo_buffer(call: Call) -> dict[str, object]:
+    """The engine keeps no undo history of layout changes (no Undo/Redo), so there is nothing to clear;
+    nebula.js charts call this after migrating their properties and expect success."""
+    return {}
+
+
 @rpc("Doc", "GetLocaleInfo")
 def get_locale_info(call: Call) -> dict[str, object]:
     return {"qReturn": call.target.locale_info}
@@ -98,6 +105,7 @@ async def _reload(call: Call, partial: bool = False) -> bool:
                 web=WebOptions.from_settings(settings),
                 partial=partial,
                 binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity),
+                approve=call.engine.guard.script_variables(call),
             )
         )
     except asyncio.CancelledError:

@@ -11,6 +11,7 @@ from engine.app import guard, store
 from engine.app.app import DocSession
 from engine.app.guard import AppFacts
 from engine.app.reload import progress_data
+from engine.app.rules import Resource
 from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, INVALID_APP_NAME, QixError
 from engine.rpc.dispatch import Call, rpc
 
@@ -65,7 +66,9 @@ def is_personal_mode(call: Call) -> dict[str, object]:
 
 @rpc("Global", "AllowCreateApp", concurrent=True)
 def allow_create_app(call: Call) -> dict[str, object]:
-    return {"qReturn": True}
+    identity = call.session.identity
+    new_app = Resource.for_app("", owner=identity.user)
+    return {"qReturn": call.engine.guard.decide(identity, new_app, guard.CREATE, call.session.policy).allowed}
 
 
 @rpc("Global", "GetAuthenticatedUser", concurrent=True)
@@ -262,14 +265,14 @@ async def create_app(
 ) -> dict[str, object]:
     if not _file_system_takes(qAppName):
         raise QixError(INVALID_APP_NAME, qAppName[:_NAME_MAX])
-    app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName)
+    app_id = await asyncio.to_thread(call.engine.apps.create_app, qAppName, call.session.identity.user)
     return {"qSuccess": True, "qAppId": app_id}
 
 
 def _check_app(call: Call, name: str, action: str) -> AppFacts:
     """The app-level access check (``engine.app.guard``) on an app named by id or file name."""
     facts = call.engine.apps.facts(name)
-    call.engine.guard.check(call.session.identity, facts, action)
+    call.engine.guard.check(call.session.identity, facts, action, user=call.session.policy)
     return facts
 
 

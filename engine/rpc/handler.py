@@ -47,6 +47,10 @@ class GlobalTarget:
 
 GLOBAL = GlobalTarget()
 
+#: methods whose answer ABAC adjusts: listings leave out what the user may not read, layouts say what the
+#: user may do (``qMeta.privileges``)
+_LISTINGS = frozenset({"GetDocList", "GetObjects", "GetAllInfos", "GetLayout", "GetAppLayout"})
+
 
 def receive(session: Session, sock: Socket, frame: bytes) -> None:
     """Serve one frame read from ``sock``; id-less change frames go to the session's other sockets."""
@@ -99,11 +103,11 @@ class Job:
             if call.handle != GLOBAL_HANDLE and doc is not None:
                 doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
             request = call.request
-            result = (
-                spec.fn(call, **dispatch.bind(spec, request.params, request.shallow))
-                if spec.params
-                else spec.fn(call)
-            )
+            kwargs = dispatch.bind(spec, request.params, request.shallow) if spec.params else {}
+            guard = call.session.engine.guard
+            if guard.enabled:  # ABAC: after the params are valid, before the handler can change anything
+                guard.check_call(call, spec.qtype, spec.name, kwargs)
+            result = spec.fn(call, **kwargs) if spec.params else spec.fn(call)
             if result is not None and type(result) is not dict and inspect.isawaitable(result):
                 return self._answer_later(result)
             frame = self._success(result)
@@ -134,6 +138,8 @@ class Job:
 
     def _success(self, result: Mapping[str, object] | None) -> bytes:
         call = self.call
+        if self.spec.name in _LISTINGS and call.session.engine.guard.enabled:
+            result = call.session.engine.guard.visible(call, self.spec.name, result)
         change, close = _lists(self.session, call)
         if close:
             self.socket.delta.forget(close)

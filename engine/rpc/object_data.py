@@ -78,6 +78,16 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dic
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
+@rpc(OBJECT, "GetHyperCubeReducedData", qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
+async def get_hypercube_reduced_data(
+    call: Call, qPath: str, qPages: Pages, qZoomFactor: int, qReductionMode: str
+) -> dict[str, object]:
+    def work() -> list[dict[str, object]]:
+        return _cube(call, qPath)[1].reduced_data_pages(qPages, qZoomFactor, qReductionMode)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
 @rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
 async def get_hypercube_stack_data(
     call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int
