@@ -29,9 +29,14 @@ class SyntaxErrorInfo:
     qSecondaryFailure: bool = False
     message: str = ""
 
-    def to_json(self) -> dict:
-        out = {"qErrLen": self.qErrLen, "qTabIx": self.qTabIx, "qLineInTab": self.qLineInTab,
-               "qColInLine": self.qColInLine, "qTextPos": self.qTextPos}
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "qErrLen": self.qErrLen,
+            "qTabIx": self.qTabIx,
+            "qLineInTab": self.qLineInTab,
+            "qColInLine": self.qColInLine,
+            "qTextPos": self.qTextPos,
+        }
         if self.qSecondaryFailure:
             out["qSecondaryFailure"] = True
         return out
@@ -42,9 +47,9 @@ class _Normalized:
 
     def __init__(self, original: str) -> None:
         self.lead = 1 if original.startswith("\ufeff") else 0
-        body = original[self.lead:]
-        self.removed: list[int] = []      # normalized offsets before which one CR was dropped
-        out = []
+        body = original[self.lead :]
+        self.removed: list[int] = []  # normalized offsets before which one CR was dropped
+        out: list[str] = []
         i = 0
         n = len(body)
         while i < n:
