@@ -27,16 +27,14 @@ def _field(names: list[str], cols: list[Column], name: str, what: str) -> Column
     return cols[names.index(name)]
 
 
-def interval_match(
-    rows: Rows, match: str, keys: list[str], combos: Callable[[list[str]], tuple[list[Column], int] | None]
-) -> Rows:
+def interval_match(rows: Rows, match: str, keys: list[str],
+                   combos: Callable[[list[str]], tuple[list[Column], int] | None]) -> Rows:
     """Pair every already loaded value of ``match`` (with its ``keys``) with every interval
     ``[first field, second field]`` of the LOAD that contains it (closed; non-numeric limits never match)."""
     names, cols, n = rows
     if len(cols) < 2 + len(keys):
-        raise StatementError(
-            f"IntervalMatch needs a lower limit, an upper limit and {len(keys)} key field(s)", SEMANTIC
-        )
+        raise StatementError(f"IntervalMatch needs a lower limit, an upper limit and {len(keys)} key field(s)",
+                             SEMANTIC)
     known = combos([match] + keys)
     if known is None:
         raise StatementError(f"IntervalMatch: field '{match}' has not been loaded", FIELD_NOT_FOUND)
@@ -45,14 +43,12 @@ def interval_match(
     hi = cols[1].values()[0]
     vnum, vtext = kcols[0].values()
     key_of = [c.values() for c in kcols[1:]]
-    ikey_of = [c.values() for c in cols[2 : 2 + len(keys)]]
+    ikey_of = [c.values() for c in cols[2:2 + len(keys)]]
     groups: dict[tuple[object, ...], list[int]] = {}
     for r in range(kn):
         if vnum[r] == vnum[r]:
             groups.setdefault(tuple(_key(k[0][r], k[1][r]) for k in key_of), []).append(r)
-    sorted_groups = {
-        g: np.array(sorted(rs, key=lambda r: vnum[r]), dtype=np.int64) for g, rs in groups.items()
-    }
+    sorted_groups = {g: np.array(sorted(rs, key=lambda r: vnum[r]), dtype=np.int64) for g, rs in groups.items()}
     value_rows: list[np.ndarray] = []
     interval_rows: list[np.ndarray] = []
     for i in range(n):
@@ -118,9 +114,7 @@ def _chains(ids: list[object], parents: list[object | None]) -> list[list[int] |
 
 def _text_column(values: Sequence[object | None]) -> Column:
     num = np.array([v if isinstance(v, float | int) else np.nan for v in values], dtype=np.float64)
-    text = np.array(
-        [None if v is None else (v if isinstance(v, str) else None) for v in values], dtype=object
-    )
+    text = np.array([None if v is None else (v if isinstance(v, str) else None) for v in values], dtype=object)
     return Column.from_values(num, text)
 
 
@@ -151,11 +145,8 @@ def hierarchy(rows: Rows, args: list[str | None]) -> Rows:
     if path_name:
         sep = "/" if delim is None else delim
         out_names.append(path_name)
-        out_cols.append(
-            _text_column(
-                [sep.join("" if ptexts[k] is None else str(ptexts[k]) for k in chains[r][::-1]) for r in keep]
-            )
-        )
+        out_cols.append(_text_column([sep.join("" if ptexts[k] is None else str(ptexts[k])
+                                               for k in chains[r][::-1]) for r in keep]))
     if depth_name:
         out_names.append(depth_name)
         out_cols.append(_text_column([float(len(chains[r])) for r in keep]))
@@ -212,12 +203,8 @@ def generic(rows: Rows, label: str) -> list[tuple[str, Rows]]:
             order.setdefault(atext[r] if atext[r] is not None else str(anum[r]), []).append(r)
     for a, rs in order.items():
         idx = np.array(rs, dtype=np.int64)
-        out.append(
-            (
-                f"{label}.{a}",
-                (names[:-2] + [str(a)], [c.take(idx) for c in cols[:-2]] + [cols[-1].take(idx)], len(idx)),
-            )
-        )
+        out.append((f"{label}.{a}", (names[:-2] + [str(a)], [c.take(idx) for c in cols[:-2]] + [cols[-1].take(idx)],
+                                     len(idx))))
     return out
 
 

@@ -56,10 +56,8 @@ def _number_keys(ctx: ScriptContext, keys: list[object], auto_id: str) -> Duals:
 
 def _value_keys(d: Duals) -> list[object]:
     texts = d.display_text()
-    return [
-        None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
-        for n, t in zip(d.num, texts, strict=True)
-    ]
+    return [None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
+            for n, t in zip(d.num, texts, strict=True)]
 
 
 def f_autonumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
@@ -268,28 +266,24 @@ def f_qvdfieldname(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     root = _qvd_header(ctx, args, "QvdFieldName")
     names = [f.findtext("FieldName") for f in root.iter("QvdFieldHeader")] if root is not None else []
     k = as_numbers(ctx.eval(args[1]), ctx.locale)
-    out = np.array(
-        [names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
-        dtype=object,
-    )
+    out = np.array([names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
+                   dtype=object)
     return Duals.from_texts(np.resize(out, ctx.nrows) if len(out) else np.full(ctx.nrows, None, dtype=object))
 
 
-_FUNCTIONS.update(
-    {
-        "AUTONUMBER": f_autonumber,
-        "AUTONUMBERHASH128": _autonumber_hash(128),
-        "AUTONUMBERHASH256": _autonumber_hash(256),
-        "MAPSUBSTRING": f_mapsubstring,
-        "LOOKUP": f_lookup,
-        "EVALUATE": f_evaluate,
-        "ENGINEVERSION": f_engineversion,
-        "FILESIZE": f_filesize,
-        "FILETIME": f_filetime,
-        "QVDCREATETIME": f_qvdcreatetime,
-        "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
-        "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
-        "QVDFIELDNAME": f_qvdfieldname,
-        "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
-    }
-)
+_FUNCTIONS.update({
+    "AUTONUMBER": f_autonumber,
+    "AUTONUMBERHASH128": _autonumber_hash(128),
+    "AUTONUMBERHASH256": _autonumber_hash(256),
+    "MAPSUBSTRING": f_mapsubstring,
+    "LOOKUP": f_lookup,
+    "EVALUATE": f_evaluate,
+    "ENGINEVERSION": f_engineversion,
+    "FILESIZE": f_filesize,
+    "FILETIME": f_filetime,
+    "QVDCREATETIME": f_qvdcreatetime,
+    "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
+    "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
+    "QVDFIELDNAME": f_qvdfieldname,
+    "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
+})

@@ -30,13 +30,8 @@ class SyntaxErrorInfo:
     message: str = ""
 
     def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "qErrLen": self.qErrLen,
-            "qTabIx": self.qTabIx,
-            "qLineInTab": self.qLineInTab,
-            "qColInLine": self.qColInLine,
-            "qTextPos": self.qTextPos,
-        }
+        out: dict[str, object] = {"qErrLen": self.qErrLen, "qTabIx": self.qTabIx, "qLineInTab": self.qLineInTab,
+               "qColInLine": self.qColInLine, "qTextPos": self.qTextPos}
         if self.qSecondaryFailure:
             out["qSecondaryFailure"] = True
         return out
@@ -47,8 +42,8 @@ class _Normalized:
 
     def __init__(self, original: str) -> None:
         self.lead = 1 if original.startswith("\ufeff") else 0
-        body = original[self.lead :]
-        self.removed: list[int] = []  # normalized offsets before which one CR was dropped
+        body = original[self.lead:]
+        self.removed: list[int] = []      # normalized offsets before which one CR was dropped
         out: list[str] = []
         i = 0
         n = len(body)
