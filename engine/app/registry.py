@@ -103,8 +103,13 @@ class AppRegistry:
             app = self.open_apps.get(app_id)
             if app is None:
                 doc = store.load(path, with_data=False)
-                return AppFacts(app_id, doc.section_access, owner=doc.owner, name=doc.title,
-                                description=str(doc.properties.get("description", "")))
+                return AppFacts(
+                    app_id,
+                    doc.section_access,
+                    owner=doc.owner,
+                    name=doc.title,
+                    description=str(doc.properties.get("description", "")),
+                )
         return app.facts()
 
     def delete(self, name: str) -> bool:

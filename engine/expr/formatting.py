@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
@@ -67,7 +67,7 @@ class Locale:
     first_month_of_year: int = 1
 
     @staticmethod
-    def from_variables(variables: dict[str, str | None]) -> Locale:
+    def from_variables(variables: Mapping[str, str | None]) -> Locale:
         """Build from script variables (``SET DateFormat='DD/MM/YYYY'`` etc.); missing ones keep
         their defaults and unparsable ones are ignored."""
         v = {k.lower(): val for k, val in variables.items() if val is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import numpy as np
 
@@ -113,6 +114,24 @@ def distinct_rows(cols: list[np.ndarray], n: int) -> np.ndarray:
     return np.sort(first)
 
 
+@overload
+def join(
+    a: ScriptTable,
+    cols: dict[str, Column],
+    n: int,
+    how: str,
+    keep: Literal[False] = False,
+    check_rows: Callable[[int], None] | None = None,
+) -> None: ...
+@overload
+def join(
+    a: ScriptTable,
+    cols: dict[str, Column],
+    n: int,
+    how: str,
+    keep: Literal[True],
+    check_rows: Callable[[int], None] | None = None,
+) -> ScriptTable: ...
 def join(
     a: ScriptTable,
     cols: dict[str, Column],
