@@ -28,7 +28,7 @@ from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, QixError
 
 if TYPE_CHECKING:
     from engine.app.app import App, DocSession
-    from engine.app.objects import Entity
+    from engine.app.objects import Entity, EntityView
     from engine.rpc.dispatch import Call, SessionLike
 
 #: actions as Qlik's access rules name them
@@ -131,6 +131,16 @@ class AppGuard:
             return
         session = call.session
         user: UserPolicy = session_policy(session)
+        first = checks[0]
+        if (
+            len(checks) == 1
+            and first.source is Source.HANDLE
+            and first.kind != APP
+            and not first.unless
+            and _entity_of(call.target) is not None
+            and first.action in view_actions(user, call.target)
+        ):
+            return  # the steady state of an object's handle: one memo compare (a denial takes the long way)
         for perm in checks:
             if perm.unless and kwargs.get(perm.unless):
                 continue
@@ -243,12 +253,41 @@ def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dic
     doc = _doc_of(call.target)
     if not isinstance(layout, dict) or doc is None:
         return result
-    entity = _entity_of(call.target)
-    resource = object_resource(doc, entity) if entity is not None else app_resource(doc.app)
+    target = call.target
+    if _entity_of(target) is None:
+        return _privileged(result, layout, user.privileges(app_resource(doc.app)))
+    view: EntityView = target
+    view_actions(user, view)
+    assert view.access is not None
+    privileges = view.access[2]
+    shown = view.shown_layout  # (layout, privileges, answer): an unchanged object answers the same dict
+    if shown is not None and shown[0] is layout and shown[1] is privileges:
+        return shown[2]
+    answer = _privileged(result, layout, list(privileges))
+    view.shown_layout = (layout, privileges, answer)
+    return answer
+
+
+def _privileged(result: dict[str, Any], layout: dict[str, Any], privileges: list[str]) -> dict[str, Any]:
     meta = layout.get("qMeta")
     meta = dict(meta) if isinstance(meta, dict) else {}
-    meta["privileges"] = user.privileges(resource)
+    meta["privileges"] = privileges
     return {**result, "qLayout": {**layout, "qMeta": meta}}
+
+
+def view_actions(user: UserPolicy, view: EntityView) -> frozenset[str]:
+    """What ``user`` may do to the object behind an object handle (``view``: an EntityView), kept on the view
+    with what decided it (the policy, the object's and the app's versions, the app's name and owner): every
+    GetLayout of a dashboard asks, and the answer changes only when one of those does."""
+    entity, app = view.entity, view.doc.app
+    stamp = (user, entity.counter, app.props_version, app.title, app.owner)
+    memo = view.access
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    resource = object_resource(view.doc, entity)
+    actions = user.allowed_actions(resource)
+    view.access = (stamp, actions, tuple(user.privileges(resource)))
+    return actions
 
 
 def session_policy(session: SessionLike) -> UserPolicy:
@@ -286,7 +325,7 @@ def app_resource(app: App) -> Resource:
         and hit[3] == app.owner
     ):
         return hit[4]
-    resource = app.facts().resource()
+    resource: Resource = app.facts().resource()
     if len(_BY_APP) >= _CACHE_MAX:
         _BY_APP.clear()
     _BY_APP[id(app)] = (app, app.props_version, app.title, app.owner, resource)
@@ -318,14 +357,15 @@ def _info_resource(app: Resource, info: Mapping[str, Any], meta: Any = None) -> 
 
 def _listed_app(call: Call, entry: Mapping[str, Any]) -> Resource:
     try:
-        return call.engine.apps.facts(str(entry.get("qDocId", ""))).resource()
+        facts: AppFacts = call.engine.apps.facts(str(entry.get("qDocId", "")))
+        return facts.resource()
     except QixError:
         return Resource.for_app(str(entry.get("qDocId", "")), str(entry.get("qTitle", "")))
 
 
 def _doc_of(target: Any) -> Any:
-    if hasattr(target, "session_objects"):
-        return target  # a DocSession
+    if type(target).__name__ == "DocSession":  # by name: engine.app.app imports this module
+        return target
     return getattr(target, "doc", None)  # an EntityView, a FieldRef, a ScriptVariable
 
 

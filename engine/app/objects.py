@@ -278,6 +278,12 @@ class EntityView:
     #: (version, layout) of the last GetLayout: dashboards poll unchanged objects, and a layout is a pure
     #: function of what ``version()`` tracks (the same contract that drives change notifications)
     _layout: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
+    #: (stamp, actions, privileges) of the session's document rules for this object: see guard.view_actions
+    access: tuple[tuple[Any, ...], frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
+    #: (layout, privileges, GetLayout answer with them) last answered with ABAC on: see guard._with_privileges
+    shown_layout: tuple[dict[str, Any], tuple[str, ...], dict[str, Any]] | None = field(
+        default=None, repr=False
+    )
 
     def cached_layout(self, version: object) -> dict[str, Any] | None:
         cached = self._layout
