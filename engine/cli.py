@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine import server
 
     try:
-        server.run(settings, authenticator)
+        result = server.run(settings, authenticator)
     except KeyboardInterrupt:
         return 130
-    return 0
+    return result if isinstance(result, int) else 0
