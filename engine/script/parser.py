@@ -332,6 +332,7 @@ class Parser:
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
             m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
+            assert m is not None  # the prefix matched just above
             self.advance()
             return A.Include(m.group(2).strip(), bool(m.group(1)))
         raise self.error("a statement keyword")
@@ -489,6 +490,7 @@ class Parser:
             raise self.error("a file path")
         start = t.start - self.base
         m = re.compile(r"[^\s(;]+").match(self.text, start)
+        assert m is not None  # a token starts there
         end = start + len(m.group(0))
         while self.tok.kind is not _EOF and self.tok.start - self.base < end:
             self.advance()
@@ -820,7 +822,8 @@ class Parser:
         self.advance()
         w = self.expect_word("if", "sub", "switch").value.lower()
         self.expect_end()
-        return {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}[w]()
+        ends: dict[str, Callable[[], A.Statement]] = {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}
+        return ends[w]()
 
     def st_endsub(self) -> A.EndSub:
         self.advance()

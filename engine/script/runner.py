@@ -19,7 +19,7 @@ import dataclasses
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,10 +37,11 @@ from engine.expr import parse_expression as _parse_expression
 from engine.expr.duals import text_ranks
 from engine.expr.evaluate import contains_aggregation
 from engine.expr.expand import expand as _dollar_expand
-from engine.expr.formatting import interpret_texts
+from engine.expr.formatting import Texts, interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
 from engine.expr.lexer import ExprSyntaxError
 from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
+from engine.expr.objects import NO_TEXT
 from engine.expr.parser import parse_tokens
 from engine.model.datamodel import DataModel
 from engine.model.semantic import SEMANTIC_TAG
@@ -335,7 +336,7 @@ class Runner:
         self.pending: list[A.Load] = []
         self.last_loaded: str | None = None
         self.counters: dict[str, int] = {}
-        self.field_info: dict[str, dict] = {}
+        self.field_info: dict[str, dict[str, Any]] = {}  # as DataModel.build reads it
         self.log: list[str] = []
         self.warnings: list[str] = []
         self.sources = ScriptConnections(
@@ -387,7 +388,7 @@ class Runner:
             return np.empty(0), np.empty(0, dtype=object)
         return sym.num[~np.isnan(sym.num)], sym.text[np.isnan(sym.num)]
 
-    def interpret(self, texts: np.ndarray) -> np.ndarray:
+    def interpret(self, texts: Texts) -> np.ndarray:
         return interpret_texts(texts, self.locale)
 
     def check_cancel(self) -> None:
@@ -408,9 +409,10 @@ class Runner:
             )
 
     # --- expressions --------------------------------------------------------------------------
-    def parse_expr(self, e: A.Expr) -> Node:
+    def parse_expr(self, e: A.Expr | None) -> Node:
         """The expression's tree: from the statement's own tokens when it has them, remembered by text
         (one tokenizer: the same text always gives the same tokens), so a loop body parses once."""
+        assert e is not None, "an optional clause parsed where the statement has none"
         node = self._parsed.get(e.text)
         if node is not None:
             return node
@@ -450,7 +452,8 @@ class Runner:
         d = self.eval_scalar(e)
         return d.display_text()[0] if len(d) else None
 
-    def truth(self, e: A.Expr) -> bool:
+    def truth(self, e: A.Expr | None) -> bool:
+        assert e is not None, "a condition asked of a statement without one"
         return bool(self.eval_scalar(e).truthy()[0])
 
     def expand(self, text: str) -> str:
@@ -594,6 +597,7 @@ class Runner:
 
     def include(self, text: str) -> None:
         m = re.match(r"\s*\$\((must_)?include\s*=\s*(.*)\)\s*;?\s*$", text, re.I | re.S)
+        assert m is not None  # the parser made an Include of this text
         must = bool(m.group(1))
         path = self.expand(m.group(2).strip())
         try:
@@ -620,6 +624,7 @@ class Runner:
                 return end + 1
             for j, b in enumerate(chain[:-1]):
                 bst = self.parse(prog, prog.stmts[b])
+                assert isinstance(bst, A.ElseIf | A.Else)  # the IF's chain holds its ELSEIF and ELSE lines
                 if isinstance(bst, A.Else) or self.truth(bst.cond):
                     self.run_block(prog, b + 1, chain[j + 1])
                     return end + 1
@@ -671,7 +676,7 @@ class Runner:
             if np.isnan(a) or np.isnan(b) or np.isnan(s) or s == 0:
                 raise StatementError("FOR needs numeric bounds and a non-zero STEP", GENERAL)
 
-            def gen():
+            def gen() -> Iterator[str]:
                 x = a
                 while (x <= b) if s > 0 else (x >= b):
                     yield _fmt_num(x)
@@ -737,6 +742,7 @@ class Runner:
                     break
                 raise
             lp = self.parse(prog, loop_raw)
+            assert isinstance(lp, A.Loop)
             if lp.mode and self.truth(lp.cond) != (lp.mode == "while"):
                 break
         return end + 1
@@ -778,6 +784,7 @@ class Runner:
         value = self.eval_scalar(st.expr)
         for j, b in enumerate(chain[:-1]):
             cst = self.parse(prog, prog.stmts[b])
+            assert isinstance(cst, A.Case | A.Default)  # the SWITCH's chain holds its CASE and DEFAULT lines
             if isinstance(cst, A.Default) or any(_same(value, self.eval_scalar(v)) for v in cst.values):
                 self.run_block(prog, b + 1, chain[j + 1])
                 break
@@ -1077,16 +1084,17 @@ class Runner:
         self.last_loaded = next(reversed(self.tables), None)
 
     def do_declare(self, st: A.Declare) -> None:
-        if not st.name:
+        name = st.name
+        if not name:
             raise StatementError("DECLARE FIELD DEFINITION needs a name (name: DECLARE ...)", SYNTAX)
         if st.using is not None:
             base = self.definitions.get(st.using)
             if base is None:
                 raise StatementError(f"Field definition '{st.using}' not found", SEMANTIC)
-            given = {name for name, _ in st.parameters}
-            params = [(n, e) for n, e in base.parameters if n not in given] + list(st.parameters)
-            st = A.Declare(st.name, base.tags, params, base.fields)
-        self.definitions[st.name] = st
+            given = {p for p, _ in st.parameters}
+            params = [(p, e) for p, e in base.parameters if p not in given] + list(st.parameters)
+            st = A.Declare(name, base.tags, params, base.fields)
+        self.definitions[name] = st
 
     def do_derive(self, st: A.Derive) -> None:
         """Fields derived from each source field by a declared definition, named ``field.def.name``: a table
@@ -1308,11 +1316,12 @@ class Runner:
         path = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0])
         name = path.stem or src.path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            web = fetch(
-                url,
-                self.env.web,
-                lambda n: (self.check_cancel(), self.progress.transient(f"{name} << {n} bytes fetched")),
-            )
+
+            def fetched(n: int) -> None:
+                self.check_cancel()
+                self.progress.transient(f"{name} << {n} bytes fetched")
+
+            web = fetch(url, self.env.web, fetched)
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
         fmt = src.spec.fmt or format_of(path.suffix, web.content_type, default="html")
@@ -1358,10 +1367,10 @@ class Runner:
             texts = d.display_text()
             has = ~np.isnan(num)
             trank = np.zeros(len(d))
-            tmask = np.flatnonzero(~has & np.not_equal(texts, None))
+            tmask = np.flatnonzero(~has & np.not_equal(texts, NO_TEXT))
             if len(tmask):
                 trank[tmask] = text_ranks(texts.take(tmask))
-            kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
+            kind = np.where(has, 0, np.where(np.not_equal(texts, NO_TEXT), 1, 2))
             numkey = np.where(has, num, 0.0)
             if desc:
                 keys += [-trank, -numkey, -kind]
@@ -1396,7 +1405,7 @@ class Runner:
             node is not None and contains_aggregation(node) for _, node in items
         )
         if aggregated:
-            ctx: LoadContext = self.group_context(ld, frame)
+            ctx = self.group_context(ld, frame)
         else:
             ctx = LoadContext(self, frame)
         n_out = ctx.nrows
@@ -1416,6 +1425,7 @@ class Runner:
             elif isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
                 cols.append(frame.columns[node.name])
             else:
+                assert node is not None  # None only for LOAD *
                 cols.append(_to_column(self.eval_node(node, ctx)))
         if len(set(names)) != len(names) and not ld.prefixes.semantic:
             dup = next(nm for nm in names if names.count(nm) > 1)
@@ -1664,6 +1674,7 @@ class Runner:
                 join(target, newcols, n, p.join, check_rows=lambda rows: self._check_join(rows, width))
                 target_name = target.name
             else:
+                assert p.keep is not None  # a KEEP when not a JOIN
                 kept = join(target, newcols, n, p.keep, keep=True)
                 target_name = self._unique_table_name(label, dom)
                 dom[target_name] = ScriptTable(target_name, kept.columns, kept.nrows)
@@ -1806,7 +1817,7 @@ def _same(a: Duals, b: Duals) -> bool:
     an, bn = float(a.num[0]), float(b.num[0])
     if not np.isnan(an) and not np.isnan(bn):
         return an == bn
-    return a.display_text()[0] == b.display_text()[0]
+    return bool(a.display_text()[0] == b.display_text()[0])
 
 
 def _unparse_arg(text: str) -> str:
@@ -1838,7 +1849,7 @@ def _upper_case(names: list[str], cols: list[Column]) -> tuple[list[str], list[C
 def _as_lists(t: ScriptTable) -> dict[str, list[str | None]]:
     out = {}
     for name, c in t.columns.items():
-        texts = np.append(c.symbols.text, None).take(c.codes)
+        texts = np.append(c.symbols.text, NO_TEXT).take(c.codes)
         out[name] = [None if v is None else str(v) for v in texts]
     return out
 

@@ -30,8 +30,8 @@ class SyntaxErrorInfo:
     qSecondaryFailure: bool = False
     message: str = ""
 
-    def to_json(self) -> dict:
-        out = {
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "qErrLen": self.qErrLen,
             "qTabIx": self.qTabIx,
             "qLineInTab": self.qLineInTab,
@@ -50,7 +50,7 @@ class _Normalized:
         self.lead = 1 if original.startswith("\ufeff") else 0
         body = original[self.lead :]
         self.removed: list[int] = []  # normalized offsets before which one CR was dropped
-        out = []
+        out: list[str] = []
         i = 0
         n = len(body)
         while i < n:
