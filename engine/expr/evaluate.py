@@ -124,10 +124,14 @@ class _Evaluator:
         return self.variable_value(name, text)
 
     def variable_value(self, name: str, text: str) -> Duals:
-        """A variable used by name: its text evaluated as an expression when it parses as one."""
-        body = text[1:] if text.startswith("=") else text
+        """A variable used by name (a direct reference): its value. A value that starts with ``=`` is a
+        formula and the value is what it computes; any other text is the value as it stands (read as a
+        number or date where one is expected), not parsed again as an expression: ``Day(vD)`` with vD
+        '1/31/2013' is 31. ``$(vD)`` is the way to splice the text into the expression."""
+        if not text.startswith("="):
+            return Duals.const(text, self.n)
         try:
-            node = parse_expression(body)
+            node = parse_expression(text[1:])
         except ExprSyntaxError:
             return Duals.const(text, self.n)
         self._var_stack.append(name)

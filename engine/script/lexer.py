@@ -108,6 +108,7 @@ class TabInfo:
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
+_INCLUDE = re.compile(r"\$\((must_)?include\s*=", re.I)
 _TAB = re.compile(r"///\$tab[^\n]*")
 
 
@@ -184,6 +185,13 @@ class _Splitter:
             if s[i] == ";":
                 i = self.skip_space_and_comments(i + 1)
                 continue
+            if _INCLUDE.match(s, i):
+                # `$(Include=file)` is text put in its place: it ends where its parenthesis closes,
+                # with or without a `;` after it
+                end = self.close_paren(i + 1)
+                out.append(RawStatement("".join(self.buf[i:end]), i, end))
+                i = self.skip_space_and_comments(end)
+                continue
             m = _WORD.match(s, i)
             word = m.group(0).lower() if m else ""
             if word == "rem":
@@ -204,6 +212,25 @@ class _Splitter:
             out.append(RawStatement("".join(self.buf[i:end]), i, end, control))
             i = self.skip_space_and_comments(stop)
         return out
+
+    def close_paren(self, i: int) -> int:
+        """``i`` at an opening ``(``; the index after its matching ``)`` (quotes skipped), or the end."""
+        s, depth, j = self.src, 0, i
+        while j < self.n:
+            c = s[j]
+            if c in "'\"":
+                j = self.skip_quoted(j)
+                continue
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                depth -= 1
+                if depth == 0:
+                    return j + 1
+            elif c == "\n":
+                return j  # an include names one file on one line
+            j += 1
+        return self.n
 
     def scan(self, i: int, control: bool, word: str) -> tuple[int, int]:
         """Find the end of the statement starting at ``i``: returns (end of text, resume position)."""

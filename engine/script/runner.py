@@ -528,16 +528,25 @@ class Runner:
         return ScriptError(msg, line, col, redact_statement(raw.text.strip()), code)
 
     def parse(self, prog: Program, raw: RawStatement) -> A.Statement:
-        text = raw.text
-        if "$(" in text:
-            text = self.expand(text)
-            if text != raw.text:
-                # positions inside an expanded statement cannot map back: report the statement start
-                try:
-                    return parse_statement(text, raw.start)
-                except ScriptSyntaxError as err:
-                    raise ScriptSyntaxError(err.message, raw.start) from err
+        return self._parse_expanded(raw, self.expand(raw.text) if "$(" in raw.text else raw.text)
+
+    def _parse_expanded(self, raw: RawStatement, text: str) -> A.Statement:
+        if text != raw.text:
+            # positions inside an expanded statement cannot map back: report the statement start
+            try:
+                return parse_statement(text, raw.start)
+            except ScriptSyntaxError as err:
+                raise ScriptSyntaxError(err.message, raw.start) from err
         return parse_statement(text, raw.start)
+
+    def _expanded_statements(self, raw: RawStatement) -> list[A.Statement]:
+        """A regular statement after dollar expansion: one statement, or several when the expansion put
+        a ``;`` in it (a variable holding ``;LOAD ... AUTOGENERATE n`` completes a preceding LOAD).
+        TRACE, SET and LET keep their text whole."""
+        text = self.expand(raw.text) if "$(" in raw.text else raw.text
+        if text == raw.text or ";" not in text or _TEXT_STATEMENT.match(raw.text):
+            return [self._parse_expanded(raw, text)]
+        return [self._parse_expanded(raw, piece.text) for piece in split_statements(text)]
 
     def step(self, prog: Program, pc: int) -> int:
         raw = prog.stmts[pc]
@@ -550,10 +559,15 @@ class Runner:
             if ln.strip():
                 self.log.append(f"{line + k:04d} {ln.rstrip()}")
         try:
-            st = self.parse(prog, raw) if kind != "simple" or not _is_include(raw.text) else None
-            if st is None:
+            if kind == "simple" and _is_include(raw.text):
                 self.include(raw.text)
                 return pc + 1
+            if kind == "simple":
+                *first, st = self._expanded_statements(raw)
+                for piece in first:
+                    self.simple(piece)
+            else:
+                st = self.parse(prog, raw)
             nxt = self.execute(prog, pc, st)
             if self.error_count and self.variables.get("ScriptError") != "0":
                 self.variables["ScriptError"] = "0"  # reset after each statement that succeeds
@@ -1823,6 +1837,10 @@ def _same(a: Duals, b: Duals) -> bool:
 def _unparse_arg(text: str) -> str:
     """The argument text of ``FileList('mask')`` → ``'mask'``."""
     return text[text.index("(") + 1 : text.rindex(")")]
+
+
+#: statements whose expanded text is taken whole, `;` included
+_TEXT_STATEMENT = re.compile(r"\s*(trace|set|let)\b", re.I)
 
 
 def _is_include(text: str) -> bool:

@@ -1,0 +1,50 @@
+"""Regression tests for the defect classes the real-world scripts (tests/script/realworld) found, one
+test per class; the expected values follow the Qlik script reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.script.runner import ReloadResult, ScriptEnv, run_script
+from tests.script.test_statement_defects import col
+
+
+def run(script: str, tmp_path: Path | None = None) -> ReloadResult:
+    return run_script(script, ScriptEnv(document_dir=tmp_path or Path("/nonexistent-doc-dir")))
+
+
+def test_include_without_semicolon_ends_at_its_parenthesis(tmp_path):
+    # $(Include=...) is text put in place of the expansion: the next statement is not swallowed
+    (tmp_path / "part.qvs").write_text("B: LOAD 2 AS y AUTOGENERATE 1;")
+    r = run(
+        "$(Include=missing.qvs)\nA: LOAD 1 AS x AUTOGENERATE 1;\n"
+        "$(Include=part.qvs)\n// a comment\nC: LOAD 3 AS z AUTOGENERATE 1;",
+        tmp_path,
+    )
+    assert sorted(r.model.tables) == ["A", "B", "C"]
+
+
+def test_expansion_with_a_semicolon_completes_a_preceding_load():
+    # a variable holding ';LOAD ... AUTOGENERATE n' gives the LOAD before it its source
+    r = run(
+        'SET src = ";LOAD RecNo() * 10 as v AUTOGENERATE 3";\n'
+        "T: LOAD max(v) as top, min(v) as low\n$(src);\nSET msg = 'a;b';\nTRACE $(msg);"
+    )
+    assert col(r, "T", "top") == [30]
+    assert col(r, "T", "low") == [10]
+
+
+def test_a_variable_used_by_name_gives_its_value():
+    # a direct reference uses the variable's value (not its text parsed again as an expression)
+    r = run(
+        "SET vT = Tab;\nTab: LOAD 1 AS A, 2 AS B AUTOGENERATE 3;\n"
+        "LET nf = NoOfFields(vT);\nLET nr = NoOfRows(vT);\nLET f1 = FieldName(1, vT);\n"
+        "SET DateFormat = 'M/D/YYYY';\nLET vD = MakeDate(2013, 1, 31);\nLET d = Day(vD);\n"
+        "SET vF = '=1+1';\nLET two = vF * 10;\n"
+        "SET vRegion = 'US';\nSWITCH vRegion\nCASE 'UK'\n  LET hit = 'uk';\nCASE 'US'\n  LET hit = 'us';\n"
+        "ENDSWITCH"
+    )
+    assert (r.variables["nf"], r.variables["nr"], r.variables["f1"]) == ("2", "3", "A")
+    assert r.variables["d"] == "31"
+    assert r.variables["two"] == "20"
+    assert r.variables["hit"] == "us"
