@@ -109,6 +109,13 @@ _KEYWORDS = (
     ),
     Keyword("flushlog", ("FlushLog",), "regular", "st_flushlog", note="the log is never buffered: no effect"),
     Keyword("force", ("Force",), "regular", "st_force"),
+    Keyword(
+        "inputfield",
+        ("InputField",),
+        "regular",
+        "st_inputfield",
+        note="QlikView input fields, which Qlik Sense does not have: skipped with a warning in the log",
+    ),
     Keyword("let", ("Let",), "regular", "st_let"),
     Keyword("load", ("Load",), "regular", "st_load"),
     Keyword(
@@ -591,6 +598,7 @@ class Parser:
         return A.AutoNumberFields(pats, ns)
 
     st_flushlog = _ignored
+    st_inputfield = _ignored
 
     def _unsupported(self) -> A.Unsupported:
         t = self.advance()

@@ -1,7 +1,8 @@
 """Script-only functions that need the reload's state: AutoNumber counters, mapping tables
 (MapSubString), loaded tables (LookUp), files through the reload's ``PathPolicy`` (FileSize,
 FileTime, the Qvd* header readers, Attribute, GetFolderPath), the connection (ConnectString),
-Evaluate and EngineVersion (IsPartialReload lives with the runner's state in context.py).
+Evaluate, EngineVersion and the machine/reload facts (ComputerName, OSUser, ProductVersion,
+GetCollationLocale; IsPartialReload lives with the runner's state in context.py).
 
 They join the script contexts' function table (``context._FUNCTIONS``), so the coverage report and
 the evaluator see them like every other script function. File functions resolve every path with
@@ -12,7 +13,9 @@ the statement, a missing file is NULL as in Qlik.
 from __future__ import annotations
 
 import datetime as _dt
+import getpass
 import hashlib
+import socket
 import weakref
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -182,6 +185,24 @@ def f_evaluate(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
 def f_engineversion(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     version = getattr(ctx.runner.env, "engine_version", None) or DEFAULT_ENGINE_VERSION
     return Duals.from_texts(np.full(ctx.nrows, version, dtype=object))
+
+
+def _system_text(value: Callable[[ScriptContext], str]) -> ContextFunction:
+    """A system function of no arguments whose text describes the machine or the reload; real scripts
+    log them (``LET vHost = ComputerName();``) and fail on an unknown function otherwise."""
+
+    def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
+        return Duals.from_texts(np.full(ctx.nrows, value(ctx), dtype=object))
+
+    return fn
+
+
+def _os_user(ctx: ScriptContext) -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name for this process (a container's numeric uid)
+        user = ""
+    return f"UserDirectory={socket.gethostname()}; UserId={user}"
 
 
 # ==================================================================================================
@@ -355,6 +376,12 @@ _FUNCTIONS.update(
         "LOOKUP": f_lookup,
         "EVALUATE": f_evaluate,
         "ENGINEVERSION": f_engineversion,
+        "PRODUCTVERSION": f_engineversion,
+        "COMPUTERNAME": _system_text(lambda ctx: socket.gethostname()),
+        "OSUSER": _system_text(_os_user),
+        "GETCOLLATIONLOCALE": _system_text(
+            lambda ctx: ctx.runner.variables.get("CollationLocale") or "en-US"
+        ),
         "FILESIZE": f_filesize,
         "FILETIME": f_filetime,
         "QVDCREATETIME": f_qvdcreatetime,

@@ -48,3 +48,20 @@ def test_a_variable_used_by_name_gives_its_value():
     assert r.variables["d"] == "31"
     assert r.variables["two"] == "20"
     assert r.variables["hit"] == "us"
+
+
+def test_system_functions_real_scripts_log():
+    r = run(
+        "LET host = ComputerName();\nLET who = OSUser();\nLET loc = GetCollationLocale();\n"
+        "SET CollationLocale = 'sv-SE';\nLET loc2 = GetCollationLocale();\nLET pv = ProductVersion();"
+    )
+    assert r.variables["host"]
+    assert r.variables["who"].startswith("UserDirectory=")
+    assert (r.variables["loc"], r.variables["loc2"]) == ("en-US", "sv-SE")
+    assert r.variables["pv"] == run("LET v = EngineVersion();").variables["v"]
+
+
+def test_inputfield_of_a_qlikview_script_is_skipped_with_a_warning():
+    r = run("INPUTFIELD Budget;\nT: LOAD 1 AS Budget AUTOGENERATE 2;")
+    assert r.model.tables["T"].nrows == 2
+    assert any("INPUTFIELD" in w for w in r.warnings)

@@ -43,6 +43,7 @@ EXAMPLES = {
     "execute": "Execute cmd.exe;",
     "flushlog": "FlushLog;",
     "force": "FORCE Case Upper;",
+    "inputfield": "INPUTFIELD BudgetPrognosis;",
     "let": "Let y=3+4;",
     "load": "LOAD * INLINE [a\n1];",
     "loosen": "Loosen Table Tab1;",
