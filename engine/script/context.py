@@ -281,6 +281,15 @@ def _field_name_arg(ctx: ScriptContext, node: Node) -> str | None:
     return _scalar_arg_text(ctx, node)
 
 
+def _peek_field(ctx: ScriptContext, node: Node) -> str | None:
+    """Peek's field: a string, or a bare/bracketed name (``Peek([Running Total], -1)``) that names the
+    field itself, unless it is a variable holding the name."""
+    if isinstance(node, FieldRef):
+        value = ctx.variable(node.name)
+        return node.name if value is None else value
+    return _scalar_arg_text(ctx, node)
+
+
 def f_recno(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _numbers(ctx, ctx.recno())
 
@@ -296,9 +305,13 @@ def f_iterno(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
 def f_peek(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if not args:
         raise StatementError("Peek needs a field name", GENERAL)
-    fname = _scalar_arg_text(ctx, args[0])
+    fname = _peek_field(ctx, args[0])
     row = ctx.eval(args[1]) if len(args) > 1 else None
     tname = _scalar_arg_text(ctx, args[2]) if len(args) > 2 else None
+    loading = ctx.runner.loading_rows
+    if loading is not None and (tname is None or tname == loading.label):
+        # inside a LOAD the current table is the one being built (see engine.script.selfpeek)
+        return loading.peek(fname, None if row is None else as_numbers(row, ctx.locale), ctx.nrows)
     table = ctx.runner.lookup_table(tname) if tname else ctx.runner.last_table()
     if table is None or fname not in table.columns:
         return Duals.nulls(ctx.nrows)

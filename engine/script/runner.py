@@ -65,6 +65,7 @@ from engine.script.lexer import RawStatement, ScriptSyntaxError, decode_script, 
 from engine.script.parser import parse_statement
 from engine.script.paths import Connection, PathPolicy
 from engine.script.progress import Progress
+from engine.script.selfpeek import LoadingRows, load_rows, peeks_at_itself
 from engine.script.sources import read_qvd, write_qvd, write_txt
 from engine.script.tables import (
     Column,
@@ -358,6 +359,7 @@ class Runner:
         self.search_rules: list[tuple[str, bool]] = []  # (pattern, include?), last match wins
         self._current: tuple[Program, RawStatement] | None = None
         self._parsed: dict[str, Node] = {}  # expression text → tree (see parse_expr)
+        self.loading_rows: LoadingRows | None = None  # a record-by-record LOAD's rows, for Peek()
 
     # --- helpers used by contexts -------------------------------------------------------------
     def domain(self) -> dict[str, ScriptTable]:
@@ -1219,7 +1221,10 @@ class Runner:
         names: list[str] = []
         cols: list[Column] = []
         n = 0
-        for ld in reversed(chain):
+        row_by_row = peeks_at_itself(self, chain)  # Peek() at the rows being loaded
+        if row_by_row:
+            names, cols, n = load_rows(self, chain, frame)
+        for ld in () if row_by_row else reversed(chain):
             self.check_cancel()
             names, cols, n = self.apply_load(ld, frame)
             frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)

@@ -65,3 +65,19 @@ def test_inputfield_of_a_qlikview_script_is_skipped_with_a_warning():
     r = run("INPUTFIELD Budget;\nT: LOAD 1 AS Budget AUTOGENERATE 2;")
     assert r.model.tables["T"].nrows == 2
     assert any("INPUTFIELD" in w for w in r.warnings)
+
+
+def test_peek_inside_a_load_reads_the_rows_being_loaded():
+    # Qlik loads record by record: Peek() without a table is the table being built (running totals),
+    # a bracketed name is the field's name, and Previous() skips records the WHERE dropped
+    r = run(
+        "T: LOAD *, RangeSum(Peek('Cum'), Amount) AS Cum, RowNo() AS R;\n"
+        "LOAD * INLINE [Key, Amount\nA, 1\nA, 2\nB, 5\nB, 1];\n"
+        "U: LOAD Key AS K, Amount AS Amt, If(Key = Previous(Key), Peek([Run], -1) + Amount, Amount) AS Run\n"
+        "RESIDENT T WHERE Amount > 1;\n"
+        "V: LOAD Peek('Cum', 0, 'T') AS FirstCum, Peek('Amt', -1, 'U') AS LastAmt AUTOGENERATE 1;"
+    )
+    assert col(r, "T", "Cum") == [1, 3, 8, 9]
+    assert col(r, "T", "R") == [1, 2, 3, 4]
+    assert col(r, "U", "Run") == [2, 5]
+    assert (col(r, "V", "FirstCum"), col(r, "V", "LastAmt")) == ([1], [5])
