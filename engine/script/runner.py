@@ -74,6 +74,7 @@ from engine.script.tables import (
     crosstable,
     distinct_rows,
     join,
+    present_values,
     synthetic_keys,
     tables_from_model,
     unify,
@@ -374,8 +375,10 @@ class Runner:
         return self.lookup_table(self.last_loaded)
 
     def field_symbols(self, name: str | None) -> SymbolTable | None:
+        """The values loaded into a field so far (Exists, FieldValue, FieldValueCount): those some row
+        holds, not values of source rows a WHERE dropped."""
         cols = [
-            t.columns[name]
+            present_values(t.columns[name])
             for t in list(self.tables.values()) + list(self.access_tables.values())
             if name in t.columns
         ]

@@ -67,6 +67,17 @@ class ScriptTable:
         )
 
 
+def present_values(col: Column) -> Column:
+    """The column over only the symbols its rows use (a WHERE or a join drops rows but keeps the
+    values they brought in the shared symbol table), in the table's order."""
+    used = np.flatnonzero(np.bincount(col.codes[col.codes >= 0], minlength=len(col.symbols)))
+    if len(used) == len(col.symbols):
+        return col
+    remap_codes = np.full(len(col.symbols) + 1, -1, dtype=CODE_DTYPE)
+    remap_codes[used] = np.arange(len(used), dtype=CODE_DTYPE)
+    return Column(col.symbols.take(used), remap_codes.take(col.codes))
+
+
 def unify(cols: list[Column]) -> tuple[SymbolTable, list[np.ndarray]]:
     """One symbol table for several columns of the same field, and each column's codes in it."""
     real = [c for c in cols if len(c.symbols)]

@@ -81,3 +81,14 @@ def test_peek_inside_a_load_reads_the_rows_being_loaded():
     assert col(r, "T", "R") == [1, 2, 3, 4]
     assert col(r, "U", "Run") == [2, 5]
     assert (col(r, "V", "FirstCum"), col(r, "V", "LastAmt")) == ([1], [5])
+
+
+def test_rows_a_where_drops_leave_no_field_values():
+    # Exists/FieldValueCount see the values loaded into the field, not the dropped source rows' values
+    r = run(
+        "New: LOAD * INLINE [Id, Amt\n2, 25\n3, 30\n4, 40] WHERE Amt > 30 OR Id = 2;\n"
+        "LET n = FieldValueCount('Id');\n"
+        "Concatenate (New) LOAD * INLINE [Id, Amt\n1, 10\n2, 20\n3, 30] WHERE NOT Exists(Id);"
+    )
+    assert r.variables["n"] == "2"
+    assert col(r, "New", "Id") == [2, 4, 1, 3]
