@@ -117,9 +117,7 @@ def reduce_values(
             chosen = np.flatnonzero(top)
             out_pos[ug.take(chosen)] = ok.take(ufirst.take(chosen))
             out_pos[ntop != 1] = -1
-        valid = out_pos >= 0
-        res = values.take(np.maximum(out_pos, 0))
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, NO_TEXT))
+        return _picked(values, out_pos)
     if name in ("MINSTRING", "MAXSTRING"):
         texts, rank = _text_order(values)
         ok = np.flatnonzero(rank >= 0)
@@ -130,9 +128,7 @@ def reduce_values(
         gg = g.take(order)
         _, first = np.unique(gg, return_index=True)
         best[gg.take(first)] = order.take(first)
-        res = values.take(np.maximum(best, 0))
-        valid = best >= 0
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, NO_TEXT))
+        return _picked(values, best)
     if name == "CONCAT":
         sep = (extra[0].display_text("")[0] or "") if extra and len(extra[0]) else ""
         texts, rank = _text_order(values)
@@ -156,9 +152,7 @@ def reduce_values(
         pick = np.full(n, -1, dtype=np.int64)
         rows = ok if name == "LASTVALUE" else ok[::-1]
         pick[g.take(rows)] = rows  # later assignments win
-        res = values.take(np.maximum(pick, 0))
-        keep = pick >= 0
-        return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, NO_TEXT))
+        return _picked(values, pick)
     text_kernel = TEXT_GROUP_KERNELS.get(name)
     if text_kernel is not None:
         cols = [values.display_text()] + [e.display_text() for e in extra or []]
@@ -252,8 +246,16 @@ def _first_sorted(g: np.ndarray, n: int, values: Duals, extra: list[Duals] | Non
                 & (ids.take(rows.take(nbc)) != ids.take(rows.take(pos)))
             )
             out[has[tie]] = -1
-    res = values.take(np.maximum(out, 0))
-    keep = out >= 0
+    return _picked(values, out)
+
+
+def _picked(values: Duals, pos: np.ndarray) -> Duals:
+    """The value at ``pos`` for each group, NULL where ``pos`` is -1 (a group with no pick, and every
+    group when there are no rows at all: Only() over an empty selection is NULL, not an error)."""
+    if not len(values):
+        return Duals.nulls(len(pos))
+    res = values.take(np.maximum(pos, 0))
+    keep = pos >= 0
     return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, NO_TEXT))
 
 
