@@ -62,6 +62,7 @@ from engine.script.errors import (
     StatementError,
 )
 from engine.script.lexer import RawStatement, ScriptSyntaxError, decode_script, line_col, split_statements
+from engine.script.loops import tables_to_loosen
 from engine.script.parser import parse_statement
 from engine.script.paths import Connection, PathPolicy
 from engine.script.progress import Progress
@@ -1771,6 +1772,11 @@ class Runner:
             raise ScriptError("A preceding LOAD is not followed by a LOAD or SELECT", 0, 0, "", SYNTAX)
         tables = [t for t in self.tables.values() if t.columns]
         tables = synthetic_keys(tables)
+        loosened = tables_to_loosen(tables, set(self.loose))
+        for name in loosened:
+            message = f"Circular reference: table '{name}' is loosely coupled"
+            self.warnings.append(message)
+            self.log.append(message)
         data = []
         for t in tables:
             td = t.to_data()
@@ -1780,7 +1786,7 @@ class Runner:
             f for t in tables for f in t.columns if self._rule(self.search_rules, f) is False
         )
         model = DataModel.build(
-            data, self.field_info, loose_tables=frozenset(self.loose), search_excluded=excluded
+            data, self.field_info, loose_tables=frozenset([*self.loose, *loosened]), search_excluded=excluded
         )
         sa = None
         if self.access_tables:

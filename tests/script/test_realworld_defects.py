@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from engine.expr import Duals
+from engine.expr.aggregations import reduce_values
+from engine.expr.formatting import DEFAULT_LOCALE
 from engine.script.runner import ReloadResult, ScriptEnv, run_script
 from tests.script.test_statement_defects import col
 
@@ -92,3 +98,38 @@ def test_rows_a_where_drops_leave_no_field_values():
     )
     assert r.variables["n"] == "2"
     assert col(r, "New", "Id") == [2, 4, 1, 3]
+
+
+def test_a_loop_of_tables_gets_a_loosely_coupled_table():
+    # Qlik breaks a circular reference by loosening a table of the loop (the longest one) with a
+    # warning; synthetic keys of three tables sharing one field make such a loop too
+    r = run(
+        "NationalTeams: LOAD * INLINE [Country, Team\nGermany, DM\nItaly, Azzurri];\n"
+        "Clubs: LOAD * INLINE [City, Team\nRome, Lazio\nMilano, Milan\nHamburg, HSV];\n"
+        "CountryCities: LOAD * INLINE [Country, City\nItaly, Rome\nItaly, Milano];"
+    )
+    assert r.model.loose_tables == frozenset({"Clubs"})
+    assert any("Circular reference" in w for w in r.warnings)
+    r = run(
+        "DC: LOAD * INLINE [CK, E, CName\n1, e1, Acme];\nDP: LOAD * INLINE [PK, E, PName\n1, e2, Runner];\n"
+        "F: LOAD * INLINE [OK, CK, PK, E, Amt\n1, 1, 1, e3, 100\n2, 1, 1, e3, 300];"
+    )
+    assert r.model.loose_tables == frozenset({"F"})
+    assert (
+        run("A: LOAD * INLINE [k, a\n1, 2];\nB: LOAD * INLINE [k, b\n1, 3];").model.loose_tables
+        == frozenset()
+    )
+
+
+@pytest.mark.parametrize("name", ["ONLY", "MODE", "MINSTRING", "MAXSTRING", "FIRSTVALUE", "LASTVALUE"])
+def test_picking_aggregations_over_no_rows_are_null(name):
+    # Only({<Amount={300}>} Date) when nothing is possible: NULL, not an internal error
+    empty = Duals(np.empty(0), np.empty(0, dtype=object))
+    got = reduce_values(name, np.empty(0, dtype=np.int64), 1, empty, DEFAULT_LOCALE)
+    assert got.is_null().tolist() == [True]
+
+
+def test_first_sorted_value_over_no_rows_is_null():
+    empty = Duals(np.empty(0), np.empty(0, dtype=object))
+    got = reduce_values("FIRSTSORTEDVALUE", np.empty(0, dtype=np.int64), 1, empty, DEFAULT_LOCALE, [empty])
+    assert got.is_null().tolist() == [True]
