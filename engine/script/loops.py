@@ -45,7 +45,7 @@ def _cycle(tables: list[ScriptTable]) -> list[str] | None:
         if start in parent:
             continue
         parent[start] = None
-        stack = [(start, None)]
+        stack: list[tuple[tuple[str, str], tuple[str, str] | None]] = [(start, None)]
         while stack:
             node, came = stack.pop()
             for nxt in adj[node]:
