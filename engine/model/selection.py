@@ -228,7 +228,11 @@ class _Propagation:
     """
 
     def __init__(
-        self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray], exist: dict[str, np.ndarray]
+        self,
+        model: DataModel,
+        idx: ModelIndex,
+        cons: dict[str, dict[str, np.ndarray]],
+        exist: dict[str, np.ndarray],
     ) -> None:
         self.model = model
         self.idx = idx
@@ -277,7 +281,9 @@ class _Propagation:
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
         constraint applied (rows that merely do not exist for the user are no constraint)."""
-        parts = [self.cons[table]] if table in self.cons else []
+        # a selection in ``skip`` itself is no message through ``skip``: the holders across apply it
+        # to their own rows (a key value only one side has stays possible on that side)
+        parts = [m for f, m in self.cons.get(table, {}).items() if f != skip]
         for k in self.idx.keys_of[table]:
             if k != skip:
                 r = self.key_rows(table, k)
@@ -328,7 +334,8 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     if model.loose_tables:
         return _infer_loose(model, state, base)
     idx = model_index(model)
-    cons: dict[str, np.ndarray] = {}
+    cons: dict[str, dict[str, np.ndarray]] = {}  # table -> selected field -> rows it allows
+    selected: dict[str, np.ndarray] = {}  # selected field -> its symbol mask (nsym + 1)
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
     for f in state.fields:
         if f not in model.fields:
@@ -343,18 +350,16 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
             smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
             if not smask.any():
                 continue
+        selected[f] = smask
         for t in model.field_tables.get(f, ()):
-            new = kernels.take(smask, model.tables[t].columns.raw(f))
-            old = cons.get(t)
-            if old is not None:
-                np.logical_and(new, old, out=new)
-            cons[t] = new
+            cons.setdefault(t, {})[f] = kernels.take(smask, model.tables[t].columns.raw(f))
     if not cons and not exist:
         return Inference(model, state, base, {}, frozenset())
     prop = _Propagation(model, idx, cons, exist)
     masks = prop.run()
     inf = Inference(model, state, base, masks, frozenset(masks))
     inf._msgs = prop.msg
+    inf._selected = selected
     inf._exist_tables = frozenset(exist)
     for t, m in masks.items():
         hit = prop.nz.get(id(m))
@@ -426,6 +431,7 @@ class Inference:
         #: the propagation's final messages (see ``_Propagation``); None: no propagation ran
         self._msgs: dict[tuple[str, str], np.ndarray | None] | None = None
         self._exist_tables: frozenset[str] = frozenset()
+        self._selected: dict[str, np.ndarray] = {}
         #: (loose table, field) → the rows of the table that field's own constraints allow
         self._field_masks: dict[tuple[str, str], np.ndarray] = {}
 
@@ -469,6 +475,9 @@ class Inference:
         ):
             own = self._msgs.get((table, key))
             hit = (own if own is not None else self._idx.present(table, key)).copy()
+            sel = self._selected.get(key)
+            if sel is not None:  # a selection in the key is no message through it: apply it here
+                np.logical_and(hit, sel, out=hit)
             for h in self.model.field_tables[key]:
                 m = self._msgs.get((h, key)) if h != table else None
                 if m is not None:

@@ -303,7 +303,8 @@ def ref_possible(tables: dict[str, list[dict]], cols: dict[str, list[str]],
                  selections: dict[str, set]) -> dict[str, list[dict]]:
     """Possible rows per table on a tree schema, by recursive semi-joins (plain Python sets).
 
-    A side of a key constrains it only when a selection lies on that side; NULL never links.
+    A side of a key constrains it only when a selection lies on that side (a selection in the key itself
+    does not count: associated tables behave as a full outer join); NULL never links.
     """
     holders: dict[str, list[str]] = {}
     for t, cs in cols.items():
@@ -312,7 +313,7 @@ def ref_possible(tables: dict[str, list[dict]], cols: dict[str, list[str]],
     keys = {f for f, h in holders.items() if len(h) > 1}
 
     def satisfying(t: str, skip: str | None) -> tuple[list[dict], bool]:
-        constrained = any(f in selections for f in cols[t])
+        constrained = any(f in selections and f != skip for f in cols[t])
         conds = []
         for k in cols[t]:
             if k in keys and k != skip:

@@ -185,8 +185,10 @@ def naive_rows(tables: dict[str, dict[str, list]], selections: dict[str, set]) -
         return all(tables[t][f][r] in vals for f, vals in selections.items() if f in tables[t])
 
     def constrained(t, skip):
-        """Does the branch rooted at t (leaving through ``skip``) hold any selection?"""
-        if any(f in tables[t] for f in selections):
+        """Does the branch rooted at t (leaving through ``skip``) hold any selection? A selection in the
+        key ``skip`` itself does not count: the tables are associated as by a full outer join, so a key
+        value that only the other side has keeps that side's row possible."""
+        if any(f in tables[t] and f != skip for f in selections):
             return True
         return any(constrained(h, k) for k in tables[t] if k in keys and k != skip
                    for h in holders[k] if h != t)
@@ -292,3 +294,15 @@ def test_base_reduction_equals_deleted_rows(case, data):
     inf = infer(model, state, base)
     for t in tables:
         assert set(inf.row_index(t).tolist()) == {kept[t][r] for r in expected[t]}, t
+
+
+def test_a_key_value_only_one_table_has_stays_possible_there():
+    # selecting a customer who has no orders: the customer's row (and name) stay possible, the orders
+    # are all excluded; associated tables behave as a full outer join
+    model = make_model({"Customers": {"CustID": [1, 2], "Name": [10, 20]}, "Orders": {"CustID": [1], "Amt": [5]}})
+    syms = model.fields["CustID"].symbols
+    inf = infer(model, EMPTY_STATE.with_selection("CustID", [int(np.flatnonzero(syms.num == 2)[0])]))
+    assert inf.row_index("Customers").tolist() == [1]
+    assert inf.row_index("Orders").tolist() == []
+    names = model.fields["Name"].symbols.num
+    assert names[inf.possible("Name")[: len(names)]].tolist() == [20]
