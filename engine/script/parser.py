@@ -1153,6 +1153,34 @@ class Parser:
                 raise self.error("WHERE, WHILE, GROUP BY, ORDER BY or ';'")
         return ld
 
+    def _filters(self) -> tuple[tuple[int, str], ...]:
+        """``filters( step, step ... )`` of a file's format spec (the transformation steps QlikView's file
+        wizard writes). Filling empty cells from the row above or below, ``Replace(n, top|bottom,
+        StrCnd(null))``, is done; any other step fails the statement naming it, since skipping it
+        would load different data."""
+        self.expect_op("(")
+        fills: list[tuple[int, str]] = []
+        while not self.at_op(")"):
+            start = self.tok
+            parts: list[str] = []
+            depth = 0
+            while depth or not (self.at_op(",") or self.at_op(")")):
+                if self.tok.kind is _EOF:
+                    raise self.error("')'")
+                depth += 1 if self.at_op("(") else -1 if self.at_op(")") else 0
+                parts.append(self.advance().value)
+            m = _FILL.fullmatch("".join(parts))
+            if m is None:
+                raise ScriptSyntaxError(
+                    f"Transformation step '{''.join(parts)}' in filters(...) is not supported (only "
+                    "Replace(n, top|bottom, StrCnd(null)) fills are)",
+                    start.pos,
+                )
+            fills.append((int(m.group(1)), m.group(2).lower()))
+            self.accept_op(",")
+        self.expect_op(")")
+        return tuple(fills)
+
     def format_spec(self) -> A.FormatSpec:
         spec = A.FormatSpec()
         if not self.accept_op("("):
@@ -1221,6 +1249,9 @@ class Parser:
                 self.advance()
                 self.expect_word("is")
                 spec.comment = self.advance().value
+            elif w == "filters" and self.peek().is_op("("):
+                self.advance()
+                spec.fills = self._filters()
             else:
                 # record is / filters(...) / other items: skip to the next comma
                 depth = 0
@@ -1236,6 +1267,9 @@ class Parser:
                 break
         self.expect_op(")")
         return spec
+
+
+_FILL = re.compile(r"replace\((\d+),(top|bottom),strcnd\(null\)\)", re.I)
 
 
 def _codepage(cp: str) -> str:

@@ -81,6 +81,7 @@ from engine.script.tables import (
     unify,
 )
 from engine.script.textfile import TextFormatError, TooManyRows, read_inline, read_text
+from engine.script.transforms import fill_empty_cells
 from engine.sources import base as source_base
 from engine.sources import format_of, parquet
 from engine.sources import read as read_source
@@ -1222,6 +1223,8 @@ class Runner:
             )
             return
         frame, default_name = self.source_frame(bottom)
+        if isinstance(bottom.source, A.FileSource) and bottom.source.spec.fills:
+            frame = fill_empty_cells(frame, bottom.source.spec.fills)
         names: list[str] = []
         cols: list[Column] = []
         n = 0

@@ -28,3 +28,5 @@ class FormatSpec:
     record_chars: int | None = None
     #: ``labels`` was written explicitly (Excel and HTML default to embedded labels either way)
     labels_given: bool = False
+    #: ``filters(Replace(n, top|bottom, StrCnd(null)))``: (column number, "top"/"bottom") per fill step
+    fills: tuple[tuple[int, str], ...] = ()

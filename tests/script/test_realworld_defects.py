@@ -11,6 +11,7 @@ import pytest
 from engine.expr import Duals
 from engine.expr.aggregations import reduce_values
 from engine.expr.formatting import DEFAULT_LOCALE
+from engine.script.errors import ScriptError
 from engine.script.runner import ReloadResult, ScriptEnv, run_script
 from tests.script.test_statement_defects import col
 
@@ -133,3 +134,16 @@ def test_first_sorted_value_over_no_rows_is_null():
     empty = Duals(np.empty(0), np.empty(0, dtype=object))
     got = reduce_values("FIRSTSORTEDVALUE", np.empty(0, dtype=np.int64), 1, empty, DEFAULT_LOCALE, [empty])
     assert got.is_null().tolist() == [True]
+
+
+def test_filters_fill_empty_cells_and_refuse_other_steps(tmp_path):
+    (tmp_path / "b.csv").write_text("Office,Emp,Amt\n1,1,10\n,2,20\n2,3,30\n,4,40\n")
+    r = run(
+        "T: LOAD Office & '-' & Emp AS Key, Amt FROM b.csv\n"
+        "(txt, embedded labels, delimiter is ',', filters(Replace(1, top, StrCnd(null))));",
+        tmp_path,
+    )
+    assert col(r, "T", "Key") == ["1-1", "1-2", "2-3", "2-4"]
+    with pytest.raises(ScriptError) as e:
+        run("T: LOAD * FROM b.csv (txt, filters(Remove(Row, Pos(Top, 2))));", tmp_path)
+    assert "Remove(Row,Pos(Top,2))" in e.value.message
