@@ -255,7 +255,11 @@ class _Parser:
             else:
                 break
         args: list[Node] = []
-        if not self.tok.is_op(")"):
+        if name == "COUNT" and self.tok.is_op("*") and self.peek().is_op(")"):
+            # Count(*): QlikView's spelling for the number of records, still met in load scripts
+            self.advance()
+            args.append(Literal(1.0, None))
+        elif not self.tok.is_op(")"):
             args.append(self.expr())
             while self.tok.is_op(","):
                 self.advance()

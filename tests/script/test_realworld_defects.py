@@ -147,3 +147,12 @@ def test_filters_fill_empty_cells_and_refuse_other_steps(tmp_path):
     with pytest.raises(ScriptError) as e:
         run("T: LOAD * FROM b.csv (txt, filters(Remove(Row, Pos(Top, 2))));", tmp_path)
     assert "Remove(Row,Pos(Top,2))" in e.value.message
+
+
+def test_count_star_counts_records():
+    r = run(
+        "T: LOAD * INLINE [K, V\na, 1\na, \nb, 3];\n"
+        "C: LOAD K, Count(*) AS N, Count(V) AS NV RESIDENT T GROUP BY K ORDER BY K;"
+    )
+    assert col(r, "C", "N") == [2, 1]
+    assert col(r, "C", "NV") == [2, 1]
