@@ -69,6 +69,9 @@ def write_qvd(path: Path, table: ScriptTable, fields: list[tuple[str, str]]) -> 
             return IntegerValue(int(num)) if text == str(int(num)) else DualIntegerValue(int(num), text)
         return DualDoubleValue(float(num), text)
 
+    if table.nrows == 0:
+        _write_empty_qvd(path, table.name, [o for _, o in fields])
+        return
     cols = []
     for src, _out in fields:
         c = table.columns[src]
@@ -77,6 +80,31 @@ def write_qvd(path: Path, table: ScriptTable, fields: list[tuple[str, str]]) -> 
         cols.append((c.codes, sym_vals))
     data = [[(vals[codes[r]] if codes[r] >= 0 else None) for codes, vals in cols] for r in range(table.nrows)]
     QvdTable(data, [o for _, o in fields]).to_qvd(str(path))
+
+
+def _write_empty_qvd(path: Path, table_name: str, names: list[str]) -> None:
+    """A QVD of no rows (the writer library needs one row at least): the header with each field and
+    no symbols, then nothing. Qlik writes such files for empty tables and reads them back as a table
+    with the fields and no rows."""
+    from xml.sax.saxutils import escape
+
+    fields = "".join(
+        f"<QvdFieldHeader><FieldName>{escape(n)}</FieldName><BitOffset>0</BitOffset><BitWidth>0</BitWidth>"
+        "<Bias>0</Bias><NumberFormat><Type>UNKNOWN</Type><nDec>0</nDec><UseThou>0</UseThou><Fmt></Fmt>"
+        "<Dec></Dec><Thou></Thou></NumberFormat><NoOfSymbols>0</NoOfSymbols><Offset>0</Offset>"
+        "<Length>0</Length><Comment></Comment><Tags></Tags></QvdFieldHeader>"
+        for n in names
+    )
+    header = (
+        "<?xml version='1.0' encoding='utf-8'?>\r\n<QvdTableHeader><QvBuildNo>50668</QvBuildNo>"
+        "<CreatorDoc></CreatorDoc><CreateUtcTime></CreateUtcTime><SourceCreateUtcTime></SourceCreateUtcTime>"
+        "<SourceFileUtcTime></SourceFileUtcTime><StaleUtcTime></StaleUtcTime>"
+        f"<TableName>{escape(table_name)}</TableName>"
+        f"<SourceFileSize>-1</SourceFileSize><Fields>{fields}</Fields><Compression></Compression>"
+        "<RecordByteSize>0</RecordByteSize><NoOfRecords>0</NoOfRecords><Offset>0</Offset><Length>0</Length>"
+        "<Comment></Comment><Lineage></Lineage></QvdTableHeader>\r\n"
+    )
+    path.write_bytes(header.encode("utf-8") + b"\x00")
 
 
 def write_txt(path: Path, table: ScriptTable, fields: list[tuple[str, str]], delimiter: str = ",") -> None:
