@@ -1222,6 +1222,13 @@ class Runner:
                 else "Statement skipped (runs only in a partial reload)"
             )
             return
+        if (
+            isinstance(bottom.source, A.FileSource)
+            and _WILDCARD.search(_file_part(bottom.source.path))
+            and self.paths.web_url(bottom.source.path) is None  # a URL's '?' starts its query
+        ):
+            self.load_each_file(chain)
+            return
         frame, default_name = self.source_frame(bottom)
         if isinstance(bottom.source, A.FileSource) and bottom.source.spec.fills:
             frame = fill_empty_cells(frame, bottom.source.spec.fills)
@@ -1237,6 +1244,21 @@ class Runner:
             frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)
         # the last LOAD's own list: a SEMANTIC one may name its two object fields alike
         self.store_result(top, names, cols, n, default_name)
+
+    def load_each_file(self, chain: list[A.Load]) -> None:
+        """``FROM [lib://x/Sales_*.csv]``: the LOAD runs once per matching file, in name order (files of
+        one field set concatenate into one table, as any repeated LOAD does); none is an error."""
+        bottom = chain[-1]
+        assert isinstance(bottom.source, A.FileSource)
+        path = bottom.source.path
+        pattern = _file_part(path)
+        folder = self.paths.resolve(path[: len(path) - len(pattern)] or ".")
+        names = sorted(f.name for f in folder.iterdir() if f.is_file() and fnmatch.fnmatchcase(f.name, pattern))
+        if not names:
+            raise StatementError(f"Cannot open file: '{path}' (File not found)", FILE_NOT_FOUND)
+        for name in names:
+            src = dataclasses.replace(bottom.source, path=path[: len(path) - len(pattern)] + name)
+            self.load([*chain[:-1], dataclasses.replace(bottom, source=src)])
 
     def source_frame(self, ld: A.Load) -> tuple[Frame, str]:
         src = ld.source
@@ -1858,6 +1880,14 @@ def _unparse_arg(text: str) -> str:
 
 #: statements whose expanded text is taken whole, `;` included
 _TEXT_STATEMENT = re.compile(r"\s*(trace|set|let)\b", re.I)
+
+
+_WILDCARD = re.compile(r"[*?]")
+
+
+def _file_part(path: str) -> str:
+    """The file name at the end of a script path (after the last / or \\)."""
+    return re.split(r"[/\\]", path)[-1]
 
 
 def _is_include(text: str) -> bool:

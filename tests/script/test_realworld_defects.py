@@ -156,3 +156,23 @@ def test_count_star_counts_records():
     )
     assert col(r, "C", "N") == [2, 1]
     assert col(r, "C", "NV") == [2, 1]
+
+
+def test_a_wildcard_file_name_loads_every_matching_file(tmp_path):
+    for month, amount in (("201701", 100), ("201702", 200), ("201611", 999)):
+        (tmp_path / f"Orders_{month}.csv").write_text(f"Month,Amount\n{month},{amount}\n")
+    r = run(
+        "T: LOAD *, FileBaseName() AS Src FROM [Orders_2017*.csv] (txt, embedded labels, delimiter is ',');",
+        tmp_path,
+    )
+    assert col(r, "T", "Amount") == [100, 200]
+    assert col(r, "T", "Src") == ["Orders_201701", "Orders_201702"]
+
+
+def test_store_of_an_empty_table_writes_a_qvd_of_no_rows(tmp_path):
+    r = run(
+        "T: LOAD 1 AS A, 'x' AS B AUTOGENERATE 0;\nSTORE T INTO empty.qvd (qvd);\nDROP TABLE T;\n"
+        "R: LOAD * FROM empty.qvd (qvd);\nLET n = NoOfRows('R');\nLET f = QvdNoOfFields('empty.qvd');",
+        tmp_path,
+    )
+    assert (r.variables["n"], r.variables["f"]) == ("0", "2")
