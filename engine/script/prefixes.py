@@ -86,36 +86,30 @@ def _parents(rows: Rows, node_id: str, parent_id: str, what: str) -> tuple[list[
     return ids, parents
 
 
-def _connected(ids: list[object], parents: list[object | None]) -> dict[int, list[int]]:
-    """The rows that reach a root, each with its chain from itself up to the root."""
-    return {r: c for r, c in enumerate(_chains(ids, parents)) if c is not None}
-
-
-def _chains(ids: list[object], parents: list[object | None]) -> list[list[int] | None]:
-    """Per row, the rows from the row itself up to its root; None when the row never reaches a root
-    (a cycle). A parent id not among the node ids makes a root."""
-    first: dict[object, int] = {}
-    for r, k in enumerate(ids):
-        first.setdefault(k, r)
-    out: list[list[int] | None] = []
-    for r in range(len(ids)):
-        chain = [r]
-        seen = {r}
-        cur = r
-        ok = True
-        while True:
-            p = parents[cur]
-            nxt = first.get(p) if p is not None else None
-            if nxt is None:
-                break
-            if nxt in seen:
-                ok = False
-                break
-            chain.append(nxt)
-            seen.add(nxt)
-            cur = nxt
-        out.append(chain if ok else None)
-    return out
+def _paths(ids: list[object], parents: list[object | None]) -> list[tuple[int, list[int]]]:
+    """Every path from a row up to a root, as (row, rows from the row itself to the root), in row
+    order. A parent id that is no node's id makes a root; a node with several records (several
+    parents) gives its descendants one path through each; a node on a cycle that no root reaches
+    has no path. Grown level by level from the roots, so a deep tree needs no recursion."""
+    known = set(ids)
+    children: dict[object, list[int]] = {}
+    level: list[list[int]] = []
+    for r, p in enumerate(parents):
+        if p is None or p not in known:
+            level.append([r])
+        else:
+            children.setdefault(p, []).append(r)
+    found: list[list[int]] = []
+    while level:
+        found += level
+        level = [
+            [c, *path]
+            for path in level
+            for c in children.get(ids[path[0]], ())
+            if ids[c] not in {ids[q] for q in path}
+        ]
+    found.sort(key=lambda path: path[0])
+    return [(path[0], path) for path in found]
 
 
 def _text_column(values: Sequence[object | None]) -> Column:
@@ -128,69 +122,59 @@ def _text_column(values: Sequence[object | None]) -> Column:
 
 def hierarchy(rows: Rows, args: list[str | None]) -> Rows:
     """Expanded nodes: the input rows plus one field per level (NodeName1..), and optionally the parent's
-    name, the path from the root and the depth."""
+    name, the path from the root and the depth; one row per path, so a node under a node with several
+    parents appears once for each."""
     names, cols, n = rows
     node_id, parent_id, node_name = str(args[0]), str(args[1]), str(args[2])
     parent_name, path_source, path_name, delim, depth_name = (args + [None] * 8)[3:8]
     ids, parents = _parents(rows, node_id, parent_id, "Hierarchy")
     name_col = _field(names, cols, node_name, "Hierarchy")
-    path_col = _field(names, cols, path_source or node_name, "Hierarchy")
-    ptexts = path_col.values()[1]
-    chains = _connected(ids, parents)
-    keep = sorted(chains)
-    levels = max((len(chains[r]) for r in keep), default=0)
+    ptexts = _field(names, cols, path_source or node_name, "Hierarchy").values()[1]
+    paths = [path[::-1] for _, path in _paths(ids, parents)]
+    levels = max((len(p) for p in paths), default=0)
     out_names = list(names)
-    out_cols = [c.take(np.array(keep, dtype=np.int64)) for c in cols]
-    ext = name_col
+    out_cols = [c.take(np.array([p[-1] for p in paths], dtype=np.int64)) for c in cols]
     for lv in range(levels):
-        idx = np.array([chains[r][::-1][lv] if lv < len(chains[r]) else -1 for r in keep], dtype=np.int64)
         out_names.append(f"{node_name}{lv + 1}")
-        out_cols.append(_take_or_null(ext, idx))
+        out_cols.append(_take_or_null(name_col, np.array([p[lv] if lv < len(p) else -1 for p in paths])))
     if parent_name:
-        idx = np.array([chains[r][1] if len(chains[r]) > 1 else -1 for r in keep], dtype=np.int64)
         out_names.append(parent_name)
-        out_cols.append(_take_or_null(name_col, idx))
+        out_cols.append(_take_or_null(name_col, np.array([p[-2] if len(p) > 1 else -1 for p in paths])))
     if path_name:
         sep = "/" if delim is None else delim
         out_names.append(path_name)
         out_cols.append(
-            _text_column(
-                [sep.join("" if ptexts[k] is None else str(ptexts[k]) for k in chains[r][::-1]) for r in keep]
-            )
+            _text_column([sep.join("" if ptexts[k] is None else str(ptexts[k]) for k in p) for p in paths])
         )
     if depth_name:
         out_names.append(depth_name)
-        out_cols.append(_text_column([float(len(chains[r])) for r in keep]))
-    return out_names, out_cols, len(keep)
+        out_cols.append(_text_column([float(len(p)) for p in paths]))
+    return out_names, out_cols, len(paths)
 
 
 def hierarchy_belongs_to(rows: Rows, args: list[str | None]) -> Rows:
     """Every (node, ancestor) pair, the node itself included, with the ancestor's id and name and
-    optionally the depth difference."""
+    optionally the depth difference; an ancestor met on several paths at the same distance counts
+    once."""
     names, cols, n = rows
     node_id, parent_id, node_name, ancestor_id, ancestor_name = (str(a) for a in args[:5])
     depth_diff = args[5] if len(args) > 5 else None
     ids, parents = _parents(rows, node_id, parent_id, "HierarchyBelongsTo")
     id_col = _field(names, cols, node_id, "HierarchyBelongsTo")
     name_col = _field(names, cols, node_name, "HierarchyBelongsTo")
-    chains = _connected(ids, parents)
-    node_rows: list[int] = []
-    anc_rows: list[int] = []
-    diffs: list[float] = []
-    for r in sorted(chains):
-        for d, a in enumerate(chains[r]):
-            node_rows.append(r)
-            anc_rows.append(a)
-            diffs.append(float(d))
-    nr = np.array(node_rows, dtype=np.int64)
-    ar = np.array(anc_rows, dtype=np.int64)
+    pairs: dict[tuple[int, object, int], int] = {}
+    for r, path in _paths(ids, parents):
+        for d, a in enumerate(path):
+            pairs.setdefault((r, ids[a], d), a)
+    nr = np.array([r for r, _, _ in pairs], dtype=np.int64)
+    ar = np.array(list(pairs.values()), dtype=np.int64)
     out_names = [f for f in names if f != parent_id]
     out_cols = [c.take(nr) for f, c in zip(names, cols, strict=True) if f != parent_id]
     out_names += [ancestor_id, ancestor_name]
     out_cols += [id_col.take(ar), name_col.take(ar)]
     if depth_diff:
         out_names.append(depth_diff)
-        out_cols.append(_text_column(diffs))
+        out_cols.append(_text_column([float(d) for _, _, d in pairs]))
     return out_names, out_cols, len(nr)
 
 

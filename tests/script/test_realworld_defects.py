@@ -176,3 +176,31 @@ def test_store_of_an_empty_table_writes_a_qvd_of_no_rows(tmp_path):
         tmp_path,
     )
     assert (r.variables["n"], r.variables["f"]) == ("0", "2")
+
+
+def test_hierarchy_gives_a_row_per_path_under_a_node_with_several_parents():
+    # Bolt (4) is used by Frame and Wheel: its child Washer gets a row per path; the 8-9 cycle is
+    # no root's descendant and is not loaded
+    data = "Id, Parent, Name\n1, , Bike\n2, 1, Frame\n3, 1, Wheel\n4, 2, Bolt\n4, 3, Bolt\n5, 4, Washer\n8, 9, A\n9, 8, B"
+    r = run(
+        f"H: Hierarchy(Id, Parent, Name, ParentName, Name, Path, '/', Depth) LOAD * INLINE [\n{data}\n];\n"
+        "Deep: Hierarchy(Id2, Parent2, Name2) LOAD RecNo() AS Id2, RecNo() - 1 AS Parent2, 'n' AS Name2\n"
+        "AUTOGENERATE 3000;"
+    )
+    assert col(r, "H", "Path") == [
+        "Bike", "Bike/Frame", "Bike/Wheel", "Bike/Frame/Bolt", "Bike/Wheel/Bolt",
+        "Bike/Frame/Bolt/Washer", "Bike/Wheel/Bolt/Washer",
+    ]  # fmt: skip
+    assert col(r, "H", "Depth") == [1, 2, 2, 3, 3, 4, 4]
+    assert col(r, "H", "ParentName") == [None, "Bike", "Bike", "Frame", "Wheel", "Bolt", "Bolt"]
+    assert r.model.tables["Deep"].nrows == 3000
+    # the ancestors of Washer: each once per distance, though two paths reach Bike
+    b = run(f"B: HierarchyBelongsTo(Id, Parent, Name, AncId, AncName, Diff) LOAD * INLINE [\n{data}\n];")
+    rows = zip(col(b, "B", "Id"), col(b, "B", "AncName"), col(b, "B", "Diff"), strict=True)
+    assert sorted((d, a) for n, a, d in rows if n == 5) == [
+        (0, "Washer"),
+        (1, "Bolt"),
+        (2, "Frame"),
+        (2, "Wheel"),
+        (3, "Bike"),
+    ]
