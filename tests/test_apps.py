@@ -306,3 +306,21 @@ def test_do_save_on_a_full_disk_answers_an_error_and_keeps_the_previous_file(eng
             assert (await c.call("GetAppLayout", h))["qLayout"]["qTitle"] == "full"  # the engine goes on
 
     asyncio.run(scenario())
+
+
+def test_document_functions_name_the_app_being_reloaded(engine):
+    # DocumentTitle() is the app's title, DocumentName() its file name, DocumentPath() the whole path
+    script = "LET vTitle = DocumentTitle();\nLET vName = DocumentName();\nLET vPath = DocumentPath();\n" + SALES
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/docfn")) as c:
+            h = await _open_new_app(c, "budget-2026", script)
+            got = {}
+            for name in ("vTitle", "vName", "vPath"):
+                var = (await c.call("GetVariableByName", h, name))["qReturn"]
+                got[name] = (await c.call("GetLayout", var["qHandle"]))["qLayout"]["qText"]
+            assert got["vTitle"] == "budget-2026"
+            assert got["vName"] == "budget-2026.qvf"
+            assert got["vPath"].endswith(os.sep + "budget-2026.qvf") and os.path.isabs(got["vPath"])
+
+    asyncio.run(scenario())

@@ -174,6 +174,9 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
                         legacy_paths=legacy_paths, folder_roots=folder_roots,
                         engine_owned=functools.partial(store.is_engine_file, document_dir),
                         web=web or WebOptions(), partial=partial, binary=binary,
+                        document_name=app.file_path.name if app.file_path else app.app_id,
+                        document_title=app.title,
+                        document_path=str(app.file_path) if app.file_path else app.app_id,
                         initial_tables=tables_from_model(app.model) if partial and app.model is not None else None)
         previous_access = app.section_access
     job.started = True

@@ -132,6 +132,10 @@ class ScriptEnv:
     #: ``BINARY name``: another app's (data model, section access table), after the caller's access
     #: checks; None = BINARY is refused
     binary: Callable[[str], tuple[DataModel, AbcMapping[str, Any] | None]] | None = None
+    #: the app being reloaded, for DocumentName() / DocumentTitle() / DocumentPath()
+    document_name: str = ""
+    document_title: str = ""
+    document_path: str = ""
 
 
 @dataclass
@@ -1253,7 +1257,9 @@ class Runner:
         path = bottom.source.path
         pattern = _file_part(path)
         folder = self.paths.resolve(path[: len(path) - len(pattern)] or ".")
-        names = sorted(f.name for f in folder.iterdir() if f.is_file() and fnmatch.fnmatchcase(f.name, pattern))
+        names = sorted(
+            f.name for f in folder.iterdir() if f.is_file() and fnmatch.fnmatchcase(f.name, pattern)
+        )
         if not names:
             raise StatementError(f"Cannot open file: '{path}' (File not found)", FILE_NOT_FOUND)
         for name in names:

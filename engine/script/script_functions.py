@@ -1,7 +1,7 @@
 """Script-only functions that need the reload's state: AutoNumber counters, mapping tables
 (MapSubString), loaded tables (LookUp), files through the reload's ``PathPolicy`` (FileSize,
 FileTime, the Qvd* header readers, Attribute, GetFolderPath), the connection (ConnectString),
-Evaluate, EngineVersion and the machine/reload facts (ComputerName, OSUser, ProductVersion,
+Evaluate, EngineVersion and the machine/reload facts (ComputerName, OSUser, ProductVersion, Document*,
 GetCollationLocale; IsPartialReload lives with the runner's state in context.py).
 
 They join the script contexts' function table (``context._FUNCTIONS``), so the coverage report and
@@ -197,6 +197,11 @@ def _system_text(value: Callable[[ScriptContext], str]) -> ContextFunction:
     return fn
 
 
+def _document(attr: str) -> Callable[[ScriptContext], str]:
+    """The app being reloaded, as the ScriptEnv names it (``document_name`` and friends)."""
+    return lambda ctx: str(getattr(ctx.runner.env, attr))
+
+
 def _os_user(ctx: ScriptContext) -> str:
     try:
         user = getpass.getuser()
@@ -379,6 +384,9 @@ _FUNCTIONS.update(
         "PRODUCTVERSION": f_engineversion,
         "COMPUTERNAME": _system_text(lambda ctx: socket.gethostname()),
         "OSUSER": _system_text(_os_user),
+        "DOCUMENTNAME": _system_text(_document("document_name")),
+        "DOCUMENTTITLE": _system_text(_document("document_title")),
+        "DOCUMENTPATH": _system_text(_document("document_path")),
         "GETCOLLATIONLOCALE": _system_text(
             lambda ctx: ctx.runner.variables.get("CollationLocale") or "en-US"
         ),

@@ -7,7 +7,8 @@ the script's ``//#`` lines, worked out from the Qlik script reference, not from 
 
 ``//# table <name> = <rows> rows: <field>, <field>, ...``
     a table of the data model (the set of tables must be exactly the listed ones; fields are compared as a
-    set: with synthetic keys Qlik's field order in the source-table view is not documented);
+    set: with synthetic keys Qlik's field order in the source-table view is not documented); ``? rows``
+    for a table of random size (Rand() in a WHILE);
 ``//# eval <expression> == <text>``
     ``Doc.Evaluate`` of a chart expression after the reload;
 ``//# reloads <n>``
@@ -31,7 +32,7 @@ from tests.harness import Client, RunningEngine
 HERE = Path(__file__).parent
 SCRIPTS = sorted((HERE / "scripts").glob("*.qvs"))
 
-_TABLE = re.compile(r"^//#\s*table\s+(?P<name>.+?)\s*=\s*(?P<rows>\d+)\s+rows?:\s*(?P<fields>.*)$")
+_TABLE = re.compile(r"^//#\s*table\s+(?P<name>.+?)\s*=\s*(?P<rows>\d+|\?)\s+rows?:\s*(?P<fields>.*)$")
 _EVAL = re.compile(r"^//#\s*eval\s+(?P<expr>.+?)\s+==\s?(?P<text>.*)$")
 _RELOADS = re.compile(r"^//#\s*reloads\s+(?P<n>\d+)\s*$")
 
@@ -40,7 +41,7 @@ _RELOADS = re.compile(r"^//#\s*reloads\s+(?P<n>\d+)\s*$")
 class Expected:
     """What the Qlik reference says the reload gives."""
 
-    tables: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
+    tables: dict[str, tuple[int | None, list[str]]] = field(default_factory=dict)
     evals: list[tuple[str, str]] = field(default_factory=list)
     reloads: int = 1
 
@@ -54,7 +55,7 @@ def expected_of(text: str) -> Expected:
             continue
         if m := _TABLE.match(line):
             fields = [f.strip() for f in m["fields"].split(", ")] if m["fields"].strip() else []
-            exp.tables[m["name"]] = (int(m["rows"]), fields)
+            exp.tables[m["name"]] = (None if m["rows"] == "?" else int(m["rows"]), fields)
         elif m := _EVAL.match(line):
             exp.evals.append((m["expr"], m["text"]))
         elif m := _RELOADS.match(line):
@@ -103,7 +104,9 @@ def test_real_script_over_the_socket(realworld_engine, path: Path):
             wrong = [
                 f"table {name}: {got.get(name)} != {want}"
                 for name, want in exp.tables.items()
-                if got.get(name) != (want[0], sorted(want[1]))
+                if name not in got
+                or (want[0] is not None and got[name][0] != want[0])
+                or got[name][1] != sorted(want[1])
             ]
             wrong += [f"unexpected table {name}: {got[name]}" for name in got if name not in exp.tables]
             for expr, text in exp.evals:
