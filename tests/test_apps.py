@@ -56,7 +56,7 @@ def test_create_open_list_delete(engine):
             entry = next(d for d in docs if d["qDocId"] == "sales")
             assert entry["qDocName"] == "sales.qvf" and entry["qFileSize"] > 0
             assert entry["qLastReloadTime"] and entry["qHasSectionAccess"] is False
-            tables = (await c.call("GetTablesAndKeys", h, {}, {}, 0, False, False))
+            tables = await c.call("GetTablesAndKeys", h, {}, {}, 0, False, False)
             assert {t["qName"]: t["qNoOfRows"] for t in tables["qtr"]} == {"Sales": 9, "Countries": 3}
             assert tables["qk"] == [{"qKeyFields": ["COUNTRY"], "qTables": ["Sales", "Countries"]}]
         async with Client.open(engine.url("/app/engineData/identity/crud2")) as c:
@@ -79,12 +79,16 @@ def test_save_restart_reopen_identical(tmp_path):
     docs = tmp_path / "apps"
     eng = RunningEngine(document_dir=docs)
     try:
+
         async def first():
             async with Client.open(eng.url("/app/engineData/identity/p1")) as c:
                 h = await _open_new_app(c, "persist")
                 await c.call("SetAppProperties", h, {"qTitle": "Persisted", "custom": [1, 2]})
-                await c.call("CreateConnection", h, {"qName": "data", "qConnectionString": str(tmp_path / "data"),
-                                                     "qType": "folder"})
+                await c.call(
+                    "CreateConnection",
+                    h,
+                    {"qName": "data", "qConnectionString": str(tmp_path / "data"), "qType": "folder"},
+                )
                 await c.call("DoSave", h)
                 return (await c.call("GetTableData", h, -1, 0, False, "Sales"))["qData"]
 
@@ -93,6 +97,7 @@ def test_save_restart_reopen_identical(tmp_path):
         eng.stop()
     eng = RunningEngine(document_dir=docs)
     try:
+
         async def second():
             async with Client.open(eng.url("/app/engineData/identity/p2")) as c:
                 h = (await c.call("OpenDoc", -1, "persist"))["qReturn"]["qHandle"]
@@ -157,7 +162,9 @@ def test_failed_reload_keeps_previous_model_and_reports(engine):
 
 
 def test_progress_while_reloading_and_cancel(engine):
-    slow = "T: LOAD RecNo() AS n AUTOGENERATE 1;\nLET i = 0;\nDO WHILE i < 100000000\n  LET i = i + 1;\nLOOP\n"
+    slow = (
+        "T: LOAD RecNo() AS n AUTOGENERATE 1;\nLET i = 0;\nDO WHILE i < 100000000\n  LET i = i + 1;\nLOOP\n"
+    )
 
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/slow")) as c:
@@ -188,23 +195,36 @@ def test_connections_and_lib_paths(engine, tmp_path):
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/conn")) as c:
             h = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
-            cid = (await c.call("CreateConnection", h, {"qName": "data", "qConnectionString": str(data),
-                                                        "qType": "folder"}))["qConnectionId"]
-            resp = await c.request("CreateConnection", h, [{"qName": "data", "qConnectionString": "/",
-                                                             "qType": "folder"}])
+            cid = (
+                await c.call(
+                    "CreateConnection",
+                    h,
+                    {"qName": "data", "qConnectionString": str(data), "qType": "folder"},
+                )
+            )["qConnectionId"]
+            resp = await c.request(
+                "CreateConnection", h, [{"qName": "data", "qConnectionString": "/", "qType": "folder"}]
+            )
             assert resp["error"]["code"] == 2000
             conn = (await c.call("GetConnection", h, cid))["qConnection"]
             assert conn["qName"] == "data" and conn["qType"] == "folder"
-            await c.call("SetScript", h, "M: LOAD * FROM [lib://data/movies.csv] "
-                                         "(txt, utf8, embedded labels, delimiter is ',');")
+            await c.call(
+                "SetScript",
+                h,
+                "M: LOAD * FROM [lib://data/movies.csv] (txt, utf8, embedded labels, delimiter is ',');",
+            )
             assert (await c.call("DoReload", h))["qReturn"] is True
             rows = (await c.call("GetTableData", h, 0, 10, False, "M"))["qData"]
             assert [r["qValue"][0]["qText"] for r in rows] == ["Avatar", "Cars 2"]
             for escape in ("lib://data/../secret.csv", str(secret)):
                 await c.call("SetScript", h, f"S: LOAD * FROM [{escape}] (txt);")
                 assert (await c.call("DoReload", h))["qReturn"] is False, escape
-            await c.call("ModifyConnection", h, cid, {"qName": "data2", "qConnectionString": str(data),
-                                                      "qType": "folder"})
+            await c.call(
+                "ModifyConnection",
+                h,
+                cid,
+                {"qName": "data2", "qConnectionString": str(data), "qType": "folder"},
+            )
             names = [x["qName"] for x in (await c.call("GetConnections", h))["qConnections"]]
             assert names == ["data2"]
             await c.call("DeleteConnection", h, cid)
@@ -217,8 +237,10 @@ def test_connections_and_lib_paths(engine, tmp_path):
 
 def test_script_variables_and_shared_model(engine):
     async def scenario():
-        async with Client.open(engine.url("/app/engineData/identity/v1")) as a, \
-                Client.open(engine.url("/app/engineData/identity/v2")) as b:
+        async with (
+            Client.open(engine.url("/app/engineData/identity/v1")) as a,
+            Client.open(engine.url("/app/engineData/identity/v2")) as b,
+        ):
             h = await _open_new_app(a, "shared", "SET vText = 'hello';\nLET vNum = 3 + 4;\n" + SALES)
             var = (await a.call("GetVariableByName", h, "vNum"))["qReturn"]
             assert var["qType"] == "GenericVariable"
@@ -241,6 +263,7 @@ def test_crash_mid_save_keeps_previous(tmp_path):
     docs = tmp_path / "apps"
     eng = RunningEngine(document_dir=docs)
     try:
+
         async def make():
             async with Client.open(eng.url("/app/engineData/identity/c1")) as c:
                 await _open_new_app(c, "crashy")
@@ -268,8 +291,10 @@ def test_crash_mid_save_keeps_previous(tmp_path):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "APP": str(docs / "crashy.qvf"),
-                                                               "PYTHONPATH": str(Path(__file__).parent.parent)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "APP": str(docs / "crashy.qvf"), "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
     assert proc.returncode == -9
     after = store.load(docs / "crashy.qvf")
     assert list(after.model.tables) == list(before.model.tables) == ["Sales", "Countries"]
@@ -310,7 +335,9 @@ def test_do_save_on_a_full_disk_answers_an_error_and_keeps_the_previous_file(eng
 
 def test_document_functions_name_the_app_being_reloaded(engine):
     # DocumentTitle() is the app's title, DocumentName() its file name, DocumentPath() the whole path
-    script = "LET vTitle = DocumentTitle();\nLET vName = DocumentName();\nLET vPath = DocumentPath();\n" + SALES
+    script = (
+        "LET vTitle = DocumentTitle();\nLET vName = DocumentName();\nLET vPath = DocumentPath();\n" + SALES
+    )
 
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/docfn")) as c:

@@ -72,19 +72,27 @@ class ReloadJob:
             errors = list(self.errors)
         end = self.ended_at if self.ended_at is not None else time.monotonic()
         return progress_data(
-            started=self.started, finished=self.finished, completed=self.progress.statements,
-            millisecs=int((end - self.started_at) * 1000), lines=lines, transient=transient, errors=errors)
+            started=self.started,
+            finished=self.finished,
+            completed=self.progress.statements,
+            millisecs=int((end - self.started_at) * 1000),
+            lines=lines,
+            transient=transient,
+            errors=errors,
+        )
 
     def fail(self, message: str, line_text: str = "", line: int = 0) -> None:
         with self._lock:
-            self.errors.append({
-                "qErrorString": message,
-                "qLineEnd": line_text,
-                "qLine": line_text,
-                "qLineNumber": line,
-                "qErrorDataCode": "EDC_ERROR",
-                "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
-            })
+            self.errors.append(
+                {
+                    "qErrorString": message,
+                    "qLineEnd": line_text,
+                    "qLine": line_text,
+                    "qLineNumber": line,
+                    "qErrorDataCode": "EDC_ERROR",
+                    "qMessage": {"qMessageCode": 0, "qMessageParameters": [message]},
+                }
+            )
 
 
 def cancel_orphaned_reloads(session: Any, ttl: float) -> asyncio.TimerHandle | None:
@@ -104,9 +112,16 @@ def cancel_orphaned_reloads(session: Any, ttl: float) -> asyncio.TimerHandle | N
     return asyncio.get_running_loop().call_later(max(ttl, 0.0), expire)
 
 
-def progress_data(*, started: bool = False, finished: bool = False, completed: int = 0, millisecs: int = 0,
-                  lines: list[str] | None = None, transient: str = "",
-                  errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def progress_data(
+    *,
+    started: bool = False,
+    finished: bool = False,
+    completed: int = 0,
+    millisecs: int = 0,
+    lines: list[str] | None = None,
+    transient: str = "",
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The engine's ``ProgressData``; all defaults = nothing has run (GetProgress of an unknown id)."""
     lines = lines or []
     return {
@@ -121,14 +136,24 @@ def progress_data(*, started: bool = False, finished: bool = False, completed: i
         "qTransientProgress": transient,
         "qErrorData": errors or [],
         "qPersistentProgressMessages": [{"qMessageCode": 0, "qMessageParameters": [line]} for line in lines],
-        "qTransientProgressMessage": {"qMessageCode": 0, "qMessageParameters": [transient] if transient else []},
+        "qTransientProgressMessage": {
+            "qMessageCode": 0,
+            "qMessageParameters": [transient] if transient else [],
+        },
     }
 
 
 def connections_of(app: App) -> dict[str, Connection]:
-    return {c["qName"]: Connection(c["qName"], c.get("qConnectionString", ""), c.get("qType", ""),
-                                   c.get("qUserName", ""), c.get("qPassword", ""))
-            for c in app.connections.values()}
+    return {
+        c["qName"]: Connection(
+            c["qName"],
+            c.get("qConnectionString", ""),
+            c.get("qType", ""),
+            c.get("qUserName", ""),
+            c.get("qPassword", ""),
+        )
+        for c in app.connections.values()
+    }
 
 
 BinaryLoader = Callable[[str], tuple[DataModel, Mapping[str, Any] | None]]
@@ -137,6 +162,7 @@ BinaryLoader = Callable[[str], tuple[DataModel, Mapping[str, Any] | None]]
 def binary_loader(apps: AppRegistry, app_guard: AppGuard, identity: Any) -> BinaryLoader:
     """What ``BINARY name`` reads: an app of the registry, after the checks OpenDoc makes (guard and
     section access); with section access the user must be ADMIN there, since BINARY takes every row."""
+
     def load(name: str) -> tuple[DataModel, Mapping[str, Any] | None]:
         facts = apps.facts(name)
         app_guard.check(identity, facts, guard.READ, script=True)
@@ -148,13 +174,23 @@ def binary_loader(apps: AppRegistry, app_guard: AppGuard, identity: Any) -> Bina
         _, path = apps.resolve(facts.app_id)
         doc = store.load(path, with_data=True)
         return doc.model or DataModel.empty(), doc.section_access
+
     return load
 
 
-def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, legacy_paths: bool = False,
-               folder_roots: tuple[Path, ...] = (), web: WebOptions | None = None, partial: bool = False,
-               binary: BinaryLoader | None = None,
-               approve: Callable[[dict[str, str]], None] | None = None) -> bool:
+def reload_app(
+    app: App,
+    job: ReloadJob,
+    document_dir: Path,
+    max_rows: int,
+    *,
+    legacy_paths: bool = False,
+    folder_roots: tuple[Path, ...] = (),
+    web: WebOptions | None = None,
+    partial: bool = False,
+    binary: BinaryLoader | None = None,
+    approve: Callable[[dict[str, str]], None] | None = None,
+) -> bool:
     """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result.
 
     ``partial``: a partial reload; it starts from the app's current tables, runs only ADD/REPLACE
@@ -170,14 +206,21 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
             raise QixError(RELOAD_IN_PROGRESS, app.app_id)
         app.reloading = True
         script = app.script
-        env = ScriptEnv(document_dir=document_dir, connections=connections_of(app), max_rows=max_rows,
-                        legacy_paths=legacy_paths, folder_roots=folder_roots,
-                        engine_owned=functools.partial(store.is_engine_file, document_dir),
-                        web=web or WebOptions(), partial=partial, binary=binary,
-                        document_name=app.file_path.name if app.file_path else app.app_id,
-                        document_title=app.title,
-                        document_path=str(app.file_path) if app.file_path else app.app_id,
-                        initial_tables=tables_from_model(app.model) if partial and app.model is not None else None)
+        env = ScriptEnv(
+            document_dir=document_dir,
+            connections=connections_of(app),
+            max_rows=max_rows,
+            legacy_paths=legacy_paths,
+            folder_roots=folder_roots,
+            engine_owned=functools.partial(store.is_engine_file, document_dir),
+            web=web or WebOptions(),
+            partial=partial,
+            binary=binary,
+            document_name=app.file_path.name if app.file_path else app.app_id,
+            document_title=app.title,
+            document_path=str(app.file_path) if app.file_path else app.app_id,
+            initial_tables=tables_from_model(app.model) if partial and app.model is not None else None,
+        )
         previous_access = app.section_access
     job.started = True
     timeout = limits.current().reload_timeout
@@ -214,7 +257,9 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         except QixError as err:
             job.fail(err.parameter, "", 0)
             job.log = [f"Error: {err.parameter}", "Execution Failed", "Execution finished."]
-            log.info("reload refused", extra={"event": "reload_failed", "app": app.app_id, "error": err.parameter})
+            log.info(
+                "reload refused", extra={"event": "reload_failed", "app": app.app_id, "error": err.parameter}
+            )
             return False
     app.swap_data(result.model, result.section_access, result.variables)
     if partial and result.section_access is None and previous_access is not None:
@@ -222,6 +267,8 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
             app.section_access = previous_access
     job.log = list(result.log)
     job.succeeded = True
-    log.info("reload finished", extra={"event": "reload_finished", "app": app.app_id,
-                                       "tables": len(result.model.tables)})
+    log.info(
+        "reload finished",
+        extra={"event": "reload_finished", "app": app.app_id, "tables": len(result.model.tables)},
+    )
     return True
