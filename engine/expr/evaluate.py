@@ -15,7 +15,8 @@ case-insensitive with ``*`` and ``?`` wildcards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -348,6 +349,23 @@ def row_expanding_calls(node: Node) -> list[Call]:
     return [cur for cur in outside if isinstance(cur, Call) and _is_row_expanding(cur)]
 
 
+def bind_calls(node: Node, names: Mapping[Call, str]) -> Node:
+    """``node`` with each call in ``names`` (outside aggregations) replaced by a reference to the
+    field named for it: a LOAD binds its row-expanding SubField calls to the parts it computed, so
+    ``Trim(SubField(s, '|'))`` is evaluated per part."""
+    if isinstance(node, Call):
+        if node in names:
+            return FieldRef(names[node])
+        if node.name in AGGREGATIONS:
+            return node
+        return dataclasses.replace(node, args=tuple(bind_calls(a, names) for a in node.args))
+    if isinstance(node, BinOp):
+        return BinOp(node.op, bind_calls(node.left, names), bind_calls(node.right, names))
+    if isinstance(node, UnaryOp):
+        return UnaryOp(node.op, bind_calls(node.operand, names))
+    return node
+
+
 def contains_aggregation(node: Node) -> bool:
     """True when ``node`` calls an aggregation function somewhere."""
     return any(isinstance(cur, Call) and cur.name in AGGREGATIONS for cur in _nodes(node))
@@ -406,4 +424,5 @@ __all__ = [
     "fields_of",
     "like",
     "row_expanding_calls",
+    "bind_calls",
 ]

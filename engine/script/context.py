@@ -50,6 +50,11 @@ class Frame:
     def recnos(self) -> np.ndarray:
         return self.recno if self.recno is not None else np.arange(1, self.nrows + 1, dtype=np.int64)
 
+    def bind(self, values: dict[str, Duals]) -> None:
+        """Values computed for these rows under names no source field has (the parts of a LOAD's
+        ``SubField(s, delim)``), read like fields."""
+        self._cache.update(values)
+
     def duals(self, name: str) -> Duals:
         d = self._cache.get(name)
         if d is None:

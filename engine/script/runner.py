@@ -35,7 +35,7 @@ from engine.errors import QixError
 from engine.expr import Call, Duals, FieldRef, Locale, Node, UnknownField, UnknownFunction, evaluate
 from engine.expr import parse_expression as _parse_expression
 from engine.expr.duals import text_ranks
-from engine.expr.evaluate import contains_aggregation
+from engine.expr.evaluate import bind_calls, contains_aggregation, row_expanding_calls
 from engine.expr.expand import expand as _dollar_expand
 from engine.expr.formatting import Texts, interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
@@ -1442,19 +1442,25 @@ class Runner:
         items: list[tuple[A.FieldItem, Node | None]] = []
         for it in ld.fields:
             items.append((it, None if it.star else self.parse_expr(it.expr)))
-        # row-multiplying SubField(s, delim): replicate the frame first
-        pre: dict[int, Duals] = {}
-        for k, (_it, node) in enumerate(items):
-            if isinstance(node, Call) and node.name == "SUBFIELD" and len(node.args) == 2:
+        # row-multiplying SubField(s, delim), alone or inside a field's expression: replicate the
+        # frame first, then evaluate the field with the call bound to its parts
+        bound: dict[str, Duals] = {}
+        for k, (it, node) in enumerate(items):
+            calls = list(dict.fromkeys(row_expanding_calls(node))) if node is not None else []
+            for call in calls:
                 ctx = LoadContext(self, frame)
-                s = self.eval_node(node.args[0], ctx)
-                dl = self.eval_node(node.args[1], ctx)
+                s = self.eval_node(call.args[0], ctx)
+                dl = self.eval_node(call.args[1], ctx)
                 parent, parts = subfield_parts(s, dl, self.env.max_rows)
                 if len(parent) > self.env.max_rows:
                     raise TooManyRows(f"{len(parent)} rows exceed the limit of {self.env.max_rows}")
                 frame = frame.take(parent)
-                pre = {j: v.take(parent) for j, v in pre.items()}
-                pre[k] = parts
+                bound = {nm: v.take(parent) for nm, v in bound.items()}
+                bound[f"\0SubField{len(bound)}"] = parts
+            if calls and node is not None:
+                binding = dict(zip(calls, list(bound)[-len(calls) :], strict=True))
+                items[k] = (it, bind_calls(node, binding))
+        frame.bind(bound)
         aggregated = bool(ld.group_by) or any(
             node is not None and contains_aggregation(node) for _, node in items
         )
@@ -1465,7 +1471,7 @@ class Runner:
         n_out = ctx.nrows
         names: list[str] = []
         cols: list[Column] = []
-        for k, (it, node) in enumerate(items):
+        for it, node in items:
             if it.star:
                 if aggregated:
                     raise StatementError("LOAD * cannot be combined with GROUP BY", SEMANTIC)
@@ -1474,9 +1480,7 @@ class Runner:
                     cols.append(c)
                 continue
             names.append(it.name)
-            if k in pre:
-                cols.append(_to_column(pre[k]))
-            elif isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
+            if isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
                 cols.append(frame.columns[node.name])
             else:
                 assert node is not None  # None only for LOAD *

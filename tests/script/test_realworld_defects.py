@@ -204,3 +204,14 @@ def test_hierarchy_gives_a_row_per_path_under_a_node_with_several_parents():
         (2, "Wheel"),
         (3, "Bike"),
     ]
+
+
+def test_subfield_without_an_index_inside_another_function_makes_a_row_per_part():
+    # Trim(SubField(s, '|')) is evaluated per part; a second field keeps its source row's value
+    r = run(
+        "S: LOAD * INLINE [\nId, Skills\n1, a | b\n2, c\n];\n"
+        "X: LOAD Id, Upper(Trim(SubField(Skills, '|'))) & '!' AS Skill, Len(Skills) AS n RESIDENT S;"
+    )
+    assert col(r, "X", "Skill") == ["A!", "B!", "C!"]
+    assert col(r, "X", "Id") == [1, 1, 2]
+    assert col(r, "X", "n") == [5, 5, 1]

@@ -239,7 +239,23 @@ def configs() -> None:
     wb.save(DATA / "Jupiter_Config.xlsx")
 
 
+def cartesian() -> None:
+    """Monthly physical inventory counts: ProductID, Date (a date cell), Count; two products counted on
+    the first and the last day of a month."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    ws.append(["ProductID", "Date", "Count"])
+    for product, first, last in (("P-100", 240, 180), ("P-200", 75, 90)):
+        ws.append([product, datetime.date(2019, 4, 1), first])
+        ws.append([product, datetime.date(2019, 4, 30), last])
+    for row in ws.iter_rows(min_row=2, min_col=2, max_col=2):
+        row[0].number_format = "m/d/yyyy"
+    wb.save(DATA / "Cartesian.xlsx")
+
+
 if __name__ == "__main__":
+    cartesian()
     configs()
     dental_budget()
     expressions()
