@@ -1076,6 +1076,11 @@ class Parser:
         ld.prefixes = p
         return ld
 
+    def _ends_field(self, ahead: int) -> bool:
+        """The token ``ahead`` of the current one ends a LOAD field item: ',' or AS."""
+        t = self.peek(ahead)
+        return t.kind is _OP and t.value == "," or t.is_keyword("as")
+
     def load_body(self) -> A.Load:
         self.expect_word("load")
         distinct = self.accept_word("distinct")
@@ -1101,7 +1106,13 @@ class Parser:
                     fields.append(A.FieldItem(ref, pos.group(0)))
             else:
                 a = self.i
-                e = self.expr_until(LOAD_CLAUSES + ("as",), (",",), "a field or expression")
+                if self.tok.kind is _IDENT and self.tok.value.lower() in LOAD_CLAUSES and self._ends_field(1):
+                    # a field named like a clause word (QlikView scripts load From, To): a name
+                    # followed by ',' or AS is a field, not the clause
+                    self.advance()
+                    e = self.span(a, self.i)
+                else:
+                    e = self.expr_until(LOAD_CLAUSES + ("as",), (",",), "a field or expression")
                 b = self.i
                 if self.accept_word("as"):
                     fields.append(A.FieldItem(e, self.name("a field name"), True))
