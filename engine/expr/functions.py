@@ -413,8 +413,10 @@ def _rtrim(env: RowEnv, s: Duals) -> Duals:
 
 @scalar("Len", 1)
 def _len(env: RowEnv, s: Duals) -> Duals:
+    """The length of the text; NULL has length 0, so ``Len(x) = 0`` tests for NULL and empty alike
+    (``Where Len(Lookup(...)) = 0`` keeps the rows a lookup does not find)."""
     lens = map_distinct(s.display_text(), len)
-    return Duals.from_numbers(np.array([np.nan if v is None else v for v in lens], dtype=np.float64))
+    return Duals.from_numbers(np.array([0.0 if v is None else v for v in lens], dtype=np.float64))
 
 
 def _pairwise_text(

@@ -215,3 +215,23 @@ def test_subfield_without_an_index_inside_another_function_makes_a_row_per_part(
     assert col(r, "X", "Skill") == ["A!", "B!", "C!"]
     assert col(r, "X", "Id") == [1, 1, 2]
     assert col(r, "X", "n") == [5, 5, 1]
+
+
+def test_fields_named_like_load_clauses():
+    # QlikView scripts load fields called From and To: a clause word followed by ',' or AS is a field
+    r = run(
+        "P: LOAD Id, From, If(Len(To) = 0, 99, To) AS To INLINE [\nId, From, To\n1, 10, 20\n2, 30, \n];\n"
+        "Q: LOAD From AS Start, To RESIDENT P;"
+    )
+    assert col(r, "P", "From") == [10, 30]
+    assert col(r, "P", "To") == [20, 99]
+    assert col(r, "Q", "Start") == [10, 30]
+
+
+def test_len_of_null_is_zero():
+    # Len(x) = 0 holds for NULL as for '': a lookup that finds nothing passes the test
+    r = run(
+        "D: LOAD * INLINE [\nK, V\n1, a\n];\nF: LOAD * INLINE [\nK\n1\n2\n];\n"
+        "M: LOAD K AS Missing RESIDENT F WHERE Len(Lookup('V', 'K', K, 'D')) = 0;"
+    )
+    assert col(r, "M", "Missing") == [2]
