@@ -351,3 +351,39 @@ def test_document_functions_name_the_app_being_reloaded(engine):
             assert got["vPath"].endswith(os.sep + "budget-2026.qvf") and os.path.isabs(got["vPath"])
 
     asyncio.run(scenario())
+
+
+def test_chart_expressions_use_the_script_number_and_date_conventions(engine):
+    # SET DateFormat / MonthNames / DecimalSep of the script are the app's: Evaluate, hypercube
+    # measures and GetLocaleInfo follow them (not the en-US defaults)
+    script = (
+        "SET DecimalSep=',';\nSET ThousandSep='.';\nSET DateFormat='DD/MM/YYYY';\n"
+        "SET MonthNames='jan;feb;mar;apr;maj;jun;jul;aug;sep;okt;nov;dec';\nSET FirstWeekDay=0;\n"
+        "T: LOAD MakeDate(2024, 5, RecNo()) AS D, RecNo() AS N AUTOGENERATE 3;"
+    )
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/locale")) as c:
+            h = await _open_new_app(c, "nordic", script)
+            assert (await c.call("Evaluate", h, "Date(Max(D))"))["qReturn"] == "03/05/2024"
+            assert (await c.call("Evaluate", h, "Month(Min(D))"))["qReturn"] == "maj"
+            props = {
+                "qInfo": {"qType": "chart"},
+                "qHyperCubeDef": {
+                    "qDimensions": [{"qDef": {"qFieldDefs": ["N"]}}],
+                    "qMeasures": [{"qDef": {"qDef": "Date(Only(D) + 30)"}}],
+                    "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 2, "qHeight": 3}],
+                },
+            }
+            obj = (await c.call("CreateSessionObject", h, props))["qReturn"]["qHandle"]
+            cube = (await c.call("GetLayout", obj))["qLayout"]["qHyperCube"]
+            assert [row[1]["qText"] for row in cube["qDataPages"][0]["qMatrix"]] == [
+                "31/05/2024",
+                "01/06/2024",
+                "02/06/2024",
+            ]
+            info = (await c.call("GetLocaleInfo", h))["qReturn"]
+            assert (info["qDateFmt"], info["qDecimalSep"], info["qFirstWeekDay"]) == ("DD/MM/YYYY", ",", 0)
+            assert info["qCalendarStrings"]["qMonthNames"][4] == "maj"
+
+    asyncio.run(scenario())

@@ -113,6 +113,12 @@ class App:
     generation: str = ""
     written: deque[str] = field(default_factory=lambda: deque(maxlen=16), repr=False)
 
+    @property
+    def locale(self) -> Locale:
+        """The number and date conventions of the last reload's script (``SET DateFormat`` and the
+        other interpretation variables): chart expressions format and read values with them."""
+        return Locale.from_variables(self.script_variables)
+
     # -- persistence ---------------------------------------------------------------------------------------
     @classmethod
     def from_document(cls, doc: store.AppDocument, path: Path) -> App:
@@ -391,7 +397,9 @@ class DocSession:
         return self._shared(
             "list-layout",
             definition,
-            lambda: ListObject(self.model, self.inference(state), definition).layout(),
+            lambda: ListObject(
+                self.model, self.inference(state), definition, locale=self.app.locale
+            ).layout(),
         )
 
     def hypercube(self, definition: HyperCubeDef) -> HyperCube:
@@ -410,7 +418,12 @@ class DocSession:
         states = self._frozen_states()
         variables = self._frozen_variables()
         return HyperCube(
-            self.model, self.inference(state), definition, variables=variables.get, states=states.get
+            self.model,
+            self.inference(state),
+            definition,
+            variables=variables.get,
+            states=states.get,
+            locale=self.app.locale,
         )
 
     def _shared(self, kind: str, definition: Mapping[str, object], compute: Callable[[], _T]) -> _T:
@@ -479,19 +492,26 @@ class DocSession:
             "evaluate",
             {"e": expanded, "s": state},
             lambda: evaluate_expression(
-                self.model, self.inference(state), expanded, self.variable_text, self.state_lookup
+                self.model,
+                self.inference(state),
+                expanded,
+                self.variable_text,
+                self.state_lookup,
+                self.app.locale,
             ),
         )
 
     def search(self, field: str, match: str, state: str = "$") -> np.ndarray:
         """Symbols of ``field`` matched by a Field.Select search string (text, wildcards, numeric
         conditions, ``=expr``) among the values that exist for this session."""
-        model, inf = self.model, self.inference(state)
+        model, inf, locale = self.model, self.inference(state), self.app.locale
 
         def truth(f: str, expr: str) -> np.ndarray:
-            return symbol_truth(model, inf, f, expr, variables=self.variable_text, states=self.state_lookup)
+            return symbol_truth(
+                model, inf, f, expr, variables=self.variable_text, states=self.state_lookup, locale=locale
+            )
 
-        return np.flatnonzero(search_mask(model, inf, field, match, evaluate_symbols=truth))
+        return np.flatnonzero(search_mask(model, inf, field, match, evaluate_symbols=truth, locale=locale))
 
     def list_search(self, field: str, match: str, state: str = "$") -> np.ndarray:
         """Symbols matched by a list-object search (words prefix-match, case-insensitive)."""
@@ -537,7 +557,7 @@ class DocSession:
 
     @property
     def locale_info(self) -> dict[str, Any]:
-        return locale_info()
+        return locale_info(self.app.script_variables)
 
     def app_layout(self) -> dict[str, Any]:
         app = self.app
@@ -565,10 +585,22 @@ class DocSession:
         }
 
 
-def locale_info() -> dict[str, Any]:
-    """``GetLocaleInfo``: the number and date conventions scripts interpret text with (``Locale``'s
-    defaults), plus the en-US calendar settings a new app's script sets."""
-    loc = Locale()
+_NUMERICAL_ABBREVIATION = "3:k;6:M;9:G;12:T;15:P;18:E;21:Z;24:Y;-3:m;-6:μ;-9:n;-12:p;-15:f;-18:a;-21:z;-24:y"
+
+
+def locale_info(script_variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``GetLocaleInfo``: the number and date conventions of the app's script (``SET DateFormat``...;
+    ``Locale``'s defaults where it sets none), the calendar settings the en-US defaults of a new
+    app's script give unless the script sets its own."""
+    variables = script_variables or {}
+    loc = Locale.from_variables(variables)
+
+    def setting(name: str, default: int) -> int:
+        try:
+            return int(float(variables[name]))
+        except (KeyError, ValueError):
+            return default
+
     return {
         "qDecimalSep": loc.decimal_sep,
         "qThousandSep": loc.thousand_sep,
@@ -586,12 +618,12 @@ def locale_info() -> dict[str, Any]:
             "qLongDayNames": list(loc.long_day_names),
             "qLongMonthNames": list(loc.long_month_names),
         },
-        "qFirstWeekDay": 6,
-        "qBrokenWeeks": True,
-        "qReferenceDay": 0,
+        "qFirstWeekDay": setting("FirstWeekDay", 6),
+        "qBrokenWeeks": setting("BrokenWeeks", 1) != 0,
+        "qReferenceDay": setting("ReferenceDay", 0),
         "qFirstMonthOfYear": loc.first_month_of_year,
-        "qCollation": "en-US",
-        "qNumericalAbbreviation": "3:k;6:M;9:G;12:T;15:P;18:E;21:Z;24:Y;-3:m;-6:μ;-9:n;-12:p;-15:f;-18:a;-21:z;-24:y",
+        "qCollation": variables.get("CollationLocale") or "en-US",
+        "qNumericalAbbreviation": variables.get("NumericalAbbreviation") or _NUMERICAL_ABBREVIATION,
     }
 
 

@@ -48,7 +48,9 @@ def _cube(call: Call, path: str) -> tuple[DocSession, HyperCube, str]:
 
 def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
     doc, definition, state = _definition(call, path, "qListObjectDef")
-    lst = ListObject(doc.model, doc.inference(state), cast("ListObjectDef", definition))  # as in _cube
+    lst = ListObject(
+        doc.model, doc.inference(state), cast("ListObjectDef", definition), locale=doc.app.locale
+    )  # as in _cube
     if not lst.exists:
         raise QixError(INVALID_PARAMETERS, lst.field)
     return doc, lst, state
