@@ -4,12 +4,13 @@ process, and small socket helpers (reload, read a table)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,23 @@ def sql_engine(engine_factory, data_dir) -> Callable[..., RunningEngine]:
 
     yield make
     connector_config.configure(connector_config.ConnectorSettings())
+
+
+@pytest.fixture
+def on_session_app(sql_engine) -> Callable[..., None]:
+    """Run ``scenario(client, doc)`` on a new session app of an engine started with these ``-S`` settings:
+    the set-up every database test shares."""
+
+    def run(scenario: Callable[[Client, int], Awaitable[None]], *settings: str) -> None:
+        eng = sql_engine(*settings)
+
+        async def main() -> None:
+            async with Client.open(eng.url()) as c:
+                await scenario(c, await session_app(c))
+
+        asyncio.run(main())
+
+    return run
 
 
 @dataclass
