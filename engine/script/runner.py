@@ -19,7 +19,7 @@ import dataclasses
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -44,7 +44,7 @@ from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
-from engine.script import prefixes
+from engine.script import batches, prefixes, script_functions
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
     FIELD_NOT_FOUND,
@@ -1052,14 +1052,75 @@ class Runner:
             self.log.append("Statement skipped (partial reload)" if self.partial else
                             "Statement skipped (runs only in a partial reload)")
             return
-        frame, default_name = self.source_frame(bottom)
+        streamed = self.load_streamed(chain)
+        if streamed:
+            names, cols, n, default_name = streamed
+            self.store_result(top, names, cols, n, default_name)
+            return
+        frame, default_name = self.source_frame(bottom, stream=streamed is None)
         for ld in reversed(chain):
             self.check_cancel()
             names, cols, n = self.apply_load(ld, frame)
             frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)
         self.store_result(top, list(frame.columns), list(frame.columns.values()), frame.nrows, default_name)
 
-    def source_frame(self, ld: A.Load) -> tuple[Frame, str]:
+    def load_streamed(self, chain: list[A.Load]) -> tuple[list[str], list[Column], int, str] | bool | None:
+        """The chain run batch by batch over a big text file or a Parquet file (see ``batches``); None
+        when the source or the chain needs the whole file; False when the text file is not regular (found
+        at its head or half way: then the batches read so far are dropped, and AutoNumber counters are put
+        back as they were)."""
+        src = chain[-1].source
+        if not isinstance(src, A.FileSource) or not batches.batchable(self, chain):
+            return None
+        try:
+            opened = self.file_batches(src)
+        except text_source.NotStreamable:
+            return False
+        if opened is None:
+            return None
+        stream, name, where = opened
+        counters = script_functions.save_counters(self)
+        try:
+            names, cols, n = batches.load_batches(self, chain, stream, where)
+        except text_source.NotStreamable:
+            script_functions.restore_counters(self, counters)
+            return False
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        return names, cols, n, name
+
+    def file_batches(self, src: A.FileSource) -> tuple[Iterator[source_base.SourceTable], str, str] | None:
+        """A local file's batches when it streams: a delimited text file of at least ``STREAM_BYTES``
+        (smaller ones take the whole-file reader's fast paths), or any Parquet file: (batches, table name,
+        path). None otherwise; NotStreamable when the text file's head shows it is not regular."""
+        if self.paths.web_url(src.path) is not None:
+            return None
+        target = self.paths.resolve(src.path)
+        ext = target.suffix.lower().lstrip(".")
+        fmt = src.spec.fmt or format_of(ext)
+        name = PurePosixPath(src.path.replace("\\", "/").rstrip("/")).stem or target.stem
+        if not target.is_file():
+            return None          # the whole-file path reports it
+        try:
+            if fmt in ("txt", "csv") and target.stat().st_size >= text_source.STREAM_BYTES:
+                return text_source.batches(target, src.spec, self.interpret, self.env.max_rows, ext,
+                                           self._rows_read(name), self.locale.thousand_sep != "."), name, str(target)
+            if fmt == "parquet":
+                req = source_base.ReadRequest(src.spec, path=target, name=src.path, locale=self.locale,
+                                              max_rows=self.env.max_rows, on_rows=self._rows_read(name))
+                return parquet.batches(req), name, str(target)
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        return None
+
+    def first_rows(self, ld: A.Load) -> int | None:
+        """The row count of a ``FIRST n`` prefix (None without one)."""
+        if ld.prefixes.first is None:
+            return None
+        k = _num(self.eval_scalar(ld.prefixes.first))
+        return None if np.isnan(k) else max(0, int(k))
+
+    def source_frame(self, ld: A.Load, stream: bool = True) -> tuple[Frame, str]:
         src = ld.source
         max_rows = self.env.max_rows
         if isinstance(src, A.InlineSource):
@@ -1091,10 +1152,12 @@ class Runner:
             cols = [Column(*c) for c in got.columns]
             return Frame(dict(zip(got.names, cols, strict=True)), got.nrows), got.table or self._auto_name("SQL")
         if isinstance(src, A.FileSource):
-            return self.file_frame(src, _named_fields(ld))
+            return self.file_frame(src, _named_fields(ld), stream)
         raise StatementError("LOAD without a source", SYNTAX)
 
-    def file_frame(self, src: A.FileSource, wanted: tuple[str, ...] = ()) -> tuple[Frame, str]:
+    def file_frame(self, src: A.FileSource, wanted: tuple[str, ...] = (), stream: bool = True) -> tuple[Frame, str]:
+        """A file read into one frame; a big text file streams into it unless ``stream`` is False (it was
+        found irregular already)."""
         url = self.paths.web_url(src.path)
         if url is not None:
             return self.web_frame(src, url, wanted)
@@ -1109,10 +1172,10 @@ class Runner:
                 raise StatementError(f"Cannot open file: '{src.path}' (File not found)", FILE_NOT_FOUND)
             return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target),
                                    wanted)
-        if fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
+        if stream and fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
             try:   # a big regular text file streams in blocks instead of being read whole
                 table = text_source.read_stream(target, src.spec, self.interpret, self.env.max_rows, ext,
-                                                self._rows_read(name))
+                                                self._rows_read(name), self.locale.thousand_sep != ".")
                 return Frame(dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
                              table.nrows, file_path=str(target)), name
             except text_source.NotStreamable:
@@ -1188,9 +1251,11 @@ class Runner:
                 keys += [trank, numkey, kind]
         return np.lexsort(keys) if keys else np.arange(frame.nrows)
 
-    def apply_load(self, ld: A.Load, frame: Frame) -> tuple[list[str], list[Column], int]:
+    def apply_load(self, ld: A.Load, frame: Frame, rowno: batches.RowCount | None = None
+                   ) -> tuple[list[str], list[Column], int]:
         """One LOAD over its input frame: WHILE, WHERE, row-multiplying SubField, fields, GROUP BY,
-        DISTINCT. Returns the output field names, columns and row count."""
+        DISTINCT. Returns the output field names, columns and row count. ``rowno``: where ``RowNo()``
+        continues when the LOAD runs batch by batch (advanced by this batch's rows)."""
         if ld.while_ is not None:
             frame = self.expand_while(ld, frame)
         if ld.where is not None:
@@ -1215,8 +1280,10 @@ class Runner:
         if aggregated:
             ctx: LoadContext = self.group_context(ld, frame)
         else:
-            ctx = LoadContext(self, frame)
+            ctx = LoadContext(self, frame, rowno.base if rowno is not None else 0)
         n_out = ctx.nrows
+        if rowno is not None:
+            rowno.base += ctx.nrows
         names: list[str] = []
         cols: list[Column] = []
         for k, (it, node) in enumerate(items):

@@ -7,9 +7,8 @@ rendering), dates and timestamps are serial numbers (days since 1899-12-30) with
 text does. All work is over *distinct* values (Arrow dictionary encoding), never per row in Python,
 except for readers that hand over Python values (JSON, Excel, XML, HTML), where one pass sorts them.
 
-:class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes), and
-``finish`` merges the per-batch symbol tables once and rewrites the codes into one array, so peak memory
-is about the final codes plus the batches' symbols, not the raw source.
+:class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes) and
+joins the fields built so far at once, so memory is the final codes and symbols plus one batch.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ import pyarrow.compute as pc
 
 from engine.expr.formatting import Locale, format_datetimes
 from engine.model.numformat import format_default
-from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge
+from engine.model.fieldbuilder import FieldBuilder
+from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.sources.base import Interpreter, SourceTable
 
 #: serial number of 1970-01-01 (the Unix epoch) in Qlik's day count from 1899-12-30
@@ -63,6 +63,18 @@ def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) 
     dictionary = enc.dictionary
     num = np.full(len(dictionary), np.nan) if interpret is None else np.asarray(interpret(dictionary), np.float64)
     return _from_dictionary(num, dictionary, _indices(enc))
+
+
+def dictionary_column(dictionary: pa.Array, indices: pa.Array, interpret: Interpreter) -> Encoded:
+    """A batch's distinct texts (which may repeat once trimmed) and its rows' indices into them → a column
+    of interpreted texts, its symbols left as they are (a builder takes them apart again)."""
+    num = np.asarray(interpret(dictionary), np.float64)
+    idx = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False) if indices.null_count
+                     else indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if not len(num):
+        return empty_column(len(idx))
+    sym, entry_code = encode(num, dictionary)
+    return sym, np.append(entry_code, -1).astype(CODE_DTYPE).take(idx)
 
 
 def _number_column(values: np.ndarray, valid: np.ndarray | None,
@@ -229,38 +241,29 @@ def python_column(values: Sequence[object], locale: Locale, interpret: Interpret
 
 
 class TableBuilder:
-    """Collects a table batch by batch; columns first seen in a later batch are NULL before it."""
+    """Collects a table batch by batch (each batch's columns with their own symbol tables): every field's
+    symbols and codes grow as batches arrive (:class:`~engine.model.fieldbuilder.FieldBuilder`), so the
+    source is never held whole; columns first seen in a later batch are NULL before it."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self._chunks: dict[str, list[tuple[int, Encoded]]] = {}
+        self._fields: dict[str, FieldBuilder] = {}
         self.nrows = 0
 
     def add(self, columns: dict[str, Encoded], nrows: int) -> None:
-        for name, col in columns.items():
-            if name not in self._chunks:
+        for name, (sym, codes) in columns.items():
+            field = self._fields.get(name)
+            if field is None:
                 self.names.append(name)
-                self._chunks[name] = []
-            self._chunks[name].append((self.nrows, col))
+                field = self._fields[name] = FieldBuilder()
+                field.add_nulls(self.nrows)
+            field.add(sym, codes)
+        for name, field in self._fields.items():
+            if name not in columns:
+                field.add_nulls(nrows)
         self.nrows += nrows
 
     def finish(self) -> SourceTable:
-        cols = [self._column(name) for name in self.names]
+        """The table; fields are finished one by one, each releasing its batches as it goes."""
+        cols = [self._fields.pop(name).finish() for name in self.names]
         return SourceTable(list(self.names), cols, self.nrows)
-
-    def _column(self, name: str) -> Encoded:
-        chunks = self._chunks.pop(name)
-        real = [(start, c) for start, c in chunks if len(c[0])]
-        if len(chunks) == 1 and chunks[0][0] == 0 and len(chunks[0][1][1]) == self.nrows:
-            return chunks[0][1]
-        out = np.full(self.nrows, -1, dtype=CODE_DTYPE)
-        if not real:
-            return SymbolTable.empty(), out
-        union, maps = merge([c[0] for _, c in real]) if len(real) > 1 else (real[0][1][0], [None])
-        for (start, (_sym, codes)), mapping in zip(real, maps, strict=True):
-            if mapping is None:
-                out[start:start + len(codes)] = codes
-            else:
-                out[start:start + len(codes)] = np.append(mapping, -1).astype(CODE_DTYPE).take(codes)
-        chunks.clear()
-        return union, out

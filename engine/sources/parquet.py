@@ -2,8 +2,8 @@
 library: the reference Parquet implementation for Python, with row-group streaming and every logical type).
 
 Reading streams record batches (at most one row group's worth at a time), so a big file never sits in
-memory whole: each batch is encoded into symbols and codes on its own and the builder merges them at the
-end. Types are kept as Qlik duals (see :mod:`engine.sources.columns`).
+memory whole: each batch is encoded into symbols and codes on its own and joins the table being built
+(or the LOAD's per-batch work, see the runner). Types are kept as Qlik duals (see :mod:`engine.sources.columns`).
 
 Writing picks a Parquet type per field from its values: integers → int64, other numbers → float64,
 dates (texts rendered with ``DateFormat``) → date32, timestamps (``TimestampFormat``) → timestamp[ms],
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,30 +32,45 @@ BATCH_ROWS = 262_144
 
 
 def read(req: ReadRequest) -> SourceTable:
+    builder = TableBuilder()
+    for batch in batches(req):
+        builder.add(dict(zip(batch.names, batch.columns, strict=True)), batch.nrows)
+    return builder.finish()
+
+
+def batches(req: ReadRequest) -> Iterator[SourceTable]:
+    """The file as batches of at most ``BATCH_ROWS`` rows (at least one batch, maybe empty), each column
+    encoded on its own; SourceError when the file cannot be read or has too many rows."""
     source = pa.BufferReader(req.data) if req.data is not None else str(req.path)
     try:
-        pf = pq.ParquetFile(source)
+        pf = pq.ParquetFile(source, pre_buffer=False)    # pre-buffering would read the whole file first
     except FileNotFoundError as e:
         raise SourceError(f"Cannot open file: '{req.name}' (File not found)", 8) from e
     except (pa.ArrowException, OSError) as e:
         raise SourceError(f"Cannot read '{req.name}' as Parquet: {e}") from e
+    total = pf.metadata.num_rows
+    if total > req.max_rows:
+        pf.close()
+        raise SourceError(f"Row limit exceeded: {total} rows exceed the limit of {req.max_rows}", GENERAL)
+    return _batches(pf, req)
+
+
+def _batches(pf: pq.ParquetFile, req: ReadRequest) -> Iterator[SourceTable]:
+    names = list(pf.schema_arrow.names)
+    rows = 0
     with pf:
-        total = pf.metadata.num_rows
-        if total > req.max_rows:
-            raise SourceError(f"Row limit exceeded: {total} rows exceed the limit of {req.max_rows}", GENERAL)
-        names = list(pf.schema_arrow.names)
-        builder = TableBuilder()
         try:
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, use_threads=True):
-                builder.add({n: arrow_column(batch.column(i), req.locale) for i, n in enumerate(names)},
-                            batch.num_rows)
-                req.on_rows(builder.nrows)
+                cols = [arrow_column(batch.column(i), req.locale) for i in range(len(names))]
+                rows += batch.num_rows
+                del batch
+                req.on_rows(rows)
+                yield SourceTable(names, cols, len(cols[0][1]) if cols else 0)
         except (pa.ArrowException, OSError) as e:
             raise SourceError(f"Cannot read '{req.name}' as Parquet: {e}") from e
-        if not builder.nrows:
-            builder.add({n: arrow_column(pa.array([], type=pf.schema_arrow.field(n).type), req.locale)
-                         for n in names}, 0)
-    return builder.finish()
+        if not rows:
+            yield SourceTable(names, [arrow_column(pa.array([], type=pf.schema_arrow.field(n).type), req.locale)
+                                      for n in names], 0)
 
 
 def _typed(sym: SymbolTable, codes: np.ndarray, locale: Locale) -> pa.Array:

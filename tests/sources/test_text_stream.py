@@ -62,17 +62,18 @@ def test_runner_streams_big_files_and_falls_back_for_irregular_ones(tmp_path, mo
     monkeypatch.setattr(text, "BLOCK_BYTES", 4096)
     _csv(tmp_path / "big.csv", 2000)
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
-    calls: list[int] = []
-    real = text.read_stream
+    calls: list[str] = []
+    for name in ("batches", "read_stream"):
+        real = getattr(text, name)
 
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(text, "read_stream", spy)
+        monkeypatch.setattr(text, name, spy)
     env = ScriptEnv(document_dir=tmp_path, connections={"d": Connection("d", str(tmp_path), "folder")},
                     legacy_paths=False)
     r = run_script("B: LOAD * FROM [lib://d/big.csv] (txt, utf8, delimiter is ';');\n"
                    "R: LOAD * FROM [lib://d/ragged.csv] (txt);", env)
-    assert calls == [1, 1]
+    assert calls == ["batches", "batches"]      # the ragged file is tried once, then read whole
     assert r.model.tables["B"].nrows == 2000 and r.model.tables["R"].nrows == 2
