@@ -17,7 +17,6 @@ rendering of its number (:class:`~engine.model.symbols.TextPart`).
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 
 from engine.model.sortedindex import SortedIndex
 from engine.model.symbols import CODE_DTYPE, SymbolTable, TextPart, smallest_int_dtype
@@ -84,7 +83,15 @@ class FieldBuilder:
         idx = np.flatnonzero(~np.isnan(num))
         if not len(idx):
             return np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64)
-        keys, first, inv = np.unique(num.take(idx), return_index=True, return_inverse=True)
+        values = num.take(idx)
+        if len(values) < 2 or bool(np.all(values[1:] > values[:-1])):
+            # ascending and distinct (an id column, a batch of dates in order): nothing to sort
+            top = self._numbers.top()
+            if top is None or values[0] > top:
+                return values, idx            # all above every symbol so far: all new, no lookup
+            keys, first, inv = values, np.arange(len(values)), np.arange(len(values))
+        else:
+            keys, first, inv = np.unique(values, return_index=True, return_inverse=True)
         found, _ = self._numbers.lookup(keys)
         firsts = idx.take(first)
         rep[idx] = firsts.take(inv)
@@ -144,9 +151,19 @@ class FieldBuilder:
         at = 0
         self._rows.reverse()
         while self._rows:                       # each batch's codes released once copied
-            n, codes = self._rows.pop()
-            out[at:at + n] = -1 if codes is None else codes
+            n, rows = self._rows.pop()
+            out[at:at + n] = -1 if rows is None else rows
             at += n
+        parts, self._parts = self._parts, []
+        if (self.nsymbols >= 64 and not len(self._texts) and not self._collided and self._numbers.whole()
+                and all(p.dec == 0 for p in parts)):
+            # whole numbers rendered as such (ids, counts): the integers go straight into the table
+            lo, hi = self._numbers.bottom(), self._numbers.top()
+            assert isinstance(lo, int) and isinstance(hi, int)
+            ints = np.empty(self.nsymbols, dtype=smallest_int_dtype(lo, hi) or np.int32)
+            for keys, codes in self._numbers.drain():
+                ints[codes] = keys
+            return SymbolTable.whole_numbers(ints, parts), out
         # every symbol's number, written run by run as the index lets go of it (pages fill as runs empty)
         num = np.empty(self.nsymbols, dtype=np.float64)
         for keys, codes in self._numbers.drain():
@@ -154,5 +171,4 @@ class FieldBuilder:
         for _, codes in self._texts.drain():
             num[codes] = np.nan
         num[list(self._collided.values())] = np.nan
-        parts, self._parts = self._parts, []
         return SymbolTable.from_parts(num, parts), out

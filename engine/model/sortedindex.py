@@ -4,8 +4,13 @@ Why: a field built batch by batch must tell, for each batch, which of its values
 The keys (numbers, or text hashes) are kept sorted in runs with disjoint ascending ranges: a lookup is one
 ``searchsorted`` per run the batch touches, an insert rewrites only the runs it lands in (a run is split
 when it grows past ``2 * RUN``), and keys that arrive above every key so far (ids, dates in load order)
-append to the last run. Memory is the keys, a code per key and an optional check value per key (the
-second hash of a text), with no spare capacity; the transient of an insert is one run.
+append to the last run, or open a new one once it is full, so id columns are never copied.
+
+Memory is the keys, a code per key and an optional check value per key (the second hash of a text), with
+no spare capacity; the transient of an insert is one run. Two common cases cost less: a run of whole
+numbers within 32 bits keeps them as int32 (4 bytes, not 8), and a run whose codes are consecutive (keys
+that arrived in order, an id column) keeps only its first code. An id column's index then takes 4 bytes a
+symbol, the size of the symbols themselves.
 """
 
 from __future__ import annotations
@@ -17,23 +22,100 @@ import numpy as np
 #: a run is split in two when it holds more than twice this many keys
 RUN = 1 << 20
 
+_I32 = np.dtype(np.int32)
+_LO, _HI = float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max)
+
+
+class _Run:
+    """Sorted keys of one range, their codes (None: ``start, start + 1, …``) and check values."""
+
+    __slots__ = ("checks", "codes", "keys", "start")
+
+    def __init__(self, keys: np.ndarray, codes: np.ndarray | None, start: int, checks: np.ndarray | None) -> None:
+        self.keys, self.codes, self.start, self.checks = keys, codes, start, checks
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def code_at(self, pos: np.ndarray) -> np.ndarray:
+        return self.codes.take(pos) if self.codes is not None else pos + self.start
+
+    def code_array(self) -> np.ndarray:
+        return self.codes if self.codes is not None else np.arange(self.start, self.start + len(self),
+                                                                   dtype=np.int32)
+
+    def positions(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which queries are keys of this run, their positions)."""
+        keys = self.keys
+        if keys.dtype == _I32 and queries.dtype.kind == "f":
+            whole = np.flatnonzero((queries == np.floor(queries)) & (queries >= _LO) & (queries <= _HI))
+            pos = np.minimum(np.searchsorted(keys, queries.take(whole).astype(np.int32)), len(keys) - 1)
+            hit = keys.take(pos) == queries.take(whole)
+            return whole[hit], pos[hit]
+        pos = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+        hit = np.flatnonzero(keys.take(pos) == queries)
+        return hit, pos.take(hit)
+
+    def insert(self, keys: np.ndarray, codes: np.ndarray, checks: np.ndarray | None) -> None:
+        if self.keys.dtype == _I32:
+            keys = _compact(keys)
+            if keys.dtype != _I32:           # a fraction or a big number: the run keeps floats from now on
+                self.keys = self.keys.astype(np.float64)
+        pos = np.searchsorted(self.keys, keys)
+        appended = self.codes is None and bool(np.all(pos == len(self))) and bool(
+            np.array_equal(codes, np.arange(self.start + len(self), self.start + len(self) + len(codes))))
+        self.keys = np.insert(self.keys, pos, keys)
+        if not appended:
+            self.codes = np.insert(self.code_array(), pos, codes)
+        if self.checks is not None and checks is not None:
+            self.checks = np.insert(self.checks, pos, checks)
+
+    def split(self) -> tuple[_Run, _Run]:
+        half = len(self) // 2
+        codes = self.codes
+        checks = self.checks
+        return (_Run(self.keys[:half].copy(), None if codes is None else codes[:half].copy(), self.start,
+                     None if checks is None else checks[:half].copy()),
+                _Run(self.keys[half:].copy(), None if codes is None else codes[half:].copy(), self.start + half,
+                     None if checks is None else checks[half:].copy()))
+
+
+def _compact(keys: np.ndarray) -> np.ndarray:
+    """Float keys as int32 when they are all whole numbers within 32 bits (else as they are)."""
+    if keys.dtype.kind != "f" or not len(keys):
+        return keys
+    if keys[0] >= _LO and keys[-1] <= _HI and bool(np.all(keys == np.floor(keys))):
+        return keys.astype(np.int32)
+    return keys
+
 
 class SortedIndex:
     """Keys of one numpy dtype with an int32 code each (and a uint64 check value when ``checked``)."""
 
     def __init__(self, dtype: type[np.generic], checked: bool = False) -> None:
         self._dtype = np.dtype(dtype)
-        self._keys: list[np.ndarray] = []
-        self._codes: list[np.ndarray] = []
-        self._checks: list[np.ndarray] | None = [] if checked else None
+        self._runs: list[_Run] = []
+        self._checked = checked
         self._firsts = np.empty(0, dtype=self._dtype)
 
     def __len__(self) -> int:
-        return sum(len(k) for k in self._keys)
+        return sum(len(r) for r in self._runs)
+
+    def whole(self) -> bool:
+        """Every key is a whole number kept as int32 (and there is one)."""
+        return bool(self._runs) and all(run.keys.dtype == _I32 for run in self._runs)
+
+    def bottom(self) -> float | int | None:
+        """The smallest key (None when empty)."""
+        return self._runs[0].keys[0].item() if self._runs else None
+
+    def top(self) -> float | int | None:
+        """The largest key (None when empty)."""
+        return self._runs[-1].keys[-1].item() if self._runs else None
 
     def _segments(self, keys: np.ndarray) -> Iterator[tuple[int, int, int]]:
         """(run, start, stop): the slice of ``keys`` (sorted) that falls in each run's range."""
-        if not self._keys:
+        if not self._runs:
             return
         bounds = np.searchsorted(keys, self._firsts[1:], side="left").tolist()
         start = 0
@@ -45,16 +127,13 @@ class SortedIndex:
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Codes of ``keys`` (sorted, distinct; -1 where absent) and, when checked, their check values."""
         codes = np.full(len(keys), -1, dtype=np.int64)
-        checks = np.zeros(len(keys), dtype=np.uint64) if self._checks is not None else None
+        checks = np.zeros(len(keys), dtype=np.uint64) if self._checked else None
         for r, a, b in self._segments(keys):
-            run = self._keys[r]
-            part = keys[a:b]
-            pos = np.minimum(np.searchsorted(run, part), len(run) - 1)
-            hit = np.flatnonzero(run.take(pos) == part)
-            at = pos.take(hit)
-            codes[a + hit] = self._codes[r].take(at)
-            if checks is not None and self._checks is not None:
-                checks[a + hit] = self._checks[r].take(at)
+            run = self._runs[r]
+            hit, pos = run.positions(keys[a:b])
+            codes[a + hit] = run.code_at(pos)
+            if checks is not None and run.checks is not None:
+                checks[a + hit] = run.checks.take(pos)
         return codes, checks
 
     def insert(self, keys: np.ndarray, codes: np.ndarray, checks: np.ndarray | None = None) -> None:
@@ -63,40 +142,28 @@ class SortedIndex:
             return
         keys = np.asarray(keys, dtype=self._dtype)
         codes = np.asarray(codes, dtype=np.int32)
-        if not self._keys:
-            self._keys, self._codes = [keys.copy()], [codes.copy()]
-            if self._checks is not None:
-                assert checks is not None
-                self._checks = [np.asarray(checks, dtype=np.uint64).copy()]
+        checks = None if checks is None else np.asarray(checks, dtype=np.uint64)
+        last = self._runs[-1] if self._runs else None
+        if last is None or keys[0] > last.keys[-1] and len(last) >= RUN:
+            # the first keys, or keys above all others once the last run is full: a run of their own
+            consecutive = bool(np.array_equal(codes, np.arange(codes[0], codes[0] + len(codes))))
+            self._runs.append(_Run(_compact(keys.copy()), None if consecutive else codes.copy(), int(codes[0]),
+                                   None if checks is None else checks.copy()))
         else:
             for r, a, b in reversed(list(self._segments(keys))):   # from the end: splits keep indices valid
-                pos = np.searchsorted(self._keys[r], keys[a:b])
-                self._keys[r] = np.insert(self._keys[r], pos, keys[a:b])
-                self._codes[r] = np.insert(self._codes[r], pos, codes[a:b])
-                if self._checks is not None:
-                    assert checks is not None
-                    self._checks[r] = np.insert(self._checks[r], pos, checks[a:b])
-        self._split()
-
-    def _split(self) -> None:
+                self._runs[r].insert(keys[a:b], codes[a:b], None if checks is None else checks[a:b])
         r = 0
-        while r < len(self._keys):
-            n = len(self._keys[r])
-            if n > 2 * RUN:
-                half = n // 2
-                for runs in (self._keys, self._codes, self._checks):
-                    if runs is not None:
-                        whole = runs[r]
-                        runs[r:r + 1] = [whole[:half].copy(), whole[half:].copy()]
+        while r < len(self._runs):
+            if len(self._runs[r]) > 2 * RUN:
+                self._runs[r:r + 1] = list(self._runs[r].split())
                 continue
             r += 1
-        self._firsts = np.array([k[0] for k in self._keys], dtype=self._dtype)
+        self._firsts = np.array([run.keys[0] for run in self._runs], dtype=self._dtype)
 
-    def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every (keys, codes) run, releasing each as it is handed out (the index is empty after)."""
-        while self._keys:
-            keys, codes = self._keys.pop(), self._codes.pop()
-            if self._checks:
-                self._checks.pop()
-            yield keys, codes
+    def drain(self) -> Iterator[tuple[np.ndarray, np.ndarray | slice]]:
+        """Every run's (keys, codes; a slice when consecutive), releasing each as it is handed out (the
+        index is empty after)."""
+        while self._runs:
+            run = self._runs.pop()
+            yield run.keys, run.codes if run.codes is not None else slice(run.start, run.start + len(run))
         self._firsts = np.empty(0, dtype=self._dtype)

@@ -317,6 +317,24 @@ class SymbolTable:
         return cls._assemble(num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p)
                                                                  for p, a, b in _spans(parts)])))
 
+    @classmethod
+    def whole_numbers(cls, ints: np.ndarray, parts: Sequence[TextPart]) -> SymbolTable:
+        """A table of whole numbers (``ints``, int32 or narrower) whose texts are their renderings but for
+        the parts' exceptions (every part has ``dec == 0``): what :meth:`from_parts` would make, without
+        a float copy of the numbers."""
+        out = cls.__new__(cls)
+        out._num, out._ints, out._nscale, out._compact = None, ints, 1.0, True
+        out._obj, out._arr, out._dec, out._numeric = None, None, 0, bool(len(ints))
+        idx, txt = [], []
+        for p, a, _b in _spans(parts):
+            idx.append(p.exc_idx + a)
+            txt.append(p.exc_text)
+        out._exc_idx = np.concatenate(idx) if idx else np.empty(0, dtype=np.int64)
+        out._exc_text = _concat_texts(txt)
+        if len(out._exc_idx) * 4 > len(ints):     # texts mostly not renderings: keep them whole
+            return cls.from_parts(ints.astype(np.float64), parts)
+        return out
+
     def part(self, idx: np.ndarray) -> TextPart:
         """The texts of the symbols ``idx`` (ascending) as a compact part, without rendering numbers when
         this table already stores them as renderings."""

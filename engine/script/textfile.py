@@ -151,6 +151,9 @@ _INT_RE = r"^-?[0-9]{1,15}$"
 #: texts that are exactly the fixed rendering of their number (no leading zeros, no '+', no blanks)
 _PLAIN_INT_RE = r"^-?(0|[1-9][0-9]*)$"
 _FIXED_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]{{{}}}$"
+#: integer keys spanning at most this many values are encoded by direct address, whatever the row count
+#: (a batch of a streamed file: amounts in cents); the table costs 12 bytes a value
+_DENSE_SPAN = 1 << 20
 
 
 def _fast_integers(arr: pa.Array) -> np.ndarray | None:
@@ -207,7 +210,7 @@ def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTa
         # ascending and distinct (an id column): each row is its own symbol, in load order
         return SymbolTable.fixed(keys, decimals), np.arange(len(keys), dtype=CODE_DTYPE)
     lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo < 2 * len(keys):
+    if hi - lo < max(2 * len(keys), _DENSE_SPAN):
         symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
         return SymbolTable.fixed(symbols, decimals), codes
     enc = pc.dictionary_encode(pa.array(keys))

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -23,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr.formatting import Locale, format_datetimes
-from engine.model.numformat import format_default
 from engine.model.fieldbuilder import FieldBuilder
+from engine.model.numformat import format_default
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.sources.base import Interpreter, SourceTable
 
@@ -240,6 +244,27 @@ def python_column(values: Sequence[object], locale: Locale, interpret: Interpret
 # ---------------------------------------------------------------------------------------------
 
 
+#: threads that encode a batch's columns and add them to their fields (numpy and Arrow let go of the GIL)
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` on the column workers (in order; the first exception is raised)."""
+    global _pool
+    if len(items) < 2 or WORKERS < 2:
+        return [fn(x) for x in items]
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="qix-columns")
+    return list(_pool.map(fn, items))
+
+
 class TableBuilder:
     """Collects a table batch by batch (each batch's columns with their own symbol tables): every field's
     symbols and codes grow as batches arrive (:class:`~engine.model.fieldbuilder.FieldBuilder`), so the
@@ -251,16 +276,15 @@ class TableBuilder:
         self.nrows = 0
 
     def add(self, columns: dict[str, Encoded], nrows: int) -> None:
-        for name, (sym, codes) in columns.items():
-            field = self._fields.get(name)
-            if field is None:
+        for name in columns:
+            if name not in self._fields:
                 self.names.append(name)
-                field = self._fields[name] = FieldBuilder()
-                field.add_nulls(self.nrows)
-            field.add(sym, codes)
+                self._fields[name] = FieldBuilder()
+                self._fields[name].add_nulls(self.nrows)
         for name, field in self._fields.items():
             if name not in columns:
                 field.add_nulls(nrows)
+        map_columns(lambda item: self._fields[item[0]].add(*item[1]), list(columns.items()))
         self.nrows += nrows
 
     def finish(self) -> SourceTable:

@@ -23,13 +23,17 @@ import pyarrow.csv as pacsv
 
 from engine.script.textfile import _numeric_column
 from engine.sources.base import GENERAL, Interpreter, SourceError, SourceTable, unique_names
-from engine.sources.columns import Encoded, TableBuilder, dictionary_column, empty_column
+from engine.sources.columns import Encoded, TableBuilder, dictionary_column, empty_column, map_columns
 from engine.sources.spec import FormatSpec
 
 #: files at least this big stream (smaller ones take the whole-file reader and its fast paths)
 STREAM_BYTES = 64 * 1024 * 1024
-#: bytes of the file parsed at a time (a batch); pyarrow parses a piece on all cores
-BLOCK_BYTES = 8 * 1024 * 1024
+#: bytes of the file parsed at a time (a batch) at most; pyarrow parses a piece on all cores
+BLOCK_BYTES = 16 * 1024 * 1024
+#: a file is cut in about this many pieces (not smaller than MIN_BLOCK_BYTES): what one piece costs while
+#: it is parsed and encoded (~6x its size) stays a small share of what the whole file becomes
+PIECES = 32
+MIN_BLOCK_BYTES = 1024 * 1024
 _HEAD = 1 << 16
 
 
@@ -71,7 +75,7 @@ def read_stream(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: 
 
 def batches(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: int, extension: str = "",
             on_rows: Callable[[int], None] = lambda _n: None, decimal_point: bool = True) -> Iterator[SourceTable]:
-    """A regular delimited file as batches of about ``BLOCK_BYTES`` each, every column encoded on its own
+    """A regular delimited file as batches (pieces of a 32nd of the file, 1 to 16 MiB), every column encoded on its own
     (trimmed, number-interpreted). NotStreamable when the file is not regular: at once when its head shows
     it, else while iterating (nothing is kept of the batches by then, the caller starts over whole)."""
     if spec.comment or spec.msq:
@@ -82,7 +86,8 @@ def batches(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: int,
     except BaseException:
         f.close()
         raise
-    return _batches(f, layout, interpret, max_rows, on_rows, decimal_point)
+    size = min(BLOCK_BYTES, max(MIN_BLOCK_BYTES, path.stat().st_size // PIECES))
+    return _batches(f, layout, size, interpret, max_rows, on_rows, decimal_point)
 
 
 @dataclass
@@ -131,15 +136,15 @@ def _layout(f: BinaryIO, spec: FormatSpec, extension: str) -> _Layout:
         names, not spec.no_quotes)
 
 
-def _pieces(f: BinaryIO) -> Iterator[pa.Buffer]:
-    """The rest of the file in pieces of about ``BLOCK_BYTES``, each ending at a line end (outside msq
+def _pieces(f: BinaryIO, size: int) -> Iterator[pa.Buffer]:
+    """The rest of the file in pieces of about ``size`` bytes, each ending at a line end (outside msq
     quoting, which does not stream, a line end always ends a record).
 
     Why not ``pyarrow.csv.open_csv``: its background reader runs up to 32 blocks ahead of the consumer,
     so a file read slower than it parses sits in memory almost whole."""
     rest = b""
     while True:
-        data = f.read(BLOCK_BYTES)
+        data = f.read(size)
         if not data:
             if rest.strip():
                 yield pa.py_buffer(rest)
@@ -153,13 +158,13 @@ def _pieces(f: BinaryIO) -> Iterator[pa.Buffer]:
         rest = data[cut:]
 
 
-def _batches(f: BinaryIO, layout: _Layout, interpret: Interpreter, max_rows: int,
+def _batches(f: BinaryIO, layout: _Layout, size: int, interpret: Interpreter, max_rows: int,
              on_rows: Callable[[int], None], decimal_point: bool) -> Iterator[SourceTable]:
     rows = 0
     read = layout.read
     names = layout.names
     with f:
-        for piece in _pieces(f):
+        for piece in _pieces(f, size):
             try:
                 table = pacsv.read_csv(pa.BufferReader(piece), read_options=read, parse_options=layout.parse,
                                        convert_options=layout.convert)
@@ -171,8 +176,8 @@ def _batches(f: BinaryIO, layout: _Layout, interpret: Interpreter, max_rows: int
                 read = pacsv.ReadOptions(column_names=table.column_names, encoding=read.encoding, use_threads=True)
             if table.num_columns != len(names):
                 raise NotStreamable()
-            cols = [_column(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0), layout.quote,
-                            interpret, decimal_point) for col in table.columns]
+            cols = map_columns(lambda col: _column(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0),
+                                                   layout.quote, interpret, decimal_point), table.columns)
             rows += table.num_rows
             del table
             if rows > max_rows:

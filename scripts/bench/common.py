@@ -157,6 +157,22 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def reset_peak_rss() -> None:
+    """Start this process's resident high-water mark afresh (Linux: ``clear_refs`` 5)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss() -> int:
+    """This process's resident high-water mark (``VmHWM``). Not ``ru_maxrss``: that one survives
+    ``execve``, so a child started by a big parent reports the parent's size as its own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 # --- timing -------------------------------------------------------------------------------------------
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:

@@ -99,3 +99,13 @@ def test_texts_with_the_same_first_hash_stay_apart(monkeypatch: pytest.MonkeyPat
     ref_sym, ref_codes = encode(num, pa.array(words, type=pa.string()))
     assert sym.text.tolist() == ref_sym.text.tolist() == ["ab", "ba", "cd", "x", "dc", "y", "abc", "cba", "zz"]
     assert codes.tolist() == ref_codes.tolist()
+
+
+def test_whole_numbers_with_texts_of_their_own_stay_exceptions() -> None:
+    n = 5000
+    ids = np.arange(n, dtype=np.float64)
+    texts = np.array([f"{i:06d}" if i % 97 == 0 else str(i) for i in range(n)], dtype=object)   # "000097" is 97
+    sym, codes = _built(ids, texts, [0, 1000, 2000, 2500, n])
+    ref_sym, ref_codes = encode(ids, pa.array(texts, type=pa.string()))
+    assert sym.text.tolist() == ref_sym.text.tolist() and codes.tolist() == ref_codes.tolist()
+    assert sym._ints is not None and sym._exc_idx.tolist() == list(range(0, n, 97))
