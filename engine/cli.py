@@ -65,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Imported here: the server pulls in websockets and the whole engine, none of which is needed to
     # report a configuration error.
-    from engine import server
+    from engine import memory, server
+
+    if not memory.configure():
+        log.info("malloc's mmap threshold could not be fixed: freed memory may stay resident after reloads")
 
     try:
         result = server.run(settings, authenticator)
