@@ -67,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # report a configuration error.
     from engine import memory, server
 
-    if not memory.configure():
-        log.info("malloc's mmap threshold could not be fixed: freed memory may stay resident after reloads")
+    memory.configure()
 
     try:
         result = server.run(settings, authenticator)

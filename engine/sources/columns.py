@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr.formatting import Locale, format_datetimes
+from engine.memory import release
 from engine.model.fieldbuilder import FieldBuilder
 from engine.model.numformat import format_default
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
@@ -254,15 +255,24 @@ R = TypeVar("R")
 
 
 def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """``[fn(x) for x in items]`` on the column workers (in order; the first exception is raised)."""
+    """``[fn(x) for x in items]`` on the column workers (in order; the first exception is raised). After
+    each item the heap's free pages go back to the system (``engine.memory.release``): a batch's
+    temporaries would otherwise stay resident between the codes kept of it."""
     global _pool
+
+    def run(x: T) -> R:
+        try:
+            return fn(x)
+        finally:
+            release()
+
     if len(items) < 2 or WORKERS < 2:
-        return [fn(x) for x in items]
+        return [run(x) for x in items]
     if _pool is None:
         with _pool_lock:
             if _pool is None:
                 _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="qix-columns")
-    return list(_pool.map(fn, items))
+    return list(_pool.map(run, items))
 
 
 class TableBuilder:
@@ -289,5 +299,8 @@ class TableBuilder:
 
     def finish(self) -> SourceTable:
         """The table; fields are finished one by one, each releasing its batches as it goes."""
-        cols = [self._fields.pop(name).finish() for name in self.names]
+        cols = []
+        for name in self.names:
+            cols.append(self._fields.pop(name).finish())
+            release()
         return SourceTable(list(self.names), cols, self.nrows)
