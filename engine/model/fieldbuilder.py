@@ -17,6 +17,7 @@ rendering of its number (:class:`~engine.model.symbols.TextPart`).
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 from engine.model.sortedindex import SortedIndex
 from engine.model.symbols import CODE_DTYPE, SymbolTable, TextPart, smallest_int_dtype
@@ -49,10 +50,18 @@ class FieldBuilder:
 
     def add(self, symbols: SymbolTable, codes: np.ndarray) -> None:
         """A batch: its own symbol table and its rows' codes into it (-1 = NULL)."""
-        k = len(symbols)
-        if not k:
+        if not len(symbols):
             self.add_nulls(len(codes))
             return
+        code = self.match(symbols)
+        mapping = np.append(code, -1).astype(code_dtype(self.nsymbols))
+        self._rows.append((len(codes), mapping.take(np.asarray(codes, dtype=np.int64))))
+        self.nrows += len(codes)
+
+    def match(self, symbols: SymbolTable) -> np.ndarray:
+        """Each entry of a batch's symbol table as a symbol of this field (the new ones become symbols):
+        their codes."""
+        k = len(symbols)
         num = np.asarray(symbols.num, dtype=np.float64)
         code = np.full(k, -1, dtype=np.int64)     # each entry's symbol, once known
         rep = np.arange(k)                         # the entry whose value each entry repeats
@@ -73,9 +82,28 @@ class FieldBuilder:
             if collided:
                 self._collided_keys = np.unique(np.array([a for a, _ in self._collided], dtype=np.uint64))
         self.nsymbols += len(fresh)
-        mapping = np.append(code, -1).astype(code_dtype(self.nsymbols))
-        self._rows.append((len(codes), mapping.take(np.asarray(codes, dtype=np.int64))))
-        self.nrows += len(codes)
+        return code
+
+    def texts_of(self, code: np.ndarray, num: np.ndarray) -> pa.Array:
+        """The texts of the symbols ``code`` whose numbers are ``num``: for a number, the text it was
+        first seen with."""
+        out: list[pa.Array] = []
+        order = np.argsort(code, kind="stable")
+        at = code.take(order)
+        starts = np.cumsum([0] + [p.n for p in self._parts])
+        which = np.searchsorted(starts, at, side="right") - 1
+        bounds = np.searchsorted(which, np.arange(len(self._parts) + 1))
+        for i, part in enumerate(self._parts):
+            a, b = int(bounds[i]), int(bounds[i + 1])
+            if b > a:
+                sel = order[a:b]
+                out.append(part.texts_at(at[a:b] - starts[i], num.take(sel)))
+        if not out:
+            return pa.array([], type=pa.string())
+        merged = out[0] if len(out) == 1 else pa.concat_arrays([t.cast(pa.large_string()) for t in out])
+        back = np.empty(len(order), dtype=np.int64)
+        back[order] = np.arange(len(order))
+        return merged.take(pa.array(back))
 
     def _match_numbers(self, num: np.ndarray, code: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Codes of entries whose number is a symbol already; repeats within the batch point at their

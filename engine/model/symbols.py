@@ -410,6 +410,17 @@ class TextPart:
     exc_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     exc_text: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
 
+    def texts_at(self, idx: np.ndarray, num: np.ndarray) -> pa.Array:
+        """The texts at positions ``idx`` (ascending) of the part, whose numbers are ``num``."""
+        if self.dec < 0:
+            assert self.texts is not None
+            return self.texts.take(pa.array(idx, type=pa.int64()))
+        if not len(self.exc_idx):
+            return _rendered(num, self.dec, self.exc_idx, self.exc_text)
+        j = np.minimum(np.searchsorted(self.exc_idx, idx), len(self.exc_idx) - 1)
+        hit = self.exc_idx.take(j) == idx
+        return _rendered(num, self.dec, np.flatnonzero(hit), self.exc_text.take(pa.array(j[hit])))
+
 
 def _is_rendering(num: np.ndarray, texts: pa.Array, dec: int) -> np.ndarray:
     """Per symbol: its text is its number rendered with ``dec`` decimals."""

@@ -11,7 +11,9 @@ once more over the built table, across batches), no ``Previous()`` (the row befo
 before), and ``RowNo()`` only in the field list of a LOAD without WHERE or WHILE (there it continues from
 the rows of the batches before, as ``RecNo()`` does). Functions that read stored tables (``Peek``,
 ``Exists``, ``Lookup``, ``NoOfRows``) see the tables stored before this LOAD, as when the file is read
-whole; ``AutoNumber`` counts in row order across batches. Any other chain reads the file whole first.
+whole; ``AutoNumber`` counts in row order across batches; a number written two ways (``7``, ``007``)
+reaches expressions with the text it first has in the file (:class:`FirstTexts`). Any other chain reads
+the file whole first.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine.expr import calls_of, contains_aggregation
+from engine.expr import FieldRef, calls_of, contains_aggregation
+from engine.model.fieldbuilder import FieldBuilder
+from engine.model.symbols import SymbolTable
 from engine.script import ast as A
 from engine.script.context import Frame
 from engine.script.tables import Column, distinct_rows
@@ -58,18 +64,61 @@ def batchable(runner: Runner, chain: list[A.Load]) -> bool:
     return True
 
 
+def _computes(runner: Runner, chain: list[A.Load]) -> bool:
+    """True when some LOAD of the chain evaluates an expression over the rows (beyond naming fields)."""
+    for ld in chain:
+        if ld.where is not None or ld.while_ is not None:
+            return True
+        for it in ld.fields:
+            if not it.star and it.expr is not None and not isinstance(runner.parse_expr(it.expr), FieldRef):
+                return True
+    return False
+
+
+class FirstTexts:
+    """A number's text as reading the whole file gives it to expressions: the first text the file has
+    for that number (``7`` and later ``007`` are one value, shown as ``7``). A batch on its own knows only
+    its own first text, so each source field's numbers are kept as symbols (no rows) across batches."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, FieldBuilder] = {}
+
+    def column(self, name: str, symbols: SymbolTable, codes: np.ndarray) -> Column:
+        num = symbols.num
+        idx = np.flatnonzero(~np.isnan(num))
+        if not len(idx):
+            return Column(symbols, codes)
+        texts = symbols.text_array()
+        mine = texts.take(pa.array(idx))
+        field = self._fields.setdefault(name, FieldBuilder())
+        first = field.texts_of(field.match(SymbolTable(num.take(idx), mine)), num.take(idx)).cast(mine.type)
+        differ = np.flatnonzero(~np.asarray(pc.fill_null(pc.equal(first, mine), False).to_numpy(
+            zero_copy_only=False), dtype=bool))
+        if not len(differ):
+            return Column(symbols, codes)
+        mask = np.zeros(len(texts), dtype=bool)
+        mask[idx.take(differ)] = True
+        fixed = pc.replace_with_mask(texts, pa.array(mask), first.take(pa.array(differ)).cast(texts.type))
+        return Column(SymbolTable(num, fixed), codes)
+
+
 def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTable],
                  file_path: str) -> tuple[list[str], list[Column], int]:
     """Run ``chain`` (top first) over each batch; the output of all batches as one table's columns."""
     builder = TableBuilder()
     counts = [RowCount() for _ in chain]
-    limit = runner.first_rows(chain[0])
+    first = FirstTexts() if _computes(runner, chain) else None
     recno = 0
     try:
         for batch in batches:
             runner.check_cancel()
-            frame = Frame(dict(zip(batch.names, [Column(*c) for c in batch.columns], strict=True)), batch.nrows,
+            if first is None:
+                cols = [Column(*c) for c in batch.columns]
+            else:
+                cols = [first.column(name, *c) for name, c in zip(batch.names, batch.columns, strict=True)]
+            frame = Frame(dict(zip(batch.names, cols, strict=True)), batch.nrows,
                           recno=np.arange(recno + 1, recno + batch.nrows + 1, dtype=np.int64), file_path=file_path)
+            del cols
             recno += batch.nrows
             del batch
             for ld, count in zip(reversed(chain), reversed(counts), strict=True):
@@ -77,8 +126,6 @@ def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTa
                 frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=file_path)
             builder.add({name: (c.symbols, c.codes) for name, c in frame.columns.items()}, frame.nrows)
             del frame
-            if limit is not None and builder.nrows >= limit:
-                break          # FIRST n: the rest of the file is not read
     finally:
         close = getattr(batches, "close", None)
         if close is not None:

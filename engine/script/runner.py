@@ -44,7 +44,7 @@ from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
-from engine.script import batches, prefixes, script_functions
+from engine.script import batches, prefixes
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
     FIELD_NOT_FOUND,
@@ -1067,8 +1067,7 @@ class Runner:
     def load_streamed(self, chain: list[A.Load]) -> tuple[list[str], list[Column], int, str] | bool | None:
         """The chain run batch by batch over a big text file or a Parquet file (see ``batches``); None
         when the source or the chain needs the whole file; False when the text file is not regular (found
-        at its head or half way: then the batches read so far are dropped, and AutoNumber counters are put
-        back as they were)."""
+        at its head or half way: then the batches read so far are dropped)."""
         src = chain[-1].source
         if not isinstance(src, A.FileSource) or not batches.batchable(self, chain):
             return None
@@ -1079,11 +1078,11 @@ class Runner:
         if opened is None:
             return None
         stream, name, where = opened
-        counters = script_functions.save_counters(self)
         try:
             names, cols, n = batches.load_batches(self, chain, stream, where)
         except text_source.NotStreamable:
-            script_functions.restore_counters(self, counters)
+            # read whole from the start; what the batches so far left behind (AutoNumber counters) is
+            # what the whole file gives for the same rows in the same order
             return False
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
@@ -1112,13 +1111,6 @@ class Runner:
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
         return None
-
-    def first_rows(self, ld: A.Load) -> int | None:
-        """The row count of a ``FIRST n`` prefix (None without one)."""
-        if ld.prefixes.first is None:
-            return None
-        k = _num(self.eval_scalar(ld.prefixes.first))
-        return None if np.isnan(k) else max(0, int(k))
 
     def source_frame(self, ld: A.Load, stream: bool = True) -> tuple[Frame, str]:
         src = ld.source

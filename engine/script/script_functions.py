@@ -42,15 +42,6 @@ def _counter(ctx: ScriptContext, auto_id: str) -> dict[object, int]:
     return _COUNTERS.setdefault(ctx.runner, {}).setdefault(auto_id, {})
 
 
-def save_counters(runner: Runner) -> dict[str, dict[object, int]]:
-    """A copy of the reload's AutoNumber counters (a LOAD that starts over puts them back)."""
-    return {k: dict(v) for k, v in _COUNTERS.get(runner, {}).items()}
-
-
-def restore_counters(runner: Runner, saved: dict[str, dict[object, int]]) -> None:
-    _COUNTERS[runner] = saved
-
-
 def _number_keys(ctx: ScriptContext, keys: list[object], auto_id: str) -> Duals:
     seen = _counter(ctx, auto_id)
     out = np.full(len(keys), np.nan)
