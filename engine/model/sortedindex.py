@@ -64,9 +64,9 @@ class _Run:
         pos = np.searchsorted(self.keys, keys)
         appended = self.codes is None and bool(np.all(pos == len(self))) and bool(
             np.array_equal(codes, np.arange(self.start + len(self), self.start + len(self) + len(codes))))
-        self.keys = np.insert(self.keys, pos, keys)
         if not appended:
-            self.codes = np.insert(self.code_array(), pos, codes)
+            self.codes = np.insert(self.code_array(), pos, codes)     # before the keys grow
+        self.keys = np.insert(self.keys, pos, keys)
         if self.checks is not None and checks is not None:
             self.checks = np.insert(self.checks, pos, checks)
 

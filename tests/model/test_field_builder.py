@@ -109,3 +109,14 @@ def test_whole_numbers_with_texts_of_their_own_stay_exceptions() -> None:
     ref_sym, ref_codes = encode(ids, pa.array(texts, type=pa.string()))
     assert sym.text.tolist() == ref_sym.text.tolist() and codes.tolist() == ref_codes.tolist()
     assert sym._ints is not None and sym._exc_idx.tolist() == list(range(0, n, 97))
+
+
+def test_ids_out_of_order_after_a_run_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose codes were consecutive (ids in order) gets keys inserted in its middle: its codes
+    become explicit, one per key."""
+    monkeypatch.setattr(sortedindex, "RUN", 64)
+    ids = np.concatenate([np.arange(0, 300, 2), np.arange(1, 300, 2), np.arange(300, 500)]).astype(np.float64)
+    texts = np.array([str(int(v)) for v in ids], dtype=object)
+    sym, codes = _built(ids, texts, [0, 40, 150, 151, 220, 300, 420, len(ids)])
+    ref_sym, ref_codes = encode(ids, pa.array(texts, type=pa.string()))
+    assert sym.text.tolist() == ref_sym.text.tolist() and codes.tolist() == ref_codes.tolist()
