@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine.model.sortedindex import SortedIndex
-from engine.model.symbols import CODE_DTYPE, SymbolTable, TextPart, smallest_int_dtype
+from engine.model.symbols import CODE_DTYPE, SymbolTable, TextPart, rendering, smallest_int_dtype
 from engine.model.texthash import text_hashes
 
 
@@ -42,6 +42,8 @@ class FieldBuilder:
         self._rows: list[tuple[int, np.ndarray | None]] = []     # (rows, codes); None: all NULL
         self.nsymbols = 0
         self.nrows = 0
+        #: the symbol table added last and its entries' codes (-1 appended, for NULL)
+        self._last: tuple[SymbolTable | None, np.ndarray] = (None, np.empty(0, dtype=np.int64))
 
     def add_nulls(self, nrows: int) -> None:
         if nrows:
@@ -53,8 +55,9 @@ class FieldBuilder:
         if not len(symbols):
             self.add_nulls(len(codes))
             return
-        code = self.match(symbols)
-        mapping = np.append(code, -1).astype(code_dtype(self.nsymbols))
+        if symbols is not self._last[0]:          # slices of one batch share its symbol table
+            self._last = (symbols, np.append(self.match(symbols), -1))
+        mapping = self._last[1].astype(code_dtype(self.nsymbols))
         self._rows.append((len(codes), mapping.take(np.asarray(codes, dtype=np.int64))))
         self.nrows += len(codes)
 
@@ -175,6 +178,7 @@ class FieldBuilder:
 
     def finish(self) -> tuple[SymbolTable, np.ndarray]:
         """The field's symbol table and every row's code (in the narrowest type; -1 = NULL)."""
+        self._last = (None, self._last[1][:0])
         out = np.empty(self.nrows, dtype=code_dtype(self.nsymbols))
         at = 0
         self._rows.reverse()
@@ -183,15 +187,16 @@ class FieldBuilder:
             out[at:at + n] = -1 if rows is None else rows
             at += n
         parts, self._parts = self._parts, []
-        if (self.nsymbols >= 64 and not len(self._texts) and not self._collided and self._numbers.whole()
-                and all(p.dec == 0 for p in parts)):
-            # whole numbers rendered as such (ids, counts): the integers go straight into the table
-            lo, hi = self._numbers.bottom(), self._numbers.top()
-            assert isinstance(lo, int) and isinstance(hi, int)
-            ints = np.empty(self.nsymbols, dtype=smallest_int_dtype(lo, hi) or np.int32)
-            for keys, codes in self._numbers.drain():
+        dec = rendering(parts)
+        span = (self._numbers.scaled_range(dec) if dec is not None and self.nsymbols >= 64
+                and not len(self._texts) and not self._collided else None)
+        if dec is not None and span is not None:
+            # numbers that are integers once scaled (ids, amounts in cents): the integers go straight
+            # into the table, without a float copy of the numbers
+            ints = np.empty(self.nsymbols, dtype=smallest_int_dtype(*span) or np.int32)
+            for keys, codes in self._numbers.drain_scaled(dec):
                 ints[codes] = keys
-            return SymbolTable.whole_numbers(ints, parts), out
+            return SymbolTable.from_scaled(ints, dec, parts), out
         # every symbol's number, written run by run as the index lets go of it (pages fill as runs empty)
         num = np.empty(self.nsymbols, dtype=np.float64)
         for keys, codes in self._numbers.drain():

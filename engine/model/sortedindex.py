@@ -80,6 +80,19 @@ class _Run:
                      None if checks is None else checks[half:].copy()))
 
 
+def _scaled(keys: np.ndarray, dec: int) -> np.ndarray | None:
+    """Sorted keys times ``10**dec`` as int32, when that is exact for each of them (else None)."""
+    if keys.dtype == _I32 and not dec:
+        return keys
+    num = keys.astype(np.float64) if keys.dtype == _I32 else keys
+    scale = float(10 ** dec)
+    out = np.rint(num * scale) if dec else num
+    if not (out[0] >= _LO and out[-1] <= _HI and np.array_equal(out, np.rint(out))
+            and np.array_equal(out / scale if dec else out, num) and not (np.signbit(num) & (num == 0)).any()):
+        return None
+    return out.astype(np.int32)
+
+
 def _compact(keys: np.ndarray) -> np.ndarray:
     """Float keys as int32 when they are all whole numbers within 32 bits (else as they are)."""
     if keys.dtype.kind != "f" or not len(keys):
@@ -101,13 +114,25 @@ class SortedIndex:
     def __len__(self) -> int:
         return sum(len(r) for r in self._runs)
 
-    def whole(self) -> bool:
-        """Every key is a whole number kept as int32 (and there is one)."""
-        return bool(self._runs) and all(run.keys.dtype == _I32 for run in self._runs)
+    def scaled_range(self, dec: int) -> tuple[int, int] | None:
+        """When every key times ``10**dec`` is an integer within 32 bits that gives the key back exactly
+        (and none is -0): the smallest and largest of those integers; else None (also when empty)."""
+        if not self._runs:
+            return None
+        lo, hi = _HI, _LO
+        for run in self._runs:
+            scaled = _scaled(run.keys, dec)
+            if scaled is None:
+                return None
+            lo, hi = min(lo, float(scaled[0])), max(hi, float(scaled[-1]))
+        return int(lo), int(hi)
 
-    def bottom(self) -> float | int | None:
-        """The smallest key (None when empty)."""
-        return self._runs[0].keys[0].item() if self._runs else None
+    def drain_scaled(self, dec: int) -> Iterator[tuple[np.ndarray, np.ndarray | slice]]:
+        """:meth:`drain` with the keys as ``scaled_range`` found them (call it first)."""
+        for keys, codes in self.drain():
+            scaled = _scaled(keys, dec)
+            assert scaled is not None
+            yield scaled, codes
 
     def top(self) -> float | int | None:
         """The largest key (None when empty)."""

@@ -15,7 +15,7 @@ hot paths ask for the symbols they need (``texts(idx)``, ``nums(idx)``, ``text_a
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -291,48 +291,30 @@ class SymbolTable:
         more than a quarter of the symbols (as :meth:`compact` decides for one table)."""
         num = np.ascontiguousarray(num, dtype=np.float64)
         n = len(num)
-        votes: dict[int, int] = {}
-        for p in parts:
-            if p.dec >= 0:
-                votes[p.dec] = votes.get(p.dec, 0) + p.n - len(p.exc_idx)
-        if n >= _COMPACT_MIN and not votes:    # small parts: decide over the whole, like compact()
+        d = rendering(parts)
+        if n >= _COMPACT_MIN and d is None:    # small parts: decide over the whole, like compact()
             return cls._assemble(num, text_part(num, _concat_texts([part_texts(num[a:b], p)
                                                                      for p, a, b in _spans(parts)])))
-        if n >= _COMPACT_MIN:
-            d = max(votes, key=lambda k: votes[k])
-            idx: list[np.ndarray] = []
-            txt: list[pa.Array] = []
-            for p, a, b in _spans(parts):
-                if p.dec == d:
-                    idx.append(p.exc_idx + a)
-                    txt.append(p.exc_text)
-                    continue
-                texts = part_texts(num[a:b], p)
-                exc = np.flatnonzero(~_is_rendering(num[a:b], texts, d))
-                idx.append(exc + a)
-                txt.append(texts.take(pa.array(exc, type=pa.int64())))
-            exc_idx = np.concatenate(idx) if idx else np.empty(0, dtype=np.int64)
-            if len(exc_idx) * 4 <= n:
-                return cls._assemble(num, TextPart(n, d, None, exc_idx, _concat_texts(txt)))
+        if n >= _COMPACT_MIN and d is not None:
+            exc = _exceptions(lambda a, b: num[a:b], parts, d)
+            if exc is not None:
+                return cls._assemble(num, TextPart(n, d, None, *exc))
         return cls._assemble(num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p)
                                                                  for p, a, b in _spans(parts)])))
 
     @classmethod
-    def whole_numbers(cls, ints: np.ndarray, parts: Sequence[TextPart]) -> SymbolTable:
-        """A table of whole numbers (``ints``, int32 or narrower) whose texts are their renderings but for
-        the parts' exceptions (every part has ``dec == 0``): what :meth:`from_parts` would make, without
-        a float copy of the numbers."""
+    def from_scaled(cls, ints: np.ndarray, dec: int, parts: Sequence[TextPart]) -> SymbolTable:
+        """:meth:`from_parts` for numbers given as ``ints / 10**dec`` (int32 or narrower, exact), ``dec``
+        the parts' :func:`rendering`: the table keeps the integers, and no float copy of the numbers is
+        made unless the texts turn out mostly not renderings."""
+        scale = float(10 ** dec)
+        exc = _exceptions(lambda a, b: ints[a:b] / scale, parts, dec)
+        if exc is None:
+            return cls.from_parts(ints / scale, parts)
         out = cls.__new__(cls)
-        out._num, out._ints, out._nscale, out._compact = None, ints, 1.0, True
-        out._obj, out._arr, out._dec, out._numeric = None, None, 0, bool(len(ints))
-        idx, txt = [], []
-        for p, a, _b in _spans(parts):
-            idx.append(p.exc_idx + a)
-            txt.append(p.exc_text)
-        out._exc_idx = np.concatenate(idx) if idx else np.empty(0, dtype=np.int64)
-        out._exc_text = _concat_texts(txt)
-        if len(out._exc_idx) * 4 > len(ints):     # texts mostly not renderings: keep them whole
-            return cls.from_parts(ints.astype(np.float64), parts)
+        out._num, out._ints, out._nscale, out._compact = None, ints, scale, True
+        out._obj, out._arr, out._dec, out._numeric = None, None, dec, bool(len(ints))
+        out._exc_idx, out._exc_text = exc
         return out
 
     def part(self, idx: np.ndarray) -> TextPart:
@@ -420,6 +402,39 @@ class TextPart:
         j = np.minimum(np.searchsorted(self.exc_idx, idx), len(self.exc_idx) - 1)
         hit = self.exc_idx.take(j) == idx
         return _rendered(num, self.dec, np.flatnonzero(hit), self.exc_text.take(pa.array(j[hit])))
+
+
+def rendering(parts: Sequence[TextPart]) -> int | None:
+    """The decimals most of the parts' symbols are rendered with (None when no part is rendered)."""
+    votes: dict[int, int] = {}
+    for p in parts:
+        if p.dec >= 0:
+            votes[p.dec] = votes.get(p.dec, 0) + p.n - len(p.exc_idx)
+    return max(votes, key=lambda k: votes[k]) if votes else None
+
+
+def _exceptions(num_of: Callable[[int, int], np.ndarray], parts: Sequence[TextPart],
+                dec: int) -> tuple[np.ndarray, pa.Array] | None:
+    """The parts' symbols whose texts are not their numbers rendered with ``dec`` decimals: (positions,
+    texts); None when they are more than a quarter of the symbols. ``num_of(a, b)``: numbers a..b."""
+    idx: list[np.ndarray] = []
+    txt: list[pa.Array] = []
+    n = 0
+    for p, a, b in _spans(parts):
+        n = b
+        if p.dec == dec:
+            idx.append(p.exc_idx + a)
+            txt.append(p.exc_text)
+            continue
+        num = num_of(a, b)
+        texts = part_texts(num, p)
+        exc = np.flatnonzero(~_is_rendering(num, texts, dec))
+        idx.append(exc + a)
+        txt.append(texts.take(pa.array(exc, type=pa.int64())))
+    positions = np.concatenate(idx) if idx else np.empty(0, dtype=np.int64)
+    if len(positions) * 4 > n:
+        return None
+    return positions, _concat_texts(txt)
 
 
 def _is_rendering(num: np.ndarray, texts: pa.Array, dec: int) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from engine.expr import FieldRef, calls_of, contains_aggregation
+from engine.expr import FieldRef, calls_of, contains_aggregation, fields_of
 from engine.model.fieldbuilder import FieldBuilder
 from engine.model.symbols import SymbolTable
 from engine.script import ast as A
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 #: functions whose value for a row depends on rows of other batches
 _ACROSS_ROWS = frozenset({"PREVIOUS"})
+#: rows a computing chain evaluates at a time
+COMPUTE_ROWS = 1 << 16
 
 
 @dataclass
@@ -64,15 +66,33 @@ def batchable(runner: Runner, chain: list[A.Load]) -> bool:
     return True
 
 
-def _computes(runner: Runner, chain: list[A.Load]) -> bool:
-    """True when some LOAD of the chain evaluates an expression over the rows (beyond naming fields)."""
-    for ld in chain:
-        if ld.where is not None or ld.while_ is not None:
-            return True
+def source_fields_read(runner: Runner, chain: list[A.Load]) -> set[str] | None:
+    """The source fields whose values an expression of the chain reads (through renames and ``*`` of the
+    LOADs above); None when no expression reads rows at all (every LOAD only names fields)."""
+    read: set[str] = set()
+    computes = False
+    for ld in chain:                                  # top first: names a LOAD's readers ask of it
+        passed: set[str] = set()
+        star = False
         for it in ld.fields:
-            if not it.star and it.expr is not None and not isinstance(runner.parse_expr(it.expr), FieldRef):
-                return True
-    return False
+            if it.star:
+                star = True
+                continue
+            node = runner.parse_expr(it.expr)
+            if isinstance(node, FieldRef):
+                if it.name in read:
+                    passed.add(node.name)
+            else:
+                computes = True
+                passed |= fields_of(node)
+        for e in (ld.where, ld.while_):
+            if e is not None:
+                computes = True
+                passed |= fields_of(runner.parse_expr(e))
+        if star:
+            passed |= read
+        read = passed
+    return read if computes else None
 
 
 class FirstTexts:
@@ -80,11 +100,14 @@ class FirstTexts:
     for that number (``7`` and later ``007`` are one value, shown as ``7``). A batch on its own knows only
     its own first text, so each source field's numbers are kept as symbols (no rows) across batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: set[str]) -> None:
+        self._names = names
         self._fields: dict[str, FieldBuilder] = {}
 
     def column(self, name: str, symbols: SymbolTable, codes: np.ndarray) -> Column:
         num = symbols.num
+        if name not in self._names:
+            return Column(symbols, codes)
         idx = np.flatnonzero(~np.isnan(num))
         if not len(idx):
             return Column(symbols, codes)
@@ -104,10 +127,14 @@ class FirstTexts:
 
 def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTable],
                  file_path: str) -> tuple[list[str], list[Column], int]:
-    """Run ``chain`` (top first) over each batch; the output of all batches as one table's columns."""
+    """Run ``chain`` (top first) over each batch; the output of all batches as one table's columns. A
+    chain that computes runs over slices of at most ``COMPUTE_ROWS`` rows of a batch: its expressions'
+    intermediates (a field's values as Python objects, per row) then cost a slice, not a batch."""
     builder = TableBuilder()
     counts = [RowCount() for _ in chain]
-    first = FirstTexts() if _computes(runner, chain) else None
+    read = source_fields_read(runner, chain)
+    first = FirstTexts(read) if read is not None else None
+    step = COMPUTE_ROWS if read is not None else None
     recno = 0
     try:
         for batch in batches:
@@ -116,16 +143,20 @@ def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTa
                 cols = [Column(*c) for c in batch.columns]
             else:
                 cols = [first.column(name, *c) for name, c in zip(batch.names, batch.columns, strict=True)]
-            frame = Frame(dict(zip(batch.names, cols, strict=True)), batch.nrows,
-                          recno=np.arange(recno + 1, recno + batch.nrows + 1, dtype=np.int64), file_path=file_path)
-            del cols
-            recno += batch.nrows
+            n, names = batch.nrows, batch.names
             del batch
-            for ld, count in zip(reversed(chain), reversed(counts), strict=True):
-                names, cols, n = runner.apply_load(ld, frame, count)
-                frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=file_path)
-            builder.add({name: (c.symbols, c.codes) for name, c in frame.columns.items()}, frame.nrows)
-            del frame
+            for a in range(0, max(n, 1), step or max(n, 1)):
+                b = min(n, a + (step or n))
+                frame = Frame({name: Column(c.symbols, c.codes[a:b]) for name, c in zip(names, cols, strict=True)},
+                              b - a, recno=np.arange(recno + a + 1, recno + b + 1, dtype=np.int64),
+                              file_path=file_path)
+                for ld, count in zip(reversed(chain), reversed(counts), strict=True):
+                    out_names, out_cols, rows = runner.apply_load(ld, frame, count)
+                    frame = Frame(dict(zip(out_names, out_cols, strict=True)), rows, file_path=file_path)
+                builder.add({name: (c.symbols, c.codes) for name, c in frame.columns.items()}, frame.nrows)
+                del frame
+            recno += n
+            del cols
     finally:
         close = getattr(batches, "close", None)
         if close is not None:

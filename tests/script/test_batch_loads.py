@@ -55,7 +55,8 @@ def _batch_counter(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def _both(folder: Path, script: str, monkeypatch: pytest.MonkeyPatch, **knobs: int) -> tuple[dict, dict, list[int]]:
     counts = _batch_counter(monkeypatch)
-    with batches_of(monkeypatch, **knobs):
+    with batches_of(monkeypatch, **knobs), monkeypatch.context() as m:
+        m.setattr(batches, "COMPUTE_ROWS", 17)        # computing chains: several slices of each batch
         streamed = _load(folder, script)
     seen = list(counts)
     with read_whole(monkeypatch):
@@ -70,6 +71,7 @@ ROW_BY_ROW = {
                              "Code & '-' & Key AS Both, Len(Note) AS L FROM {src} WHERE Amount > 100 OR IsNull(Amount);",
     "preceding loads": "T: LOAD *, RowNo() AS Row, Twice + 1 AS More;\nLOAD Id, Amount * 2 AS Twice, RecNo() AS Rec, "
                        "Day FROM {src} WHERE Mod(Id, 3) <> 0;",
+    "read above a rename": "T: LOAD C & '!' AS Marked, *;\nLOAD Id, Code AS C FROM {src};",
     "distinct on top": "T: LOAD DISTINCT Code, Year(Day) AS Year FROM {src};",
     "first": "T: FIRST 700 LOAD Id, Key, RecNo() AS Rec FROM {src} WHERE Mod(Id, 2) = 0;",
     "while": "T: LOAD Id, IterNo() AS I FROM {src} WHILE IterNo() <= Mod(Id, 3);",
