@@ -1,13 +1,15 @@
-"""Big delimited text files, streamed: pyarrow's CSV reader hands out blocks, each block is encoded on its
-own (dictionary-encoded, trimmed and number-interpreted over its distinct values) and joins the table
-being built (or the LOAD's per-batch work, see the runner). The raw file is never in memory whole, so a
-1 GB CSV costs about the final model plus a few blocks, not the file plus its Arrow copy.
+"""Big delimited text files, streamed: the file is cut at line ends into pieces (a 32nd of the file, 1 to
+16 MiB), pyarrow parses each piece, and each piece's columns are encoded on their own (dictionary-encoded,
+trimmed and number-interpreted over their distinct values; plain-number columns cast as numbers) and join
+the table being built (or the LOAD's per-batch work, see ``engine.script.batches``). The raw file is never
+in memory whole, so a 1 GB CSV costs about the final model plus a few pieces, not the file plus its Arrow
+copy.
 
-Only regular files stream: UTF-8 (or a single-byte code page pyarrow can transcode), no ``comment is``,
-every record with the header's number of values, no value quoted after leading blanks. Anything else
-raises :class:`NotStreamable` before a row is used, and the caller reads the file whole with the general
-reader (``engine.script.textfile``), which knows every irregular case.
-"""
+Only regular files stream: UTF-8 (or a single-byte code page pyarrow can transcode), no ``comment is`` or
+``msq``, every record with the header's number of values, no value quoted after leading blanks. Anything
+else raises :class:`NotStreamable` (at once when the head shows it, else from the piece that shows it),
+and the caller reads the file whole with the general reader (``engine.script.textfile``), which knows
+every irregular case."""
 
 from __future__ import annotations
 
