@@ -301,7 +301,8 @@ class HyperCube:
         """Sort keys over dimension ``col``'s symbols (most significant first)."""
         d = self.dims[col]
         if d.field is not None:
-            return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+            by_state = d.crit.get("qSortByState")  # the states (alternatives) are only computed when used
+            return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field) if by_state else None)
         return keys_for_symbols(d.symbols, d.crit)
 
     def code_ranks(self, col: int) -> np.ndarray:
@@ -372,7 +373,7 @@ class HyperCube:
         if code < 0:
             return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
         syms = d.symbols
-        state = STATE_LETTERS[int(self.inf.states(d.field)[code])] if d.field is not None else "O"
+        state = STATE_LETTERS[int(self.inf.states_at(d.field, np.asarray([code]))[0])] if d.field is not None else "O"
         return {"qText": syms.text_at(code), "qNum": qnum(syms.num_at(code)), "qElemNumber": int(code),
                 "qState": state}
 
@@ -386,14 +387,16 @@ class HyperCube:
         syms = d.symbols
         texts = syms.texts(codes).tolist()
         nums = syms.nums(codes).tolist()
-        states = self.inf.states(d.field) if d.field is not None else None
+        letters = np.full(len(codes), "O", dtype=object)
+        if d.field is not None:
+            valid = codes >= 0
+            letters[valid] = _LETTERS.take(self.inf.states_at(d.field, codes[valid]))
         out = []
-        for code, text, num in zip(codes.tolist(), texts, nums, strict=True):
+        for code, text, num, letter in zip(codes.tolist(), texts, nums, letters.tolist(), strict=True):
             if code < 0:
                 out.append({"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True})
             else:
-                out.append({"qText": text, "qNum": qnum(num), "qElemNumber": code,
-                            "qState": STATE_LETTERS[int(states[code])] if states is not None else "O"})
+                out.append({"qText": text, "qNum": qnum(num), "qElemNumber": code, "qState": letter})
         return out
 
     def data_pages(self, pages: list[dict]) -> list[dict]:

@@ -7,6 +7,7 @@ keyed by the model's identity (a weak reference: a swapped-out model takes its c
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable
@@ -94,6 +95,25 @@ class ModelIndex:
         with self._lock:
             self._lookups[key] = hit
         return hit
+
+    @functools.cached_property
+    def acyclic(self) -> bool:
+        """Whether the association graph (tables and key fields, an edge where a table holds a key) is a
+        forest: then a propagation's messages into a table carry no constraint of that table's own."""
+        parent: dict[str, str] = {}
+
+        def root(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        for table, keys in self.keys_of.items():
+            for k in keys:
+                a, b = root("t:" + table), root("k:" + k)
+                if a == b:
+                    return False
+                parent[a] = b
+        return True
 
     def field_cached(self, name: str, field_name: str, build: Callable[[], object]) -> object:
         """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``."""

@@ -303,24 +303,31 @@ class _Propagation:
         return out
 
 
+def _selected_symbols(idx: ModelIndex, state: SelectionState, base: Reduction | None, f: str) -> np.ndarray | None:
+    """Bool mask (``nsym + 1``) of ``f``'s selected symbols that exist for the user; None when the field
+    restricts nothing (no selection, or only symbols the reduction removed)."""
+    sel = state.selected(f)
+    if sel is None or f not in idx.model.fields:
+        return None
+    n = idx.nsym(f)
+    smask = np.zeros(n + 1, dtype=bool)
+    smask[sel[sel < n]] = True
+    if base is not None and f in base.symbols:
+        smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
+        if not smask.any():
+            return None
+    return smask
+
+
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
     """Propagate ``state`` (on top of the ``base`` reduction) over the model's tables."""
     idx = model_index(model)
     cons: dict[str, np.ndarray] = {}
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
     for f in state.fields:
-        if f not in model.fields:
+        smask = _selected_symbols(idx, state, base, f)
+        if smask is None:
             continue
-        n = idx.nsym(f)
-        smask = np.zeros(n + 1, dtype=bool)
-        sel = state.selected(f)
-        if sel is None:
-            continue
-        smask[sel[sel < n]] = True
-        if base is not None and f in base.symbols:
-            smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
-            if not smask.any():
-                continue
         for t in model.field_tables.get(f, ()):
             new = kernels.take(smask, model.tables[t].columns.raw(f))
             old = cons.get(t)
@@ -467,8 +474,51 @@ class Inference:
             return self.possible(field_name)
         hit = self._alt.get(field_name)
         if hit is None:
-            hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
+            hit = self._local_alternative(field_name)
+            if hit is None:
+                hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
             self._alt[field_name] = hit
+        return hit
+
+    def _local_alternative(self, field_name: str) -> np.ndarray | None:
+        """:meth:`alternative` at the size of the field's one table, or None where that does not hold.
+
+        Why: a second propagation without the field's selection passes over every large table (a 10M-row
+        fact) once per selected filter pane. On an acyclic model the messages arriving at the field's table
+        through its keys carry no constraint of that table's own (see ``_Propagation``), so the rows the
+        field could have without its selection are that table's rows passing those messages, its other
+        selections and the reduction: a pass over one (usually small) dimension table."""
+        tables = self.model.field_tables.get(field_name, ())
+        idx = self._idx
+        if len(tables) != 1 or self._msgs is None or not idx.acyclic:
+            return None
+        table = tables[0]
+        if field_name in idx.keys_of[table]:
+            return None
+        cols = self.model.tables[table].columns
+        parts = []
+        for f in self.state.fields:
+            if f != field_name and table in self.model.field_tables.get(f, ()):
+                smask = _selected_symbols(idx, self.state, self.base, f)
+                if smask is not None:
+                    parts.append(kernels.take(smask, cols.raw(f)))
+        for k in idx.keys_of[table]:
+            incoming = [m for h in self.model.field_tables[k] if h != table
+                        and (m := self._msgs.get((h, k))) is not None]
+            if incoming:
+                inc = incoming[0].copy()
+                for m in incoming[1:]:
+                    np.logical_and(inc, m, out=inc)
+                inc[-1] = False  # NULL never links
+                parts.append(kernels.take(inc, cols.raw(k)))
+        if self.base is not None and table in self.base.rows:
+            parts.append(self.base.rows[table])
+        n = idx.nsym(field_name)
+        rows = _and_all(parts)
+        hit = (idx.present(table, field_name) if rows is None
+               else kernels.scatter_true(n + 1, cols.raw(field_name), np.flatnonzero(rows)))[:n].copy()
+        if self.base is not None and field_name in self.base.symbols:
+            hit &= self.base.symbols[field_name]
         return hit
 
     def states(self, field_name: str) -> np.ndarray:
@@ -486,6 +536,19 @@ class Inference:
                                np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED)).astype(np.uint8)
             self._states[field_name] = hit
         return hit
+
+    def states_at(self, field_name: str, symbols: np.ndarray) -> np.ndarray:
+        """``states(field_name)[symbols]``, without the alternatives when none of ``symbols`` needs them:
+        a chart's rows hold possible or selected values, whose state does not depend on them."""
+        if field_name in self._states or not self.has_selection(field_name):
+            return self.states(field_name).take(symbols)
+        poss = self.possible(field_name).take(symbols)
+        sel = self.selected_mask(field_name).take(symbols)
+        if not (sel | poss).all():
+            return self.states(field_name).take(symbols)
+        on, off = (LOCKED, EXCL_LOCKED) if self.state.is_locked(field_name) else (SELECTED, EXCL_SELECTED)
+        # possible and not selected: alternative (removing the field's selection only widens)
+        return np.where(sel, np.where(poss, on, off), ALTERNATIVE).astype(np.uint8)
 
     def state_letters(self, field_name: str) -> np.ndarray:
         """Object array of state letters per symbol."""
