@@ -22,7 +22,7 @@ import orjson
 
 from engine.app import store
 from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
-from engine.app.calccache import CALC_CACHE, volatile
+from engine.app.calccache import CALC_CACHE, require_compute, volatile
 from engine.app.guard import AppFacts
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
@@ -146,6 +146,8 @@ class App:
 
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
+        if not self.data_loaded and self.file_path is not None:
+            require_compute()  # a load from disk, never on the event loop
         with self.lock:
             if not self.data_loaded and self.file_path is not None:
                 self.model = store.load(self.file_path, with_data=True).model or DataModel.empty()
@@ -300,6 +302,7 @@ class DocSession:
 
     def current_selections(self, state: str = "$") -> list[dict[str, Any]]:
         """``qSelections`` of a selection object: ``NxCurrentSelectionItem`` dicts."""
+        require_compute()  # states and alternatives of every selected field: not on the event loop
         return current_selection_items(self.model, self.inference(state), self.selections)
 
     def selection_history(self, state: str = "$") -> tuple[int, int]:
@@ -366,6 +369,7 @@ class DocSession:
         definitions (Now(), Rand()…) are computed every time."""
         raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
         if volatile(raw):
+            require_compute()
             return compute()
         model = self.model
         value = CALC_CACHE.get_or_compute((kind, id(model), self.calc_context(), raw), model, compute)

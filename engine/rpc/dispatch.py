@@ -95,19 +95,21 @@ class MethodSpec:
     params: tuple[Param, ...]
     #: may run while the session is busy with another request (progress, abort, version queries)
     concurrent: bool
+    #: changes nothing (layouts, data pages): runs beside the session's other reads (``Session.submit``)
+    read: bool = False
 
 
 REGISTRY: dict[str, dict[str, MethodSpec]] = {}
 
 
-def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Callable:
+def rpc(qtype: str, name: str, *, concurrent: bool = False, read: bool = False, **params: Any) -> Callable:
     """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults, in
     schema order. Each parameter's type is the handler's annotation for it (the default's type when it
     has none); a parameter with neither, or a default its own type refuses, is an error here, at import."""
 
     def register(fn: Callable) -> Callable:
         REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
-            qtype, name, fn, _params(fn, params), concurrent)
+            qtype, name, fn, _params(fn, params), concurrent, read)
         return fn
 
     return register

@@ -78,12 +78,14 @@ def receive(session: Any, sock: Any, frame: bytes) -> None:
 class Job:
     """One decoded request, as the session schedules it."""
 
-    __slots__ = ("spec", "call", "started", "id", "socket")
+    __slots__ = ("spec", "call", "started", "id", "socket", "read", "handle")
 
     def __init__(self, spec: dispatch.MethodSpec, call: dispatch.Call, started: float) -> None:
         self.spec, self.call, self.started = spec, call, started
         self.id = call.request.id
         self.socket = call.socket
+        self.read = spec.read
+        self.handle = call.handle
 
     def start(self) -> Awaitable[None] | None:
         spec, call = self.spec, self.call

@@ -9,10 +9,12 @@ coordinates into symbol selections on that state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 
+from engine.app.calccache import NotCached, cached_only
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.patches import resolve
@@ -51,15 +53,31 @@ def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
     return doc, lst, state
 
 
-@rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
-async def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict:
-    def work() -> list[dict]:
-        return _cube(call, qPath)[1].data_pages(qPages)
+#: pages of at most this many cells of a cached cube are read on the event loop (no thread hand-off)
+LOOP_CELLS = 2000
 
+
+async def _in_thread(work: Callable[[], list[dict]]) -> dict:
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
+@rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
+def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict | Awaitable[dict]:
+    """Small pages of a cube in the shared cache are answered on the event loop; the rest in a thread."""
+    def work() -> list[dict]:
+        return _cube(call, qPath)[1].data_pages(qPages)
+
+    cells = sum(max(0, int(p.get("qWidth", 0) or 0)) * max(0, int(p.get("qHeight", 0) or 0)) for p in qPages)
+    if cells <= LOOP_CELLS:
+        try:
+            with cached_only():
+                return {"qDataPages": work()}
+        except NotCached:
+            pass
+    return _in_thread(work)
+
+
+@rpc(OBJECT, "GetListObjectData", read=True, qPath="", qPages=[])
 async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _list(call, qPath)[1].data_pages(qPages)
@@ -67,7 +85,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict:
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
+@rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
 async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
@@ -75,7 +93,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dic
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
+@rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
 async def get_hypercube_stack_data(call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int) -> dict:
     def work() -> list[dict]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
