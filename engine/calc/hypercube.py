@@ -28,6 +28,7 @@ from engine.calc.sorting import (
     criteria,
     keys_for_symbols,
     sort_indicator,
+    static_symbol_keys,
     symbol_keys,
 )
 from engine.calc.star import StarAggregator, StarFallback, star_groups, star_plan
@@ -301,8 +302,9 @@ class HyperCube:
         """Sort keys over dimension ``col``'s symbols (most significant first)."""
         d = self.dims[col]
         if d.field is not None:
-            by_state = d.crit.get("qSortByState")  # the states (alternatives) are only computed when used
-            return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field) if by_state else None)
+            if d.crit.get("qSortByState"):  # the states (alternatives) are only computed when used
+                return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+            return static_symbol_keys(self.model, d.field, d.crit)
         return keys_for_symbols(d.symbols, d.crit)
 
     def code_ranks(self, col: int) -> np.ndarray:

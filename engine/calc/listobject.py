@@ -13,7 +13,14 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
-from engine.calc.sorting import LIST_DEFAULT, criteria, sort_indicator, sorted_symbols, symbol_keys
+from engine.calc.sorting import (
+    LIST_DEFAULT,
+    criteria,
+    field_order,
+    sort_indicator,
+    sorted_symbols,
+    symbol_keys,
+)
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Duals, ExprSyntaxError, Locale
 from engine.model.datamodel import DataModel
@@ -34,6 +41,25 @@ def sort_expression(raw: list[dict] | None) -> tuple[int, str] | None:
     expr = first.get("qExpression") or {}
     text = expr.get("qv") if isinstance(expr, dict) else str(expr)
     return ((1 if sign > 0 else -1), str(text)) if sign and text else None
+
+
+def list_field(qdef: dict) -> str:
+    """The field a ``qListObjectDef`` lists (a leading ``=`` dropped)."""
+    name = field_def_name(qdef.get("qDef") or {})
+    return name[1:].strip() if name.startswith("=") else name
+
+
+def element_symbols(model: DataModel, inf: Inference, field_name: str, elem_numbers: list[int] | np.ndarray
+                    ) -> np.ndarray:
+    """Symbol indexes for a list's element numbers (they are the same); an unknown field or number is an
+    error. Needs no sorted list: selecting in a filter pane costs no list object."""
+    arr = np.asarray(list(elem_numbers), dtype=np.int64)
+    if field_name not in model.fields:
+        raise QixError(INVALID_PARAMETERS, field_name)
+    ex = inf.exists(field_name)
+    if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
+        raise QixError(INVALID_PARAMETERS, "qValues")
+    return np.unique(arr)
 
 
 def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.ndarray:
@@ -61,9 +87,7 @@ class ListObject:
         self.locale = locale
         self.states = states
         dim = qdef.get("qDef") or {}
-        self.field = field_def_name(dim)
-        if self.field.startswith("="):
-            self.field = self.field[1:].strip()
+        self.field = list_field(qdef)
         self.title = field_label(dim, self.field)
         self.show_alternatives = bool(qdef.get("qShowAlternatives", False))
         self.frequency_mode = str(qdef.get("qFrequencyMode") or "N")[:1].upper()
@@ -85,8 +109,11 @@ class ListObject:
         if not self.show_alternatives:
             shown[shown == ALTERNATIVE] = EXCLUDED
         self.shown_states = shown
-        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
         sort_expr = sort_expression(dim.get("qSortCriterias"))
+        if sort_expr is None and self.frequency is None:
+            self.order = field_order(model, self.field, self.crit, shown, inf.exists(self.field))
+            return
+        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
         if sort_expr is not None:
             values, _err = self._per_symbol(sort_expr[1])
             if values is not None:
@@ -112,13 +139,7 @@ class ListObject:
 
     def symbols_of(self, elem_numbers: list[int] | np.ndarray) -> np.ndarray:
         """Symbol indexes for element numbers (they are the same); unknown numbers are an error."""
-        arr = np.asarray(list(elem_numbers), dtype=np.int64)
-        if not self.exists:
-            raise QixError(INVALID_PARAMETERS, self.field)
-        ex = self.inf.exists(self.field)
-        if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
-            raise QixError(INVALID_PARAMETERS, "qValues")
-        return np.unique(arr)
+        return element_symbols(self.model, self.inf, self.field, elem_numbers)
 
     def symbols_in_states(self, letters: set[str]) -> np.ndarray:
         """Existing symbols whose (true) state letter is one of ``letters`` (SelectPossible etc.)."""

@@ -19,7 +19,7 @@ from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.patches import resolve
 from engine.calc.hypercube import HyperCube
-from engine.calc.listobject import ListObject
+from engine.calc.listobject import ListObject, element_symbols, list_field
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import NxRangeSelectInfo, Pages, SelectionCells
@@ -168,10 +168,10 @@ def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeS
 @rpc(OBJECT, "SelectListObjectValues", qPath="", qValues=[], qToggleMode=False, qSoftLock=False)
 def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggleMode: bool,
                               qSoftLock: bool) -> dict:
-    doc, lst, state = _list(call, qPath)
-    symbols = lst.symbols_of([int(v) for v in qValues])
-    return {"qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode,
-                                              soft_lock=qSoftLock)}
+    doc, definition, state = _definition(call, qPath, "qListObjectDef")
+    field = list_field(definition)
+    symbols = element_symbols(doc.model, doc.inference(state), field, [int(v) for v in qValues])
+    return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
 def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict:
