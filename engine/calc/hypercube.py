@@ -207,7 +207,7 @@ class HyperCube:
     def _star_source(self) -> tuple[object, np.ndarray, int, list[np.ndarray]] | None:
         """The same from the star fast path (``calc.star``), whose "rows" are the fine groups; None
         when it does not apply."""
-        if not self.dims or any(d.field is None for d in self.dims):
+        if any(d.field is None for d in self.dims):
             return None
         nodes = [m.node for m in self.measures if m.node is not None]
         nodes += [d.sort_node for d in self.dims if d.sort_node is not None]

@@ -130,8 +130,10 @@ def measure(quick: bool = False) -> list[Figure]:
     out = [figure("dashboard", f"8-object dashboard after a selection, {name}, {n / 1e6:g}M rows",
                   1000 * statistics.median(times[name]), "ms", "DuckDB", duck, command=cmd, at_most=0.5)
            for name in ("qix", "qix-2 threads", "qix cached")]
-    out.append(figure("dashboard", "50 users in 10 shared states vs 50 distinct (dashboards/s)", shared,
-                      "dashboards/s", "distinct states", distinct, command=cmd, at_least=10))
+    out.append(figure("dashboard", "50 users in 10 shared states vs 50 distinct, one cold pass (dashboards/s)",
+                      shared, "dashboards/s", "distinct states", distinct, command=cmd,
+                      note="one pass computes 10 of 50 dashboards: at most 5x by construction; the sustained "
+                           "replay (target >= 10x) is dashusers.py"))
     return out
 
 

@@ -284,6 +284,7 @@ class Results:
     rows: int
     bytes_per_row: float
     load: tuple[float, ...]
+    users: int = 0
     runs: dict[str, LoadRun] = field(default_factory=dict)
     bystanders: list[Bystander] = field(default_factory=list)
     parallel: tuple[list[float], list[float]] | None = None
@@ -299,7 +300,7 @@ def run(
     except ImportError:  # pragma: no cover
         runner = asyncio.run
     with tempfile.TemporaryDirectory() as tmp:
-        res = Results(rows, write_app(rows, Path(tmp)), os.getloadavg())
+        res = Results(rows, write_app(rows, Path(tmp)), os.getloadavg(), users)
         port = free_port()
         engine = start_engine(port, Path(tmp), cpu=None)
         try:
@@ -365,7 +366,7 @@ def figures(res: Results, cmd: str) -> list[Figure]:
         out.append(
             figure(
                 "dashusers",
-                f"50 users replaying 10 shared states vs distinct (dashboards/s), {label}",
+                f"{res.users} users replaying 10 shared states vs distinct (dashboards/s), {label}",
                 res.runs["shared"].rate,
                 "dashboards/s",
                 "distinct states",
@@ -379,7 +380,7 @@ def figures(res: Results, cmd: str) -> list[Figure]:
         out.append(
             figure(
                 "dashusers",
-                f"50 distinct users, think 1 s: dashboard p95, {label}",
+                f"{res.users} distinct users, think 1 s: dashboard p95, {label}",
                 1000 * pct(r.latencies, 0.95),
                 "ms",
                 "1 s",
