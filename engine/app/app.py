@@ -296,6 +296,18 @@ class DocSession:
         key = ("inference", id(model), self.selections.state(name).key(), id(self.reduction_base()))
         return CALC_CACHE.get_or_compute(key, model, lambda: self.selections.inference(name))
 
+    def existing(self, field: str) -> np.ndarray | None:
+        """Bool mask of the field's symbols that exist for this session (None: no such field), as
+        ``Inference.exists`` answers it but without a propagation: selecting by value needs no inference of
+        the state being left (which may have been evicted, and must not be recomputed on the event loop)."""
+        model = self.model
+        if field not in model.fields:
+            return None
+        base = self.reduction_base()
+        if base is not None and field in base.symbols:
+            return base.symbols[field]
+        return np.ones(len(model.fields[field].symbols), dtype=bool)
+
     def reduction_base(self) -> Reduction | None:
         """The section-access reduction every inference starts from (None = the whole model)."""
         return None

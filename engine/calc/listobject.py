@@ -49,14 +49,14 @@ def list_field(qdef: dict) -> str:
     return name[1:].strip() if name.startswith("=") else name
 
 
-def element_symbols(model: DataModel, inf: Inference, field_name: str, elem_numbers: list[int] | np.ndarray
-                    ) -> np.ndarray:
-    """Symbol indexes for a list's element numbers (they are the same); an unknown field or number is an
-    error. Needs no sorted list: selecting in a filter pane costs no list object."""
+def element_symbols(field_name: str, exists: np.ndarray | None, elem_numbers: list[int] | np.ndarray) -> np.ndarray:
+    """Symbol indexes for a list's element numbers (they are the same), given the field's existing symbols
+    (None: no such field); an unknown field or number is an error. Needs no sorted list and no inference:
+    selecting in a filter pane costs neither."""
     arr = np.asarray(list(elem_numbers), dtype=np.int64)
-    if field_name not in model.fields:
+    if exists is None:
         raise QixError(INVALID_PARAMETERS, field_name)
-    ex = inf.exists(field_name)
+    ex = exists
     if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
         raise QixError(INVALID_PARAMETERS, "qValues")
     return np.unique(arr)
@@ -139,7 +139,7 @@ class ListObject:
 
     def symbols_of(self, elem_numbers: list[int] | np.ndarray) -> np.ndarray:
         """Symbol indexes for element numbers (they are the same); unknown numbers are an error."""
-        return element_symbols(self.model, self.inf, self.field, elem_numbers)
+        return element_symbols(self.field, self.inf.exists(self.field) if self.exists else None, elem_numbers)
 
     def symbols_in_states(self, letters: set[str]) -> np.ndarray:
         """Existing symbols whose (true) state letter is one of ``letters`` (SelectPossible etc.)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.app.selections import symbols_for_values
+from engine.errors import QixError
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import FieldValues, NxFieldProperties
 
@@ -21,8 +22,10 @@ def _symbols(call: Call):
 
 
 def _existing(call: Call, symbols: np.ndarray) -> np.ndarray:
-    doc, name, state = _parts(call)
-    exists = doc.inference(state).exists(name)
+    doc, name, _state = _parts(call)
+    exists = doc.existing(name)
+    if exists is None:  # the field went away with a reload
+        raise QixError(2, name)
     symbols = symbols[symbols < len(exists)]
     return symbols[exists.take(symbols)] if len(symbols) else symbols
 

@@ -170,7 +170,7 @@ def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggl
                               qSoftLock: bool) -> dict:
     doc, definition, state = _definition(call, qPath, "qListObjectDef")
     field = list_field(definition)
-    symbols = element_symbols(doc.model, doc.inference(state), field, [int(v) for v in qValues])
+    symbols = element_symbols(field, doc.existing(field), [int(v) for v in qValues])
     return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 

@@ -113,7 +113,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, action="append", help="fact rows (repeatable); default 1M and 10M")
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--quick", action="store_true", help="200k rows, 3 repeats (CI)")
+    ap.add_argument("--cache-mib", type=int, default=0,
+                    help="bound of the shared calculation cache (default: the engine's, CalcCacheMemory)")
     args = ap.parse_args()
+    if args.cache_mib:
+        CALC_CACHE.configure(args.cache_mib * 2**20)
     sizes = [200_000] if args.quick else (args.rows or [1_000_000, 10_000_000])
     repeat = 3 if args.quick else args.repeat
     print(f"load average {os.getloadavg()}")
