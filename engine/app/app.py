@@ -12,10 +12,10 @@ import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import orjson
@@ -42,6 +42,11 @@ from engine.errors import (
 from engine.expr.formatting import Locale
 from engine.model.datamodel import DataModel
 from engine.model.selection import Inference, Reduction, SelectionState
+
+if TYPE_CHECKING:
+    from engine.rpc.structs import HyperCubeDef, ListObjectDef
+
+_T = TypeVar("_T")
 
 DEFAULT_SCRIPT = (
     "SET ThousandSep=',';\n"
@@ -82,9 +87,11 @@ class App:
     properties: dict[str, Any] = field(default_factory=dict)
     model: DataModel = field(default_factory=DataModel.empty)
     #: the security table of ``section access`` (columns upper-cased), None when the script has none
-    section_access: dict | None = None
+    section_access: dict[str, Any] | None = None
     #: script variables after the last reload (name → text)
     script_variables: dict[str, str] = field(default_factory=dict)
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
     connections: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_reload_time: str = ""
     reloading: bool = False
@@ -110,35 +117,64 @@ class App:
     @classmethod
     def from_document(cls, doc: store.AppDocument, path: Path) -> App:
         app = cls(
-            app_id=doc.app_id, title=doc.title or doc.app_id, file_path=path, script=doc.script,
-            properties=dict(doc.properties), model=doc.model or DataModel.empty(),
-            section_access=doc.section_access, script_variables=dict(doc.script_variables),
+            app_id=doc.app_id,
+            title=doc.title or doc.app_id,
+            file_path=path,
+            script=doc.script,
+            properties=dict(doc.properties),
+            model=doc.model or DataModel.empty(),
+            section_access=doc.section_access,
+            script_variables=dict(doc.script_variables),
             connections={c["qId"]: c for c in doc.connections if "qId" in c},
-            last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None,
-            generation=doc.generation)
+            last_reload_time=doc.last_reload_time,
+            data_loaded=doc.model is not None,
+            generation=doc.generation,
+            owner=doc.owner,
+        )
         for name, items in app.entity_lists(doc).items():
             app.stores[name].load_json(items)
         return app
 
     def to_document(self) -> store.AppDocument:
         return store.AppDocument(
-            app_id=self.app_id, title=self.title, script=self.script, properties=copy.deepcopy(self.properties),
-            connections=list(self.connections.values()), last_reload_time=self.last_reload_time,
-            model=self.model if self.data_loaded else None, section_access=self.section_access,
+            app_id=self.app_id,
+            title=self.title,
+            script=self.script,
+            properties=copy.deepcopy(self.properties),
+            connections=list(self.connections.values()),
+            last_reload_time=self.last_reload_time,
+            model=self.model if self.data_loaded else None,
+            section_access=self.section_access,
             script_variables=dict(self.script_variables),
-            **{name: s.to_json() for name, s in self.stores.items()})
+            owner=self.owner,
+            objects=self.objects.to_json(),
+            dimensions=self.dimensions.to_json(),
+            measures=self.measures.to_json(),
+            bookmarks=self.bookmarks.to_json(),
+            variables=self.variables.to_json(),
+        )
 
     @functools.cached_property
     def stores(self) -> dict[str, ObjectStore]:
         """The persisted entity stores by their ``AppDocument`` member name (the stores are never replaced,
         and :meth:`catalog_version` reads them on every request)."""
-        return {"objects": self.objects, "dimensions": self.dimensions, "measures": self.measures,
-                "bookmarks": self.bookmarks, "variables": self.variables}
+        return {
+            "objects": self.objects,
+            "dimensions": self.dimensions,
+            "measures": self.measures,
+            "bookmarks": self.bookmarks,
+            "variables": self.variables,
+        }
 
     @staticmethod
-    def entity_lists(doc: store.AppDocument) -> dict[str, list[dict]]:
-        return {"objects": doc.objects, "dimensions": doc.dimensions, "measures": doc.measures,
-                "bookmarks": doc.bookmarks, "variables": doc.variables}
+    def entity_lists(doc: store.AppDocument) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "objects": doc.objects,
+            "dimensions": doc.dimensions,
+            "measures": doc.measures,
+            "bookmarks": doc.bookmarks,
+            "variables": doc.variables,
+        }
 
     def catalog_version(self) -> int:
         """Moves whenever a persisted object or library entity is created, destroyed or changed."""
@@ -183,7 +219,13 @@ class App:
 
     def facts(self) -> AppFacts:
         """What an access check needs of this app."""
-        return AppFacts(self.app_id, self.section_access, name=self.title)
+        return AppFacts(
+            self.app_id,
+            self.section_access,
+            owner=self.owner,
+            name=self.title,
+            description=str(self.properties.get("description", "")),
+        )
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:
@@ -203,7 +245,9 @@ class App:
         title = props.get("qTitle")
         if isinstance(title, str) and title:
             self.title = title
-        self.properties = {k: v for k, v in props.items() if k not in ("qLastReloadTime", "qHasSectionAccess")}
+        self.properties = {
+            k: v for k, v in props.items() if k not in ("qLastReloadTime", "qHasSectionAccess")
+        }
         self.props_version += 1
 
     # -- data -------------------------------------------------------------------------------------------------
@@ -216,8 +260,11 @@ class App:
         table = section_access.columns if section_access is not None else None
         with self.lock:
             self.model = model
-            self.section_access = None if table is None else {
-                "columns": list(table), "rows": [list(r) for r in zip(*table.values(), strict=True)]}
+            self.section_access = (
+                None
+                if table is None
+                else {"columns": list(table), "rows": [list(r) for r in zip(*table.values(), strict=True)]}
+            )
             self.script_variables = variables
             self.data_loaded = True
             self.last_reload_time = utc_timestamp()
@@ -349,34 +396,39 @@ class DocSession:
         """A variable's text for bare-name lookups in expressions (None when undefined)."""
         return variable_text(self, name)
 
-    def render_hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
+    def render_hypercube(self, definition: HyperCubeDef, path: str) -> dict[str, object]:
         """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
         return self._shared("cube-layout", definition, lambda: self.hypercube(definition).layout())
 
-    def render_list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
+    def render_list_object(self, definition: ListObjectDef, path: str) -> dict[str, object]:
         """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
         state = definition.get("qStateName") or "$"
-        return self._shared("list-layout", definition,
-                            lambda: ListObject(self.model, self.inference(state), definition).layout())
+        return self._shared(
+            "list-layout",
+            definition,
+            lambda: ListObject(self.model, self.inference(state), definition).layout(),
+        )
 
-    def hypercube(self, definition: dict[str, Any]) -> HyperCube:
+    def hypercube(self, definition: HyperCubeDef) -> HyperCube:
         """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state; 7005 when its
         calculation condition does not hold (nothing is computed then)."""
         return self._shared("cube", definition, lambda: self._compute_hypercube(definition))
 
-    def _compute_hypercube(self, definition: dict[str, Any]) -> HyperCube:
+    def _compute_hypercube(self, definition: HyperCubeDef) -> HyperCube:
         state = definition.get("qStateName") or "$"
-        unmet = calc_condition_message(self.model, self.inference(state), definition, self.variable_text,
-                                       self.state_lookup)
+        unmet = calc_condition_message(
+            self.model, self.inference(state), definition, self.variable_text, self.state_lookup
+        )
         if unmet is not None:
             raise QixError(CALC_CONDITION_UNMET, unmet)
         # a shared cube outlives this session's state: later page reads see the state it was computed in
         states = self._frozen_states()
         variables = self._frozen_variables()
-        return HyperCube(self.model, self.inference(state), definition, variables=variables.get,
-                         states=states.get)
+        return HyperCube(
+            self.model, self.inference(state), definition, variables=variables.get, states=states.get
+        )
 
-    def _shared(self, kind: str, definition: dict[str, Any], compute: Callable[[], Any]) -> Any:
+    def _shared(self, kind: str, definition: Mapping[str, object], compute: Callable[[], _T]) -> _T:
         """``compute()`` through the shared cache under (kind, model, context, definition); volatile
         definitions (Now(), Rand()…) are computed every time."""
         raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
@@ -385,24 +437,34 @@ class DocSession:
             return compute()
         model = self.model
         value = CALC_CACHE.get_or_compute((kind, id(model), self.calc_context(), raw), model, compute)
-        return dict(value) if isinstance(value, dict) else value
+        if isinstance(value, dict):  # a copy: the caller may add members to a shared layout
+            return cast(_T, dict(value))
+        return value
 
-    def calc_context(self) -> tuple:
+    def calc_context(self) -> tuple[object, ...]:
         """Everything besides the model and the definition that a result may depend on: the data and
         library versions, every selection state (set analysis may read any: ``{1}``, ``{$1}``, alternate
         states; locks included), AND/one-and-only-one fields and the variables this session can see.
         Not the session: two sessions with equal contexts share results."""
         app, sel = self.app, self.selections
-        return (app.data_version, app.variables.version, app.dimensions.version, app.measures.version,
-                tuple(self.state_names), tuple(sorted(sel.one_and_only_one)),
-                tuple(sorted((name, hist.current.key()) for name, hist in sel.states.items())),
-                self._session_variables_key())
+        return (
+            app.data_version,
+            app.variables.version,
+            app.dimensions.version,
+            app.measures.version,
+            tuple(self.state_names),
+            tuple(sorted(sel.one_and_only_one)),
+            tuple(sorted((name, hist.current.key()) for name, hist in sel.states.items())),
+            self._session_variables_key(),
+        )
 
-    def _session_variables_key(self) -> tuple:
+    def _session_variables_key(self) -> tuple[object, ...]:
         store = self.session_variables
         if not len(store):
             return ()
-        return tuple((str(v.properties.get("qName")), str(v.properties.get("qDefinition", ""))) for v in store)
+        return tuple(
+            (str(v.properties.get("qName")), str(v.properties.get("qDefinition", ""))) for v in store
+        )
 
     def _frozen_states(self) -> dict[str, SelectionState]:
         names = set(self.selections.states) | set(self.state_names)
@@ -429,8 +491,13 @@ class DocSession:
         """(text, number) of an expression over the session's possible data; an invalid expression
         gives the engine's error value (``Error: …`` text, NaN)."""
         expanded = expand_dollars(self, expr_text)
-        return self._shared("evaluate", {"e": expanded, "s": state}, lambda: evaluate_expression(
-            self.model, self.inference(state), expanded, self.variable_text, self.state_lookup))
+        return self._shared(
+            "evaluate",
+            {"e": expanded, "s": state},
+            lambda: evaluate_expression(
+                self.model, self.inference(state), expanded, self.variable_text, self.state_lookup
+            ),
+        )
 
     def search(self, field: str, match: str, state: str = "$") -> np.ndarray:
         """Symbols of ``field`` matched by a Field.Select search string (text, wildcards, numeric
@@ -587,10 +654,21 @@ class ScriptVariable:
             num: float | str = float(text)
         except ValueError:
             num = "NaN"
-        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMeta": {"privileges": ["read"]},
-                "qText": text, "qNum": num, "qIsScriptCreated": True}
+        return {
+            "qInfo": {"qId": self.id, "qType": "variable"},
+            "qMeta": {"privileges": ["read"]},
+            "qText": text,
+            "qNum": num,
+            "qIsScriptCreated": True,
+        }
 
     def properties(self) -> dict[str, Any]:
-        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMetaDef": {}, "qName": self.name,
-                "qComment": "", "qNumberPresentation": {"qType": "U", "qnDec": 10, "qUseThou": 0},
-                "qIncludeInBookmark": False, "qDefinition": self.text}
+        return {
+            "qInfo": {"qId": self.id, "qType": "variable"},
+            "qMetaDef": {},
+            "qName": self.name,
+            "qComment": "",
+            "qNumberPresentation": {"qType": "U", "qnDec": 10, "qUseThou": 0},
+            "qIncludeInBookmark": False,
+            "qDefinition": self.text,
+        }

@@ -21,11 +21,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.jsonmembers import dict_member
+
 if TYPE_CHECKING:
     from engine.app.app import DocSession
 
 #: ``qInfo.qType`` given to library entities when the properties leave it out
-DEFAULT_TYPES = {"dimension": "dimension", "measure": "measure", "bookmark": "bookmark", "variable": "variable"}
+DEFAULT_TYPES = {
+    "dimension": "dimension",
+    "measure": "measure",
+    "bookmark": "bookmark",
+    "variable": "variable",
+}
 
 #: properties keys whose layout is computed (the rest is copied)
 DEF_KEYS = {
@@ -44,8 +51,16 @@ DEF_KEYS = {
     "qUndoInfoDef": "qUndoInfo",
 }
 #: defs whose layout lists entities (the layout changes when a store changes)
-CATALOG_DEFS = frozenset({"qAppObjectListDef", "qDimensionListDef", "qMeasureListDef", "qVariableListDef",
-                          "qBookmarkListDef", "qChildListDef"})
+CATALOG_DEFS = frozenset(
+    {
+        "qAppObjectListDef",
+        "qDimensionListDef",
+        "qMeasureListDef",
+        "qVariableListDef",
+        "qBookmarkListDef",
+        "qChildListDef",
+    }
+)
 EXPRESSION_KEYS = frozenset({"qStringExpression", "qValueExpression"})
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -65,7 +80,7 @@ class Dependencies:
     states: tuple[str, ...] = ("$",)
 
 
-def scan_dependencies(props: dict) -> Dependencies:
+def scan_dependencies(props: dict[str, Any]) -> Dependencies:
     """Walk a property tree once for defs, expressions and the selection states they use."""
     computed = catalog = False
     states = {"$"}
@@ -97,6 +112,7 @@ class Entity:
 
     kind: str
     properties: dict[str, Any]
+    #: the store holding the entity (None only while it is being made)
     store: ObjectStore | None = None
     parent: Entity | None = None
     children: list[Entity] = field(default_factory=list)
@@ -113,12 +129,20 @@ class Entity:
         self.deps = scan_dependencies(self.properties)
 
     @property
+    def home(self) -> ObjectStore:
+        """``store``, for an entity that is in one (every entity a handle can reach)."""
+        assert self.store is not None, "an entity outside any store"
+        return self.store
+
+    @property
     def id(self) -> str:
-        return self.properties["qInfo"]["qId"]
+        qid: str = self.properties["qInfo"]["qId"]  # set by normalise_properties and the store
+        return qid
 
     @property
     def type(self) -> str:
-        return self.properties["qInfo"].get("qType", "")
+        qtype: str = self.properties["qInfo"].get("qType", "")
+        return qtype
 
     @property
     def persistent(self) -> bool:
@@ -138,7 +162,7 @@ class Entity:
     def set_properties(self, props: dict[str, Any]) -> None:
         """Replace the properties; the id never changes through SetProperties (nor does a missing type)."""
         props = copy.deepcopy(props)
-        info = props.get("qInfo") if isinstance(props.get("qInfo"), dict) else {}
+        info = dict_member(props, "qInfo")
         props["qInfo"] = {**info, "qId": self.id, "qType": info.get("qType") or self.type}
         self.properties = props
         self.deps = scan_dependencies(props)
@@ -172,11 +196,11 @@ class Entity:
 
 def normalise_properties(props: Any, kind: str) -> dict[str, Any]:
     """A deep copy with ``qInfo`` present (``qId`` may still be empty; the store assigns one)."""
-    props = copy.deepcopy(props) if isinstance(props, dict) else {}
-    info = props.get("qInfo") if isinstance(props.get("qInfo"), dict) else {}
+    out: dict[str, Any] = copy.deepcopy(props) if isinstance(props, dict) else {}
+    info = dict_member(out, "qInfo")
     qtype = info.get("qType") or DEFAULT_TYPES.get(kind, "")
-    props["qInfo"] = {**info, "qId": str(info.get("qId") or ""), "qType": qtype}
-    return props
+    out["qInfo"] = {**info, "qId": str(info.get("qId") or ""), "qType": qtype}
+    return out
 
 
 class ObjectStore:
@@ -253,13 +277,19 @@ class EntityView:
     soft_counter: int = 0
     #: (version, layout) of the last GetLayout: dashboards poll unchanged objects, and a layout is a pure
     #: function of what ``version()`` tracks (the same contract that drives change notifications)
-    _layout: tuple[tuple, dict[str, Any]] | None = field(default=None, repr=False)
+    _layout: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
+    #: (stamp, actions, privileges) of the session's document rules for this object: see guard.view_actions
+    access: tuple[tuple[Any, ...], frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
+    #: (layout, privileges, GetLayout answer with them) last answered with ABAC on: see guard._with_privileges
+    shown_layout: tuple[dict[str, Any], tuple[str, ...], dict[str, Any]] | None = field(
+        default=None, repr=False
+    )
 
-    def cached_layout(self, version: tuple) -> dict[str, Any] | None:
+    def cached_layout(self, version: object) -> dict[str, Any] | None:
         cached = self._layout
         return cached[1] if cached is not None and cached[0] == version else None
 
-    def keep_layout(self, version: tuple, layout: dict[str, Any]) -> None:
+    def keep_layout(self, version: object, layout: dict[str, Any]) -> None:
         self._layout = (version, layout)
 
     def add_soft_patches(self, patches: list[dict[str, Any]]) -> None:
@@ -271,11 +301,11 @@ class EntityView:
             self.soft_patches = []
             self.soft_counter += 1
 
-    def version(self) -> tuple:
+    def version(self) -> tuple[object, ...]:
         entity, doc = self.entity, self.doc
         app = doc.app
         deps = entity.deps
-        v: tuple = (app.data_version, entity.counter, self.soft_counter)
+        v: tuple[object, ...] = (app.data_version, entity.counter, self.soft_counter)
         if deps.catalog or entity.kind == "variable":
             v += (app.catalog_version(), doc.catalog_version())
         if deps.computed or entity.kind in ("variable", "dimension"):

@@ -112,8 +112,8 @@ _DOC: dict[str, Checks] = {
                      "GetTablesAndKeys", "GetConnections", "GetConnection", "Evaluate", "EvaluateEx",
                      "CheckExpression", "CheckNumberOrExpression", "SearchResults", "SearchSuggest",
                      "GetMediaList"), _app(READ)),
-    # a template for a new script: nothing of the app is read
-    "GetEmptyScript": NO_CHECK,
+    # a template for a new script, and the (empty) undo history: nothing of the app is read or changed
+    **dict.fromkeys(("GetEmptyScript", "ClearUndoBuffer"), NO_CHECK),
     **dict.fromkeys(("SetAppProperties", "SetScript", "DoSave", "SaveObjects", "CreateConnection",
                      "ModifyConnection", "DeleteConnection", "AddAlternateState", "RemoveAlternateState"),
                     _app(UPDATE)),
