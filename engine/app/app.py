@@ -133,7 +133,7 @@ class App:
     @functools.cached_property
     def stores(self) -> dict[str, ObjectStore]:
         """The persisted entity stores by their ``AppDocument`` member name (the stores are never replaced,
-        and :meth:`catalog_version` reads them on every request)."""
+        and layouts listing one read its version on every request)."""
         return {"objects": self.objects, "dimensions": self.dimensions, "measures": self.measures,
                 "bookmarks": self.bookmarks, "variables": self.variables}
 
@@ -141,10 +141,6 @@ class App:
     def entity_lists(doc: store.AppDocument) -> dict[str, list[dict]]:
         return {"objects": doc.objects, "dimensions": doc.dimensions, "measures": doc.measures,
                 "bookmarks": doc.bookmarks, "variables": doc.variables}
-
-    def catalog_version(self) -> int:
-        """Moves whenever a persisted object or library entity is created, destroyed or changed."""
-        return sum([s.version for s in self.stores.values()])
 
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
@@ -262,10 +258,6 @@ class DocSession:
 
     def forget_view(self, entity: Entity) -> EntityView | None:
         return self._views.pop(entity, None)
-
-    def catalog_version(self) -> int:
-        """Moves whenever a session object or session variable is created, destroyed or changed."""
-        return self.session_objects.version + self.session_variables.version
 
     # -- hooks the calculation layer overrides -----------------------------------------------------------
     # These keep layouts valid before selections and hypercubes exist; ``engine.calc`` replaces their

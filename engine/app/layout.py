@@ -24,7 +24,7 @@ from engine.app.library import (
     safe_evaluate,
     variable_value,
 )
-from engine.app.objects import DEF_KEYS, Entity, EntityView
+from engine.app.objects import DEF_KEYS, MAX_EXTENDS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbol_of_each
 from engine.errors import CALC_CONDITION_UNMET, QixError
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 _STATE_COUNTS = ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
                  "qSelectedExcluded", "qLockedExcluded")
-_MAX_EXTENDS = 16
 
 
 def _escape(key: str) -> str:
@@ -56,7 +55,7 @@ def effective_properties(doc: DocSession, view: EntityView) -> dict[str, Any]:
 def _extended(doc: DocSession, entity: Entity, depth: int) -> dict[str, Any]:
     props = copy.deepcopy(entity.properties)
     base_id = props.get("qExtendsId")
-    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < _MAX_EXTENDS:
+    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < MAX_EXTENDS:
         base = find_object(doc, base_id)
         if base is not None and base is not entity:
             merged = _merge(_extended(doc, base, depth + 1), props)
