@@ -102,6 +102,8 @@ class _Renderer:
         self.doc = doc
         self.owner = owner
         self.state = state
+        #: the owner's selection mode: its calculations are made in it (see ``SelectionMode``)
+        self.mode = doc.selection_mode(owner.id)
         self.defs: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "qHyperCubeDef": self.hypercube,
             "qListObjectDef": self.list_object,
@@ -163,7 +165,7 @@ class _Renderer:
     # -- calculations (hooks) -------------------------------------------------------------------------
     def hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         try:
-            return self.doc.render_hypercube(resolve_library_refs(self.doc, definition), path)
+            return self.doc.render_hypercube(resolve_library_refs(self.doc, definition), path, self.mode)
         except QixError as err:
             cube = {**empty_hypercube(definition), "qError": _calc_error(err)}
             if err.code == CALC_CONDITION_UNMET:
@@ -172,7 +174,7 @@ class _Renderer:
 
     def list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         try:
-            return self.doc.render_list_object(resolve_library_refs(self.doc, definition), path)
+            return self.doc.render_list_object(resolve_library_refs(self.doc, definition), path, self.mode)
         except QixError as err:
             return {**empty_list_object(definition), "qError": _calc_error(err)}
 

@@ -312,6 +312,9 @@ class EntityView:
             v += (self._source_version(source),)
         if deps.computed or entity.kind in ("variable", "dimension"):
             v += tuple(map(doc.selection_version, deps.states))
+        if entity.kind == "object":  # BeginSelections/EndSelections change this object's layout only
+            mode = doc.selection_mode(entity.id)
+            v += (0 if mode is None else mode.serial,)
         return v
 
     def _source_version(self, source: str) -> Any:

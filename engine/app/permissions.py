@@ -122,7 +122,7 @@ _DOC: dict[str, Checks] = {
     "GetTableData": _app(EXPORT_DATA),
     # selections, session states and the (empty) undo history: the session's own state
     **dict.fromkeys(("ClearAll", "LockAll", "UnlockAll", "Back", "Forward", "AddSessionAlternateState",
-                     "RemoveSessionAlternateState", "ClearUndoBuffer"), NO_CHECK),
+                     "RemoveSessionAlternateState", "ClearUndoBuffer", "AbortModal"), NO_CHECK),
     # fields are objects of type "field" named by the field name
     "GetField": _obj(READ, Source.PARAM, "qFieldName", "field"),
     "GetFieldDescription": _obj(READ, Source.PARAM, "qFieldName", "field"),

@@ -153,9 +153,12 @@ class HyperCube:
 
     def __init__(self, model: DataModel, inf: Inference, qdef: dict, *,
                  variables: Callable[[str], str | None] | None = None, locale: Locale | None = None,
-                 states: StatesLookup | None = None) -> None:
+                 states: StatesLookup | None = None, cell_inf: Inference | None = None) -> None:
         self.model = model
         self.inf = inf
+        #: whose states the dimension cells and qStateCounts show: the rows are ``inf``'s (they differ while
+        #: the object is in selection mode: rows as it began, states as they are now)
+        self.cell_inf = cell_inf or inf
         self.qdef = qdef
         self.locale = locale or Locale()
         self.variables = variables or _no_variables
@@ -372,7 +375,7 @@ class HyperCube:
         if code < 0:
             return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
         syms = d.symbols
-        state = STATE_LETTERS[int(self.inf.states(d.field)[code])] if d.field is not None else "O"
+        state = STATE_LETTERS[int(self.cell_inf.states(d.field)[code])] if d.field is not None else "O"
         return {"qText": syms.text_at(code), "qNum": qnum(syms.num_at(code)), "qElemNumber": int(code),
                 "qState": state}
 
@@ -386,7 +389,7 @@ class HyperCube:
         syms = d.symbols
         texts = syms.texts(codes).tolist()
         nums = syms.nums(codes).tolist()
-        states = self.inf.states(d.field) if d.field is not None else None
+        states = self.cell_inf.states(d.field) if d.field is not None else None
         out = []
         for code, text, num in zip(codes.tolist(), texts, nums, strict=True):
             if code < 0:
@@ -460,7 +463,7 @@ class HyperCube:
             out.append(dimension_info(
                 self.model, d.field, d.title,
                 sort_indicator=indicator,
-                state_counts=self.inf.state_counts(d.field), cardinal=int(np.count_nonzero(ex)),
+                state_counts=self.cell_inf.state_counts(d.field), cardinal=int(np.count_nonzero(ex)),
                 cube_cardinal=len(present), values_num=syms.num.take(present)))
         return out
 

@@ -53,7 +53,8 @@ class ListObject:
 
     def __init__(self, model: DataModel, inf: Inference, qdef: dict, *,
                  variables: Callable[[str], str | None] | None = None, locale: Locale | None = None,
-                 states: Callable[[str], SelectionState | None] | None = None) -> None:
+                 states: Callable[[str], SelectionState | None] | None = None,
+                 order_inf: Inference | None = None) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
@@ -81,11 +82,16 @@ class ListObject:
         self.states = inf.states(self.field)
         self.frequency = (field_frequency(model, inf, self.field)
                           if self.frequency_mode != "N" or self.crit.get("qSortByFrequency") else None)
-        shown = self.states.copy()
-        if not self.show_alternatives:
-            shown[shown == ALTERNATIVE] = EXCLUDED
-        self.shown_states = shown
-        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
+        self.shown_states = self._shown(self.states)
+        # the order: by the states (and frequencies) of ``order_inf`` when given (a list in selection mode
+        # keeps the order it had when the mode began while its values change state)
+        frequency = self.frequency
+        shown = self.shown_states
+        if order_inf is not None:
+            shown = self._shown(order_inf.states(self.field))
+            if frequency is not None:
+                frequency = field_frequency(model, order_inf, self.field)
+        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=frequency)
         sort_expr = sort_expression(dim.get("qSortCriterias"))
         if sort_expr is not None:
             values, _err = self._per_symbol(sort_expr[1])
@@ -95,6 +101,13 @@ class ListObject:
                 at = 1 if self.crit.get("qSortByState") else 0  # state first, then the expression
                 keys[at:at] = [isnan.astype(np.int64), np.where(isnan, 0.0, num) * sort_expr[0]]
         self.order = sorted_symbols(np.flatnonzero(inf.exists(self.field)), keys)
+
+    def _shown(self, states: np.ndarray) -> np.ndarray:
+        """The states a list shows: alternatives as excluded unless ``qShowAlternatives``."""
+        shown = states.copy()
+        if not self.show_alternatives:
+            shown[shown == ALTERNATIVE] = EXCLUDED
+        return shown
 
     def _per_symbol(self, text: str) -> tuple[Duals | None, str | None]:
         """An expression evaluated once per value of the field, or the error it raised."""

@@ -39,13 +39,15 @@ def _definition(call: Call, path: str, default_key: str) -> tuple[Any, dict[str,
 
 
 def _cube(call: Call, path: str) -> tuple[Any, HyperCube, str]:
+    """The object's cube, in its selection mode if it is in one (pages and cell selections then address the
+    rows its layout showed)."""
     doc, definition, state = _definition(call, path, "qHyperCubeDef")
-    return doc, doc.hypercube(definition), state
+    return doc, doc.hypercube(definition, doc.selection_mode(call.target.entity.id)), state
 
 
 def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
     doc, definition, state = _definition(call, path, "qListObjectDef")
-    lst = ListObject(doc.model, doc.inference(state), definition)
+    lst = doc.list_object(definition, doc.selection_mode(call.target.entity.id))
     if not lst.exists:
         raise QixError(INVALID_PARAMETERS, lst.field)
     return doc, lst, state
@@ -266,19 +268,19 @@ def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict:
 @rpc(OBJECT, "BeginSelections", qPaths=[])
 def begin_selections(call: Call, qPaths: list[str]) -> dict:
     view = call.target
-    view.doc.begin_selection_mode(view)
+    view.doc.begin_selection_mode(view.entity.id)
     return {}
 
 
 @rpc(OBJECT, "EndSelections", qAccept=False)
 def end_selections(call: Call, qAccept: bool) -> dict:
     view = call.target
-    view.doc.end_selection_mode(view, accept=qAccept)
+    view.doc.end_selection_mode(view.entity.id, accept=qAccept)
     return {}
 
 
 @rpc(OBJECT, "ResetMadeSelections")
 def reset_made_selections(call: Call) -> dict:
     view = call.target
-    view.doc.end_selection_mode(view, accept=False, stay=True)
+    view.doc.end_selection_mode(view.entity.id, accept=False, stay=True)
     return {}
