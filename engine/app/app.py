@@ -365,7 +365,8 @@ class DocSession:
         they had when the mode began."""
         state = definition.get("qStateName") or "$"
         order = None if mode is None else self._mode_inference(state, mode)
-        return ListObject(self.model, self.inference(state), definition, order_inf=order)
+        return ListObject(self.model, self.inference(state), definition, states=self.state_lookup,
+                          order_inf=order)
 
     def hypercube(self, definition: dict[str, Any], mode: SelectionMode | None = None) -> HyperCube:
         """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state (the one its

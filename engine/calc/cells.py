@@ -120,6 +120,19 @@ def dimension_info(model: DataModel, field_name: str, title: str, *, sort_indica
     }
 
 
+def info_extras(item: dict) -> dict:
+    """What an NxDimensionInfo / NxMeasureInfo carries over from its definition ``item`` (an NxDimension or
+    NxMeasure): the custom properties of its ``qDef`` (nebula.js charts keep ``cId``, ``textAlign``,
+    ``columnWidth`` there and read them back from the layout), its ``qLibraryId``, and a reversed sort."""
+    qdef = item.get("qDef") if isinstance(item.get("qDef"), dict) else {}
+    out = {k: v for k, v in qdef.items() if not k.startswith("q")}
+    if item.get("qLibraryId"):
+        out["qLibraryId"] = item["qLibraryId"]
+    if qdef.get("qReverseSort"):
+        out["qReverseSort"] = True
+    return out
+
+
 def field_def_name(qdef: dict) -> str:
     """The field named by an NxInlineDimensionDef (first of qFieldDefs; a leading ``=`` is kept)."""
     defs = qdef.get("qFieldDefs") or []

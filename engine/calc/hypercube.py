@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.calc.aggregate import FieldDim, Grouping, evaluate_measure, group_rows
-from engine.calc.cells import NULL_TEXT, Page, dimension_info, field_def_name, field_label, num_range, qnum
+from engine.calc.cells import (
+    NULL_TEXT,
+    Page,
+    dimension_info,
+    field_def_name,
+    field_label,
+    info_extras,
+    num_range,
+    qnum,
+)
 from engine.calc.dims import CalcDim, calculated_dimension
 from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
 from engine.calc.join import plan_join
@@ -74,6 +83,8 @@ class _Dim:
     symbols: SymbolTable
     sort_expr: tuple[int, str] | None = None
     sort_node: Node | None = field(default=None, repr=False)
+    #: what its NxDimensionInfo carries over from the definition (see ``cells.info_extras``)
+    extras: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +95,7 @@ class _Measure:
     error: str | None
     sort_numeric: int
     num_format: dict | None
+    extras: dict = field(default_factory=dict)
 
 
 def _parse_dims(model: DataModel, qdims: list[dict], locale: Locale,
@@ -117,7 +129,7 @@ def _parse_dims(model: DataModel, qdims: list[dict], locale: Locale,
             except (ExprSyntaxError, QixError):
                 sort_expr = None
         out.append(_Dim(fname, title, crit, bool(raw), bool(qd.get("qReverseSort")),
-                        bool(d.get("qNullSuppression")), source, syms, sort_expr, sort_node))
+                        bool(d.get("qNullSuppression")), source, syms, sort_expr, sort_node, info_extras(d)))
     return out
 
 
@@ -139,7 +151,8 @@ def _parse_measures(qmeas: list[dict], variables: Callable[[str], str | None],
             sn = 0
         label = qd.get("qLabel") or text.lstrip("=").strip() or text
         out.append(_Measure(text, str(label), node, err, (sn > 0) - (sn < 0),
-                            qd.get("qNumFormat") if isinstance(qd.get("qNumFormat"), dict) else None))
+                            qd.get("qNumFormat") if isinstance(qd.get("qNumFormat"), dict) else None,
+                            info_extras(m)))
     return out
 
 
@@ -457,15 +470,25 @@ class HyperCube:
             syms = d.symbols
             indicator = sort_indicator(d.crit) if d.explicit_sort else "N"
             if d.field is None:
-                out.append(_calc_dimension_info(d, indicator, len(present), syms.num.take(present)))
+                out.append({**d.extras, **_calc_dimension_info(d, indicator, len(present), syms.num.take(present))})
                 continue
             ex = self.inf.exists(d.field)
-            out.append(dimension_info(
+            info = {**d.extras, **dimension_info(
                 self.model, d.field, d.title,
                 sort_indicator=indicator,
                 state_counts=self.cell_inf.state_counts(d.field), cardinal=int(np.count_nonzero(ex)),
-                cube_cardinal=len(present), values_num=syms.num.take(present)))
+                cube_cardinal=len(present), values_num=syms.num.take(present))}
+            if self._locked(d.field):
+                info["qLocked"] = True  # sn-table: a locked column's cells are not selectable
+            out.append(info)
         return out
+
+    def _locked(self, field_name: str) -> bool:
+        """Whether ``field_name`` is locked in the cube's selection state."""
+        if self.states is None:
+            return False
+        state = self.states(self.qdef.get("qStateName") or "$")
+        return state is not None and state.is_locked(field_name)
 
     def _measure_infos(self) -> list[dict]:
         out = []
@@ -482,6 +505,7 @@ class HyperCube:
             glyph = max((len(self._measure_text(m, Duals.from_numbers([x]), 0))
                          for x in (finite.min(), finite.max())), default=1) if finite.size else 1
             info = {
+                **m.extras,
                 "qFallbackTitle": m.title, "qApprMaxGlyphCount": glyph, "qCardinal": 0,
                 "qSortIndicator": "D" if m.sort_numeric < 0 else "A", "qNumFormat": numfmt,
                 "qMin": qmin, "qMax": qmax, "qIsAutoFormat": m.num_format is None,
@@ -510,7 +534,7 @@ class HyperCube:
             "qMode": self.mode,
             "qNoOfLeftDims": -1,
             "qTreeNodesOnDim": [],
-            "qColumnOrder": [],
+            "qColumnOrder": self.column_order(),
         }
         if self.mode == "P":
             pv = self.pivot()
@@ -524,6 +548,14 @@ class HyperCube:
         else:
             out["qDataPages"] = self.data_pages(fetch)
         return out
+
+    def column_order(self) -> list[int]:
+        """``qColumnOrder`` as the definition gives it (sn-table shows its columns in it); ``[]`` when it
+        is not a permutation of the columns."""
+        given = self.qdef.get("qColumnOrder")
+        if isinstance(given, list) and sorted(c for c in given if isinstance(c, int)) == list(range(self.ncols)):
+            return list(given)
+        return []
 
     # --- pivot and stacked views -------------------------------------------------------------------
     def pivot(self):

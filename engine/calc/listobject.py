@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
+from engine.calc.cells import Page, dimension_info, field_def_name, field_label, info_extras, qnum
 from engine.calc.sorting import LIST_DEFAULT, criteria, sort_indicator, sorted_symbols, symbol_keys
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Duals, ExprSyntaxError, Locale
@@ -60,7 +60,8 @@ class ListObject:
         self.qdef = qdef
         self.variables = variables
         self.locale = locale
-        self.states = states
+        #: selection states by name (set analysis in expressions, the field's lock)
+        self.state_lookup = states
         dim = qdef.get("qDef") or {}
         self.field = field_def_name(dim)
         if self.field.startswith("="):
@@ -115,7 +116,7 @@ class ListObject:
 
         try:
             return symbol_values(self.model, self.inf, self.field, text, variables=self.variables,
-                                 states=self.states, locale=self.locale), None
+                                 states=self.state_lookup, locale=self.locale), None
         except (QixError, ExprSyntaxError) as e:
             return None, e.message if isinstance(e, QixError) else str(e)
 
@@ -211,11 +212,15 @@ class ListObject:
                                                            "qAllValuesCardinal": -1}}
         syms = self.model.fields[self.field].symbols
         possible = np.flatnonzero(self.inf.possible(self.field))
-        return dimension_info(
+        info = {**info_extras(self.qdef), **dimension_info(
             self.model, self.field, self.title,
             sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
             state_counts=self.inf.state_counts(self.field), cardinal=self.size,
-            cube_cardinal=self.size, values_num=syms.num.take(possible))
+            cube_cardinal=self.size, values_num=syms.num.take(possible))}
+        state = self.state_lookup(self.state_name) if self.state_lookup is not None else None
+        if state is not None and state.is_locked(self.field):
+            info["qLocked"] = True  # nebula.js: a locked list can be neither cleared nor confirmed
+        return info
 
     def layout(self) -> dict:
         """The ``qListObject`` layout, including ``qInitialDataFetch`` pages."""
