@@ -447,7 +447,15 @@ def test_section_access_user_sees_only_their_rows(engine, hub_page):
     wait_until(lambda: len(table_column(page, 0)) == 3, what="3 table rows")
     assert table_column(page, 0) == ["US", "US", "US"]
     assert "DE" not in filter_states(page) and "UK" not in filter_states(page)
+    axis = "[data-chart=barchart] svg[data-key=bar-axis] text"
+    wait_until(lambda: page.page.locator(axis).all_text_contents(), what="bar axis labels")
+    assert page.page.locator(axis).all_text_contents() == ["US"], page.page.locator(axis).all_text_contents()
     page.shot("us-user-sheet")
+    page.go("#/apps/sales/charts")  # the pivot table and the pie chart: the user's rows only
+    page.ready("page-charts")
+    pivot = page.page.locator("[data-chart=pivot-table] .njs-viz")
+    wait_until(lambda: all(v in pivot.inner_text() for v in ("101", "102", "103")), what="US pivot cells")
+    assert not any(v in pivot.inner_text() for v in ("201", "301", "DE", "UK"))
     page.go("#/apps/sales/model")
     page.ready("page-model")
     assert "3 rows" in page.page.text_content("g.table-box[data-table=Sales]")
