@@ -92,5 +92,5 @@ class QixError(Exception):
         self.message = message if message is not None else MESSAGES.get(code, "Unknown error")
         super().__init__(f"{self.code} {self.message}: {self.parameter}")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"code": self.code, "parameter": self.parameter, "message": self.message}

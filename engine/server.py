@@ -415,11 +415,12 @@ async def main(settings: Settings, authenticator: Authenticator) -> None:
     engine.metrics.close()
 
 
-def run(settings: Settings, authenticator: Authenticator) -> None:
-    """Run the engine on uvloop when available."""
+def run(settings: Settings, authenticator: Authenticator) -> int:
+    """Run the engine on uvloop when available; the process's exit status once it has stopped."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where supported
         asyncio.run(main(settings, authenticator))
     else:
         uvloop.run(main(settings, authenticator))
+    return 0

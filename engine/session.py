@@ -21,10 +21,17 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.rpc.delta import DeltaCache
-from engine.rpc.protocol import encode_push
+from engine.rpc.protocol import RequestId, encode_push
+
+if TYPE_CHECKING:
+    from engine.app.app import App, DocSession
+    from engine.app.objects import Entity
+    from engine.app.reload import ReloadJob
+    from engine.auth import Identity
+    from engine.server import Engine
 
 log = logging.getLogger("qix.session")
 
@@ -44,7 +51,7 @@ class Route:
         return self.app if self.app and self.app.startswith("SessionApp_") else None
 
 
-def session_key(user: str, jwt_on: bool, route: Route, session_header: str | None) -> tuple:
+def session_key(user: str, jwt_on: bool, route: Route, session_header: str | None) -> SessionKey:
     """With JWT on: (user, X-Qlik-Session) if the header is present, else (user, app, identity).
     With JWT off: (X-Qlik-Session) or (app, identity). A header never lets one user reach another's."""
     if session_header:
@@ -52,12 +59,16 @@ def session_key(user: str, jwt_on: bool, route: Route, session_header: str | Non
     return ("url", user if jwt_on else "", route.app or "", route.identity or "")
 
 
+#: who a session is: ("hdr", user, X-Qlik-Session) or ("url", user, app, identity)
+SessionKey = tuple[str, ...]
+
+
 @dataclass
 class HandleEntry:
     qtype: str
-    target: Any
+    target: object
     #: the target's version when the client last read it; None = not valid (never read or reported)
-    seen: Any = None
+    seen: object = None
 
 
 class Link(Protocol):
@@ -129,7 +140,7 @@ class Socket:
 class Job(Protocol):
     """One request as the session schedules it (``engine.rpc.handler`` makes them)."""
 
-    id: Any  # the JSON-RPC id, for AbortRequest
+    id: RequestId  # for AbortRequest
     socket: Socket
 
     def start(self) -> Awaitable[None] | None:
@@ -143,7 +154,9 @@ class Job(Protocol):
 class Session:
     """State shared by every socket of one session."""
 
-    def __init__(self, manager: SessionManager, key: tuple, identity: Any, route: Route, ttl: float) -> None:
+    def __init__(
+        self, manager: SessionManager, key: SessionKey, identity: Identity, route: Route, ttl: float
+    ) -> None:
         self.manager = manager
         self.engine = manager.engine
         self.key = key
@@ -155,15 +168,17 @@ class Session:
         self.sockets: set[Socket] = set()
         self.handles: dict[int, HandleEntry] = {}
         self._next_handle = 1
-        self.active_doc: Any = None  # engine.app.DocSession once a doc is open
+        self.active_doc: DocSession | None = None  # once a doc is open
         self.created = time.monotonic()
         self.calls = 0
         self._expiry: asyncio.TimerHandle | None = None
         self.ended = False
         #: DoReload request id → progress object (for Global.GetProgress)
-        self.reloads: dict[Any, Any] = {}
+        self.reloads: dict[RequestId, ReloadJob] = {}
+        #: ConfigureReload's choices (accepted and kept; the reload does not read them yet)
+        self.reload_config: dict[str, bool] = {}
         #: requests continuing in a task, by request id (for AbortRequest/CancelRequest)
-        self.inflight: dict[Any, asyncio.Task] = {}
+        self.inflight: dict[RequestId, asyncio.Task[None]] = {}
         self.busy = False  # a state-changing request is running; later ones wait in the backlog
         self.backlog: deque[Job] = deque()
 
@@ -238,7 +253,7 @@ class Session:
         if serial and not self.ended:
             self._run_serial()
 
-    def cancel(self, request_id: Any) -> None:
+    def cancel(self, request_id: RequestId) -> None:
         """Abort a request: a running one is cancelled (it answers "aborted"), a waiting one answered so."""
         task = self.inflight.get(request_id)
         if task is not None:
@@ -260,22 +275,22 @@ class Session:
         return all(sock.closed for sock in self.sockets)
 
     # -- handles -------------------------------------------------------------------------------------
-    def new_handle(self, qtype: str, target: Any) -> int:
+    def new_handle(self, qtype: str, target: object) -> int:
         handle = self._next_handle
         self._next_handle += 1
         self.handles[handle] = HandleEntry(qtype, target)
         return handle
 
-    def handles_of(self, target: Any) -> list[int]:
+    def handles_of(self, target: object) -> list[int]:
         return [h for h, e in self.handles.items() if e.target is target]
 
-    def drop_target(self, target: Any) -> list[int]:
+    def drop_target(self, target: object) -> list[int]:
         gone = self.handles_of(target)
         for h in gone:
             del self.handles[h]
         return gone
 
-    def mark_read(self, handle: int) -> Any:
+    def mark_read(self, handle: int) -> object:
         """The client has just read this handle's state: it is valid until the target's version moves.
         Returns that version (callers caching what they read key it by the same value)."""
         entry = self.handles.get(handle)
@@ -283,6 +298,10 @@ class Session:
             return None
         entry.seen = _version(entry.target)
         return entry.seen
+
+    def peers(self) -> list[Session]:
+        """Other live sessions with the same app open (see ``SessionManager.peers_of``)."""
+        return self.manager.peers_of(self)
 
     def collect_changes(self) -> list[int]:
         """Handles that went valid → invalid since the client last read them (each reported once)."""
@@ -332,7 +351,7 @@ def _abort(job: Job) -> None:
     job.socket.answered()
 
 
-def _version(target: Any) -> Any:
+def _version(target: object) -> object:
     version = getattr(target, "version", None)
     return version() if callable(version) else 0
 
@@ -340,13 +359,15 @@ def _version(target: Any) -> Any:
 class SessionManager:
     """All live sessions; attaching a socket creates or joins one."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions: dict[tuple, Session] = {}
+        self.sessions: dict[SessionKey, Session] = {}
         self.total = 0
         self.on_end: list[Callable[[Session, str], None]] = []
 
-    def attach(self, key: tuple, identity: Any, route: Route, ttl: float, sock: Socket) -> tuple[Session, bool]:
+    def attach(
+        self, key: SessionKey, identity: Identity, route: Route, ttl: float, sock: Socket
+    ) -> tuple[Session, bool]:
         """Attach ``sock``; returns the session and whether it was newly created."""
         session = self.sessions.get(key)
         created = session is None
@@ -390,21 +411,26 @@ class SessionManager:
         if doc is None:
             return []
         app = doc.app
-        return [s for s in self.sessions.values()
-                if s is not session and s.active_doc is not None and s.active_doc.app is app]
+        return [
+            s
+            for s in self.sessions.values()
+            if s is not session and s.active_doc is not None and s.active_doc.app is app
+        ]
 
     # -- document sync (engine.app.sync): another engine changed or deleted an app -------------------------
-    def sessions_of(self, app: Any) -> list[Session]:
+    def sessions_of(self, app: App) -> list[Session]:
         return [s for s in self.sessions.values() if s.active_doc is not None and s.active_doc.app is app]
 
-    def docs_of(self, app: Any) -> list[Any]:
-        return [s.active_doc for s in self.sessions_of(app)]
+    def docs_of(self, app: App) -> list[DocSession]:
+        return [s.active_doc for s in self.sessions_of(app) if s.active_doc is not None]
 
-    def app_changed(self, app: Any, removed: list[Any]) -> None:
+    def app_changed(self, app: App, removed: list[Entity]) -> None:
         """``app`` holds another engine's version: close the handles of the ``removed`` entities and report
         the handles that went stale, on every socket of every session that has the app open."""
         for session in self.sessions_of(app):
             doc = session.active_doc
+            if doc is None:  # not reached: sessions_of gives sessions with the app open
+                continue
             close: list[int] = []
             for entity in removed:
                 view = doc.forget_view(entity)
@@ -412,7 +438,7 @@ class SessionManager:
                     close += session.drop_target(view)
             session.push(session.collect_changes(), sorted(close))
 
-    def app_deleted(self, app: Any) -> None:
+    def app_deleted(self, app: App) -> None:
         """``app``'s file is gone: every handle of the sessions on it closes (the Doc handle too) and the
         sessions are left without a document, as after a fresh connect."""
         for session in self.sessions_of(app):

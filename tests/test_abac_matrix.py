@@ -322,3 +322,35 @@ def test_script_variables_need_create_on_variable_objects(engine_factory, tmp_pa
             assert (await c.call("DoReload", doc))["qReturn"] is True
 
     asyncio.run(scenario())
+
+
+def test_an_open_handle_follows_the_object_and_the_app_it_belongs_to(engine_factory, tmp_path: Path) -> None:
+    """Decisions are remembered per handle; renaming the object or its app must still change them."""
+    allow = ('user.roles = "admin" and resource._actions = "*"\n'
+             'resource._resourcetype = "App" and resource.name like "open*" and resource._actions = {"read"}\n'
+             'resource.name like "public*" and resource.app.name like "open*" and resource._actions = {"read"}\n')
+    eng = abac_engine(engine_factory, tmp_path, allow=allow, deny="")
+
+    async def scenario() -> None:
+        async with Client.open(eng.url(), headers("admin")) as admin:
+            app_id = (await admin.call("CreateApp", -1, "open-sales"))["qAppId"]
+            adoc = (await admin.call("OpenDoc", -1, app_id))["qReturn"]["qHandle"]
+            await admin.call("CreateObject", adoc, {"qInfo": {"qId": "o1", "qType": "chart"},
+                                                    "qMetaDef": {"title": "public chart"}})
+            await admin.call("DoSave", adoc)
+            async with Client.open(eng.url(), headers("viewer")) as viewer:
+                vdoc = (await viewer.call("OpenDoc", -1, app_id))["qReturn"]["qHandle"]
+                obj = (await viewer.call("GetObject", vdoc, "o1"))["qReturn"]["qHandle"]
+                for _ in range(3):  # the remembered answer
+                    assert (await viewer.call("GetLayout", obj))["qLayout"]["qMeta"]["privileges"] == ["read"]
+                aobj = (await admin.call("GetObject", adoc, "o1"))["qReturn"]["qHandle"]
+                await admin.call("SetProperties", aobj, {"qInfo": {"qId": "o1", "qType": "chart"},
+                                                         "qMetaDef": {"title": "internal chart"}})
+                assert denied(await viewer.request("GetLayout", obj, []))
+                await admin.call("SetProperties", aobj, {"qInfo": {"qId": "o1", "qType": "chart"},
+                                                         "qMetaDef": {"title": "public again"}})
+                assert "qLayout" in await viewer.call("GetLayout", obj)
+                await admin.call("SetAppProperties", adoc, {"qTitle": "closed-sales"})
+                assert denied(await viewer.request("GetLayout", obj, []))
+
+    asyncio.run(scenario())

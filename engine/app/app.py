@@ -12,10 +12,10 @@ import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import orjson
@@ -43,6 +43,11 @@ from engine.errors import (
 from engine.expr.formatting import Locale
 from engine.model.datamodel import DataModel
 from engine.model.selection import Inference, Reduction, SelectionState, infer
+
+if TYPE_CHECKING:
+    from engine.rpc.structs import HyperCubeDef, ListObjectDef
+
+_T = TypeVar("_T")
 
 DEFAULT_SCRIPT = (
     "SET ThousandSep=',';\n"
@@ -83,7 +88,7 @@ class App:
     properties: dict[str, Any] = field(default_factory=dict)
     model: DataModel = field(default_factory=DataModel.empty)
     #: the security table of ``section access`` (columns upper-cased), None when the script has none
-    section_access: dict | None = None
+    section_access: dict[str, Any] | None = None
     #: script variables after the last reload (name → text)
     script_variables: dict[str, str] = field(default_factory=dict)
     #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
@@ -113,35 +118,64 @@ class App:
     @classmethod
     def from_document(cls, doc: store.AppDocument, path: Path) -> App:
         app = cls(
-            app_id=doc.app_id, title=doc.title or doc.app_id, file_path=path, script=doc.script,
-            properties=dict(doc.properties), model=doc.model or DataModel.empty(),
-            section_access=doc.section_access, script_variables=dict(doc.script_variables),
+            app_id=doc.app_id,
+            title=doc.title or doc.app_id,
+            file_path=path,
+            script=doc.script,
+            properties=dict(doc.properties),
+            model=doc.model or DataModel.empty(),
+            section_access=doc.section_access,
+            script_variables=dict(doc.script_variables),
             connections={c["qId"]: c for c in doc.connections if "qId" in c},
-            last_reload_time=doc.last_reload_time, data_loaded=doc.model is not None,
-            generation=doc.generation, owner=doc.owner)
+            last_reload_time=doc.last_reload_time,
+            data_loaded=doc.model is not None,
+            generation=doc.generation,
+            owner=doc.owner,
+        )
         for name, items in app.entity_lists(doc).items():
             app.stores[name].load_json(items)
         return app
 
     def to_document(self) -> store.AppDocument:
         return store.AppDocument(
-            app_id=self.app_id, title=self.title, script=self.script, properties=copy.deepcopy(self.properties),
-            connections=list(self.connections.values()), last_reload_time=self.last_reload_time,
-            model=self.model if self.data_loaded else None, section_access=self.section_access,
-            script_variables=dict(self.script_variables), owner=self.owner,
-            **{name: s.to_json() for name, s in self.stores.items()})
+            app_id=self.app_id,
+            title=self.title,
+            script=self.script,
+            properties=copy.deepcopy(self.properties),
+            connections=list(self.connections.values()),
+            last_reload_time=self.last_reload_time,
+            model=self.model if self.data_loaded else None,
+            section_access=self.section_access,
+            script_variables=dict(self.script_variables),
+            owner=self.owner,
+            objects=self.objects.to_json(),
+            dimensions=self.dimensions.to_json(),
+            measures=self.measures.to_json(),
+            bookmarks=self.bookmarks.to_json(),
+            variables=self.variables.to_json(),
+        )
 
     @functools.cached_property
     def stores(self) -> dict[str, ObjectStore]:
         """The persisted entity stores by their ``AppDocument`` member name (the stores are never replaced,
         and layouts listing one read its version on every request)."""
-        return {"objects": self.objects, "dimensions": self.dimensions, "measures": self.measures,
-                "bookmarks": self.bookmarks, "variables": self.variables}
+        return {
+            "objects": self.objects,
+            "dimensions": self.dimensions,
+            "measures": self.measures,
+            "bookmarks": self.bookmarks,
+            "variables": self.variables,
+        }
 
     @staticmethod
-    def entity_lists(doc: store.AppDocument) -> dict[str, list[dict]]:
-        return {"objects": doc.objects, "dimensions": doc.dimensions, "measures": doc.measures,
-                "bookmarks": doc.bookmarks, "variables": doc.variables}
+    def entity_lists(doc: store.AppDocument) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "objects": doc.objects,
+            "dimensions": doc.dimensions,
+            "measures": doc.measures,
+            "bookmarks": doc.bookmarks,
+            "variables": doc.variables,
+        }
 
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
@@ -180,8 +214,13 @@ class App:
 
     def facts(self) -> AppFacts:
         """What an access check needs of this app."""
-        return AppFacts(self.app_id, self.section_access, owner=self.owner, name=self.title,
-                        description=str(self.properties.get("description", "")))
+        return AppFacts(
+            self.app_id,
+            self.section_access,
+            owner=self.owner,
+            name=self.title,
+            description=str(self.properties.get("description", "")),
+        )
 
     # -- properties -------------------------------------------------------------------------------------------
     def app_properties(self) -> dict[str, Any]:
@@ -201,7 +240,9 @@ class App:
         title = props.get("qTitle")
         if isinstance(title, str) and title:
             self.title = title
-        self.properties = {k: v for k, v in props.items() if k not in ("qLastReloadTime", "qHasSectionAccess")}
+        self.properties = {
+            k: v for k, v in props.items() if k not in ("qLastReloadTime", "qHasSectionAccess")
+        }
         self.props_version += 1
 
     # -- data -------------------------------------------------------------------------------------------------
@@ -214,8 +255,11 @@ class App:
         table = section_access.columns if section_access is not None else None
         with self.lock:
             self.model = model
-            self.section_access = None if table is None else {
-                "columns": list(table), "rows": [list(r) for r in zip(*table.values(), strict=True)]}
+            self.section_access = (
+                None
+                if table is None
+                else {"columns": list(table), "rows": [list(r) for r in zip(*table.values(), strict=True)]}
+            )
             self.script_variables = variables
             self.data_loaded = True
             self.last_reload_time = utc_timestamp()
@@ -347,34 +391,39 @@ class DocSession:
         """A variable's text for bare-name lookups in expressions (None when undefined)."""
         return variable_text(self, name)
 
-    def render_hypercube(self, definition: dict[str, Any], path: str,
-                         mode: SelectionMode | None = None) -> dict[str, Any]:
+    def render_hypercube(
+        self, definition: HyperCubeDef, path: str, mode: SelectionMode | None = None
+    ) -> dict[str, object]:
         """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``), in the
         selection ``mode`` of its object if it is in one."""
-        return self._shared("cube-layout", definition, lambda: self.hypercube(definition, mode).layout(),
-                            mode)
+        return self._shared(
+            "cube-layout", definition, lambda: self.hypercube(definition, mode).layout(), mode
+        )
 
-    def render_list_object(self, definition: dict[str, Any], path: str,
-                           mode: SelectionMode | None = None) -> dict[str, Any]:
+    def render_list_object(
+        self, definition: ListObjectDef, path: str, mode: SelectionMode | None = None
+    ) -> dict[str, object]:
         """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
-        return self._shared("list-layout", definition, lambda: self.list_object(definition, mode).layout(),
-                            mode)
+        return self._shared(
+            "list-layout", definition, lambda: self.list_object(definition, mode).layout(), mode
+        )
 
-    def list_object(self, definition: dict[str, Any], mode: SelectionMode | None = None) -> ListObject:
+    def list_object(self, definition: ListObjectDef, mode: SelectionMode | None = None) -> ListObject:
         """A list object over the current selections; in a selection ``mode`` its values keep the order
         they had when the mode began."""
         state = definition.get("qStateName") or "$"
         order = None if mode is None else self._mode_inference(state, mode)
-        return ListObject(self.model, self.inference(state), definition, states=self.state_lookup,
-                          order_inf=order)
+        return ListObject(
+            self.model, self.inference(state), definition, states=self.state_lookup, order_inf=order
+        )
 
-    def hypercube(self, definition: dict[str, Any], mode: SelectionMode | None = None) -> HyperCube:
+    def hypercube(self, definition: HyperCubeDef, mode: SelectionMode | None = None) -> HyperCube:
         """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state (the one its
         selection ``mode`` began in, cells showing the current states); 7005 when its calculation
         condition does not hold (nothing is computed then)."""
         return self._shared("cube", definition, lambda: self._compute_hypercube(definition, mode), mode)
 
-    def _compute_hypercube(self, definition: dict[str, Any], mode: SelectionMode | None) -> HyperCube:
+    def _compute_hypercube(self, definition: HyperCubeDef, mode: SelectionMode | None) -> HyperCube:
         state = definition.get("qStateName") or "$"
         live = self.inference(state)
         inf = live if mode is None else self._mode_inference(state, mode)
@@ -386,8 +435,14 @@ class DocSession:
         if mode is not None:
             states.update(mode.states)
         variables = self._frozen_variables()
-        return HyperCube(self.model, inf, definition, variables=variables.get, states=states.get,
-                         cell_inf=None if mode is None else live)
+        return HyperCube(
+            self.model,
+            inf,
+            definition,
+            variables=variables.get,
+            states=states.get,
+            cell_inf=None if mode is None else live,
+        )
 
     def _mode_inference(self, state: str, mode: SelectionMode) -> Inference:
         """The propagation of ``state`` as a selection mode began (shared as :meth:`inference` is)."""
@@ -399,8 +454,13 @@ class DocSession:
         key = ("inference", id(model), selection.key(), id(base))
         return CALC_CACHE.get_or_compute(key, model, lambda: infer(model, selection, base))
 
-    def _shared(self, kind: str, definition: dict[str, Any], compute: Callable[[], Any],
-                mode: SelectionMode | None = None) -> Any:
+    def _shared(
+        self,
+        kind: str,
+        definition: Mapping[str, object],
+        compute: Callable[[], _T],
+        mode: SelectionMode | None = None,
+    ) -> _T:
         """``compute()`` through the shared cache under (kind, model, context, definition, the selections a
         selection ``mode`` began in); volatile definitions (Now(), Rand()…) are computed every time."""
         raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
@@ -409,24 +469,34 @@ class DocSession:
         model = self.model
         key = (kind, id(model), self.calc_context(), raw, None if mode is None else mode.key())
         value = CALC_CACHE.get_or_compute(key, model, compute)
-        return dict(value) if isinstance(value, dict) else value
+        if isinstance(value, dict):  # a copy: the caller may add members to a shared layout
+            return cast(_T, dict(value))
+        return value
 
-    def calc_context(self) -> tuple:
+    def calc_context(self) -> tuple[object, ...]:
         """Everything besides the model and the definition that a result may depend on: the data and
         library versions, every selection state (set analysis may read any: ``{1}``, ``{$1}``, alternate
         states; locks included), AND/one-and-only-one fields and the variables this session can see.
         Not the session: two sessions with equal contexts share results."""
         app, sel = self.app, self.selections
-        return (app.data_version, app.variables.version, app.dimensions.version, app.measures.version,
-                tuple(self.state_names), tuple(sorted(sel.one_and_only_one)),
-                tuple(sorted((name, hist.current.key()) for name, hist in sel.states.items())),
-                self._session_variables_key())
+        return (
+            app.data_version,
+            app.variables.version,
+            app.dimensions.version,
+            app.measures.version,
+            tuple(self.state_names),
+            tuple(sorted(sel.one_and_only_one)),
+            tuple(sorted((name, hist.current.key()) for name, hist in sel.states.items())),
+            self._session_variables_key(),
+        )
 
-    def _session_variables_key(self) -> tuple:
+    def _session_variables_key(self) -> tuple[object, ...]:
         store = self.session_variables
         if not len(store):
             return ()
-        return tuple((str(v.properties.get("qName")), str(v.properties.get("qDefinition", ""))) for v in store)
+        return tuple(
+            (str(v.properties.get("qName")), str(v.properties.get("qDefinition", ""))) for v in store
+        )
 
     def _frozen_states(self) -> dict[str, SelectionState]:
         names = set(self.selections.states) | set(self.state_names)
@@ -453,8 +523,13 @@ class DocSession:
         """(text, number) of an expression over the session's possible data; an invalid expression
         gives the engine's error value (``Error: …`` text, NaN)."""
         expanded = expand_dollars(self, expr_text)
-        return self._shared("evaluate", {"e": expanded, "s": state}, lambda: evaluate_expression(
-            self.model, self.inference(state), expanded, self.variable_text, self.state_lookup))
+        return self._shared(
+            "evaluate",
+            {"e": expanded, "s": state},
+            lambda: evaluate_expression(
+                self.model, self.inference(state), expanded, self.variable_text, self.state_lookup
+            ),
+        )
 
     def search(self, field: str, match: str, state: str = "$") -> np.ndarray:
         """Symbols of ``field`` matched by a Field.Select search string (text, wildcards, numeric
@@ -611,10 +686,21 @@ class ScriptVariable:
             num: float | str = float(text)
         except ValueError:
             num = "NaN"
-        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMeta": {"privileges": ["read"]},
-                "qText": text, "qNum": num, "qIsScriptCreated": True}
+        return {
+            "qInfo": {"qId": self.id, "qType": "variable"},
+            "qMeta": {"privileges": ["read"]},
+            "qText": text,
+            "qNum": num,
+            "qIsScriptCreated": True,
+        }
 
     def properties(self) -> dict[str, Any]:
-        return {"qInfo": {"qId": self.id, "qType": "variable"}, "qMetaDef": {}, "qName": self.name,
-                "qComment": "", "qNumberPresentation": {"qType": "U", "qnDec": 10, "qUseThou": 0},
-                "qIncludeInBookmark": False, "qDefinition": self.text}
+        return {
+            "qInfo": {"qId": self.id, "qType": "variable"},
+            "qMetaDef": {},
+            "qName": self.name,
+            "qComment": "",
+            "qNumberPresentation": {"qType": "U", "qnDec": 10, "qUseThou": 0},
+            "qIncludeInBookmark": False,
+            "qDefinition": self.text,
+        }

@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import orjson
@@ -55,7 +55,7 @@ class CacheStats:
 @dataclass
 class _Entry:
     owner: DataModel
-    value: Any
+    value: object
     size: int
 
 
@@ -83,12 +83,12 @@ class CalcCache:
             self._entries.clear()
             self.bytes = 0
 
-    def get(self, key: Hashable, owner: DataModel) -> Any | None:
+    def get(self, key: Hashable, owner: DataModel) -> object | None:
         """The value stored for ``key`` on ``owner`` (None when absent); counts a lookup."""
         with self._lock:
             return self._get(key, owner)
 
-    def _get(self, key: Hashable, owner: DataModel) -> Any | None:
+    def _get(self, key: Hashable, owner: DataModel) -> object | None:
         self.stats.lookups += 1
         entry = self._entries.get(key)
         if entry is None or entry.owner is not owner:
@@ -97,7 +97,7 @@ class CalcCache:
         self.stats.hits += 1
         return entry.value
 
-    def put(self, key: Hashable, owner: DataModel, value: Any, size: int | None = None) -> None:
+    def put(self, key: Hashable, owner: DataModel, value: object, size: int | None = None) -> None:
         size = estimate_size(value) if size is None else size
         with self._lock:
             if size > self.max_bytes:
@@ -125,7 +125,7 @@ class CalcCache:
             with self._lock:
                 value = self._get(key, owner)
                 if value is not None:
-                    return value
+                    return cast(T, value)  # keys name what they hold: a key's value is what its compute makes
                 pending = self._computing.get(key)
                 if pending is None:
                     done = self._computing[key] = threading.Event()
@@ -144,8 +144,13 @@ class CalcCache:
 
     def health(self) -> dict[str, int]:
         s = self.stats
-        return {"hits": s.hits, "lookups": s.lookups, "added": s.added, "replaced": s.replaced,
-                "bytes_added": s.bytes_added}
+        return {
+            "hits": s.hits,
+            "lookups": s.lookups,
+            "added": s.added,
+            "replaced": s.replaced,
+            "bytes_added": s.bytes_added,
+        }
 
 
 #: the process's cache (one engine per process; ``configure`` sets its bound from the settings)
@@ -178,14 +183,16 @@ def estimate_size(value: Any, _depth: int = 0, _seen: set[int] | None = None) ->
         sample = sum(estimate_size(v, _depth + 1, seen) for v in value[:16])
         return sys.getsizeof(value) + sample * len(value) // 16
     if isinstance(value, dict):
-        return sys.getsizeof(value) + sum(estimate_size(k, _depth + 1, seen) + estimate_size(v, _depth + 1, seen)
-                                          for k, v in value.items())
+        return sys.getsizeof(value) + sum(
+            estimate_size(k, _depth + 1, seen) + estimate_size(v, _depth + 1, seen) for k, v in value.items()
+        )
     if isinstance(value, list | tuple | set | frozenset):
         return sys.getsizeof(value) + sum(estimate_size(v, _depth + 1, seen) for v in value)
     if isinstance(value, _SHARED) and _depth > 0:
         return 0
     attrs = getattr(value, "__dict__", None)
     if isinstance(attrs, dict):
-        return sys.getsizeof(value) + sum(estimate_size(v, _depth + 1, seen) for v in attrs.values()
-                                          if not callable(v))
+        return sys.getsizeof(value) + sum(
+            estimate_size(v, _depth + 1, seen) for v in attrs.values() if not callable(v)
+        )
     return sys.getsizeof(value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.app import permissions
 from engine.app.abac import Decision, Policy, RuleFiles, UserPolicy, user_claims
@@ -25,6 +25,11 @@ from engine.app.permissions import Permission, Source
 from engine.app.rules import APP, Resource
 from engine.auth import Identity
 from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, QixError
+
+if TYPE_CHECKING:
+    from engine.app.app import App, DocSession
+    from engine.app.objects import Entity, EntityView
+    from engine.rpc.dispatch import Call, SessionLike
 
 #: actions as Qlik's access rules name them
 READ, CREATE, UPDATE, RELOAD, DELETE = "read", "create", "update", "reload", "delete"
@@ -79,8 +84,15 @@ class AppGuard:
         return self.rules.reload() if self.enabled and self.rules is not None else None
 
     # -- app-level ------------------------------------------------------------------------------------------
-    def check(self, identity: Identity, app: AppFacts, action: str, *, script: bool = False,
-              user: UserPolicy | None = None) -> None:
+    def check(
+        self,
+        identity: Identity,
+        app: AppFacts,
+        action: str,
+        *,
+        script: bool = False,
+        user: UserPolicy | None = None,
+    ) -> None:
         """Return when allowed; raise 5 (Access denied), or 12002 for a section-access app without JWTs.
 
         ``script``: the operation shows the load script (which names every reduction), so section access
@@ -88,11 +100,13 @@ class AppGuard:
         """
         check_section_access(identity, app, action, admin=script or action in ADMIN_ACTIONS)
         if self.enabled:
-            self.decide(identity, app.resource(), action, user).check(f"Access denied to {action} app "
-                                                                      f"{app.app_id}")
+            self.decide(identity, app.resource(), action, user).check(
+                f"Access denied to {action} app {app.app_id}"
+            )
 
-    def decide(self, identity: Identity, resource: Resource, action: str,
-               user: UserPolicy | None = None) -> Decision:
+    def decide(
+        self, identity: Identity, resource: Resource, action: str, user: UserPolicy | None = None
+    ) -> Decision:
         return (user or self.policy_for(identity)).decide(resource, action)
 
     def allows(self, identity: Identity, app: AppFacts, action: str) -> bool:
@@ -117,6 +131,16 @@ class AppGuard:
             return
         session = call.session
         user: UserPolicy = session_policy(session)
+        first = checks[0]
+        if (
+            len(checks) == 1
+            and first.source is Source.HANDLE
+            and first.kind != APP
+            and not first.unless
+            and _entity_of(call.target) is not None
+            and first.action in view_actions(user, call.target)
+        ):
+            return  # the steady state of an object's handle: one memo compare (a denial takes the long way)
         for perm in checks:
             if perm.unless and kwargs.get(perm.unless):
                 continue
@@ -139,8 +163,9 @@ class AppGuard:
         if not user.decide(resource, action).allowed:
             raise denied(f"{action} {describe(resource)}")
 
-    def _resource(self, call: Any, perm: Permission, kwargs: Mapping[str, Any],
-                  identity: Identity) -> Resource | None:
+    def _resource(
+        self, call: Any, perm: Permission, kwargs: Mapping[str, Any], identity: Identity
+    ) -> Resource | None:
         target = call.target
         if perm.source is Source.ACTIVE:
             doc = call.session.active_doc
@@ -201,18 +226,24 @@ class AppGuard:
         if method in ("GetLayout", "GetAppLayout"):
             return _with_privileges(call, result, user)
         if method == "GetDocList":
-            result["qDocList"] = [e for e in result.get("qDocList", [])
-                                  if user.allowed(_listed_app(call, e), READ)]
+            result["qDocList"] = [
+                e for e in result.get("qDocList", []) if user.allowed(_listed_app(call, e), READ)
+            ]
             return result
         doc = _doc_of(call.target)
         if doc is None:
             return result
         app = app_resource(doc.app)
         if method == "GetObjects":
-            result["qList"] = [e for e in result.get("qList", [])
-                               if user.allowed(_info_resource(app, e.get("qInfo", {}), e.get("qMeta")), READ)]
+            result["qList"] = [
+                e
+                for e in result.get("qList", [])
+                if user.allowed(_info_resource(app, e.get("qInfo", {}), e.get("qMeta")), READ)
+            ]
         elif method == "GetAllInfos":
-            result["qInfos"] = [i for i in result.get("qInfos", []) if user.allowed(_info_resource(app, i), READ)]
+            result["qInfos"] = [
+                i for i in result.get("qInfos", []) if user.allowed(_info_resource(app, i), READ)
+            ]
         return result
 
 
@@ -222,17 +253,46 @@ def _with_privileges(call: Any, result: dict[str, Any], user: UserPolicy) -> dic
     doc = _doc_of(call.target)
     if not isinstance(layout, dict) or doc is None:
         return result
-    entity = _entity_of(call.target)
-    resource = object_resource(doc, entity) if entity is not None else app_resource(doc.app)
+    target = call.target
+    if _entity_of(target) is None:
+        return _privileged(result, layout, user.privileges(app_resource(doc.app)))
+    view: EntityView = target
+    view_actions(user, view)
+    assert view.access is not None
+    privileges = view.access[2]
+    shown = view.shown_layout  # (layout, privileges, answer): an unchanged object answers the same dict
+    if shown is not None and shown[0] is layout and shown[1] is privileges:
+        return shown[2]
+    answer = _privileged(result, layout, list(privileges))
+    view.shown_layout = (layout, privileges, answer)
+    return answer
+
+
+def _privileged(result: dict[str, Any], layout: dict[str, Any], privileges: list[str]) -> dict[str, Any]:
     meta = layout.get("qMeta")
     meta = dict(meta) if isinstance(meta, dict) else {}
-    meta["privileges"] = user.privileges(resource)
+    meta["privileges"] = privileges
     return {**result, "qLayout": {**layout, "qMeta": meta}}
 
 
-def session_policy(session: Any) -> UserPolicy:
+def view_actions(user: UserPolicy, view: EntityView) -> frozenset[str]:
+    """What ``user`` may do to the object behind an object handle (``view``: an EntityView), kept on the view
+    with what decided it (the policy, the object's and the app's versions, the app's name and owner): every
+    GetLayout of a dashboard asks, and the answer changes only when one of those does."""
+    entity, app = view.entity, view.doc.app
+    stamp = (user, entity.counter, app.props_version, app.title, app.owner)
+    memo = view.access
+    if memo is not None and memo[0] == stamp:
+        return memo[1]
+    resource = object_resource(view.doc, entity)
+    actions = user.allowed_actions(resource)
+    view.access = (stamp, actions, tuple(user.privileges(resource)))
+    return actions
+
+
+def session_policy(session: SessionLike) -> UserPolicy:
     """The policy a session made when it started (made now for a session that has none)."""
-    user = getattr(session, "policy", None)
+    user: UserPolicy | None = getattr(session, "policy", None)
     if user is None:
         user = session.engine.guard.policy_for(session.identity)
         session.policy = user
@@ -254,20 +314,25 @@ _BY_ENTITY: dict[int, tuple[Any, int, Resource, Resource]] = {}
 _CACHE_MAX = 4096
 
 
-def app_resource(app: Any) -> Resource:
+def app_resource(app: App) -> Resource:
     """A loaded app as the rules see it."""
     hit = _BY_APP.get(id(app))
-    if (hit is not None and hit[0] is app and hit[1] == app.props_version and hit[2] == app.title
-            and hit[3] == app.owner):
+    if (
+        hit is not None
+        and hit[0] is app
+        and hit[1] == app.props_version
+        and hit[2] == app.title
+        and hit[3] == app.owner
+    ):
         return hit[4]
-    resource = app.facts().resource()
+    resource: Resource = app.facts().resource()
     if len(_BY_APP) >= _CACHE_MAX:
         _BY_APP.clear()
     _BY_APP[id(app)] = (app, app.props_version, app.title, app.owner, resource)
     return resource
 
 
-def object_resource(doc: Any, entity: Any) -> Resource:
+def object_resource(doc: DocSession, entity: Entity) -> Resource:
     """An entity as an ``App.Object``: ``_objecttype`` from ``qInfo.qType`` (or its kind), the app's facts."""
     app = app_resource(doc.app)
     hit = _BY_ENTITY.get(id(entity))
@@ -285,19 +350,22 @@ def object_resource(doc: Any, entity: Any) -> Resource:
 
 def _info_resource(app: Resource, info: Mapping[str, Any], meta: Any = None) -> Resource:
     title = meta.get("title", "") if isinstance(meta, dict) else ""
-    return Resource.for_object(app, str(info.get("qId", "")), str(info.get("qType", "")), name=str(title or ""))
+    return Resource.for_object(
+        app, str(info.get("qId", "")), str(info.get("qType", "")), name=str(title or "")
+    )
 
 
-def _listed_app(call: Any, entry: Mapping[str, Any]) -> Resource:
+def _listed_app(call: Call, entry: Mapping[str, Any]) -> Resource:
     try:
-        return call.engine.apps.facts(str(entry.get("qDocId", ""))).resource()
+        facts: AppFacts = call.engine.apps.facts(str(entry.get("qDocId", "")))
+        return facts.resource()
     except QixError:
         return Resource.for_app(str(entry.get("qDocId", "")), str(entry.get("qTitle", "")))
 
 
 def _doc_of(target: Any) -> Any:
-    if hasattr(target, "session_objects"):
-        return target  # a DocSession
+    if type(target).__name__ == "DocSession":  # by name: engine.app.app imports this module
+        return target
     return getattr(target, "doc", None)  # an EntityView, a FieldRef, a ScriptVariable
 
 

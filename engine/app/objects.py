@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.jsonmembers import dict_member
+
 if TYPE_CHECKING:
     from engine.app.app import DocSession
 
@@ -88,7 +90,7 @@ class Dependencies:
     states: tuple[str, ...] = ("$",)
 
 
-def scan_dependencies(props: dict, kind: str = "object") -> Dependencies:
+def scan_dependencies(props: dict[str, Any], kind: str = "object") -> Dependencies:
     """Walk a property tree once for defs, expressions and the selection states they use."""
     computed = False
     sources: set[str] = {"variables"} if kind == "variable" else set()  # a definition may read others
@@ -128,6 +130,7 @@ class Entity:
 
     kind: str
     properties: dict[str, Any]
+    #: the store holding the entity (None only while it is being made)
     store: ObjectStore | None = None
     parent: Entity | None = None
     children: list[Entity] = field(default_factory=list)
@@ -146,12 +149,20 @@ class Entity:
         self.deps = scan_dependencies(self.properties, self.kind)
 
     @property
+    def home(self) -> ObjectStore:
+        """``store``, for an entity that is in one (every entity a handle can reach)."""
+        assert self.store is not None, "an entity outside any store"
+        return self.store
+
+    @property
     def id(self) -> str:
-        return self.properties["qInfo"]["qId"]
+        qid: str = self.properties["qInfo"]["qId"]  # set by normalise_properties and the store
+        return qid
 
     @property
     def type(self) -> str:
-        return self.properties["qInfo"].get("qType", "")
+        qtype: str = self.properties["qInfo"].get("qType", "")
+        return qtype
 
     @property
     def persistent(self) -> bool:
@@ -171,7 +182,7 @@ class Entity:
     def set_properties(self, props: dict[str, Any]) -> None:
         """Replace the properties; the id never changes through SetProperties (nor does a missing type)."""
         props = copy.deepcopy(props)
-        info = props.get("qInfo") if isinstance(props.get("qInfo"), dict) else {}
+        info = dict_member(props, "qInfo")
         props["qInfo"] = {**info, "qId": self.id, "qType": info.get("qType") or self.type}
         self.properties = props
         self.deps = scan_dependencies(props, self.kind)
@@ -205,11 +216,11 @@ class Entity:
 
 def normalise_properties(props: Any, kind: str) -> dict[str, Any]:
     """A deep copy with ``qInfo`` present (``qId`` may still be empty; the store assigns one)."""
-    props = copy.deepcopy(props) if isinstance(props, dict) else {}
-    info = props.get("qInfo") if isinstance(props.get("qInfo"), dict) else {}
+    out: dict[str, Any] = copy.deepcopy(props) if isinstance(props, dict) else {}
+    info = dict_member(out, "qInfo")
     qtype = info.get("qType") or DEFAULT_TYPES.get(kind, "")
-    props["qInfo"] = {**info, "qId": str(info.get("qId") or ""), "qType": qtype}
-    return props
+    out["qInfo"] = {**info, "qId": str(info.get("qId") or ""), "qType": qtype}
+    return out
 
 
 class ObjectStore:
@@ -286,13 +297,19 @@ class EntityView:
     soft_counter: int = 0
     #: (version, layout) of the last GetLayout: dashboards poll unchanged objects, and a layout is a pure
     #: function of what ``version()`` tracks (the same contract that drives change notifications)
-    _layout: tuple[tuple, dict[str, Any]] | None = field(default=None, repr=False)
+    _layout: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
+    #: (stamp, actions, privileges) of the session's document rules for this object: see guard.view_actions
+    access: tuple[tuple[Any, ...], frozenset[str], tuple[str, ...]] | None = field(default=None, repr=False)
+    #: (layout, privileges, GetLayout answer with them) last answered with ABAC on: see guard._with_privileges
+    shown_layout: tuple[dict[str, Any], tuple[str, ...], dict[str, Any]] | None = field(
+        default=None, repr=False
+    )
 
-    def cached_layout(self, version: tuple) -> dict[str, Any] | None:
+    def cached_layout(self, version: object) -> dict[str, Any] | None:
         cached = self._layout
         return cached[1] if cached is not None and cached[0] == version else None
 
-    def keep_layout(self, version: tuple, layout: dict[str, Any]) -> None:
+    def keep_layout(self, version: object, layout: dict[str, Any]) -> None:
         self._layout = (version, layout)
 
     def add_soft_patches(self, patches: list[dict[str, Any]]) -> None:
@@ -304,10 +321,10 @@ class EntityView:
             self.soft_patches = []
             self.soft_counter += 1
 
-    def version(self) -> tuple:
+    def version(self) -> tuple[object, ...]:
         entity, doc = self.entity, self.doc
         deps = entity.deps
-        v: tuple = (doc.app.data_version, entity.counter, self.soft_counter)
+        v: tuple[object, ...] = (doc.app.data_version, entity.counter, self.soft_counter)
         for source in sorted(deps.sources):
             v += (self._source_version(source),)
         if deps.computed or entity.kind in ("variable", "dimension"):
@@ -317,7 +334,7 @@ class EntityView:
             v += (0 if mode is None else mode.serial,)
         return v
 
-    def _source_version(self, source: str) -> Any:
+    def _source_version(self, source: str) -> object:
         """The version of one thing the layout reads (see :class:`Dependencies`)."""
         entity, doc = self.entity, self.doc
         if source == "children":  # the child list shows each child's properties (qData)
@@ -328,10 +345,10 @@ class EntityView:
             return (doc.app.variables.version, doc.session_variables.version)
         return doc.app.stores[source].version
 
-    def _bases(self) -> tuple:
+    def _bases(self) -> tuple[object, ...]:
         """``qExtendsId``: the chain of objects this one inherits from, as the layout resolves it (a missing
         base is part of the version too: creating it changes the layout)."""
-        doc, chain = self.doc, []
+        doc, chain = self.doc, list[tuple[object, object]]()
         base_id = self.entity.properties.get("qExtendsId")
         while isinstance(base_id, str) and base_id and len(chain) < MAX_EXTENDS:
             base = doc.session_objects.get(base_id) or doc.app.objects.get(base_id)

@@ -103,8 +103,13 @@ class AppRegistry:
             app = self.open_apps.get(app_id)
             if app is None:
                 doc = store.load(path, with_data=False)
-                return AppFacts(app_id, doc.section_access, owner=doc.owner, name=doc.title,
-                                description=str(doc.properties.get("description", "")))
+                return AppFacts(
+                    app_id,
+                    doc.section_access,
+                    owner=doc.owner,
+                    name=doc.title,
+                    description=str(doc.properties.get("description", "")),
+                )
         return app.facts()
 
     def delete(self, name: str) -> bool:
@@ -121,24 +126,26 @@ class AppRegistry:
         log.info("app deleted", extra={"event": "app_deleted", "app": app_id})
         return True
 
-    def doc_list(self) -> list[dict]:
+    def doc_list(self) -> list[dict[str, object]]:
         out = []
         for entry in store.list_documents(self.document_dir):
-            out.append({
-                "qDocName": entry.doc_name,
-                "qConnectedUsers": self._holders.get(entry.app_id, 0),
-                "qFileTime": entry.file_time,
-                "qFileSize": entry.file_size,
-                "qDocId": entry.app_id,
-                "qMeta": {},
-                "qLastReloadTime": entry.last_reload_time,
-                "qReadOnly": False,
-                "qTitle": entry.title,
-                "qThumbnail": {"qUrl": ""},
-                "qHasSectionAccess": entry.has_section_access,
-                "qIsDirectQueryMode": False,
-                "qUsage": "ANALYTICS",
-            })
+            out.append(
+                {
+                    "qDocName": entry.doc_name,
+                    "qConnectedUsers": self._holders.get(entry.app_id, 0),
+                    "qFileTime": entry.file_time,
+                    "qFileSize": entry.file_size,
+                    "qDocId": entry.app_id,
+                    "qMeta": {},
+                    "qLastReloadTime": entry.last_reload_time,
+                    "qReadOnly": False,
+                    "qTitle": entry.title,
+                    "qThumbnail": {"qUrl": ""},
+                    "qHasSectionAccess": entry.has_section_access,
+                    "qIsDirectQueryMode": False,
+                    "qUsage": "ANALYTICS",
+                }
+            )
         return out
 
     # -- sharing ------------------------------------------------------------------------------------------------
@@ -167,4 +174,3 @@ class AppRegistry:
     @property
     def loaded(self) -> list[str]:
         return list(self.open_apps)
-

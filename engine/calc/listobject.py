@@ -9,6 +9,7 @@ symbols: :meth:`ListObject.symbols_of` validates and converts them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,10 +20,14 @@ from engine.expr import Duals, ExprSyntaxError, Locale
 from engine.model.datamodel import DataModel
 from engine.model.selection import ALTERNATIVE, EXCLUDED, STATE_LETTERS, Inference, SelectionState
 
+if TYPE_CHECKING:
+    from engine.rpc.structs import ListObjectDef, NxPage, SortCriteria
+
+
 _LETTERS = np.asarray(STATE_LETTERS, dtype=object)
 
 
-def sort_expression(raw: list[dict] | None) -> tuple[int, str] | None:
+def sort_expression(raw: list[SortCriteria] | None) -> tuple[int, str] | None:
     """(sign, expression) of qSortByExpression in the first SortCriteria, if any."""
     if not raw:
         return None
@@ -51,10 +56,17 @@ def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.nda
 class ListObject:
     """One field's values in display order, with states; see the module docstring."""
 
-    def __init__(self, model: DataModel, inf: Inference, qdef: dict, *,
-                 variables: Callable[[str], str | None] | None = None, locale: Locale | None = None,
-                 states: Callable[[str], SelectionState | None] | None = None,
-                 order_inf: Inference | None = None) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        inf: Inference,
+        qdef: ListObjectDef,
+        *,
+        variables: Callable[[str], str | None] | None = None,
+        locale: Locale | None = None,
+        states: Callable[[str], SelectionState | None] | None = None,
+        order_inf: Inference | None = None,
+    ) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
@@ -81,8 +93,11 @@ class ListObject:
             text = str((e or {}).get("qExpr") or "") if isinstance(e, dict) else str(e)
             self.expressions.append((text, *self._per_symbol(text)))
         self.states = inf.states(self.field)
-        self.frequency = (field_frequency(model, inf, self.field)
-                          if self.frequency_mode != "N" or self.crit.get("qSortByFrequency") else None)
+        self.frequency = (
+            field_frequency(model, inf, self.field)
+            if self.frequency_mode != "N" or self.crit.get("qSortByFrequency")
+            else None
+        )
         self.shown_states = self._shown(self.states)
         # the order: by the states (and frequencies) of ``order_inf`` when given (a list in selection mode
         # keeps the order it had when the mode began while its values change state)
@@ -115,8 +130,15 @@ class ListObject:
         from engine.calc.evaluation import symbol_values
 
         try:
-            return symbol_values(self.model, self.inf, self.field, text, variables=self.variables,
-                                 states=self.state_lookup, locale=self.locale), None
+            return symbol_values(
+                self.model,
+                self.inf,
+                self.field,
+                text,
+                variables=self.variables,
+                states=self.state_lookup,
+                locale=self.locale,
+            ), None
         except (QixError, ExprSyntaxError) as e:
             return None, e.message if isinstance(e, QixError) else str(e)
 
@@ -139,13 +161,14 @@ class ListObject:
         if not self.exists:
             return np.empty(0, dtype=np.int64)
         want = np.array([ltr in letters for ltr in STATE_LETTERS])
-        return self.order[want.take(self.states.take(self.order))]
+        result: np.ndarray = self.order[want.take(self.states.take(self.order))]
+        return result
 
-    def _cells(self, page: Page) -> list[list[dict]]:
+    def _cells(self, page: Page) -> list[list[dict[str, object]]]:
         if not page.height or not self.exists:
             return []
         syms = self.model.fields[self.field].symbols
-        idx = self.order[page.top: page.top + page.height]
+        idx = self.order[page.top : page.top + page.height]
         texts = syms.texts(idx)
         nums = syms.nums(idx)
         letters = _LETTERS.take(self.shown_states.take(idx))
@@ -163,7 +186,7 @@ class ListObject:
         return rows
 
     @staticmethod
-    def _expr_value(values: Duals | None, s: int) -> dict:
+    def _expr_value(values: Duals | None, s: int) -> dict[str, object]:
         if values is None:
             return {"qText": "", "qNum": "NaN"}
         from engine.calc.evaluation import dual_text
@@ -171,10 +194,10 @@ class ListObject:
         text, num = dual_text(values, s)
         return {"qText": text, "qNum": qnum(num)}
 
-    def _expressions_layout(self) -> list[dict]:
-        out = []
+    def _expressions_layout(self) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
         for text, _, err in self.expressions:
-            item: dict = {"qExpr": text}
+            item: dict[str, object] = {"qExpr": text}
             if err is not None:
                 item["qError"] = {"qErrorCode": INVALID_PARAMETERS, "qContext": err}
             out.append(item)
@@ -188,41 +211,71 @@ class ListObject:
             return [f"{100.0 * x / total:.1f}%" for x in f.tolist()]
         return [str(x) for x in f.tolist()]
 
-    def data_pages(self, pages: list[dict]) -> list[dict]:
+    def data_pages(self, pages: list[NxPage]) -> list[dict[str, object]]:
         """GetListObjectData: one NxDataPage per requested page, clipped to the list."""
-        out = []
+        out: list[dict[str, object]] = []
         Page.check_all(pages, 1, self.size, min_width=1)
         for p in pages:
             page = Page.clip(p, 1, self.size, min_width=1)
             out.append({"qMatrix": self._cells(page), "qTails": [], "qArea": page.area()})
         return out
 
-    def dimension_info(self) -> dict:
+    def dimension_info(self) -> dict[str, object]:
         if not self.exists:
-            return {"qFallbackTitle": self.title, "qApprMaxGlyphCount": 0, "qCardinal": 0,
-                    "qSortIndicator": "N", "qGroupFallbackTitles": [self.title], "qGroupPos": 0,
-                    "qStateCounts": {k: 0 for k in ("qLocked", "qSelected", "qOption", "qDeselected",
-                                                     "qAlternative", "qExcluded", "qSelectedExcluded",
-                                                     "qLockedExcluded")},
-                    "qTags": [], "qError": {"qErrorCode": 2, "qContext": self.field},
-                    "qDimensionType": "D", "qGrouping": "N",
-                    "qNumFormat": {"qType": "U", "qnDec": 0, "qUseThou": 0}, "qIsAutoFormat": True,
-                    "qGroupFieldDefs": [self.field], "qMin": "NaN", "qMax": "NaN", "qAttrExprInfo": [],
-                    "qAttrDimInfo": [], "qCardinalities": {"qCardinal": 0, "qHypercubeCardinal": 0,
-                                                           "qAllValuesCardinal": -1}}
+            return {
+                "qFallbackTitle": self.title,
+                "qApprMaxGlyphCount": 0,
+                "qCardinal": 0,
+                "qSortIndicator": "N",
+                "qGroupFallbackTitles": [self.title],
+                "qGroupPos": 0,
+                "qStateCounts": {
+                    k: 0
+                    for k in (
+                        "qLocked",
+                        "qSelected",
+                        "qOption",
+                        "qDeselected",
+                        "qAlternative",
+                        "qExcluded",
+                        "qSelectedExcluded",
+                        "qLockedExcluded",
+                    )
+                },
+                "qTags": [],
+                "qError": {"qErrorCode": 2, "qContext": self.field},
+                "qDimensionType": "D",
+                "qGrouping": "N",
+                "qNumFormat": {"qType": "U", "qnDec": 0, "qUseThou": 0},
+                "qIsAutoFormat": True,
+                "qGroupFieldDefs": [self.field],
+                "qMin": "NaN",
+                "qMax": "NaN",
+                "qAttrExprInfo": [],
+                "qAttrDimInfo": [],
+                "qCardinalities": {"qCardinal": 0, "qHypercubeCardinal": 0, "qAllValuesCardinal": -1},
+            }
         syms = self.model.fields[self.field].symbols
         possible = np.flatnonzero(self.inf.possible(self.field))
-        info = {**info_extras(self.qdef), **dimension_info(
-            self.model, self.field, self.title,
-            sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
-            state_counts=self.inf.state_counts(self.field), cardinal=self.size,
-            cube_cardinal=self.size, values_num=syms.num.take(possible))}
+        info = {
+            **info_extras(self.qdef),
+            **dimension_info(
+                self.model,
+                self.field,
+                self.title,
+                sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
+                state_counts=self.inf.state_counts(self.field),
+                cardinal=self.size,
+                cube_cardinal=self.size,
+                values_num=syms.num.take(possible),
+            ),
+        }
         state = self.state_lookup(self.state_name) if self.state_lookup is not None else None
         if state is not None and state.is_locked(self.field):
             info["qLocked"] = True  # nebula.js: a locked list can be neither cleared nor confirmed
         return info
 
-    def layout(self) -> dict:
+    def layout(self) -> dict[str, object]:
         """The ``qListObject`` layout, including ``qInitialDataFetch`` pages."""
         pages = self.qdef.get("qInitialDataFetch") or []
         return {
@@ -234,11 +287,13 @@ class ListObject:
         }
 
 
-def list_object_layout(model: DataModel, inf: Inference, qdef: dict) -> dict:
+def list_object_layout(model: DataModel, inf: Inference, qdef: ListObjectDef) -> dict[str, object]:
     """Shortcut: ``ListObject(model, inf, qdef).layout()``."""
     return ListObject(model, inf, qdef).layout()
 
 
-def get_list_object_data(model: DataModel, inf: Inference, qdef: dict, pages: list[dict]) -> list[dict]:
+def get_list_object_data(
+    model: DataModel, inf: Inference, qdef: ListObjectDef, pages: list[NxPage]
+) -> list[dict[str, object]]:
     """Shortcut: ``ListObject(model, inf, qdef).data_pages(pages)``."""
     return ListObject(model, inf, qdef).data_pages(pages)

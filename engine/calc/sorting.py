@@ -7,6 +7,8 @@ ascii > load order; the symbol index breaks remaining ties.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, SupportsInt
+
 import numpy as np
 
 from engine.expr.duals import text_ranks
@@ -23,6 +25,10 @@ from engine.model.selection import (
 )
 from engine.model.symbols import SymbolTable
 
+if TYPE_CHECKING:
+    from engine.rpc.structs import SortCriteria
+
+
 _CRITERIA = ("qSortByState", "qSortByFrequency", "qSortByNumeric", "qSortByAscii", "qSortByLoadOrder")
 #: Default criteria of a list object without qSortCriterias (selected first, then numbers, then text).
 LIST_DEFAULT = {"qSortByState": 1, "qSortByNumeric": 1, "qSortByAscii": 1, "qSortByLoadOrder": 1}
@@ -37,14 +43,16 @@ _STATE_RANK[EXCLUDED] = 3
 
 
 def _sign(v: object) -> int:
+    if not isinstance(v, str | bytes | SupportsInt):
+        return 0
     try:
-        x = int(v)  # type: ignore[call-overload]
+        x = int(v)
     except (TypeError, ValueError):
         return 0
     return (x > 0) - (x < 0)
 
 
-def criteria(raw: list[dict] | None, default: dict[str, int]) -> dict[str, int]:
+def criteria(raw: list[SortCriteria] | None, default: dict[str, int]) -> dict[str, int]:
     """The effective criteria: the first SortCriteria given (signs only), else ``default``."""
     if not raw:
         return dict(default)
@@ -67,16 +75,26 @@ def ascii_rank(model: DataModel, field_name: str) -> np.ndarray:
     def build() -> np.ndarray:
         texts = syms.texts(np.arange(len(syms)))  # not cached on the symbol table: the rank is
         keys = np.array([t.casefold() for t in texts], dtype=object)
-        order = np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(keys))) if len(texts) else np.empty(0, np.int64)
+        order = (
+            np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(keys)))
+            if len(texts)
+            else np.empty(0, np.int64)
+        )
         rank = np.empty(len(texts), dtype=np.int64)
         rank[order] = np.arange(len(texts))
         return rank
 
-    return model_index(model).field_cached("ascii_rank", field_name, build)  # type: ignore[return-value]
+    return model_index(model).field_cached("ascii_rank", field_name, build)
 
 
-def symbol_keys(model: DataModel, field_name: str, crit: dict[str, int], *, states: np.ndarray | None = None,
-                frequency: np.ndarray | None = None) -> list[np.ndarray]:
+def symbol_keys(
+    model: DataModel,
+    field_name: str,
+    crit: dict[str, int],
+    *,
+    states: np.ndarray | None = None,
+    frequency: np.ndarray | None = None,
+) -> list[np.ndarray]:
     """Sort keys over the field's symbols, most significant first (for ``np.lexsort`` reversed).
 
     ``states`` (uint8 state codes) is needed for qSortByState, ``frequency`` for qSortByFrequency.

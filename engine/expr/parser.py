@@ -83,7 +83,8 @@ class _Parser:
         if self.tok.kind is Kind.EOF:
             raise self.error("Empty expression")
         node = self.expr()
-        if self.tok.kind is not Kind.EOF:
+        end = self.tok  # read afresh: mypy keeps the narrowing above across the call
+        if end.kind is not Kind.EOF:
             raise self.error("Unexpected token")
         return node
 
@@ -339,14 +340,14 @@ class _Parser:
         if tok.kind is Kind.IDENT and tok.value.upper() in ("P", "E") and self.peek().is_op("("):
             func = self.advance().value.upper()
             self.advance()
-            inner: SetExpr | None = None
+            scope: SetExpr | None = None
             if self.tok.is_op("{"):
                 self.advance()
-                inner = self.set_expression()
+                scope = self.set_expression()
                 self.expect_op("}")
             field = None if self.tok.is_op(")") else self.name()
             self.expect_op(")")
-            return ElementFunction(func, inner, field)
+            return ElementFunction(func, scope, field)
         if tok.kind in _NAME_KINDS:
             self.advance()
             if self.tok.is_op("::"):

@@ -11,10 +11,13 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 
 from engine.model.datamodel import DataModel
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,17 @@ class ModelIndex:
             self._lookups[key] = hit
         return hit
 
-    def field_cached(self, name: str, field_name: str, build: Callable[[], object]) -> object:
-        """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``."""
+    def field_cached(self, name: str, field_name: str, build: Callable[[], _T]) -> _T:
+        """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``; one
+        ``name`` always caches one kind of value (its ``build``'s)."""
         key = (name, field_name)
         hit = self._field_cache.get(key)
         if hit is None:
-            hit = build()
+            value = build()
             with self._lock:
-                self._field_cache[key] = hit
-        return hit
+                self._field_cache[key] = value
+            return value
+        return cast(_T, hit)  # stored by a build of the same name, so of the same type
 
 
 _INDEXES: weakref.WeakKeyDictionary[DataModel, ModelIndex] = weakref.WeakKeyDictionary()

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -30,6 +30,9 @@ from engine.auth import Identity
 from engine.errors import ACCESS_DENIED, PERSONAL_SECTION_ACCESS, QixError
 from engine.transport import HttpError, Request, Response, Router
 
+if TYPE_CHECKING:
+    from engine.server import Engine
+
 #: object types NxApp's ``create`` hints report
 _CREATE_HINTS = ("sheet", "story", "bookmark", "dimension", "measure", "variable")
 
@@ -37,7 +40,7 @@ _CREATE_HINTS = ("sheet", "story", "bookmark", "dimension", "measure", "variable
 class AppsApi:
     """The handlers; ``engine`` is the running :class:`~engine.server.Engine`."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     @property
@@ -84,16 +87,32 @@ class AppsApi:
         resource = facts.resource()
         return {
             "attributes": {
-                "id": app_id, "name": doc.title or app_id, "owner": doc.owner,
+                "id": app_id,
+                "name": doc.title or app_id,
+                "owner": doc.owner,
                 "description": str(doc.properties.get("description", "")),
-                "createdDate": _iso(st.st_ctime), "modifiedDate": _iso(st.st_mtime),
-                "lastReloadTime": doc.last_reload_time, "hasSectionAccess": doc.has_section_access,
-                "thumbnail": "", "dynamicColor": "", "encrypted": False, "publishTime": "", "published": False,
-                "custom": {}, "_resourcetype": "App",
+                "createdDate": _iso(st.st_ctime),
+                "modifiedDate": _iso(st.st_mtime),
+                "lastReloadTime": doc.last_reload_time,
+                "hasSectionAccess": doc.has_section_access,
+                "thumbnail": "",
+                "dynamicColor": "",
+                "encrypted": False,
+                "publishTime": "",
+                "published": False,
+                "custom": {},
+                "_resourcetype": "App",
             },
             "privileges": user.privileges(resource),
-            "create": [{"resource": t, "canCreate": user.allowed(
-                Resource.for_object(resource, "", t, owner=identity.user), "create")} for t in _CREATE_HINTS],
+            "create": [
+                {
+                    "resource": t,
+                    "canCreate": user.allowed(
+                        Resource.for_object(resource, "", t, owner=identity.user), "create"
+                    ),
+                }
+                for t in _CREATE_HINTS
+            ],
         }
 
     # -- endpoints ------------------------------------------------------------------------------------------------
@@ -109,9 +128,10 @@ class AppsApi:
         self._gate(request, facts)
         body = await request.json()
         attrs = body.get("attributes") if isinstance(body, dict) else None
-        if not isinstance(attrs, dict) or not all(isinstance(attrs.get(k, ""), str)
-                                                  for k in ("name", "description")):
-            raise HttpError(400, "expected {\"attributes\": {\"name\": text, \"description\": text}}")
+        if not isinstance(attrs, dict) or not all(
+            isinstance(attrs.get(k, ""), str) for k in ("name", "description")
+        ):
+            raise HttpError(400, 'expected {"attributes": {"name": text, "description": text}}')
 
         def change() -> None:
             path = self.engine.apps.path_of(app_id)
@@ -205,8 +225,14 @@ class AppsApi:
         self._gate(request, facts)
         no_data = (request.query_params().get("NoData") or ["false"])[0].lower() == "true"
         data = await asyncio.to_thread(_export_bytes, self.engine.apps.path_of(app_id), no_data)
-        return Response(200, data, [("Content-Type", "application/octet-stream"),
-                                    ("Content-Disposition", f'attachment; filename="{app_id}{store.SUFFIX}"')])
+        return Response(
+            200,
+            data,
+            [
+                ("Content-Type", "application/octet-stream"),
+                ("Content-Disposition", f'attachment; filename="{app_id}{store.SUFFIX}"'),
+            ],
+        )
 
     async def metadata(self, request: Request) -> Response:
         app_id = request.params["id"]
@@ -274,25 +300,53 @@ def _metadata(doc: store.AppDocument) -> dict[str, Any]:
     if model is not None:
         for fname, fld in model.fields.items():
             size = sum(len(str(t).encode()) for t in fld.symbols.texts().tolist())
-            fields.append({"name": fname, "src_tables": list(model.field_tables.get(fname, ())),
-                           "is_system": fld.is_system, "is_hidden": fld.is_hidden, "is_semantic": False,
-                           "distinct_only": False, "cardinal": fld.cardinal, "total_count": fld.cardinal,
-                           "is_locked": False, "always_one_selected": False, "is_numeric": False,
-                           "comment": fld.comment, "tags": list(fld.tags), "byte_size": size})
+            fields.append(
+                {
+                    "name": fname,
+                    "src_tables": list(model.field_tables.get(fname, ())),
+                    "is_system": fld.is_system,
+                    "is_hidden": fld.is_hidden,
+                    "is_semantic": False,
+                    "distinct_only": False,
+                    "cardinal": fld.cardinal,
+                    "total_count": fld.cardinal,
+                    "is_locked": False,
+                    "always_one_selected": False,
+                    "is_numeric": False,
+                    "comment": fld.comment,
+                    "tags": list(fld.tags),
+                    "byte_size": size,
+                }
+            )
         for tname, table in model.tables.items():
             tfields = [f for f, ts in model.field_tables.items() if tname in ts]
-            tables.append({"name": tname, "is_system": False, "is_semantic": False, "is_loose": False,
-                           "no_of_rows": table.nrows, "no_of_fields": len(tfields),
-                           "no_of_key_fields": sum(f in model.key_fields for f in tfields),
-                           "comment": table.comment, "byte_size": int(table.nrows) * 4 * len(tfields)})
-    return {"reload_meta": {"cpu_time_spent_ms": 0, "hardware": {"logical_cores": os.cpu_count() or 1,
-                                                                  "total_memory": 0},
-                            "peak_memory_bytes": 0},
-            "static_byte_size": sum(t["byte_size"] for t in tables) + sum(f["byte_size"] for f in fields),
-            "fields": fields, "tables": tables, "has_section_access": doc.has_section_access}
+            tables.append(
+                {
+                    "name": tname,
+                    "is_system": False,
+                    "is_semantic": False,
+                    "is_loose": False,
+                    "no_of_rows": table.nrows,
+                    "no_of_fields": len(tfields),
+                    "no_of_key_fields": sum(f in model.key_fields for f in tfields),
+                    "comment": table.comment,
+                    "byte_size": int(table.nrows) * 4 * len(tfields),
+                }
+            )
+    return {
+        "reload_meta": {
+            "cpu_time_spent_ms": 0,
+            "hardware": {"logical_cores": os.cpu_count() or 1, "total_memory": 0},
+            "peak_memory_bytes": 0,
+        },
+        "static_byte_size": sum(t["byte_size"] for t in tables) + sum(f["byte_size"] for f in fields),
+        "fields": fields,
+        "tables": tables,
+        "has_section_access": doc.has_section_access,
+    }
 
 
-def register(router: Router, engine: Any) -> AppsApi:
+def register(router: Router, engine: Engine) -> AppsApi:
     """Add the REST routes to ``router``."""
     api = AppsApi(engine)
     router.add("GET", "/v1/apps/privileges", api.privileges)

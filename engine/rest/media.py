@@ -15,12 +15,15 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from engine.app import store
 from engine.errors import QixError
 from engine.rest.apps import AppsApi
 from engine.transport import HttpError, Request, Response, Router
+
+if TYPE_CHECKING:
+    from engine.server import Engine
 
 #: names the thumbnail is looked for under, in this order
 _THUMBNAILS = ("thumbnail.png", "thumbnail.jpg", "thumbnail.jpeg", "thumbnail.svg")
@@ -157,7 +160,7 @@ def _walk(base: Path, folder: Path, recursive: bool, empty_dirs: bool, out: list
             out.append(rel)
 
 
-def register(router: Router, apps: AppsApi, engine: Any) -> MediaApi:
+def register(router: Router, apps: AppsApi, engine: Engine) -> MediaApi:
     api = MediaApi(apps)
     router.add("GET", "/v1/apps/{id}/media/files/{path:path}", api.get_file)
     router.add("PUT", "/v1/apps/{id}/media/files/{path:path}", api.put_file)

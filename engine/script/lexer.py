@@ -206,6 +206,7 @@ class _Splitter:
                 continue
             elif c.isalpha() or c == "_":
                 m = _SCAN_WORD.match(s, j)
+                assert m is not None  # s[j] starts a word
                 w = m.group(0).lower()
                 if control and depth == 0:
                     if w == "then" and word in ("if", "elseif"):

@@ -7,6 +7,7 @@ language's parser when the caller wants them verified.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from engine.script import ast as A
 from engine.script.lexer import ScriptSyntaxError, Token, tokenize
@@ -148,7 +149,7 @@ class Parser:
         if t.kind != "word":
             raise self.error("a statement")
         w = t.value.lower()
-        handler = getattr(self, f"st_{w}", None)
+        handler: Callable[[], A.Statement] | None = getattr(self, f"st_{w}", None)
         if handler is not None:
             return handler()
         if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
@@ -159,6 +160,7 @@ class Parser:
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
             m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
+            assert m is not None  # the prefix matched just above
             self.advance()
             return A.Include(m.group(2).strip(), bool(m.group(1)))
         raise self.error("a statement keyword")
@@ -316,6 +318,7 @@ class Parser:
             raise self.error("a file path")
         start = t.start - self.base
         m = re.compile(r"[^\s(;]+").match(self.text, start)
+        assert m is not None  # a token starts there
         end = start + len(m.group(0))
         while self.tok.kind != "eof" and self.tok.start - self.base < end:
             self.advance()
@@ -593,7 +596,8 @@ class Parser:
         self.advance()
         w = self.expect_word("if", "sub", "switch").value.lower()
         self.expect_end()
-        return {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}[w]()
+        ends: dict[str, Callable[[], A.Statement]] = {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}
+        return ends[w]()
 
     def st_endsub(self) -> A.EndSub:
         self.advance()

@@ -44,7 +44,7 @@ def interval_match(rows: Rows, match: str, keys: list[str],
     vnum, vtext = kcols[0].values()
     key_of = [c.values() for c in kcols[1:]]
     ikey_of = [c.values() for c in cols[2:2 + len(keys)]]
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[object, ...], list[int]] = {}
     for r in range(kn):
         if vnum[r] == vnum[r]:
             groups.setdefault(tuple(_key(k[0][r], k[1][r]) for k in key_of), []).append(r)

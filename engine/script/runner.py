@@ -19,7 +19,7 @@ import dataclasses
 import fnmatch
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,10 +37,11 @@ from engine.expr import parse_expression as _parse_expression
 from engine.expr.duals import text_ranks
 from engine.expr.evaluate import contains_aggregation
 from engine.expr.expand import expand as _dollar_expand
-from engine.expr.formatting import interpret_texts
+from engine.expr.formatting import Texts, interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
 from engine.expr.lexer import ExprSyntaxError
 from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
+from engine.expr.objects import NO_TEXT
 from engine.model.datamodel import DataModel
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
@@ -276,7 +277,7 @@ class Runner:
         self.pending: list[A.Load] = []
         self.last_loaded: str | None = None
         self.counters: dict[str, int] = {}
-        self.field_info: dict[str, dict] = {}
+        self.field_info: dict[str, dict[str, Any]] = {}  # as DataModel.build reads it
         self.log: list[str] = []
         self.warnings: list[str] = []
         self.sources = ScriptConnections(env.connections, folder_roots=env.folder_roots,
@@ -317,7 +318,7 @@ class Runner:
             return np.empty(0), np.empty(0, dtype=object)
         return sym.num[~np.isnan(sym.num)], sym.text[np.isnan(sym.num)]
 
-    def interpret(self, texts: np.ndarray) -> np.ndarray:
+    def interpret(self, texts: Texts) -> np.ndarray:
         return interpret_texts(texts, self.locale)
 
     def check_cancel(self) -> None:
@@ -333,7 +334,8 @@ class Runner:
                                                        "(runaway loop?)", GENERAL))
 
     # --- expressions --------------------------------------------------------------------------
-    def parse_expr(self, e: A.Expr) -> Node:
+    def parse_expr(self, e: A.Expr | None) -> Node:
+        assert e is not None, "an optional clause parsed where the statement has none"
         try:
             return _parse_expression(e.text)
         except ExprSyntaxError as err:
@@ -363,7 +365,8 @@ class Runner:
         d = self.eval_scalar(e)
         return d.display_text()[0] if len(d) else None
 
-    def truth(self, e: A.Expr) -> bool:
+    def truth(self, e: A.Expr | None) -> bool:
+        assert e is not None, "a condition asked of a statement without one"
         return bool(self.eval_scalar(e).truthy()[0])
 
     def expand(self, text: str) -> str:
@@ -505,6 +508,7 @@ class Runner:
 
     def include(self, text: str) -> None:
         m = re.match(r"\s*\$\((must_)?include\s*=\s*(.*)\)\s*;?\s*$", text, re.I | re.S)
+        assert m is not None  # the parser made an Include of this text
         must = bool(m.group(1))
         path = self.expand(m.group(2).strip())
         try:
@@ -531,6 +535,7 @@ class Runner:
                 return end + 1
             for j, b in enumerate(chain[:-1]):
                 bst = self.parse(prog, prog.stmts[b])
+                assert isinstance(bst, A.ElseIf | A.Else)  # the IF's chain holds its ELSEIF and ELSE lines
                 if isinstance(bst, A.Else) or self.truth(bst.cond):
                     self.run_block(prog, b + 1, chain[j + 1])
                     return end + 1
@@ -581,7 +586,7 @@ class Runner:
             if np.isnan(a) or np.isnan(b) or np.isnan(s) or s == 0:
                 raise StatementError("FOR needs numeric bounds and a non-zero STEP", GENERAL)
 
-            def gen():
+            def gen() -> Iterator[str]:
                 x = a
                 while (x <= b) if s > 0 else (x >= b):
                     yield _fmt_num(x)
@@ -646,6 +651,7 @@ class Runner:
                     break
                 raise
             lp = self.parse(prog, loop_raw)
+            assert isinstance(lp, A.Loop)
             if lp.mode and self.truth(lp.cond) != (lp.mode == "while"):
                 break
         return end + 1
@@ -678,6 +684,7 @@ class Runner:
         value = self.eval_scalar(st.expr)
         for j, b in enumerate(chain[:-1]):
             cst = self.parse(prog, prog.stmts[b])
+            assert isinstance(cst, A.Case | A.Default)  # the SWITCH's chain holds its CASE and DEFAULT lines
             if isinstance(cst, A.Default) or any(
                     _same(value, self.eval_scalar(v)) for v in cst.values):
                 self.run_block(prog, b + 1, chain[j + 1])
@@ -1144,8 +1151,11 @@ class Runner:
         path = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0])
         name = path.stem or src.path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            web = fetch(url, self.env.web, lambda n: (self.check_cancel(),
-                                                      self.progress.transient(f"{name} << {n} bytes fetched")))
+            def fetched(n: int) -> None:
+                self.check_cancel()
+                self.progress.transient(f"{name} << {n} bytes fetched")
+
+            web = fetch(url, self.env.web, fetched)
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
         fmt = src.spec.fmt or format_of(path.suffix, web.content_type, default="html")
@@ -1177,10 +1187,10 @@ class Runner:
             texts = d.display_text()
             has = ~np.isnan(num)
             trank = np.zeros(len(d))
-            tmask = np.flatnonzero(~has & np.not_equal(texts, None))
+            tmask = np.flatnonzero(~has & np.not_equal(texts, NO_TEXT))
             if len(tmask):
                 trank[tmask] = text_ranks(texts.take(tmask))
-            kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
+            kind = np.where(has, 0, np.where(np.not_equal(texts, NO_TEXT), 1, 2))
             numkey = np.where(has, num, 0.0)
             if desc:
                 keys += [-trank, -numkey, -kind]
@@ -1213,7 +1223,7 @@ class Runner:
                 pre[k] = parts
         aggregated = bool(ld.group_by) or any(node is not None and contains_aggregation(node) for _, node in items)
         if aggregated:
-            ctx: LoadContext = self.group_context(ld, frame)
+            ctx = self.group_context(ld, frame)
         else:
             ctx = LoadContext(self, frame)
         n_out = ctx.nrows
@@ -1233,6 +1243,7 @@ class Runner:
             elif isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
                 cols.append(frame.columns[node.name])
             else:
+                assert node is not None  # None only for LOAD *
                 cols.append(_to_column(self.eval_node(node, ctx)))
         if len(set(names)) != len(names):
             dup = next(nm for nm in names if names.count(nm) > 1)
@@ -1458,6 +1469,7 @@ class Runner:
                 join(target, newcols, n, p.join, check_rows=lambda rows: self._check_join(rows, width))
                 target_name = target.name
             else:
+                assert p.keep is not None  # a KEEP when not a JOIN
                 kept = join(target, newcols, n, p.keep, keep=True)
                 target_name = self._unique_table_name(label, dom)
                 dom[target_name] = ScriptTable(target_name, kept.columns, kept.nrows)
@@ -1553,7 +1565,7 @@ def _same(a: Duals, b: Duals) -> bool:
     an, bn = float(a.num[0]), float(b.num[0])
     if not np.isnan(an) and not np.isnan(bn):
         return an == bn
-    return a.display_text()[0] == b.display_text()[0]
+    return bool(a.display_text()[0] == b.display_text()[0])
 
 
 def _unparse_arg(text: str) -> str:
@@ -1585,7 +1597,7 @@ def _upper_case(names: list[str], cols: list[Column]) -> tuple[list[str], list[C
 def _as_lists(t: ScriptTable) -> dict[str, list[str | None]]:
     out = {}
     for name, c in t.columns.items():
-        texts = np.append(c.symbols.text, None).take(c.codes)
+        texts = np.append(c.symbols.text, NO_TEXT).take(c.codes)
         out[name] = [None if v is None else str(v) for v in texts]
     return out
 

@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import weakref
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,8 @@ from engine import DEFAULT_ENGINE_VERSION
 from engine.expr import Duals, Node, evaluate, parse_expression
 from engine.expr.duals import map_distinct
 from engine.expr.functions import as_numbers
-from engine.script.context import _FUNCTIONS, ScriptContext, _scalar_arg_text, column_duals
+from engine.expr.objects import NO_TEXT
+from engine.script.context import _FUNCTIONS, ContextFunction, ScriptContext, _scalar_arg_text, column_duals
 from engine.script.errors import GENERAL, TABLE_NOT_FOUND, StatementError
 
 if TYPE_CHECKING:
@@ -65,7 +67,7 @@ def f_autonumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _number_keys(ctx, _value_keys(ctx.eval(args[0])), "value:" + auto_id)
 
 
-def _autonumber_hash(bits: int):
+def _autonumber_hash(bits: int) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         if not args:
             raise StatementError(f"AutoNumberHash{bits} needs at least one argument", GENERAL)
@@ -145,7 +147,7 @@ def f_lookup(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if not table.nrows:
         return Duals.nulls(len(rows))
     miss = rows < 0
-    return Duals(np.where(miss, np.nan, found.num), np.where(miss, None, found.text))
+    return Duals(np.where(miss, np.nan, found.num), np.where(miss, NO_TEXT, found.text))
 
 
 # ==================================================================================================
@@ -226,7 +228,7 @@ def _qvd_header(ctx: ScriptContext, args: tuple[Node, ...], what: str) -> ET.Ele
         return None
 
 
-def _qvd_text(what: str, tag: str):
+def _qvd_text(what: str, tag: str) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         root = _qvd_header(ctx, args, what)
         value = root.findtext(tag) if root is not None else None
@@ -235,7 +237,7 @@ def _qvd_text(what: str, tag: str):
     return fn
 
 
-def _qvd_number(what: str, count):
+def _qvd_number(what: str, count: Callable[[ET.Element], float]) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         root = _qvd_header(ctx, args, what)
         value = float(count(root)) if root is not None else np.nan

@@ -29,8 +29,8 @@ class SyntaxErrorInfo:
     qSecondaryFailure: bool = False
     message: str = ""
 
-    def to_json(self) -> dict:
-        out = {"qErrLen": self.qErrLen, "qTabIx": self.qTabIx, "qLineInTab": self.qLineInTab,
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"qErrLen": self.qErrLen, "qTabIx": self.qTabIx, "qLineInTab": self.qLineInTab,
                "qColInLine": self.qColInLine, "qTextPos": self.qTextPos}
         if self.qSecondaryFailure:
             out["qSecondaryFailure"] = True
@@ -44,7 +44,7 @@ class _Normalized:
         self.lead = 1 if original.startswith("\ufeff") else 0
         body = original[self.lead:]
         self.removed: list[int] = []      # normalized offsets before which one CR was dropped
-        out = []
+        out: list[str] = []
         i = 0
         n = len(body)
         while i < n:
