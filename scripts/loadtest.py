@@ -15,6 +15,10 @@ Examples::
     python scripts/loadtest.py --master --expect-workers 2 ...        # several machines: this one the master,
     python scripts/loadtest.py --worker --master-host 10.0.0.5        # and one of these on each load machine
 
+A user whose socket is lost (closed, or a call timed out) stops; with ``--reconnect`` (a cluster behind a
+proxy, where another engine takes over) it connects again, reopens its app and goes on, and the summary
+times each way back (``reconnects``). ``users_failed`` counts users that stopped before the end.
+
 Anything after ``--`` goes to Locust unchanged (e.g. ``-- --csv out``).
 Exit status: 0 when every request and handshake succeeded, 1 otherwise, 2 for bad options.
 """
@@ -65,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-requests", type=int, default=0, help="stop after this many requests in all (0 = no cap)")
     p.add_argument("--insecure", action="store_true", help="wss:// without checking the engine's certificate")
     p.add_argument("--timeout", type=float, default=30, help="seconds before a handshake or call counts as failed")
+    p.add_argument("--reconnect", action="store_true",
+                   help="a user whose socket is lost (an engine behind a proxy died or drained) connects again, "
+                        "reopens its app and goes on; without it, that user stops")
     p.add_argument("--secret", help="HMAC secret: sign tokens with HS256 (or --alg)")
     p.add_argument("--key", type=Path, help="PEM private key: sign tokens with RS256/ES256 (or --alg)")
     p.add_argument("--alg", help="token algorithm (default HS256 with --secret, RS256/ES* from the key)")
@@ -156,8 +163,9 @@ def locust_command(args: argparse.Namespace, summary: Path | None, extra: Sequen
                         ("--qix-summary", summary), ("--qix-html", args.html)):
         if value is not None:
             cmd += [flag, str(value)]
-    if args.insecure:
-        cmd.append("--insecure")
+    for flag, on in (("--insecure", args.insecure), ("--reconnect", args.reconnect)):
+        if on:
+            cmd.append(flag)
     if not (args.quiet or args.json):
         cmd.append("--qix-status")
     if args.web:
@@ -215,7 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2 if code == 2 else 1
         summary = json.loads(summary_path.read_text())
     print(json.dumps(summary, indent=2) if args.json else format_table(summary))
-    failed = sum(summary["errors"].values()) + sum(summary["handshakes"]["refused"].values())
+    failed = (sum(summary["errors"].values()) + sum(summary["handshakes"]["refused"].values())
+              + summary["users_failed"])
     return 1 if failed or summary["requests"] == 0 else 0
 
 

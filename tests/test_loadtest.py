@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness import REPO, Client, RunningEngine, free_port, self_signed_cert
+from tests.harness import REPO, Client, RunningEngine, free_port, self_signed_cert, spawn_engine
 from tests.jwt_keys import bearer, ec_key, mint, rsa_key
 
 sys.path.append(str(REPO / "scripts"))  # appended: scripts/token.py must not shadow the standard library
 
-from qixload.report import percentiles, render_html  # noqa: E402
+from qixload.report import format_table, percentiles, render_html, svg_chart  # noqa: E402
 from qixload.server_figures import ServerSample, figures, sample_from, series  # noqa: E402
 
 SECRET = "loadtest-secret-0123456789abcdef"
@@ -112,6 +112,7 @@ def test_full_scenario_counts_match_the_engine(engine: RunningEngine) -> None:
     server = s["server"]
     assert server["requests"] >= s["requests"] * 0.97
     assert server["cpu_ms_per_request"] > 0 and server["rss_peak_mib"] > 10 and server["sessions_peak"] == 6
+    assert 0 < server["cache_hit_rate"] < 1  # the shared calculation cache's counters in /healthcheck
 
 
 def test_distributed_master_and_two_workers(engine: RunningEngine) -> None:
@@ -277,12 +278,12 @@ def test_human_summary_table_and_html_report(engine: RunningEngine, tmp_path: Pa
     assert re.search(r"method\s+count\s+errors\s+p50 ms\s+p95 ms\s+p99 ms\s+max ms", out)
     assert "GetLayout label" in out and "(handshake)" in out
     assert "errors by code: none" in out and "handshakes: 2 ok, refused: none" in out
-    assert "ms CPU per request" in out and "2 sessions at peak" in out
+    assert "ms CPU per request" in out and "2 sessions at peak" in out and "cache hit rate" in out
     page = report.read_text()
     assert "<script" not in page  # readable anywhere: inline SVG, no code
     assert page.count("<svg") >= 8  # load over time and server figures
     for title in ("Requests per second", "Response time", "Errors per second", "Engine CPU per request",
-                  "Engine RSS", "Active sessions", "CPU per request"):
+                  "Engine RSS", "Active sessions", "CPU per request", "Cache hit rate"):
         assert title in page, title
 
 
@@ -301,7 +302,7 @@ def test_web_ui_shows_the_server_tab(engine: RunningEngine) -> None:
                          lambda body: any(row["data"] and row["data"][0]["figure"] != "no samples yet"
                                           for row in body.get("extended_stats", []) if row["key"] == "qix-server"))
         figures_shown = {row["figure"] for row in stats["extended_stats"][0]["data"]}
-        assert "active sessions now" in figures_shown and "CPU per request" in figures_shown
+        assert {"active sessions now", "CPU per request", "cache hit rate"} <= figures_shown
         index = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
         assert "QIX server" in index  # the tab
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/qix/report", timeout=5).read().decode()
@@ -351,6 +352,54 @@ def test_the_readme_custom_scenario_runs(engine: RunningEngine, tmp_path: Path) 
     assert code == 0, out
     assert s["errors"] == {} and s["methods"]["GetLayout kpi"]["count"] > 0
     assert s["methods"]["SelectListObjectValues filterpane"]["count"] > 0
+
+
+def killed_mid_run(tmp_path: Path, *options: str, restart: bool) -> tuple[int, dict]:
+    """A run of 4 light users against an engine process that is killed (-9) 3 s in and, with ``restart``,
+    started again on the same port: the users' sockets are lost as when an engine behind a proxy dies."""
+    engine_args = ("-S", f"DocumentDirectory={tmp_path / 'apps'}", "-S", "PrometheusPort=0",
+                   "-S", "ValidateJsonWebTokens=2", "-S", f"JsonWebTokenSecret={SECRET}")
+    proc, port = spawn_engine(*engine_args)
+    load = subprocess.Popen([sys.executable, str(LOADTEST), "--url", f"ws://127.0.0.1:{port}", "--users", "4",
+                             "--scenario", "light", "--duration", "9", "--ramp-up", "0", "--think", "0.1",
+                             "--secret", SECRET, "--metrics-url", "off", "--json", *options],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    again = None
+    try:
+        time.sleep(3)
+        proc.kill()
+        proc.wait(10)
+        if restart:
+            again, _ = spawn_engine(*engine_args, port=port)
+        out, err = load.communicate(timeout=60)
+    finally:
+        for p in (load, proc, again):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert out.startswith("{"), err[-2000:]
+    return load.returncode, json.loads(out)
+
+
+def test_lost_connections_stop_users_without_reconnect(tmp_path: Path) -> None:
+    code, s = killed_mid_run(tmp_path, restart=False)
+    assert code == 1
+    assert s["users_failed"] == 4 and s["reconnects"]["count"] == 0
+    assert set(s["errors"]) <= {"closed", "timeout"} and 1 <= sum(s["errors"].values()) <= 4
+    assert s["handshakes"] == {"ok": 4, "refused": {}}  # nobody tried again
+
+
+def test_with_reconnect_users_come_back_and_go_on(tmp_path: Path) -> None:
+    code, s = killed_mid_run(tmp_path, "--reconnect", "--timeout", "20", restart=True)
+    assert s["users_failed"] == 0
+    assert s["reconnects"]["count"] == 4  # each user lost its socket once and came back once
+    assert 0 < s["reconnects"]["p50_ms"] <= s["reconnects"]["max_ms"] < 20_000
+    assert s["handshakes"]["ok"] == 8
+    assert set(s["handshakes"]["refused"]) <= {"ConnectionRefusedError"}  # while no engine listened
+    assert set(s["errors"]) <= {"closed", "timeout"}
+    # they went on: the new sessions made their objects and worked after the restart
+    assert s["methods"]["CreateSessionObject label"]["count"] == 8
+    assert code == 1  # the calls lost with the engine are errors all the same
 
 
 @pytest.mark.parametrize("args, message", [
@@ -438,6 +487,21 @@ def test_server_figures_from_an_engine_without_process_metrics() -> None:
     assert rows[-1]["cache_hit_rate"] == pytest.approx(100 / 200)
 
 
+def test_cache_hits_and_lookups_come_from_one_source() -> None:
+    """The hit rate needs hits and lookups counted alike: /healthcheck's cache block first, this engine's
+    qix_calc_cache_* counters next; a qlikcore/engine's qix_cache_hits_total alone gives hits, no rate."""
+    calc = {"qix_calc_cache_hits_total": 5.0, "qix_calc_cache_lookups_total": 10.0, "qix_cache_hits_total": 99.0}
+    health = {"cache": {"hits": 1, "lookups": 4, "added": 3}}
+    assert sample_from(0.0, calc, health).cache_hits == 1.0 and sample_from(0.0, calc, health).cache_lookups == 4.0
+    from_metrics = sample_from(0.0, calc, {"session": {"active": 1}})
+    assert (from_metrics.cache_hits, from_metrics.cache_lookups) == (5.0, 10.0)
+    qlikcore = [sample_from(t, {"qix_requests_total": 10.0 * t, "qix_cache_hits_total": 3.0 * t},
+                            {"session": {"active": 2}}) for t in (0.0, 1.0, 2.0)]
+    assert qlikcore[-1].cache_hits == 6.0 and qlikcore[-1].cache_lookups is None
+    assert "cache_hit_rate" not in figures(qlikcore)
+    assert all(row["cache_hit_rate"] is None for row in series(qlikcore))
+
+
 def test_server_figures_with_process_metrics_and_rss_growth() -> None:
     """CPU per request from process_cpu_seconds_total; after warm-up, a steady RSS gives a flat slope and a
     leak a positive one."""
@@ -474,3 +538,24 @@ def test_html_report_without_server_figures_says_so() -> None:
                "server_series": [], "history": []}
     page = render_html(summary)
     assert "No server figures" in page and "no data from this engine" in page
+
+
+def test_table_and_report_show_reconnects_and_failed_users_only_when_there_were_any() -> None:
+    summary = {"url": "ws://x", "scenario": "light", "users": 4, "workers": 0, "duration_s": 9.0, "requests": 10,
+               "throughput_rps": 1.1, "latency": {"p50_ms": 1, "p95_ms": 1, "p99_ms": 1, "max_ms": 1},
+               "methods": {}, "errors": {"closed": 4}, "handshakes": {"ok": 8, "refused": {}},
+               "reconnects": {"count": 4, "p50_ms": 1600.0, "max_ms": 1700.2}, "users_failed": 0, "server": {},
+               "server_series": [], "history": []}
+    line = "reconnects: 4 (back at work after p50 1600.0 ms, max 1700.2 ms); users that could not continue: 0"
+    assert line in format_table(summary) and line in render_html(summary)
+    quiet = {**summary, "reconnects": {"count": 0, "p50_ms": 0.0, "max_ms": 0.0}}
+    assert "reconnects" not in format_table(quiet) and "reconnects" not in render_html(quiet)
+    assert "users that could not continue: 2" in format_table({**quiet, "users_failed": 2})
+
+
+def test_a_percentage_chart_ends_at_100() -> None:
+    chart = svg_chart("Cache hit rate", [0.0, 10.0], {"hit rate %": [50.0, 99.5]}, "%", ceiling=100.0)
+    labels = re.findall(r'class="ylab">([^<]*)<', chart)
+    assert labels == ["0", "25", "50", "75", "100"]
+    assert 'y1="28.0"' in chart  # the 100 grid line sits at the top of the plot
+    assert re.findall(r'class="ylab">([^<]*)<', svg_chart("t", [0.0, 1.0], {"x": [0.0, 0.0]}))[-1] == "1"

@@ -30,6 +30,7 @@ from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbol_of_each
 from engine.errors import CALC_CONDITION_UNMET, QixError
 from engine.jsonmembers import dict_member, list_member
+from engine.model.semantic import SEMANTIC_TAG
 
 if TYPE_CHECKING:
     from engine.app.app import DocSession
@@ -210,11 +211,14 @@ class _Renderer:
         show_system = bool(definition.get("qShowSystem"))
         show_hidden = bool(definition.get("qShowHidden"))
         show_tables = bool(definition.get("qShowSrcTables"))
+        show_semantic = bool(definition.get("qShowSemantic"))
         items = []
         for name, fld in model.fields.items():
             is_system = fld.is_system or name.startswith("$")
             is_hidden = fld.is_hidden or "$hidden" in fld.tags or is_system
-            if (is_system and not show_system) or (is_hidden and not is_system and not show_hidden):
+            is_semantic = SEMANTIC_TAG in fld.tags
+            if (is_system and not show_system) or (is_hidden and not is_system and not show_hidden) or (
+                    is_semantic and not show_semantic):
                 continue
             item: dict[str, Any] = {
                 "qName": name,
@@ -222,7 +226,7 @@ class _Renderer:
                 "qTags": list(fld.tags),
                 "qIsHidden": is_hidden,
                 "qIsSystem": is_system,
-                "qIsSemantic": False,
+                "qIsSemantic": is_semantic,
                 "qAndMode": False,
                 "qIsDefinitionOnly": False,
             }

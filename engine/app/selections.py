@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from engine.model.datamodel import DataModel
 from engine.model.selection import EMPTY_STATE, Inference, Reduction, SelectionState, infer
+from engine.model.semantic import semantic_fields, transfer
 
 #: how many earlier states Back can return to
 _HISTORY = 64
@@ -121,6 +122,9 @@ class Selections:
             self.set(name, state)
 
     def set(self, state: str, new: SelectionState) -> bool:
+        model = self._model()
+        if semantic_fields(model):
+            new = transfer(model, new)      # a selected relation of a Semantic LOAD moves the selection
         changed = self.history(state).set(new)
         if changed:
             self._on_change(state or "$")

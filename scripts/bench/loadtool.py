@@ -10,6 +10,15 @@ tool's whole process tree (psutil) over the requests the engine answered in that
 summaries of the whole run.
 
     python scripts/bench/loadtool.py [--users 1000] [--think 1] [--window 20] [--rounds 2] [--workers 2]
+
+``--soak``: does the engine's memory settle under a long run? A fresh engine (pinned to CPU 0) takes 300
+``full`` users (think 1 s) for 5 minutes from the tool (pinned to CPU 1); its RSS and the calculation
+cache's bytes (``qix_calc_cache_bytes``) are read from ``/metrics`` every 10 s, and the least-squares slope
+of RSS after warm-up is printed, over all those samples and their second half, with and without the
+cache's own bytes (a cache filling up to its bound is not a leak). ``--cache-mib 512,16`` soaks once per
+``CalcCacheMemory``, each on a fresh engine, so the cache's share shows against a small one in the same run.
+
+    python scripts/bench/loadtool.py --soak [--users 300] [--minutes 5] [--cache-mib 512] [--html report.html]
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -40,6 +50,9 @@ from common import (
     stop,
 )
 from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.append(str(REPO / "scripts"))  # appended: scripts/token.py must not shadow the standard library
+from qixload.server_figures import MIB, slope_per_min  # noqa: E402
 
 SECRET = "loadtool-bench-secret-0123456789"
 BASELINE_REV = "c7a955e"  # the last commit with the hand-written asyncio runner
@@ -191,17 +204,108 @@ def measure(quick: bool = False) -> list[Figure]:
     return figures(results, [f"--{k}={v}" for k, v in args.items()])
 
 
+# ---------------------------------------------------------------------------------------------- soak
+
+def memory(url: str) -> tuple[float, float]:
+    """(RSS bytes, calculation cache bytes) from the engine's /metrics."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return values.get("process_resident_memory_bytes", 0.0), values.get("qix_calc_cache_bytes", 0.0)
+
+
+def soak(users: int, minutes: float, ramp: float, every: float, cache_mib: int, html: Path | None,
+         warmup: float = 60.0) -> dict[str, float]:
+    """One soak on a fresh engine; prints the samples and returns the figures."""
+    port, mport = free_port(), free_port()
+    docs = Path(tempfile.mkdtemp(prefix="loadtool-soak-"))
+    engine = start_engine(port, docs, "ValidateJsonWebTokens=2", f"JsonWebTokenSecret={SECRET}",
+                          f"PrometheusPort={mport}", f"CalcCacheMemory={cache_mib}")
+    metrics_url = f"http://127.0.0.1:{mport}/metrics"
+    samples: list[tuple[float, float, float, float]] = []  # (seconds since start, RSS, cache bytes, load)
+    done = threading.Event()
+    started = time.monotonic()
+
+    def sample() -> None:
+        while not done.is_set():
+            rss_bytes, cache_bytes = memory(metrics_url)
+            samples.append((time.monotonic() - started, rss_bytes, cache_bytes, os.getloadavg()[0]))
+            done.wait(every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    cmd = [*pin_cmd(LOAD_CPU), sys.executable, "scripts/loadtest.py", "--url", f"ws://127.0.0.1:{port}",
+           "--users", str(users), "--scenario", "full", "--think", "1", "--duration", f"{60 * minutes:g}",
+           "--ramp-up", f"{ramp:g}", "--secret", SECRET, "--metrics-url", metrics_url,
+           "--sample-every", f"{every:g}", "--json", *(["--html", str(html)] if html else [])]
+    load_start = os.getloadavg()
+    try:
+        sampler.start()
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60 * minutes + 180)
+    finally:
+        done.set()
+        sampler.join(10)
+        stop(engine)
+    summary = json.loads(proc.stdout)
+    if html:  # the summary beside its report, so the report can be drawn again (qixload.report.render_html)
+        html.with_suffix(".json").write_text(proc.stdout)
+    for at, rss_bytes, cache_bytes, load in samples:
+        print(f"    {at:6.1f} s  RSS {rss_bytes / MIB:7.1f} MiB  cache {cache_bytes / MIB:6.1f} MiB  "
+              f"RSS - cache {(rss_bytes - cache_bytes) / MIB:7.1f} MiB  load {load:.2f}", flush=True)
+    after = [(at, rss_bytes / MIB, (rss_bytes - cache_bytes) / MIB) for at, rss_bytes, cache_bytes, _ in samples
+             if at >= ramp + warmup]
+    out = {"cache_mib": float(cache_mib), "requests": float(summary["requests"]),
+           "rps": summary["throughput_rps"], "p99_ms": summary["latency"]["p99_ms"],
+           "errors": float(sum(summary["errors"].values()) + sum(summary["handshakes"]["refused"].values())),
+           "users_failed": float(summary["users_failed"]), "load_start": load_start[0],
+           "load_max": max(load for *_, load in samples)}
+    server = summary["server"]
+    for key in ("cpu_ms_per_request", "cache_hit_rate", "rss_peak_mib", "rss_end_mib"):
+        if key in server:
+            out[key] = server[key]
+    halves = (("", after), ("_late", after[len(after) // 2:]))
+    for suffix, points in halves:
+        for name, index in (("rss", 1), ("rss_less_cache", 2)):
+            slope = slope_per_min([(p[0], p[index]) for p in points])
+            if slope is not None:
+                out[f"{name}{suffix}_mib_per_min"] = slope
+    if after:
+        out["rss_after_warmup_first_mib"], out["rss_after_warmup_last_mib"] = after[0][1], after[-1][1]
+    return out
+
+
+def soak_main(args: argparse.Namespace) -> None:
+    for mib in (int(m) for m in args.cache_mib.split(",")):
+        html = None
+        if args.html:
+            html = Path(args.html) if "," not in args.cache_mib else Path(args.html).with_suffix(f".{mib}.html")
+        print(f"soak: {args.users} users, full, {args.minutes:g} min, CalcCacheMemory={mib}", flush=True)
+        result = soak(args.users, args.minutes, args.ramp, args.every, mib, html)
+        print("  " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()),
+              flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--users", type=int, help="simulated users (default 1000; --soak: 300)")
     parser.add_argument("--think", type=float, default=1.0)
-    parser.add_argument("--ramp", type=float, default=20.0, help="ramp-up seconds")
+    parser.add_argument("--ramp", type=float, help="ramp-up seconds (default 20; --soak: 30)")
     parser.add_argument("--window", type=float, default=20.0, help="seconds of steady load measured")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="also run Locust with this many workers (0: not)")
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
     parser.add_argument("--baseline-file", help="the old runner's source, instead of git history")
+    soaking = parser.add_argument_group("--soak")
+    soaking.add_argument("--soak", action="store_true", help="a long full-scenario run: does engine RSS settle?")
+    soaking.add_argument("--minutes", type=float, default=5.0)
+    soaking.add_argument("--every", type=float, default=10.0, help="seconds between memory samples")
+    soaking.add_argument("--cache-mib", default="512", help="CalcCacheMemory of each soak, comma-separated")
+    soaking.add_argument("--html", help="the HTML report of the (each) soak; its JSON summary goes beside it")
     args = parser.parse_args()
+    if args.soak:
+        args.users, args.ramp = args.users or 300, 30.0 if args.ramp is None else args.ramp
+        soak_main(args)
+        return
+    args.users, args.ramp = args.users or 1000, 20.0 if args.ramp is None else args.ramp
     results = run(args.users, args.think, args.ramp, args.window, args.rounds, args.workers,
                   baseline_source(args.baseline_rev, args.baseline_file))
     for f in figures(results, [f"--users={args.users}", f"--window={args.window:g}", f"--rounds={args.rounds}"]):

@@ -23,6 +23,7 @@ import websocket
 
 QIX = "QIX"  # request_type of every JSON-RPC call
 WS = "WS"  # request_type of the handshake (name "connect")
+USER = "USER"  # request_type of what happens to a user: "reconnect" (time to go on again), "stopped"
 
 Report = Callable[[str, str, float, int, "QixFailure | None"], None]
 """``report(request_type, name, milliseconds, response_bytes, failure)``."""
@@ -33,12 +34,23 @@ class QixFailure(Exception):
 
     ``label`` is how reports group it: the engine's JSON-RPC error code (``"-128"``, ``"2"``), ``http-<status>``
     for a refused handshake, ``timeout``, ``closed``, or the OS error's name when the socket never opened.
-    Its repr starts with the label because Locust names failures by repr."""
+    Its repr starts with the label because Locust names failures by repr. ``handshake`` marks a failure to
+    open the socket."""
 
-    def __init__(self, label: str, detail: str = "") -> None:
+    def __init__(self, label: str, detail: str = "", *, handshake: bool = False) -> None:
         super().__init__(label, detail)
         self.label = label
         self.detail = detail
+        self.handshake = handshake
+
+    @property
+    def lost(self) -> bool:
+        """The connection is gone or unusable (closed, a call timed out, the socket did not open, the proxy or
+        engine answered the handshake with 5xx): only a new connection can help. A 4xx handshake is the
+        engine saying no to this user, and a JSON-RPC error comes over a socket that still works."""
+        if self.label in ("closed", "timeout"):
+            return True
+        return self.handshake and not self.label.startswith("http-4")
 
     def __repr__(self) -> str:
         return f"{self.label}: {self.detail}" if self.detail else self.label
@@ -115,11 +127,11 @@ class QixClient:
             ws = websocket.create_connection(url, timeout=timeout, header=headers, sslopt=sslopt,
                                              skip_utf8_validation=True, enable_multithread=False)
         except websocket.WebSocketBadStatusException as err:
-            failure = QixFailure(f"http-{err.status_code}", str(err.status_message or ""))
+            failure = QixFailure(f"http-{err.status_code}", str(err.status_message or ""), handshake=True)
         except websocket.WebSocketTimeoutException:
-            failure = QixFailure("timeout", "handshake")
+            failure = QixFailure("timeout", "handshake", handshake=True)
         except (OSError, websocket.WebSocketException) as err:
-            failure = QixFailure(type(err).__name__, str(err))
+            failure = QixFailure(type(err).__name__, str(err), handshake=True)
         else:
             report(WS, "connect", (time.perf_counter() - started) * 1000, 0, None)
             return cls(ws, report, budget)
@@ -194,6 +206,10 @@ class QixClient:
             self.ws.close(timeout=1)
         except (OSError, websocket.WebSocketException):
             self.ws.shutdown()
+
+    def abort(self) -> None:
+        """Drop a socket that is known to be dead, without a closing handshake nobody would answer."""
+        self.ws.shutdown()
 
     # -- the few calls every scenario makes -----------------------------------------------------------------
     def open_doc(self, app: str) -> int:

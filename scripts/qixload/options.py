@@ -47,6 +47,9 @@ def add_arguments(parser: Any) -> None:
     add("--insecure", action="store_true", default=False,
                        help="wss:// without checking the engine's certificate")
     add("--timeout", type=float, default=30.0, help="seconds before a call counts as failed")
+    add("--reconnect", action="store_true", default=False,
+        help="a user whose socket is lost connects again (within --timeout), reopens its app and goes on; "
+             "without it that user stops")
     add("--max-requests", type=int, default=0, help="stop after this many QIX calls (0 = no cap)")
     add("--qix-summary", default=None, include_in_web_ui=False, help="write the run's summary as JSON to this file")
     add("--qix-html", default=None, include_in_web_ui=False, help="write the HTML report (readable without Locust) here")
@@ -78,6 +81,7 @@ class LoadSettings:
     timeout: float
     max_requests: int
     seed: int
+    reconnect: bool = False
 
     @classmethod
     def from_options(cls, options: argparse.Namespace, host: str | None) -> LoadSettings:
@@ -112,7 +116,7 @@ class LoadSettings:
                    dashboard_rows=options.dashboard_rows,
                    metrics_url=None if metrics in ("off", "") else metrics, sample_every=options.sample_every,
                    insecure=options.insecure, timeout=options.timeout, max_requests=options.max_requests,
-                   seed=options.seed)
+                   seed=options.seed, reconnect=bool(getattr(options, "reconnect", False)))
 
     def token(self, sub: str) -> str | None:
         return self.minter.mint(sub) if self.minter else None

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from qixload.client import QIX, WS
+from qixload.client import QIX, USER, WS
 from qixload.server_figures import ServerSample, figures, series
 
 HANDSHAKE = "(handshake)"
@@ -75,9 +75,11 @@ def _ms(value: float) -> float:
 
 
 def _method_row(entry: Entry) -> dict[str, Any]:
-    p50, p95, p99 = percentiles(entry.response_times)
+    top = entry.max_response_time or 0.0
+    # times are kept to two significant digits, so a rounded-up bucket can pass the exact maximum
+    p50, p95, p99 = (min(p, top) for p in percentiles(entry.response_times))
     return {"count": entry.num_requests, "errors": entry.num_failures, "p50_ms": _ms(p50), "p95_ms": _ms(p95),
-            "p99_ms": _ms(p99), "max_ms": _ms(entry.max_response_time or 0.0),
+            "p99_ms": _ms(p99), "max_ms": _ms(top),
             "avg_ms": _ms(entry.total_response_time / entry.num_requests) if entry.num_requests else 0.0}
 
 
@@ -91,12 +93,15 @@ def summarize(*, entries: Iterable[Entry], errors: Iterable[Error], history: Seq
               started: float, ended: float, ramp_end: float | None, warmup: float = 60.0) -> dict[str, Any]:
     """The run in one JSON-ready document (the shape scripts/loadtest.py prints with ``--json``). ``history``
     holds a point a second: ``t`` (seconds since the start), ``users``, ``rps``, ``fail_per_s``, ``p50_ms``,
-    ``p95_ms``, ``p99_ms``."""
+    ``p95_ms``, ``p99_ms``. ``reconnects`` times the way back from a lost connection to working again
+    (``--reconnect``); ``users_failed`` counts users that stopped before the run ended."""
     methods: dict[str, dict[str, Any]] = {}
     merged: Counter[float] = Counter()
     requests = 0
     max_ms = 0.0
     handshake: dict[str, Any] | None = None
+    reconnects = {"count": 0, "p50_ms": 0.0, "max_ms": 0.0}
+    users_failed = 0
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.method == QIX:
             methods[entry.name] = _method_row(entry)
@@ -105,6 +110,11 @@ def summarize(*, entries: Iterable[Entry], errors: Iterable[Error], history: Seq
             max_ms = max(max_ms, entry.max_response_time or 0.0)
         elif entry.method == WS:
             handshake = _method_row(entry)
+        elif entry.method == USER and entry.name == "reconnect":
+            row = _method_row(entry)
+            reconnects = {"count": row["count"], "p50_ms": row["p50_ms"], "max_ms": row["max_ms"]}
+        elif entry.method == USER and entry.name == "stopped":
+            users_failed = entry.num_requests
     if handshake is not None:
         methods[HANDSHAKE] = handshake
     by_code: Counter[str] = Counter()
@@ -116,7 +126,7 @@ def summarize(*, entries: Iterable[Entry], errors: Iterable[Error], history: Seq
         failures.append({"type": error.method, "name": error.name, "error": str(error.error),
                          "count": error.occurrences})
     elapsed = max(ended - started, 1e-9)
-    p50, p95, p99 = percentiles(merged)
+    p50, p95, p99 = (min(p, max_ms) for p in percentiles(merged))
     ok_handshakes = (handshake["count"] - handshake["errors"]) if handshake else 0
     return {
         "url": url, "scenario": scenario, "users": users, "workers": workers,
@@ -125,6 +135,7 @@ def summarize(*, entries: Iterable[Entry], errors: Iterable[Error], history: Seq
         "latency": {"p50_ms": _ms(p50), "p95_ms": _ms(p95), "p99_ms": _ms(p99), "max_ms": _ms(max_ms)},
         "methods": methods, "errors": dict(by_code), "failures": failures,
         "handshakes": {"ok": ok_handshakes, "refused": dict(refused)},
+        "reconnects": reconnects, "users_failed": users_failed,
         "server": figures(samples, ramp_end, warmup) if samples else {},
         "server_series": series(samples),
         "history": [dict(point) for point in history],
@@ -171,10 +182,23 @@ def format_table(s: Mapping[str, Any]) -> str:
     refused = s["handshakes"]["refused"]
     lines.append(f"handshakes: {s['handshakes']['ok']} ok, refused: "
                  + (", ".join(f"{k}: {v}" for k, v in sorted(refused.items())) or "none"))
+    users = _users_line(s)
+    if users:
+        lines.append(users)
     server = _server_line(s.get("server") or {})
     if server:
         lines.append(server)
     return "\n".join(lines)
+
+
+def _users_line(s: Mapping[str, Any]) -> str:
+    """Reconnects and users that could not go on; empty when the run had neither."""
+    r = s.get("reconnects") or {"count": 0}
+    failed = s.get("users_failed", 0)
+    if not r["count"] and not failed:
+        return ""
+    times = f" (back at work after p50 {r['p50_ms']} ms, max {r['max_ms']} ms)" if r["count"] else ""
+    return f"reconnects: {r['count']}{times}; users that could not continue: {failed}"
 
 
 # ---------------------------------------------------------------------------------------------- HTML
@@ -195,9 +219,9 @@ def _fmt(v: float) -> str:
 
 
 def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[float | None]], unit: str = "",
-              width: int = 520, height: int = 200, zero: bool = True) -> str:
+              width: int = 520, height: int = 200, zero: bool = True, ceiling: float | None = None) -> str:
     """A line chart as inline SVG: one polyline per series (gaps where a value is None), y from zero unless
-    ``zero`` is false."""
+    ``zero`` is false, up to ``ceiling`` when given and not passed (a percentage: 100)."""
     left, right, top, bottom = 56, 12, 28, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for ys in lines.values() for v in ys if v is not None]
@@ -205,7 +229,7 @@ def svg_chart(title: str, xs: Sequence[float], lines: Mapping[str, Sequence[floa
         return (f'<figure class="chart"><figcaption>{html.escape(title)}</figcaption>'
                 f'<p class="empty">no data from this engine</p></figure>')
     x_max = max(xs) or 1.0
-    y_max = _nice_max(max(values) * 1.05)
+    y_max = ceiling if ceiling is not None and max(values) <= ceiling else _nice_max(max(values) * 1.05)
     y_min = 0.0
     if not zero:  # fit the data: small changes (RSS over a soak) would be flat against a zero-based axis
         spread = max(values) - min(values)
@@ -318,7 +342,8 @@ def render_html(s: Mapping[str, Any]) -> str:
         svg_chart("RSS per added session", sx, {"KiB/session": [r["rss_kib_per_session"] for r in srv_rows]},
                   "KiB"),
         svg_chart("Cache hit rate", sx, {"hit rate %": [None if r["cache_hit_rate"] is None
-                                                        else 100 * r["cache_hit_rate"] for r in srv_rows]}, "%"),
+                                                        else 100 * r["cache_hit_rate"] for r in srv_rows]}, "%",
+                  ceiling=100.0),
     ]
     errors = sum(s["errors"].values())
     refused = sum(s["handshakes"]["refused"].values())
@@ -329,6 +354,7 @@ def render_html(s: Mapping[str, Any]) -> str:
         ("latency p50 / p95 / p99 / max", f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} / {lat['max_ms']} ms"),
         ("errors", ", ".join(f"{k}: {v}" for k, v in sorted(s["errors"].items())) or "none"),
         ("handshakes", f"{s['handshakes']['ok']} ok, {refused} refused"),
+        *([("users", _users_line(s))] if _users_line(s) else []),
     ])
     methods = _table(("request", "count", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "avg ms"),
                      [(name, m["count"], m["errors"], m["p50_ms"], m["p95_ms"], m["p99_ms"], m["max_ms"], m["avg_ms"])

@@ -9,7 +9,8 @@
 
 Your own: a file with a :class:`QixTasks` subclass, run with ``--scenario file.py`` (README, "Load
 testing"). ``setup`` runs after every (re)connect; tasks use ``self.qix`` and ``self.doc``. A failed call
-is already reported (with its JSON-RPC code); the user then reconnects with a new session on its next task.
+is already reported (with its JSON-RPC code); after an engine error the user starts a new session on its
+next task, after a lost connection it stops, or with ``--reconnect`` connects again at once.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class QixTasks(TaskSet):
     @property
     def qix(self) -> QixClient:
         if self.user.qix is None:
-            raise QixFailure("closed", "no session")
+            raise QixFailure("no-session", "not connected")
         return self.user.qix
 
     @property
@@ -81,10 +82,7 @@ class QixTasks(TaskSet):
 
     def _connect(self) -> None:
         try:
-            self.user.open_session(self)
-            self.setup()
-        except QixFailure:
-            self.user.drop_session()  # reported; the next task tries again with a new session
+            self.user.start_session(self)
         except BudgetSpent:
             raise StopUser() from None
 
@@ -95,8 +93,11 @@ class QixTasks(TaskSet):
                 return
         try:
             super().execute_task(task)
-        except QixFailure:
-            self.user.drop_session()
+        except QixFailure as failure:  # reported where it happened
+            self.user.drop_session(failure)
+            if failure.lost:  # stops the user, or (--reconnect) pauses, then connects again at once
+                self.user.connection_lost()
+                self._connect()
         except BudgetSpent:
             raise StopUser() from None
 

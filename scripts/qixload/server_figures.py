@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -58,7 +58,8 @@ def default_metrics_url(engine_url: str) -> str:
 def parse_metrics(text: str) -> dict[str, float]:
     """The sums of the series this module reads, from Prometheus text."""
     wanted = {"process_cpu_seconds_total", "process_resident_memory_bytes", "qix_requests_total",
-              "qix_active_sessions", "qix_cache_hits_total", "qix_request_cpu_seconds_sum"}
+              "qix_active_sessions", "qix_cache_hits_total", "qix_calc_cache_hits_total",
+              "qix_calc_cache_lookups_total", "qix_request_cpu_seconds_sum"}
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.name == "qix_requests":  # declared, but a labelled counter has no series before its first use
@@ -81,11 +82,25 @@ def sample_from(at: float, metrics: dict[str, float] | None, health: dict[str, A
     if rss is None and isinstance(mem.get("committed"), int | float):
         rss = float(mem["committed"]) * MIB
     sessions = metrics.get("qix_active_sessions", session.get("active"))
-    hits = metrics.get("qix_cache_hits_total", cache.get("hits"))
-    lookups = cache.get("lookups")
+    hits, lookups = _cache_counts(metrics, cache)
     return ServerSample(at, cpu, rss, metrics.get("qix_requests_total"),
-                        None if sessions is None else float(sessions),
-                        None if hits is None else float(hits), None if lookups is None else float(lookups))
+                        None if sessions is None else float(sessions), hits, lookups)
+
+
+def _cache_counts(metrics: dict[str, float], cache: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Cache hits and lookups, both from one source so their ratio means something: ``/healthcheck``'s
+    ``cache`` block (Qlik's engines and this one), else this engine's ``qix_calc_cache_*`` counters, else
+    hits alone (``qix_cache_hits_total``, which a qlikcore/engine exports without a lookup count)."""
+    if _number(cache.get("hits")) and _number(cache.get("lookups")):
+        return float(cache["hits"]), float(cache["lookups"])
+    if "qix_calc_cache_hits_total" in metrics and "qix_calc_cache_lookups_total" in metrics:
+        return metrics["qix_calc_cache_hits_total"], metrics["qix_calc_cache_lookups_total"]
+    hits = metrics.get("qix_cache_hits_total", cache.get("hits"))
+    return (float(hits) if _number(hits) else None), None
+
+
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _get(url: str, timeout: float) -> bytes | None:
@@ -191,7 +206,7 @@ def _per_session(samples: Sequence[ServerSample], ramp_end: float) -> dict[str, 
     return out
 
 
-def _slope_per_min(points: Sequence[tuple[float, float]]) -> float | None:
+def slope_per_min(points: Sequence[tuple[float, float]]) -> float | None:
     """Least-squares slope of (seconds, MiB) points, in MiB per minute."""
     n = len(points)
     if n < 3:
@@ -208,12 +223,12 @@ def _growth(samples: Sequence[ServerSample], after: float) -> dict[str, float]:
     """RSS slope after warm-up, over all those samples and over their second half: caches and allocator
     pools that fill up early show in the first and fade in the second; a leak stays in both."""
     points = [(s.at, s.rss_bytes / MIB) for s in samples if s.at >= after and s.rss_bytes is not None]
-    slope = _slope_per_min(points)
+    slope = slope_per_min(points)
     if slope is None:
         return {}
     out = {"rss_growth_mib_per_min": slope, "rss_after_warmup_first_mib": points[0][1],
            "rss_after_warmup_last_mib": points[-1][1], "rss_after_warmup_samples": float(len(points))}
-    late = _slope_per_min(points[len(points) // 2:])
+    late = slope_per_min(points[len(points) // 2:])
     if late is not None:
         out["rss_growth_late_mib_per_min"] = late
     return out
