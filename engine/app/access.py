@@ -406,7 +406,7 @@ def _reduce(
         kept_rows = keep_rows[name]
         nrows = src.nrows if kept_rows is None else len(kept_rows)
         tables.append(Table(name, out, nrows, comment=src.comment, is_synthetic=src.is_synthetic))
-    reduced = DataModel(tables, fields)
+    reduced = DataModel(tables, fields, loose_tables=model.loose_tables, search_excluded=model.search_excluded)
     for reduced_field in reduced.fields.values():
         if "$key" in reduced_field.tags and reduced_field.name not in reduced.key_fields:
             reduced_field.tags = [t for t in reduced_field.tags if t != "$key"]

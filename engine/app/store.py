@@ -358,6 +358,10 @@ def save(path: Path, doc: AppDocument, generation: str | None = None) -> str:
             meta["section_access_rows"] = _write_section_access(w, doc.section_access)
         if doc.model is not None:
             _write_model(w, doc.model)
+            if doc.model.loose_tables:
+                meta["loose_tables"] = orjson.dumps(sorted(doc.model.loose_tables)).decode()
+            if doc.model.search_excluded:
+                meta["search_excluded"] = orjson.dumps(sorted(doc.model.search_excluded)).decode()
         con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
         con.execute("COMMIT")
         con.close()
@@ -458,7 +462,7 @@ class _Reader:
         return arr
 
 
-def _read_model(r: _Reader) -> DataModel:
+def _read_model(r: _Reader, meta: dict[str, str]) -> DataModel:
     fields: dict[str, Field] = {}
     for name, nsym, num_id, td, to, tv, tags, comment, is_system, is_hidden in r.con.execute(
         "SELECT name, nsym, num, text_data, text_offsets, text_valid, tags, comment, is_system, is_hidden "
@@ -505,7 +509,9 @@ def _read_model(r: _Reader) -> DataModel:
             col.flags.writeable = False
             columns.put(fname, col, mem)
         tables.append(Table(name, columns, int(nrows), comment=comment, is_synthetic=bool(synthetic)))
-    return DataModel(tables, fields)
+    # written only when the script used LOOSEN TABLE / SEARCH EXCLUDE (an older file has neither)
+    return DataModel(tables, fields, loose_tables=frozenset(orjson.loads(meta.get("loose_tables", "[]"))),
+                     search_excluded=frozenset(orjson.loads(meta.get("search_excluded", "[]"))))
 
 
 def _read_section_access(r: _Reader) -> dict[str, Any]:
@@ -541,7 +547,7 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                 if len(doc.section_access["rows"]) != int(meta["section_access_rows"]):
                     raise ValueError("section access row count")
             if with_data and meta["has_model"] == "1":
-                doc.model = _read_model(r)
+                doc.model = _read_model(r, meta)
                 _remember_token(doc.model, doc.data_token)
         except (
             sqlite3.Error,

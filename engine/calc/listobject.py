@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
+from engine.calc.cells import Page, dimension_info, field_def_name, field_label, info_extras, qnum
 from engine.calc.sorting import (
     LIST_DEFAULT,
     criteria,
@@ -93,12 +93,14 @@ class ListObject:
         variables: Callable[[str], str | None] | None = None,
         locale: Locale | None = None,
         states: Callable[[str], SelectionState | None] | None = None,
+        order_inf: Inference | None = None,
     ) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
         self.variables = variables
         self.locale = locale
+        #: selection states by name (set analysis in expressions, the field's lock)
         self.state_lookup = states
         dim = qdef.get("qDef") or {}
         self.field = list_field(qdef)
@@ -122,15 +124,20 @@ class ListObject:
             if self.frequency_mode != "N" or self.crit.get("qSortByFrequency")
             else None
         )
-        shown = self.states.copy()
-        if not self.show_alternatives:
-            shown[shown == ALTERNATIVE] = EXCLUDED
-        self.shown_states = shown
+        self.shown_states = self._shown(self.states)
+        # the order: by the states (and frequencies) of ``order_inf`` when given (a list in selection mode
+        # keeps the order it had when the mode began while its values change state)
+        frequency = self.frequency
+        shown = self.shown_states
+        if order_inf is not None:
+            shown = self._shown(order_inf.states(self.field))
+            if frequency is not None:
+                frequency = field_frequency(model, order_inf, self.field)
         sort_expr = sort_expression(dim.get("qSortCriterias"))
-        if sort_expr is None and self.frequency is None:
+        if sort_expr is None and frequency is None:
             self.order = field_order(model, self.field, self.crit, shown, inf.exists(self.field))
             return
-        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
+        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=frequency)
         if sort_expr is not None:
             values, _err = self._per_symbol(sort_expr[1])
             if values is not None:
@@ -139,6 +146,13 @@ class ListObject:
                 at = 1 if self.crit.get("qSortByState") else 0  # state first, then the expression
                 keys[at:at] = [isnan.astype(np.int64), np.where(isnan, 0.0, num) * sort_expr[0]]
         self.order = sorted_symbols(np.flatnonzero(inf.exists(self.field)), keys)
+
+    def _shown(self, states: np.ndarray) -> np.ndarray:
+        """The states a list shows: alternatives as excluded unless ``qShowAlternatives``."""
+        shown = states.copy()
+        if not self.show_alternatives:
+            shown[shown == ALTERNATIVE] = EXCLUDED
+        return shown
 
     def _per_symbol(self, text: str) -> tuple[Duals | None, str | None]:
         """An expression evaluated once per value of the field, or the error it raised."""
@@ -266,16 +280,23 @@ class ListObject:
             }
         syms = self.model.fields[self.field].symbols
         possible = np.flatnonzero(self.inf.possible(self.field))
-        return dimension_info(
-            self.model,
-            self.field,
-            self.title,
-            sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
-            state_counts=self.inf.state_counts(self.field),
-            cardinal=self.size,
-            cube_cardinal=self.size,
-            values_num=syms.num.take(possible),
-        )
+        info = {
+            **info_extras(self.qdef),
+            **dimension_info(
+                self.model,
+                self.field,
+                self.title,
+                sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
+                state_counts=self.inf.state_counts(self.field),
+                cardinal=self.size,
+                cube_cardinal=self.size,
+                values_num=syms.num.take(possible),
+            ),
+        }
+        state = self.state_lookup(self.state_name) if self.state_lookup is not None else None
+        if state is not None and state.is_locked(self.field):
+            info["qLocked"] = True  # nebula.js: a locked list can be neither cleared nor confirmed
+        return info
 
     def layout(self) -> dict[str, object]:
         """The ``qListObject`` layout, including ``qInitialDataFetch`` pages."""

@@ -195,6 +195,11 @@ def select_search(
     return state.with_selection(field, hits)
 
 
+def _searchable(model: DataModel) -> list[str]:
+    """The fields a search without a field list looks in: all but those ``Search Exclude`` left out."""
+    return [f for f in model.fields if f not in model.search_excluded]
+
+
 def search_results(
     model: DataModel,
     inf: Inference,
@@ -207,7 +212,7 @@ def search_results(
 ) -> dict[str, object]:
     """``Doc.SearchResults``: per field, the existing values in which any term starts a word
     (case-insensitive), grouped as the engine's one ``DatasetType`` group; paging over fields."""
-    names = [f for f in (fields or list(model.fields)) if f in model.fields and not model.fields[f].is_system]
+    names = [f for f in (fields or _searchable(model)) if f in model.fields and not model.fields[f].is_system]
     items: list[dict[str, object]] = []
     matched_terms: set[int] = set()
     for name in names:
@@ -253,7 +258,7 @@ def search_suggestions(
     """``Doc.SearchSuggest``: existing values that complete the last term."""
     term = terms[-1] if terms else ""
     out: list[dict[str, object]] = []
-    for name in fields or list(model.fields):
+    for name in fields or _searchable(model):
         if name not in model.fields or not term.strip() or len(out) >= limit:
             continue
         found = np.flatnonzero(list_search_mask(model, name, term) & inf.exists(name))

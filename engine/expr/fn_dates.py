@@ -268,6 +268,15 @@ def _daynumberofquarter(env: RowEnv, date: Duals, fm: Duals | None = None) -> Du
     return Duals.from_numbers(np.where(np.isnan(s), np.nan, np.floor(s) - start + 1))
 
 
+@scalar("DayNumberOfYear", 1, 2)
+def _daynumberofyear(env: RowEnv, date: Duals, fm: Duals | None = None) -> Duals:
+    """The day number in the year holding ``date``; a year starts on the first of ``fm`` (January when
+    omitted)."""
+    s = _serials(env, date)
+    start, _ = _month_period(s, 12, np.zeros(len(s), dtype=np.int64), 1 if fm is None else _first_month(env, fm))
+    return Duals.from_numbers(np.where(np.isnan(s), np.nan, np.floor(s) - start + 1))
+
+
 # ==================================================================================================
 # Building and adjusting dates
 

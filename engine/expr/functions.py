@@ -959,12 +959,6 @@ def _day(env: RowEnv, x: Duals) -> Duals:
     return _int_result(d, ~np.isnan(s))
 
 
-@scalar("DayNumberOfYear", 1)
-def _daynumberofyear(env: RowEnv, x: Duals) -> Duals:
-    s, y, _, _ = _parts(env, x)
-    return _int_result(np.floor(np.nan_to_num(s)) - serial_from_ymd(y, 1, 1) + 1, ~np.isnan(s))
-
-
 def _first_week_day(env: RowEnv, arg: Duals | None) -> int:
     v = None if arg is None else _scalar_arg(arg)
     return int(v) % 7 if v is not None else _locale(env).first_week_day

@@ -21,13 +21,20 @@ import numpy as np
 from engine.model import kernels
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex, model_index
+from engine.model.loose import loose_view
 
 # State codes of ``Inference.states``; ``STATE_LETTERS[code]`` is the engine's StateEnumType letter.
 LOCKED, SELECTED, OPTION, DESELECTED, ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED = range(8)
 STATE_LETTERS: tuple[str, ...] = ("L", "S", "O", "D", "A", "X", "XS", "XL")
 _COUNT_KEYS: tuple[str, ...] = (
-    "qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
-    "qSelectedExcluded", "qLockedExcluded",
+    "qLocked",
+    "qSelected",
+    "qOption",
+    "qDeselected",
+    "qAlternative",
+    "qExcluded",
+    "qSelectedExcluded",
+    "qLockedExcluded",
 )
 _EMPTY_SEL = np.empty(0, dtype=np.int32)
 
@@ -50,8 +57,7 @@ class SelectionState:
 
     __slots__ = ("_selected", "_locked", "_key")
 
-    def __init__(self, selected: Mapping[str, np.ndarray] | None = None,
-                 locked: Iterable[str] = ()) -> None:
+    def __init__(self, selected: Mapping[str, np.ndarray] | None = None, locked: Iterable[str] = ()) -> None:
         sel: dict[str, np.ndarray] = {}
         for f, idx in (selected or {}).items():
             arr = idx if isinstance(idx, np.ndarray) and not idx.flags.writeable else _as_symbols(idx)
@@ -85,8 +91,10 @@ class SelectionState:
     def key(self) -> tuple[object, ...]:
         """A hashable value identifying the state (for caches)."""
         if self._key is None:
-            self._key = (tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
-                         tuple(sorted(self._locked)))
+            self._key = (
+                tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
+                tuple(sorted(self._locked)),
+            )
         return self._key
 
     def __eq__(self, other: object) -> bool:
@@ -219,8 +227,9 @@ class _Propagation:
     ``k`` back, so a selection is not cancelled by dangling keys.
     """
 
-    def __init__(self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray],
-                 exist: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray], exist: dict[str, np.ndarray]
+    ) -> None:
         self.model = model
         self.idx = idx
         self.cons = cons
@@ -239,8 +248,11 @@ class _Propagation:
         return hit[1]
 
     def incoming(self, table: str, key: str) -> np.ndarray | None:
-        parts = [m for h in self.model.field_tables[key] if h != table
-                 and (m := self.msg.get((h, key))) is not None]
+        parts = [
+            m
+            for h in self.model.field_tables[key]
+            if h != table and (m := self.msg.get((h, key))) is not None
+        ]
         if not parts:
             return None
         out = parts[0].copy()
@@ -284,11 +296,19 @@ class _Propagation:
             queued.discard(t)
             for k in self.idx.keys_of[t]:
                 m, constrained = self.rows_except(t, k)
-                new = None if m is None or not constrained else _scatter_present(
-                    self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k))
+                new = (
+                    None
+                    if m is None or not constrained
+                    else _scatter_present(
+                        self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k)
+                    )
+                )
                 old = self.msg.get((t, k))
-                if new is None and old is None or (new is not None and old is not None
-                                                   and np.array_equal(new, old)):
+                if (
+                    new is None
+                    and old is None
+                    or (new is not None and old is not None and np.array_equal(new, old))
+                ):
                     continue
                 self.msg[(t, k)] = new
                 for h in self.model.field_tables[k]:
@@ -321,6 +341,8 @@ def _selected_symbols(idx: ModelIndex, state: SelectionState, base: Reduction | 
 
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
     """Propagate ``state`` (on top of the ``base`` reduction) over the model's tables."""
+    if model.loose_tables:
+        return _infer_loose(model, state, base)
     idx = model_index(model)
     cons: dict[str, np.ndarray] = {}
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
@@ -348,6 +370,40 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     return inf
 
 
+def _infer_loose(model: DataModel, state: SelectionState, base: Reduction | None) -> Inference:
+    """:func:`infer` on a model with loose tables: propagate over :func:`loose_view`, then give each
+    loose table the rows every one of its fields allows (for charts over it) and keep the per-field
+    rows for its fields' possible values."""
+    view, parts = loose_view(model)
+    vbase = None
+    if base is not None:
+        rows: dict[str, np.ndarray] = {}
+        for t, m in base.rows.items():
+            rows.update(dict.fromkeys(parts[t].values(), m) if t in parts else {t: m})
+        vbase = Reduction(rows, base.symbols)
+    vinf = infer(view, state, vbase)
+    masks: dict[str, np.ndarray] = {}
+    field_masks: dict[tuple[str, str], np.ndarray] = {}
+    for t in model.tables:
+        if t not in parts:
+            got = vinf.rows(t)
+            if got is not None:
+                masks[t] = got
+            continue
+        own: list[np.ndarray] = []
+        for f, part in parts[t].items():
+            got = vinf.rows(part)
+            if got is not None:
+                field_masks[(t, f)] = got
+                own.append(got)
+        both = _and_all(own)
+        if both is not None:
+            masks[t] = both
+    inf = Inference(model, state, base, masks, frozenset(masks))
+    inf._field_masks = field_masks
+    return inf
+
+
 class Inference:
     """The result of :func:`infer`: possible rows per table and symbol states per field.
 
@@ -355,8 +411,14 @@ class Inference:
     threads (a cache race computes a value twice, never a wrong one).
     """
 
-    def __init__(self, model: DataModel, state: SelectionState, base: Reduction | None,
-                 masks: dict[str, np.ndarray], restricted: frozenset[str]) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        state: SelectionState,
+        base: Reduction | None,
+        masks: dict[str, np.ndarray],
+        restricted: frozenset[str],
+    ) -> None:
         self.model = model
         self.state = state
         self.base = base
@@ -371,6 +433,8 @@ class Inference:
         #: the propagation's final messages (see ``_Propagation``); None: no propagation ran
         self._msgs: dict[tuple[str, str], np.ndarray | None] | None = None
         self._exist_tables: frozenset[str] = frozenset()
+        #: (loose table, field) → the rows of the table that field's own constraints allow
+        self._field_masks: dict[tuple[str, str], np.ndarray] = {}
 
     # --- rows ------------------------------------------------------------------------------------
     def rows(self, table: str) -> np.ndarray | None:
@@ -382,7 +446,9 @@ class Inference:
         hit = self._row_index.get(table)
         if hit is None:
             m = self._masks.get(table)
-            hit = np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
+            hit = (
+                np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
+            )
             self._row_index[table] = hit
         return hit
 
@@ -403,8 +469,11 @@ class Inference:
         n = self._idx.nsym(key)
         if table not in self._masks:
             hit = self._idx.present(table, key)
-        elif self._msgs is not None and key in self._idx.keys_of[table] and (
-                self._msgs.get((table, key)) is not None or table not in self._exist_tables):
+        elif (
+            self._msgs is not None
+            and key in self._idx.keys_of[table]
+            and (self._msgs.get((table, key)) is not None or table not in self._exist_tables)
+        ):
             own = self._msgs.get((table, key))
             hit = (own if own is not None else self._idx.present(table, key)).copy()
             for h in self.model.field_tables[key]:
@@ -413,7 +482,9 @@ class Inference:
                     np.logical_and(hit, m, out=hit)
                     hit[-1] = False  # NULL never links: a message through the key drops NULL keys
         else:
-            hit = kernels.scatter_true(n + 1, self.model.tables[table].columns.raw(key), self.row_index(table))
+            hit = kernels.scatter_true(
+                n + 1, self.model.tables[table].columns.raw(key), self.row_index(table)
+            )
         hit.flags.writeable = False
         self._key_symbols[(table, key)] = hit
         return hit
@@ -441,6 +512,13 @@ class Inference:
             n = self._idx.nsym(field_name)
             hit = np.zeros(n + 1, dtype=bool)
             for t in self.model.field_tables.get(field_name, ()):
+                if t in self.model.loose_tables:
+                    fm = self._field_masks.get((t, field_name))
+                    if fm is None:
+                        hit |= self._idx.present(t, field_name)
+                    else:
+                        hit[self.model.tables[t].columns.raw(field_name).take(np.flatnonzero(fm))] = True
+                    continue
                 m = self._masks.get(t)
                 if m is None:
                     hit |= self._idx.present(t, field_name)
@@ -466,7 +544,11 @@ class Inference:
         sel = self.state.selected(field_name)
         if sel is None:
             return False
-        return self.base is None or field_name not in self.base.symbols or bool(self.selected_mask(field_name).any())
+        return (
+            self.base is None
+            or field_name not in self.base.symbols
+            or bool(self.selected_mask(field_name).any())
+        )
 
     def alternative(self, field_name: str) -> np.ndarray:
         """Symbols that would be possible if the field's own selection were removed (others kept)."""
@@ -532,8 +614,11 @@ class Inference:
                 sel = self.selected_mask(field_name)
                 lock = self.state.is_locked(field_name)
                 on, off = (LOCKED, EXCL_LOCKED) if lock else (SELECTED, EXCL_SELECTED)
-                hit = np.where(sel, np.where(poss, on, off),
-                               np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED)).astype(np.uint8)
+                hit = np.where(
+                    sel,
+                    np.where(poss, on, off),
+                    np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED),
+                ).astype(np.uint8)
             self._states[field_name] = hit
         return hit
 

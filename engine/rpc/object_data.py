@@ -43,14 +43,20 @@ def _definition(call: Call, path: str, default_key: str) -> tuple[DocSession, di
 
 
 def _cube(call: Call, path: str) -> tuple[DocSession, HyperCube, str]:
+    """The object's cube, in its selection mode if it is in one (pages and cell selections then address the
+    rows its layout showed)."""
     doc, definition, state = _definition(call, path, "qHyperCubeDef")
+    view: EntityView = call.target
     # properties pass rpc.validate's HyperCubeDef check (structs.DEFINITIONS) when they are set
-    return doc, doc.hypercube(cast("HyperCubeDef", definition)), state
+    return doc, doc.hypercube(cast("HyperCubeDef", definition), doc.selection_mode(view.entity.id)), state
 
 
 def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
     doc, definition, state = _definition(call, path, "qListObjectDef")
-    lst = ListObject(doc.model, doc.inference(state), cast("ListObjectDef", definition))  # as in _cube
+    view: EntityView = call.target
+    lst = doc.list_object(
+        cast("ListObjectDef", definition), doc.selection_mode(view.entity.id)
+    )  # as in _cube
     if not lst.exists:
         raise QixError(INVALID_PARAMETERS, lst.field)
     return doc, lst, state
@@ -326,19 +332,19 @@ def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict[str, object]:
 @rpc(OBJECT, "BeginSelections", qPaths=[])
 def begin_selections(call: Call, qPaths: list[str]) -> dict[str, object]:
     view = call.target
-    view.doc.begin_selection_mode(view)
+    view.doc.begin_selection_mode(view.entity.id)
     return {}
 
 
 @rpc(OBJECT, "EndSelections", qAccept=False)
 def end_selections(call: Call, qAccept: bool) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=qAccept)
+    view.doc.end_selection_mode(view.entity.id, accept=qAccept)
     return {}
 
 
 @rpc(OBJECT, "ResetMadeSelections")
 def reset_made_selections(call: Call) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=False, stay=True)
+    view.doc.end_selection_mode(view.entity.id, accept=False, stay=True)
     return {}

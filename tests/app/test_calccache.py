@@ -60,7 +60,7 @@ def _uncached(doc: DocSession) -> list[bytes]:
     model = doc.model
     cube = HyperCube(model, doc.selections.inference("$"), CUBE, variables=doc.variable_text,
                      states=doc.state_lookup).layout()
-    lst = ListObject(model, doc.selections.inference("$"), LIST).layout()
+    lst = ListObject(model, doc.selections.inference("$"), LIST, states=doc.state_lookup).layout()
     values = [evaluate_expression(model, doc.selections.inference("$"), expand_dollars(doc, e),
                                   doc.variable_text, doc.state_lookup) for e in EXPRESSIONS]
     return [orjson.dumps(x) for x in (cube, lst, values)]
