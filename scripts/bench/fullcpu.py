@@ -1,8 +1,8 @@
 """Server CPU per request of the load test's ``full`` scenario: this engine against an older commit's, in one
 run, rounds interleaved.
 
-The older engine runs from a git worktree of ``--base`` (default: the commit before the issue-15 work,
-``898bcdb^1``), made with ``git worktree add`` when missing. Each round starts one engine pinned to CPU 0
+The older engine runs from ``--base``'s ``engine`` package (default: the commit before the issue-15 work,
+``898bcdb^1``), extracted with ``git archive`` into the temp directory when missing. Each round starts one engine pinned to CPU 0
 with a fresh DocumentDirectory, loads a ``--rows``-row copy of the load test's built-in script into one app
 (not measured), then runs ``scripts/loadtest.py --scenario full --app <it>`` pinned to CPU 1 and divides
 the engine's CPU time over the run (``/proc/<pid>/stat``) by the requests the load test counted. Rounds
@@ -56,14 +56,15 @@ AutoGenerate 200;
 
 
 def base_tree(rev: str) -> Path:
-    """A worktree of ``rev`` under the temp directory (reused while it holds that commit)."""
+    """The ``engine`` package of ``rev`` extracted under the temp directory (``git archive``: nothing is
+    registered in the repository; reused while it holds that commit)."""
     commit = subprocess.run(["git", "rev-parse", rev], cwd=REPO, capture_output=True, text=True, check=True)
     sha = commit.stdout.strip()
     path = Path(tempfile.gettempdir()) / f"qix-base-{sha[:10]}"
-    if not (path / "engine").is_dir():
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(path), sha], cwd=REPO, check=True, capture_output=True
-        )
+    if not (path / "engine" / "__main__.py").is_file():
+        path.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "engine"], cwd=REPO, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(path)], input=archive.stdout, check=True)
     return path
 
 
