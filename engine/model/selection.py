@@ -37,6 +37,10 @@ _COUNT_KEYS: tuple[str, ...] = (
     "qLockedExcluded",
 )
 _EMPTY_SEL = np.empty(0, dtype=np.int32)
+#: tables with at least this many rows may propagate over row indexes instead of full-length masks
+SPARSE_MIN = 1 << 20
+#: ... when the most selective incoming key keeps at most 1/SPARSE_DENSITY of the rows
+SPARSE_DENSITY = 8
 
 
 def _as_symbols(idx: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -274,6 +278,47 @@ class _Propagation:
         self.gathered[(table, key)] = (inc, rows)
         return rows
 
+    def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
+        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
+        key → rows lookup of its most selective incoming key and filtered through the others; None
+        when no key is selective enough (then full-length masks are cheaper)."""
+        tab = self.model.tables[table]
+        n = tab.nrows
+        if n < SPARSE_MIN:
+            return None
+        incs: list[tuple[int, str, np.ndarray]] = []  # (rows it keeps, n + 1 when unknown; key; symbols)
+        for k in self.idx.keys_of[table]:
+            if k == skip:
+                continue
+            inc = self.incoming(table, k)
+            if inc is None:
+                continue
+            lk = self.idx.lookup(table, k)
+            count = n + 1 if lk.unique or lk.starts is None else int(np.diff(lk.starts)[inc[:-1]].sum())
+            incs.append((count, k, inc))
+        if not incs:
+            return None
+        incs.sort(key=lambda x: x[0])
+        count, kbest, inc = incs[0]
+        if count * SPARSE_DENSITY > n:
+            return None
+        lk = self.idx.lookup(table, kbest)
+        assert lk.starts is not None and lk.order is not None
+        sel = np.flatnonzero(inc[:-1])
+        starts = lk.starts[sel]
+        lens = lk.starts[sel + 1] - starts
+        ends = np.cumsum(lens)
+        pos = np.repeat(starts - (ends - lens), lens) + np.arange(count)
+        rows = lk.order.take(pos)
+        for _, k, inc in incs[1:]:  # most selective first: later gathers see fewer rows
+            rows = rows[inc.take(tab.columns.raw(k).take(rows))]
+        for extra in (self.cons.get(table), self.exist.get(table)):
+            if extra is not None:
+                rows = rows[extra.take(rows)]
+        if ordered:
+            rows.sort()
+        return rows
+
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
         constraint applied (rows that merely do not exist for the user are no constraint)."""
@@ -295,14 +340,17 @@ class _Propagation:
             t = queue.popleft()
             queued.discard(t)
             for k in self.idx.keys_of[t]:
-                m, constrained = self.rows_except(t, k)
-                new = (
-                    None
-                    if m is None or not constrained
-                    else _scatter_present(
-                        self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k)
+                codes = self.model.tables[t].columns.raw(k)
+                sparse = self.sparse_rows_except(t, k)
+                if sparse is not None:
+                    new = _scatter_present(codes, sparse, self.idx.nsym(k))
+                else:
+                    m, constrained = self.rows_except(t, k)
+                    new = (
+                        None
+                        if m is None or not constrained
+                        else _scatter_present(codes, self.nonzero(m), self.idx.nsym(k))
                     )
-                )
                 old = self.msg.get((t, k))
                 if (
                     new is None
@@ -317,6 +365,13 @@ class _Propagation:
                         queued.add(h)
         out: dict[str, np.ndarray] = {}
         for t in self.model.tables:
+            sparse = self.sparse_rows_except(t, None, ordered=True)
+            if sparse is not None:
+                mask = np.zeros(self.model.tables[t].nrows, dtype=bool)
+                mask[sparse] = True
+                self.nz[id(mask)] = (mask, sparse)
+                out[t] = mask
+                continue
             m, _ = self.rows_except(t, None)
             if m is not None:
                 out[t] = m

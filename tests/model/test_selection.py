@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.model import selection
 from engine.model.selection import EMPTY_STATE, Reduction, SelectionState, infer
 from tests.modelutil import make_model, states_by_text, sym
 
@@ -292,3 +293,57 @@ def test_base_reduction_equals_deleted_rows(case, data):
     inf = infer(model, state, base)
     for t in tables:
         assert set(inf.row_index(t).tolist()) == {kept[t][r] for r in expected[t]}, t
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models_and_selections(), st.data())
+def test_sparse_row_propagation_matches_masks(case, data):
+    """Propagating over key → rows lookups (the path of large tables with a selective key) gives the
+    same rows, possible symbols and states as full-length masks, with and without a reduction."""
+    tables, selections = case
+    model = make_model(tables)
+    state = EMPTY_STATE
+    for f, vals in selections.items():
+        syms = model.fields[f].symbols
+        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
+    base = None
+    if data.draw(st.booleans()):
+        f0 = data.draw(st.sampled_from(list(model.fields)))
+        syms0 = [i for i, x in enumerate(model.fields[f0].symbols.num) if int(x) in {0, 1}]
+        base = Reduction.from_state(model, EMPTY_STATE.with_selection(f0, syms0))
+    assert_sparse_matches_dense(model, state, base)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_sparse_row_propagation_on_a_star(data):
+    """A fact table with three keys (the dashboard's shape): selections on every dimension and the fact."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n, nd = 60, 6
+    key = lambda: [None if x < 0 else int(x) for x in rng.integers(-1, nd + 1, n)]  # noqa: E731
+    tables = {"F": {"K1": key(), "K2": key(), "K3": key(), "M": rng.integers(0, 4, n).tolist()}}
+    for i in (1, 2, 3):
+        tables[f"D{i}"] = {f"K{i}": list(range(nd)), f"A{i}": rng.integers(0, 3, nd).tolist()}
+    model = make_model(tables)
+    state = EMPTY_STATE
+    for f in data.draw(st.lists(st.sampled_from(["A1", "A2", "A3", "M", "K2"]), max_size=4, unique=True)):
+        vals = set(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
+        state = state.with_selection(f, [i for i, x in enumerate(model.fields[f].symbols.num) if int(x) in vals])
+    assert_sparse_matches_dense(model, state, None)
+
+
+def assert_sparse_matches_dense(model, state, base):
+    dense = infer(model, state, base)
+    saved = (selection.SPARSE_MIN, selection.SPARSE_DENSITY)
+    selection.SPARSE_MIN, selection.SPARSE_DENSITY = 0, 1  # every table, whatever the density
+    try:
+        sparse = infer(model, state, base)
+    finally:
+        selection.SPARSE_MIN, selection.SPARSE_DENSITY = saved
+    for t in model.tables:
+        assert np.array_equal(sparse.row_index(t), dense.row_index(t)), t
+        a, b = sparse.rows(t), dense.rows(t)
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b)), t
+    for f in model.fields:
+        assert np.array_equal(sparse.possible(f), dense.possible(f)), f
+        assert list(sparse.state_letters(f)) == list(dense.state_letters(f)), f
