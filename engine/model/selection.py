@@ -342,6 +342,7 @@ class _Propagation:
             for k in self.idx.keys_of[t]:
                 codes = self.model.tables[t].columns.raw(k)
                 sparse = self.sparse_rows_except(t, k)
+                new: np.ndarray | None
                 if sparse is not None:
                     new = _scatter_present(codes, sparse, self.idx.nsym(k))
                 else:
@@ -378,7 +379,9 @@ class _Propagation:
         return out
 
 
-def _selected_symbols(idx: ModelIndex, state: SelectionState, base: Reduction | None, f: str) -> np.ndarray | None:
+def _selected_symbols(
+    idx: ModelIndex, state: SelectionState, base: Reduction | None, f: str
+) -> np.ndarray | None:
     """Bool mask (``nsym + 1``) of ``f``'s selected symbols that exist for the user; None when the field
     restricts nothing (no selection, or only symbols the reduction removed)."""
     sel = state.selected(f)
@@ -640,8 +643,11 @@ class Inference:
                 if smask is not None:
                     parts.append(kernels.take(smask, cols.raw(f)))
         for k in idx.keys_of[table]:
-            incoming = [m for h in self.model.field_tables[k] if h != table
-                        and (m := self._msgs.get((h, k))) is not None]
+            incoming = [
+                m
+                for h in self.model.field_tables[k]
+                if h != table and (m := self._msgs.get((h, k))) is not None
+            ]
             if incoming:
                 inc = incoming[0].copy()
                 for m in incoming[1:]:
@@ -652,8 +658,11 @@ class Inference:
             parts.append(self.base.rows[table])
         n = idx.nsym(field_name)
         rows = _and_all(parts)
-        hit = (idx.present(table, field_name) if rows is None
-               else kernels.scatter_true(n + 1, cols.raw(field_name), np.flatnonzero(rows)))[:n].copy()
+        hit = (
+            idx.present(table, field_name)
+            if rows is None
+            else kernels.scatter_true(n + 1, cols.raw(field_name), np.flatnonzero(rows))
+        )[:n].copy()
         if self.base is not None and field_name in self.base.symbols:
             hit &= self.base.symbols[field_name]
         return hit
