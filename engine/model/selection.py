@@ -243,6 +243,8 @@ class _Propagation:
         self.gathered: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         # id(row mask) -> (row mask, flatnonzero): a final mask is often one already scanned
         self.nz: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # (table, keys applied in order) -> (their incoming symbol masks, rows passing them)
+        self.chains: dict[tuple[str, tuple[str, ...]], tuple[list[np.ndarray], np.ndarray]] = {}
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         hit = self.nz.get(id(mask))
@@ -302,22 +304,43 @@ class _Propagation:
         count, kbest, inc = incs[0]
         if count * SPARSE_DENSITY > n:
             return None
-        lk = self.idx.lookup(table, kbest)
+        # the chains of one table share prefixes (the final rows extend the rows without its least
+        # selective key): continue from the longest one computed with the same incoming symbols
+        rows: np.ndarray | None = None
+        done = 0
+        for i in range(len(incs), 0, -1):
+            hit = self.chains.get((table, tuple(k for _, k, _ in incs[:i])))
+            if hit is not None and all(
+                np.array_equal(a, b) for a, (_, _, b) in zip(hit[0], incs[:i], strict=True)
+            ):
+                rows, done = hit[1], i
+                break
+        if rows is None:
+            rows = self.expand(table, kbest, inc)
+            for extra in (self.cons.get(table), self.exist.get(table)):
+                if extra is not None:
+                    rows = rows[extra.take(rows)]
+            done = 1
+            self.chains[(table, (kbest,))] = ([inc], rows)
+        for i in range(done, len(incs)):  # most selective first: later gathers see fewer rows
+            _, k, inc = incs[i]
+            rows = rows[inc.take(tab.columns.raw(k).take(rows))]
+            self.chains[(table, tuple(k for _, k, _ in incs[: i + 1]))] = (
+                [c for _, _, c in incs[: i + 1]],
+                rows,
+            )
+        return np.sort(rows) if ordered else rows
+
+    def expand(self, table: str, key: str, inc: np.ndarray) -> np.ndarray:
+        """Rows of ``table`` whose ``key`` symbol is set in ``inc`` (grouped by symbol), from the lookup."""
+        lk = self.idx.lookup(table, key)
         assert lk.starts is not None and lk.order is not None
         sel = np.flatnonzero(inc[:-1])
         starts = lk.starts[sel]
         lens = lk.starts[sel + 1] - starts
         ends = np.cumsum(lens)
-        pos = np.repeat(starts - (ends - lens), lens) + np.arange(count)
-        rows = lk.order.take(pos)
-        for _, k, inc in incs[1:]:  # most selective first: later gathers see fewer rows
-            rows = rows[inc.take(tab.columns.raw(k).take(rows))]
-        for extra in (self.cons.get(table), self.exist.get(table)):
-            if extra is not None:
-                rows = rows[extra.take(rows)]
-        if ordered:
-            rows.sort()
-        return rows
+        total = int(ends[-1]) if len(ends) else 0
+        return lk.order.take(np.repeat(starts - (ends - lens), lens) + np.arange(total))
 
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
