@@ -329,7 +329,7 @@ class _Propagation:
                 [c for _, _, c in incs[: i + 1]],
                 rows,
             )
-        return np.sort(rows) if ordered else rows
+        return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
 
     def expand(self, table: str, key: str, inc: np.ndarray) -> np.ndarray:
         """Rows of ``table`` whose ``key`` symbol is set in ``inc`` (grouped by symbol), from the lookup."""
