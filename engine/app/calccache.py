@@ -29,6 +29,7 @@ import numpy as np
 import orjson
 
 from engine.model.datamodel import DataModel
+from engine.model.index import ModelIndex
 from engine.model.selection import Inference
 
 T = TypeVar("T")
@@ -189,8 +190,9 @@ class CalcCache:
 #: the process's cache (one engine per process; ``configure`` sets its bound from the settings)
 CALC_CACHE = CalcCache()
 
-#: shared objects a cached value points to without owning them
-_SHARED = (DataModel, Inference)
+#: shared objects a cached value points to without owning them (an inference reaches its model's index,
+#: whose key -> rows lookups are as long as the fact table)
+_SHARED = (DataModel, Inference, ModelIndex)
 
 
 def estimate_size(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> int:

@@ -14,13 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.app.app import App, DocSession, ScriptVariable
-from engine.app.calccache import CALC_CACHE, CalcCache, volatile
+from engine.app.calccache import CALC_CACHE, CalcCache, estimate_size, volatile
 from engine.app.library import create_variable, expand_dollars
 from engine.auth import Identity
 from engine.calc.evaluation import evaluate_expression
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.model.datamodel import DataModel
+from engine.model.index import model_index
+from engine.model.selection import EMPTY_STATE, infer
 from tests.modelutil import make_model
 
 ACCESS = {"columns": ["ACCESS", "USERID", "COUNTRY"],
@@ -116,6 +118,15 @@ def test_concurrent_lookups_of_one_key_compute_once() -> None:
         t.join(5)
     assert results == ["done"] * 8 and len(calls) == 1
     assert cache.stats.lookups == 8 and cache.stats.hits == 7
+
+
+def test_an_inference_is_sized_without_its_models_shared_index() -> None:
+    model = sales_model()
+    state = EMPTY_STATE.with_selection("COUNTRY", [0])
+    before = estimate_size(infer(model, state))
+    lk = model_index(model).lookup("Sales", "PRODUCT")  # a large per-model structure, built once
+    assert lk.order is not None
+    assert estimate_size(infer(model, state)) == before
 
 
 def test_volatile_expressions_are_recognised() -> None:
