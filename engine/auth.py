@@ -49,8 +49,11 @@ EC_ALGS = ("ES256", "ES384", "ES512")
 SIGNED_ALGS = HMAC_ALGS + RSA_ALGS + EC_ALGS
 
 #: alg -> joserfc key type it must be verified with.
-_ALG_KEY_TYPE = {**dict.fromkeys(HMAC_ALGS, "oct"), **dict.fromkeys(RSA_ALGS, "RSA"),
-                 **dict.fromkeys(EC_ALGS, "EC")}
+_ALG_KEY_TYPE = {
+    **dict.fromkeys(HMAC_ALGS, "oct"),
+    **dict.fromkeys(RSA_ALGS, "RSA"),
+    **dict.fromkeys(EC_ALGS, "EC"),
+}
 #: ES alg -> the only curve it may use (RFC 7518 3.4).
 _ES_CURVE = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _SUPPORTED_EC_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
@@ -146,8 +149,9 @@ class Authenticator:
         if settings.json_web_token_secret:
             self._secret = _load_secret(settings.json_web_token_secret)
             if len(self._secret.raw_value) < 14:
-                self.config_warnings += ("JsonWebTokenSecret is shorter than 14 bytes (112 bits): HS tokens are "
-                                         "easy to forge",)
+                self.config_warnings += (
+                    "JsonWebTokenSecret is shorter than 14 bytes (112 bits): HS tokens are easy to forge",
+                )
         if settings.json_web_token_path is not None:
             self._pem_key = load_pem_key(settings.json_web_token_path)
         if settings.json_web_token_jwks_path is not None:
@@ -362,8 +366,9 @@ def _load_secret(secret: str) -> OctKey:
         try:
             key = OctKey.import_key(secret.encode("utf-8"))
         except ValueError:
-            raise SettingsError("JsonWebTokenSecret", "must be a shared secret, not a public key or certificate"
-                                ) from None
+            raise SettingsError(
+                "JsonWebTokenSecret", "must be a shared secret, not a public key or certificate"
+            ) from None
     return key
 
 
@@ -396,8 +401,11 @@ def load_pem_key(path: Path) -> RSAKey | ECKey:
     public = _public_key_from_pem(_read(setting, path))
     if public is None:
         raise SettingsError(setting, f"{path} holds no PEM public key or X.509 certificate")
-    spki = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo) \
-        if isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey) else b""
+    spki = (
+        public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+        else b""
+    )
     if isinstance(public, rsa.RSAPublicKey):
         return RSAKey.import_key(spki)
     if isinstance(public, ec.EllipticCurvePublicKey):
@@ -419,9 +427,12 @@ def load_jwks(path: Path) -> tuple[tuple[AnyKey, ...], dict[str, AnyKey]]:
     except ValueError:
         raise SettingsError(setting, f"{path} is not valid JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise SettingsError(setting, f"{path} is not a JWKS (expected an object with a \"keys\" array)")
-    usable = [jwk for jwk in document["keys"]
-              if isinstance(jwk, dict) and jwk.get("kty") in ("oct", "RSA", "EC") and jwk.get("use", "sig") == "sig"]
+        raise SettingsError(setting, f'{path} is not a JWKS (expected an object with a "keys" array)')
+    usable = [
+        jwk
+        for jwk in document["keys"]
+        if isinstance(jwk, dict) and jwk.get("kty") in ("oct", "RSA", "EC") and jwk.get("use", "sig") == "sig"
+    ]
     if not usable:
         raise SettingsError(setting, f"{path} holds no RSA, EC or oct signature key")
     try:
@@ -433,6 +444,8 @@ def load_jwks(path: Path) -> tuple[tuple[AnyKey, ...], dict[str, AnyKey]]:
     by_kid: dict[str, AnyKey] = {}
     keys: list[AnyKey] = []
     for key in key_set.keys:
+        if not isinstance(key, AnyKey):  # not reached: ``usable`` holds RSA, EC and oct keys only
+            continue
         if isinstance(key, ECKey) and key.curve_name not in _ES_CURVE.values():
             raise SettingsError(setting, f"{path}: EC curve {key.curve_name} not supported")
         kid = key.kid

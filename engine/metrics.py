@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 log = logging.getLogger("qix.metrics")
 
@@ -21,20 +25,24 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes: what load tests read
+        ProcessCollector(
+            registry=r
+        )  # process_cpu_seconds_total, process_resident_memory_bytes: what load tests read
         self.active_sessions = Gauge("qix_active_sessions", "Sessions alive now", registry=r)
         self.sessions_total = Counter("qix_sessions", "Sessions created", registry=r)
         self.active_connections = Gauge("qix_active_connections", "Open WebSocket connections", registry=r)
         self.requests = RequestStats()
         r.register(self.requests)
         self.handshake_rejections = Counter(
-            "qix_handshake_rejections", "WebSocket handshakes refused", ["reason"], registry=r)
+            "qix_handshake_rejections", "WebSocket handshakes refused", ["reason"], registry=r
+        )
         self.active_documents = Gauge("qix_active_documents", "Apps loaded in memory", registry=r)
         self.websocket_buffered_bytes = Gauge(
-            "qix_websocket_buffered_bytes", "Answer bytes written to WebSockets and not yet sent", registry=r)
+            "qix_websocket_buffered_bytes", "Answer bytes written to WebSockets and not yet sent", registry=r
+        )
         self.calc_cache = CacheStats()
         r.register(self.calc_cache)
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def request(self, method: str, seconds: float) -> None:
         self.requests.observe(method, seconds)
@@ -88,8 +96,12 @@ class RequestStats(Collector):
         for bound, count in zip([*map(floatToGoString, self.BUCKETS), "+Inf"], in_bucket, strict=True):
             running += count
             cumulative.append((bound, running))
-        yield HistogramMetricFamily("qix_request_duration_seconds", "Time to answer a JSON-RPC request",
-                                    buckets=cumulative, sum_value=seconds)
+        yield HistogramMetricFamily(
+            "qix_request_duration_seconds",
+            "Time to answer a JSON-RPC request",
+            buckets=cumulative,
+            sum_value=seconds,
+        )
 
 
 class CacheStats(Collector):
@@ -106,9 +118,13 @@ class CacheStats(Collector):
 
     @staticmethod
     def _families(figures: dict[str, int]) -> Iterator[Metric]:
-        for name, key, text in (("hits", "hits", "Lookups answered from the cache"),
-                                ("lookups", "lookups", "Lookups of the cache"),
-                                ("added", "added", "Results stored"),
-                                ("replaced", "replaced", "Results stored over an existing entry")):
+        for name, key, text in (
+            ("hits", "hits", "Lookups answered from the cache"),
+            ("lookups", "lookups", "Lookups of the cache"),
+            ("added", "added", "Results stored"),
+            ("replaced", "replaced", "Results stored over an existing entry"),
+        ):
             yield CounterMetricFamily(f"qix_calc_cache_{name}", text, value=figures.get(key, 0))
-        yield GaugeMetricFamily("qix_calc_cache_bytes", "Bytes the cache holds now", value=figures.get("bytes", 0))
+        yield GaugeMetricFamily(
+            "qix_calc_cache_bytes", "Bytes the cache holds now", value=figures.get("bytes", 0)
+        )

@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
+from engine import hub, rest
+from engine.app.abac import RuleFiles
 from engine.app.calccache import CALC_CACHE
 from engine.app.guard import AppGuard
 from engine.app.registry import AppRegistry
@@ -149,7 +151,7 @@ class Engine:
         CALC_CACHE.configure(settings.calc_cache_memory * 2**20)  # process-wide, like the limits
         self.metrics.calc_cache.source = lambda: {**CALC_CACHE.health(), "bytes": CALC_CACHE.bytes}
         self.apps = AppRegistry(settings.document_directory)
-        self.guard = AppGuard()
+        self.guard = AppGuard(RuleFiles.from_settings(settings))
         self.sessions = SessionManager(self)
         self.sessions.on_end.append(self._session_ended)
         self.sync = DocumentSync(self.apps, self.sessions, settings.file_polling_interval)
@@ -164,6 +166,8 @@ class Engine:
         self.router = Router()
         self.router.add("GET", "/healthcheck", self._healthcheck, auth=False)
         self.router.add("GET", "/health", self._health, auth=False)
+        rest.register(self.router, self)
+        hub.register(self)  # /hub/ (EnableHub): static files, and its token subprotocol on the upgrade
         self._closing: set[asyncio.Task[None]] = set()
         # read when scraped, so connecting and leaving cost no metric updates
         self.metrics.active_sessions.set_function(lambda: self.sessions.active)
@@ -238,13 +242,18 @@ class Engine:
             return Response.text("Service Unavailable: the engine is shutting down\n", 503,
                                  headers=[("Retry-After", "1")])
         try:
-            identity = self.authenticator.authenticate(request.headers.get("authorization"))
+            identity = self.authenticator.authenticate(request.headers.get("authorization")
+                                                       or self._hub_authorization(request))
         except AuthError as err:
             self.metrics.handshake_rejections.labels(reason=_reason_label(err.reason)).inc()
             log.info("connection refused", extra={"event": "connection_refused", "peer": request.peer,
                                                    "path": request.path, "reason": err.reason})
             return Response.text(f"Unauthorized: {err.reason}\n", 401, headers=[_WWW_AUTHENTICATE])
         return partial(self._open, identity, route, request.headers.get("x-qlik-session"), request.target)
+
+    def _hub_authorization(self, request: Request) -> str | None:
+        """The hub page's token, offered as a WebSocket subprotocol (see engine.hub); same JWT rules."""
+        return hub.handshake_authorization(request.headers) if self.settings.enable_hub else None
 
     def _open(self, identity: Identity, route: Route, header: str | None, path: str, ws: WebSocket) -> None:
         """The handshake succeeded: attach the socket to its session, say OnConnected, serve its messages."""
@@ -406,11 +415,12 @@ async def main(settings: Settings, authenticator: Authenticator) -> None:
     engine.metrics.close()
 
 
-def run(settings: Settings, authenticator: Authenticator) -> None:
-    """Run the engine on uvloop when available."""
+def run(settings: Settings, authenticator: Authenticator) -> int:
+    """Run the engine on uvloop when available; the process's exit status once it has stopped."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where supported
         asyncio.run(main(settings, authenticator))
     else:
         uvloop.run(main(settings, authenticator))
+    return 0

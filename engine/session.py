@@ -4,6 +4,9 @@ A session is keyed by who connects and how (see :func:`session_key`). Every sock
 handles and its open document. Requests that change state run one at a time per session, in arrival order
 (:meth:`Session.submit`): a request is started the moment it arrives when the session is idle, and one that
 has to wait (a reload, a worker-thread calculation) continues in a task while later ones queue behind it.
+Reads (layouts and data pages, registered ``read``) change nothing: consecutive reads of different handles
+run side by side (up to :data:`MAX_READS`), so a dashboard's objects compute on both cores; a second read of
+the same handle, and the next request that changes state, wait until they end.
 The one exception to arrival order: the queued requests of a socket whose client is not reading its answers
 (:attr:`Socket.full`) wait, in their order, until it reads, and the session's other sockets pass them.
 After each request the session works out which handles became invalid (their target's version moved since
@@ -21,10 +24,17 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.rpc.delta import DeltaCache
-from engine.rpc.protocol import encode_push
+from engine.rpc.protocol import RequestId, encode_push
+
+if TYPE_CHECKING:
+    from engine.app.app import App, DocSession
+    from engine.app.objects import Entity
+    from engine.app.reload import ReloadJob
+    from engine.auth import Identity
+    from engine.server import Engine
 
 log = logging.getLogger("qix.session")
 
@@ -44,7 +54,7 @@ class Route:
         return self.app if self.app and self.app.startswith("SessionApp_") else None
 
 
-def session_key(user: str, jwt_on: bool, route: Route, session_header: str | None) -> tuple:
+def session_key(user: str, jwt_on: bool, route: Route, session_header: str | None) -> SessionKey:
     """With JWT on: (user, X-Qlik-Session) if the header is present, else (user, app, identity).
     With JWT off: (X-Qlik-Session) or (app, identity). A header never lets one user reach another's."""
     if session_header:
@@ -52,12 +62,16 @@ def session_key(user: str, jwt_on: bool, route: Route, session_header: str | Non
     return ("url", user if jwt_on else "", route.app or "", route.identity or "")
 
 
+#: who a session is: ("hdr", user, X-Qlik-Session) or ("url", user, app, identity)
+SessionKey = tuple[str, ...]
+
+
 @dataclass
 class HandleEntry:
     qtype: str
-    target: Any
+    target: object
     #: the target's version when the client last read it; None = not valid (never read or reported)
-    seen: Any = None
+    seen: object = None
 
 
 class Link(Protocol):
@@ -75,6 +89,8 @@ class Link(Protocol):
 #: Far above what a dashboard queues behind a long reload: a paused socket's pongs are not read either, so
 #: keepalive would close it after ping_timeout.
 BACKLOG_HIGH, BACKLOG_LOW = 1024, 256
+#: reads of one session running side by side at most (a dashboard's objects; each holds a worker thread)
+MAX_READS = 8
 
 
 class Socket:
@@ -129,8 +145,11 @@ class Socket:
 class Job(Protocol):
     """One request as the session schedules it (``engine.rpc.handler`` makes them)."""
 
-    id: Any  # the JSON-RPC id, for AbortRequest
+    id: RequestId  # for AbortRequest
     socket: Socket
+    #: reads nothing but the session's state: may run beside the reads next to it (see Session.submit)
+    read: bool
+    handle: int  # the handle it reads
 
     def start(self) -> Awaitable[None] | None:
         """Run; None when answered already, else an awaitable that answers (and answers "aborted" if
@@ -143,26 +162,34 @@ class Job(Protocol):
 class Session:
     """State shared by every socket of one session."""
 
-    def __init__(self, manager: SessionManager, key: tuple, identity: Any, route: Route, ttl: float) -> None:
+    def __init__(
+        self, manager: SessionManager, key: SessionKey, identity: Identity, route: Route, ttl: float
+    ) -> None:
         self.manager = manager
         self.engine = manager.engine
         self.key = key
         self.identity = identity
+        #: this user's document rules (ABAC), compiled once when the session starts
+        self.policy = self.engine.guard.policy_for(identity)
         self.route = route
         self.ttl = ttl
         self.sockets: set[Socket] = set()
         self.handles: dict[int, HandleEntry] = {}
         self._next_handle = 1
-        self.active_doc: Any = None  # engine.app.DocSession once a doc is open
+        self.active_doc: DocSession | None = None  # once a doc is open
         self.created = time.monotonic()
         self.calls = 0
         self._expiry: asyncio.TimerHandle | None = None
         self.ended = False
         #: DoReload request id → progress object (for Global.GetProgress)
-        self.reloads: dict[Any, Any] = {}
+        self.reloads: dict[RequestId, ReloadJob] = {}
+        #: ConfigureReload's choices (accepted and kept; the reload does not read them yet)
+        self.reload_config: dict[str, bool] = {}
         #: requests continuing in a task, by request id (for AbortRequest/CancelRequest)
-        self.inflight: dict[Any, asyncio.Task] = {}
+        self.inflight: dict[RequestId, asyncio.Task[None]] = {}
         self.busy = False  # a state-changing request is running; later ones wait in the backlog
+        #: handles with a read running in a task; a state-changing request waits until none is left
+        self.reading: set[int] = set()
         self.backlog: deque[Job] = deque()
 
     # -- running requests ------------------------------------------------------------------------------
@@ -172,9 +199,9 @@ class Session:
         job.socket.accepted()
         if concurrent:
             self._start(job, serial=False)
-        elif self.busy or self.backlog or job.socket.full:
+        elif self.busy or self.backlog or job.socket.full or (self.reading and not self._may_read(job)):
             self.backlog.append(job)
-            if not self.busy:  # the backlog holds only jobs of full sockets: this one may go first
+            if not self.busy:  # the backlog holds only jobs of full sockets (or one waiting for reads)
                 self._run_serial()
         else:
             self.busy = True
@@ -186,32 +213,39 @@ class Session:
             self._run_serial()
 
     def _run_serial(self, job: Job | None = None) -> None:
+        """Start jobs in order: reads side by side (each may go on in a task), a state-changing job only
+        when no read runs; stop at a job that goes on in a task or has to wait for reads."""
         self.busy = True
         while True:
             if job is None:
-                job = self._next_job()
-                if job is None:
+                i = self._next_index()
+                if i is None:
                     break
-            if self._start(job, serial=True):
+                if self.reading and not self._may_read(self.backlog[i]):
+                    break  # waits until the reads before it have answered
+                job = self.backlog[i]
+                del self.backlog[i]
+            if job.read:
+                if self._start(job, serial=False, read=True):
+                    self.reading.add(job.handle)
+            elif self._start(job, serial=True):
                 return  # it continues in a task, which resumes the backlog when done
             job = None
         self.busy = False
 
-    def _next_job(self) -> Job | None:
-        """The first queued job whose socket is not full. A full socket's jobs keep their order and wait
-        for its client to read; the other sockets' jobs pass them."""
-        backlog = self.backlog
-        if not backlog:
-            return None
-        if not backlog[0].socket.full:
-            return backlog.popleft()
-        for i, job in enumerate(backlog):
+    def _may_read(self, job: Job) -> bool:
+        """Whether ``job`` may start beside the reads running now."""
+        return job.read and job.handle not in self.reading and len(self.reading) < MAX_READS
+
+    def _next_index(self) -> int | None:
+        """Where the first queued job whose socket is not full is. A full socket's jobs keep their order
+        and wait for its client to read; the other sockets' jobs pass them."""
+        for i, job in enumerate(self.backlog):
             if not job.socket.full:
-                del backlog[i]
-                return job
+                return i
         return None
 
-    def _start(self, job: Job, serial: bool) -> bool:
+    def _start(self, job: Job, serial: bool, read: bool = False) -> bool:
         """Start ``job``; True when it goes on in a task."""
         try:
             pending = job.start()
@@ -221,22 +255,26 @@ class Session:
         if pending is None:
             job.socket.answered()
             return False
-        task = asyncio.get_running_loop().create_task(self._finish(job, pending, serial))
+        task = asyncio.get_running_loop().create_task(self._finish(job, pending, serial, read))
         if job.id is not None:
             self.inflight[job.id] = task
         return True
 
-    async def _finish(self, job: Job, pending: Awaitable[None], serial: bool) -> None:
+    async def _finish(self, job: Job, pending: Awaitable[None], serial: bool, read: bool = False) -> None:
         try:
             await pending
         finally:
             if self.inflight.get(job.id) is asyncio.current_task():
                 del self.inflight[job.id]
             job.socket.answered()
-        if serial and not self.ended:
+            if read:
+                self.reading.discard(job.handle)
+        if self.ended:
+            return
+        if serial or (read and not self.busy and self.backlog):
             self._run_serial()
 
-    def cancel(self, request_id: Any) -> None:
+    def cancel(self, request_id: RequestId) -> None:
         """Abort a request: a running one is cancelled (it answers "aborted"), a waiting one answered so."""
         task = self.inflight.get(request_id)
         if task is not None:
@@ -258,22 +296,22 @@ class Session:
         return all(sock.closed for sock in self.sockets)
 
     # -- handles -------------------------------------------------------------------------------------
-    def new_handle(self, qtype: str, target: Any) -> int:
+    def new_handle(self, qtype: str, target: object) -> int:
         handle = self._next_handle
         self._next_handle += 1
         self.handles[handle] = HandleEntry(qtype, target)
         return handle
 
-    def handles_of(self, target: Any) -> list[int]:
+    def handles_of(self, target: object) -> list[int]:
         return [h for h, e in self.handles.items() if e.target is target]
 
-    def drop_target(self, target: Any) -> list[int]:
+    def drop_target(self, target: object) -> list[int]:
         gone = self.handles_of(target)
         for h in gone:
             del self.handles[h]
         return gone
 
-    def mark_read(self, handle: int) -> Any:
+    def mark_read(self, handle: int) -> object:
         """The client has just read this handle's state: it is valid until the target's version moves.
         Returns that version (callers caching what they read key it by the same value)."""
         entry = self.handles.get(handle)
@@ -281,6 +319,10 @@ class Session:
             return None
         entry.seen = _version(entry.target)
         return entry.seen
+
+    def peers(self) -> list[Session]:
+        """Other live sessions with the same app open (see ``SessionManager.peers_of``)."""
+        return self.manager.peers_of(self)
 
     def collect_changes(self) -> list[int]:
         """Handles that went valid → invalid since the client last read them (each reported once)."""
@@ -330,7 +372,7 @@ def _abort(job: Job) -> None:
     job.socket.answered()
 
 
-def _version(target: Any) -> Any:
+def _version(target: object) -> object:
     version = getattr(target, "version", None)
     return version() if callable(version) else 0
 
@@ -338,13 +380,15 @@ def _version(target: Any) -> Any:
 class SessionManager:
     """All live sessions; attaching a socket creates or joins one."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions: dict[tuple, Session] = {}
+        self.sessions: dict[SessionKey, Session] = {}
         self.total = 0
         self.on_end: list[Callable[[Session, str], None]] = []
 
-    def attach(self, key: tuple, identity: Any, route: Route, ttl: float, sock: Socket) -> tuple[Session, bool]:
+    def attach(
+        self, key: SessionKey, identity: Identity, route: Route, ttl: float, sock: Socket
+    ) -> tuple[Session, bool]:
         """Attach ``sock``; returns the session and whether it was newly created."""
         session = self.sessions.get(key)
         created = session is None
@@ -388,21 +432,26 @@ class SessionManager:
         if doc is None:
             return []
         app = doc.app
-        return [s for s in self.sessions.values()
-                if s is not session and s.active_doc is not None and s.active_doc.app is app]
+        return [
+            s
+            for s in self.sessions.values()
+            if s is not session and s.active_doc is not None and s.active_doc.app is app
+        ]
 
     # -- document sync (engine.app.sync): another engine changed or deleted an app -------------------------
-    def sessions_of(self, app: Any) -> list[Session]:
+    def sessions_of(self, app: App) -> list[Session]:
         return [s for s in self.sessions.values() if s.active_doc is not None and s.active_doc.app is app]
 
-    def docs_of(self, app: Any) -> list[Any]:
-        return [s.active_doc for s in self.sessions_of(app)]
+    def docs_of(self, app: App) -> list[DocSession]:
+        return [s.active_doc for s in self.sessions_of(app) if s.active_doc is not None]
 
-    def app_changed(self, app: Any, removed: list[Any]) -> None:
+    def app_changed(self, app: App, removed: list[Entity]) -> None:
         """``app`` holds another engine's version: close the handles of the ``removed`` entities and report
         the handles that went stale, on every socket of every session that has the app open."""
         for session in self.sessions_of(app):
             doc = session.active_doc
+            if doc is None:  # not reached: sessions_of gives sessions with the app open
+                continue
             close: list[int] = []
             for entity in removed:
                 view = doc.forget_view(entity)
@@ -410,7 +459,7 @@ class SessionManager:
                     close += session.drop_target(view)
             session.push(session.collect_changes(), sorted(close))
 
-    def app_deleted(self, app: Any) -> None:
+    def app_deleted(self, app: App) -> None:
         """``app``'s file is gone: every handle of the sessions on it closes (the Doc handle too) and the
         sessions are left without a document, as after a fresh connect."""
         for session in self.sessions_of(app):

@@ -252,6 +252,8 @@ SPECS: tuple[_Spec, ...] = (
           "0/1: bring in apps that other engines sharing DocumentDirectory changed, and notify sessions"),
     _Spec("FilePollingInterval", "file_polling_interval", _positive_seconds, 10.0,
           "seconds between two looks at the open apps' files (EnableFilePolling=1)", shown_default="10"),
+    # The hub (engine.hub): a browser app at /hub/ talking to the engine through the public QIX API.
+    _Spec("EnableHub", "enable_hub", _bool01, True, "0/1: serve the hub web app at /hub/"),
     *(
         _Spec(name, attr, _int_in(0, 5), default, "log level 0 (off) .. 5 (debug)")
         for name, attr, default in _LOG_SETTINGS
@@ -313,6 +315,7 @@ class Settings:
     grpc_connector_tls_client_key: Path | None = None
     enable_file_polling: bool = False
     file_polling_interval: float = 10.0
+    enable_hub: bool = True
 
     system_log_verbosity: int = 4
     performance_log_verbosity: int = 4

@@ -4,8 +4,9 @@ Reads the function checklist (``script-functions.tsv``: name, family, kind, samp
 every name up in the engine's own tables: the function registry (``engine.expr.FUNCTIONS``, whose
 entries say whether a name is an aggregation and where it is allowed) and the script-only functions
 answered by the script's evaluation contexts (``engine.script.context.SCRIPT_FUNCTIONS``). Nothing
-is listed by hand here, so a row can only claim what the engine has. Statements come from the script
-parser's keyword table when it exposes one (``STATEMENT_KEYWORDS``).
+is listed by hand here, so a row can only claim what the engine has. Statements and prefixes come from
+the script parser's keyword table (``STATEMENT_KEYWORDS``: each form of the reference, the parser method
+that reads it, and whether a reload runs it or fails naming it).
 
     python scripts/script_coverage.py [--tsv PATH] [--missing] [--summary]
 """
@@ -78,14 +79,32 @@ def read_rows(tsv: Path) -> list[Row]:
     return rows
 
 
-def statement_rows() -> tuple[list[str], str]:
-    """The parser's statement keywords, if it publishes them."""
-    from engine.script import parser
+@dataclass(frozen=True)
+class StatementRow:
+    form: str  # as the reference names it
+    kind: str  # regular | prefix | control
+    handled: str  # the parser method that reads it
+    runs: bool
+    note: str
 
-    table = getattr(parser, "STATEMENT_KEYWORDS", None)
-    if table is None:
-        return [], "the script parser exposes no STATEMENT_KEYWORDS table"
-    return sorted(str(k) for k in table), ""
+
+def statement_rows() -> list[StatementRow]:
+    """One row per statement or prefix form of the script reference, from the parser's keyword table
+    (``engine.script.parser.STATEMENT_KEYWORDS``): what reads it and whether a reload runs it."""
+    from engine.script.parser import STATEMENT_KEYWORDS
+
+    out: dict[str, StatementRow] = {}
+    for kw in STATEMENT_KEYWORDS.values():
+        for form in kw.forms:
+            if form not in out:
+                handled = f"Parser.{kw.parser}" if kw.parser else "split_statements"
+                out[form] = StatementRow(form, kw.kind, handled, kw.runs, kw.note)
+    return sorted(out.values(), key=lambda r: (r.kind, r.form.upper()))
+
+
+def statement_summary(rows: list[StatementRow]) -> str:
+    done = sum(r.runs for r in rows)
+    return f"Script statements and prefixes: {done} of {len(rows)} run"
 
 
 def summary(rows: list[Row]) -> str:
@@ -101,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = read_rows(args.tsv)
     if args.summary:
+        print(statement_summary(statement_rows()))
         print(summary(rows))
         return 0
     per_family: Counter[str] = Counter()
@@ -116,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for fam in sorted(per_family):
         print(f"{fam:<32}{done_family[fam]:>4} / {per_family[fam]}")
-    keywords, why = statement_rows()
+    statements = statement_rows()
     print()
-    print(f"Statements known to the parser: {', '.join(keywords)}" if keywords else f"Statements: {why}")
+    print(f"{'statement / prefix':<40}{'kind':<10}{'handled by':<32}runs")
+    for st in statements:
+        if args.missing and st.runs:
+            continue
+        note = f"  ({st.note})" if st.note else ""
+        print(f"{st.form:<40}{st.kind:<10}{st.handled:<32}{'yes' if st.runs else 'REFUSED'}{note}")
+    print()
+    print(statement_summary(statements))
     print(summary(rows))
     return 0
 

@@ -247,9 +247,10 @@ def apply_patches(value: Any, patches: list[dict]) -> Any:
     return value
 
 
-def spawn_engine(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, int]:
-    """Start ``python -m engine`` as a real process; returns it and its port once it listens."""
-    port = free_port()
+def spawn_engine(*args: str, env: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, int]:
+    """Start ``python -m engine`` as a real process (on ``port``, else a free one); returns it and its port
+    once it listens."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "engine", "--host", "127.0.0.1", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, **(env or {}), "PYTHONPATH": str(REPO)})

@@ -258,3 +258,27 @@ def test_calc_condition(engine):
             assert {r[0]["qText"]: r[1]["qNum"] for r in cube["qDataPages"][0]["qMatrix"]} == {"Apple": 10, "Pear": 20}
 
     asyncio.run(scenario())
+
+
+def test_reduced_data_samples_long_cubes_and_clear_undo_buffer_answers(engine):
+    """What sn-line-chart asks for: GetHyperCubeReducedData (mode N = plain pages; D1 samples a cube longer
+    than the page, first and last rows kept), then Doc.ClearUndoBuffer after migrating its properties."""
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/reduced")) as c:
+            doc = await _doc(c, "T: LOAD RecNo() AS X, RecNo() * 2 AS Y AUTOGENERATE 1000;")
+            props = {"qInfo": {"qType": "line"}, "qHyperCubeDef": {
+                "qDimensions": [{"qDef": {"qFieldDefs": ["X"]}}], "qMeasures": [{"qDef": {"qDef": "Sum(Y)"}}],
+                "qInterColumnSortOrder": [0]}}
+            h = (await c.call("CreateSessionObject", doc, props))["qReturn"]["qHandle"]
+            page = {"qTop": 0, "qLeft": 0, "qWidth": 2, "qHeight": 10}
+            plain = (await c.call("GetHyperCubeReducedData", h, "/qHyperCubeDef", [page], -1, "N"))["qDataPages"][0]
+            assert plain["qIsReduced"] is False
+            assert [r[0]["qNum"] for r in plain["qMatrix"]] == list(range(1, 11))
+            reduced = (await c.call("GetHyperCubeReducedData", h, "/qHyperCubeDef", [page], -1, "D1"))["qDataPages"][0]
+            xs = [r[0]["qNum"] for r in reduced["qMatrix"]]
+            assert reduced["qIsReduced"] is True and len(xs) == 10 == reduced["qArea"]["qHeight"]
+            assert xs[0] == 1 and xs[-1] == 1000 and xs == sorted(xs)
+            assert all(r[1]["qNum"] == r[0]["qNum"] * 2 for r in reduced["qMatrix"])
+            assert await c.call("ClearUndoBuffer", doc) == {}
+
+    asyncio.run(scenario())

@@ -18,6 +18,7 @@ dict lookup per check.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -144,8 +145,14 @@ def _expand(granted: frozenset[str], denied: frozenset[str]) -> frozenset[str]:
 
 def privilege_names(actions: frozenset[str]) -> list[str]:
     """Actions as an NxApp ``privileges`` list: the engine's order and spelling (``exportdata``)."""
+    return list(_privilege_names(actions))
+
+
+@functools.lru_cache(maxsize=256)
+def _privilege_names(actions: frozenset[str]) -> tuple[str, ...]:
+    # every layout asks (qMeta.privileges), and a policy has few distinct action sets
     known = [("exportdata" if a == EXPORT_DATA else a) for a in ACTIONS if a in actions]
-    return known + sorted(a for a in actions if a not in ACTIONS)
+    return (*known, *sorted(a for a in actions if a not in ACTIONS))
 
 
 @dataclass(frozen=True, slots=True)

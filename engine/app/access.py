@@ -49,8 +49,9 @@ STAR = "*"
 LEVELS = ("ADMIN", "USER")
 #: columns with a meaning of their own: never reduction columns. NTNAME, SERIAL… identify Windows or
 #: QlikView users, which a JWT cannot; rows are matched on USERID and GROUP only.
-SYSTEM_COLUMNS = frozenset({ACCESS, USERID, GROUP, OMIT, "PASSWORD", "SERIAL", "NTNAME", "NTDOMAINSID",
-                            "NTSID", "USER.EMAIL"})
+SYSTEM_COLUMNS = frozenset(
+    {ACCESS, USERID, GROUP, OMIT, "PASSWORD", "SERIAL", "NTNAME", "NTDOMAINSID", "NTSID", "USER.EMAIL"}
+)
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
@@ -71,9 +72,12 @@ class Grant:
     values: Mapping[str, frozenset[str]]
     omit: frozenset[str]
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[object, ...]:
         """Identifies the distinct reduction: two users with equal keys see exactly the same data."""
-        return (tuple(sorted((f, tuple(sorted(v))) for f, v in self.values.items())), tuple(sorted(self.omit)))
+        return (
+            tuple(sorted((f, tuple(sorted(v))) for f, v in self.values.items())),
+            tuple(sorted(self.omit)),
+        )
 
 
 def _cell(value: Any) -> str:
@@ -146,8 +150,9 @@ def security_table(section_access: Mapping[str, Any]) -> SecurityTable:
     return parsed
 
 
-def grant_for(section_access: Mapping[str, Any], user: str, groups: Collection[str],
-              data_fields: Collection[str]) -> Grant | None:
+def grant_for(
+    section_access: Mapping[str, Any], user: str, groups: Collection[str], data_fields: Collection[str]
+) -> Grant | None:
     """The user's :class:`Grant`, or ``None`` when no row with a valid access level applies.
 
     A row applies when each identity column the table has matches: USERID is the user or ``*``, GROUP is
@@ -206,7 +211,7 @@ def _text_index(model: DataModel, field_name: str) -> dict[str, int]:
             out.setdefault(t, i)
         return out
 
-    return model_index(model).field_cached("access_text", field_name, build)  # type: ignore[return-value]
+    return model_index(model).field_cached("access_text", field_name, build)
 
 
 def match_symbols(model: DataModel, field_name: str, values: Collection[str]) -> np.ndarray:
@@ -236,7 +241,7 @@ class AccessDecision:
     admin: bool
     reduction: Reduction | None
     omit: frozenset[str]
-    key: tuple | None
+    key: tuple[object, ...] | None
     reason: str = ""
 
 
@@ -244,9 +249,9 @@ class AccessDecision:
 class _Selected:
     """The reduction values applied as a selection (see :func:`_select`)."""
 
-    reason: str = ""                                          # why the user is denied ("" = not denied)
+    reason: str = ""  # why the user is denied ("" = not denied)
     chosen: dict[str, np.ndarray] = field(default_factory=dict)  # field → matched symbol indexes
-    inference: Inference | None = None                        # None: nothing to select (no reduction)
+    inference: Inference | None = None  # None: nothing to select (no reduction)
 
     def row_index(self) -> dict[str, np.ndarray] | None:
         """Kept row indexes of the tables the selection reached (the inference already computed them)."""
@@ -286,12 +291,15 @@ def _excluded_reason(sel: _Selected, kept: Mapping[str, np.ndarray | None]) -> s
     return ""
 
 
-def decide(section_access: Mapping[str, Any], model: DataModel, user: str,
-           groups: Collection[str] = ()) -> AccessDecision:
+def decide(
+    section_access: Mapping[str, Any], model: DataModel, user: str, groups: Collection[str] = ()
+) -> AccessDecision:
     """Section access for ``user`` (with ``groups``) on ``model``; see the module docstring."""
     grant = grant_for(section_access, user, groups, model.fields)
     if grant is None:
-        return AccessDecision(True, False, None, frozenset(), None, "no applying row with a valid access level")
+        return AccessDecision(
+            True, False, None, frozenset(), None, "no applying row with a valid access level"
+        )
     sel = _select(model, grant)
     reason = sel.reason
     reduction = None
@@ -300,8 +308,10 @@ def decide(section_access: Mapping[str, Any], model: DataModel, user: str,
         reason = _excluded_reason(sel, kept)
         inf = sel.inference
         masks = {t: m for t in inf.restricted_tables if (m := inf.rows(t)) is not None}
-        symbols = {f: (np.ones(len(model.fields[f].symbols), dtype=bool) if m is None else m)
-                   for f, m in kept.items()}
+        symbols = {
+            f: (np.ones(len(model.fields[f].symbols), dtype=bool) if m is None else m)
+            for f, m in kept.items()
+        }
         reduction = Reduction(masks, symbols)
     if reason:
         return AccessDecision(True, grant.admin, None, grant.omit, grant.key(), reason)
@@ -323,8 +333,9 @@ def reduce_model(model: DataModel, rows: Mapping[str, np.ndarray] | None, omit: 
     return _reduce(model, rows, omit)[0]
 
 
-def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
-            omit: frozenset[str]) -> tuple[DataModel, dict[str, np.ndarray | None]]:
+def _reduce(
+    model: DataModel, rows: Mapping[str, np.ndarray] | None, omit: frozenset[str]
+) -> tuple[DataModel, dict[str, np.ndarray | None]]:
     """:func:`reduce_model`, and per kept field the bool mask of the symbols kept (None = all)."""
     rows = rows or {}
     keep_rows: dict[str, np.ndarray | None] = {}
@@ -341,10 +352,13 @@ def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
     idx_cache = model_index(model)
     taken: dict[str, dict[str, np.ndarray]] = {}
     for name, t in model.tables.items():
-        idx = keep_rows[name]
+        rows_kept = keep_rows[name]
         # stored (possibly narrow) arrays: untouched columns are shared with the full model, not copied
-        cols = {f: (t.columns.raw(f) if idx is None else t.columns.raw(f).take(idx))
-                for f in t.columns if f not in omit}
+        cols = {
+            f: (t.columns.raw(f) if rows_kept is None else t.columns.raw(f).take(rows_kept))
+            for f in t.columns
+            if f not in omit
+        }
         if cols:
             taken[name] = cols
 
@@ -357,11 +371,11 @@ def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
             continue
         n = len(fld.symbols)
         present = np.zeros(n + 1, dtype=bool)
-        for t in holders:
-            if keep_rows[t] is None:
-                present |= idx_cache.present(t, fname)
+        for holder in holders:
+            if keep_rows[holder] is None:
+                present |= idx_cache.present(holder, fname)
             else:
-                present[taken[t][fname]] = True
+                present[taken[holder][fname]] = True
         present = present[:n]
         if present.all():
             maps[fname] = kept[fname] = None
@@ -373,22 +387,29 @@ def _reduce(model: DataModel, rows: Mapping[str, np.ndarray] | None,
             maps[fname] = mapping
             kept[fname] = present
             syms = fld.symbols.take(keep)
-        fields[fname] = Field(fname, syms, tags=list(fld.tags), comment=fld.comment, is_system=fld.is_system,
-                              is_hidden=fld.is_hidden)
+        fields[fname] = Field(
+            fname,
+            syms,
+            tags=list(fld.tags),
+            comment=fld.comment,
+            is_system=fld.is_system,
+            is_hidden=fld.is_hidden,
+        )
 
     tables = []
     for name, cols in taken.items():
         src = model.tables[name]
         out = CodeColumns()
         for f, c in cols.items():
-            out.put(f, c if maps[f] is None else remap(c, maps[f]), src.columns.dtype(f))
-        idx = keep_rows[name]
-        nrows = src.nrows if idx is None else len(idx)
+            symbol_map = maps[f]
+            out.put(f, c if symbol_map is None else remap(c, symbol_map), src.columns.dtype(f))
+        kept_rows = keep_rows[name]
+        nrows = src.nrows if kept_rows is None else len(kept_rows)
         tables.append(Table(name, out, nrows, comment=src.comment, is_synthetic=src.is_synthetic))
-    reduced = DataModel(tables, fields)
-    for f in reduced.fields.values():
-        if "$key" in f.tags and f.name not in reduced.key_fields:
-            f.tags = [t for t in f.tags if t != "$key"]
+    reduced = DataModel(tables, fields, loose_tables=model.loose_tables, search_excluded=model.search_excluded)
+    for reduced_field in reduced.fields.values():
+        if "$key" in reduced_field.tags and reduced_field.name not in reduced.key_fields:
+            reduced_field.tags = [t for t in reduced_field.tags if t != "$key"]
     return reduced, kept
 
 
@@ -398,12 +419,19 @@ def private_nbytes(reduced: DataModel, base: DataModel) -> int:
         return 0
     shared_cols = {id(t.columns.raw(f)) for t in base.tables.values() for f in t.columns}
     shared_syms = {id(f.symbols) for f in base.fields.values()}
-    cols = sum(t.columns.raw(f).nbytes for t in reduced.tables.values() for f in t.columns
-               if id(t.columns.raw(f)) not in shared_cols)
+    cols = sum(
+        t.columns.raw(f).nbytes
+        for t in reduced.tables.values()
+        for f in t.columns
+        if id(t.columns.raw(f)) not in shared_cols
+    )
     # a compacted symbol table's texts are the full model's str objects (numpy ``take`` on an object array
     # copies references): only its number and reference arrays are its own
-    syms = sum(f.symbols.num.nbytes + f.symbols.text.nbytes for f in reduced.fields.values()
-               if id(f.symbols) not in shared_syms)
+    syms = sum(
+        f.symbols.num.nbytes + f.symbols.text.nbytes
+        for f in reduced.fields.values()
+        if id(f.symbols) not in shared_syms
+    )
     return cols + syms
 
 
@@ -415,7 +443,7 @@ def private_nbytes(reduced: DataModel, base: DataModel) -> int:
 class AccessView:
     """One distinct reduction of one model, shared by every user who has it."""
 
-    key: tuple
+    key: tuple[object, ...]
     denied: bool
     reason: str
     model: DataModel | None
@@ -443,7 +471,7 @@ class CacheStats:
 
 @dataclass
 class _Entry:
-    model_ref: weakref.ref
+    model_ref: weakref.ref[DataModel]
     view: AccessView
 
 
@@ -459,7 +487,7 @@ class AccessCache:
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[int, tuple], _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, tuple[object, ...]], _Entry] = OrderedDict()
         self._watched: set[int] = set()
         self.nbytes = 0
         self.stats = CacheStats()
@@ -467,8 +495,9 @@ class AccessCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def user_access(self, section_access: Mapping[str, Any], model: DataModel, user: str,
-                    groups: Collection[str] = ()) -> UserAccess:
+    def user_access(
+        self, section_access: Mapping[str, Any], model: DataModel, user: str, groups: Collection[str] = ()
+    ) -> UserAccess:
         grant = grant_for(section_access, user, groups, model.fields)
         if grant is None:
             return UserAccess(False, None)

@@ -10,8 +10,9 @@ text, a calculation error becomes ``qError`` in an otherwise valid, empty cube.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.app.library import (
     CONFIG_VARIABLES,
@@ -24,17 +25,27 @@ from engine.app.library import (
     safe_evaluate,
     variable_value,
 )
-from engine.app.objects import DEF_KEYS, Entity, EntityView
+from engine.app.objects import DEF_KEYS, MAX_EXTENDS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbol_of_each
 from engine.errors import CALC_CONDITION_UNMET, QixError
+from engine.jsonmembers import dict_member, list_member
+from engine.model.semantic import SEMANTIC_TAG
 
 if TYPE_CHECKING:
     from engine.app.app import DocSession
+    from engine.rpc.structs import HyperCubeDef, ListObjectDef
 
-_STATE_COUNTS = ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
-                 "qSelectedExcluded", "qLockedExcluded")
-_MAX_EXTENDS = 16
+_STATE_COUNTS = (
+    "qLocked",
+    "qSelected",
+    "qOption",
+    "qDeselected",
+    "qAlternative",
+    "qExcluded",
+    "qSelectedExcluded",
+    "qLockedExcluded",
+)
 
 
 def _escape(key: str) -> str:
@@ -56,7 +67,7 @@ def effective_properties(doc: DocSession, view: EntityView) -> dict[str, Any]:
 def _extended(doc: DocSession, entity: Entity, depth: int) -> dict[str, Any]:
     props = copy.deepcopy(entity.properties)
     base_id = props.get("qExtendsId")
-    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < _MAX_EXTENDS:
+    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < MAX_EXTENDS:
         base = find_object(doc, base_id)
         if base is not None and base is not entity:
             merged = _merge(_extended(doc, base, depth + 1), props)
@@ -80,9 +91,10 @@ def object_layout(doc: DocSession, view: EntityView) -> dict[str, Any]:
     """``GetLayout`` of a generic object."""
     entity = view.entity
     props = effective_properties(doc, view)
-    state = props.get("qStateName") if isinstance(props.get("qStateName"), str) and props["qStateName"] else "$"
+    state_name = props.get("qStateName")
+    state = state_name if isinstance(state_name, str) and state_name else "$"
     renderer = _Renderer(doc, entity, state)
-    layout = renderer.node(props, "")
+    layout: dict[str, Any] = renderer.node(props, "")
     layout.pop("qMetaDef", None)
     layout["qInfo"] = entity.info()
     layout["qMeta"] = _meta(props)
@@ -91,7 +103,7 @@ def object_layout(doc: DocSession, view: EntityView) -> dict[str, Any]:
 
 
 def _meta(props: dict[str, Any]) -> dict[str, Any]:
-    meta = copy.deepcopy(props.get("qMetaDef")) if isinstance(props.get("qMetaDef"), dict) else {}
+    meta = copy.deepcopy(dict_member(props, "qMetaDef"))
     meta["privileges"] = ["read", "update", "delete", "exportdata"]
     return meta
 
@@ -103,6 +115,8 @@ class _Renderer:
         self.doc = doc
         self.owner = owner
         self.state = state
+        #: the owner's selection mode: its calculations are made in it (see ``SelectionMode``)
+        self.mode = doc.selection_mode(owner.id)
         self.defs: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "qHyperCubeDef": self.hypercube,
             "qListObjectDef": self.list_object,
@@ -139,7 +153,9 @@ class _Renderer:
 
     def definition(self, key: str, definition: Any, path: str) -> dict[str, Any]:
         definition = definition if isinstance(definition, dict) else {}
-        custom = {k: self.node(v, f"{path}/{_escape(k)}") for k, v in definition.items() if not k.startswith("q")}
+        custom = {
+            k: self.node(v, f"{path}/{_escape(k)}") for k, v in definition.items() if not k.startswith("q")
+        }
         return {**custom, **self.defs[key](definition, path)}
 
     # -- expressions ----------------------------------------------------------------------------------
@@ -162,26 +178,32 @@ class _Renderer:
         return json_number(safe_evaluate(self.doc, expr)[1])
 
     # -- calculations (hooks) -------------------------------------------------------------------------
-    def hypercube(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
-        try:
-            return self.doc.render_hypercube(resolve_library_refs(self.doc, definition), path)
+    def hypercube(self, definition: dict[str, Any], path: str) -> dict[str, object]:
+        try:  # the properties passed rpc.validate's HyperCubeDef check on their way in
+            resolved = cast("HyperCubeDef", resolve_library_refs(self.doc, definition))
+            return self.doc.render_hypercube(resolved, path, self.mode)
         except QixError as err:
             cube = {**empty_hypercube(definition), "qError": _calc_error(err)}
             if err.code == CALC_CONDITION_UNMET:
                 cube["qCalcCondMsg"] = err.parameter
             return cube
 
-    def list_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
-        try:
-            return self.doc.render_list_object(resolve_library_refs(self.doc, definition), path)
+    def list_object(self, definition: dict[str, Any], path: str) -> dict[str, object]:
+        try:  # the properties passed rpc.validate's ListObjectDef check on their way in
+            resolved = cast("ListObjectDef", resolve_library_refs(self.doc, definition))
+            return self.doc.render_list_object(resolved, path, self.mode)
         except QixError as err:
             return {**empty_list_object(definition), "qError": _calc_error(err)}
 
     def selection_object(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         state = definition.get("qStateName") or self.state
         back, forward = self.doc.selection_history(state)
-        return {"qBackCount": back, "qForwardCount": forward, "qStateName": state,
-                "qSelections": self.doc.current_selections(state)}
+        return {
+            "qBackCount": back,
+            "qForwardCount": forward,
+            "qStateName": state,
+            "qSelections": self.doc.current_selections(state),
+        }
 
     # -- lists --------------------------------------------------------------------------------------------
     def field_list(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
@@ -189,15 +211,24 @@ class _Renderer:
         show_system = bool(definition.get("qShowSystem"))
         show_hidden = bool(definition.get("qShowHidden"))
         show_tables = bool(definition.get("qShowSrcTables"))
+        show_semantic = bool(definition.get("qShowSemantic"))
         items = []
         for name, fld in model.fields.items():
             is_system = fld.is_system or name.startswith("$")
             is_hidden = fld.is_hidden or "$hidden" in fld.tags or is_system
-            if (is_system and not show_system) or (is_hidden and not is_system and not show_hidden):
+            is_semantic = SEMANTIC_TAG in fld.tags
+            if (is_system and not show_system) or (is_hidden and not is_system and not show_hidden) or (
+                    is_semantic and not show_semantic):
                 continue
             item: dict[str, Any] = {
-                "qName": name, "qCardinal": fld.cardinal, "qTags": list(fld.tags), "qIsHidden": is_hidden,
-                "qIsSystem": is_system, "qIsSemantic": False, "qAndMode": False, "qIsDefinitionOnly": False,
+                "qName": name,
+                "qCardinal": fld.cardinal,
+                "qTags": list(fld.tags),
+                "qIsHidden": is_hidden,
+                "qIsSystem": is_system,
+                "qIsSemantic": is_semantic,
+                "qAndMode": False,
+                "qIsDefinitionOnly": False,
             }
             if show_tables:
                 item["qSrcTables"] = list(model.field_tables.get(name, ()))
@@ -207,8 +238,11 @@ class _Renderer:
     def app_object_list(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
         qtype = definition.get("qType")
         qdata = definition.get("qData") or {}
-        items = [container_entry(obj, qdata) for obj in all_objects(self.doc, include_session=False)
-                 if obj.type == qtype]
+        items = [
+            container_entry(obj, qdata)
+            for obj in all_objects(self.doc, include_session=False)
+            if obj.type == qtype
+        ]
         return {"qItems": items}
 
     def child_list(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
@@ -218,8 +252,11 @@ class _Renderer:
     def library_list(self, definition: dict[str, Any], store: Any) -> dict[str, Any]:
         qtype = definition.get("qType")
         qdata = definition.get("qData") or {}
-        items = [container_entry(e, qdata, lambda e=e: entity_layout(self.doc, self.doc.view(e)))
-                 for e in store if not qtype or e.type == qtype]
+        items = [
+            container_entry(e, qdata, functools.partial(_library_entity_layout, self.doc, e))
+            for e in store
+            if not qtype or e.type == qtype
+        ]
         return {"qItems": items}
 
     def variable_list(self, definition: dict[str, Any], path: str) -> dict[str, Any]:
@@ -230,13 +267,14 @@ def _calc_error(err: QixError) -> dict[str, Any]:
     return {"qErrorCode": err.code, "qContext": err.parameter, "qExtendedMessage": err.message}
 
 
-def container_entry(entity: Entity, qdata: dict[str, Any],
-                    layout: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+def container_entry(
+    entity: Entity, qdata: dict[str, Any], layout: Callable[[], dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """``{qInfo, qMeta, qData}``: qData maps names to JSON pointers into the entity's properties (then,
     for library entities, into its layout: ``/qDimInfos``, ``/qText``)."""
     data: dict[str, Any] = {}
     rendered: dict[str, Any] | None = None
-    for name, pointer in (qdata.items() if isinstance(qdata, dict) else ()):
+    for name, pointer in qdata.items() if isinstance(qdata, dict) else ():
         if not isinstance(pointer, str):
             data[name] = None
             continue
@@ -263,19 +301,36 @@ def variable_list_items(doc: DocSession, definition: dict[str, Any]) -> list[dic
         if not var.persistent and not show_session:
             continue
         name = str(var.properties.get("qName", ""))
-        entry = container_entry(var, qdata, lambda var=var: variable_layout(doc, var))
-        items.append({"qName": name, "qDescription": str(var.properties.get("qComment", "")),
-                      "qDefinition": str(var.properties.get("qDefinition", "")),
-                      "qIsConfig": False, "qIsReserved": False, "qIsScriptCreated": False, **entry})
+        entry = container_entry(var, qdata, functools.partial(variable_layout, doc, var))
+        items.append(
+            {
+                "qName": name,
+                "qDescription": str(var.properties.get("qComment", "")),
+                "qDefinition": str(var.properties.get("qDefinition", "")),
+                "qIsConfig": False,
+                "qIsReserved": False,
+                "qIsScriptCreated": False,
+                **entry,
+            }
+        )
     for name, text in doc.app.script_variables.items():
         is_config = name in CONFIG_VARIABLES
         is_reserved = name in RESERVED_VARIABLES
         if (is_reserved and not show_reserved) or (is_config and not show_config):
             continue
-        items.append({"qName": name, "qDescription": "", "qDefinition": text, "qIsConfig": is_config,
-                      "qIsReserved": is_reserved, "qIsScriptCreated": True,
-                      "qMeta": {"privileges": ["read"]},
-                      "qInfo": {"qId": script_variable_id(name), "qType": "variable"}, "qData": {}})
+        items.append(
+            {
+                "qName": name,
+                "qDescription": "",
+                "qDefinition": text,
+                "qIsConfig": is_config,
+                "qIsReserved": is_reserved,
+                "qIsScriptCreated": True,
+                "qMeta": {"privileges": ["read"]},
+                "qInfo": {"qId": script_variable_id(name), "qType": "variable"},
+                "qData": {},
+            }
+        )
     return items
 
 
@@ -315,13 +370,13 @@ def entity_layout(doc: DocSession, view: EntityView) -> dict[str, Any]:
     props = effective_properties(doc, view)
     base = {**_custom(props), "qInfo": entity.info(), "qMeta": _meta(props)}
     if entity.kind == "dimension":
-        dim = copy.deepcopy(props.get("qDim")) if isinstance(props.get("qDim"), dict) else {}
+        dim = copy.deepcopy(dict_member(props, "qDim"))
         dim.setdefault("qGrouping", "N")
         dim.setdefault("qFieldDefs", [])
         dim.setdefault("qFieldLabels", [])
         return {**base, "qDim": dim, "qDimInfos": [_dim_info(doc, f) for f in dim["qFieldDefs"]]}
     if entity.kind == "measure":
-        measure = copy.deepcopy(props.get("qMeasure")) if isinstance(props.get("qMeasure"), dict) else {}
+        measure = copy.deepcopy(dict_member(props, "qMeasure"))
         measure.setdefault("qDef", "")
         measure.setdefault("qGrouping", "N")
         measure.setdefault("qExpressions", [])
@@ -329,10 +384,18 @@ def entity_layout(doc: DocSession, view: EntityView) -> dict[str, Any]:
         return {**base, "qMeasure": measure}
     if entity.kind == "bookmark":
         state = entity.state or {}
-        bookmark = {"qStateData": visible_state_data(doc.model, state.get("qStateData", [])),
-                    "qUtcModifyTime": state.get("qUtcModifyTime", 0), "qVariableItems": [], "qPatches": []}
+        bookmark = {
+            "qStateData": visible_state_data(doc.model, state.get("qStateData", [])),
+            "qUtcModifyTime": state.get("qUtcModifyTime", 0),
+            "qVariableItems": [],
+            "qPatches": [],
+        }
         return {**base, "qBookmark": bookmark}
     return {**base, **_variable_values(doc, entity)}
+
+
+def _library_entity_layout(doc: DocSession, entity: Entity) -> dict[str, Any]:
+    return entity_layout(doc, doc.view(entity))
 
 
 def variable_layout(doc: DocSession, var: Entity) -> dict[str, Any]:
@@ -359,33 +422,53 @@ def _num_format() -> dict[str, Any]:
 
 
 def _field_defs(dim: dict[str, Any]) -> list[str]:
-    inner = dim.get("qDef") if isinstance(dim.get("qDef"), dict) else {}
-    defs = inner.get("qFieldDefs") if isinstance(inner.get("qFieldDefs"), list) else []
+    inner = dict_member(dim, "qDef")
+    defs = list_member(inner, "qFieldDefs")
     return [str(d) for d in defs]
 
 
 def _dimension_info(dim: dict[str, Any]) -> dict[str, Any]:
     defs = _field_defs(dim)
-    inner = dim.get("qDef") if isinstance(dim.get("qDef"), dict) else {}
-    labels = inner.get("qFieldLabels") if isinstance(inner.get("qFieldLabels"), list) else []
+    inner = dict_member(dim, "qDef")
+    labels = list_member(inner, "qFieldLabels")
     title = str(labels[0]) if labels and labels[0] else (defs[0] if defs else "")
     return {
-        "qFallbackTitle": title, "qApprMaxGlyphCount": 0, "qCardinal": 0, "qSortIndicator": "N",
-        "qGroupFallbackTitles": defs[:1] if defs else [], "qGroupPos": 0,
-        "qStateCounts": dict.fromkeys(_STATE_COUNTS, 0), "qTags": [], "qDimensionType": "D",
-        "qGrouping": inner.get("qGrouping", "N") or "N", "qNumFormat": _num_format(), "qIsAutoFormat": True,
-        "qGroupFieldDefs": defs, "qMin": "NaN", "qMax": "NaN", "qAttrExprInfo": [], "qAttrDimInfo": [],
+        "qFallbackTitle": title,
+        "qApprMaxGlyphCount": 0,
+        "qCardinal": 0,
+        "qSortIndicator": "N",
+        "qGroupFallbackTitles": defs[:1] if defs else [],
+        "qGroupPos": 0,
+        "qStateCounts": dict.fromkeys(_STATE_COUNTS, 0),
+        "qTags": [],
+        "qDimensionType": "D",
+        "qGrouping": inner.get("qGrouping", "N") or "N",
+        "qNumFormat": _num_format(),
+        "qIsAutoFormat": True,
+        "qGroupFieldDefs": defs,
+        "qMin": "NaN",
+        "qMax": "NaN",
+        "qAttrExprInfo": [],
+        "qAttrDimInfo": [],
         "qCardinalities": {"qCardinal": 0, "qHypercubeCardinal": 0, "qAllValuesCardinal": -1},
     }
 
 
 def _measure_info(measure: dict[str, Any]) -> dict[str, Any]:
-    inner = measure.get("qDef") if isinstance(measure.get("qDef"), dict) else {}
+    inner = dict_member(measure, "qDef")
     title = inner.get("qLabel") or inner.get("qDef") or ""
     return {
-        "qFallbackTitle": str(title), "qApprMaxGlyphCount": 0, "qCardinal": 0, "qSortIndicator": "N",
-        "qNumFormat": _num_format(), "qMin": "NaN", "qMax": "NaN", "qIsAutoFormat": True,
-        "qAttrExprInfo": [], "qAttrDimInfo": [], "qTrendLines": [],
+        "qFallbackTitle": str(title),
+        "qApprMaxGlyphCount": 0,
+        "qCardinal": 0,
+        "qSortIndicator": "N",
+        "qNumFormat": _num_format(),
+        "qMin": "NaN",
+        "qMax": "NaN",
+        "qIsAutoFormat": True,
+        "qAttrExprInfo": [],
+        "qAttrDimInfo": [],
+        "qTrendLines": [],
     }
 
 
@@ -405,10 +488,13 @@ def empty_hypercube(definition: dict[str, Any]) -> dict[str, Any]:
         "qMeasureInfo": [_measure_info(m) for m in measures],
         "qEffectiveInterColumnSortOrder": list(range(ncols)),
         "qGrandTotalRow": [],
-        "qDataPages": [], "qPivotDataPages": [], "qStackedDataPages": [],
+        "qDataPages": [],
+        "qPivotDataPages": [],
+        "qStackedDataPages": [],
         "qMode": definition.get("qMode", "S") or "S",
         "qNoOfLeftDims": definition.get("qNoOfLeftDims", -1),
-        "qTreeNodesOnDim": [], "qColumnOrder": [],
+        "qTreeNodesOnDim": [],
+        "qColumnOrder": [],
     }
 
 

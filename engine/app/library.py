@@ -15,24 +15,63 @@ from engine.app.objects import Entity, ObjectStore, new_id, normalise_properties
 from engine.errors import ALREADY_EXISTS, INVALID_PARAMETERS, QixError
 from engine.expr import Duals, evaluate_constant
 from engine.expr.expand import expand
+from engine.jsonmembers import dict_member
 from engine.model.numformat import format_default
 
 if TYPE_CHECKING:
     from engine.app.app import DocSession
 
 #: variables that set number interpretation (``SET ThousandSep=...``): config and reserved
-CONFIG_VARIABLES = frozenset({
-    "ThousandSep", "DecimalSep", "MoneyThousandSep", "MoneyDecimalSep", "MoneyFormat", "TimeFormat",
-    "DateFormat", "TimestampFormat", "FirstWeekDay", "BrokenWeeks", "ReferenceDay", "FirstMonthOfYear",
-    "CollationLocale", "MonthNames", "LongMonthNames", "DayNames", "LongDayNames", "NumericalAbbreviation",
-    "CreateSearchIndexOnReload",
-})
+CONFIG_VARIABLES = frozenset(
+    {
+        "ThousandSep",
+        "DecimalSep",
+        "MoneyThousandSep",
+        "MoneyDecimalSep",
+        "MoneyFormat",
+        "TimeFormat",
+        "DateFormat",
+        "TimestampFormat",
+        "FirstWeekDay",
+        "BrokenWeeks",
+        "ReferenceDay",
+        "FirstMonthOfYear",
+        "CollationLocale",
+        "MonthNames",
+        "LongMonthNames",
+        "DayNames",
+        "LongDayNames",
+        "NumericalAbbreviation",
+        "CreateSearchIndexOnReload",
+    }
+)
 #: system variables the engine reserves (error handling, script behaviour, paths)
-RESERVED_VARIABLES = CONFIG_VARIABLES | frozenset({
-    "ErrorMode", "ScriptError", "ScriptErrorCount", "ScriptErrorList", "ScriptErrorDetails", "StripComments",
-    "Verbatim", "OpenUrlTimeout", "HidePrefix", "HideSuffix", "NullDisplay", "NullInterpret", "NullValue",
-    "OtherSymbol", "QvPath", "QvRoot", "QvWorkPath", "QvWorkRoot", "WinPath", "WinRoot", "CD", "Floppy",
-})
+RESERVED_VARIABLES = CONFIG_VARIABLES | frozenset(
+    {
+        "ErrorMode",
+        "ScriptError",
+        "ScriptErrorCount",
+        "ScriptErrorList",
+        "ScriptErrorDetails",
+        "StripComments",
+        "Verbatim",
+        "OpenUrlTimeout",
+        "HidePrefix",
+        "HideSuffix",
+        "NullDisplay",
+        "NullInterpret",
+        "NullValue",
+        "OtherSymbol",
+        "QvPath",
+        "QvRoot",
+        "QvWorkPath",
+        "QvWorkRoot",
+        "WinPath",
+        "WinRoot",
+        "CD",
+        "Floppy",
+    }
+)
 
 #: how deep variable → expression → variable evaluation may nest before it is taken as a cycle
 _MAX_DEPTH = 32
@@ -93,7 +132,7 @@ def resolve_library_refs(doc: DocSession, definition: dict[str, Any]) -> dict[st
         lib = entity.properties.get(key) if entity is not None else None
         if not isinstance(lib, dict):
             return item
-        inline = item.get("qDef") if isinstance(item.get("qDef"), dict) else {}
+        inline = dict_member(item, "qDef")
         return {**item, "qDef": {**inline, **copy.deepcopy(lib)}}
 
     if isinstance(out.get("qDimensions"), list):

@@ -54,7 +54,7 @@ def parse_value(text: Any) -> Any:
         raise QixError(INVALID_PARAMETERS, f"qValue is not valid JSON: {text[:80]!r}") from None
 
 
-def apply_patch(doc: dict, op: str, pointer: str, value: Any = None) -> dict:
+def apply_patch(doc: dict[str, Any], op: str, pointer: str, value: Any = None) -> dict[str, Any]:
     """Apply one operation in place and return the (possibly replaced) root."""
     op = (op or "").lower()
     if op not in ("add", "remove", "replace"):
@@ -106,7 +106,7 @@ def apply_patch(doc: dict, op: str, pointer: str, value: Any = None) -> dict:
     return doc
 
 
-def apply_patches(doc: dict, patches: list[dict]) -> dict:
+def apply_patches(doc: dict[str, Any], patches: list[dict[str, Any]]) -> dict[str, Any]:
     """Apply ``[{qOp, qPath, qValue}]`` in order to ``doc`` (mutated) and return the new root."""
     for patch in patches or []:
         if not isinstance(patch, dict):

@@ -112,17 +112,17 @@ _DOC: dict[str, Checks] = {
                      "GetTablesAndKeys", "GetConnections", "GetConnection", "Evaluate", "EvaluateEx",
                      "CheckExpression", "CheckNumberOrExpression", "SearchResults", "SearchSuggest",
                      "GetMediaList"), _app(READ)),
-    # a template for a new script: nothing of the app is read
-    "GetEmptyScript": NO_CHECK,
+    # a template for a new script, and the (empty) undo history: nothing of the app is read or changed
+    **dict.fromkeys(("GetEmptyScript", "ClearUndoBuffer"), NO_CHECK),
     **dict.fromkeys(("SetAppProperties", "SetScript", "DoSave", "SaveObjects", "CreateConnection",
                      "ModifyConnection", "DeleteConnection", "AddAlternateState", "RemoveAlternateState"),
                     _app(UPDATE)),
     **dict.fromkeys(("DoReload", "DoReloadEx"), _app(RELOAD)),
     # rows of the data model's tables, as they are: exporting data, not reading a visualization
     "GetTableData": _app(EXPORT_DATA),
-    # selections and session states: the session's own state
+    # selections, selection mode and session states: the session's own state
     **dict.fromkeys(("ClearAll", "LockAll", "UnlockAll", "Back", "Forward", "AddSessionAlternateState",
-                     "RemoveSessionAlternateState"), NO_CHECK),
+                     "RemoveSessionAlternateState", "AbortModal"), NO_CHECK),
     # fields are objects of type "field" named by the field name
     "GetField": _obj(READ, Source.PARAM, "qFieldName", "field"),
     "GetFieldDescription": _obj(READ, Source.PARAM, "qFieldName", "field"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -65,7 +66,7 @@ class AppRegistry:
         app_id = app_id or f"SessionApp_{uuid.uuid4()}"
         return App(app_id=app_id, title=app_id, is_session_app=True)
 
-    def create_app(self, name: str) -> str:
+    def create_app(self, name: str, owner: str = "") -> str:
         """Write a new empty app file; returns its id (1000 if it exists, 1001 for a bad name)."""
         app_id = name[: -len(store.SUFFIX)] if name.endswith(store.SUFFIX) else name
         app_id = app_id or str(uuid.uuid4())
@@ -75,7 +76,7 @@ class AppRegistry:
         with self._lock:
             if path.exists() or app_id in self.open_apps:
                 raise QixError(APP_ALREADY_EXISTS, name)
-            app = App(app_id=app_id, title=name or app_id, file_path=path)
+            app = App(app_id=app_id, title=name or app_id, file_path=path, owner=owner)
             store.save(path, app.to_document())
         log.info("app created", extra={"event": "app_created", "app": app_id})
         return app_id
@@ -102,7 +103,13 @@ class AppRegistry:
             app = self.open_apps.get(app_id)
             if app is None:
                 doc = store.load(path, with_data=False)
-                return AppFacts(app_id, doc.section_access, name=doc.title)
+                return AppFacts(
+                    app_id,
+                    doc.section_access,
+                    owner=doc.owner,
+                    name=doc.title,
+                    description=str(doc.properties.get("description", "")),
+                )
         return app.facts()
 
     def delete(self, name: str) -> bool:
@@ -113,29 +120,32 @@ class AppRegistry:
             return False
         with self._lock:
             store.delete(path)
+            shutil.rmtree(store.media_dir(self.document_dir, app_id), ignore_errors=True)
             self.open_apps.pop(app_id, None)
             self._holders.pop(app_id, None)
         log.info("app deleted", extra={"event": "app_deleted", "app": app_id})
         return True
 
-    def doc_list(self) -> list[dict]:
+    def doc_list(self) -> list[dict[str, object]]:
         out = []
         for entry in store.list_documents(self.document_dir):
-            out.append({
-                "qDocName": entry.doc_name,
-                "qConnectedUsers": self._holders.get(entry.app_id, 0),
-                "qFileTime": entry.file_time,
-                "qFileSize": entry.file_size,
-                "qDocId": entry.app_id,
-                "qMeta": {},
-                "qLastReloadTime": entry.last_reload_time,
-                "qReadOnly": False,
-                "qTitle": entry.title,
-                "qThumbnail": {"qUrl": ""},
-                "qHasSectionAccess": entry.has_section_access,
-                "qIsDirectQueryMode": False,
-                "qUsage": "ANALYTICS",
-            })
+            out.append(
+                {
+                    "qDocName": entry.doc_name,
+                    "qConnectedUsers": self._holders.get(entry.app_id, 0),
+                    "qFileTime": entry.file_time,
+                    "qFileSize": entry.file_size,
+                    "qDocId": entry.app_id,
+                    "qMeta": {},
+                    "qLastReloadTime": entry.last_reload_time,
+                    "qReadOnly": False,
+                    "qTitle": entry.title,
+                    "qThumbnail": {"qUrl": ""},
+                    "qHasSectionAccess": entry.has_section_access,
+                    "qIsDirectQueryMode": False,
+                    "qUsage": "ANALYTICS",
+                }
+            )
         return out
 
     # -- sharing ------------------------------------------------------------------------------------------------
@@ -164,4 +174,3 @@ class AppRegistry:
     @property
     def loaded(self) -> list[str]:
         return list(self.open_apps)
-

@@ -153,14 +153,17 @@ def binary_loader(apps: AppRegistry, app_guard: AppGuard, identity: Any) -> Bina
 
 def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, legacy_paths: bool = False,
                folder_roots: tuple[Path, ...] = (), web: WebOptions | None = None, partial: bool = False,
-               binary: BinaryLoader | None = None) -> bool:
+               binary: BinaryLoader | None = None,
+               approve: Callable[[dict[str, str]], None] | None = None) -> bool:
     """Run ``app``'s script (blocking: call it from a worker thread) and swap in the result.
 
     ``partial``: a partial reload; it starts from the app's current tables, runs only ADD/REPLACE
     loads, and keeps the app's section access unless the script loads it again.
 
     Files: ``lib://`` only unless ``legacy_paths`` (``StandardReload=0``); folder connections inside
-    ``folder_roots``; the store's own files (apps, temp files) never.
+    ``folder_roots``; the store's own files (apps, temp files) never. ``approve`` sees the script's
+    variables before the result is installed and may refuse it with a QixError (ABAC: creating variables
+    needs ``create`` on variable objects); the reload then fails and the old data stays.
     """
     with app.lock:
         if app.reloading:
@@ -202,6 +205,14 @@ def reload_app(app: App, job: ReloadJob, document_dir: Path, max_rows: int, *, l
         job.finished = True
         job.ended_at = time.monotonic()
         app.reloading = False
+    if approve is not None:
+        try:
+            approve(result.variables)
+        except QixError as err:
+            job.fail(err.parameter, "", 0)
+            job.log = [f"Error: {err.parameter}", "Execution Failed", "Execution finished."]
+            log.info("reload refused", extra={"event": "reload_failed", "app": app.app_id, "error": err.parameter})
+            return False
     app.swap_data(result.model, result.section_access, result.variables)
     if partial and result.section_access is None and previous_access is not None:
         with app.lock:

@@ -56,6 +56,8 @@ FORMAT_VERSION = 1
 APPLICATION_ID = 0x51495841
 SUFFIX = ".qvf"
 TEMP_MARKER = ".tmp-"
+#: an app's media folder: ``<DocumentDirectory>/<appid>.media/``
+MEDIA_SUFFIX = ".media"
 CORRUPT_DATA = 11
 UNSUPPORTED_VERSION = 17
 
@@ -85,8 +87,16 @@ CREATE TABLE section_access(ord INTEGER PRIMARY KEY, name TEXT NOT NULL, text_da
 """
 
 #: JSON-valued members of :class:`AppDocument` kept in the ``doc`` table.
-_JSON_KEYS = ("properties", "objects", "variables", "connections", "bookmarks", "dimensions", "measures",
-              "script_variables")
+_JSON_KEYS = (
+    "properties",
+    "objects",
+    "variables",
+    "connections",
+    "bookmarks",
+    "dimensions",
+    "measures",
+    "script_variables",
+)
 
 
 @dataclass
@@ -96,22 +106,24 @@ class AppDocument:
     app_id: str
     title: str = ""
     script: str = ""
-    properties: dict = field(default_factory=dict)
-    objects: list[dict] = field(default_factory=list)
-    variables: list[dict] = field(default_factory=list)
-    connections: list[dict] = field(default_factory=list)
-    bookmarks: list[dict] = field(default_factory=list)
-    dimensions: list[dict] = field(default_factory=list)
-    measures: list[dict] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    variables: list[dict[str, Any]] = field(default_factory=list)
+    connections: list[dict[str, Any]] = field(default_factory=list)
+    bookmarks: list[dict[str, Any]] = field(default_factory=list)
+    dimensions: list[dict[str, Any]] = field(default_factory=list)
+    measures: list[dict[str, Any]] = field(default_factory=list)
     last_reload_time: str = ""
     model: DataModel | None = None
     #: ``{"columns": [names], "rows": [[str | None, ...], ...]}`` or None when the app has none
-    section_access: dict | None = None
+    section_access: dict[str, Any] | None = None
     script_variables: dict[str, str] = field(default_factory=dict)
     #: the save that wrote this version ("" for files written before generations were recorded)
     generation: str = ""
     #: names the data model of this version (see :func:`model_token`); "" when unknown
     data_token: str = ""
+    #: the ``sub`` that created or imported the app (ABAC's ``resource.owner``)
+    owner: str = ""
 
     @property
     def has_section_access(self) -> bool:
@@ -206,22 +218,30 @@ class _Writer:
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)
         aid, self.next_id = self.next_id, self.next_id + 1
         self.con.execute("INSERT INTO arrays VALUES (?, ?, ?)", (aid, a.dtype.str, len(a)))
-        raw = memoryview(a).cast("B")
-        rows = ((aid, seq, raw[start: start + _CHUNK_BYTES])
-                for seq, start in enumerate(range(0, max(len(raw), 1), _CHUNK_BYTES)))
+        raw = memoryview(a.data).cast("B")
+        rows = (
+            (aid, seq, raw[start : start + _CHUNK_BYTES])
+            for seq, start in enumerate(range(0, max(len(raw), 1), _CHUNK_BYTES))
+        )
         self.con.executemany("INSERT INTO chunks VALUES (?, ?, ?)", rows)
         return aid
 
-    def strings(self, values: np.ndarray | list | pa.Array) -> tuple[int, int, int | None]:
+    def strings(self, values: np.ndarray | list[str | None] | pa.Array) -> tuple[int, int, int | None]:
         """Store strings as one UTF-8 blob plus int64 offsets (and a validity mask if any is None)."""
-        arr = values.cast(pa.large_string()) if isinstance(values, pa.Array) else pa.array(
-            values, type=pa.large_string())
+        arr = (
+            values.cast(pa.large_string())
+            if isinstance(values, pa.Array)
+            else pa.array(values, type=pa.large_string())
+        )
         if arr.offset:
-            arr = pa.concat_arrays([arr])   # buffers below must start at the array's first value
+            arr = pa.concat_arrays([arr])  # buffers below must start at the array's first value
         n = len(arr)
         bufs = arr.buffers()
-        offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1) if bufs[1] is not None else np.zeros(
-            n + 1, dtype=np.int64)
+        offsets = (
+            np.frombuffer(bufs[1], dtype=np.int64, count=n + 1)
+            if bufs[1] is not None
+            else np.zeros(n + 1, dtype=np.int64)
+        )
         size = int(offsets[-1]) if n else 0
         data = np.frombuffer(bufs[2], dtype=np.uint8, count=size) if size else np.empty(0, dtype=np.uint8)
         valid = None
@@ -244,23 +264,41 @@ def _write_model(w: _Writer, model: DataModel) -> None:
         text_data, text_offsets, text_valid = w.strings(f.symbols.text_array())
         w.con.execute(
             "INSERT INTO fields VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ord_, f.name, len(f.symbols), w.array(f.symbols.num), text_data, text_offsets, text_valid,
-             orjson.dumps(list(f.tags)).decode(), f.comment, int(f.is_system), int(f.is_hidden)))
+            (
+                ord_,
+                f.name,
+                len(f.symbols),
+                w.array(f.symbols.num),
+                text_data,
+                text_offsets,
+                text_valid,
+                orjson.dumps(list(f.tags)).decode(),
+                f.comment,
+                int(f.is_system),
+                int(f.is_hidden),
+            ),
+        )
     _stage("fields")
     for t_ord, t in enumerate(model.tables.values()):
-        w.con.execute("INSERT INTO tables VALUES (?, ?, ?, ?, ?)",
-                      (t_ord, t.name, int(t.nrows), t.comment, int(t.is_synthetic)))
+        w.con.execute(
+            "INSERT INTO tables VALUES (?, ?, ?, ?, ?)",
+            (t_ord, t.name, int(t.nrows), t.comment, int(t.is_synthetic)),
+        )
         for c_ord, fname in enumerate(t.columns):
             codes = t.columns.raw(fname)
             fld = model.fields.get(fname)
-            store = _code_dtype(len(fld.symbols)) if fld is not None and codes.dtype.kind == "i" else codes.dtype
+            store = (
+                _code_dtype(len(fld.symbols)) if fld is not None and codes.dtype.kind == "i" else codes.dtype
+            )
             aid = w.array(codes.astype(store, copy=False))
-            w.con.execute("INSERT INTO columns VALUES (?, ?, ?, ?, ?)",
-                          (t_ord, c_ord, fname, aid, t.columns.dtype(fname).newbyteorder("<").str))
+            w.con.execute(
+                "INSERT INTO columns VALUES (?, ?, ?, ?, ?)",
+                (t_ord, c_ord, fname, aid, t.columns.dtype(fname).newbyteorder("<").str),
+            )
         _stage("table")
 
 
-def _write_section_access(w: _Writer, sa: dict) -> int:
+def _write_section_access(w: _Writer, sa: dict[str, Any]) -> int:
     names = [str(c) for c in sa.get("columns", [])]
     rows = sa.get("rows", [])
     for ord_, name in enumerate(names):
@@ -306,6 +344,7 @@ def save(path: Path, doc: AppDocument, generation: str | None = None) -> str:
             "format_version": FORMAT_VERSION,
             "app_id": doc.app_id,
             "title": doc.title,
+            "owner": doc.owner,
             "last_reload_time": doc.last_reload_time,
             "has_section_access": int(doc.has_section_access),
             "has_model": int(doc.model is not None),
@@ -319,6 +358,10 @@ def save(path: Path, doc: AppDocument, generation: str | None = None) -> str:
             meta["section_access_rows"] = _write_section_access(w, doc.section_access)
         if doc.model is not None:
             _write_model(w, doc.model)
+            if doc.model.loose_tables:
+                meta["loose_tables"] = orjson.dumps(sorted(doc.model.loose_tables)).decode()
+            if doc.model.search_excluded:
+                meta["search_excluded"] = orjson.dumps(sorted(doc.model.search_excluded)).decode()
         con.executemany("INSERT INTO meta VALUES (?, ?)", [(k, str(v)) for k, v in meta.items()])
         con.execute("COMMIT")
         con.close()
@@ -364,9 +407,11 @@ def _open(path: Path) -> Iterator[tuple[sqlite3.Connection, dict[str, str]]]:
         except (sqlite3.Error, KeyError, ValueError, TypeError) as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
         if version > FORMAT_VERSION:
-            raise QixError(UNSUPPORTED_VERSION,
-                           f"{path.name}: app file format version {version} is newer than the "
-                           f"{FORMAT_VERSION} this engine reads; open it with a newer engine")
+            raise QixError(
+                UNSUPPORTED_VERSION,
+                f"{path.name}: app file format version {version} is newer than the "
+                f"{FORMAT_VERSION} this engine reads; open it with a newer engine",
+            )
         if version < 1:
             raise QixError(CORRUPT_DATA, path.name)
         yield con, meta
@@ -384,8 +429,9 @@ class _Reader:
         dt = np.dtype(dt_str)
         if dt.kind not in _ARRAY_KINDS:
             raise ValueError(f"bad dtype {dt_str}")
-        parts = [r[0] for r in self.con.execute(
-            "SELECT data FROM chunks WHERE array_id = ? ORDER BY seq", (aid,))]
+        parts = [
+            r[0] for r in self.con.execute("SELECT data FROM chunks WHERE array_id = ? ORDER BY seq", (aid,))
+        ]
         raw = parts[0] if len(parts) == 1 else b"".join(parts)
         if len(raw) != n * dt.itemsize:
             raise ValueError(f"array {aid}: {len(raw)} bytes for {n} x {dt}")
@@ -416,24 +462,33 @@ class _Reader:
         return arr
 
 
-def _read_model(r: _Reader) -> DataModel:
+def _read_model(r: _Reader, meta: dict[str, str]) -> DataModel:
     fields: dict[str, Field] = {}
-    for (name, nsym, num_id, td, to, tv, tags, comment, is_system, is_hidden) in r.con.execute(
-            "SELECT name, nsym, num, text_data, text_offsets, text_valid, tags, comment, is_system, is_hidden "
-            "FROM fields ORDER BY ord").fetchall():
+    for name, nsym, num_id, td, to, tv, tags, comment, is_system, is_hidden in r.con.execute(
+        "SELECT name, nsym, num, text_data, text_offsets, text_valid, tags, comment, is_system, is_hidden "
+        "FROM fields ORDER BY ord"
+    ).fetchall():
         num = r.array(num_id)
         text = r.string_array(td, to, tv)
         if len(num) != nsym or len(text) != nsym:
             raise ValueError(f"field {name}: symbol count")
-        fields[name] = Field(name, SymbolTable.from_arrow(num, text), tags=list(orjson.loads(tags)), comment=comment,
-                             is_system=bool(is_system), is_hidden=bool(is_hidden))
+        fields[name] = Field(
+            name,
+            SymbolTable.from_arrow(num, text),
+            tags=list(orjson.loads(tags)),
+            comment=comment,
+            is_system=bool(is_system),
+            is_hidden=bool(is_hidden),
+        )
     cols_by_table: dict[int, list[tuple[str, int, str]]] = {}
     for t_ord, fname, aid, dt in r.con.execute(
-            "SELECT table_ord, field, codes, dtype FROM columns ORDER BY table_ord, ord"):
+        "SELECT table_ord, field, codes, dtype FROM columns ORDER BY table_ord, ord"
+    ):
         cols_by_table.setdefault(t_ord, []).append((fname, aid, dt))
     tables = []
     for t_ord, name, nrows, comment, synthetic in r.con.execute(
-            "SELECT ord, name, nrows, comment, is_synthetic FROM tables ORDER BY ord").fetchall():
+        "SELECT ord, name, nrows, comment, is_synthetic FROM tables ORDER BY ord"
+    ).fetchall():
         columns = CodeColumns()
         for fname, aid, dt in cols_by_table.get(t_ord, []):
             stored = r.array(aid)
@@ -446,18 +501,24 @@ def _read_model(r: _Reader) -> DataModel:
                     raise ValueError(f"table {name}.{fname}: codes out of range")
             mem = np.dtype(dt).newbyteorder("=")
             # integer codes stay in their stored (narrow) dtype: the table widens them when read
-            col = stored if stored.dtype == mem or (stored.dtype.kind == "i" and mem.kind == "i") else (
-                stored.astype(mem))
+            col = (
+                stored
+                if stored.dtype == mem or (stored.dtype.kind == "i" and mem.kind == "i")
+                else (stored.astype(mem))
+            )
             col.flags.writeable = False
             columns.put(fname, col, mem)
         tables.append(Table(name, columns, int(nrows), comment=comment, is_synthetic=bool(synthetic)))
-    return DataModel(tables, fields)
+    # written only when the script used LOOSEN TABLE / SEARCH EXCLUDE (an older file has neither)
+    return DataModel(tables, fields, loose_tables=frozenset(orjson.loads(meta.get("loose_tables", "[]"))),
+                     search_excluded=frozenset(orjson.loads(meta.get("search_excluded", "[]"))))
 
 
-def _read_section_access(r: _Reader) -> dict:
+def _read_section_access(r: _Reader) -> dict[str, Any]:
     names, cols = [], []
     for name, td, to, tv in r.con.execute(
-            "SELECT name, text_data, text_offsets, text_valid FROM section_access ORDER BY ord").fetchall():
+        "SELECT name, text_data, text_offsets, text_valid FROM section_access ORDER BY ord"
+    ).fetchall():
         names.append(name)
         cols.append(r.strings(td, to, tv).tolist())
     return {"columns": names, "rows": [list(row) for row in zip(*cols, strict=True)]}
@@ -470,9 +531,15 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
         try:
             docs = {k: orjson.loads(v) for k, v in con.execute("SELECT key, value FROM doc")}
             doc = AppDocument(
-                app_id=meta["app_id"], title=meta["title"], script=docs["script"],
-                last_reload_time=meta["last_reload_time"], generation=meta.get("generation", ""),
-                data_token=meta.get("data_token", ""), **{k: docs[k] for k in _JSON_KEYS})
+                app_id=meta["app_id"],
+                title=meta["title"],
+                script=docs["script"],
+                last_reload_time=meta["last_reload_time"],
+                generation=meta.get("generation", ""),
+                data_token=meta.get("data_token", ""),
+                owner=meta.get("owner", ""),
+                **{k: docs[k] for k in _JSON_KEYS},
+            )
             r = _Reader(con)
             if meta["has_section_access"] == "1":
                 # read even without data: it is small and access is decided on it either way
@@ -480,10 +547,18 @@ def load(path: Path, with_data: bool = True) -> AppDocument:
                 if len(doc.section_access["rows"]) != int(meta["section_access_rows"]):
                     raise ValueError("section access row count")
             if with_data and meta["has_model"] == "1":
-                doc.model = _read_model(r)
+                doc.model = _read_model(r, meta)
                 _remember_token(doc.model, doc.data_token)
-        except (sqlite3.Error, KeyError, IndexError, ValueError, TypeError, OverflowError, orjson.JSONDecodeError,
-                pa.ArrowException) as exc:
+        except (
+            sqlite3.Error,
+            KeyError,
+            IndexError,
+            ValueError,
+            TypeError,
+            OverflowError,
+            orjson.JSONDecodeError,
+            pa.ArrowException,
+        ) as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
     return doc
 
@@ -510,10 +585,16 @@ def read_entry(path: Path) -> DocEntry:
         raise QixError(APP_NOT_FOUND, path.name) from exc
     with _open(path) as (_con, meta):
         try:
-            return DocEntry(doc_name=path.name, app_id=meta["app_id"], title=meta["title"],
-                            file_size=st.st_size, file_time=st.st_mtime,
-                            last_reload_time=meta["last_reload_time"],
-                            has_section_access=meta["has_section_access"] == "1", path=path)
+            return DocEntry(
+                doc_name=path.name,
+                app_id=meta["app_id"],
+                title=meta["title"],
+                file_size=st.st_size,
+                file_time=st.st_mtime,
+                last_reload_time=meta["last_reload_time"],
+                has_section_access=meta["has_section_access"] == "1",
+                path=path,
+            )
         except KeyError as exc:
             raise QixError(CORRUPT_DATA, path.name) from exc
 
@@ -521,11 +602,22 @@ def read_entry(path: Path) -> DocEntry:
 # ------------------------------------------------------------------------------------- the directory
 
 
+def media_dir(directory: Path, app_id: str) -> Path:
+    """The folder of an app's media files (REST ``/v1/apps/{id}/media``), next to the app's file."""
+    return document_path(directory, app_id).with_suffix(MEDIA_SUFFIX)
+
+
 def is_engine_file(directory: Path, path: Path) -> bool:
-    """True for a file this store owns in ``directory`` (an app, a save's temp file, SQLite side files):
-    never to be read or written by anything but the store. ``path`` is already resolved."""
+    """True for a file this store owns in ``directory`` (an app, a save's temp file, SQLite side files, an
+    app's media folder and what is in it): never to be read or written by anything but the engine, so a
+    load script cannot reach it. ``path`` is already resolved."""
     root = Path(os.path.realpath(directory))
-    return (root == path or root in path.parents) and SUFFIX in path.name.lower()
+    if not (root == path or root in path.parents):
+        return False
+    if SUFFIX in path.name.lower():
+        return True
+    rel = path.relative_to(root).parts
+    return bool(rel) and rel[0].lower().endswith(MEDIA_SUFFIX)
 
 
 def _is_temp(path: Path) -> bool:

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -137,9 +137,14 @@ class DocumentSync:
     # -- one poll ----------------------------------------------------------------------------------------
     async def poll(self) -> Outcome:
         """Look at every open app's file once; bring in other engines' versions."""
-        apps = [app for app in list(self.registry.open_apps.values())
-                if app.file_path is not None and not app.is_session_app]
-        for app_id in [a for a, (app, _) in self._stamps.items() if self.registry.open_apps.get(a) is not app]:
+        apps = [
+            app
+            for app in list(self.registry.open_apps.values())
+            if app.file_path is not None and not app.is_session_app
+        ]
+        for app_id in [
+            a for a, (app, _) in self._stamps.items() if self.registry.open_apps.get(a) is not app
+        ]:
             del self._stamps[app_id]  # unloaded (or reloaded as a new object) since
         outcome = Outcome([], [])
         if not apps:
@@ -215,9 +220,16 @@ class DocumentSync:
         docs = self.listener.docs_of(app)
         removed = apply(app, doc, docs)
         self.listener.app_changed(app, removed)
-        log.info("app changed by another engine", extra={
-            "event": "app_synced", "app": app.app_id, "data": doc.model is not None,
-            "sessions": len(docs), "closed": len(removed)})
+        log.info(
+            "app changed by another engine",
+            extra={
+                "event": "app_synced",
+                "app": app.app_id,
+                "data": doc.model is not None,
+                "sessions": len(docs),
+                "closed": len(removed),
+            },
+        )
         return True
 
     def _load(self, app: App, path: Path, versions: store.Versions) -> store.AppDocument:
@@ -303,7 +315,7 @@ def _model_of(doc: DocSession) -> DataModel | None:
         return None
 
 
-def merge_store(target: ObjectStore, items: list[dict]) -> list[Entity]:
+def merge_store(target: ObjectStore, items: list[dict[str, Any]]) -> list[Entity]:
     """Make ``target`` hold ``items`` (``ObjectStore.to_json`` form), keeping the entity objects whose id
     still exists; touches the changed ones and returns those that are gone."""
     old = target.by_id
@@ -323,12 +335,13 @@ def merge_store(target: ObjectStore, items: list[dict]) -> list[Entity]:
             entity.store = target
         elif entity.properties != props:
             entity.properties = copy.deepcopy(props)
-            entity.deps = scan_dependencies(entity.properties)
+            entity.deps = scan_dependencies(entity.properties, entity.kind)
         state = item.get("qState")
         entity.state = copy.deepcopy(state) if isinstance(state, dict) else None
         dual = item.get("qDual")
-        entity.dual_text, entity.dual_num = (dual[0], dual[1]) if isinstance(dual, list) and len(dual) == 2 else (
-            None, None)
+        entity.dual_text, entity.dual_num = (
+            (dual[0], dual[1]) if isinstance(dual, list) and len(dual) == 2 else (None, None)
+        )
         by_id[eid] = entity
         parent_of[eid] = item.get("qParent") or ""
     for entity in by_id.values():
@@ -368,8 +381,15 @@ def remap_selections(doc: DocSession, old: DataModel, new: DataModel | None) -> 
             key = (name, idx.tobytes())
             if key not in cache:
                 syms = was.symbols
-                values = [{"qText": syms.text[i], "qIsNumeric": not np.isnan(syms.num[i]),
-                           "qNumber": float(syms.num[i])} for i in idx.tolist() if i < len(syms)]
+                values = [
+                    {
+                        "qText": syms.text[i],
+                        "qIsNumeric": not np.isnan(syms.num[i]),
+                        "qNumber": float(syms.num[i]),
+                    }
+                    for i in idx.tolist()
+                    if i < len(syms)
+                ]
                 cache[key] = symbols_for_values(now.symbols, values)
             if cache[key].size:
                 selected[name] = cache[key]

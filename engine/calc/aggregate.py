@@ -21,6 +21,7 @@ from engine.expr import Call, Duals, EvalContext, FieldRef, Locale, Node, Unknow
 from engine.expr.aggregations import _bincount, _distinct_pairs, _factorize, has_group_kernel, reduce_values
 from engine.expr.functions import FUNCTIONS, as_numbers
 from engine.expr.limits import check_length, check_rows, text_lengths
+from engine.expr.objects import NO_TEXT
 from engine.model.datamodel import DataModel
 from engine.model.selection import (
     ALTERNATIVE,
@@ -40,7 +41,9 @@ class DimSource(Protocol):
     """One grouping column: a symbol code per frame row (``-1`` = NULL), ``size`` distinct codes."""
 
     name: str
-    size: int
+
+    @property
+    def size(self) -> int: ...
 
     def codes(self, frame: Frame) -> np.ndarray: ...
 
@@ -90,7 +93,9 @@ def match_groups(group_codes: list[np.ndarray], sizes: list[int], row_codes: lis
     gk = composite_keys(group_codes, sizes)
     rk = composite_keys(row_codes, sizes)
     if gk is None or rk is None:
-        ids = _tuple_ids([np.concatenate([g, r]) for g, r in zip(group_codes, row_codes, strict=True)], ngroups)
+        ids = _tuple_ids(
+            [np.concatenate([g, r]) for g, r in zip(group_codes, row_codes, strict=True)], ngroups
+        )
         gk, rk = ids[:ngroups], ids[ngroups:]
     if not ngroups:
         return np.full(len(rk), -1, dtype=np.int64)
@@ -100,8 +105,9 @@ def match_groups(group_codes: list[np.ndarray], sizes: list[int], row_codes: lis
     return np.where(sk.take(pos) == rk, order.take(pos), -1).astype(np.int64)
 
 
-def group_rows(codes: list[np.ndarray], sizes: list[int], n: int,
-               dense_limit: int = 1 << 24) -> tuple[np.ndarray, int, list[np.ndarray]]:
+def group_rows(
+    codes: list[np.ndarray], sizes: list[int], n: int, dense_limit: int = 1 << 24
+) -> tuple[np.ndarray, int, list[np.ndarray]]:
     """Dense group id per row from column codes (``-1`` = NULL is a value of its own), and each
     group's codes per column; groups come out in ascending (col 0, col 1, ...) code order."""
     if not codes:
@@ -164,7 +170,9 @@ class Grouping:
         """Group id of each row of another frame (``-1`` where its values form no group here)."""
         if not self.dims or self.group_codes is None:
             return np.zeros(frame.n, dtype=np.int64)
-        return match_groups(self.group_codes, [d.size for d in self.dims], [d.codes(frame) for d in self.dims])
+        return match_groups(
+            self.group_codes, [d.size for d in self.dims], [d.codes(frame) for d in self.dims]
+        )
 
     def subset(self, keep: list[int]) -> tuple[Grouping, np.ndarray]:
         """The coarser grouping on the columns ``keep`` (TOTAL <fields>), and each group's id in it."""
@@ -177,22 +185,30 @@ class Grouping:
             gid = np.where(self.gid >= 0, sub_of_group.take(np.maximum(self.gid, 0)), -1)
         else:  # no group (all suppressed): no row belongs to a coarser one either
             gid = np.full(len(self.gid), -1, dtype=np.int64)
-        return Grouping(gid, nsub, dims=tuple(self.dims[i] for i in keep), group_codes=sub_group_codes), sub_of_group
+        return Grouping(
+            gid, nsub, dims=tuple(self.dims[i] for i in keep), group_codes=sub_group_codes
+        ), sub_of_group
 
 
 def field_duals(model: DataModel, field_name: str, codes: np.ndarray) -> Duals:
     """The dual values of a field for a code column (``-1`` = NULL)."""
     syms = model.fields[field_name].symbols
     num = np.append(syms.num, np.nan).take(codes)
-    text = np.append(syms.text, None).take(codes)
+    text = np.append(syms.text, NO_TEXT).take(codes)
     return Duals(num, text)
 
 
 class RowContext:
     """Evaluation frame for an aggregation argument: one value per row of the row space."""
 
-    def __init__(self, model: DataModel, codes_of: Callable[[str], np.ndarray], nrows: int,
-                 locale: Locale, variables: VariableLookup) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        codes_of: Callable[[str], np.ndarray],
+        nrows: int,
+        locale: Locale,
+        variables: VariableLookup,
+    ) -> None:
         self.model = model
         self._codes_of = codes_of
         self.nrows = nrows
@@ -225,8 +241,16 @@ class RowContext:
 class Aggregator:
     """Evaluates aggregation calls over a frame split by a grouping."""
 
-    def __init__(self, model: DataModel, frame: Frame, locale: Locale, variables: VariableLookup, *,
-                 inf: Inference | None = None, sets: SetSource | None = None) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        frame: Frame,
+        locale: Locale,
+        variables: VariableLookup,
+        *,
+        inf: Inference | None = None,
+        sets: SetSource | None = None,
+    ) -> None:
         self.model = model
         self.frame = frame
         self.locale = locale
@@ -249,8 +273,9 @@ class Aggregator:
         self._nums[id(codes)] = (codes, num)
         return num
 
-    def _row_space(self, arg_fields: set[str], grouping: Grouping,
-                   distinct: bool = False) -> tuple[np.ndarray, RowContext]:
+    def _row_space(
+        self, arg_fields: set[str], grouping: Grouping, distinct: bool = False
+    ) -> tuple[np.ndarray, RowContext]:
         """Group id per row of the row space, and the context reading fields over it."""
         frame, model = self.frame, self.model
         gid = grouping.gid
@@ -282,7 +307,9 @@ class Aggregator:
                 nu = max(model.tables[u].nrows, 1)
                 pairs = np.unique(gid.take(sel).astype(np.int64) * nu + r.take(sel))
                 g, rows = pairs // nu, pairs % nu
-            return g, RowContext(model, lambda f: cols.raw(f).take(rows), len(rows), self.locale, self.variables)
+            return g, RowContext(
+                model, lambda f: cols.raw(f).take(rows), len(rows), self.locale, self.variables
+            )
         sel = np.flatnonzero(gid >= 0)
         g = gid.take(sel) if sel.size != len(gid) else gid
 
@@ -299,7 +326,9 @@ class Aggregator:
             raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} needs an argument")
         spec = FUNCTIONS.get(call.name)
         if spec is not None and not spec.chart:  # where a function is allowed is part of its registry entry
-            raise QixError(INVALID_PARAMETERS, call.name, f"{call.name} is a script function, not allowed in a chart")
+            raise QixError(
+                INVALID_PARAMETERS, call.name, f"{call.name} is a script function, not allowed in a chart"
+            )
         if call.name == "AGGR":  # Aggr outside an aggregation: its value where it has only one
             g, values = self.aggr_table(call, grouping)
             return reduce_values("ONLY", g, grouping.n, values, self.locale)
@@ -317,7 +346,8 @@ class Aggregator:
         if (call.name == "FIRSTSORTEDVALUE" or has_group_kernel(call.name)) and len(call.args) > 1:
             for extra_arg in call.args[1:]:
                 arg_fields |= {f for f in fields_of(extra_arg) if f in self.model.fields}
-        g, ctx = self._row_space(arg_fields, grouping, call.distinct)
+        g, row_ctx = self._row_space(arg_fields, grouping, call.distinct)
+        ctx: RowContext | _TakenContext = row_ctx
         if isinstance(arg, FieldRef) and arg.name in self.model.fields:
             codes = ctx.codes(arg.name)
             if call.distinct:
@@ -384,10 +414,17 @@ class Aggregator:
             full[sel] = inner_gid
             inner_gid = full
         outer_of_inner = inner_codes[0]
-        parent_codes = ([gc.take(np.maximum(outer_of_inner, 0)) for gc in grouping.group_codes]
-                        if grouping.group_codes is not None and grouping.dims else [])
-        inner = Grouping(inner_gid, ninner, dims=(*grouping.dims, *dims) if parent_codes else tuple(dims),
-                         group_codes=parent_codes + inner_codes[1:])
+        parent_codes = (
+            [gc.take(np.maximum(outer_of_inner, 0)) for gc in grouping.group_codes]
+            if grouping.group_codes is not None and grouping.dims
+            else []
+        )
+        inner = Grouping(
+            inner_gid,
+            ninner,
+            dims=(*grouping.dims, *dims) if parent_codes else tuple(dims),
+            group_codes=parent_codes + inner_codes[1:],
+        )
         values = evaluate_measure(call.args[0], self, inner)
         return outer_of_inner, values
 
@@ -400,15 +437,37 @@ class SetSource(Protocol):
     def inference_of(self, state_name: str | None) -> Inference | None: ...
 
 
+class GroupAggregator(Protocol):
+    """What a measure's evaluation asks of its aggregator: :class:`Aggregator` over a frame, or the
+    star path's ``StarAggregator`` over pre-summed groups."""
+
+    @property
+    def model(self) -> DataModel: ...
+
+    @property
+    def locale(self) -> Locale: ...
+
+    @property
+    def variables(self) -> VariableLookup: ...
+
+    @property
+    def inf(self) -> Inference | None: ...
+
+    @property
+    def sets(self) -> SetSource | None: ...
+
+    def aggregate(self, call: Call, grouping: Grouping) -> Duals: ...
+
+
 class _TakenContext:
     """A row context restricted to some of its rows (after DISTINCT)."""
 
-    def __init__(self, ctx: RowContext, keep: np.ndarray) -> None:
+    def __init__(self, ctx: RowContext | _TakenContext, keep: np.ndarray) -> None:
         self._ctx = ctx
         self._keep = keep
         self.nrows = len(keep)
-        self.locale = ctx.locale
-        self.model = ctx.model
+        self.locale: Locale = ctx.locale
+        self.model: DataModel = ctx.model
 
     def codes(self, name: str) -> np.ndarray:
         return self._ctx.codes(name).take(self._keep)
@@ -431,7 +490,7 @@ class _TakenContext:
 class RowlessContext:
     """Context for constant extra arguments of an aggregation over an Aggr table (no fields)."""
 
-    def __init__(self, agg: Aggregator, n: int) -> None:
+    def __init__(self, agg: GroupAggregator, n: int) -> None:
         self.nrows = n
         self.locale = agg.locale
         self._agg = agg
@@ -469,7 +528,7 @@ class GroupContext:
     """Evaluation frame of a chart measure: one value per group; fields outside an aggregation are
     read as ``Only(field)``, as the engine does."""
 
-    def __init__(self, aggregator: Aggregator, grouping: Grouping) -> None:
+    def __init__(self, aggregator: GroupAggregator, grouping: Grouping) -> None:
         self.agg = aggregator
         self.grouping = grouping
         self.nrows = grouping.n
@@ -528,13 +587,20 @@ class GroupContext:
         return None
 
 
-FIELD_FUNCTIONS = frozenset({
-    "GETSELECTEDCOUNT", "GETPOSSIBLECOUNT", "GETALTERNATIVECOUNT", "GETEXCLUDEDCOUNT",
-    "GETFIELDSELECTIONS", "GETCURRENTSELECTIONS", "GETNOTSELECTEDCOUNT",
-})
+FIELD_FUNCTIONS = frozenset(
+    {
+        "GETSELECTEDCOUNT",
+        "GETPOSSIBLECOUNT",
+        "GETALTERNATIVECOUNT",
+        "GETEXCLUDEDCOUNT",
+        "GETFIELDSELECTIONS",
+        "GETCURRENTSELECTIONS",
+        "GETNOTSELECTEDCOUNT",
+    }
+)
 
 
-def _const_text(node: Node, agg: Aggregator) -> str | None:
+def _const_text(node: Node, agg: GroupAggregator) -> str | None:
     """A field-name argument: a bare name, a string, or an expression giving the name."""
     if isinstance(node, FieldRef):
         return node.name
@@ -542,7 +608,7 @@ def _const_text(node: Node, agg: Aggregator) -> str | None:
     return v.display_text()[0] if len(v) else None
 
 
-def field_function(agg: Aggregator, name: str, args: tuple[Node, ...], n: int) -> Duals:
+def field_function(agg: GroupAggregator, name: str, args: tuple[Node, ...], n: int) -> Duals:
     """GetSelectedCount & co.: read the selection state behind the chart (or a named state)."""
     model = agg.model
     inf = agg.inf
@@ -567,8 +633,14 @@ def field_function(agg: Aggregator, name: str, args: tuple[Node, ...], n: int) -
     if not args:
         raise QixError(INVALID_PARAMETERS, name, f"{name} needs a field name")
     field = _const_text(args[0], agg)
-    state_arg = {"GETSELECTEDCOUNT": 2, "GETFIELDSELECTIONS": 3, "GETPOSSIBLECOUNT": 1,
-                 "GETALTERNATIVECOUNT": 1, "GETEXCLUDEDCOUNT": 1, "GETNOTSELECTEDCOUNT": 1}[name]
+    state_arg = {
+        "GETSELECTEDCOUNT": 2,
+        "GETFIELDSELECTIONS": 3,
+        "GETPOSSIBLECOUNT": 1,
+        "GETALTERNATIVECOUNT": 1,
+        "GETEXCLUDEDCOUNT": 1,
+        "GETNOTSELECTEDCOUNT": 1,
+    }[name]
     if len(args) > state_arg and agg.sets is not None:
         inf = agg.sets.inference_of(_const_text(args[state_arg], agg))
     if field is None or field not in model.fields:
@@ -618,7 +690,7 @@ def _selection_text(model: DataModel, inf: Inference, field: str, sep: str, max_
     return sep.join(texts.tolist())
 
 
-def evaluate_measure(node: Node, aggregator: Aggregator, grouping: Grouping) -> Duals:
+def evaluate_measure(node: Node, aggregator: GroupAggregator, grouping: Grouping) -> Duals:
     """One value per group for a measure expression."""
     ctx: EvalContext = GroupContext(aggregator, grouping)
     return evaluate(node, ctx)

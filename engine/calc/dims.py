@@ -7,7 +7,7 @@ reads a row's code through the table's row index, exactly like a field's code co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +44,9 @@ class CalcDim:
         return gather_codes(self.row_codes, rows)
 
 
-def calculated_dimension(model: DataModel, name: str, node: Node, locale: Locale,
-                         variables: Callable[[str], str | None]) -> CalcDim:
+def calculated_dimension(
+    model: DataModel, name: str, node: Node, locale: Locale, variables: Callable[[str], str | None]
+) -> CalcDim:
     """Evaluate a calculated dimension per row of its table; raises ``QixError`` when it cannot be
     computed that way (aggregations, fields from several tables)."""
     if contains_aggregation(node):
@@ -61,6 +62,7 @@ def calculated_dimension(model: DataModel, name: str, node: Node, locale: Locale
     table = min(holders, key=lambda t: list(model.tables).index(t)) if holders else None
 
     def build() -> tuple[np.ndarray, SymbolTable]:
+        cols: Mapping[str, np.ndarray]
         if table is None:
             nrows, cols = 1, {}
         else:
@@ -72,7 +74,7 @@ def calculated_dimension(model: DataModel, name: str, node: Node, locale: Locale
         return codes, syms
 
     if refs <= set(model.fields):  # no variable references: the result depends on the model only
-        codes, syms = model_index(model).field_cached("calcdim", f"{table}\x00{name}", build)  # type: ignore[misc]
+        codes, syms = model_index(model).field_cached("calcdim", f"{table}\x00{name}", build)
     else:
         codes, syms = build()
     return CalcDim(name, table, codes, syms)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from engine.expr.expand import expand
 from engine.model.datamodel import DataModel
 from engine.model.numformat import format_default
 from engine.model.selection import Inference
+
+if TYPE_CHECKING:
+    from engine.rpc.structs import HyperCubeDef
+
 
 VariableLookup = Callable[[str], "str | None"]
 NULL_TEXT = "-"
@@ -49,17 +54,25 @@ def tables_for(model: DataModel, dim_fields: Iterable[str], nodes: Iterable[Node
 class Calculation:
     """One calculation's join, record frame, set resolver and aggregator."""
 
-    def __init__(self, model: DataModel, inf: Inference, tables: set[str], *,
-                 variables: VariableLookup | None = None, states: StatesLookup | None = None,
-                 locale: Locale | None = None) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        inf: Inference,
+        tables: set[str],
+        *,
+        variables: VariableLookup | None = None,
+        states: StatesLookup | None = None,
+        locale: Locale | None = None,
+    ) -> None:
         self.model = model
         self.inf = inf
         self.locale = locale or Locale()
         self.variables = variables or _no_variables
         self.plan = plan_join(model, tables)
         self.frame = build_frame(model, inf, self.plan)
-        self.sets = SetResolver(model, inf, self.plan, states=states, variables=self.variables,
-                                locale=self.locale)
+        self.sets = SetResolver(
+            model, inf, self.plan, states=states, variables=self.variables, locale=self.locale
+        )
         self.aggregator = Aggregator(model, self.frame, self.locale, self.variables, inf=inf, sets=self.sets)
 
 
@@ -88,8 +101,14 @@ def error_value(e: Exception) -> tuple[str, float]:
     return f"Error: {msg}", math.nan
 
 
-def evaluate_expression(model: DataModel, inf: Inference, text: str, variables: VariableLookup | None = None,
-                        states: StatesLookup | None = None, locale: Locale | None = None) -> tuple[str, float]:
+def evaluate_expression(
+    model: DataModel,
+    inf: Inference,
+    text: str,
+    variables: VariableLookup | None = None,
+    states: StatesLookup | None = None,
+    locale: Locale | None = None,
+) -> tuple[str, float]:
     """Evaluate an expression over every possible record: ``(text, number)``; see the module
     docstring. ``'count(ID) = ' & count(ID)`` → ``('count(ID) = 100', nan)``."""
     variables = variables or _no_variables
@@ -99,8 +118,9 @@ def evaluate_expression(model: DataModel, inf: Inference, text: str, variables: 
 
     try:
         node = chart_expression(text, variables, nested)
-        calc = Calculation(model, inf, tables_for(model, (), [node]), variables=variables, states=states,
-                           locale=locale)
+        calc = Calculation(
+            model, inf, tables_for(model, (), [node]), variables=variables, states=states, locale=locale
+        )
         grouping = Grouping(np.zeros(calc.frame.n, dtype=np.int64), 1, total=True)
         value = evaluate_measure(node, calc.aggregator, grouping)
         return dual_text(value)
@@ -108,19 +128,28 @@ def evaluate_expression(model: DataModel, inf: Inference, text: str, variables: 
         return error_value(e)
 
 
-def symbol_values(model: DataModel, inf: Inference, field: str, text: str | Node, *,
-                  variables: VariableLookup | None = None, states: StatesLookup | None = None,
-                  locale: Locale | None = None) -> Duals:
+def symbol_values(
+    model: DataModel,
+    inf: Inference,
+    field: str,
+    text: str | Node,
+    *,
+    variables: VariableLookup | None = None,
+    states: StatesLookup | None = None,
+    locale: Locale | None = None,
+) -> Duals:
     """The expression evaluated once per symbol of ``field`` (over the records associated with
     each value under ``inf``); one dual per symbol. Raises on errors."""
     variables = variables or _no_variables
     if isinstance(text, str):
-        node = chart_expression(text, variables,
-                                lambda e: evaluate_expression(model, inf, e, variables, states, locale)[0])
+        node = chart_expression(
+            text, variables, lambda e: evaluate_expression(model, inf, e, variables, states, locale)[0]
+        )
     else:
         node = text
-    calc = Calculation(model, inf, tables_for(model, [field], [node]), variables=variables, states=states,
-                       locale=locale)
+    calc = Calculation(
+        model, inf, tables_for(model, [field], [node]), variables=variables, states=states, locale=locale
+    )
     n = len(model.fields[field].symbols)
     dim = FieldDim(model, field)
     gid = dim.codes(calc.frame).astype(np.int64)
@@ -131,9 +160,16 @@ def symbol_values(model: DataModel, inf: Inference, field: str, text: str | Node
     return values
 
 
-def symbol_truth(model: DataModel, inf: Inference, field: str, text: str, *,
-                 variables: VariableLookup | None = None, states: StatesLookup | None = None,
-                 locale: Locale | None = None) -> np.ndarray:
+def symbol_truth(
+    model: DataModel,
+    inf: Inference,
+    field: str,
+    text: str,
+    *,
+    variables: VariableLookup | None = None,
+    states: StatesLookup | None = None,
+    locale: Locale | None = None,
+) -> np.ndarray:
     """Bool mask of the symbols where the expression is true (``=expr`` searches); an expression
     that fails matches nothing."""
     try:
@@ -143,11 +179,18 @@ def symbol_truth(model: DataModel, inf: Inference, field: str, text: str, *,
     return values.truthy()
 
 
-def calc_condition_message(model: DataModel, inf: Inference, qdef: dict, variables: VariableLookup | None = None,
-                           states: StatesLookup | None = None) -> str | None:
+def calc_condition_message(
+    model: DataModel,
+    inf: Inference,
+    qdef: HyperCubeDef,
+    variables: VariableLookup | None = None,
+    states: StatesLookup | None = None,
+) -> str | None:
     """A hypercube's calculation condition (``qCalcCondition.qCond`` or the older ``qCalcCond``): None when
     there is none or it holds, else the message to show instead of data (``qCalcCondition.qMsg``)."""
-    spec = qdef.get("qCalcCondition") if isinstance(qdef.get("qCalcCondition"), dict) else {}
+    spec = qdef.get("qCalcCondition")
+    if not isinstance(spec, dict):
+        spec = {}
     cond = spec.get("qCond") or qdef.get("qCalcCond")
     cond = cond.get("qv", "") if isinstance(cond, dict) else (cond or "")
     if not isinstance(cond, str) or not cond.strip():

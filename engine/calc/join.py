@@ -103,7 +103,7 @@ def plan_join(model: DataModel, tables: Iterable[str]) -> JoinPlan:
             comps.append(Component(tuple(order), edges, frozenset(members)))
         return JoinPlan(tuple(comps))
 
-    return model_index(model).field_cached("join_plan", "\x00".join(need), build)  # type: ignore[return-value]
+    return model_index(model).field_cached("join_plan", "\x00".join(need), build)
 
 
 #: bytes per frame row and table (an int64 row index), the unit of the join's size checks
@@ -173,7 +173,8 @@ def gather_codes(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if rows.size and rows.min() < 0:
         out = codes.take(np.maximum(rows, 0))
         out[rows < 0] = -1
-        return out
+        result: np.ndarray = out
+        return result
     return codes.take(rows)
 
 
@@ -195,8 +196,9 @@ def _possible_groups(model: DataModel, inf: Inference, table: str, key: str) -> 
     return order, starts
 
 
-def _walk(model: DataModel, inf: Inference, edges: tuple[Edge, ...], start: str,
-          start_rows: np.ndarray) -> tuple[dict[str, np.ndarray], bool]:
+def _walk(
+    model: DataModel, inf: Inference, edges: tuple[Edge, ...], start: str, start_rows: np.ndarray
+) -> tuple[dict[str, np.ndarray], bool]:
     """Join outward from ``start`` along ``edges`` (those reachable from it). Returns the row arrays
     and whether any one-to-many link multiplied rows."""
     idx = model_index(model)
@@ -231,7 +233,9 @@ def _walk(model: DataModel, inf: Inference, edges: tuple[Edge, ...], start: str,
     return cur, expanded
 
 
-def _component_frame(model: DataModel, inf: Inference, comp: Component) -> tuple[dict[str, np.ndarray], int, bool]:
+def _component_frame(
+    model: DataModel, inf: Inference, comp: Component
+) -> tuple[dict[str, np.ndarray], int, bool]:
     root_rows = inf.row_index(comp.root)
     rows, expanded = _walk(model, inf, comp.edges, comp.root, root_rows)
     n = len(root_rows) if not rows else len(next(iter(rows.values())))
@@ -283,6 +287,5 @@ def build_frame(model: DataModel, inf: Inference, plan: JoinPlan) -> Frame:
         pick = (base // max(stride, 1)) % max(n, 1) if total else base
         for t, r in rows.items():
             out[t] = r.take(pick)
-    unique = {plan.components[i].root for i, (_, n, exp) in enumerate(parts)
-              if not exp and total == n}
+    unique = {plan.components[i].root for i, (_, n, exp) in enumerate(parts) if not exp and total == n}
     return Frame(total, out, order, unique)

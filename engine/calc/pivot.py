@@ -27,9 +27,13 @@ from engine.calc.aggregate import group_rows
 from engine.calc.cells import NULL_TEXT, Page, qnum
 
 if TYPE_CHECKING:
+    from engine.rpc.structs import NxPage, NxSelectionCell
+
+
+if TYPE_CHECKING:
     from engine.calc.hypercube import HyperCube
 
-_EMPTY_ATTRS = {"qValues": []}
+_EMPTY_ATTRS: dict[str, list[object]] = {"qValues": []}
 
 
 def _runs(levels: list[np.ndarray]) -> list[np.ndarray]:
@@ -46,15 +50,19 @@ def _runs(levels: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _tree(levels: list[np.ndarray], lo: int, hi: int,
-          make: Callable[[int, int, int, int, int, list], dict]) -> list[dict]:
+def _tree(
+    levels: list[np.ndarray],
+    lo: int,
+    hi: int,
+    make: Callable[[int, int, int, int, int, list[dict[str, object]]], dict[str, object]],
+) -> list[dict[str, object]]:
     """Nodes covering leaf positions ``[lo, hi)``: ``make(level, pos, up, down, end, children)``."""
     if not levels or lo >= hi:
         return []
     n = len(levels[0])
     starts = _runs(levels)
 
-    def build(k: int, a: int, b: int) -> list[dict]:
+    def build(k: int, a: int, b: int) -> list[dict[str, object]]:
         out = []
         st = starts[k]
         p = a
@@ -111,7 +119,7 @@ class PivotView:
         pos[order] = np.arange(k)
         return [cc.take(order) for cc in combo], pos.take(ids) if n else np.zeros(0, dtype=np.int64)
 
-    def size(self) -> dict:
+    def size(self) -> dict[str, object]:
         return {"qcx": self.ncols, "qcy": self.nleft}
 
     def _group_at(self, row: int, top: int) -> int:
@@ -120,39 +128,63 @@ class PivotView:
         return int(self._order[i]) if i < len(self._keys) and self._keys[i] == k else -1
 
     # --- cells ---------------------------------------------------------------------------------------
-    def _dim_node(self, dim: int, code: int, up: int, down: int, kids: list, has_dim_kids: bool) -> dict:
+    def _dim_node(
+        self, dim: int, code: int, up: int, down: int, kids: list[dict[str, object]], has_dim_kids: bool
+    ) -> dict[str, object]:
         d = self.cube.dims[dim]
+        value: float | str
         if code < 0:
             text, value, typ = NULL_TEXT, "NaN", "U"
         else:
             text, value, typ = d.symbols.text_at(code), qnum(d.symbols.num_at(code)), "N"
-        return {"qText": text, "qElemNo": int(code) if code >= 0 else -2, "qValue": value,
-                "qCanExpand": False, "qCanCollapse": has_dim_kids, "qType": typ, "qUp": up, "qDown": down,
-                "qSubNodes": kids, "qAttrExps": dict(_EMPTY_ATTRS, qValues=[]),
-                "qAttrDims": dict(_EMPTY_ATTRS, qValues=[])}
+        return {
+            "qText": text,
+            "qElemNo": int(code) if code >= 0 else -2,
+            "qValue": value,
+            "qCanExpand": False,
+            "qCanCollapse": has_dim_kids,
+            "qType": typ,
+            "qUp": up,
+            "qDown": down,
+            "qSubNodes": kids,
+            "qAttrExps": dict(_EMPTY_ATTRS, qValues=[]),
+            "qAttrDims": dict(_EMPTY_ATTRS, qValues=[]),
+        }
 
-    def _pseudo_node(self, mi: int, up: int, down: int) -> dict:
+    def _pseudo_node(self, mi: int, up: int, down: int) -> dict[str, object]:
         m = self.cube.measures[mi]
-        return {"qText": m.title, "qElemNo": mi, "qValue": "NaN", "qCanExpand": False, "qCanCollapse": False,
-                "qType": "P", "qUp": up, "qDown": down, "qSubNodes": [], "qAttrExps": {"qValues": []},
-                "qAttrDims": {"qValues": []}}
+        return {
+            "qText": m.title,
+            "qElemNo": mi,
+            "qValue": "NaN",
+            "qCanExpand": False,
+            "qCanCollapse": False,
+            "qType": "P",
+            "qUp": up,
+            "qDown": down,
+            "qSubNodes": [],
+            "qAttrExps": {"qValues": []},
+            "qAttrDims": {"qValues": []},
+        }
 
-    def _value_point(self, group: int, mi: int) -> dict:
+    def _value_point(self, group: int, mi: int) -> dict[str, object]:
         if group < 0 or mi >= self.nmeasures:  # (a cube without measures still has one data column)
             return {"qText": NULL_TEXT, "qNum": "NaN", "qType": "E", "qAttrExps": {"qValues": []}}
         cell = self.cube.measure_cell(mi, self.cube.values[mi], group)
         return {"qText": cell["qText"], "qNum": cell["qNum"], "qType": "V", "qAttrExps": {"qValues": []}}
 
-    def _left_tree(self, lo: int, hi: int) -> list[dict]:
+    def _left_tree(self, lo: int, hi: int) -> list[dict[str, object]]:
         levels = self.left_codes
         last = len(levels) - 1
 
-        def make(k: int, pos: int, up: int, down: int, end: int, kids: list) -> dict:
+        def make(
+            k: int, pos: int, up: int, down: int, end: int, kids: list[dict[str, object]]
+        ) -> dict[str, object]:
             return self._dim_node(self.left[k], int(levels[k][pos]), up, down, kids, k < last)
 
         return _tree(levels, lo, hi, make)
 
-    def _top_tree(self, lo: int, hi: int) -> list[dict]:
+    def _top_tree(self, lo: int, hi: int) -> list[dict[str, object]]:
         nm = max(self.nmeasures, 1)
         cols = np.arange(self.ncols, dtype=np.int64)
         levels = [tc.take(cols // nm) for tc in self.top_codes]
@@ -160,14 +192,16 @@ class PivotView:
         if self.pseudo and self.nmeasures:
             levels.append(cols % nm)
 
-        def make(k: int, pos: int, up: int, down: int, end: int, kids: list) -> dict:
+        def make(
+            k: int, pos: int, up: int, down: int, end: int, kids: list[dict[str, object]]
+        ) -> dict[str, object]:
             if k == ndim:
                 return self._pseudo_node(int(levels[k][pos]), up, down)
             return self._dim_node(self.top[k], int(levels[k][pos]), up, down, kids, k < ndim - 1)
 
         return _tree(levels, lo, hi, make)
 
-    def pages(self, pages: list[dict]) -> list[dict]:
+    def pages(self, pages: list[NxPage]) -> list[dict[str, object]]:
         """NxPivotPage per requested page (clipped to ``ncols`` × ``nleft``)."""
         out = []
         nm = max(self.nmeasures, 1)
@@ -177,16 +211,21 @@ class PivotView:
             rows = range(page.top, page.top + page.height)
             cols = range(page.left, page.left + page.width)
             data = [[self._value_point(self._group_at(r, c // nm), c % nm) for c in cols] for r in rows]
-            out.append({"qLeft": self._left_tree(page.top, page.top + page.height),
-                        "qTop": self._top_tree(page.left, page.left + page.width) if page.height else [],
-                        "qData": data, "qArea": page.area()})
+            out.append(
+                {
+                    "qLeft": self._left_tree(page.top, page.top + page.height),
+                    "qTop": self._top_tree(page.left, page.left + page.width) if page.height else [],
+                    "qData": data,
+                    "qArea": page.area(),
+                }
+            )
         return out
 
     # --- stacked ------------------------------------------------------------------------------------
-    def stack_pages(self, pages: list[dict], max_cells: int | None = None) -> list[dict]:
+    def stack_pages(self, pages: list[NxPage], max_cells: int | None = None) -> list[dict[str, object]]:
         """NxStackPage per requested page: rows of the cube, columns of measures."""
         cube = self.cube
-        out = []
+        out: list[dict[str, object]] = []
         Page.check_all(pages, self.nmeasures, cube.nrows)
         for p in pages:
             page = Page.clip(p, self.nmeasures, cube.nrows)
@@ -206,12 +245,25 @@ class PivotView:
             cneg = np.concatenate([[0.0], np.cumsum(leaves_neg)])
             levels = list(cube.gcodes)
 
-            def make(k: int, pos: int, up: int, down: int, end: int, kids: list,
-                     cpos: np.ndarray = cpos, cneg: np.ndarray = cneg, mis: list[int] = mis,
-                     levels: list[np.ndarray] = levels) -> dict:
+            def make(
+                k: int,
+                pos: int,
+                up: int,
+                down: int,
+                end: int,
+                kids: list[dict[str, object]],
+                cpos: np.ndarray = cpos,
+                cneg: np.ndarray = cneg,
+                mis: list[int] = mis,
+                levels: list[np.ndarray] = levels,
+            ) -> dict[str, object]:
                 node = self._dim_node(k, int(levels[k][pos]), 0, 0, kids, k < len(levels) - 1)
-                node.update(qMaxPos=qnum(float(cpos[end] - cpos[pos])), qMinNeg=qnum(float(cneg[end] - cneg[pos])),
-                            qRow=pos, qAttrExps={"qValues": []})
+                node.update(
+                    qMaxPos=qnum(float(cpos[end] - cpos[pos])),
+                    qMinNeg=qnum(float(cneg[end] - cneg[pos])),
+                    qRow=pos,
+                    qAttrExps={"qValues": []},
+                )
                 if k == len(levels) - 1:
                     node["qSubNodes"] = [self._stack_leaf(pos, mi) for mi in mis]
                 return node
@@ -220,25 +272,49 @@ class PivotView:
                 kids = _tree(levels, lo, hi, make)
             else:
                 kids = [self._stack_leaf(r, mi) for r in range(lo, hi) for mi in mis]
-            root = {"qText": "", "qElemNo": -1, "qValue": "NaN", "qCanExpand": False, "qCanCollapse": False,
-                    "qType": "R", "qMaxPos": qnum(float(cpos[hi] - cpos[lo])),
-                    "qMinNeg": qnum(float(cneg[hi] - cneg[lo])), "qUp": lo, "qDown": cube.nrows - hi,
-                    "qRow": lo, "qSubNodes": kids, "qAttrExps": {"qValues": []}, "qAttrDims": {"qValues": []}}
+            root = {
+                "qText": "",
+                "qElemNo": -1,
+                "qValue": "NaN",
+                "qCanExpand": False,
+                "qCanCollapse": False,
+                "qType": "R",
+                "qMaxPos": qnum(float(cpos[hi] - cpos[lo])),
+                "qMinNeg": qnum(float(cneg[hi] - cneg[lo])),
+                "qUp": lo,
+                "qDown": cube.nrows - hi,
+                "qRow": lo,
+                "qSubNodes": kids,
+                "qAttrExps": {"qValues": []},
+                "qAttrDims": {"qValues": []},
+            }
             area = {"qLeft": page.left, "qTop": page.top, "qWidth": page.width, "qHeight": h}
             out.append({"qData": [root] if h and page.width else [], "qArea": area})
         return out
 
-    def _stack_leaf(self, row: int, mi: int) -> dict:
+    def _stack_leaf(self, row: int, mi: int) -> dict[str, object]:
         cell = self.cube.measure_cell(mi, self.cube.values[mi], row)
         x = float(self.cube.values[mi].num[row])
         v = 0.0 if np.isnan(x) else x
-        return {"qText": cell["qText"], "qElemNo": mi, "qValue": cell["qNum"], "qCanExpand": False,
-                "qCanCollapse": False, "qType": "V", "qMaxPos": qnum(max(v, 0.0)), "qMinNeg": qnum(min(v, 0.0)),
-                "qUp": 0, "qDown": 0, "qRow": row, "qSubNodes": [], "qAttrExps": {"qValues": []},
-                "qAttrDims": {"qValues": []}}
+        return {
+            "qText": cell["qText"],
+            "qElemNo": mi,
+            "qValue": cell["qNum"],
+            "qCanExpand": False,
+            "qCanCollapse": False,
+            "qType": "V",
+            "qMaxPos": qnum(max(v, 0.0)),
+            "qMinNeg": qnum(min(v, 0.0)),
+            "qUp": 0,
+            "qDown": 0,
+            "qRow": row,
+            "qSubNodes": [],
+            "qAttrExps": {"qValues": []},
+            "qAttrDims": {"qValues": []},
+        }
 
     # --- selections ---------------------------------------------------------------------------------
-    def cell_selections(self, selections: list[dict]) -> dict[str, np.ndarray]:
+    def cell_selections(self, selections: list[NxSelectionCell]) -> dict[str, np.ndarray]:
         """Symbols per field for SelectPivotCells (see ``HyperCube.pivot_cell_selections``)."""
         cube = self.cube
         nm = max(self.nmeasures, 1)

@@ -78,7 +78,8 @@ def numeric_mask(nums: np.ndarray, conds: list[tuple[str, float]]) -> np.ndarray
     with np.errstate(invalid="ignore"):
         for op, x in conds:
             out &= {"<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal}[op](nums, x)
-    return out
+    result: np.ndarray = out
+    return result
 
 
 def wildcard_mask(texts: pa.Array, pattern: str) -> np.ndarray:
@@ -106,8 +107,15 @@ SymbolEvaluator = Callable[[str, str], np.ndarray]
 """``(field, expression text) -> bool mask over the field's symbols`` for ``=expr`` searches."""
 
 
-def search_mask(model: DataModel, inf: Inference, field: str, match: str, *,
-                locale: Locale | None = None, evaluate_symbols: SymbolEvaluator | None = None) -> np.ndarray:
+def search_mask(
+    model: DataModel,
+    inf: Inference,
+    field: str,
+    match: str,
+    *,
+    locale: Locale | None = None,
+    evaluate_symbols: SymbolEvaluator | None = None,
+) -> np.ndarray:
     """Bool mask over the field's symbols matched by a ``Field.Select`` search string (symbols the
     section-access reduction removed never match)."""
     n = len(model.fields[field].symbols)
@@ -125,11 +133,19 @@ def search_mask(model: DataModel, inf: Inference, field: str, match: str, *,
         else:
             out = text_mask(model, field, match, locale)
     out = np.asarray(out, dtype=bool)[:n]
-    return out & inf.exists(field)
+    result: np.ndarray = out & inf.exists(field)
+    return result
 
 
-def search(model: DataModel, inf: Inference, field: str, match: str, *, locale: Locale | None = None,
-           only_possible: bool = False) -> np.ndarray:
+def search(
+    model: DataModel,
+    inf: Inference,
+    field: str,
+    match: str,
+    *,
+    locale: Locale | None = None,
+    only_possible: bool = False,
+) -> np.ndarray:
     """Symbol indexes (sorted int64) matched by a ``Field.Select`` search string; with
     ``only_possible`` the excluded values are left out (what accepting a search selects)."""
     mask = search_mask(model, inf, field, match, locale=locale)
@@ -160,8 +176,16 @@ def list_search(model: DataModel, inf: Inference, field: str, match: str) -> np.
     return np.flatnonzero(list_search_mask(model, field, match) & inf.exists(field))
 
 
-def select_search(state: SelectionState, model: DataModel, inf: Inference, field: str, match: str, *,
-                  locale: Locale | None = None, toggle: bool = False) -> SelectionState:
+def select_search(
+    state: SelectionState,
+    model: DataModel,
+    inf: Inference,
+    field: str,
+    match: str,
+    *,
+    locale: Locale | None = None,
+    toggle: bool = False,
+) -> SelectionState:
     """``Field.Select`` / ``Field.ToggleSelect`` with a search string: the new selection state."""
     hits = search(model, inf, field, match, locale=locale)
     if toggle:
@@ -171,12 +195,26 @@ def select_search(state: SelectionState, model: DataModel, inf: Inference, field
     return state.with_selection(field, hits)
 
 
-def search_results(model: DataModel, inf: Inference, fields: list[str], terms: list[str], *,
-                   offset: int = 0, count: int = 10, max_matches: int = 5) -> dict:
+def _searchable(model: DataModel) -> list[str]:
+    """The fields a search without a field list looks in: all but those ``Search Exclude`` left out."""
+    return [f for f in model.fields if f not in model.search_excluded]
+
+
+def search_results(
+    model: DataModel,
+    inf: Inference,
+    fields: list[str],
+    terms: list[str],
+    *,
+    offset: int = 0,
+    count: int = 10,
+    max_matches: int = 5,
+) -> dict[str, object]:
     """``Doc.SearchResults``: per field, the existing values in which any term starts a word
     (case-insensitive), grouped as the engine's one ``DatasetType`` group; paging over fields."""
-    names = [f for f in (fields or list(model.fields)) if f in model.fields and not model.fields[f].is_system]
-    items = []
+    names = [f for f in (fields or _searchable(model)) if f in model.fields and not model.fields[f].is_system]
+    items: list[dict[str, object]] = []
+    matched_terms: set[int] = set()
     for name in names:
         per_term = [list_search_mask(model, name, term) & inf.exists(name) for term in terms if term.strip()]
         if not per_term:
@@ -186,25 +224,45 @@ def search_results(model: DataModel, inf: Inference, fields: list[str], terms: l
         if not len(found):
             continue
         matched = [i for i, m in enumerate(per_term) if m.any()]
+        matched_terms.update(matched)
         texts = model.fields[name].symbols.texts(found[:max_matches]).tolist()
-        items.append({"qItemType": "Field", "qTotalNumberOfMatches": int(len(found)), "qIdentifier": name,
-                      "qItemMatches": [{"qText": t, "qAttributes": []} for t in texts],
-                      "qSearchTermsMatched": matched})
-    page = items[offset: offset + count] if count > 0 else items[offset:]
-    groups = [{"qId": 0, "qGroupType": "DatasetType",
-               "qSearchTermsMatched": sorted({i for it in items for i in it["qSearchTermsMatched"]}),
-               "qTotalNumberOfItems": len(items), "qItems": page}] if items else []
+        items.append(
+            {
+                "qItemType": "Field",
+                "qTotalNumberOfMatches": int(len(found)),
+                "qIdentifier": name,
+                "qItemMatches": [{"qText": t, "qAttributes": []} for t in texts],
+                "qSearchTermsMatched": matched,
+            }
+        )
+    page = items[offset : offset + count] if count > 0 else items[offset:]
+    groups = (
+        [
+            {
+                "qId": 0,
+                "qGroupType": "DatasetType",
+                "qSearchTermsMatched": sorted(matched_terms),
+                "qTotalNumberOfItems": len(items),
+                "qItems": page,
+            }
+        ]
+        if items
+        else []
+    )
     return {"qSearchTerms": list(terms), "qTotalNumberOfGroups": len(groups), "qSearchGroupArray": groups}
 
 
-def search_suggestions(model: DataModel, inf: Inference, fields: list[str], terms: list[str],
-                       limit: int = 10) -> dict:
+def search_suggestions(
+    model: DataModel, inf: Inference, fields: list[str], terms: list[str], limit: int = 10
+) -> dict[str, object]:
     """``Doc.SearchSuggest``: existing values that complete the last term."""
     term = terms[-1] if terms else ""
-    out: list[dict] = []
-    for name in (fields or list(model.fields)):
+    out: list[dict[str, object]] = []
+    for name in fields or _searchable(model):
         if name not in model.fields or not term.strip() or len(out) >= limit:
             continue
         found = np.flatnonzero(list_search_mask(model, name, term) & inf.exists(name))
-        out += [{"qValue": t, "qValueInt": 0} for t in model.fields[name].symbols.texts(found[:limit]).tolist()]
+        out += [
+            {"qValue": t, "qValueInt": 0} for t in model.fields[name].symbols.texts(found[:limit]).tolist()
+        ]
     return {"qSuggestions": out[:limit], "qFieldNames": []}

@@ -62,19 +62,26 @@ class SetResolver:
     identifiers (``$``, alternate state names, bookmark ids, ``$1``) to selection states.
     """
 
-    def __init__(self, model: DataModel, inf: Inference, plan: JoinPlan, *,
-                 states: StatesLookup | None = None, variables: VariableLookup | None = None,
-                 locale: Locale | None = None) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        inf: Inference,
+        plan: JoinPlan,
+        *,
+        states: StatesLookup | None = None,
+        variables: VariableLookup | None = None,
+        locale: Locale | None = None,
+    ) -> None:
         self.model = model
         self.inf = inf
         self.plan = plan
         self.states = states
         self.variables = variables or _no_variables
         self.locale = locale or Locale()
-        self._infs: dict[tuple, Inference] = {inf.state.key(): inf}
+        self._infs: dict[tuple[object, ...], Inference] = {inf.state.key(): inf}
         self._aggs: dict[SetExpr, Aggregator] = {}
         #: keys of modified states that select nothing (an empty element set): no records at all
-        self._empty: set[tuple] = set()
+        self._empty: set[tuple[object, ...]] = set()
 
     # --- states and inferences -------------------------------------------------------------------
     def identifier_state(self, identifier: str | None) -> SelectionState:
@@ -126,8 +133,9 @@ class SetResolver:
             self._empty.add(out.key())
         return out
 
-    def _modify(self, sel: dict[str, np.ndarray], mod: SetModifier, start: SelectionState,
-                start_inf: Inference) -> bool:
+    def _modify(
+        self, sel: dict[str, np.ndarray], mod: SetModifier, start: SelectionState, start_inf: Inference
+    ) -> bool:
         """Apply one modifier to ``sel``; False when it leaves the field with no value selected."""
         f = mod.field
         if f not in self.model.fields:
@@ -146,8 +154,12 @@ class SetResolver:
                 curmask[:] = start_inf.exists(f)
             else:
                 curmask[cur[cur < n]] = True
-            out = {"+=": curmask | elems, "-=": curmask & ~elems, "*=": curmask & elems,
-                   "/=": curmask ^ elems}[mod.op]
+            out = {
+                "+=": curmask | elems,
+                "-=": curmask & ~elems,
+                "*=": curmask & elems,
+                "/=": curmask ^ elems,
+            }[mod.op]
         idx = np.flatnonzero(out & start_inf.exists(f))
         # an empty element set selects nothing: a symbol index past the end matches no row
         sel[f] = idx if idx.size else np.array([n], dtype=np.int64)
@@ -165,7 +177,8 @@ class SetResolver:
         if isinstance(es, ElementSetOp):
             a = self.elements(es.left, field, start, start_inf)
             b = self.elements(es.right, field, start, start_inf)
-            return {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[es.op]
+            result: np.ndarray = {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[es.op]
+            return result
         if isinstance(es, ElementField):
             src = es.field
             if src not in self.model.fields:
@@ -177,8 +190,9 @@ class SetResolver:
             src = es.field or field
             if src not in self.model.fields:
                 raise QixError(INVALID_PARAMETERS, src, f"Field not found: {src}")
-            possible = (self._possible_in(es.set_expr, src) if es.set_expr is not None
-                        else start_inf.possible(src))
+            possible = (
+                self._possible_in(es.set_expr, src) if es.set_expr is not None else start_inf.possible(src)
+            )
             mask = possible if es.func == "P" else self.inf.exists(src) & ~possible
             return self.map_values(src, mask, field)
         raise QixError(INVALID_PARAMETERS, field, f"Unsupported element set: {es!r}")
@@ -186,15 +200,22 @@ class SetResolver:
     def _possible_in(self, expr: SetExpr, field: str) -> np.ndarray:
         if isinstance(expr, SetOp):
             a, b = self._possible_in(expr.left, field), self._possible_in(expr.right, field)
-            return {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[expr.op]
+            result: np.ndarray = {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[expr.op]
+            return result
         assert isinstance(expr, SetEntity)
         return self.inference(self.entity_state(expr)).possible(field)
 
     def _value(self, v: ElementValue, field: str, start_inf: Inference) -> np.ndarray:
         syms = self.model.fields[field].symbols
         if v.kind == "search":
-            return search_mask(self.model, start_inf, field, v.text, locale=self.locale,
-                               evaluate_symbols=lambda f, e: self._symbol_truth(start_inf, f, e))
+            return search_mask(
+                self.model,
+                start_inf,
+                field,
+                v.text,
+                locale=self.locale,
+                evaluate_symbols=lambda f, e: self._symbol_truth(start_inf, f, e),
+            )
         out = syms.text == v.text
         if v.kind == "number" or v.kind == "literal":
             try:
@@ -208,8 +229,9 @@ class SetResolver:
     def _symbol_truth(self, inf: Inference, field: str, expr: str) -> np.ndarray:
         from engine.calc.evaluation import symbol_truth
 
-        return symbol_truth(self.model, inf, field, expr, variables=self.variables, states=self.states,
-                            locale=self.locale)
+        return symbol_truth(
+            self.model, inf, field, expr, variables=self.variables, states=self.states, locale=self.locale
+        )
 
     def map_values(self, src: str, mask: np.ndarray, dst: str) -> np.ndarray:
         """The symbols of ``dst`` with the same values (number, else text) as ``src``'s in ``mask``."""
@@ -225,7 +247,8 @@ class SetResolver:
         if texts.size:
             wanted = set(texts.tolist())
             out |= np.isnan(d.num) & np.fromiter((t in wanted for t in d.text), dtype=bool, count=len(d.text))
-        return out
+        result: np.ndarray = out
+        return result
 
     # --- records -----------------------------------------------------------------------------------
     def _leaves(self, expr: SetExpr) -> list[SetEntity]:
@@ -242,8 +265,9 @@ class SetResolver:
         leaves = {leaf: self.inference(self.entity_state(leaf)) for leaf in self._leaves(expr)}
         masks: dict[str, np.ndarray] = {}
         for t in self.plan.tables:
-            parts = [inf.rows(t) for inf in leaves.values()]
-            if any(p is None for p in parts):
+            rows = [inf.rows(t) for inf in leaves.values()]
+            parts = [p for p in rows if p is not None]
+            if len(parts) < len(rows):
                 continue
             m = parts[0].copy()
             for p in parts[1:]:
@@ -255,10 +279,10 @@ class SetResolver:
         for leaf, inf in leaves.items():
             keep = np.ones(frame.n, dtype=bool)
             for t, r in frame.rows.items():
-                m = inf.rows(t)
-                if m is None:
+                allowed = inf.rows(t)
+                if allowed is None:
                     continue
-                keep &= np.where(r >= 0, m.take(np.maximum(r, 0)), True)
+                keep &= np.where(r >= 0, allowed.take(np.maximum(r, 0)), True)
             member[leaf] = keep
 
         def combine(e: SetExpr) -> np.ndarray:
@@ -266,7 +290,8 @@ class SetResolver:
                 return member[e]
             assert isinstance(e, SetOp)
             a, b = combine(e.left), combine(e.right)
-            return {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[e.op]
+            result: np.ndarray = {"+": a | b, "-": a & ~b, "*": a & b, "/": a ^ b}[e.op]
+            return result
 
         sel = np.flatnonzero(combine(expr))
         sub = Frame(len(sel), {t: r.take(sel) for t, r in frame.rows.items()}, frame.order, set(frame.unique))

@@ -7,6 +7,8 @@ ascii > load order; the symbol index breaks remaining ties.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, SupportsInt
+
 import numpy as np
 
 from engine.expr.duals import text_ranks
@@ -23,6 +25,10 @@ from engine.model.selection import (
 )
 from engine.model.symbols import SymbolTable
 
+if TYPE_CHECKING:
+    from engine.rpc.structs import SortCriteria
+
+
 _CRITERIA = ("qSortByState", "qSortByFrequency", "qSortByNumeric", "qSortByAscii", "qSortByLoadOrder")
 #: Default criteria of a list object without qSortCriterias (selected first, then numbers, then text).
 LIST_DEFAULT = {"qSortByState": 1, "qSortByNumeric": 1, "qSortByAscii": 1, "qSortByLoadOrder": 1}
@@ -37,14 +43,16 @@ _STATE_RANK[EXCLUDED] = 3
 
 
 def _sign(v: object) -> int:
+    if not isinstance(v, str | bytes | SupportsInt):
+        return 0
     try:
-        x = int(v)  # type: ignore[call-overload]
+        x = int(v)
     except (TypeError, ValueError):
         return 0
     return (x > 0) - (x < 0)
 
 
-def criteria(raw: list[dict] | None, default: dict[str, int]) -> dict[str, int]:
+def criteria(raw: list[SortCriteria] | None, default: dict[str, int]) -> dict[str, int]:
     """The effective criteria: the first SortCriteria given (signs only), else ``default``."""
     if not raw:
         return dict(default)
@@ -67,16 +75,26 @@ def ascii_rank(model: DataModel, field_name: str) -> np.ndarray:
     def build() -> np.ndarray:
         texts = syms.texts(np.arange(len(syms)))  # not cached on the symbol table: the rank is
         keys = np.array([t.casefold() for t in texts], dtype=object)
-        order = np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(keys))) if len(texts) else np.empty(0, np.int64)
+        order = (
+            np.lexsort((text_ranks(np.asarray(texts, dtype=object)), text_ranks(keys)))
+            if len(texts)
+            else np.empty(0, np.int64)
+        )
         rank = np.empty(len(texts), dtype=np.int64)
         rank[order] = np.arange(len(texts))
         return rank
 
-    return model_index(model).field_cached("ascii_rank", field_name, build)  # type: ignore[return-value]
+    return model_index(model).field_cached("ascii_rank", field_name, build)
 
 
-def symbol_keys(model: DataModel, field_name: str, crit: dict[str, int], *, states: np.ndarray | None = None,
-                frequency: np.ndarray | None = None) -> list[np.ndarray]:
+def symbol_keys(
+    model: DataModel,
+    field_name: str,
+    crit: dict[str, int],
+    *,
+    states: np.ndarray | None = None,
+    frequency: np.ndarray | None = None,
+) -> list[np.ndarray]:
     """Sort keys over the field's symbols, most significant first (for ``np.lexsort`` reversed).
 
     ``states`` (uint8 state codes) is needed for qSortByState, ``frequency`` for qSortByFrequency.
@@ -102,6 +120,46 @@ def symbol_keys(model: DataModel, field_name: str, crit: dict[str, int], *, stat
     if s:
         keys.append(np.arange(n, dtype=np.int64) * s)
     return keys
+
+
+def _static_keys(model: DataModel, field_name: str, crit: dict[str, int]) -> tuple[str, list[np.ndarray]]:
+    """(cache key, sort keys) of the criteria that depend on the model only (numeric, text, load order),
+    computed once per model, field and criteria."""
+    static_crit = {k: v for k, v in crit.items() if k not in ("qSortByState", "qSortByFrequency") and v}
+    key = ",".join(f"{k}{v:+d}" for k, v in sorted(static_crit.items()))
+
+    def build() -> list[np.ndarray]:
+        return symbol_keys(model, field_name, static_crit)
+
+    return key, model_index(model).field_cached(f"keys:{key}", field_name, build)
+
+
+def static_symbol_keys(model: DataModel, field_name: str, crit: dict[str, int]) -> list[np.ndarray]:
+    """``symbol_keys`` for criteria without state or frequency, cached per model (callers must not modify
+    the arrays)."""
+    return _static_keys(model, field_name, crit)[1]
+
+
+def field_order(
+    model: DataModel, field_name: str, crit: dict[str, int], states: np.ndarray | None, exists: np.ndarray
+) -> np.ndarray:
+    """The existing symbols of a field sorted as :func:`sorted_symbols` sorts them by ``symbol_keys``
+    without frequency, in O(n) per state: the order by the numeric, text and load-order criteria depends on
+    the model only (cached per model, field and criteria); the state is a stable sort by a small rank."""
+    key, keys = _static_keys(model, field_name, crit)
+
+    def build() -> np.ndarray:
+        n = len(model.fields[field_name].symbols)
+        return sorted_symbols(np.arange(n, dtype=np.int64), keys)
+
+    order = model_index(model).field_cached(f"order:{key}", field_name, build)
+    if not exists.all():
+        order = order[exists.take(order)]
+    s = crit.get("qSortByState", 0)
+    if s and states is not None:
+        rank = (_STATE_RANK.take(states) * s).astype(np.int8)
+        order = order.take(np.argsort(rank.take(order), kind="stable"))
+    return order
 
 
 def sorted_symbols(symbols: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:

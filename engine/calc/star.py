@@ -15,6 +15,9 @@ Rows of a linked table that no possible root row reaches (a customer without ord
 of their own, exactly as the general path appends them; they are found at the linked table's size
 (symbol-level coverage from :meth:`Inference.key_symbols`), never by a pass over the root.
 
+Without dimensions (a KPI over one table's fields) the same pass with a single group replaces the general
+path's frame and per-row numbers.
+
 Anything else (one-to-many links, several unlinked components, calculated dimensions, measures over
 other tables, set analysis, DISTINCT, other aggregations) raises :class:`StarFallback` and the caller
 takes the general path, which stays the reference semantics.
@@ -23,10 +26,11 @@ takes the general path, which stays the reference semantics.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 
-from engine.calc.aggregate import FieldDim, Grouping, field_duals
+from engine.calc.aggregate import FieldDim, Grouping, VariableLookup, field_duals
 from engine.calc.join import Component, Frame, JoinPlan, _walk
 from engine.calc.setexpr import SetResolver, StatesLookup
 from engine.expr import Call, Duals, FieldRef, Locale
@@ -101,12 +105,14 @@ def star_plan(model: DataModel, plan: JoinPlan, dims: list[str], measure_fields:
     def build() -> tuple[StarPlan | None]:
         return (_build_plan(model, plan, dims, measure_fields),)
 
-    return model_index(model).field_cached("star_plan", key, build)[0]  # type: ignore[index]
+    return model_index(model).field_cached("star_plan", key, build)[0]
 
 
-def _build_plan(model: DataModel, plan: JoinPlan, dims: list[str], measure_fields: set[str]) -> StarPlan | None:
-    if len(plan.components) != 1 or not dims:
-        return None
+def _build_plan(
+    model: DataModel, plan: JoinPlan, dims: list[str], measure_fields: set[str]
+) -> StarPlan | None:
+    if len(plan.components) != 1 or (not dims and len(plan.components[0].tables) != 1):
+        return None  # without dimensions: measures over one table (KPIs), one group
     comp = plan.components[0]
     idx = model_index(model)
     root = comp.root
@@ -172,21 +178,26 @@ class StarGroups:
     stats: dict[str, FieldStats]
 
 
-def _weight_tables(model: DataModel, field: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Per code (last slot NULL): the number (0 where none), is-numeric and is-not-NULL weights;
-    the last two are None when they equal 1 for every code the column can hold."""
-    def build() -> tuple:
+#: Per fine group: a field's sum, numeric count and non-NULL count (None where not needed).
+_Sums: TypeAlias = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
+
+def _weight_tables(model: DataModel, field: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code (last slot NULL): the number (0 where none), is-numeric and is-not-NULL weights."""
+
+    def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(model.fields[field].symbols)
         d = field_duals(model, field, np.append(np.arange(n, dtype=np.int64), -1))
         isnum = ~np.isnan(d.num)
         nonnull = ~d.is_null()
         return np.where(isnum, d.num, 0.0), isnum.astype(np.float64), nonnull.astype(np.float64)
 
-    return model_index(model).field_cached("star_weights", field, build)  # type: ignore[return-value]
+    return model_index(model).field_cached("star_weights", field, build)
 
 
-def _root_groups(model: DataModel, inf: Inference, sp: StarPlan, fields: list[str]
-                 ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]]:
+def _root_groups(
+    model: DataModel, inf: Inference, sp: StarPlan, fields: list[str]
+) -> tuple[np.ndarray, dict[str, _Sums]]:
     """Row count and per-field (sum, numeric count, non-NULL count) per composite key over the
     root's possible rows (None: equal to the row count)."""
     root = sp.root
@@ -194,7 +205,7 @@ def _root_groups(model: DataModel, inf: Inference, sp: StarPlan, fields: list[st
     idx = model_index(model)
     contiguous = inf.rows(root) is None
     ri = None if contiguous else inf.row_index(root)
-    n = model.tables[root].nrows if contiguous else len(ri)  # type: ignore[arg-type]
+    n = model.tables[root].nrows if ri is None else len(ri)
     span = sp.span
     weights = []
     for f in fields:
@@ -205,10 +216,16 @@ def _root_groups(model: DataModel, inf: Inference, sp: StarPlan, fields: list[st
         weights.append((f, w, isnum if need_num else None, nonnull if need_nn else None))
     chunk = max(kernels.CHUNK, 8 * span)
 
-    def work(lo: int, hi: int) -> tuple:
+    def work(lo: int, hi: int) -> tuple[np.ndarray, list[_Sums]]:
         rows = np.zeros(span, dtype=np.int64)
-        acc = [(np.zeros(span), np.zeros(span) if num is not None else None,
-                np.zeros(span) if nn is not None else None) for _, _, num, nn in weights]
+        acc: list[_Sums] = [
+            (
+                np.zeros(span),
+                np.zeros(span) if num is not None else None,
+                np.zeros(span) if nn is not None else None,
+            )
+            for _, _, num, nn in weights
+        ]
         for s in range(lo, hi, chunk):
             e = min(s + chunk, hi)
             ii = None if ri is None else ri[s:e]
@@ -224,14 +241,15 @@ def _root_groups(model: DataModel, inf: Inference, sp: StarPlan, fields: list[st
                     key = part
                 else:
                     key += part
-            assert key is not None
+            if key is None:  # no dimensions: one group
+                key = np.zeros(e - s, dtype=np.intp)
             rows += np.bincount(key, minlength=span)
             for (f, w, num, nn), (a_sum, a_num, a_nn) in zip(weights, acc, strict=True):
                 c = col(f)
                 a_sum += np.bincount(key, weights=w.take(c, mode="wrap"), minlength=span)
-                if num is not None:
+                if num is not None and a_num is not None:  # both or neither
                     a_num += np.bincount(key, weights=num.take(c, mode="wrap"), minlength=span)
-                if nn is not None:
+                if nn is not None and a_nn is not None:
                     a_nn += np.bincount(key, weights=nn.take(c, mode="wrap"), minlength=span)
         return rows, acc
 
@@ -241,7 +259,7 @@ def _root_groups(model: DataModel, inf: Inference, sp: StarPlan, fields: list[st
         rows += r2
         for a, b in zip(acc, acc2, strict=True):
             for x, y in zip(a, b, strict=True):
-                if x is not None:
+                if x is not None and y is not None:  # both or neither
                     x += y
     out = {f: a for (f, _, _, _), a in zip(weights, acc, strict=True)}
     return rows, out
@@ -279,15 +297,23 @@ def _extra_frame(model: DataModel, inf: Inference, sp: StarPlan) -> Frame | None
     if not parts:
         return None
     sizes = [len(next(iter(p.values()))) for p in parts]
-    rows = {t: np.concatenate([p.get(t, np.full(m, -1, dtype=np.int64)) for p, m in zip(parts, sizes, strict=True)])
-            for t in comp.tables}
-    return Frame(sum(sizes), rows, sp.order)
+    frame_rows = {
+        t: np.concatenate(
+            [p.get(t, np.full(m, -1, dtype=np.int64)) for p, m in zip(parts, sizes, strict=True)]
+        )
+        for t in comp.tables
+    }
+    return Frame(sum(sizes), frame_rows, sp.order)
 
 
-def star_groups(model: DataModel, inf: Inference, sp: StarPlan, dims: list[str], fields: list[str]) -> StarGroups:
+def star_groups(
+    model: DataModel, inf: Inference, sp: StarPlan, dims: list[str], fields: list[str]
+) -> StarGroups:
     """Fine groups and per-group statistics of ``fields`` (root columns) under ``inf``."""
     rows, acc = _root_groups(model, inf, sp, fields)
     exists = rows > 0
+    if not dims:
+        exists[0] = True  # a cube without dimensions has its one row even over no rows
     extra = _extra_frame(model, inf, sp)
     if extra is not None:
         key = np.zeros(extra.n, dtype=np.int64)
@@ -295,12 +321,17 @@ def star_groups(model: DataModel, inf: Inference, sp: StarPlan, dims: list[str],
             key += (FieldDim(model, f).codes(extra).astype(np.int64) + 1) * stride
         exists[key] = True
     keys = np.flatnonzero(exists)
-    group_codes = [(keys // stride) % (size + 1) - 1 for stride, size in zip(sp.strides, sp.sizes, strict=True)]
+    group_codes = [
+        (keys // stride) % (size + 1) - 1 for stride, size in zip(sp.strides, sp.sizes, strict=True)
+    ]
     count = rows.take(keys).astype(np.float64)
     stats = {}
     for f, (a_sum, a_num, a_nn) in acc.items():
-        stats[f] = FieldStats(count if a_nn is None else a_nn.take(keys),
-                              count if a_num is None else a_num.take(keys), a_sum.take(keys))
+        stats[f] = FieldStats(
+            count if a_nn is None else a_nn.take(keys),
+            count if a_num is None else a_num.take(keys),
+            a_sum.take(keys),
+        )
     return StarGroups(len(keys), group_codes, stats)
 
 
@@ -309,8 +340,17 @@ class StarAggregator:
     fine group to its chart group (``-1``: none). Raises :class:`StarFallback` for anything it
     cannot answer exactly."""
 
-    def __init__(self, model: DataModel, inf: Inference, groups: StarGroups, plan: JoinPlan, *,
-                 locale: Locale, variables, states: StatesLookup | None) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        inf: Inference,
+        groups: StarGroups,
+        plan: JoinPlan,
+        *,
+        locale: Locale,
+        variables: VariableLookup,
+        states: StatesLookup | None,
+    ) -> None:
         self.model = model
         self.inf = inf
         self.groups = groups
@@ -319,9 +359,15 @@ class StarAggregator:
         self.sets = SetResolver(model, inf, plan, states=states, variables=variables, locale=locale)
 
     def aggregate(self, call: Call, grouping: Grouping) -> Duals:
-        if (call.name not in _SUPPORTED or call.set_expr is not None or call.distinct or call.all
-                or len(call.args) != 1 or not isinstance(call.args[0], FieldRef)
-                or call.args[0].name not in self.groups.stats):
+        if (
+            call.name not in _SUPPORTED
+            or call.set_expr is not None
+            or call.distinct
+            or call.all
+            or len(call.args) != 1
+            or not isinstance(call.args[0], FieldRef)
+            or call.args[0].name not in self.groups.stats
+        ):
             raise StarFallback(call.name)
         st = self.groups.stats[call.args[0].name]
         g, n = grouping.gid, grouping.n

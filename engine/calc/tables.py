@@ -89,7 +89,7 @@ def tables_and_keys(model: DataModel, synthetic_mode: bool, include_sys_vars: bo
                     "qTags": list(field.tags),
                 })
         qtr.append({
-            "qName": t.name, "qLoose": False, "qNoOfRows": t.nrows, "qFields": fields,
+            "qName": t.name, "qLoose": t.name in model.loose_tables, "qNoOfRows": t.nrows, "qFields": fields,
             "qPos": {"qx": 0, "qy": i * 100}, "qComment": t.comment, "qIsDirectDiscovery": False,
             "qIsSynthetic": t.is_synthetic,
         })
@@ -150,7 +150,7 @@ def field_description(model: DataModel, name: str) -> dict[str, Any]:
         "qSrcTables": tables,
         "qIsSystem": field.is_system,
         "qIsHidden": field.is_hidden,
-        "qIsSemantic": False,
+        "qIsSemantic": "$semantic" in field.tags,
         "qDistinctOnly": False,
         "qCardinal": field.cardinal,
         "qTotalCount": total,

@@ -74,8 +74,8 @@ class _Keys:
     """
 
     def __init__(self, ascending: bool) -> None:
-        self.parts: list[pa.Array] = []               # per batch: its values, or its dictionary
-        self.codes: list[np.ndarray | None] = []      # per batch: codes into its dictionary; None: values
+        self.parts: list[pa.Array] = []  # per batch: its values, or its dictionary
+        self.codes: list[np.ndarray | None] = []  # per batch: codes into its dictionary; None: values
         self._try_ascending = ascending
         self._only_ascending = True
         self._raw = False
@@ -94,7 +94,7 @@ class _Keys:
             return
         enc = pc.dictionary_encode(arr)
         if len(arr) >= 1024 and len(enc.dictionary) * 2 > len(arr):
-            self._raw = True                          # mostly distinct: hash once, at the end
+            self._raw = True  # mostly distinct: hash once, at the end
             self.parts.append(arr)
             self.codes.append(None)
             return
@@ -111,7 +111,7 @@ class _Keys:
         if n > 1 and not pc.all(pc.greater(arr.slice(1), arr.slice(0, n - 1))).as_py():
             return False
         first, last = arr[0].as_py(), arr[n - 1].as_py()
-        if self._last is not None and not first > self._last:  # type: ignore[operator]
+        if self._last is not None and not first > self._last:
             return False
         self._last = last
         return True
@@ -122,7 +122,8 @@ class _Keys:
         filled = [p for p in self.parts if len(p)]
         if not filled:
             return pa.array([], type=self.parts[0].type if self.parts else pa.null()), np.full(
-                total, -1, dtype=CODE_DTYPE)
+                total, -1, dtype=CODE_DTYPE
+            )
         if self._only_ascending:
             values = filled[0] if len(filled) == 1 else pa.concat_arrays(filled)
             return values, np.arange(len(values), dtype=CODE_DTYPE)
@@ -133,16 +134,19 @@ class _Keys:
         if len(self.parts) == 1 and self.codes[0] is not None:
             return self.parts[0], self.codes[0]
         merged = pc.dictionary_encode(pa.chunked_array(filled, type=filled[0].type))
-        chunks = iter(merged.chunks)   # one per non-empty part, in order
+        chunks = iter(merged.chunks)  # one per non-empty part, in order
         out = np.full(total, -1, dtype=CODE_DTYPE)
         row = 0
         for part, c in zip(self.parts, self.codes, strict=True):
             n = len(part) if c is None else len(c)
             if len(part):
                 idx = next(chunks).indices
-                m = (idx.fill_null(-1) if idx.null_count else idx).to_numpy(zero_copy_only=False).astype(
-                    CODE_DTYPE, copy=False)
-                out[row: row + n] = m if c is None else np.append(m, CODE_DTYPE(-1)).take(c)
+                m = (
+                    (idx.fill_null(-1) if idx.null_count else idx)
+                    .to_numpy(zero_copy_only=False)
+                    .astype(CODE_DTYPE, copy=False)
+                )
+                out[row : row + n] = m if c is None else np.append(m, CODE_DTYPE(-1)).take(c)
             row += n
         return merged.chunk(0).dictionary, out
 
@@ -155,8 +159,11 @@ def _dense(values: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
     if not (pa.types.is_integer(t) or pa.types.is_floating(t)) or len(values) < 1024:
         return None
     valid = None if not values.null_count else pc.is_valid(values).to_numpy(zero_copy_only=False)
-    raw = values.fill_null(0).to_numpy(zero_copy_only=False) if values.null_count else values.to_numpy(
-        zero_copy_only=False)
+    raw = (
+        values.fill_null(0).to_numpy(zero_copy_only=False)
+        if values.null_count
+        else values.to_numpy(zero_copy_only=False)
+    )
     present = raw if valid is None else raw[valid]
     if not len(present):
         return None
@@ -165,8 +172,8 @@ def _dense(values: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
         if not np.isfinite(present).all() or np.abs(present).max() >= 2.0**40:
             return None
         head = present[:4096]
-        for decimals in range(5):       # the fewest places that hold the first values, then all of them
-            scale = 10 ** decimals
+        for decimals in range(5):  # the fewest places that hold the first values, then all of them
+            scale = 10**decimals
             if np.array_equal(np.rint(head * scale) / scale, head):
                 break
         else:
@@ -205,7 +212,9 @@ def render_numbers(num: np.ndarray) -> pa.Array:
     if not len(num):
         return texts
     length = pc.binary_length(texts).to_numpy(zero_copy_only=False) - np.signbit(num)
-    odd = (length > 15) | ~(np.abs(num) < 1e15) | pc.match_substring(texts, "e").to_numpy(zero_copy_only=False)
+    odd = (
+        (length > 15) | ~(np.abs(num) < 1e15) | pc.match_substring(texts, "e").to_numpy(zero_copy_only=False)
+    )
     bad = np.flatnonzero(odd)
     if not len(bad):
         return texts
@@ -275,7 +284,9 @@ def render_datetimes(serials: np.ndarray, fmt: str, locale: Locale) -> pa.Array:
     return pc.binary_join_element_wise(*pieces, "")
 
 
-def _formatted(serials: np.ndarray, fmt: str, locale: Locale, interval: bool = False) -> pa.Array | np.ndarray:
+def _formatted(
+    serials: np.ndarray, fmt: str, locale: Locale, interval: bool = False
+) -> pa.Array | np.ndarray:
     if interval:
         return format_datetimes(serials, fmt, locale, interval=True)
     return render_datetimes(serials, fmt, locale)
@@ -320,10 +331,10 @@ class _Floats(_Encoder):
 
     def add(self, arr: pa.Array) -> None:
         if arr.type != pa.float64():
-            arr = pc.cast(arr, pa.float64(), safe=False)     # decimals and huge uint64: nearest double
+            arr = pc.cast(arr, pa.float64(), safe=False)  # decimals and huge uint64: nearest double
         if len(arr) and pc.any(pc.is_nan(arr)).as_py():
             arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, pa.float64()), arr)
-        self.keys.add(pc.add(arr, 0.0))          # -0.0 + 0.0 is 0.0: one symbol for zero
+        self.keys.add(pc.add(arr, 0.0))  # -0.0 + 0.0 is 0.0: one symbol for zero
 
     def finish(self, render: Render) -> Encoded:
         values, codes = self.keys.finish()
@@ -356,7 +367,7 @@ class _Temporal(_Encoder):
         self.keys = _Keys(ascending=True)
         self.unit_per_day = unit_per_day
         self.offset = offset
-        self.fmt = fmt          # which Locale format: date_format, timestamp_format, time_format, interval
+        self.fmt = fmt  # which Locale format: date_format, timestamp_format, time_format, interval
         self.interval = interval
 
     def add(self, arr: pa.Array) -> None:
@@ -379,8 +390,9 @@ class _Intervals(_Encoder):
         self.inner = _Floats()
 
     def add(self, arr: pa.Array) -> None:
-        days = [None if v is None else v.months * 30 + v.days + v.nanoseconds / 86_400e9
-                for v in arr.to_pylist()]
+        days = [
+            None if v is None else v.months * 30 + v.days + v.nanoseconds / 86_400e9 for v in arr.to_pylist()
+        ]
         self.inner.add(pa.array(days, type=pa.float64()))
 
     def finish(self, render: Render) -> Encoded:
@@ -403,8 +415,11 @@ class _Nulls(_Encoder):
 
 def _as_text(arr: pa.Array) -> pa.Array:
     """Texts of values Arrow cannot hash as they are (binary as hex, lists and structs as their text)."""
-    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type) or pa.types.is_fixed_size_binary(
-            arr.type):
+    if (
+        pa.types.is_binary(arr.type)
+        or pa.types.is_large_binary(arr.type)
+        or pa.types.is_fixed_size_binary(arr.type)
+    ):
         return pa.array([None if v is None else v.hex() for v in arr.to_pylist()], type=pa.string())
     try:
         return pc.cast(arr, pa.string())

@@ -63,12 +63,20 @@ def parse_plugins(text: str) -> tuple[Plugin, ...]:
 
 
 class _SettingsLike(Protocol):
-    enable_grpc_custom_connectors: bool
-    grpc_connector_plugins: tuple[Plugin, ...]
-    grpc_connector_timeout_seconds: float
-    grpc_connector_tls_root_certs: Path | None
-    grpc_connector_tls_client_cert: Path | None
-    grpc_connector_tls_client_key: Path | None
+    """The part of ``engine.settings.Settings`` (a frozen dataclass: read-only members) read here."""
+
+    @property
+    def enable_grpc_custom_connectors(self) -> bool: ...
+    @property
+    def grpc_connector_plugins(self) -> tuple[Plugin, ...]: ...
+    @property
+    def grpc_connector_timeout_seconds(self) -> float: ...
+    @property
+    def grpc_connector_tls_root_certs(self) -> Path | None: ...
+    @property
+    def grpc_connector_tls_client_cert(self) -> Path | None: ...
+    @property
+    def grpc_connector_tls_client_key(self) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -84,9 +92,14 @@ class ConnectorSettings:
 
     @classmethod
     def from_settings(cls, settings: _SettingsLike) -> ConnectorSettings:
-        return cls(settings.enable_grpc_custom_connectors, settings.grpc_connector_plugins,
-                   settings.grpc_connector_timeout_seconds, settings.grpc_connector_tls_root_certs,
-                   settings.grpc_connector_tls_client_cert, settings.grpc_connector_tls_client_key)
+        return cls(
+            settings.enable_grpc_custom_connectors,
+            settings.grpc_connector_plugins,
+            settings.grpc_connector_timeout_seconds,
+            settings.grpc_connector_tls_root_certs,
+            settings.grpc_connector_tls_client_cert,
+            settings.grpc_connector_tls_client_key,
+        )
 
     def plugin(self, ident: str) -> Plugin | None:
         """The enabled connector called ``ident`` (case-insensitive), or None."""

@@ -64,16 +64,19 @@ def looks_like_database(connection_string: str) -> bool:
     return m is not None and (m.group(1).lower() in _NATIVE or "+" in m.group(1))
 
 
-def parse_target(connection_string: str, user: str = "", password: str = "",
-                 roots: tuple[Path, ...] = ()) -> DatabaseTarget:
+def parse_target(
+    connection_string: str, user: str = "", password: str = "", roots: tuple[Path, ...] = ()
+) -> DatabaseTarget:
     """Which driver a connection string needs; ``user``/``password`` (``qUserName``/``qPassword``) fill in
     what the URL leaves out. ConnectorError for strings that name no database."""
     text = connection_string.strip()
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if not scheme or "://" not in text:
-        raise ConnectorError("A database connection string is a URL: postgresql://…, sqlite:///…, duckdb:///… "
-                             "or a SQLAlchemy URL")
+        raise ConnectorError(
+            "A database connection string is a URL: postgresql://…, sqlite:///…, duckdb:///… "
+            "or a SQLAlchemy URL"
+        )
     base = scheme.split("+", 1)[0]
     secrets = tuple(s for s in (password, unquote(parts.password or "")) if s)
     if base in _FILE_DRIVERS:
@@ -83,28 +86,34 @@ def parse_target(connection_string: str, user: str = "", password: str = "",
     driver = _NATIVE.get(scheme, "sqlalchemy")
     if user or password:
         name = parts.username if parts.username is not None else user
-        secret = parts.password if parts.password is not None else (quote(password, safe="") if password else None)
+        secret = (
+            parts.password if parts.password is not None else (quote(password, safe="") if password else None)
+        )
         host = parts.hostname or ""
         if ":" in host:
             host = f"[{host}]"
         if parts.port:
             host = f"{host}:{parts.port}"
         auth = quote(unquote(name or ""), safe="") + (f":{secret}" if secret is not None else "")
-        text = urlunsplit((parts.scheme, f"{auth}@{host}" if auth else host, parts.path, parts.query,
-                           parts.fragment))
+        text = urlunsplit(
+            (parts.scheme, f"{auth}@{host}" if auth else host, parts.path, parts.query, parts.fragment)
+        )
     return DatabaseTarget(driver, text, None, secrets)
 
 
-def check_file(target: DatabaseTarget, roots: tuple[Path, ...],
-               engine_owned: Callable[[Path], bool] = lambda _: False) -> None:
+def check_file(
+    target: DatabaseTarget, roots: tuple[Path, ...], engine_owned: Callable[[Path], bool] = lambda _: False
+) -> None:
     """The file policy for database files: inside the folder roots (symlinks and ``..`` resolved first)
     and never a file the engine owns. An empty ``roots`` allows any folder (in-process use only)."""
     if target.path is None:
         return
     real = real_path(target.path)
     if roots and not any(is_inside(real, root) for root in roots):
-        raise ConnectorError(f"Access denied: database file '{target.path}' is outside the folders this engine "
-                             "allows (FolderConnectionRoots)")
+        raise ConnectorError(
+            f"Access denied: database file '{target.path}' is outside the folders this engine "
+            "allows (FolderConnectionRoots)"
+        )
     if engine_owned(real):
         raise ConnectorError(f"Access denied: '{target.path}' is a file the engine owns")
 
@@ -112,7 +121,9 @@ def check_file(target: DatabaseTarget, roots: tuple[Path, ...],
 def _file_path(url: str, scheme: str, roots: tuple[Path, ...]) -> Path | None:
     rest = url.split("://", 1)[1]
     if not rest.startswith("/"):
-        raise ConnectorError(f"A {scheme} URL is {scheme}:///<file> (three slashes; four for an absolute path)")
+        raise ConnectorError(
+            f"A {scheme} URL is {scheme}:///<file> (three slashes; four for an absolute path)"
+        )
     raw = unquote(rest[1:].split("?", 1)[0])
     if raw in ("", ":memory:"):
         return None
@@ -177,7 +188,8 @@ class Database(ABC):
             result.close()
         if not batches:
             return []
-        return pa.Table.from_batches(batches).to_pylist()
+        rows: list[dict[str, Any]] = pa.Table.from_batches(batches).to_pylist()
+        return rows
 
     @abstractmethod
     def catalog(self, kind: str) -> list[dict[str, Any]]:
@@ -211,8 +223,9 @@ class _Adbc(Database):
         except Exception as err:  # noqa: BLE001 - every driver failure is the query's error
             _close_quietly(cur)
             raise self.error(err, "SQL error") from err
-        return QueryResult(list(reader.schema.names), _reading(reader, self), cur.adbc_cancel,
-                           lambda: _close_quietly(cur))
+        return QueryResult(
+            list(reader.schema.names), _reading(reader, self), cur.adbc_cancel, lambda: _close_quietly(cur)
+        )
 
     def close(self) -> None:
         _close_quietly(self.conn)
@@ -248,10 +261,14 @@ class PostgresDatabase(_Adbc):
     def catalog(self, kind: str) -> list[dict[str, Any]]:
         system = "('pg_catalog', 'information_schema')"
         if kind == "types":
-            return [{"TYPE_NAME": r["typname"]} for r in self.rows(
-                "SELECT t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
-                "WHERE n.nspname = 'pg_catalog' AND t.typtype = 'b' AND t.typname NOT LIKE '\\_%' "
-                "ORDER BY t.typname")]
+            return [
+                {"TYPE_NAME": r["typname"]}
+                for r in self.rows(
+                    "SELECT t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
+                    "WHERE n.nspname = 'pg_catalog' AND t.typtype = 'b' AND t.typname NOT LIKE '\\_%' "
+                    "ORDER BY t.typname"
+                )
+            ]
         return _information_schema(self, kind, system)
 
 
@@ -277,16 +294,23 @@ class SqliteDatabase(_Adbc):
     def catalog(self, kind: str) -> list[dict[str, Any]]:
         if kind == "types":
             return [{"TYPE_NAME": t} for t in ("INTEGER", "REAL", "TEXT", "BLOB", "NUMERIC")]
-        tables = self.rows("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
-                           "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+        tables = self.rows(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
         if kind == "tables":
             return [_table_row(None, None, t["name"], t["type"].upper()) for t in tables]
         out = []
         for t in tables:
             name = t["name"].replace("'", "''")
-            for c in self.rows(f"SELECT name, type, \"notnull\" FROM pragma_table_info('{name}') ORDER BY cid"):
-                out.append(_column_row(None, None, t["name"], c["name"], c["type"] or "", None, None, None,
-                                       not c["notnull"]))
+            for c in self.rows(
+                f"SELECT name, type, \"notnull\" FROM pragma_table_info('{name}') ORDER BY cid"
+            ):
+                out.append(
+                    _column_row(
+                        None, None, t["name"], c["name"], c["type"] or "", None, None, None, not c["notnull"]
+                    )
+                )
         return out
 
 
@@ -304,8 +328,10 @@ class DuckDatabase(Database):
     def open(cls, target: DatabaseTarget, scrub: Scrubber) -> DuckDatabase:
         import duckdb
 
-        config: dict[str, str | bool | int | float | list[str]] = {"enable_external_access": False,
-                                                                   "lock_configuration": True}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "enable_external_access": False,
+            "lock_configuration": True,
+        }
         try:
             if target.path is None:
                 conn = duckdb.connect(":memory:", config=config)
@@ -323,12 +349,18 @@ class DuckDatabase(Database):
             reader = rel.to_arrow_reader(_BATCH_ROWS)
         except Exception as err:  # noqa: BLE001
             raise self.error(err, "SQL error") from err
-        return QueryResult(list(reader.schema.names), _reading(reader, self), self.conn.interrupt, lambda: None)
+        return QueryResult(
+            list(reader.schema.names), _reading(reader, self), self.conn.interrupt, lambda: None
+        )
 
     def catalog(self, kind: str) -> list[dict[str, Any]]:
         if kind == "types":
-            return [{"TYPE_NAME": r["type_name"]} for r in self.rows(
-                "SELECT DISTINCT type_name FROM duckdb_types() WHERE logical_type <> 'INVALID' ORDER BY 1")]
+            return [
+                {"TYPE_NAME": r["type_name"]}
+                for r in self.rows(
+                    "SELECT DISTINCT type_name FROM duckdb_types() WHERE logical_type <> 'INVALID' ORDER BY 1"
+                )
+            ]
         return _information_schema(self, kind, "('information_schema', 'pg_catalog')")
 
     def close(self) -> None:
@@ -416,8 +448,19 @@ class AlchemyDatabase(Database):
                         out.append(_table_row(None, schema, name, ttype))
                         continue
                     for c in insp.get_columns(name, schema):
-                        out.append(_column_row(None, schema, name, c["name"], str(c["type"]), None, None, None,
-                                               bool(c.get("nullable", True))))
+                        out.append(
+                            _column_row(
+                                None,
+                                schema,
+                                name,
+                                c["name"],
+                                str(c["type"]),
+                                None,
+                                None,
+                                None,
+                                bool(c.get("nullable", True)),
+                            )
+                        )
         except Exception as err:  # noqa: BLE001
             raise self.error(err, "Cannot read the database catalog") from err
         if kind == "types":
@@ -445,13 +488,51 @@ def rows_to_batch(names: list[str], rows: list[Any]) -> pa.RecordBatch:
 
 #: ODBC SQL data type codes by (lower-case) type name, for DATA_TYPE
 _ODBC_TYPES: dict[str, int] = {
-    "bit": -7, "bool": -7, "boolean": -7, "tinyint": -6, "int1": -6, "utinyint": -6, "smallint": 5, "int2": 5,
-    "integer": 4, "int": 4, "int4": 4, "bigint": -5, "int8": -5, "hugeint": -5, "real": 7, "float4": 7,
-    "float": 6, "double": 8, "float8": 8, "double precision": 8, "numeric": 2, "decimal": 3, "char": 1,
-    "bpchar": 1, "character": 1, "varchar": 12, "character varying": 12, "text": -1, "string": 12, "date": 91,
-    "time": 92, "time without time zone": 92, "time with time zone": 92, "timetz": 92, "timestamp": 93,
-    "timestamp without time zone": 93, "timestamp with time zone": 93, "timestamptz": 93, "datetime": 93,
-    "binary": -2, "varbinary": -3, "bytea": -3, "blob": -4, "uuid": -11, "uniqueidentifier": -11,
+    "bit": -7,
+    "bool": -7,
+    "boolean": -7,
+    "tinyint": -6,
+    "int1": -6,
+    "utinyint": -6,
+    "smallint": 5,
+    "int2": 5,
+    "integer": 4,
+    "int": 4,
+    "int4": 4,
+    "bigint": -5,
+    "int8": -5,
+    "hugeint": -5,
+    "real": 7,
+    "float4": 7,
+    "float": 6,
+    "double": 8,
+    "float8": 8,
+    "double precision": 8,
+    "numeric": 2,
+    "decimal": 3,
+    "char": 1,
+    "bpchar": 1,
+    "character": 1,
+    "varchar": 12,
+    "character varying": 12,
+    "text": -1,
+    "string": 12,
+    "date": 91,
+    "time": 92,
+    "time without time zone": 92,
+    "time with time zone": 92,
+    "timetz": 92,
+    "timestamp": 93,
+    "timestamp without time zone": 93,
+    "timestamp with time zone": 93,
+    "timestamptz": 93,
+    "datetime": 93,
+    "binary": -2,
+    "varbinary": -3,
+    "bytea": -3,
+    "blob": -4,
+    "uuid": -11,
+    "uniqueidentifier": -11,
 }
 _TEXTUAL = {1, 12, -1}
 
@@ -462,42 +543,112 @@ def odbc_type(type_name: str) -> int | None:
 
 
 def _table_row(catalog: str | None, schema: str | None, name: str, ttype: str) -> dict[str, Any]:
-    return {"TABLE_QUALIFIER": catalog, "TABLE_OWNER": schema, "TABLE_NAME": name, "TABLE_TYPE": ttype,
-            "REMARKS": None}
+    return {
+        "TABLE_QUALIFIER": catalog,
+        "TABLE_OWNER": schema,
+        "TABLE_NAME": name,
+        "TABLE_TYPE": ttype,
+        "REMARKS": None,
+    }
 
 
-def _column_row(catalog: str | None, schema: str | None, table: str, column: str, type_name: str,
-                precision: int | None, scale: int | None, length: int | None, nullable: bool) -> dict[str, Any]:
+def _column_row(
+    catalog: str | None,
+    schema: str | None,
+    table: str,
+    column: str,
+    type_name: str,
+    precision: int | None,
+    scale: int | None,
+    length: int | None,
+    nullable: bool,
+) -> dict[str, Any]:
     code = odbc_type(type_name)
-    return {"TABLE_QUALIFIER": catalog, "TABLE_OWNER": schema, "TABLE_NAME": table, "COLUMN_NAME": column,
-            "DATA_TYPE": code, "TYPE_NAME": type_name, "PRECISION": precision, "LENGTH": length,
-            "SCALE": scale, "RADIX": 10 if precision is not None and code not in _TEXTUAL else None,
-            "NULLABLE": 1 if nullable else 0, "REMARKS": None}
+    return {
+        "TABLE_QUALIFIER": catalog,
+        "TABLE_OWNER": schema,
+        "TABLE_NAME": table,
+        "COLUMN_NAME": column,
+        "DATA_TYPE": code,
+        "TYPE_NAME": type_name,
+        "PRECISION": precision,
+        "LENGTH": length,
+        "SCALE": scale,
+        "RADIX": 10 if precision is not None and code not in _TEXTUAL else None,
+        "NULLABLE": 1 if nullable else 0,
+        "REMARKS": None,
+    }
 
 
 def _information_schema(db: Database, kind: str, system: str) -> list[dict[str, Any]]:
     if kind == "tables":
-        return [_table_row(r["table_catalog"], r["table_schema"], r["table_name"],
-                           "TABLE" if r["table_type"] == "BASE TABLE" else r["table_type"])
-                for r in db.rows("SELECT table_catalog, table_schema, table_name, table_type "
-                                 f"FROM information_schema.tables WHERE table_schema NOT IN {system} "
-                                 "ORDER BY table_schema, table_name")]
+        return [
+            _table_row(
+                r["table_catalog"],
+                r["table_schema"],
+                r["table_name"],
+                "TABLE" if r["table_type"] == "BASE TABLE" else r["table_type"],
+            )
+            for r in db.rows(
+                "SELECT table_catalog, table_schema, table_name, table_type "
+                f"FROM information_schema.tables WHERE table_schema NOT IN {system} "
+                "ORDER BY table_schema, table_name"
+            )
+        ]
     rows = db.rows(
         "SELECT table_catalog, table_schema, table_name, column_name, data_type, character_maximum_length, "
         "character_octet_length, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns "
-        f"WHERE table_schema NOT IN {system} ORDER BY table_schema, table_name, ordinal_position")
-    return [_column_row(r["table_catalog"], r["table_schema"], r["table_name"], r["column_name"], r["data_type"],
-                        r["character_maximum_length"] or r["numeric_precision"], r["numeric_scale"],
-                        r["character_octet_length"], r["is_nullable"] == "YES") for r in rows]
+        f"WHERE table_schema NOT IN {system} ORDER BY table_schema, table_name, ordinal_position"
+    )
+    return [
+        _column_row(
+            r["table_catalog"],
+            r["table_schema"],
+            r["table_name"],
+            r["column_name"],
+            r["data_type"],
+            r["character_maximum_length"] or r["numeric_precision"],
+            r["numeric_scale"],
+            r["character_octet_length"],
+            r["is_nullable"] == "YES",
+        )
+        for r in rows
+    ]
 
 
-_TYPE_FIELDS = ("TYPE_NAME", "DATA_TYPE", "PRECISION", "LITERAL_PREFIX", "LITERAL_SUFFIX", "CREATE_PARAMS",
-                "NULLABLE", "CASE_SENSITIVE", "SEARCHABLE", "UNSIGNED_ATTRIBUTE", "MONEY", "AUTO_INCREMENT",
-                "LOCAL_TYPE_NAME", "MINIMUM_SCALE", "MAXIMUM_SCALE")
+_TYPE_FIELDS = (
+    "TYPE_NAME",
+    "DATA_TYPE",
+    "PRECISION",
+    "LITERAL_PREFIX",
+    "LITERAL_SUFFIX",
+    "CREATE_PARAMS",
+    "NULLABLE",
+    "CASE_SENSITIVE",
+    "SEARCHABLE",
+    "UNSIGNED_ATTRIBUTE",
+    "MONEY",
+    "AUTO_INCREMENT",
+    "LOCAL_TYPE_NAME",
+    "MINIMUM_SCALE",
+    "MAXIMUM_SCALE",
+)
 CATALOG_FIELDS = {
     "tables": ("TABLE_QUALIFIER", "TABLE_OWNER", "TABLE_NAME", "TABLE_TYPE", "REMARKS"),
-    "columns": ("TABLE_QUALIFIER", "TABLE_OWNER", "TABLE_NAME", "COLUMN_NAME", "DATA_TYPE", "TYPE_NAME",
-                "PRECISION", "LENGTH", "SCALE", "RADIX", "NULLABLE", "REMARKS"),
+    "columns": (
+        "TABLE_QUALIFIER",
+        "TABLE_OWNER",
+        "TABLE_NAME",
+        "COLUMN_NAME",
+        "DATA_TYPE",
+        "TYPE_NAME",
+        "PRECISION",
+        "LENGTH",
+        "SCALE",
+        "RADIX",
+        "NULLABLE",
+        "REMARKS",
+    ),
     "types": _TYPE_FIELDS,
 }
 
@@ -507,11 +658,23 @@ def _type_row(name: str) -> dict[str, Any]:
     textual = code in _TEXTUAL
     quoted = textual or code in (91, 92, 93)
     numeric = code is not None and not quoted and code not in (-2, -3, -4, -11)
-    return {"TYPE_NAME": name, "DATA_TYPE": code, "PRECISION": None, "LITERAL_PREFIX": "'" if quoted else None,
-            "LITERAL_SUFFIX": "'" if quoted else None, "CREATE_PARAMS": None, "NULLABLE": 1,
-            "CASE_SENSITIVE": 1 if textual else 0, "SEARCHABLE": 3, "UNSIGNED_ATTRIBUTE": 0 if numeric else None,
-            "MONEY": 0, "AUTO_INCREMENT": None, "LOCAL_TYPE_NAME": name, "MINIMUM_SCALE": None,
-            "MAXIMUM_SCALE": None}
+    return {
+        "TYPE_NAME": name,
+        "DATA_TYPE": code,
+        "PRECISION": None,
+        "LITERAL_PREFIX": "'" if quoted else None,
+        "LITERAL_SUFFIX": "'" if quoted else None,
+        "CREATE_PARAMS": None,
+        "NULLABLE": 1,
+        "CASE_SENSITIVE": 1 if textual else 0,
+        "SEARCHABLE": 3,
+        "UNSIGNED_ATTRIBUTE": 0 if numeric else None,
+        "MONEY": 0,
+        "AUTO_INCREMENT": None,
+        "LOCAL_TYPE_NAME": name,
+        "MINIMUM_SCALE": None,
+        "MAXIMUM_SCALE": None,
+    }
 
 
 def catalog_table(db: Database, kind: str) -> pa.Table:
@@ -521,16 +684,33 @@ def catalog_table(db: Database, kind: str) -> pa.Table:
         rows = [_type_row(r["TYPE_NAME"]) for r in rows]
     names = CATALOG_FIELDS[kind]
     columns = {n: [r.get(n) for r in rows] for n in names}
-    return pa.table({n: pa.array(v, type=pa.int64() if n in _INT_FIELDS else pa.string())
-                     for n, v in columns.items()})
+    return pa.table(
+        {n: pa.array(v, type=pa.int64() if n in _INT_FIELDS else pa.string()) for n, v in columns.items()}
+    )
 
 
-_INT_FIELDS = {"DATA_TYPE", "PRECISION", "LENGTH", "SCALE", "RADIX", "NULLABLE", "CASE_SENSITIVE", "SEARCHABLE",
-               "UNSIGNED_ATTRIBUTE", "MONEY", "AUTO_INCREMENT", "MINIMUM_SCALE", "MAXIMUM_SCALE"}
+_INT_FIELDS = {
+    "DATA_TYPE",
+    "PRECISION",
+    "LENGTH",
+    "SCALE",
+    "RADIX",
+    "NULLABLE",
+    "CASE_SENSITIVE",
+    "SEARCHABLE",
+    "UNSIGNED_ATTRIBUTE",
+    "MONEY",
+    "AUTO_INCREMENT",
+    "MINIMUM_SCALE",
+    "MAXIMUM_SCALE",
+}
 
 
 def open_database(target: DatabaseTarget, scrub: Scrubber) -> Database:
     opener: dict[str, Callable[[DatabaseTarget, Scrubber], Database]] = {
-        "postgresql": PostgresDatabase.open, "sqlite": SqliteDatabase.open, "duckdb": DuckDatabase.open,
-        "sqlalchemy": AlchemyDatabase.open}
+        "postgresql": PostgresDatabase.open,
+        "sqlite": SqliteDatabase.open,
+        "duckdb": DuckDatabase.open,
+        "sqlalchemy": AlchemyDatabase.open,
+    }
     return opener[target.driver](target, scrub)

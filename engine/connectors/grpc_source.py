@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -35,15 +36,22 @@ _MAX_MESSAGE = 64 * 1024 * 1024
 class GrpcResult:
     names: list[str]
     table: str
-    attrs: list[tuple[int, int]]   # per field: (FieldAttrType, SemanticType)
+    attrs: list[tuple[int, int]]  # per field: (FieldAttrType, SemanticType)
     values: ChunkValues
 
 
 class GrpcConnector:
     """One configured connector and the connection (string, user, password) a script connected with."""
 
-    def __init__(self, plugin: Plugin, settings: ConnectorSettings, body: str, user: str, password: str,
-                 scrub: Scrubber) -> None:
+    def __init__(
+        self,
+        plugin: Plugin,
+        settings: ConnectorSettings,
+        body: str,
+        user: str,
+        password: str,
+        scrub: Scrubber,
+    ) -> None:
         self.plugin = plugin
         self.settings = settings
         self.body = body
@@ -65,7 +73,7 @@ class GrpcConnector:
     def _credentials(self) -> grpc.ChannelCredentials:
         s = self.settings
 
-        def read(path: Any) -> bytes | None:
+        def read(path: Path | None) -> bytes | None:
             if path is None:
                 return None
             try:
@@ -73,7 +81,9 @@ class GrpcConnector:
             except OSError as err:
                 raise ConnectorError(f"Cannot read TLS file {path}: {err.strerror}") from err
 
-        return grpc.ssl_channel_credentials(read(s.tls_root_certs), read(s.tls_client_key), read(s.tls_client_cert))
+        return grpc.ssl_channel_credentials(
+            read(s.tls_root_certs), read(s.tls_client_key), read(s.tls_client_cert)
+        )
 
     def _fail(self, err: grpc.RpcError) -> ConnectorError:
         code = err.code() if hasattr(err, "code") else None
@@ -85,9 +95,11 @@ class GrpcConnector:
         request = pb.DataRequest(
             connection=pb.ConnectionInfo(connectionString=self.body, user=self.user, password=self.password),
             sessionInfo=pb.SessionInfo(reloadId=self.reload_id),
-            parameters=pb.DataInfo(statement=statement))
+            parameters=pb.DataInfo(statement=statement),
+        )
         try:
-            call = pb_grpc.ConnectorStub(self._open()).GetData(request)
+            # the generated stub module has no annotations (protoc writes none for grpc services)
+            call = pb_grpc.ConnectorStub(self._open()).GetData(request)  # type: ignore[no-untyped-call]
         except grpc.RpcError as err:
             raise self._fail(err) from err
 
@@ -110,11 +122,14 @@ class GrpcConnector:
             while (chunk := pump.get(cancel, timeout)) is not None:
                 values.add(chunk)
                 if values.count > limit:
-                    raise ConnectorError(f"Row limit exceeded: more than {max_rows} rows from connector "
-                                         f"'{self.plugin.id}'")
+                    raise ConnectorError(
+                        f"Row limit exceeded: more than {max_rows} rows from connector '{self.plugin.id}'"
+                    )
         except IdleTimeout:
-            raise ConnectorError(f"Connector '{self.plugin.id}' sent nothing for {timeout:g} seconds "
-                                 "(GrpcConnectorTimeoutSeconds)") from None
+            raise ConnectorError(
+                f"Connector '{self.plugin.id}' sent nothing for {timeout:g} seconds "
+                "(GrpcConnectorTimeoutSeconds)"
+            ) from None
         except grpc.RpcError as err:
             raise self._fail(err) from err
         finally:
@@ -127,10 +142,14 @@ class GrpcConnector:
     def _header(self, metadata: Any) -> pb.GetDataResponse:
         raw = next((value for key, value in metadata if key == METADATA_KEY), None)
         if raw is None:
-            raise ConnectorError(f"Connector '{self.plugin.id}' sent no field list (initial metadata "
-                                 f"{METADATA_KEY!r})")
+            raise ConnectorError(
+                f"Connector '{self.plugin.id}' sent no field list (initial metadata {METADATA_KEY!r})"
+            )
         try:
-            return pb.GetDataResponse.FromString(raw if isinstance(raw, bytes) else raw.encode("latin-1"))
+            header: pb.GetDataResponse = pb.GetDataResponse.FromString(
+                raw if isinstance(raw, bytes) else raw.encode("latin-1")
+            )
+            return header
         except Exception as err:  # noqa: BLE001 - a malformed header is the connector's error
             raise ConnectorError(f"Connector '{self.plugin.id}' sent a malformed field list: {err}") from err
 

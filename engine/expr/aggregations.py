@@ -26,6 +26,7 @@ from .duals import Duals, text_ranks
 from .formatting import Locale
 from .functions import aggregation, as_numbers
 from .limits import check_bytes, check_length, text_lengths
+from .objects import NO_TEXT
 
 
 def _bincount(g: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -77,16 +78,21 @@ def _check_concat(g: np.ndarray, n: int, lengths: np.ndarray, sep: int) -> None:
     check_bytes(float(size.sum()), "Concat")
 
 
-def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Locale,
-                  extra: list[Duals] | None = None) -> Duals:
+def reduce_values(
+    name: str, g: np.ndarray, n: int, values: Duals, locale: Locale, extra: list[Duals] | None = None
+) -> Duals:
     """Apply aggregation ``name`` to ``values`` grouped by ``g`` (ids ``0..n-1``)."""
     if name == "COUNT":
         ok = np.flatnonzero(~values.is_null())
         return Duals.from_numbers(_bincount(g.take(ok), n))
     if name in ("NUMERICCOUNT", "TEXTCOUNT", "NULLCOUNT", "MISSINGCOUNT"):
         isnum = ~np.isnan(values.num)
-        mask = {"NUMERICCOUNT": isnum, "TEXTCOUNT": ~isnum & values.has_text(),
-                "NULLCOUNT": values.is_null(), "MISSINGCOUNT": ~isnum}[name]
+        mask = {
+            "NUMERICCOUNT": isnum,
+            "TEXTCOUNT": ~isnum & values.has_text(),
+            "NULLCOUNT": values.is_null(),
+            "MISSINGCOUNT": ~isnum,
+        }[name]
         return Duals.from_numbers(_bincount(g.take(np.flatnonzero(mask)), n))
     if name in ("ONLY", "MODE"):
         ids = _factorize(values)
@@ -113,7 +119,7 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
             out_pos[ntop != 1] = -1
         valid = out_pos >= 0
         res = values.take(np.maximum(out_pos, 0))
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, None))
+        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, NO_TEXT))
     if name in ("MINSTRING", "MAXSTRING"):
         texts, rank = _text_order(values)
         ok = np.flatnonzero(rank >= 0)
@@ -126,7 +132,7 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
         best[gg.take(first)] = order.take(first)
         res = values.take(np.maximum(best, 0))
         valid = best >= 0
-        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, None))
+        return Duals(np.where(valid, res.num, np.nan), np.where(valid, res.text, NO_TEXT))
     if name == "CONCAT":
         sep = (extra[0].display_text("")[0] or "") if extra and len(extra[0]) else ""
         texts, rank = _text_order(values)
@@ -152,7 +158,7 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
         pick[g.take(rows)] = rows  # later assignments win
         res = values.take(np.maximum(pick, 0))
         keep = pick >= 0
-        return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, None))
+        return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, NO_TEXT))
     text_kernel = TEXT_GROUP_KERNELS.get(name)
     if text_kernel is not None:
         cols = [values.display_text()] + [e.display_text() for e in extra or []]
@@ -197,15 +203,15 @@ def reduce_values(name: str, g: np.ndarray, n: int, values: Duals, locale: Local
             starts = np.zeros(n + 1, dtype=np.int64)
             c = cnt.astype(np.int64)
             np.cumsum(c, out=starts[1:])
-            pos = (np.maximum(c, 1) - 1) * frac  # inclusive interpolation between closest ranks
-            lo = np.floor(pos).astype(np.int64)
-            hi = np.ceil(pos).astype(np.int64)
+            rank = (np.maximum(c, 1) - 1) * frac  # inclusive interpolation between closest ranks
+            lo = np.floor(rank).astype(np.int64)
+            hi = np.ceil(rank).astype(np.int64)
             has = np.flatnonzero(c > 0)
             out = np.full(n, np.nan)
             if vs.size:
                 a = vs.take(starts[has] + lo[has])
                 b = vs.take(starts[has] + hi[has])
-                out[has] = a + (b - a) * (pos[has] - lo[has])
+                out[has] = a + (b - a) * (rank[has] - lo[has])
             return Duals.from_numbers(out)
     raise QixError(INVALID_PARAMETERS, name, f"Unknown function: {name}")
 
@@ -240,13 +246,15 @@ def _first_sorted(g: np.ndarray, n: int, values: Duals, extra: list[Duals] | Non
             nb = pos + step
             inside = (nb >= starts[has]) & (nb < starts[has + 1])
             nbc = np.clip(nb, 0, max(len(ws) - 1, 0))
-            tie = inside & (ws.take(nbc) == ws.take(pos)) & (ids.take(rows.take(nbc)) != ids.take(rows.take(pos)))
+            tie = (
+                inside
+                & (ws.take(nbc) == ws.take(pos))
+                & (ids.take(rows.take(nbc)) != ids.take(rows.take(pos)))
+            )
             out[has[tie]] = -1
     res = values.take(np.maximum(out, 0))
     keep = out >= 0
-    return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, None))
-
-
+    return Duals(np.where(keep, res.num, np.nan), np.where(keep, res.text, NO_TEXT))
 
 
 # ==================================================================================================
@@ -298,7 +306,8 @@ def apply_text_per_group(kernel: TextKernel, g: np.ndarray, n: int, cols: list[n
 
 
 def _numeric(x: np.ndarray) -> np.ndarray:
-    return x[~np.isnan(x)]
+    result: np.ndarray = x[~np.isnan(x)]
+    return result
 
 
 def _pairs(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -449,12 +458,35 @@ GROUP_KERNELS: dict[str, GroupKernel] = {
 # The registry entries: name, arity, where allowed
 
 for _name, _lo, _hi in (
-    ("Sum", 1, 1), ("Count", 0, 1), ("Avg", 1, 1), ("Min", 1, 2), ("Max", 1, 2), ("Only", 1, 1),
-    ("Concat", 1, 3), ("MinString", 1, 1), ("MaxString", 1, 1), ("Median", 1, 1), ("Fractile", 2, 2),
-    ("FractileExc", 2, 2), ("Stdev", 1, 1), ("Sterr", 1, 1), ("Mode", 1, 1), ("FirstSortedValue", 2, 3),
-    ("NullCount", 1, 1), ("MissingCount", 1, 1), ("NumericCount", 1, 1), ("TextCount", 1, 1),
-    ("Correl", 2, 2), ("Skew", 1, 1), ("Kurtosis", 1, 1), ("AveDev", 1, 1),
-    ("Steyx", 2, 2), ("IRR", 1, 1), ("NPV", 2, 2), ("XIRR", 2, 2), ("XNPV", 3, 3),
+    ("Sum", 1, 1),
+    ("Count", 0, 1),
+    ("Avg", 1, 1),
+    ("Min", 1, 2),
+    ("Max", 1, 2),
+    ("Only", 1, 1),
+    ("Concat", 1, 3),
+    ("MinString", 1, 1),
+    ("MaxString", 1, 1),
+    ("Median", 1, 1),
+    ("Fractile", 2, 2),
+    ("FractileExc", 2, 2),
+    ("Stdev", 1, 1),
+    ("Sterr", 1, 1),
+    ("Mode", 1, 1),
+    ("FirstSortedValue", 2, 3),
+    ("NullCount", 1, 1),
+    ("MissingCount", 1, 1),
+    ("NumericCount", 1, 1),
+    ("TextCount", 1, 1),
+    ("Correl", 2, 2),
+    ("Skew", 1, 1),
+    ("Kurtosis", 1, 1),
+    ("AveDev", 1, 1),
+    ("Steyx", 2, 2),
+    ("IRR", 1, 1),
+    ("NPV", 2, 2),
+    ("XIRR", 2, 2),
+    ("XNPV", 3, 3),
     *((f"LINEST_{p}", 2, 2) for p in ("M", "B", "R2", "DF", "SEM", "SEB", "SEY", "SSREG", "SSRESID", "F")),
 ):
     aggregation(_name, _lo, _hi)

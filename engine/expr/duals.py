@@ -90,7 +90,8 @@ class Duals:
 
     def is_null(self) -> np.ndarray:
         """True where the value has neither text nor number."""
-        return np.isnan(self.num) & ~self.has_text()
+        result: np.ndarray = np.isnan(self.num) & ~self.has_text()
+        return result
 
     def take(self, idx: np.ndarray) -> Duals:
         return Duals(self.num.take(idx), self.text.take(idx))
@@ -115,7 +116,8 @@ class Duals:
     def truthy(self) -> np.ndarray:
         """Qlik truth: a number is true when non-zero; a value without a number is false."""
         num = self.num
-        return ~np.isnan(num) & (num != 0)
+        result: np.ndarray = ~np.isnan(num) & (num != 0)
+        return result
 
     def map_text(self, func: Callable[[str], object]) -> np.ndarray:
         """Apply ``func`` once per distinct display text (NULL rows give None)."""
@@ -187,7 +189,8 @@ def map_distinct(texts: np.ndarray, func: Callable[[str], object]) -> np.ndarray
         results[k : min(k + 4096, len(dictionary))] = [func(t) for t in dictionary[k : k + 4096]]
     results[-1] = None
     idx = enc.indices.fill_null(len(dictionary)).to_numpy(zero_copy_only=False)
-    return results.take(idx)
+    result: np.ndarray = results.take(idx)
+    return result
 
 
 def text_ranks(texts: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from . import fn_numeric as _fn_numeric  # noqa: F401  (registers numeric, colou
 from .ast import BinOp, Call, FieldRef, Literal, Node, UnaryOp
 from .duals import FALSE, TRUE, Duals
 from .formatting import DEFAULT_LOCALE, Locale
-from .functions import FUNCTIONS, LAZY_FUNCTIONS, as_numbers, call_scalar, wildcard_regex
+from .functions import FUNCTIONS, LAZY_FUNCTIONS, RowEnv, as_numbers, call_scalar, wildcard_regex
 from .lexer import ExprSyntaxError
 from .limits import check_bytes, check_length, checkpoint, text_lengths
 from .parser import parse_expression
@@ -63,11 +63,8 @@ class UnknownFunction(QixError):
         super().__init__(INVALID_PARAMETERS, name, f"Unknown function: {name}")
 
 
-class EvalContext(Protocol):
-    """What an evaluation needs from its caller."""
-
-    nrows: int
-    locale: Locale
+class EvalContext(RowEnv, Protocol):
+    """What an evaluation needs from its caller (``nrows`` and ``locale`` as ``RowEnv``)."""
 
     def field(self, name: str) -> Duals:
         """The column of ``name`` over the frame's rows; raise ``UnknownField`` when absent."""
@@ -296,7 +293,8 @@ def compare(op: str, left: Duals, right: Duals, locale: Locale = DEFAULT_LOCALE)
         out[textual] = _mask(_TEXT_CMP[op](_arrow(lt), _arrow(rt)))
     if op == "<>":
         out |= nulls
-    return out
+    result: np.ndarray = out
+    return result
 
 
 def like(left: Duals, right: Duals) -> np.ndarray:
@@ -362,9 +360,9 @@ def contains_aggregation(node: Node) -> bool:
 
 @dataclass
 class ConstantContext:
-    """A one-row frame with no fields: variables only."""
+    """A one-row frame with no fields: variables only (a mapping, or a lookup function)."""
 
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] | Callable[[str], str | None] = field(default_factory=dict)
     locale: Locale = DEFAULT_LOCALE
     nrows: int = 1
 
@@ -372,7 +370,8 @@ class ConstantContext:
         raise UnknownField(name)
 
     def variable(self, name: str) -> str | None:
-        return self.variables.get(name)
+        found = self.variables
+        return found(name) if callable(found) else found.get(name)
 
     def aggregate(self, call: Call) -> Duals:
         raise QixError(INVALID_PARAMETERS, call.name, f"Aggregation {call.name} needs data")
@@ -388,12 +387,8 @@ def evaluate_constant(
 ) -> Duals:
     """Evaluate an expression without data (a one-row frame): ``evaluate_constant('3+4')`` -> 7."""
     node = parse_expression(text) if isinstance(text, str) else text
-    ctx = ConstantContext(
-        {} if variables is None or callable(variables) else dict(variables), locale or DEFAULT_LOCALE
-    )
-    if callable(variables):
-        ctx.variable = variables  # type: ignore[method-assign]
-    return evaluate(node, ctx)
+    found = variables if callable(variables) else dict(variables or {})
+    return evaluate(node, ConstantContext(found, locale or DEFAULT_LOCALE))
 
 
 __all__ = [

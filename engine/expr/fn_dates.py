@@ -18,6 +18,8 @@ import numpy as np
 from .duals import Duals
 from .formatting import serial_from_ymd, ymd_from_serial
 from .functions import (
+    RowEnv,
+    ScalarFunction,
     _date_result,
     _first_week_day,
     _formatted_dates,
@@ -37,7 +39,7 @@ _MS = 1.0 / 86_400_000
 _EPOCH = _dt.datetime(1899, 12, 30)
 
 
-def _first_month(env, arg: Duals | None) -> int:
+def _first_month(env: RowEnv, arg: Duals | None) -> int:
     v = None if arg is None else _scalar_arg(arg)
     return int(v) if v is not None and 1 <= v <= 12 else _locale(env).first_month_of_year
 
@@ -58,7 +60,8 @@ def _shift_months(serial: np.ndarray, months: np.ndarray) -> np.ndarray:
     ty = y + np.floor_divide(tm - 1, 12)
     tm = np.mod(tm - 1, 12) + 1
     last = serial_from_ymd(ty, tm + 1, 1) - serial_from_ymd(ty, tm, 1)
-    return serial_from_ymd(ty, tm, np.minimum(d, last)) + (serial - day)
+    result: np.ndarray = serial_from_ymd(ty, tm, np.minimum(d, last)) + (serial - day)
+    return result
 
 
 def _lunar_period(base: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,10 +79,10 @@ def _membership(date: np.ndarray, base: np.ndarray, start: np.ndarray, end: np.n
     return Duals.from_numbers(np.where(ok, np.where(inside, -1.0, 0.0), np.nan))
 
 
-def _in_months(months: int | None, to_date: bool):
+def _in_months(months: int | None, to_date: bool) -> ScalarFunction:
     """InYear/InQuarter/InMonth (fixed length) and InMonths (length as first argument)."""
 
-    def fn(env, *args: Duals) -> Duals:
+    def fn(env: RowEnv, *args: Duals) -> Duals:
         n = months
         if n is None:
             v = _scalar_arg(args[0])
@@ -105,8 +108,8 @@ scalar("InMonths", 4, 5)(_in_months(None, False))
 scalar("InMonthsToDate", 4, 5)(_in_months(None, True))
 
 
-def _in_week(lunar: bool, to_date: bool):
-    def fn(env, date_d: Duals, base_d: Duals, period: Duals, first: Duals | None = None) -> Duals:
+def _in_week(lunar: bool, to_date: bool) -> ScalarFunction:
+    def fn(env: RowEnv, date_d: Duals, base_d: Duals, period: Duals, first: Duals | None = None) -> Duals:
         date, base = _nums(env, date_d, base_d)
         k = _shift(env, period, len(date))
         if lunar:
@@ -127,8 +130,8 @@ scalar("InLunarWeek", 3, 4)(_in_week(True, False))
 scalar("InLunarWeekToDate", 3, 4)(_in_week(True, True))
 
 
-def _in_day(to_time: bool):
-    def fn(env, ts_d: Duals, base_d: Duals, period: Duals, day_start: Duals | None = None) -> Duals:
+def _in_day(to_time: bool) -> ScalarFunction:
+    def fn(env: RowEnv, ts_d: Duals, base_d: Duals, period: Duals, day_start: Duals | None = None) -> Duals:
         ts, base = _nums(env, ts_d, base_d)
         k = _shift(env, period, len(ts))
         offset = (_scalar_arg(day_start) or 0.0) if day_start is not None else 0.0
@@ -149,14 +152,18 @@ scalar("InDayToTime", 3, 4)(_in_day(True))
 # Period starts, ends and names
 
 
-def _months_period_fn(part: str):
-    def fn(env, months: Duals, date: Duals, period: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _months_period_fn(part: str) -> ScalarFunction:
+    def fn(
+        env: RowEnv, months: Duals, date: Duals, period: Duals | None = None, fm: Duals | None = None
+    ) -> Duals:
         v = _scalar_arg(months)
         n = int(v) if v is not None and int(v) in (1, 2, 3, 4, 6, 12) else 0
         s = _serials(env, date)
         if not n:
             return Duals.nulls(len(s))
-        start, end = _month_period(s, n, _shift(env, period, len(s)), 1 if fm is None else _first_month(env, fm))
+        start, end = _month_period(
+            s, n, _shift(env, period, len(s)), 1 if fm is None else _first_month(env, fm)
+        )
         bad = np.isnan(s)
         if part == "start":
             return _date_result(np.where(bad, np.nan, start), env)
@@ -167,12 +174,14 @@ def _months_period_fn(part: str):
     return fn
 
 
-def _range_name(env, start: np.ndarray, last_day: np.ndarray) -> Duals:
+def _range_name(env: RowEnv, start: np.ndarray, last_day: np.ndarray) -> Duals:
     """``MMM-MMM YYYY`` names (QuarterName, MonthsName); the number is the period start."""
     loc = _locale(env)
     a = _formatted_dates(start, "MMM", loc).text
     b = _formatted_dates(np.where(np.isnan(start), np.nan, last_day), "MMM YYYY", loc).text
-    text = np.array([None if x is None or y is None else f"{x}-{y}" for x, y in zip(a, b, strict=True)], dtype=object)
+    text = np.array(
+        [None if x is None or y is None else f"{x}-{y}" for x, y in zip(a, b, strict=True)], dtype=object
+    )
     return Duals(start, text)
 
 
@@ -182,26 +191,31 @@ scalar("MonthsName", 2, 4)(_months_period_fn("name"))
 
 
 @scalar("QuarterName", 1, 3)
-def _quartername(env, date: Duals, period: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _quartername(env: RowEnv, date: Duals, period: Duals | None = None, fm: Duals | None = None) -> Duals:
     s = _serials(env, date)
     start, end = _month_period(s, 3, _shift(env, period, len(s)), _first_month(env, fm))
     return _range_name(env, np.where(np.isnan(s), np.nan, start), end - 1)
 
 
 @scalar("YearName", 1, 3)
-def _yearname(env, date: Duals, period: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _yearname(env: RowEnv, date: Duals, period: Duals | None = None, fm: Duals | None = None) -> Duals:
     """The (fiscal) year as text: ``2013``, or ``2013-2014`` when the year starts after January."""
     s = _serials(env, date)
     first = _first_month(env, fm)
     start, _ = _month_period(s, 12, _shift(env, period, len(s)), first)
     y, _, _ = ymd_from_serial(start)
-    text = np.array([None if np.isnan(v) else (f"{int(a)}" if first == 1 else f"{int(a)}-{int(a) + 1}")
-                     for v, a in zip(s, y, strict=True)], dtype=object)
+    text = np.array(
+        [
+            None if np.isnan(v) else (f"{int(a)}" if first == 1 else f"{int(a)}-{int(a) + 1}")
+            for v, a in zip(s, y, strict=True)
+        ],
+        dtype=object,
+    )
     return Duals(np.where(np.isnan(s), np.nan, start), text)
 
 
 @scalar("DayName", 1, 3)
-def _dayname(env, date: Duals, period: Duals | None = None, day_start: Duals | None = None) -> Duals:
+def _dayname(env: RowEnv, date: Duals, period: Duals | None = None, day_start: Duals | None = None) -> Duals:
     s = _serials(env, date)
     offset = (_scalar_arg(day_start) or 0.0) if day_start is not None else 0.0
     start = np.floor(s - offset) + offset + _shift(env, period, len(s))
@@ -209,12 +223,14 @@ def _dayname(env, date: Duals, period: Duals | None = None, day_start: Duals | N
 
 
 def _week_label(year: np.ndarray, week: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    return np.array([f"{int(a)}/{int(b):02d}" if ok else None for a, b, ok in zip(year, week, valid, strict=True)],
-                    dtype=object)
+    return np.array(
+        [f"{int(a)}/{int(b):02d}" if ok else None for a, b, ok in zip(year, week, valid, strict=True)],
+        dtype=object,
+    )
 
 
 @scalar("WeekName", 1, 3)
-def _weekname(env, date: Duals, period: Duals | None = None, first: Duals | None = None) -> Duals:
+def _weekname(env: RowEnv, date: Duals, period: Duals | None = None, first: Duals | None = None) -> Duals:
     """``YYYY/WW``: week year and week number of the (shifted) week; the number is its start."""
     s = _serials(env, date)
     fwd = None if first is None else _first_week_day(env, first)
@@ -224,8 +240,8 @@ def _weekname(env, date: Duals, period: Duals | None = None, first: Duals | None
     return Duals(np.where(ok, start, np.nan), _week_label(wyear, week, ok))
 
 
-def _lunar_fn(part: str):
-    def fn(env, date: Duals, period: Duals | None = None, _first: Duals | None = None) -> Duals:
+def _lunar_fn(part: str) -> ScalarFunction:
+    def fn(env: RowEnv, date: Duals, period: Duals | None = None, _first: Duals | None = None) -> Duals:
         s = _serials(env, date)
         start, end = _lunar_period(s, _shift(env, period, len(s)))
         ok = ~np.isnan(s)
@@ -246,9 +262,18 @@ scalar("LunarWeekName", 1, 3)(_lunar_fn("name"))
 
 
 @scalar("DayNumberOfQuarter", 1, 2)
-def _daynumberofquarter(env, date: Duals, fm: Duals | None = None) -> Duals:
+def _daynumberofquarter(env: RowEnv, date: Duals, fm: Duals | None = None) -> Duals:
     s = _serials(env, date)
     start, _ = _month_period(s, 3, np.zeros(len(s), dtype=np.int64), _first_month(env, fm))
+    return Duals.from_numbers(np.where(np.isnan(s), np.nan, np.floor(s) - start + 1))
+
+
+@scalar("DayNumberOfYear", 1, 2)
+def _daynumberofyear(env: RowEnv, date: Duals, fm: Duals | None = None) -> Duals:
+    """The day number in the year holding ``date``; a year starts on the first of ``fm`` (January when
+    omitted)."""
+    s = _serials(env, date)
+    start, _ = _month_period(s, 12, np.zeros(len(s), dtype=np.int64), 1 if fm is None else _first_month(env, fm))
     return Duals.from_numbers(np.where(np.isnan(s), np.nan, np.floor(s) - start + 1))
 
 
@@ -257,7 +282,7 @@ def _daynumberofquarter(env, date: Duals, fm: Duals | None = None) -> Duals:
 
 
 @scalar("MakeWeekDate", 1, 3)
-def _makeweekdate(env, year: Duals, week: Duals | None = None, day: Duals | None = None) -> Duals:
+def _makeweekdate(env: RowEnv, year: Duals, week: Duals | None = None, day: Duals | None = None) -> Duals:
     """The date of ``day`` (0 = first week day) in ISO-style week ``week`` of ``year``."""
     y = as_numbers(year, _locale(env))
     w = np.ones(len(y)) if week is None else as_numbers(week, _locale(env))
@@ -269,18 +294,18 @@ def _makeweekdate(env, year: Duals, week: Duals | None = None, day: Duals | None
 
 
 @scalar("SetDateYear", 2)
-def _setdateyear(env, ts: Duals, year: Duals) -> Duals:
+def _setdateyear(env: RowEnv, ts: Duals, year: Duals) -> Duals:
     s, y = _nums(env, ts, year)
     return _set_date(env, s, y, None)
 
 
 @scalar("SetDateYearMonth", 3)
-def _setdateyearmonth(env, ts: Duals, year: Duals, month: Duals) -> Duals:
+def _setdateyearmonth(env: RowEnv, ts: Duals, year: Duals, month: Duals) -> Duals:
     s, y, m = _nums(env, ts, year, month)
     return _set_date(env, s, y, m)
 
 
-def _set_date(env, s: np.ndarray, year: np.ndarray, month: np.ndarray | None) -> Duals:
+def _set_date(env: RowEnv, s: np.ndarray, year: np.ndarray, month: np.ndarray | None) -> Duals:
     day = np.floor(np.nan_to_num(s))
     _, m0, d0 = ymd_from_serial(day)
     m = m0 if month is None else np.nan_to_num(month).astype(np.int64)
@@ -293,7 +318,7 @@ def _set_date(env, s: np.ndarray, year: np.ndarray, month: np.ndarray | None) ->
 
 
 @scalar("Age", 2)
-def _age(env, ts: Duals, birth: Duals) -> Duals:
+def _age(env: RowEnv, ts: Duals, birth: Duals) -> Duals:
     """Completed years between ``birth`` and ``ts``."""
     a, b = _nums(env, ts, birth)
     ya, ma, da = ymd_from_serial(np.floor(np.nan_to_num(a)))
@@ -303,8 +328,9 @@ def _age(env, ts: Duals, birth: Duals) -> Duals:
 
 
 @scalar("YearToDate", 1, 4)
-def _yeartodate(env, date: Duals, offset: Duals | None = None, fm: Duals | None = None,
-                today: Duals | None = None) -> Duals:
+def _yeartodate(
+    env: RowEnv, date: Duals, offset: Duals | None = None, fm: Duals | None = None, today: Duals | None = None
+) -> Duals:
     """True when ``date`` is in the (fiscal) year of ``today`` (shifted), up to today's day."""
     s = _serials(env, date)
     if today is None:
@@ -321,14 +347,15 @@ def _yeartodate(env, date: Duals, offset: Duals | None = None, fm: Duals | None 
 # Work days
 
 
-def _holidays(env, args: tuple[Duals, ...]) -> np.ndarray:
+def _holidays(env: RowEnv, args: tuple[Duals, ...]) -> np.ndarray:
     """Holiday arguments (constants: their first value) as numpy business-day dates."""
     days = [float(v) for a in args for v in as_numbers(a, _locale(env))[:1] if not np.isnan(v)]
     return _to_np_days(np.array(days, dtype=np.float64))
 
 
 def _to_np_days(serial: np.ndarray) -> np.ndarray:
-    return (np.floor(np.nan_to_num(serial)).astype(np.int64) - 25569).astype("datetime64[D]")
+    result: np.ndarray = (np.floor(np.nan_to_num(serial)).astype(np.int64) - 25569).astype("datetime64[D]")
+    return result
 
 
 def _from_np_days(days: np.ndarray) -> np.ndarray:
@@ -336,7 +363,7 @@ def _from_np_days(days: np.ndarray) -> np.ndarray:
 
 
 @scalar("NetWorkDays", 2, None)
-def _networkdays(env, start: Duals, end: Duals, *holidays: Duals) -> Duals:
+def _networkdays(env: RowEnv, start: Duals, end: Duals, *holidays: Duals) -> Duals:
     """Working days (Monday to Friday, minus holidays) from ``start`` to ``end`` inclusive."""
     a, b = _nums(env, start, end)
     hol = _holidays(env, holidays)
@@ -347,7 +374,7 @@ def _networkdays(env, start: Duals, end: Duals, *holidays: Duals) -> Duals:
 
 
 @scalar("LastWorkDate", 2, None)
-def _lastworkdate(env, start: Duals, n: Duals, *holidays: Duals) -> Duals:
+def _lastworkdate(env: RowEnv, start: Duals, n: Duals, *holidays: Duals) -> Duals:
     """The date that ends ``n`` working days starting at ``start``."""
     a, k = _nums(env, start, n)
     hol = _holidays(env, holidays)
@@ -357,7 +384,7 @@ def _lastworkdate(env, start: Duals, n: Duals, *holidays: Duals) -> Duals:
 
 
 @scalar("FirstWorkDate", 2, None)
-def _firstworkdate(env, end: Duals, n: Duals, *holidays: Duals) -> Duals:
+def _firstworkdate(env: RowEnv, end: Duals, n: Duals, *holidays: Duals) -> Duals:
     """The date that starts ``n`` working days ending at ``end``."""
     a, k = _nums(env, end, n)
     hol = _holidays(env, holidays)
@@ -379,12 +406,12 @@ def _utc_now() -> _dt.datetime:
 
 
 @scalar("GMT", 0)
-def _gmt(env) -> Duals:
+def _gmt(env: RowEnv) -> Duals:
     return _date_result(np.full(env.nrows, _dt_serial(_utc_now())), env, "timestamp")
 
 
 @scalar("UTC", 0)
-def _utc(env) -> Duals:
+def _utc(env: RowEnv) -> Duals:
     return _date_result(np.full(env.nrows, _dt_serial(_utc_now())), env, "timestamp")
 
 
@@ -420,23 +447,27 @@ def _to_zone(utc_serials: np.ndarray, zone: _dt.tzinfo, ignore_dst: bool) -> np.
 
 
 @scalar("LocalTime", 0, 2)
-def _localtime(env, place: Duals | None = None, ignore_dst: Duals | None = None) -> Duals:
+def _localtime(env: RowEnv, place: Duals | None = None, ignore_dst: Duals | None = None) -> Duals:
     zone = _local_zone() if place is None else _zone(_scalar_text(place))
     if zone is None:
         return Duals.nulls(env.nrows)
     now = np.full(env.nrows, _dt_serial(_utc_now()))
-    return _date_result(_to_zone(now, zone, bool(ignore_dst is not None and _scalar_arg(ignore_dst))), env,
-                        "timestamp")
+    return _date_result(
+        _to_zone(now, zone, bool(ignore_dst is not None and _scalar_arg(ignore_dst))), env, "timestamp"
+    )
 
 
 @scalar("ConvertToLocalTime", 1, 3)
-def _converttolocaltime(env, ts: Duals, place: Duals | None = None, ignore_dst: Duals | None = None) -> Duals:
+def _converttolocaltime(
+    env: RowEnv, ts: Duals, place: Duals | None = None, ignore_dst: Duals | None = None
+) -> Duals:
     zone = _zone(None if place is None else _scalar_text(place))
     s = _serials(env, ts)
     if zone is None:
         return Duals.nulls(len(s))
-    return _date_result(_to_zone(s, zone, bool(ignore_dst is not None and _scalar_arg(ignore_dst))), env,
-                        "timestamp")
+    return _date_result(
+        _to_zone(s, zone, bool(ignore_dst is not None and _scalar_arg(ignore_dst))), env, "timestamp"
+    )
 
 
 def _local_zone() -> _dt.tzinfo:
@@ -444,15 +475,13 @@ def _local_zone() -> _dt.tzinfo:
 
 
 @scalar("TimeZone", 0)
-def _timezone(env) -> Duals:
+def _timezone(env: RowEnv) -> Duals:
     name = time.tzname[time.localtime().tm_isdst > 0] or "UTC"
     return Duals.from_texts(np.full(env.nrows, name, dtype=object))
 
 
 @scalar("DaylightSaving", 0)
-def _daylightsaving(env) -> Duals:
+def _daylightsaving(env: RowEnv) -> Duals:
     """The current daylight-saving adjustment, as an interval in days."""
     dst = _dt.datetime.now().astimezone().dst() or _dt.timedelta()
     return _date_result(np.full(env.nrows, dst.total_seconds() / 86400.0), env, "interval")
-
-

@@ -12,6 +12,7 @@ they read text arguments per row (``aggregations.TEXT_GROUP_KERNELS``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import orjson
@@ -22,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 
 from .aggregations import TEXT_GROUP_KERNELS
 from .duals import Duals, map_distinct
-from .functions import _nums, _scalar_text, aggregation, scalar
+from .functions import RowEnv, ScalarFunction, _nums, _scalar_text, aggregation, scalar
 
 _R = 6378137.0  # web Mercator sphere radius (metres)
 
@@ -43,10 +44,21 @@ def parse_geometry(text: str | None) -> BaseGeometry | None:
         value = orjson.loads(text)
         if isinstance(value, dict):
             return shape(value)
-        kind = {1: Point, 2: LineString, 3: lambda c: Polygon(c[0], c[1:]),
-                4: lambda c: MultiPolygon([Polygon(p[0], p[1:]) for p in c])}.get(_depth(value))
-        return kind(value) if kind is not None else None  # type: ignore[operator]
-    except (orjson.JSONDecodeError, ValueError, TypeError, IndexError, AttributeError, shapely.errors.GEOSException):
+        kind = {
+            1: Point,
+            2: LineString,
+            3: lambda c: Polygon(c[0], c[1:]),
+            4: lambda c: MultiPolygon([Polygon(p[0], p[1:]) for p in c]),
+        }.get(_depth(value))
+        return kind(value) if kind is not None else None
+    except (
+        orjson.JSONDecodeError,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        shapely.errors.GEOSException,
+    ):
         return None
 
 
@@ -74,20 +86,25 @@ def geometry_text(geom: BaseGeometry | None) -> str | None:
     return orjson.dumps(_coords(mapping(geom)["coordinates"])).decode()
 
 
-def _per_text(d: Duals, fn) -> Duals:
+def _per_text(d: Duals, fn: Callable[[BaseGeometry | None], str | None]) -> Duals:
     return Duals.from_texts(map_distinct(d.display_text(), lambda t: fn(parse_geometry(t))))
 
 
 @scalar("GeoMakePoint", 2)
-def _makepoint(env, lat: Duals, lon: Duals) -> Duals:
+def _makepoint(env: RowEnv, lat: Duals, lon: Duals) -> Duals:
     la, lo = _nums(env, lat, lon)
-    out = np.array([None if math.isnan(a + b) else orjson.dumps([_number(b), _number(a)]).decode()
-                    for a, b in zip(la, lo, strict=True)], dtype=object)
+    out = np.array(
+        [
+            None if math.isnan(a + b) else orjson.dumps([_number(b), _number(a)]).decode()
+            for a, b in zip(la, lo, strict=True)
+        ],
+        dtype=object,
+    )
     return Duals.from_texts(out)
 
 
 @scalar("GeoCountVertex", 1)
-def _countvertex(env, g: Duals) -> Duals:
+def _countvertex(env: RowEnv, g: Duals) -> Duals:
     def count(t: str | None) -> float:
         geom = parse_geometry(t)
         return float(shapely.get_num_coordinates(geom)) if geom is not None else math.nan
@@ -105,13 +122,15 @@ def _bbox_text(geom: BaseGeometry | None) -> str | None:
 
 
 @scalar("GeoGetBoundingBox", 1)
-def _getbbox(env, g: Duals) -> Duals:
+def _getbbox(env: RowEnv, g: Duals) -> Duals:
     return _per_text(g, _bbox_text)
 
 
 @scalar("GeoGetPolygonCenter", 1)
-def _center(env, g: Duals) -> Duals:
-    return _per_text(g, lambda geom: geometry_text(geom.centroid) if geom is not None and not geom.is_empty else None)
+def _center(env: RowEnv, g: Duals) -> Duals:
+    return _per_text(
+        g, lambda geom: geometry_text(geom.centroid) if geom is not None and not geom.is_empty else None
+    )
 
 
 def _mercator(xy: np.ndarray) -> np.ndarray:
@@ -120,24 +139,32 @@ def _mercator(xy: np.ndarray) -> np.ndarray:
 
 
 def _inverse_mercator(xy: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.degrees(xy[:, 0] / _R), np.degrees(2 * np.arctan(np.exp(xy[:, 1] / _R)) - np.pi / 2)])
+    return np.column_stack(
+        [np.degrees(xy[:, 0] / _R), np.degrees(2 * np.arctan(np.exp(xy[:, 1] / _R)) - np.pi / 2)]
+    )
 
 
-def _projection(kind: str | None, inverse: bool):
+def _identity(xy: np.ndarray) -> np.ndarray:
+    return xy
+
+
+def _projection(kind: str | None, inverse: bool) -> Callable[[np.ndarray], np.ndarray] | None:
     k = (kind or "unit").strip().lower()
     if k == "unit":
-        return lambda xy: xy
+        return _identity
     if k == "mercator":
         return _inverse_mercator if inverse else _mercator
     return None
 
 
-def _project_fn(inverse: bool):
-    def fn(env, kind: Duals, g: Duals) -> Duals:
+def _project_fn(inverse: bool) -> ScalarFunction:
+    def fn(env: RowEnv, kind: Duals, g: Duals) -> Duals:
         proj = _projection(_scalar_text(kind), inverse)
         if proj is None:
             return Duals.nulls(len(g))
-        return _per_text(g, lambda geom: geometry_text(shapely.transform(geom, proj)) if geom is not None else None)
+        return _per_text(
+            g, lambda geom: geometry_text(shapely.transform(geom, proj)) if geom is not None else None
+        )
 
     return fn
 
@@ -188,15 +215,21 @@ def _reduce_geometry(cols: list[np.ndarray]) -> str | None:
         except ValueError:
             level = 0.0
     polys = [p for g in parts for p in (getattr(g, "geoms", None) or [g]) if p.geom_type == "Polygon"]
-    merged: BaseGeometry = MultiPolygon(polys) if polys and len(polys) == len(parts) else shapely.union_all(parts)
+    merged: BaseGeometry = (
+        MultiPolygon(polys) if polys and len(polys) == len(parts) else shapely.union_all(parts)
+    )
     minx, miny, maxx, maxy = merged.bounds
     tolerance = level * 0.05 * math.hypot(maxx - minx, maxy - miny)
     return geometry_text(merged.simplify(tolerance, preserve_topology=True) if tolerance else merged)
 
 
-TEXT_GROUP_KERNELS.update({
-    "GEOAGGRGEOMETRY": _aggr_geometry, "GEOBOUNDINGBOX": _bounding_box, "GEOREDUCEGEOMETRY": _reduce_geometry,
-})
+TEXT_GROUP_KERNELS.update(
+    {
+        "GEOAGGRGEOMETRY": _aggr_geometry,
+        "GEOBOUNDINGBOX": _bounding_box,
+        "GEOREDUCEGEOMETRY": _reduce_geometry,
+    }
+)
 aggregation("GeoAggrGeometry", 1)
 aggregation("GeoBoundingBox", 1)
 aggregation("GeoReduceGeometry", 1, 2)
@@ -235,7 +268,7 @@ def _chi2(cols: list[np.ndarray]) -> tuple[float, float, float]:
     return stat, df, p
 
 
-def _chi2_part(i: int):
+def _chi2_part(i: int) -> Callable[[list[np.ndarray]], float | None]:
     def kernel(cols: list[np.ndarray]) -> float | None:
         v = _chi2(cols)[i]
         return None if math.isnan(v) else v

@@ -9,6 +9,8 @@ rows, one Python step per row. A non-finite result is NULL, as everywhere in the
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Callable
+from typing import TypeAlias
 
 import numpy as np
 import scipy.special as ssp
@@ -17,6 +19,8 @@ import scipy.stats as sst
 from .aggregations import irr_of, npv_of, xirr_of, xnpv_of
 from .duals import Duals, text_ranks
 from .functions import (
+    RowEnv,
+    ScalarFunction,
     _locale,
     _numbers_result,
     _nums,
@@ -26,6 +30,7 @@ from .functions import (
     scalar,
 )
 from .limits import checkpoint
+from .objects import NO_TEXT
 
 # ==================================================================================================
 # General numeric, hyperbolic
@@ -36,7 +41,7 @@ for _fname, _func in {"Cosh": np.cosh, "Sinh": np.sinh, "Tanh": np.tanh}.items()
 
 
 @scalar("e", 0)
-def _e(env) -> Duals:
+def _e(env: RowEnv) -> Duals:
     return Duals.from_numbers(np.full(env.nrows, np.e))
 
 
@@ -46,19 +51,19 @@ def _whole(x: np.ndarray) -> np.ndarray:
 
 
 @scalar("Fact", 1)
-def _fact(env, n: Duals) -> Duals:
+def _fact(env: RowEnv, n: Duals) -> Duals:
     (v,) = _nums(env, n)
     return _numbers_result(np.round(ssp.factorial(_whole(v))))
 
 
 @scalar("Combin", 2)
-def _combin(env, n: Duals, k: Duals) -> Duals:
+def _combin(env: RowEnv, n: Duals, k: Duals) -> Duals:
     a, b = (_whole(v) for v in _nums(env, n, k))
     return _numbers_result(np.where(b <= a, np.round(ssp.comb(a, b)), np.nan))
 
 
 @scalar("Permut", 2)
-def _permut(env, n: Duals, k: Duals) -> Duals:
+def _permut(env: RowEnv, n: Duals, k: Duals) -> Duals:
     a, b = (_whole(v) for v in _nums(env, n, k))
     return _numbers_result(np.where(b <= a, np.round(ssp.perm(a, b)), np.nan))
 
@@ -67,8 +72,8 @@ def _permut(env, n: Duals, k: Duals) -> Duals:
 # Statistical distributions (right-tailed where Qlik documents so)
 
 
-def _dist(name: str, arity: int, kernel):
-    def fn(env, *args: Duals) -> Duals:
+def _dist(name: str, arity: int, kernel: Callable[..., np.ndarray]) -> None:
+    def fn(env: RowEnv, *args: Duals) -> Duals:
         with np.errstate(all="ignore"):
             return _numbers_result(kernel(*_nums(env, *args)))
 
@@ -76,13 +81,22 @@ def _dist(name: str, arity: int, kernel):
 
 
 _dist("NormDist", 3, lambda x, m, s: np.where(s > 0, sst.norm.cdf(x, m, np.where(s > 0, s, 1)), np.nan))
-_dist("NormInv", 3, lambda p, m, s: np.where((s > 0) & (p > 0) & (p < 1), sst.norm.ppf(p, m, np.abs(s) + (s == 0)), np.nan))
+_dist(
+    "NormInv",
+    3,
+    lambda p, m, s: np.where((s > 0) & (p > 0) & (p < 1), sst.norm.ppf(p, m, np.abs(s) + (s == 0)), np.nan),
+)
 _dist("ChiDist", 2, lambda x, df: np.where(x >= 0, sst.chi2.sf(x, df), np.nan))
 _dist("ChiInv", 2, lambda p, df: sst.chi2.isf(p, df))
 _dist("FDist", 3, lambda x, d1, d2: np.where(x >= 0, sst.f.sf(x, d1, d2), np.nan))
 _dist("FInv", 3, lambda p, d1, d2: sst.f.isf(p, d1, d2))
-_dist("TDist", 3, lambda x, df, tails: np.where(
-    (x >= 0) & np.isin(tails, (1, 2)), sst.t.sf(x, df) * np.where(tails == 2, 2, 1), np.nan))
+_dist(
+    "TDist",
+    3,
+    lambda x, df, tails: np.where(
+        (x >= 0) & np.isin(tails, (1, 2)), sst.t.sf(x, df) * np.where(tails == 2, 2, 1), np.nan
+    ),
+)
 _dist("TInv", 2, lambda p, df: sst.t.isf(p / 2, df))
 
 
@@ -90,12 +104,13 @@ _dist("TInv", 2, lambda p, df: sst.t.isf(p / 2, df))
 # Financial (Excel conventions: money paid out is negative; type 1 = payments at period start)
 
 
-def _opt(env, arg: Duals | None, n: int) -> np.ndarray:
+def _opt(env: RowEnv, arg: Duals | None, n: int) -> np.ndarray:
     return np.zeros(n) if arg is None else np.nan_to_num(as_numbers(arg, _locale(env)))
 
 
 def _growth(r: np.ndarray, n: np.ndarray) -> np.ndarray:
-    return (1 + r) ** n
+    result: np.ndarray = (1 + r) ** n
+    return result
 
 
 def _annuity(r: np.ndarray, n: np.ndarray, typ: np.ndarray) -> np.ndarray:
@@ -105,7 +120,9 @@ def _annuity(r: np.ndarray, n: np.ndarray, typ: np.ndarray) -> np.ndarray:
 
 
 @scalar("FV", 3, 5)
-def _fv(env, rate: Duals, nper: Duals, pmt: Duals, pv: Duals | None = None, typ: Duals | None = None) -> Duals:
+def _fv(
+    env: RowEnv, rate: Duals, nper: Duals, pmt: Duals, pv: Duals | None = None, typ: Duals | None = None
+) -> Duals:
     r, n, p = _nums(env, rate, nper, pmt)
     k = len(r)
     with np.errstate(all="ignore"):
@@ -113,7 +130,9 @@ def _fv(env, rate: Duals, nper: Duals, pmt: Duals, pv: Duals | None = None, typ:
 
 
 @scalar("PV", 3, 5)
-def _pv(env, rate: Duals, nper: Duals, pmt: Duals, fv: Duals | None = None, typ: Duals | None = None) -> Duals:
+def _pv(
+    env: RowEnv, rate: Duals, nper: Duals, pmt: Duals, fv: Duals | None = None, typ: Duals | None = None
+) -> Duals:
     r, n, p = _nums(env, rate, nper, pmt)
     k = len(r)
     with np.errstate(all="ignore"):
@@ -121,7 +140,9 @@ def _pv(env, rate: Duals, nper: Duals, pmt: Duals, fv: Duals | None = None, typ:
 
 
 @scalar("Pmt", 3, 5)
-def _pmt(env, rate: Duals, nper: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None) -> Duals:
+def _pmt(
+    env: RowEnv, rate: Duals, nper: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None
+) -> Duals:
     r, n, v = _nums(env, rate, nper, pv)
     k = len(r)
     with np.errstate(all="ignore"):
@@ -129,7 +150,9 @@ def _pmt(env, rate: Duals, nper: Duals, pv: Duals, fv: Duals | None = None, typ:
 
 
 @scalar("NPer", 3, 5)
-def _nper(env, rate: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None) -> Duals:
+def _nper(
+    env: RowEnv, rate: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None
+) -> Duals:
     r, p, v = _nums(env, rate, pmt, pv)
     k = len(r)
     f, t = _opt(env, fv, k), _opt(env, typ, k)
@@ -141,14 +164,17 @@ def _nper(env, rate: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ:
 
 
 @scalar("Rate", 3, 5)
-def _rate(env, nper: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None) -> Duals:
+def _rate(
+    env: RowEnv, nper: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ: Duals | None = None
+) -> Duals:
     """The rate per period solving the annuity equation (Newton steps, vectorised over rows)."""
     n, p, v = _nums(env, nper, pmt, pv)
     k = len(n)
     f, t = _opt(env, fv, k), _opt(env, typ, k)
 
     def balance(r: np.ndarray) -> np.ndarray:
-        return v * _growth(r, n) + p * _annuity(r, n, t) + f
+        result: np.ndarray = v * _growth(r, n) + p * _annuity(r, n, t) + f
+        return result
 
     r = np.full(k, 0.1)
     with np.errstate(all="ignore"):
@@ -163,8 +189,9 @@ def _rate(env, nper: Duals, pmt: Duals, pv: Duals, fv: Duals | None = None, typ:
 
 
 @scalar("BlackAndSchole", 6)
-def _black_scholes(env, strike: Duals, time_left: Duals, price: Duals, vol: Duals, rate: Duals,
-                   kind: Duals) -> Duals:
+def _black_scholes(
+    env: RowEnv, strike: Duals, time_left: Duals, price: Duals, vol: Duals, rate: Duals, kind: Duals
+) -> Duals:
     """Option value: ``kind`` 'c'/'call' (or 1) for a call, 'p'/'put' (or 0) for a put."""
     k, t, s, sig, r = _nums(env, strike, time_left, price, vol, rate)
     texts = kind.display_text()
@@ -188,26 +215,31 @@ def _colour(a: np.ndarray, r: np.ndarray, g: np.ndarray, b: np.ndarray, names: l
     parts = [np.clip(np.nan_to_num(c), 0, 255).astype(np.int64) for c in (a, r, g, b)]
     num = (parts[0] << 24) + (parts[1] << 16) + (parts[2] << 8) + parts[3]
     text = np.array(names, dtype=object)
-    return Duals(np.where(ok, num.astype(np.float64), np.nan), np.where(ok, text, None))
+    return Duals(np.where(ok, num.astype(np.float64), np.nan), np.where(ok, text, NO_TEXT))
 
 
 @scalar("RGB", 3)
-def _rgb(env, r: Duals, g: Duals, b: Duals) -> Duals:
+def _rgb(env: RowEnv, r: Duals, g: Duals, b: Duals) -> Duals:
     rr, gg, bb = _nums(env, r, g, b)
-    names = [f"RGB({x:.0f},{y:.0f},{z:.0f})" if not np.isnan(x + y + z) else "" for x, y, z in zip(rr, gg, bb, strict=True)]
+    names = [
+        f"RGB({x:.0f},{y:.0f},{z:.0f})" if not np.isnan(x + y + z) else ""
+        for x, y, z in zip(rr, gg, bb, strict=True)
+    ]
     return _colour(np.full(len(rr), 255.0), rr, gg, bb, names)
 
 
 @scalar("ARGB", 4)
-def _argb(env, a: Duals, r: Duals, g: Duals, b: Duals) -> Duals:
+def _argb(env: RowEnv, a: Duals, r: Duals, g: Duals, b: Duals) -> Duals:
     aa, rr, gg, bb = _nums(env, a, r, g, b)
-    names = [f"ARGB({w:.0f},{x:.0f},{y:.0f},{z:.0f})" if not np.isnan(w + x + y + z) else ""
-             for w, x, y, z in zip(aa, rr, gg, bb, strict=True)]
+    names = [
+        f"ARGB({w:.0f},{x:.0f},{y:.0f},{z:.0f})" if not np.isnan(w + x + y + z) else ""
+        for w, x, y, z in zip(aa, rr, gg, bb, strict=True)
+    ]
     return _colour(aa, rr, gg, bb, names)
 
 
 @scalar("HSL", 3)
-def _hsl(env, h: Duals, s: Duals, lum: Duals) -> Duals:
+def _hsl(env: RowEnv, h: Duals, s: Duals, lum: Duals) -> Duals:
     """Hue, saturation and luminosity in 0..1 to the RGB colour."""
     hh, ss, ll = _nums(env, h, s, lum)
     rgb = np.full((3, len(hh)), np.nan)
@@ -227,8 +259,8 @@ _NAMED_COLOURS = {
 }  # fmt: skip
 
 
-def _named_colour(rgb: tuple[int, int, int]):
-    def fn(env, alpha: Duals | None = None) -> Duals:
+def _named_colour(rgb: tuple[int, int, int]) -> ScalarFunction:
+    def fn(env: RowEnv, alpha: Duals | None = None) -> Duals:
         n = env.nrows
         a = np.full(n, 255.0) if alpha is None else as_numbers(alpha, _locale(env))
         r, g, b = (np.full(n, float(c)) for c in rgb)
@@ -251,7 +283,9 @@ def _plain(x: float) -> str:
 
 
 @scalar("Class", 2, 4)
-def _class(env, x: Duals, interval: Duals, label: Duals | None = None, offset: Duals | None = None) -> Duals:
+def _class(
+    env: RowEnv, x: Duals, interval: Duals, label: Duals | None = None, offset: Duals | None = None
+) -> Duals:
     """The interval holding ``x``: text ``lo <= label < hi``, number ``lo``."""
     v, w = _nums(env, x, interval)
     off = np.zeros(len(v)) if offset is None else as_numbers(offset, _locale(env))
@@ -259,13 +293,18 @@ def _class(env, x: Duals, interval: Duals, label: Duals | None = None, offset: D
     with np.errstate(all="ignore"):
         lo = np.floor((v - off) / w) * w + off
     ok = np.isfinite(lo) & (w > 0)
-    texts = np.array([f"{_plain(a)} <= {name} < {_plain(a + b)}" if k else None
-                      for a, b, k in zip(lo, w, ok, strict=True)], dtype=object)
+    texts = np.array(
+        [
+            f"{_plain(a)} <= {name} < {_plain(a + b)}" if k else None
+            for a, b, k in zip(lo, w, ok, strict=True)
+        ],
+        dtype=object,
+    )
     return Duals(np.where(ok, lo, np.nan), texts)
 
 
 @scalar("FindOneOf", 2, 3)
-def _findoneof(env, text: Duals, chars: Duals, count: Duals | None = None) -> Duals:
+def _findoneof(env: RowEnv, text: Duals, chars: Duals, count: Duals | None = None) -> Duals:
     """1-based position of the ``count``-th character of ``text`` found in ``chars`` (0 if none)."""
     texts, sets = text.display_text(), chars.display_text()
     nth = np.ones(len(texts)) if count is None else as_numbers(count, _locale(env))
@@ -283,11 +322,11 @@ def _findoneof(env, text: Duals, chars: Duals, count: Duals | None = None) -> Du
 # Range functions that need more than a column-wise reduction
 
 
-def _matrix(env, args: tuple[Duals, ...]) -> np.ndarray:
+def _matrix(env: RowEnv, args: tuple[Duals, ...]) -> np.ndarray:
     return np.vstack(_nums(env, *args)) if args else np.empty((0, env.nrows))
 
 
-def _per_column(m: np.ndarray, kernel) -> np.ndarray:
+def _per_column(m: np.ndarray, kernel: Callable[[np.ndarray], float]) -> np.ndarray:
     out = np.full(m.shape[1], np.nan)
     with np.errstate(all="ignore"):
         for i in range(m.shape[1]):
@@ -300,23 +339,28 @@ def _per_column(m: np.ndarray, kernel) -> np.ndarray:
 
 
 @scalar("RangeStDev", 1, None)
-def _rangestdev(env, *args: Duals) -> Duals:
-    return Duals.from_numbers(_per_column(_matrix(env, args), lambda x: np.std(x, ddof=1) if len(x) > 1 else np.nan))
+def _rangestdev(env: RowEnv, *args: Duals) -> Duals:
+    return Duals.from_numbers(
+        _per_column(_matrix(env, args), lambda x: np.std(x, ddof=1) if len(x) > 1 else np.nan)
+    )
 
 
 @scalar("RangeSkew", 1, None)
-def _rangeskew(env, *args: Duals) -> Duals:
-    return Duals.from_numbers(_per_column(_matrix(env, args), lambda x: sst.skew(x, bias=False) if len(x) > 2 else np.nan))
+def _rangeskew(env: RowEnv, *args: Duals) -> Duals:
+    return Duals.from_numbers(
+        _per_column(_matrix(env, args), lambda x: sst.skew(x, bias=False) if len(x) > 2 else np.nan)
+    )
 
 
 @scalar("RangeKurtosis", 1, None)
-def _rangekurtosis(env, *args: Duals) -> Duals:
-    return Duals.from_numbers(_per_column(
-        _matrix(env, args), lambda x: sst.kurtosis(x, bias=False) if len(x) > 3 else np.nan))
+def _rangekurtosis(env: RowEnv, *args: Duals) -> Duals:
+    return Duals.from_numbers(
+        _per_column(_matrix(env, args), lambda x: sst.kurtosis(x, bias=False) if len(x) > 3 else np.nan)
+    )
 
 
 @scalar("RangeFractile", 2, None)
-def _rangefractile(env, frac: Duals, *args: Duals) -> Duals:
+def _rangefractile(env: RowEnv, frac: Duals, *args: Duals) -> Duals:
     (p,) = _nums(env, frac)
     m = _matrix(env, args)
     out = np.full(m.shape[1], np.nan)
@@ -328,12 +372,12 @@ def _rangefractile(env, frac: Duals, *args: Duals) -> Duals:
 
 
 @scalar("RangeMissingCount", 1, None)
-def _rangemissingcount(env, *args: Duals) -> Duals:
+def _rangemissingcount(env: RowEnv, *args: Duals) -> Duals:
     return Duals.from_numbers(np.isnan(_matrix(env, args)).sum(axis=0).astype(np.float64))
 
 
 @scalar("RangeCorrel", 2, None)
-def _rangecorrel(env, *args: Duals) -> Duals:
+def _rangecorrel(env: RowEnv, *args: Duals) -> Duals:
     """Correlation of the (x, y) pairs given as alternating arguments."""
     m = _matrix(env, args)
     xs, ys = m[0::2], m[1::2][: len(m[0::2])]
@@ -348,12 +392,12 @@ def _rangecorrel(env, *args: Duals) -> Duals:
 
 
 @scalar("RangeIRR", 1, None)
-def _rangeirr(env, *args: Duals) -> Duals:
+def _rangeirr(env: RowEnv, *args: Duals) -> Duals:
     return Duals.from_numbers(_per_column(_matrix(env, args), irr_of))
 
 
 @scalar("RangeNPV", 2, None)
-def _rangenpv(env, rate: Duals, *args: Duals) -> Duals:
+def _rangenpv(env: RowEnv, rate: Duals, *args: Duals) -> Duals:
     (r,) = _nums(env, rate)
     m = _matrix(env, args)
     out = np.array([npv_of(r[i], m[~np.isnan(m[:, i]), i]) for i in range(m.shape[1])])
@@ -368,13 +412,13 @@ def _value_date_pairs(m: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @scalar("RangeXIRR", 2, None)
-def _rangexirr(env, *args: Duals) -> Duals:
+def _rangexirr(env: RowEnv, *args: Duals) -> Duals:
     m = _matrix(env, args)
     return _numbers_result(np.array([xirr_of(*_value_date_pairs(m, i)) for i in range(m.shape[1])]))
 
 
 @scalar("RangeXNPV", 3, None)
-def _rangexnpv(env, rate: Duals, *args: Duals) -> Duals:
+def _rangexnpv(env: RowEnv, rate: Duals, *args: Duals) -> Duals:
     (r,) = _nums(env, rate)
     m = _matrix(env, args)
     out = []
@@ -384,7 +428,7 @@ def _rangexnpv(env, rate: Duals, *args: Duals) -> Duals:
     return _numbers_result(np.array(out))
 
 
-def _pick_per_row(args: tuple[Duals, ...], choose) -> Duals:
+def _pick_per_row(args: tuple[Duals, ...], choose: _Choice) -> Duals:
     """Per row, the argument index ``choose(values)`` picks (None = NULL), as a dual."""
     n = len(args[0]) if args else 0
     nums = np.vstack([a.num for a in args])
@@ -395,6 +439,10 @@ def _pick_per_row(args: tuple[Duals, ...], choose) -> Duals:
         if k is not None:
             out_num[i], out_text[i] = nums[k, i], texts[k, i]
     return Duals(out_num, out_text)
+
+
+#: Picks, from one row's argument values (numbers, texts), the index of the one to return.
+_Choice: TypeAlias = Callable[[np.ndarray, np.ndarray], int | None]
 
 
 def _value_key(num: float, text: object) -> object:
@@ -414,12 +462,15 @@ def _mode_choice(nums: np.ndarray, texts: np.ndarray) -> int | None:
 
 
 def _only_choice(nums: np.ndarray, texts: np.ndarray) -> int | None:
-    seen = {_value_key(x, t): k for k, (x, t) in enumerate(zip(nums, texts, strict=True))
-            if t is not None or not np.isnan(x)}
+    seen = {
+        _value_key(x, t): k
+        for k, (x, t) in enumerate(zip(nums, texts, strict=True))
+        if t is not None or not np.isnan(x)
+    }
     return next(iter(seen.values())) if len(seen) == 1 else None
 
 
-def _string_choice(last: bool):
+def _string_choice(last: bool) -> _Choice:
     def choose(nums: np.ndarray, texts: np.ndarray) -> int | None:
         idx = [k for k, t in enumerate(texts) if t is not None]
         if not idx:
@@ -431,7 +482,15 @@ def _string_choice(last: bool):
     return choose
 
 
-scalar("RangeMode", 1, None)(lambda env, *args: _pick_per_row(args, _mode_choice))
-scalar("RangeOnly", 1, None)(lambda env, *args: _pick_per_row(args, _only_choice))
+@scalar("RangeMode", 1, None)
+def _rangemode(env: RowEnv, *args: Duals) -> Duals:
+    return _pick_per_row(args, _mode_choice)
+
+
+@scalar("RangeOnly", 1, None)
+def _rangeonly(env: RowEnv, *args: Duals) -> Duals:
+    return _pick_per_row(args, _only_choice)
+
+
 scalar("RangeMinString", 1, None)(lambda env, *args: _pick_per_row(args, _string_choice(False)))
 scalar("RangeMaxString", 1, None)(lambda env, *args: _pick_per_row(args, _string_choice(True)))

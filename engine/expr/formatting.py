@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +67,7 @@ class Locale:
     first_month_of_year: int = 1
 
     @staticmethod
-    def from_variables(variables: dict[str, str | None]) -> Locale:
+    def from_variables(variables: Mapping[str, str | None]) -> Locale:
         """Build from script variables (``SET DateFormat='DD/MM/YYYY'`` etc.); missing ones keep
         their defaults and unparsable ones are ignored."""
         v = {k.lower(): val for k, val in variables.items() if val is not None}
@@ -114,20 +116,21 @@ DEFAULT_LOCALE = Locale()
 # Calendar arithmetic (vectorised)
 
 
-def serial_from_ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+def serial_from_ymd(y: np.ndarray | int, m: np.ndarray | int, d: np.ndarray | int) -> np.ndarray:
     """Serial day numbers of proleptic Gregorian dates; month overflow (m=13, m=0) rolls the year."""
-    y = np.asarray(y, dtype=np.int64)
-    m = np.asarray(m, dtype=np.int64)
-    d = np.asarray(d, dtype=np.int64)
-    y = y + np.floor_divide(m - 1, 12)
-    m = np.mod(m - 1, 12) + 1
-    y = y - (m <= 2)
-    era = np.floor_divide(y, 400)
-    yoe = y - era * 400
-    mp = np.mod(m + 9, 12)
-    doy = (153 * mp + 2) // 5 + d - 1
+    ya = np.asarray(y, dtype=np.int64)
+    ma = np.asarray(m, dtype=np.int64)
+    da = np.asarray(d, dtype=np.int64)
+    ya = ya + np.floor_divide(ma - 1, 12)
+    ma = np.mod(ma - 1, 12) + 1
+    ya = ya - (ma <= 2)
+    era = np.floor_divide(ya, 400)
+    yoe = ya - era * 400
+    mp = np.mod(ma + 9, 12)
+    doy = (153 * mp + 2) // 5 + da - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return (era * 146097 + doe - 719468 + EPOCH_OFFSET).astype(np.float64)
+    serial: np.ndarray = (era * 146097 + doe - 719468 + EPOCH_OFFSET).astype(np.float64)
+    return serial
 
 
 def ymd_from_serial(serial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,12 +152,16 @@ def ymd_from_serial(serial: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def days_in_month(y: np.ndarray, m: np.ndarray) -> np.ndarray:
-    return (serial_from_ymd(y, np.asarray(m) + 1, 1) - serial_from_ymd(y, m, 1)).astype(np.int64)
+    result: np.ndarray = (serial_from_ymd(y, np.asarray(m) + 1, 1) - serial_from_ymd(y, m, 1)).astype(
+        np.int64
+    )
+    return result
 
 
 def weekday_monday0(serial: np.ndarray) -> np.ndarray:
     """0 = Monday ... 6 = Sunday (serial 0, 1899-12-30, was a Saturday)."""
-    return np.mod(np.floor(serial).astype(np.int64) + 5, 7)
+    weekday: np.ndarray = np.mod(np.floor(serial).astype(np.int64) + 5, 7)
+    return weekday
 
 
 def time_parts(serial: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -445,8 +452,9 @@ def round_half_up(x: float, decimals: int) -> Decimal:
     try:
         # enough precision for every digit asked for (the default 28 fails past 28 decimals)
         context = Context(prec=max(28, decimals + 330))
-        return Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP,
-                                                context=context)
+        return Decimal(repr(float(x))).quantize(
+            Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP, context=context
+        )
     except InvalidOperation:
         return Decimal(0)
 
@@ -571,7 +579,7 @@ def format_number_plain(x: float, locale: Locale = DEFAULT_LOCALE) -> str:
     return text
 
 
-def format_many(nums: np.ndarray, render) -> np.ndarray:
+def format_many(nums: np.ndarray, render: Callable[[float], str | None]) -> np.ndarray:
     """``render(float) -> str`` applied once per distinct non-NaN number; NaN rows give None."""
     nums = np.asarray(nums, dtype=np.float64)
     out = np.full(len(nums), None, dtype=object)
@@ -587,7 +595,11 @@ def format_many(nums: np.ndarray, render) -> np.ndarray:
 # Interpretation: text -> number
 
 
-def _to_arrow(texts) -> pa.Array:
+#: Texts as the interpreting functions take them: an object array, an Arrow string array or a list.
+Texts: TypeAlias = "np.ndarray | pa.Array | pa.ChunkedArray | Sequence[str | None]"
+
+
+def _to_arrow(texts: Texts) -> pa.Array:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if isinstance(texts, pa.Array):
@@ -713,7 +725,7 @@ def _date_pattern(fmt: str, locale: Locale) -> _DatePattern:
 
 
 def parse_datetime_texts(
-    texts, fmt: str, locale: Locale = DEFAULT_LOCALE, interval: bool = False
+    texts: Texts, fmt: str, locale: Locale = DEFAULT_LOCALE, interval: bool = False
 ) -> np.ndarray:
     """Interpret texts with a date/time/timestamp (or interval) format code -> serial numbers."""
     arr = pc.utf8_trim_whitespace(_to_arrow(texts))
@@ -809,7 +821,7 @@ def parse_number_text(text: str, fmt: str | None, dec: str | None, thou: str | N
     return -value if neg else value
 
 
-def interpret_texts(texts, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
+def interpret_texts(texts: Texts, locale: Locale = DEFAULT_LOCALE) -> np.ndarray:
     """Automatic interpretation of loaded text values -> float64 (NaN: stays text).
 
     Tried in order: plain numbers with the locale separators, numbers with '.' decimals, then the

@@ -14,8 +14,9 @@ import base64
 import datetime as _dt
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeAlias, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -42,6 +43,7 @@ from .formatting import (
     ymd_from_serial,
 )
 from .limits import LimitExceeded, check_length, check_rows, checkpoint, text_lengths
+from .objects import NO_TEXT
 
 # ==================================================================================================
 # Errors and signals
@@ -155,6 +157,10 @@ def _numbers_result(x: np.ndarray) -> Duals:
 # Registry
 
 
+#: ``f(env, *args: Duals) -> Duals``; the arity varies per function (``FunctionSpec`` checks it).
+ScalarFunction: TypeAlias = Callable[..., Duals]
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """One entry of the function registry: the kernel, its arity and where Qlik allows it.
@@ -164,7 +170,7 @@ class FunctionSpec:
     documented to work (``FirstValue`` only in a script, ``Aggr`` and ``Rank`` only in a chart).
     """
 
-    func: Callable[..., Duals] | None
+    func: ScalarFunction | None
     min_args: int
     max_args: int | None  # None = variadic
     aggregation: bool = False
@@ -183,27 +189,52 @@ class FunctionSpec:
 
 
 FUNCTIONS: dict[str, FunctionSpec] = {}
-LAZY_FUNCTIONS: dict[str, Callable[..., Duals]] = {}
+LAZY_FUNCTIONS: dict[str, LazyFunction] = {}
 
 
-def aggregation(name: str, min_args: int, max_args: int | None = -1, *, script: bool = True,
-                chart: bool = True) -> None:
+def aggregation(
+    name: str, min_args: int, max_args: int | None = -1, *, script: bool = True, chart: bool = True
+) -> None:
     """Register the aggregation ``name`` (its kernel lives in ``aggregations.reduce_values``)."""
     hi = min_args if max_args == -1 else max_args
     FUNCTIONS[name.upper()] = FunctionSpec(None, min_args, hi, aggregation=True, script=script, chart=chart)
 
 
-def scalar(name: str, min_args: int, max_args: int | None = -1):
+class RowEnv(Protocol):
+    """What a scalar function reads from its caller (an ``EvalContext`` in practice)."""
+
+    @property
+    def nrows(self) -> int: ...
+
+    @property
+    def locale(self) -> Locale: ...
+
+
+_A = TypeVar("_A")
+
+
+class LazyFunction(Protocol):
+    """``f(ev, args, env)``: ``ev`` turns an argument (a parse node, or an already evaluated holder
+    when called through ``call_scalar``) into its column."""
+
+    def __call__(self, ev: Callable[[_A], Duals], args: Sequence[_A], env: RowEnv, /) -> Duals: ...
+
+
+_Scalar = TypeVar("_Scalar", bound=Callable[..., Duals])
+_Lazy = TypeVar("_Lazy", bound=LazyFunction)
+
+
+def scalar(name: str, min_args: int, max_args: int | None = -1) -> Callable[[_Scalar], _Scalar]:
     """Register ``f(env, *args)`` under the upper-case ``name`` (``max_args=-1``: same as min)."""
 
-    def deco(func: Callable[..., Duals]) -> Callable[..., Duals]:
+    def deco(func: _Scalar) -> _Scalar:
         FUNCTIONS[name.upper()] = FunctionSpec(func, min_args, min_args if max_args == -1 else max_args)
         return func
 
     return deco
 
 
-def call_scalar(name: str, args: list[Duals], env) -> Duals:
+def call_scalar(name: str, args: list[Duals], env: RowEnv) -> Duals:
     """Call the scalar function ``name`` (case-insensitive) on evaluated arguments."""
     key = name.upper()
     spec = FUNCTIONS.get(key)
@@ -215,8 +246,8 @@ def call_scalar(name: str, args: list[Duals], env) -> Duals:
     return spec.func(env, *args)
 
 
-def lazy(name: str):
-    def deco(func: Callable[..., Duals]) -> Callable[..., Duals]:
+def lazy(name: str) -> Callable[[_Lazy], _Lazy]:
+    def deco(func: _Lazy) -> _Lazy:
         LAZY_FUNCTIONS[name.upper()] = func
         FUNCTIONS.setdefault(name.upper(), FunctionSpec(_lazy_adapter(func), 0, None))
         return func
@@ -224,12 +255,12 @@ def lazy(name: str):
     return deco
 
 
-def _lazy_adapter(func: Callable[..., Duals]) -> Callable[..., Duals]:
+def _lazy_adapter(func: LazyFunction) -> ScalarFunction:
     """Lets ``call_scalar`` run a lazy function on already evaluated arguments."""
 
-    def run(env, *args: Duals) -> Duals:
+    def run(env: RowEnv, *args: Duals) -> Duals:
         holders = tuple(_Evaluated(a) for a in args)
-        return func(lambda h: h.value, holders, env)
+        return func(_evaluated_value, holders, env)
 
     return run
 
@@ -239,7 +270,11 @@ class _Evaluated:
     value: Duals
 
 
-def _locale(env) -> Locale:
+def _evaluated_value(holder: _Evaluated) -> Duals:
+    return holder.value
+
+
+def _locale(env: RowEnv) -> Locale:
     return getattr(env, "locale", None) or DEFAULT_LOCALE
 
 
@@ -252,7 +287,7 @@ def _select(cond: np.ndarray, a: Duals, b: Duals) -> Duals:
 
 
 @lazy("If")
-def _if(ev, args, env) -> Duals:
+def _if(ev: Callable[[_A], Duals], args: Sequence[_A], env: RowEnv) -> Duals:
     if len(args) not in (2, 3):
         raise FunctionArgumentError("IF", f"IF takes 2 or 3 arguments, got {len(args)}")
     cond = ev(args[0]).truthy()
@@ -267,7 +302,7 @@ def _if(ev, args, env) -> Duals:
 
 
 @lazy("Alt")
-def _alt(ev, args, env) -> Duals:
+def _alt(ev: Callable[[_A], Duals], args: Sequence[_A], env: RowEnv) -> Duals:
     """The first argument that has a number; the last argument otherwise."""
     if not args:
         raise FunctionArgumentError("ALT", "ALT takes 1 or more arguments")
@@ -280,7 +315,7 @@ def _alt(ev, args, env) -> Duals:
 
 
 @lazy("Pick")
-def _pick(ev, args, env) -> Duals:
+def _pick(ev: Callable[[_A], Duals], args: Sequence[_A], env: RowEnv) -> Duals:
     if len(args) < 2:
         raise FunctionArgumentError("PICK", "PICK takes 2 or more arguments")
     idx = as_numbers(ev(args[0]), _locale(env))
@@ -294,7 +329,7 @@ def _pick(ev, args, env) -> Duals:
 
 
 @lazy("Coalesce")
-def _coalesce(ev, args, env) -> Duals:
+def _coalesce(ev: Callable[[_A], Duals], args: Sequence[_A], env: RowEnv) -> Duals:
     if not args:
         raise FunctionArgumentError("COALESCE", "COALESCE takes 1 or more arguments")
     result = ev(args[-1])
@@ -305,32 +340,32 @@ def _coalesce(ev, args, env) -> Duals:
 
 
 @scalar("Null", 0)
-def _null(env) -> Duals:
+def _null(env: RowEnv) -> Duals:
     return Duals.nulls(env.nrows)
 
 
 @scalar("IsNull", 1)
-def _isnull(env, x: Duals) -> Duals:
+def _isnull(env: RowEnv, x: Duals) -> Duals:
     return Duals.booleans(x.is_null())
 
 
 @scalar("IsNum", 1)
-def _isnum(env, x: Duals) -> Duals:
+def _isnum(env: RowEnv, x: Duals) -> Duals:
     return Duals.booleans(~np.isnan(as_numbers(x, _locale(env))))
 
 
 @scalar("IsText", 1)
-def _istext(env, x: Duals) -> Duals:
+def _istext(env: RowEnv, x: Duals) -> Duals:
     return Duals.booleans(x.has_text() & np.isnan(as_numbers(x, _locale(env))))
 
 
 @scalar("True", 0)
-def _true(env) -> Duals:
+def _true(env: RowEnv) -> Duals:
     return Duals.const(TRUE, env.nrows)
 
 
 @scalar("False", 0)
-def _false(env) -> Duals:
+def _false(env: RowEnv) -> Duals:
     return Duals.const(FALSE, env.nrows)
 
 
@@ -352,32 +387,32 @@ def _text_fn(x: Duals, func: Callable[[str], object], what: str = "A text functi
 
 
 @scalar("Upper", 1)
-def _upper(env, s: Duals) -> Duals:
+def _upper(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, str.upper)
 
 
 @scalar("Lower", 1)
-def _lower(env, s: Duals) -> Duals:
+def _lower(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, str.lower)
 
 
 @scalar("Trim", 1)
-def _trim(env, s: Duals) -> Duals:
+def _trim(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, lambda t: t.strip(" "))
 
 
 @scalar("LTrim", 1)
-def _ltrim(env, s: Duals) -> Duals:
+def _ltrim(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, lambda t: t.lstrip(" "))
 
 
 @scalar("RTrim", 1)
-def _rtrim(env, s: Duals) -> Duals:
+def _rtrim(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, lambda t: t.rstrip(" "))
 
 
 @scalar("Len", 1)
-def _len(env, s: Duals) -> Duals:
+def _len(env: RowEnv, s: Duals) -> Duals:
     lens = map_distinct(s.display_text(), len)
     return Duals.from_numbers(np.array([np.nan if v is None else v for v in lens], dtype=np.float64))
 
@@ -414,7 +449,7 @@ def _param_value(p: Duals) -> object:
     return p.text[0]
 
 
-def _param_column(p: Duals) -> list:
+def _param_column(p: Duals) -> list[object]:
     return [float(n) if not np.isnan(n) else t for n, t in zip(p.num, p.text, strict=True)]
 
 
@@ -428,7 +463,9 @@ def _int(v: object) -> int:
             return 0
     if isinstance(v, float) and not np.isfinite(v):
         return 0 if np.isnan(v) else (1 << 62) * (1 if v > 0 else -1)
-    return int(v)  # type: ignore[call-overload]
+    if isinstance(v, int | float | np.integer | np.floating):
+        return int(v)
+    raise TypeError(f"not a count: {v!r}")
 
 
 def _str(v: object) -> str:
@@ -438,17 +475,17 @@ def _str(v: object) -> str:
 
 
 @scalar("Left", 2)
-def _left(env, s: Duals, n: Duals) -> Duals:
+def _left(env: RowEnv, s: Duals, n: Duals) -> Duals:
     return _pairwise_text(lambda t, k: t[: max(0, _int(k))], s, n)
 
 
 @scalar("Right", 2)
-def _right(env, s: Duals, n: Duals) -> Duals:
+def _right(env: RowEnv, s: Duals, n: Duals) -> Duals:
     return _pairwise_text(lambda t, k: t[len(t) - max(0, _int(k)) :] if _int(k) > 0 else "", s, n)
 
 
 @scalar("Mid", 2, 3)
-def _mid(env, s: Duals, start: Duals, n: Duals | None = None) -> Duals:
+def _mid(env: RowEnv, s: Duals, start: Duals, n: Duals | None = None) -> Duals:
     if n is None:
         return _pairwise_text(lambda t, a: t[max(0, _int(a) - 1) :] if _int(a) >= 1 else None, s, start)
     return _pairwise_text(
@@ -482,7 +519,7 @@ def _index(t: str, sub: object, nth: object = 1.0) -> int:
 
 
 @scalar("Index", 2, 3)
-def _index_fn(env, s: Duals, sub: Duals, n: Duals | None = None) -> Duals:
+def _index_fn(env: RowEnv, s: Duals, sub: Duals, n: Duals | None = None) -> Duals:
     params = (sub,) if n is None else (sub, n)
     return _pairwise_text(_index, s, *params, numeric_result=True)
 
@@ -497,7 +534,7 @@ def _replace_text(t: str, x: object, y: object) -> str:
 
 
 @scalar("Replace", 3)
-def _replace(env, s: Duals, a: Duals, b: Duals) -> Duals:
+def _replace(env: RowEnv, s: Duals, a: Duals, b: Duals) -> Duals:
     return _pairwise_text(_replace_text, s, a, b)
 
 
@@ -511,7 +548,7 @@ def _subfield(t: str, delim: object, n: object) -> str | None:
 
 
 @scalar("SubField", 2, 3)
-def _subfield_fn(env, s: Duals, delim: Duals, n: Duals | None = None) -> Duals:
+def _subfield_fn(env: RowEnv, s: Duals, delim: Duals, n: Duals | None = None) -> Duals:
     if n is None:
         raise RowExpansionRequired("SUBFIELD")
     return _pairwise_text(_subfield, s, delim, n)
@@ -539,7 +576,9 @@ def subfield_parts(s: Duals, delim: Duals, max_rows: int | None = None) -> tuple
         got = cache.get(key)
         total += len(got) if got is not None else (t.count(d) + 1 if d else 1)
         if max_rows is not None and total > max_rows:
-            raise LimitExceeded("SubField", f"SubField would make more than {max_rows:,} rows (ScriptMaxRows)")
+            raise LimitExceeded(
+                "SubField", f"SubField would make more than {max_rows:,} rows (ScriptMaxRows)"
+            )
         if got is None:
             got = cache[key] = t.split(d) if d else [t]
         rows.extend([i] * len(got))
@@ -548,12 +587,12 @@ def subfield_parts(s: Duals, delim: Duals, max_rows: int | None = None) -> tuple
 
 
 @scalar("SubStringCount", 2)
-def _substringcount(env, s: Duals, sub: Duals) -> Duals:
+def _substringcount(env: RowEnv, s: Duals, sub: Duals) -> Duals:
     return _pairwise_text(lambda t, x: t.count(_str(x)) if _str(x) else 0, s, sub, numeric_result=True)
 
 
 @scalar("Chr", 1)
-def _chr(env, n: Duals) -> Duals:
+def _chr(env: RowEnv, n: Duals) -> Duals:
     x = as_numbers(n, _locale(env))
     out = np.full(len(x), None, dtype=object)
     ok = np.flatnonzero(~np.isnan(x) & (x >= 0) & (x < 0x110000))
@@ -564,7 +603,7 @@ def _chr(env, n: Duals) -> Duals:
 
 
 @scalar("Ord", 1)
-def _ord(env, s: Duals) -> Duals:
+def _ord(env: RowEnv, s: Duals) -> Duals:
     vals = map_distinct(s.display_text(), lambda t: ord(t[0]) if t else None)
     return Duals.from_numbers(np.array([np.nan if v is None else v for v in vals], dtype=np.float64))
 
@@ -576,7 +615,7 @@ def _repeat_text(t: str, k: object) -> str:
 
 
 @scalar("Repeat", 1, 2)
-def _repeat(env, s: Duals, n: Duals | None = None) -> Duals:
+def _repeat(env: RowEnv, s: Duals, n: Duals | None = None) -> Duals:
     if n is None:
         return _text_fn(s, lambda t: t)
     return _pairwise_text(_repeat_text, s, n)
@@ -594,12 +633,12 @@ def _purge_chars(t: str, k: object) -> str:
 
 
 @scalar("KeepChar", 2)
-def _keepchar(env, s: Duals, keep: Duals) -> Duals:
+def _keepchar(env: RowEnv, s: Duals, keep: Duals) -> Duals:
     return _pairwise_text(_keep_chars, s, keep)
 
 
 @scalar("PurgeChar", 2)
-def _purgechar(env, s: Duals, purge: Duals) -> Duals:
+def _purgechar(env: RowEnv, s: Duals, purge: Duals) -> Duals:
     return _pairwise_text(_purge_chars, s, purge)
 
 
@@ -619,7 +658,7 @@ def _textbetween(t: str, a: object, b: object, nth: object = 1.0) -> str | None:
 
 
 @scalar("TextBetween", 3, 4)
-def _textbetween_fn(env, s: Duals, a: Duals, b: Duals, n: Duals | None = None) -> Duals:
+def _textbetween_fn(env: RowEnv, s: Duals, a: Duals, b: Duals, n: Duals | None = None) -> Duals:
     params = (a, b) if n is None else (a, b, n)
     return _pairwise_text(_textbetween, s, *params)
 
@@ -643,12 +682,12 @@ def _reencode(t: str, codepage: object) -> str | None:
 
 
 @scalar("ApplyCodepage", 2)
-def _applycodepage(env, s: Duals, codepage: Duals) -> Duals:
+def _applycodepage(env: RowEnv, s: Duals, codepage: Duals) -> Duals:
     return _pairwise_text(_reencode, s, codepage)
 
 
 @scalar("Capitalize", 1)
-def _capitalize_fn(env, s: Duals) -> Duals:
+def _capitalize_fn(env: RowEnv, s: Duals) -> Duals:
     return _text_fn(s, _capitalize)
 
 
@@ -656,7 +695,7 @@ def _capitalize_fn(env, s: Duals) -> Duals:
 # Matching
 
 
-def _match(env, s: Duals, options: tuple[Duals, ...], mode: str) -> Duals:
+def _match(env: RowEnv, s: Duals, options: tuple[Duals, ...], mode: str) -> Duals:
     """Index (1-based) of the first option equal to ``s``; 0 when none; NULL when ``s`` is NULL."""
     texts = s.display_text()
     n = len(texts)
@@ -703,17 +742,17 @@ def _match(env, s: Duals, options: tuple[Duals, ...], mode: str) -> Duals:
 
 
 @scalar("Match", 2, None)
-def _match_fn(env, s: Duals, *options: Duals) -> Duals:
+def _match_fn(env: RowEnv, s: Duals, *options: Duals) -> Duals:
     return _match(env, s, options, "exact")
 
 
 @scalar("MixMatch", 2, None)
-def _mixmatch(env, s: Duals, *options: Duals) -> Duals:
+def _mixmatch(env: RowEnv, s: Duals, *options: Duals) -> Duals:
     return _match(env, s, options, "mix")
 
 
 @scalar("WildMatch", 2, None)
-def _wildmatch(env, s: Duals, *options: Duals) -> Duals:
+def _wildmatch(env: RowEnv, s: Duals, *options: Duals) -> Duals:
     return _match(env, s, options, "wild")
 
 
@@ -733,7 +772,7 @@ def _formatted(nums: np.ndarray, render: Callable[[float], str]) -> Duals:
 
 @scalar("Num", 1, 4)
 def _num(
-    env, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
+    env: RowEnv, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
 ) -> Duals:
     loc = _locale(env)
     nums = as_numbers(x, loc)
@@ -769,7 +808,7 @@ def _formatted_array(nums: np.ndarray, fmt: str, dec: str | None, thou: str | No
 
 @scalar("Money", 1, 4)
 def _money(
-    env, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
+    env: RowEnv, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
 ) -> Duals:
     loc = _locale(env)
     nums = as_numbers(x, loc)
@@ -785,12 +824,12 @@ def _interpreted(x: Duals, parse: Callable[[str], float]) -> Duals:
     values = map_distinct(texts, parse)
     nums = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     ok = ~np.isnan(nums)
-    return Duals(np.where(ok, nums, np.nan), np.where(ok, texts, None))
+    return Duals(np.where(ok, nums, np.nan), np.where(ok, texts, NO_TEXT))
 
 
 @scalar("Num#", 1, 4)
 def _num_hash(
-    env, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
+    env: RowEnv, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
 ) -> Duals:
     loc = _locale(env)
     f, d, t = _opt_text(fmt), _opt_text(dec), _opt_text(thou)
@@ -799,7 +838,7 @@ def _num_hash(
 
 @scalar("Money#", 1, 4)
 def _money_hash(
-    env, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
+    env: RowEnv, x: Duals, fmt: Duals | None = None, dec: Duals | None = None, thou: Duals | None = None
 ) -> Duals:
     loc = _locale(env)
     f = _opt_text(fmt) or loc.money_format
@@ -809,19 +848,19 @@ def _money_hash(
 
 
 @scalar("Text", 1)
-def _text(env, x: Duals) -> Duals:
+def _text(env: RowEnv, x: Duals) -> Duals:
     return Duals.from_texts(x.display_text())
 
 
 @scalar("Dual", 2)
-def _dual(env, text: Duals, num: Duals) -> Duals:
+def _dual(env: RowEnv, text: Duals, num: Duals) -> Duals:
     nums = as_numbers(num, _locale(env))
     texts = text.display_text()
     return Duals(nums, texts)
 
 
-def _date_formatter(kind: str):
-    def render_fn(env, x: Duals, fmt: Duals | None = None) -> Duals:
+def _date_formatter(kind: str) -> ScalarFunction:
+    def render_fn(env: RowEnv, x: Duals, fmt: Duals | None = None) -> Duals:
         loc = _locale(env)
         f = _opt_text(fmt) or _default_format(kind, loc)
         return _formatted_dates(as_numbers(x, loc), f, loc, kind == "interval")
@@ -829,19 +868,19 @@ def _date_formatter(kind: str):
     return render_fn
 
 
-def _date_parser(kind: str):
-    def parse_fn(env, x: Duals, fmt: Duals | None = None) -> Duals:
+def _date_parser(kind: str) -> ScalarFunction:
+    def parse_fn(env: RowEnv, x: Duals, fmt: Duals | None = None) -> Duals:
         loc = _locale(env)
         f = _opt_text(fmt) or _default_format(kind, loc)
         texts = x.display_text()
         n = len(texts)
         nums = np.full(n, np.nan)
-        idx = np.flatnonzero(np.not_equal(texts, None))
+        idx = np.flatnonzero(np.not_equal(texts, NO_TEXT))
         if len(idx):
             uniq, inv = _unique_texts(texts.take(idx))
             nums[idx] = parse_datetime_texts(uniq, f, loc, interval=kind == "interval").take(inv)
         ok = ~np.isnan(nums)
-        return Duals(nums, np.where(ok, texts, None))
+        return Duals(nums, np.where(ok, texts, NO_TEXT))
 
     return parse_fn
 
@@ -865,7 +904,7 @@ for _kind, _name in (
     scalar(_name + "#", 1, 2)(_date_parser(_kind))
 
 
-def _date_result(serial: np.ndarray, env, kind: str = "date") -> Duals:
+def _date_result(serial: np.ndarray, env: RowEnv, kind: str = "date") -> Duals:
     loc = _locale(env)
     return _formatted_dates(np.asarray(serial, dtype=np.float64), _default_format(kind, loc), loc)
 
@@ -886,11 +925,11 @@ def _formatted_dates(nums: np.ndarray, fmt: str, loc: Locale, interval: bool = F
 # Date and time functions
 
 
-def _serials(env, x: Duals) -> np.ndarray:
+def _serials(env: RowEnv, x: Duals) -> np.ndarray:
     return as_numbers(x, _locale(env))
 
 
-def _parts(env, x: Duals) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _parts(env: RowEnv, x: Duals) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     s = _serials(env, x)
     y, m, d = ymd_from_serial(s)
     return s, y, m, d
@@ -901,13 +940,13 @@ def _int_result(values: np.ndarray, valid: np.ndarray) -> Duals:
 
 
 @scalar("Year", 1)
-def _year(env, x: Duals) -> Duals:
+def _year(env: RowEnv, x: Duals) -> Duals:
     s, y, _, _ = _parts(env, x)
     return _int_result(y, ~np.isnan(s))
 
 
 @scalar("Month", 1)
-def _month(env, x: Duals) -> Duals:
+def _month(env: RowEnv, x: Duals) -> Duals:
     s, _, m, _ = _parts(env, x)
     ok = ~np.isnan(s)
     names = np.array([None, *_locale(env).month_names], dtype=object)
@@ -915,25 +954,20 @@ def _month(env, x: Duals) -> Duals:
 
 
 @scalar("Day", 1)
-def _day(env, x: Duals) -> Duals:
+def _day(env: RowEnv, x: Duals) -> Duals:
     s, _, _, d = _parts(env, x)
     return _int_result(d, ~np.isnan(s))
 
 
-@scalar("DayNumberOfYear", 1)
-def _daynumberofyear(env, x: Duals) -> Duals:
-    s, y, _, _ = _parts(env, x)
-    return _int_result(np.floor(np.nan_to_num(s)) - serial_from_ymd(y, 1, 1) + 1, ~np.isnan(s))
-
-
-def _first_week_day(env, arg: Duals | None) -> int:
+def _first_week_day(env: RowEnv, arg: Duals | None) -> int:
     v = None if arg is None else _scalar_arg(arg)
     return int(v) % 7 if v is not None else _locale(env).first_week_day
 
 
 def _week_start(serial: np.ndarray, first: int) -> np.ndarray:
     day = np.floor(np.nan_to_num(serial))
-    return day - np.mod(weekday_monday0(day) - first, 7)
+    result: np.ndarray = day - np.mod(weekday_monday0(day) - first, 7)
+    return result
 
 
 def week_numbers(
@@ -960,31 +994,31 @@ def week_numbers(
 
 
 @scalar("Week", 1, 4)
-def _week(env, x: Duals, first: Duals | None = None, *_rest: Duals) -> Duals:
+def _week(env: RowEnv, x: Duals, first: Duals | None = None, *_rest: Duals) -> Duals:
     s = _serials(env, x)
     week, _ = week_numbers(s, _locale(env), _first_week_day(env, first) if first is not None else None)
     return _int_result(week, ~np.isnan(s))
 
 
 @scalar("WeekYear", 1, 4)
-def _weekyear(env, x: Duals, first: Duals | None = None, *_rest: Duals) -> Duals:
+def _weekyear(env: RowEnv, x: Duals, first: Duals | None = None, *_rest: Duals) -> Duals:
     s = _serials(env, x)
     _, wy = week_numbers(s, _locale(env), _first_week_day(env, first) if first is not None else None)
     return _int_result(wy, ~np.isnan(s))
 
 
 @scalar("WeekDay", 1, 2)
-def _weekday(env, x: Duals, first: Duals | None = None) -> Duals:
+def _weekday(env: RowEnv, x: Duals, first: Duals | None = None) -> Duals:
     s = _serials(env, x)
     ok = ~np.isnan(s)
     wd = weekday_monday0(np.nan_to_num(s))
     num = np.mod(wd - _first_week_day(env, first), 7)
     names = np.array(_locale(env).day_names, dtype=object)
-    return Duals(np.where(ok, num.astype(np.float64), np.nan), np.where(ok, names.take(wd), None))
+    return Duals(np.where(ok, num.astype(np.float64), np.nan), np.where(ok, names.take(wd), NO_TEXT))
 
 
-def _time_component(index: int):
-    def fn(env, x: Duals) -> Duals:
+def _time_component(index: int) -> ScalarFunction:
+    def fn(env: RowEnv, x: Duals) -> Duals:
         s = _serials(env, x)
         return _int_result(time_parts(s)[index], ~np.isnan(s))
 
@@ -1005,17 +1039,17 @@ def now_serial() -> float:
 
 
 @scalar("Today", 0, 1)
-def _today(env, _mode: Duals | None = None) -> Duals:
+def _today(env: RowEnv, _mode: Duals | None = None) -> Duals:
     return _date_result(np.full(env.nrows, np.floor(now_serial())), env)
 
 
 @scalar("Now", 0, 1)
-def _now(env, _mode: Duals | None = None) -> Duals:
+def _now(env: RowEnv, _mode: Duals | None = None) -> Duals:
     return _date_result(np.full(env.nrows, now_serial()), env, "timestamp")
 
 
 @scalar("MakeDate", 1, 3)
-def _makedate(env, y: Duals, m: Duals | None = None, d: Duals | None = None) -> Duals:
+def _makedate(env: RowEnv, y: Duals, m: Duals | None = None, d: Duals | None = None) -> Duals:
     loc = _locale(env)
     yy = as_numbers(y, loc)
     mm = as_numbers(m, loc) if m is not None else np.ones(len(yy))
@@ -1027,7 +1061,7 @@ def _makedate(env, y: Duals, m: Duals | None = None, d: Duals | None = None) -> 
 
 
 @scalar("MakeTime", 1, 3)
-def _maketime(env, h: Duals, m: Duals | None = None, s: Duals | None = None) -> Duals:
+def _maketime(env: RowEnv, h: Duals, m: Duals | None = None, s: Duals | None = None) -> Duals:
     loc = _locale(env)
     hh = as_numbers(h, loc)
     mm = as_numbers(m, loc) if m is not None else np.zeros(len(hh))
@@ -1035,15 +1069,21 @@ def _maketime(env, h: Duals, m: Duals | None = None, s: Duals | None = None) -> 
     return _date_result((hh * 3600 + mm * 60 + ss) / 86400.0, env, "time")
 
 
-def _shift(env, arg: Duals | None, n: int) -> np.ndarray:
+def _shift(env: RowEnv, arg: Duals | None, n: int) -> np.ndarray:
     if arg is None:
         return np.zeros(n, dtype=np.int64)
-    return np.trunc(np.nan_to_num(as_numbers(arg, _locale(env)))).astype(np.int64)
+    result: np.ndarray = np.trunc(np.nan_to_num(as_numbers(arg, _locale(env)))).astype(np.int64)
+    return result
 
 
 def _period_start(
-    months: int, env, x: Duals, shift: Duals | None, first_month: Duals | None = None, end: bool = False
-):
+    months: int,
+    env: RowEnv,
+    x: Duals,
+    shift: Duals | None,
+    first_month: Duals | None = None,
+    end: bool = False,
+) -> Duals:
     s, y, m, _ = _parts(env, x)
     k = _shift(env, shift, len(s))
     fm = _locale(env).first_month_of_year
@@ -1061,69 +1101,69 @@ def _period_start(
 
 
 @scalar("MonthStart", 1, 2)
-def _monthstart(env, x: Duals, shift: Duals | None = None) -> Duals:
+def _monthstart(env: RowEnv, x: Duals, shift: Duals | None = None) -> Duals:
     return _period_start(1, env, x, shift)
 
 
 @scalar("MonthEnd", 1, 2)
-def _monthend(env, x: Duals, shift: Duals | None = None) -> Duals:
+def _monthend(env: RowEnv, x: Duals, shift: Duals | None = None) -> Duals:
     return _period_start(1, env, x, shift, end=True)
 
 
 @scalar("QuarterStart", 1, 3)
-def _quarterstart(env, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _quarterstart(env: RowEnv, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
     return _period_start(3, env, x, shift, fm)
 
 
 @scalar("QuarterEnd", 1, 3)
-def _quarterend(env, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _quarterend(env: RowEnv, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
     return _period_start(3, env, x, shift, fm, end=True)
 
 
 @scalar("YearStart", 1, 3)
-def _yearstart(env, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _yearstart(env: RowEnv, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
     return _period_start(12, env, x, shift, fm)
 
 
 @scalar("YearEnd", 1, 3)
-def _yearend(env, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
+def _yearend(env: RowEnv, x: Duals, shift: Duals | None = None, fm: Duals | None = None) -> Duals:
     return _period_start(12, env, x, shift, fm, end=True)
 
 
 @scalar("MonthName", 1, 2)
-def _monthname(env, x: Duals, shift: Duals | None = None) -> Duals:
+def _monthname(env: RowEnv, x: Duals, shift: Duals | None = None) -> Duals:
     start = _period_start(1, env, x, shift)
     loc = _locale(env)
     return _formatted_dates(start.num, "MMM YYYY", loc)
 
 
 @scalar("WeekStart", 1, 3)
-def _weekstart(env, x: Duals, shift: Duals | None = None, first: Duals | None = None) -> Duals:
+def _weekstart(env: RowEnv, x: Duals, shift: Duals | None = None, first: Duals | None = None) -> Duals:
     s = _serials(env, x)
     ws = _week_start(s, _first_week_day(env, first)) + 7 * _shift(env, shift, len(s))
     return _date_result(np.where(np.isnan(s), np.nan, ws), env)
 
 
 @scalar("WeekEnd", 1, 3)
-def _weekend(env, x: Duals, shift: Duals | None = None, first: Duals | None = None) -> Duals:
+def _weekend(env: RowEnv, x: Duals, shift: Duals | None = None, first: Duals | None = None) -> Duals:
     s = _serials(env, x)
     ws = _week_start(s, _first_week_day(env, first)) + 7 * _shift(env, shift, len(s))
     return _date_result(np.where(np.isnan(s), np.nan, ws + 7 - 1.0 / 86_400_000), env)
 
 
 @scalar("DayStart", 1, 3)
-def _daystart(env, x: Duals, shift: Duals | None = None, _offset: Duals | None = None) -> Duals:
+def _daystart(env: RowEnv, x: Duals, shift: Duals | None = None, _offset: Duals | None = None) -> Duals:
     s = _serials(env, x)
     return _date_result(np.floor(s) + _shift(env, shift, len(s)), env, "timestamp")
 
 
 @scalar("DayEnd", 1, 3)
-def _dayend(env, x: Duals, shift: Duals | None = None, _offset: Duals | None = None) -> Duals:
+def _dayend(env: RowEnv, x: Duals, shift: Duals | None = None, _offset: Duals | None = None) -> Duals:
     s = _serials(env, x)
     return _date_result(np.floor(s) + _shift(env, shift, len(s)) + 1 - 1.0 / 86_400_000, env, "timestamp")
 
 
-def _add_months(env, x: Duals, n: np.ndarray, mode: Duals | None = None) -> Duals:
+def _add_months(env: RowEnv, x: Duals, n: np.ndarray, mode: Duals | None = None) -> Duals:
     s, y, m, d = _parts(env, x)
     target_m = m + n
     ty = y + np.floor_divide(target_m - 1, 12)
@@ -1140,12 +1180,12 @@ def _add_months(env, x: Duals, n: np.ndarray, mode: Duals | None = None) -> Dual
 
 
 @scalar("AddMonths", 2, 3)
-def _addmonths(env, x: Duals, n: Duals, mode: Duals | None = None) -> Duals:
+def _addmonths(env: RowEnv, x: Duals, n: Duals, mode: Duals | None = None) -> Duals:
     return _add_months(env, x, _shift(env, n, len(x)), mode)
 
 
 @scalar("AddYears", 2)
-def _addyears(env, x: Duals, n: Duals) -> Duals:
+def _addyears(env: RowEnv, x: Duals, n: Duals) -> Duals:
     return _add_months(env, x, 12 * _shift(env, n, len(x)))
 
 
@@ -1153,19 +1193,21 @@ def _addyears(env, x: Duals, n: Duals) -> Duals:
 # Numeric functions
 
 
-def _nums(env, *args: Duals) -> list[np.ndarray]:
+def _nums(env: RowEnv, *args: Duals) -> list[np.ndarray]:
     loc = _locale(env)
     return [as_numbers(a, loc) for a in args]
 
 
-def _step_offset(env, n: int, step: Duals | None, offset: Duals | None) -> tuple[np.ndarray, np.ndarray]:
+def _step_offset(
+    env: RowEnv, n: int, step: Duals | None, offset: Duals | None
+) -> tuple[np.ndarray, np.ndarray]:
     st = as_numbers(step, _locale(env)) if step is not None else np.ones(n)
     off = as_numbers(offset, _locale(env)) if offset is not None else np.zeros(n)
     return st, off
 
 
-def _rounding(kind: str):
-    def fn(env, x: Duals, step: Duals | None = None, offset: Duals | None = None) -> Duals:
+def _rounding(kind: str) -> ScalarFunction:
+    def fn(env: RowEnv, x: Duals, step: Duals | None = None, offset: Duals | None = None) -> Duals:
         (v,) = _nums(env, x)
         st, off = _step_offset(env, len(v), step, offset)
         with np.errstate(all="ignore"):
@@ -1193,7 +1235,7 @@ scalar("Ceil", 1, 3)(_rounding("ceil"))
 
 
 @scalar("Mod", 2)
-def _mod(env, a: Duals, b: Duals) -> Duals:
+def _mod(env: RowEnv, a: Duals, b: Duals) -> Duals:
     x, y = _nums(env, a, b)
     with np.errstate(all="ignore"):
         xi, yi = np.trunc(x), np.trunc(y)
@@ -1202,21 +1244,21 @@ def _mod(env, a: Duals, b: Duals) -> Duals:
 
 
 @scalar("Fmod", 2)
-def _fmod(env, a: Duals, b: Duals) -> Duals:
+def _fmod(env: RowEnv, a: Duals, b: Duals) -> Duals:
     x, y = _nums(env, a, b)
     with np.errstate(all="ignore"):
         return _numbers_result(np.fmod(x, y))
 
 
 @scalar("Div", 2)
-def _div(env, a: Duals, b: Duals) -> Duals:
+def _div(env: RowEnv, a: Duals, b: Duals) -> Duals:
     x, y = _nums(env, a, b)
     with np.errstate(all="ignore"):
         return _numbers_result(np.trunc(x / y))
 
 
-def _unary_math(func: Callable[[np.ndarray], np.ndarray]):
-    def fn(env, x: Duals) -> Duals:
+def _unary_math(func: Callable[[np.ndarray], np.ndarray]) -> ScalarFunction:
+    def fn(env: RowEnv, x: Duals) -> Duals:
         (v,) = _nums(env, x)
         with np.errstate(all="ignore"):
             return _numbers_result(func(v))
@@ -1224,7 +1266,7 @@ def _unary_math(func: Callable[[np.ndarray], np.ndarray]):
     return fn
 
 
-for _fname, _func in {
+_UNARY_MATH: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "Fabs": np.abs,
     "Sqr": np.square,
     "Sqrt": np.sqrt,
@@ -1240,30 +1282,31 @@ for _fname, _func in {
     "ACos": np.arccos,
     "ATan": np.arctan,
     "Integer": np.trunc,
-}.items():
+}
+for _fname, _func in _UNARY_MATH.items():
     scalar(_fname, 1)(_unary_math(_func))
 
 
 @scalar("Pow", 2)
-def _pow(env, a: Duals, b: Duals) -> Duals:
+def _pow(env: RowEnv, a: Duals, b: Duals) -> Duals:
     x, y = _nums(env, a, b)
     with np.errstate(all="ignore"):
         return _numbers_result(np.power(x, y))
 
 
 @scalar("Atan2", 2)
-def _atan2(env, a: Duals, b: Duals) -> Duals:
+def _atan2(env: RowEnv, a: Duals, b: Duals) -> Duals:
     x, y = _nums(env, a, b)
     return _numbers_result(np.arctan2(x, y))
 
 
 @scalar("Pi", 0)
-def _pi(env) -> Duals:
+def _pi(env: RowEnv) -> Duals:
     return Duals.const(float(np.pi), env.nrows)
 
 
-def _parity(remainder: int):
-    def fn(env, x: Duals) -> Duals:
+def _parity(remainder: int) -> ScalarFunction:
+    def fn(env: RowEnv, x: Duals) -> Duals:
         (v,) = _nums(env, x)
         ok = ~np.isnan(v) & (v == np.trunc(v))
         res = np.where(np.mod(np.nan_to_num(v), 2) == remainder, TRUE, FALSE)
@@ -1277,7 +1320,7 @@ scalar("Odd", 1)(_parity(1))
 
 
 @scalar("BitCount", 1)
-def _bitcount(env, x: Duals) -> Duals:
+def _bitcount(env: RowEnv, x: Duals) -> Duals:
     (v,) = _nums(env, x)
     ok = ~np.isnan(v)
     ints = np.trunc(np.nan_to_num(v)).astype(np.int64).view(np.uint64)
@@ -1290,7 +1333,7 @@ def _bitcount(env, x: Duals) -> Duals:
 
 
 @scalar("Rand", 0)
-def _rand(env) -> Duals:
+def _rand(env: RowEnv) -> Duals:
     return Duals.from_numbers(np.random.default_rng().random(env.nrows))
 
 
@@ -1298,10 +1341,10 @@ def _rand(env) -> Duals:
 # Hashes
 
 
-def _hash(bits: int):
+def _hash(bits: int) -> ScalarFunction:
     nbytes = bits // 8
 
-    def fn(env, *args: Duals) -> Duals:
+    def fn(env: RowEnv, *args: Duals) -> Duals:
         n = len(args[0]) if args else env.nrows
         texts = [a.display_text(null="") for a in args]
         out = np.empty(n, dtype=object)
@@ -1329,17 +1372,17 @@ scalar("Hash256", 1, None)(_hash(256))
 # Range functions (across arguments, per row)
 
 
-def _stack(env, args: tuple[Duals, ...]) -> np.ndarray:
+def _stack(env: RowEnv, args: tuple[Duals, ...]) -> np.ndarray:
     return np.vstack(_nums(env, *args)) if args else np.empty((0, env.nrows))
 
 
 @scalar("RangeSum", 1, None)
-def _rangesum(env, *args: Duals) -> Duals:
+def _rangesum(env: RowEnv, *args: Duals) -> Duals:
     return Duals.from_numbers(np.nansum(_stack(env, args), axis=0))
 
 
 @scalar("RangeMin", 1, None)
-def _rangemin(env, *args: Duals) -> Duals:
+def _rangemin(env: RowEnv, *args: Duals) -> Duals:
     m = _stack(env, args)
     with np.errstate(all="ignore"):
         res = np.where(np.isnan(m).all(axis=0), np.nan, np.nanmin(np.where(np.isnan(m), np.inf, m), axis=0))
@@ -1347,14 +1390,14 @@ def _rangemin(env, *args: Duals) -> Duals:
 
 
 @scalar("RangeMax", 1, None)
-def _rangemax(env, *args: Duals) -> Duals:
+def _rangemax(env: RowEnv, *args: Duals) -> Duals:
     m = _stack(env, args)
     res = np.where(np.isnan(m).all(axis=0), np.nan, np.max(np.where(np.isnan(m), -np.inf, m), axis=0))
     return Duals.from_numbers(res)
 
 
 @scalar("RangeAvg", 1, None)
-def _rangeavg(env, *args: Duals) -> Duals:
+def _rangeavg(env: RowEnv, *args: Duals) -> Duals:
     m = _stack(env, args)
     cnt = (~np.isnan(m)).sum(axis=0)
     with np.errstate(all="ignore"):
@@ -1363,22 +1406,26 @@ def _rangeavg(env, *args: Duals) -> Duals:
 
 
 @scalar("RangeCount", 1, None)
-def _rangecount(env, *args: Duals) -> Duals:
-    return Duals.from_numbers(sum((~a.is_null()).astype(np.float64) for a in args))
+def _rangecount(env: RowEnv, *args: Duals) -> Duals:
+    return Duals.from_numbers(
+        sum(((~a.is_null()).astype(np.float64) for a in args), start=np.zeros(len(args[0])))
+    )
 
 
 @scalar("RangeNumericCount", 1, None)
-def _rangenumericcount(env, *args: Duals) -> Duals:
+def _rangenumericcount(env: RowEnv, *args: Duals) -> Duals:
     return Duals.from_numbers((~np.isnan(_stack(env, args))).sum(axis=0).astype(np.float64))
 
 
 @scalar("RangeNullCount", 1, None)
-def _rangenullcount(env, *args: Duals) -> Duals:
-    return Duals.from_numbers(sum(a.is_null().astype(np.float64) for a in args))
+def _rangenullcount(env: RowEnv, *args: Duals) -> Duals:
+    return Duals.from_numbers(
+        sum((a.is_null().astype(np.float64) for a in args), start=np.zeros(len(args[0])))
+    )
 
 
 @scalar("RangeTextCount", 1, None)
-def _rangetextcount(env, *args: Duals) -> Duals:
+def _rangetextcount(env: RowEnv, *args: Duals) -> Duals:
     m = _stack(env, args)
     has_text = np.vstack([a.has_text() for a in args])
     return Duals.from_numbers((has_text & np.isnan(m)).sum(axis=0).astype(np.float64))

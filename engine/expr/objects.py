@@ -8,6 +8,10 @@ import numpy as np
 
 _NONE = id(None)
 
+#: ``None`` as a 0-d object array: what ``np.where`` and ``np.not_equal`` take for "no text" (the
+#: same result as a bare ``None``, which numpy's type stubs do not accept).
+NO_TEXT: np.ndarray = np.array(None, dtype=object)
+
 
 def not_none(arr: np.ndarray) -> np.ndarray:
     """Vectorised ``x is not None`` for an object array.
@@ -19,8 +23,8 @@ def not_none(arr: np.ndarray) -> np.ndarray:
     """
     n = len(arr)
     if n < 256 or arr.dtype != object or arr.ndim != 1:
-        return np.not_equal(arr, None)
+        return np.asarray(np.not_equal(arr, NO_TEXT))
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
     pointers = np.ctypeslib.as_array((ctypes.c_size_t * n).from_address(arr.ctypes.data))
-    return pointers != _NONE
+    return np.asarray(pointers != _NONE)

@@ -11,6 +11,7 @@ All binary operators are left-associative.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from .ast import (
@@ -31,18 +32,29 @@ from .ast import (
     SetOp,
     UnaryOp,
 )
-from .lexer import ExprSyntaxError, Kind, Token, tokenize
+from .lexer import NAME_KINDS, ExprSyntaxError, Kind, Token, tokenize
+
+# enum members bound once: ``Kind.X`` is a class attribute lookup on every comparison
+_NUMBER = Kind.NUMBER
+_STRING = Kind.STRING
+_DQUOTED = Kind.DQUOTED
+_BRACKETED = Kind.BRACKETED
+_IDENT = Kind.IDENT
+_OP = Kind.OP
+_EOF = Kind.EOF
+
 
 _RELATIONAL = ("=", "<>", "<", ">", "<=", ">=")
 _RELATIONAL_WORDS = ("LIKE", "PRECEDES", "FOLLOWS")
 _QUALIFIERS = ("DISTINCT", "NODISTINCT", "TOTAL", "ALL")
-_NAME_KINDS = (Kind.IDENT, Kind.BRACKETED, Kind.DQUOTED, Kind.BACKQUOTED)
+_NAME_KINDS = NAME_KINDS
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, tokens: Sequence[Token] | None = None, base: int = 0) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text) if tokens is None else tokens
+        self.base = base  # the offset of ``text`` in the tokens' positions
         self.i = 0
 
     # -- token helpers ---------------------------------------------------------------------------
@@ -55,14 +67,15 @@ class _Parser:
 
     def advance(self) -> Token:
         tok = self.tokens[self.i]
-        if tok.kind is not Kind.EOF:
+        if tok.kind is not _EOF:
             self.i += 1
         return tok
 
     def error(self, message: str, tok: Token | None = None) -> ExprSyntaxError:
         tok = tok or self.tok
-        found = "end of expression" if tok.kind is Kind.EOF else repr(self.text[tok.pos : tok.end])
-        return ExprSyntaxError(f"{message}, found {found}", tok.pos)
+        pos = tok.pos - self.base
+        found = "end of expression" if tok.kind is _EOF else repr(self.text[pos : tok.end - self.base])
+        return ExprSyntaxError(f"{message}, found {found}", pos)
 
     def expect_op(self, op: str) -> Token:
         if not self.tok.is_op(op):
@@ -80,10 +93,11 @@ class _Parser:
     def parse(self) -> Node:
         if self.tok.is_op("="):
             self.advance()
-        if self.tok.kind is Kind.EOF:
+        if self.tok.kind is _EOF:
             raise self.error("Empty expression")
         node = self.expr()
-        if self.tok.kind is not Kind.EOF:
+        end = self.tok  # read afresh: mypy keeps the narrowing above across the call
+        if end.kind is not _EOF:
             raise self.error("Unexpected token")
         return node
 
@@ -114,7 +128,7 @@ class _Parser:
         left = self.bit_or()
         while True:
             tok = self.tok
-            if tok.kind is Kind.OP and tok.value in _RELATIONAL:
+            if tok.kind is _OP and tok.value in _RELATIONAL:
                 op = tok.value
             elif tok.is_word(*_RELATIONAL_WORDS):
                 op = tok.value.upper()
@@ -177,10 +191,10 @@ class _Parser:
 
     def primary(self) -> Node:
         tok = self.tok
-        if tok.kind is Kind.NUMBER:
+        if tok.kind is _NUMBER:
             self.advance()
             return Literal(float(tok.value), None)
-        if tok.kind is Kind.STRING:
+        if tok.kind is _STRING:
             self.advance()
             return Literal(None, tok.value)
         if tok.is_op("("):
@@ -188,10 +202,10 @@ class _Parser:
             node = self.expr()
             self.expect_op(")")
             return node
-        if tok.kind is Kind.IDENT and self.peek().is_op("("):
+        if tok.kind is _IDENT and self.peek().is_op("("):
             return self.call()
         if tok.kind in _NAME_KINDS:
-            if tok.kind is Kind.IDENT and tok.value.upper() in (
+            if tok.kind is _IDENT and tok.value.upper() in (
                 "AND",
                 "OR",
                 "XOR",
@@ -254,7 +268,7 @@ class _Parser:
         nxt = self.peek()
         if self.tok.is_word("TOTAL") and nxt.is_op("<"):
             return False
-        return nxt.kind is Kind.OP and nxt.value in ("*", "/", "+", "&", "=", "<>", "<", ">", "<=", ">=")
+        return nxt.kind is _OP and nxt.value in ("*", "/", "+", "&", "=", "<>", "<", ">", "<=", ">=")
 
     # -- set analysis ----------------------------------------------------------------------------
     def set_expression(self) -> SetExpr:
@@ -272,10 +286,10 @@ class _Parser:
             self.expect_op(")")
             return inner
         identifier: str | None = None
-        if tok.kind is Kind.NUMBER:
+        if tok.kind is _NUMBER:
             identifier = tok.value
             self.advance()
-        elif tok.kind in (Kind.IDENT, Kind.BRACKETED):
+        elif tok.kind in (_IDENT, _BRACKETED):
             identifier = tok.value
             self.advance()
         modifiers: tuple[SetModifier, ...] = ()
@@ -336,17 +350,17 @@ class _Parser:
                     items.append(self.element_value())
             self.expect_op("}")
             return ElementList(tuple(items))
-        if tok.kind is Kind.IDENT and tok.value.upper() in ("P", "E") and self.peek().is_op("("):
+        if tok.kind is _IDENT and tok.value.upper() in ("P", "E") and self.peek().is_op("("):
             func = self.advance().value.upper()
             self.advance()
-            inner: SetExpr | None = None
+            scope: SetExpr | None = None
             if self.tok.is_op("{"):
                 self.advance()
-                inner = self.set_expression()
+                scope = self.set_expression()
                 self.expect_op("}")
             field = None if self.tok.is_op(")") else self.name()
             self.expect_op(")")
-            return ElementFunction(func, inner, field)
+            return ElementFunction(func, scope, field)
         if tok.kind in _NAME_KINDS:
             self.advance()
             if self.tok.is_op("::"):
@@ -357,17 +371,17 @@ class _Parser:
 
     def element_value(self) -> ElementValue:
         tok = self.tok
-        if tok.kind is Kind.STRING:
+        if tok.kind is _STRING:
             self.advance()
             return ElementValue(tok.value, "literal")
-        if tok.kind is Kind.DQUOTED:
+        if tok.kind is _DQUOTED:
             self.advance()
             return ElementValue(tok.value, "search")
-        if tok.is_op("-", "+") and self.peek().kind is Kind.NUMBER:
+        if tok.is_op("-", "+") and self.peek().kind is _NUMBER:
             self.advance()
             num = self.advance()
             return ElementValue(("-" if tok.value == "-" else "") + num.value, "number")
-        if tok.kind in (Kind.NUMBER, Kind.IDENT, Kind.BRACKETED):
+        if tok.kind in (_NUMBER, _IDENT, _BRACKETED):
             self.advance()
             return ElementValue(tok.value, "number")
         raise self.error("Expected an element value")
@@ -377,3 +391,11 @@ class _Parser:
 def parse_expression(text: str) -> Node:
     """Parse one expression (a leading ``=`` is ignored); raises ``ExprSyntaxError``."""
     return _Parser(text).parse()
+
+
+def parse_tokens(text: str, tokens: Sequence[Token], base: int = 0) -> Node:
+    """Parse an expression already tokenized (a load script's statement tokenizer cut it out of its
+    statement): ``tokens`` end with EOF and their positions are ``base`` + offsets into ``text``. Same
+    result and errors (positions relative to ``text``) as :func:`parse_expression` on ``text``, since
+    both use the one tokenizer."""
+    return _Parser(text, tokens, base).parse()

@@ -38,7 +38,7 @@ class CodeColumns(MutableMapping[str, np.ndarray]):
         if a.dtype == dt:
             return a
         wide = a.astype(dt)
-        wide.flags.writeable = a.flags.writeable   # a read-only model stays read-only through the copy
+        wide.flags.writeable = a.flags.writeable  # a read-only model stays read-only through the copy
         return wide
 
     def __setitem__(self, name: str, codes: np.ndarray) -> None:
@@ -144,11 +144,25 @@ def _is_identity(mapping: np.ndarray, size: int) -> bool:
 
 
 class DataModel:
-    """Tables and fields; tables sharing a field name are associated through it."""
+    """Tables and fields; tables sharing a field name are associated through it.
 
-    def __init__(self, tables: list[Table], fields: dict[str, Field]) -> None:
+    ``loose_tables``: tables the script declared loosely coupled (``Loosen Table``): a selection does not
+    cross from one of their fields to another through their rows. ``search_excluded``: fields the
+    script left out of smart search (``Search Exclude``).
+    """
+
+    def __init__(
+        self,
+        tables: list[Table],
+        fields: dict[str, Field],
+        *,
+        loose_tables: frozenset[str] = frozenset(),
+        search_excluded: frozenset[str] = frozenset(),
+    ) -> None:
         self.tables: dict[str, Table] = {t.name: t for t in tables}
         self.fields: dict[str, Field] = fields
+        self.loose_tables: frozenset[str] = frozenset(t for t in loose_tables if t in self.tables)
+        self.search_excluded: frozenset[str] = frozenset(f for f in search_excluded if f in fields)
         holders: dict[str, list[str]] = {}
         for t in tables:
             for f in t.columns:
@@ -163,7 +177,14 @@ class DataModel:
         return cls([], {})
 
     @classmethod
-    def build(cls, tables: list[TableData], field_info: dict[str, dict[str, Any]] | None = None) -> DataModel:
+    def build(
+        cls,
+        tables: list[TableData],
+        field_info: dict[str, dict[str, Any]] | None = None,
+        *,
+        loose_tables: frozenset[str] = frozenset(),
+        search_excluded: frozenset[str] = frozenset(),
+    ) -> DataModel:
         """Unify the per-table symbol tables of each field name into one field-wide symbol table."""
         per_field: dict[str, list[tuple[int, SymbolTable]]] = {}
         for ti, t in enumerate(tables):
@@ -181,7 +202,9 @@ class DataModel:
                     if not _is_identity(m, len(union)):
                         maps[(ti, fname)] = m
             info = (field_info or {}).get(fname, {})
-            fields[fname] = Field(fname, union.compact(), comment=info.get("comment", ""), tags=list(info.get("tags", [])))
+            fields[fname] = Field(
+                fname, union.compact(), comment=info.get("comment", ""), tags=list(info.get("tags", []))
+            )
         out = []
         for ti, t in enumerate(tables):
             cols = CodeColumns({})
@@ -193,7 +216,7 @@ class DataModel:
                                                                                           narrow or CODE_DTYPE),
                          np.dtype(CODE_DTYPE))
             out.append(Table(t.name, cols, t.nrows, comment=t.comment, is_synthetic=t.is_synthetic))
-        model = cls(out, fields)
+        model = cls(out, fields, loose_tables=loose_tables, search_excluded=search_excluded)
         model.tag_fields()
         return model
 
@@ -214,7 +237,14 @@ class DataModel:
                     if syms.all_ascii(10000):
                         auto.append("$ascii")
                     auto.append("$text")
-            keep = [t for t in f.tags if t not in auto and not t.startswith("$") or t in ("$date", "$timestamp", "$hidden")]
+            keep = [
+                t
+                for t in f.tags
+                if t not in auto
+                and not t.startswith("$")
+                or t in ("$date", "$timestamp", "$hidden")
+                or t.startswith("$semantic")
+            ]
             f.tags = auto + keep
 
     def table_of(self, field_name: str) -> tuple[str, ...]:

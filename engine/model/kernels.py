@@ -16,12 +16,15 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
 #: arrays shorter than this are handled by one plain numpy call
 PARALLEL_MIN = 1 << 20
 #: elements per chunk (indexes converted to intp stay in cache)
+_T = TypeVar("_T")
+
 CHUNK = 1 << 17
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
@@ -47,12 +50,12 @@ def split(n: int, parts: int = WORKERS) -> list[tuple[int, int]]:
     return [(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
 
-def run_parts(fn: Callable[[int, int], object], n: int) -> list[object]:
+def run_parts(fn: Callable[[int, int], _T], n: int) -> list[_T]:
     """``fn(lo, hi)`` over the ranges of :func:`split`, the first on this thread; results in order."""
     parts = split(n)
     if len(parts) == 1:
         return [fn(0, n)]
-    futures: list[Future[object]] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
+    futures: list[Future[_T]] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
     first = fn(*parts[0])
     return [first] + [f.result() for f in futures]
 

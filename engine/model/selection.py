@@ -21,15 +21,26 @@ import numpy as np
 from engine.model import kernels
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex, model_index
+from engine.model.loose import loose_view
 
 # State codes of ``Inference.states``; ``STATE_LETTERS[code]`` is the engine's StateEnumType letter.
 LOCKED, SELECTED, OPTION, DESELECTED, ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED = range(8)
 STATE_LETTERS: tuple[str, ...] = ("L", "S", "O", "D", "A", "X", "XS", "XL")
 _COUNT_KEYS: tuple[str, ...] = (
-    "qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
-    "qSelectedExcluded", "qLockedExcluded",
+    "qLocked",
+    "qSelected",
+    "qOption",
+    "qDeselected",
+    "qAlternative",
+    "qExcluded",
+    "qSelectedExcluded",
+    "qLockedExcluded",
 )
 _EMPTY_SEL = np.empty(0, dtype=np.int32)
+#: tables with at least this many rows may propagate over row indexes instead of full-length masks
+SPARSE_MIN = 1 << 20
+#: ... when the most selective incoming key keeps at most 1/SPARSE_DENSITY of the rows
+SPARSE_DENSITY = 8
 
 
 def _as_symbols(idx: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -50,8 +61,7 @@ class SelectionState:
 
     __slots__ = ("_selected", "_locked", "_key")
 
-    def __init__(self, selected: Mapping[str, np.ndarray] | None = None,
-                 locked: Iterable[str] = ()) -> None:
+    def __init__(self, selected: Mapping[str, np.ndarray] | None = None, locked: Iterable[str] = ()) -> None:
         sel: dict[str, np.ndarray] = {}
         for f, idx in (selected or {}).items():
             arr = idx if isinstance(idx, np.ndarray) and not idx.flags.writeable else _as_symbols(idx)
@@ -85,8 +95,10 @@ class SelectionState:
     def key(self) -> tuple[object, ...]:
         """A hashable value identifying the state (for caches)."""
         if self._key is None:
-            self._key = (tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
-                         tuple(sorted(self._locked)))
+            self._key = (
+                tuple(sorted((f, a.tobytes()) for f, a in self._selected.items())),
+                tuple(sorted(self._locked)),
+            )
         return self._key
 
     def __eq__(self, other: object) -> bool:
@@ -219,8 +231,9 @@ class _Propagation:
     ``k`` back, so a selection is not cancelled by dangling keys.
     """
 
-    def __init__(self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray],
-                 exist: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, model: DataModel, idx: ModelIndex, cons: dict[str, np.ndarray], exist: dict[str, np.ndarray]
+    ) -> None:
         self.model = model
         self.idx = idx
         self.cons = cons
@@ -230,6 +243,8 @@ class _Propagation:
         self.gathered: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         # id(row mask) -> (row mask, flatnonzero): a final mask is often one already scanned
         self.nz: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # (table, keys applied in order) -> (their incoming symbol masks, rows passing them)
+        self.chains: dict[tuple[str, tuple[str, ...]], tuple[list[np.ndarray], np.ndarray]] = {}
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         hit = self.nz.get(id(mask))
@@ -239,8 +254,11 @@ class _Propagation:
         return hit[1]
 
     def incoming(self, table: str, key: str) -> np.ndarray | None:
-        parts = [m for h in self.model.field_tables[key] if h != table
-                 and (m := self.msg.get((h, key))) is not None]
+        parts = [
+            m
+            for h in self.model.field_tables[key]
+            if h != table and (m := self.msg.get((h, key))) is not None
+        ]
         if not parts:
             return None
         out = parts[0].copy()
@@ -261,6 +279,68 @@ class _Propagation:
         rows = kernels.take(inc, self.model.tables[table].columns.raw(key))
         self.gathered[(table, key)] = (inc, rows)
         return rows
+
+    def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
+        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
+        key → rows lookup of its most selective incoming key and filtered through the others; None
+        when no key is selective enough (then full-length masks are cheaper)."""
+        tab = self.model.tables[table]
+        n = tab.nrows
+        if n < SPARSE_MIN:
+            return None
+        incs: list[tuple[int, str, np.ndarray]] = []  # (rows it keeps, n + 1 when unknown; key; symbols)
+        for k in self.idx.keys_of[table]:
+            if k == skip:
+                continue
+            inc = self.incoming(table, k)
+            if inc is None:
+                continue
+            lk = self.idx.lookup(table, k)
+            count = n + 1 if lk.unique or lk.starts is None else int(np.diff(lk.starts)[inc[:-1]].sum())
+            incs.append((count, k, inc))
+        if not incs:
+            return None
+        incs.sort(key=lambda x: x[0])
+        count, kbest, inc = incs[0]
+        if count * SPARSE_DENSITY > n:
+            return None
+        # the chains of one table share prefixes (the final rows extend the rows without its least
+        # selective key): continue from the longest one computed with the same incoming symbols
+        rows: np.ndarray | None = None
+        done = 0
+        for i in range(len(incs), 0, -1):
+            hit = self.chains.get((table, tuple(k for _, k, _ in incs[:i])))
+            if hit is not None and all(
+                np.array_equal(a, b) for a, (_, _, b) in zip(hit[0], incs[:i], strict=True)
+            ):
+                rows, done = hit[1], i
+                break
+        if rows is None:
+            rows = self.expand(table, kbest, inc)
+            for extra in (self.cons.get(table), self.exist.get(table)):
+                if extra is not None:
+                    rows = rows[extra.take(rows)]
+            done = 1
+            self.chains[(table, (kbest,))] = ([inc], rows)
+        for i in range(done, len(incs)):  # most selective first: later gathers see fewer rows
+            _, k, inc = incs[i]
+            rows = rows[inc.take(tab.columns.raw(k).take(rows))]
+            self.chains[(table, tuple(k for _, k, _ in incs[: i + 1]))] = (
+                [c for _, _, c in incs[: i + 1]],
+                rows,
+            )
+        return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
+
+    def expand(self, table: str, key: str, inc: np.ndarray) -> np.ndarray:
+        """Rows of ``table`` whose ``key`` symbol is set in ``inc`` (grouped by symbol), from the lookup."""
+        lk = self.idx.lookup(table, key)
+        assert lk.starts is not None and lk.order is not None
+        sel = np.flatnonzero(inc[:-1])
+        starts = lk.starts[sel]
+        lens = lk.starts[sel + 1] - starts
+        ends = np.cumsum(lens)
+        total = int(ends[-1]) if len(ends) else 0
+        return lk.order.take(np.repeat(starts - (ends - lens), lens) + np.arange(total))
 
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
@@ -283,12 +363,24 @@ class _Propagation:
             t = queue.popleft()
             queued.discard(t)
             for k in self.idx.keys_of[t]:
-                m, constrained = self.rows_except(t, k)
-                new = None if m is None or not constrained else _scatter_present(
-                    self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k))
+                codes = self.model.tables[t].columns.raw(k)
+                sparse = self.sparse_rows_except(t, k)
+                new: np.ndarray | None
+                if sparse is not None:
+                    new = _scatter_present(codes, sparse, self.idx.nsym(k))
+                else:
+                    m, constrained = self.rows_except(t, k)
+                    new = (
+                        None
+                        if m is None or not constrained
+                        else _scatter_present(codes, self.nonzero(m), self.idx.nsym(k))
+                    )
                 old = self.msg.get((t, k))
-                if new is None and old is None or (new is not None and old is not None
-                                                   and np.array_equal(new, old)):
+                if (
+                    new is None
+                    and old is None
+                    or (new is not None and old is not None and np.array_equal(new, old))
+                ):
                     continue
                 self.msg[(t, k)] = new
                 for h in self.model.field_tables[k]:
@@ -297,30 +389,48 @@ class _Propagation:
                         queued.add(h)
         out: dict[str, np.ndarray] = {}
         for t in self.model.tables:
+            sparse = self.sparse_rows_except(t, None, ordered=True)
+            if sparse is not None:
+                mask = np.zeros(self.model.tables[t].nrows, dtype=bool)
+                mask[sparse] = True
+                self.nz[id(mask)] = (mask, sparse)
+                out[t] = mask
+                continue
             m, _ = self.rows_except(t, None)
             if m is not None:
                 out[t] = m
         return out
 
 
+def _selected_symbols(
+    idx: ModelIndex, state: SelectionState, base: Reduction | None, f: str
+) -> np.ndarray | None:
+    """Bool mask (``nsym + 1``) of ``f``'s selected symbols that exist for the user; None when the field
+    restricts nothing (no selection, or only symbols the reduction removed)."""
+    sel = state.selected(f)
+    if sel is None or f not in idx.model.fields:
+        return None
+    n = idx.nsym(f)
+    smask = np.zeros(n + 1, dtype=bool)
+    smask[sel[sel < n]] = True
+    if base is not None and f in base.symbols:
+        smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
+        if not smask.any():
+            return None
+    return smask
+
+
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
     """Propagate ``state`` (on top of the ``base`` reduction) over the model's tables."""
+    if model.loose_tables:
+        return _infer_loose(model, state, base)
     idx = model_index(model)
     cons: dict[str, np.ndarray] = {}
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
     for f in state.fields:
-        if f not in model.fields:
+        smask = _selected_symbols(idx, state, base, f)
+        if smask is None:
             continue
-        n = idx.nsym(f)
-        smask = np.zeros(n + 1, dtype=bool)
-        sel = state.selected(f)
-        if sel is None:
-            continue
-        smask[sel[sel < n]] = True
-        if base is not None and f in base.symbols:
-            smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
-            if not smask.any():
-                continue
         for t in model.field_tables.get(f, ()):
             new = kernels.take(smask, model.tables[t].columns.raw(f))
             old = cons.get(t)
@@ -341,6 +451,40 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     return inf
 
 
+def _infer_loose(model: DataModel, state: SelectionState, base: Reduction | None) -> Inference:
+    """:func:`infer` on a model with loose tables: propagate over :func:`loose_view`, then give each
+    loose table the rows every one of its fields allows (for charts over it) and keep the per-field
+    rows for its fields' possible values."""
+    view, parts = loose_view(model)
+    vbase = None
+    if base is not None:
+        rows: dict[str, np.ndarray] = {}
+        for t, m in base.rows.items():
+            rows.update(dict.fromkeys(parts[t].values(), m) if t in parts else {t: m})
+        vbase = Reduction(rows, base.symbols)
+    vinf = infer(view, state, vbase)
+    masks: dict[str, np.ndarray] = {}
+    field_masks: dict[tuple[str, str], np.ndarray] = {}
+    for t in model.tables:
+        if t not in parts:
+            got = vinf.rows(t)
+            if got is not None:
+                masks[t] = got
+            continue
+        own: list[np.ndarray] = []
+        for f, part in parts[t].items():
+            got = vinf.rows(part)
+            if got is not None:
+                field_masks[(t, f)] = got
+                own.append(got)
+        both = _and_all(own)
+        if both is not None:
+            masks[t] = both
+    inf = Inference(model, state, base, masks, frozenset(masks))
+    inf._field_masks = field_masks
+    return inf
+
+
 class Inference:
     """The result of :func:`infer`: possible rows per table and symbol states per field.
 
@@ -348,8 +492,14 @@ class Inference:
     threads (a cache race computes a value twice, never a wrong one).
     """
 
-    def __init__(self, model: DataModel, state: SelectionState, base: Reduction | None,
-                 masks: dict[str, np.ndarray], restricted: frozenset[str]) -> None:
+    def __init__(
+        self,
+        model: DataModel,
+        state: SelectionState,
+        base: Reduction | None,
+        masks: dict[str, np.ndarray],
+        restricted: frozenset[str],
+    ) -> None:
         self.model = model
         self.state = state
         self.base = base
@@ -364,6 +514,8 @@ class Inference:
         #: the propagation's final messages (see ``_Propagation``); None: no propagation ran
         self._msgs: dict[tuple[str, str], np.ndarray | None] | None = None
         self._exist_tables: frozenset[str] = frozenset()
+        #: (loose table, field) → the rows of the table that field's own constraints allow
+        self._field_masks: dict[tuple[str, str], np.ndarray] = {}
 
     # --- rows ------------------------------------------------------------------------------------
     def rows(self, table: str) -> np.ndarray | None:
@@ -375,7 +527,9 @@ class Inference:
         hit = self._row_index.get(table)
         if hit is None:
             m = self._masks.get(table)
-            hit = np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
+            hit = (
+                np.arange(self.model.tables[table].nrows, dtype=np.int64) if m is None else np.flatnonzero(m)
+            )
             self._row_index[table] = hit
         return hit
 
@@ -396,8 +550,11 @@ class Inference:
         n = self._idx.nsym(key)
         if table not in self._masks:
             hit = self._idx.present(table, key)
-        elif self._msgs is not None and key in self._idx.keys_of[table] and (
-                self._msgs.get((table, key)) is not None or table not in self._exist_tables):
+        elif (
+            self._msgs is not None
+            and key in self._idx.keys_of[table]
+            and (self._msgs.get((table, key)) is not None or table not in self._exist_tables)
+        ):
             own = self._msgs.get((table, key))
             hit = (own if own is not None else self._idx.present(table, key)).copy()
             for h in self.model.field_tables[key]:
@@ -406,7 +563,9 @@ class Inference:
                     np.logical_and(hit, m, out=hit)
                     hit[-1] = False  # NULL never links: a message through the key drops NULL keys
         else:
-            hit = kernels.scatter_true(n + 1, self.model.tables[table].columns.raw(key), self.row_index(table))
+            hit = kernels.scatter_true(
+                n + 1, self.model.tables[table].columns.raw(key), self.row_index(table)
+            )
         hit.flags.writeable = False
         self._key_symbols[(table, key)] = hit
         return hit
@@ -434,6 +593,13 @@ class Inference:
             n = self._idx.nsym(field_name)
             hit = np.zeros(n + 1, dtype=bool)
             for t in self.model.field_tables.get(field_name, ()):
+                if t in self.model.loose_tables:
+                    fm = self._field_masks.get((t, field_name))
+                    if fm is None:
+                        hit |= self._idx.present(t, field_name)
+                    else:
+                        hit[self.model.tables[t].columns.raw(field_name).take(np.flatnonzero(fm))] = True
+                    continue
                 m = self._masks.get(t)
                 if m is None:
                     hit |= self._idx.present(t, field_name)
@@ -459,7 +625,11 @@ class Inference:
         sel = self.state.selected(field_name)
         if sel is None:
             return False
-        return self.base is None or field_name not in self.base.symbols or bool(self.selected_mask(field_name).any())
+        return (
+            self.base is None
+            or field_name not in self.base.symbols
+            or bool(self.selected_mask(field_name).any())
+        )
 
     def alternative(self, field_name: str) -> np.ndarray:
         """Symbols that would be possible if the field's own selection were removed (others kept)."""
@@ -467,8 +637,57 @@ class Inference:
             return self.possible(field_name)
         hit = self._alt.get(field_name)
         if hit is None:
-            hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
+            hit = self._local_alternative(field_name)
+            if hit is None:
+                hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
             self._alt[field_name] = hit
+        return hit
+
+    def _local_alternative(self, field_name: str) -> np.ndarray | None:
+        """:meth:`alternative` at the size of the field's one table, or None where that does not hold.
+
+        Why: a second propagation without the field's selection passes over every large table (a 10M-row
+        fact) once per selected filter pane. On an acyclic model the messages arriving at the field's table
+        through its keys carry no constraint of that table's own (see ``_Propagation``), so the rows the
+        field could have without its selection are that table's rows passing those messages, its other
+        selections and the reduction: a pass over one (usually small) dimension table."""
+        tables = self.model.field_tables.get(field_name, ())
+        idx = self._idx
+        if len(tables) != 1 or self._msgs is None or not idx.acyclic:
+            return None
+        table = tables[0]
+        if field_name in idx.keys_of[table]:
+            return None
+        cols = self.model.tables[table].columns
+        parts = []
+        for f in self.state.fields:
+            if f != field_name and table in self.model.field_tables.get(f, ()):
+                smask = _selected_symbols(idx, self.state, self.base, f)
+                if smask is not None:
+                    parts.append(kernels.take(smask, cols.raw(f)))
+        for k in idx.keys_of[table]:
+            incoming = [
+                m
+                for h in self.model.field_tables[k]
+                if h != table and (m := self._msgs.get((h, k))) is not None
+            ]
+            if incoming:
+                inc = incoming[0].copy()
+                for m in incoming[1:]:
+                    np.logical_and(inc, m, out=inc)
+                inc[-1] = False  # NULL never links
+                parts.append(kernels.take(inc, cols.raw(k)))
+        if self.base is not None and table in self.base.rows:
+            parts.append(self.base.rows[table])
+        n = idx.nsym(field_name)
+        rows = _and_all(parts)
+        hit = (
+            idx.present(table, field_name)
+            if rows is None
+            else kernels.scatter_true(n + 1, cols.raw(field_name), np.flatnonzero(rows))
+        )[:n].copy()
+        if self.base is not None and field_name in self.base.symbols:
+            hit &= self.base.symbols[field_name]
         return hit
 
     def states(self, field_name: str) -> np.ndarray:
@@ -482,10 +701,26 @@ class Inference:
                 sel = self.selected_mask(field_name)
                 lock = self.state.is_locked(field_name)
                 on, off = (LOCKED, EXCL_LOCKED) if lock else (SELECTED, EXCL_SELECTED)
-                hit = np.where(sel, np.where(poss, on, off),
-                               np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED)).astype(np.uint8)
+                hit = np.where(
+                    sel,
+                    np.where(poss, on, off),
+                    np.where(self.alternative(field_name), ALTERNATIVE, EXCLUDED),
+                ).astype(np.uint8)
             self._states[field_name] = hit
         return hit
+
+    def states_at(self, field_name: str, symbols: np.ndarray) -> np.ndarray:
+        """``states(field_name)[symbols]``, without the alternatives when none of ``symbols`` needs them:
+        a chart's rows hold possible or selected values, whose state does not depend on them."""
+        if field_name in self._states or not self.has_selection(field_name):
+            return self.states(field_name).take(symbols)
+        poss = self.possible(field_name).take(symbols)
+        sel = self.selected_mask(field_name).take(symbols)
+        if not (sel | poss).all():
+            return self.states(field_name).take(symbols)
+        on, off = (LOCKED, EXCL_LOCKED) if self.state.is_locked(field_name) else (SELECTED, EXCL_SELECTED)
+        # possible and not selected: alternative (removing the field's selection only widens)
+        return np.where(sel, np.where(poss, on, off), ALTERNATIVE).astype(np.uint8)
 
     def state_letters(self, field_name: str) -> np.ndarray:
         """Object array of state letters per symbol."""

@@ -11,6 +11,7 @@ values and NaN come out the same either way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -26,7 +27,7 @@ def _patchable(key: str) -> bool:
     return "/" not in key and "~" not in key and key != ""
 
 
-def _diff(old: Any, new: Any, path: str, out: list[dict]) -> None:
+def _diff(old: Any, new: Any, path: str, out: list[dict[str, object]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         removed = [k for k in old if k not in new]
         changed = [k for k in new if k not in old or old[k] != new[k]]
@@ -54,9 +55,9 @@ class DeltaCache:
     def __init__(self) -> None:
         self._last: dict[tuple[int, str, str], bytes] = {}
 
-    def patches(self, handle: int, method: str, result: dict) -> dict:
+    def patches(self, handle: int, method: str, result: Mapping[str, object]) -> dict[str, object]:
         """Turn a plain result into its delta form and remember what the client now holds."""
-        out: dict[str, list] = {}
+        out: dict[str, object] = {}
         for key, value in result.items():
             encoded = dumps(value, sort_keys=True)
             cache_key = (handle, method, key)
@@ -66,7 +67,7 @@ class DeltaCache:
             elif previous == encoded:
                 out[key] = []
             else:
-                patches: list[dict] = []
+                patches: list[dict[str, object]] = []
                 old = orjson.loads(previous)
                 new = orjson.loads(encoded)
                 if isinstance(old, dict | list) and type(old) is type(new):

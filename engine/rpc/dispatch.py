@@ -10,25 +10,44 @@ a value of the wrong type is answered -32602 naming the parameter, and never rea
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 from engine.errors import INVALID_PARAMS, METHOD_NOT_FOUND, QixError
-from engine.rpc.protocol import Request
+from engine.rpc.protocol import Params, Request, RequestId
 from engine.rpc.validate import MAX_DEPTH, Checker, Mismatch, compile_hint, hints_of, is_bounded, too_deep
+
+if TYPE_CHECKING:
+    from engine.app.abac import UserPolicy
+    from engine.app.app import DocSession
+    from engine.app.reload import ReloadJob
+    from engine.auth import Identity
+    from engine.server import Engine
+    from engine.session import Route, Socket
 
 
 class SessionLike(Protocol):
     """What a handler may use of the transport session (``engine.session.Session``)."""
 
-    engine: Any
-    identity: Any
-    active_doc: Any
+    engine: Engine
+    identity: Identity
+    active_doc: DocSession | None
+    route: Route
+    #: the user's document rules, made when the session starts
+    policy: UserPolicy
+    #: the session's recent reloads by request id (GetProgress reads them)
+    reloads: dict[RequestId, ReloadJob]
+    reload_config: dict[str, bool]
 
-    def new_handle(self, qtype: str, target: Any) -> int: ...
-    def handles_of(self, target: Any) -> list[int]: ...
-    def drop_target(self, target: Any) -> list[int]: ...
+    def new_handle(self, qtype: str, target: object) -> int: ...
+    def handles_of(self, target: object) -> list[int]: ...
+    def drop_target(self, target: object) -> list[int]: ...
+    def mark_read(self, handle: int) -> object: ...
+    def cancel(self, request_id: RequestId) -> None: ...
+    def cancel_all(self) -> None: ...
+    def peers(self) -> Sequence[SessionLike]: ...
+    def push(self, change: list[int], close: list[int], exclude: Socket | None = None) -> None: ...
 
 
 @dataclass(slots=True)
@@ -37,35 +56,44 @@ class Call:
 
     session: SessionLike
     request: Request
+    #: the handle's object; its type is the method's interface's (DocSession for Doc, EntityView for
+    #: GenericObject, ...), which the registry guarantees and each interface module relies on
     target: Any
     handle: int
-    socket: Any = None
+    socket: Socket | None = None
     change: set[int] = field(default_factory=set)
     close: set[int] = field(default_factory=set)
     #: set when the call changed state other sessions on the same app can see (reload, saved objects)
     shared_change: bool = False
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         return self.session.engine
 
-    def object_interface(self, qtype: str, target: Any, generic_id: str | None = None,
-                         generic_type: str | None = None, *, report_change: bool = False) -> dict:
+    def object_interface(
+        self,
+        qtype: str,
+        target: object,
+        generic_id: str | None = None,
+        generic_type: str | None = None,
+        *,
+        report_change: bool = False,
+    ) -> dict[str, object]:
         """Hand out a new handle for ``target`` and build the ``qReturn`` object interface."""
         handle = self.session.new_handle(qtype, target)
         if report_change:
             self.change.add(handle)
-        oi: dict[str, Any] = {"qType": qtype, "qHandle": handle}
+        oi: dict[str, object] = {"qType": qtype, "qHandle": handle}
         if qtype not in ("Doc", "Field", "Variable"):
             oi["qGenericType"] = generic_type
         oi["qGenericId"] = generic_id if generic_id is not None else ""
         return oi
 
-    def changed(self, target: Any) -> None:
+    def changed(self, target: object) -> None:
         """Report every handle of ``target`` in this response's ``change`` list."""
         self.change.update(self.session.handles_of(target))
 
-    def closed(self, target: Any) -> None:
+    def closed(self, target: object) -> None:
         """Release every handle of ``target`` and report them in ``close``."""
         self.close.update(self.session.drop_target(target))
 
@@ -91,23 +119,33 @@ class Param:
 class MethodSpec:
     qtype: str
     name: str
-    fn: Callable[..., Any]
+    fn: Callable[..., Answer]
     params: tuple[Param, ...]
     #: may run while the session is busy with another request (progress, abort, version queries)
     concurrent: bool
+    #: changes nothing (layouts, data pages): runs beside the session's other reads (``Session.submit``)
+    read: bool = False
 
 
 REGISTRY: dict[str, dict[str, MethodSpec]] = {}
 
 
-def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Callable:
+#: what a handler returns: its result object, or an awaitable of it when it has to wait
+Answer: TypeAlias = "dict[str, object] | Awaitable[dict[str, object]]"
+_Handler = TypeVar("_Handler", bound=Callable[..., Answer])
+
+
+def rpc(
+    qtype: str, name: str, *, concurrent: bool = False, read: bool = False, **params: Any
+) -> Callable[[_Handler], _Handler]:
     """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults, in
     schema order. Each parameter's type is the handler's annotation for it (the default's type when it
     has none); a parameter with neither, or a default its own type refuses, is an error here, at import."""
 
-    def register(fn: Callable) -> Callable:
+    def register(fn: _Handler) -> _Handler:
         REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
-            qtype, name, fn, _params(fn, params), concurrent)
+            qtype, name, fn, _params(fn, params), concurrent, read
+        )
         return fn
 
     return register
@@ -146,7 +184,7 @@ def lookup(qtype: str, method: str) -> MethodSpec:
     return spec
 
 
-def bind(spec: MethodSpec, params: list | dict | None, shallow: bool = False) -> dict[str, Any]:
+def bind(spec: MethodSpec, params: Params, shallow: bool = False) -> dict[str, Any]:
     """Positional or named params → checked keyword arguments, defaults for missing or ``null`` values.
     Extra positional values and unknown names are ignored (enigma.js sends what its schema knows).
     ``shallow``: the frame cannot nest deep enough to need the depth check (``Request.shallow``)."""

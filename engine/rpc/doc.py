@@ -21,32 +21,39 @@ _KEEP_RELOADS = 16
 
 
 @rpc("Doc", "GetAppLayout")
-def get_app_layout(call: Call) -> dict:
+def get_app_layout(call: Call) -> dict[str, object]:
     call.session.mark_read(call.handle)
     return {"qLayout": call.target.app_layout()}
 
 
 @rpc("Doc", "GetAppProperties")
-def get_app_properties(call: Call) -> dict:
+def get_app_properties(call: Call) -> dict[str, object]:
     call.session.mark_read(call.handle)
     return {"qProp": call.target.app.app_properties()}
 
 
 @rpc("Doc", "SetAppProperties", qProp={})
-def set_app_properties(call: Call, qProp: dict) -> dict:
+def set_app_properties(call: Call, qProp: dict[str, Any]) -> dict[str, object]:
     _require(call, guard.UPDATE)
     call.target.app.set_app_properties(qProp)
     call.shared_change = True
     return {}
 
 
+@rpc("Doc", "ClearUndoBuffer")
+def clear_undo_buffer(call: Call) -> dict[str, object]:
+    """The engine keeps no undo history of layout changes (no Undo/Redo), so there is nothing to clear;
+    nebula.js charts call this after migrating their properties and expect success."""
+    return {}
+
+
 @rpc("Doc", "GetLocaleInfo")
-def get_locale_info(call: Call) -> dict:
+def get_locale_info(call: Call) -> dict[str, object]:
     return {"qReturn": call.target.locale_info}
 
 
 @rpc("Doc", "GetEmptyScript", qLocalizedMainSection="")
-def get_empty_script(call: Call, qLocalizedMainSection: str) -> dict:
+def get_empty_script(call: Call, qLocalizedMainSection: str) -> dict[str, object]:
     main = f"///$tab {qLocalizedMainSection or 'Main'}\n"
     return {"qReturn": main + DEFAULT_SCRIPT}
 
@@ -58,20 +65,20 @@ def _require(call: Call, action: str, *, script: bool = False) -> None:
 
 
 @rpc("Doc", "GetScript")
-def get_script(call: Call) -> dict:
+def get_script(call: Call) -> dict[str, object]:
     _require(call, guard.READ, script=True)
     return {"qScript": call.target.app.script}
 
 
 @rpc("Doc", "SetScript", qScript="")
-def set_script(call: Call, qScript: str) -> dict:
+def set_script(call: Call, qScript: str) -> dict[str, object]:
     _require(call, guard.UPDATE)
     call.target.app.script = qScript
     return {}
 
 
 @rpc("Doc", "CheckScriptSyntax")
-def check_script_syntax(call: Call) -> dict:
+def check_script_syntax(call: Call) -> dict[str, object]:
     _require(call, guard.READ, script=True)
     return {"qErrors": [e.to_json() for e in check_syntax(call.target.app.script)]}
 
@@ -86,11 +93,21 @@ async def _reload(call: Call, partial: bool = False) -> bool:
         reloads.pop(next(iter(reloads)))
     settings = call.engine.settings
     try:
-        ok = await asyncio.shield(asyncio.to_thread(
-            reload_app, doc.app, job, settings.document_directory, settings.script_max_rows,
-            legacy_paths=not settings.standard_reload, folder_roots=settings.folder_roots,
-            web=WebOptions.from_settings(settings), partial=partial,
-            binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity)))
+        ok = await asyncio.shield(
+            asyncio.to_thread(
+                reload_app,
+                doc.app,
+                job,
+                settings.document_directory,
+                settings.script_max_rows,
+                legacy_paths=not settings.standard_reload,
+                folder_roots=settings.folder_roots,
+                web=WebOptions.from_settings(settings),
+                partial=partial,
+                binary=binary_loader(call.engine.apps, call.engine.guard, call.session.identity),
+                approve=call.engine.guard.script_variables(call),
+            )
+        )
     except asyncio.CancelledError:
         job.cancel()  # AbortRequest/CancelRequest on the DoReload: stop the runner, keep the old model
         raise
@@ -100,18 +117,18 @@ async def _reload(call: Call, partial: bool = False) -> bool:
 
 
 @rpc("Doc", "DoReload", qMode=0, qPartial=False, qDebug=False)
-async def do_reload(call: Call, qMode: int, qPartial: bool, qDebug: bool) -> dict:
+async def do_reload(call: Call, qMode: int, qPartial: bool, qDebug: bool) -> dict[str, object]:
     return {"qReturn": await _reload(call, bool(qPartial))}
 
 
 @rpc("Doc", "DoReloadEx", qParams={})
-async def do_reload_ex(call: Call, qParams: ReloadParams) -> dict:
+async def do_reload_ex(call: Call, qParams: ReloadParams) -> dict[str, object]:
     ok = await _reload(call, bool(qParams.get("qPartial", False)))
     return {"qResult": {"qSuccess": ok, "qScriptLogFile": "", "qEndedWithMemoryConstraint": False}}
 
 
 @rpc("Doc", "DoSave", qFileName="")
-async def do_save(call: Call, qFileName: str) -> dict:
+async def do_save(call: Call, qFileName: str) -> dict[str, object]:
     _require(call, guard.UPDATE)
     app = call.target.app
     with app.lock:
@@ -122,26 +139,43 @@ async def do_save(call: Call, qFileName: str) -> dict:
 
 
 # -- the data model -----------------------------------------------------------------------------------
-@rpc("Doc", "GetTablesAndKeys", qWindowSize={}, qNullSize={}, qCellHeight=0, qSyntheticMode=False,
-     qIncludeSysVars=False, qIncludeProfiling=False)
-def get_tables_and_keys(call: Call, qWindowSize: Size, qNullSize: Size, qCellHeight: int, qSyntheticMode: bool,
-                        qIncludeSysVars: bool, qIncludeProfiling: bool) -> dict:
+@rpc(
+    "Doc",
+    "GetTablesAndKeys",
+    qWindowSize={},
+    qNullSize={},
+    qCellHeight=0,
+    qSyntheticMode=False,
+    qIncludeSysVars=False,
+    qIncludeProfiling=False,
+)
+def get_tables_and_keys(
+    call: Call,
+    qWindowSize: Size,
+    qNullSize: Size,
+    qCellHeight: int,
+    qSyntheticMode: bool,
+    qIncludeSysVars: bool,
+    qIncludeProfiling: bool,
+) -> dict[str, object]:
     return tables.tables_and_keys(call.target.model, qSyntheticMode, qIncludeSysVars)
 
 
 @rpc("Doc", "GetTableData", qOffset=0, qRows=0, qSyntheticMode=False, qTableName="")
-async def get_table_data(call: Call, qOffset: int, qRows: int, qSyntheticMode: bool, qTableName: str) -> dict:
+async def get_table_data(
+    call: Call, qOffset: int, qRows: int, qSyntheticMode: bool, qTableName: str
+) -> dict[str, object]:
     model = call.target.model
     return {"qData": await asyncio.to_thread(tables.table_data, model, qTableName, qOffset, qRows)}
 
 
 @rpc("Doc", "GetFieldDescription", qFieldName="")
-def get_field_description(call: Call, qFieldName: str) -> dict:
+def get_field_description(call: Call, qFieldName: str) -> dict[str, object]:
     return {"qReturn": tables.field_description(call.target.model, qFieldName)}
 
 
 @rpc("Doc", "GetField", qFieldName="", qStateName="")
-def get_field(call: Call, qFieldName: str, qStateName: str) -> dict:
+def get_field(call: Call, qFieldName: str, qStateName: str) -> dict[str, object]:
     doc = call.target
     if qFieldName not in doc.model.fields:
         raise QixError(2, qFieldName)
@@ -151,7 +185,7 @@ def get_field(call: Call, qFieldName: str, qStateName: str) -> dict:
 
 # -- connections --------------------------------------------------------------------------------------
 def _connection(call: Call, conn_id: str) -> dict[str, Any]:
-    conn = call.target.app.connections.get(conn_id)
+    conn: dict[str, Any] | None = call.target.app.connections.get(conn_id)
     if conn is None:
         raise QixError(CONNECTION_NOT_FOUND, conn_id)
     return conn
@@ -174,33 +208,39 @@ def _may_see_secrets(call: Call) -> bool:
 
 
 @rpc("Doc", "CreateConnection", qConnection={})
-def create_connection(call: Call, qConnection: Connection) -> dict:
+def create_connection(call: Call, qConnection: Connection) -> dict[str, object]:
     return {"qConnectionId": _store_connection(call, qConnection, None)["qId"]}
 
 
 @rpc("Doc", "GetConnections")
-def get_connections(call: Call) -> dict:
+def get_connections(call: Call) -> dict[str, object]:
     full = _may_see_secrets(call)
     return {"qConnections": [connections.public_view(c, full) for c in call.target.app.connections.values()]}
 
 
 @rpc("Doc", "GetConnection", qConnectionId="")
-def get_connection(call: Call, qConnectionId: str) -> dict:
+def get_connection(call: Call, qConnectionId: str) -> dict[str, object]:
     return {"qConnection": connections.public_view(_connection(call, qConnectionId), _may_see_secrets(call))}
 
 
 @rpc("Doc", "ModifyConnection", qConnectionId="", qConnection={}, qOverrideCredentials=False)
-def modify_connection(call: Call, qConnectionId: str, qConnection: Connection, qOverrideCredentials: bool) -> dict:
+def modify_connection(
+    call: Call, qConnectionId: str, qConnection: Connection, qOverrideCredentials: bool
+) -> dict[str, object]:
     _require(call, guard.UPDATE)
     before = _connection(call, qConnectionId)
     if not qOverrideCredentials:  # the stored user name and password stay unless the call overrides them
-        qConnection = {**qConnection, **{k: before[k] for k in ("qUserName", "qPassword") if k in before}}
+        qConnection = qConnection.copy()
+        if "qUserName" in before:
+            qConnection["qUserName"] = before["qUserName"]
+        if "qPassword" in before:
+            qConnection["qPassword"] = before["qPassword"]
     _store_connection(call, qConnection, qConnectionId)
     return {}
 
 
 @rpc("Doc", "DeleteConnection", qConnectionId="")
-def delete_connection(call: Call, qConnectionId: str) -> dict:
+def delete_connection(call: Call, qConnectionId: str) -> dict[str, object]:
     _require(call, guard.UPDATE)
     _connection(call, qConnectionId)
     del call.target.app.connections[qConnectionId]
@@ -209,40 +249,49 @@ def delete_connection(call: Call, qConnectionId: str) -> dict:
 
 # -- selections and expressions -------------------------------------------------------------------------
 @rpc("Doc", "ClearAll", qLockedAlso=False, qStateName="")
-def clear_all(call: Call, qLockedAlso: bool, qStateName: str) -> dict:
+def clear_all(call: Call, qLockedAlso: bool, qStateName: str) -> dict[str, object]:
     call.target.selections.clear_all(qStateName or "$", locked_also=qLockedAlso)
     return {}
 
 
 @rpc("Doc", "LockAll", qStateName="")
-def lock_all(call: Call, qStateName: str) -> dict:
+def lock_all(call: Call, qStateName: str) -> dict[str, object]:
     sel = call.target.selections
     sel.set(qStateName or "$", sel.state(qStateName or "$").locked_all())
     return {}
 
 
 @rpc("Doc", "UnlockAll", qStateName="")
-def unlock_all(call: Call, qStateName: str) -> dict:
+def unlock_all(call: Call, qStateName: str) -> dict[str, object]:
     sel = call.target.selections
     sel.set(qStateName or "$", sel.state(qStateName or "$").unlocked_all())
     return {}
 
 
+@rpc("Doc", "AbortModal", qAccept=False)
+def abort_modal(call: Call, qAccept: bool) -> dict[str, object]:
+    """End the selection mode of whichever object is in one (clients call it when BeginSelections answers
+    6003 because another object is), keeping its selections when ``qAccept``."""
+    call.target.abort_selection_mode(qAccept)
+    return {}
+
+
 @rpc("Doc", "Back")
-def back(call: Call) -> dict:
+def back(call: Call) -> dict[str, object]:
     call.target.selections.back("$")
     return {}
 
 
 @rpc("Doc", "Forward")
-def forward(call: Call) -> dict:
+def forward(call: Call) -> dict[str, object]:
     call.target.selections.forward("$")
     return {}
 
 
 def _evaluate(call: Call, expression: str) -> tuple[str | None, float]:
     try:
-        return call.target.evaluate(expression)
+        value: tuple[str | None, float] = call.target.evaluate(expression)
+        return value
     except ExprSyntaxError as err:
         return f"Error in expression: {err}", float("nan")
     except QixError as err:
@@ -250,20 +299,25 @@ def _evaluate(call: Call, expression: str) -> tuple[str | None, float]:
 
 
 @rpc("Doc", "Evaluate", qExpression="")
-async def evaluate(call: Call, qExpression: str) -> dict:
+async def evaluate(call: Call, qExpression: str) -> dict[str, object]:
     text, _num = await asyncio.to_thread(_evaluate, call, qExpression)
     return {"qReturn": "-" if text is None else text}
 
 
 @rpc("Doc", "EvaluateEx", qExpression="")
-async def evaluate_ex(call: Call, qExpression: str) -> dict:
+async def evaluate_ex(call: Call, qExpression: str) -> dict[str, object]:
     text, num = await asyncio.to_thread(_evaluate, call, qExpression)
     numeric = num == num
-    return {"qValue": {"qText": "-" if text is None else text, "qIsNumeric": numeric,
-                       "qNumber": num if numeric else "NaN"}}
+    return {
+        "qValue": {
+            "qText": "-" if text is None else text,
+            "qIsNumeric": numeric,
+            "qNumber": num if numeric else "NaN",
+        }
+    }
 
 
-def _check(call: Call, expression: str) -> dict:
+def _check(call: Call, expression: str) -> dict[str, object]:
     model = call.target.model
     try:
         node = parse_expression(expression)
@@ -274,16 +328,20 @@ def _check(call: Call, expression: str) -> dict:
         if name not in model.fields and call.target.variable_text(name) is None:
             start = expression.find(name)
             bad.append({"qFrom": max(start, 0), "qCount": len(name)})
-    return {"qErrorMsg": "Bad field name(s)" if bad else "", "qBadFieldNames": bad, "qDangerousFieldNames": []}
+    return {
+        "qErrorMsg": "Bad field name(s)" if bad else "",
+        "qBadFieldNames": bad,
+        "qDangerousFieldNames": [],
+    }
 
 
 @rpc("Doc", "CheckExpression", qExpr="", qLabels=[])
-def check_expression(call: Call, qExpr: str, qLabels: list[str]) -> dict:
+def check_expression(call: Call, qExpr: str, qLabels: list[str]) -> dict[str, object]:
     return _check(call, qExpr)
 
 
 @rpc("Doc", "CheckNumberOrExpression", qExpr="")
-def check_number_or_expression(call: Call, qExpr: str) -> dict:
+def check_number_or_expression(call: Call, qExpr: str) -> dict[str, object]:
     try:
         float(qExpr)
     except ValueError:
@@ -293,18 +351,28 @@ def check_number_or_expression(call: Call, qExpr: str) -> dict:
 
 
 @rpc("Doc", "SearchResults", qOptions={}, qTerms=[], qPage={})
-def search_results(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str],
-                   qPage: SearchPage) -> dict:
+def search_results(
+    call: Call, qOptions: SearchCombinationOptions, qTerms: list[str], qPage: SearchPage
+) -> dict[str, object]:
     doc = call.target
-    return {"qResult": search.search_results(
-        doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms],
-        offset=int(qPage.get("qOffset", 0)), count=int(qPage.get("qCount", 10)),
-        max_matches=int(qPage.get("qMaxNbrFieldMatches", 5)))}
+    return {
+        "qResult": search.search_results(
+            doc.model,
+            doc.inference("$"),
+            list(qOptions.get("qSearchFields") or []),
+            [str(t) for t in qTerms],
+            offset=int(qPage.get("qOffset", 0)),
+            count=int(qPage.get("qCount", 10)),
+            max_matches=int(qPage.get("qMaxNbrFieldMatches", 5)),
+        )
+    }
 
 
 @rpc("Doc", "SearchSuggest", qOptions={}, qTerms=[])
-def search_suggest(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str]) -> dict:
+def search_suggest(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str]) -> dict[str, object]:
     doc = call.target
-    return {"qResult": search.search_suggestions(doc.model, doc.inference("$"),
-                                                 list(qOptions.get("qSearchFields") or []),
-                                                 [str(t) for t in qTerms])}
+    return {
+        "qResult": search.search_suggestions(
+            doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms]
+        )
+    }

@@ -21,19 +21,20 @@ from engine.rpc.structs import LibraryProperties, NxGetObjectOptions, ObjectProp
 
 
 def _doc(call: Call) -> DocSession:
-    return call.target
+    doc: DocSession = call.target  # a Doc handle's target
+    return doc
 
 
 # -- generic objects ------------------------------------------------------------------------------------
 @rpc("Doc", "CreateSessionObject", qProp={})
-def create_session_object(call: Call, qProp: ObjectProperties) -> dict:
+def create_session_object(call: Call, qProp: ObjectProperties) -> dict[str, object]:
     doc = _doc(call)
     obj = library.create_object(doc, qProp, doc.session_objects)
     return {"qReturn": entities.interface(call, obj)}
 
 
 @rpc("Doc", "CreateObject", qProp={})
-def create_object(call: Call, qProp: ObjectProperties) -> dict:
+def create_object(call: Call, qProp: ObjectProperties) -> dict[str, object]:
     doc = _doc(call)
     obj = library.create_object(doc, qProp, doc.app.objects)
     entities.changed(call, obj)
@@ -41,21 +42,24 @@ def create_object(call: Call, qProp: ObjectProperties) -> dict:
 
 
 @rpc("Doc", "GetObject", qId="")
-def get_object(call: Call, qId: str) -> dict:
+def get_object(call: Call, qId: str) -> dict[str, object]:
     return {"qReturn": entities.interface(call, library.find_object(_doc(call), qId))}
 
 
 @rpc("Doc", "GetObjects", qOptions={})
-def get_objects(call: Call, qOptions: NxGetObjectOptions) -> dict:
+def get_objects(call: Call, qOptions: NxGetObjectOptions) -> dict[str, object]:
     types = qOptions.get("qTypes") or []
     qdata = qOptions.get("qData") or {}
     include_session = bool(qOptions.get("qIncludeSessionObjects"))
-    items = [container_entry(obj, qdata) for obj in library.all_objects(_doc(call), include_session)
-             if not types or obj.type in types]
+    items = [
+        container_entry(obj, qdata)
+        for obj in library.all_objects(_doc(call), include_session)
+        if not types or obj.type in types
+    ]
     return {"qList": items}
 
 
-def _destroy(call: Call, store: ObjectStore, qId: str) -> dict:
+def _destroy(call: Call, store: ObjectStore, qId: str) -> dict[str, object]:
     """Remove an entity (and its children) from ``store``, closing every handle of it."""
     entity = store.get(qId)
     if entity is None:
@@ -65,35 +69,40 @@ def _destroy(call: Call, store: ObjectStore, qId: str) -> dict:
 
 
 @rpc("Doc", "DestroySessionObject", qId="")
-def destroy_session_object(call: Call, qId: str) -> dict:
+def destroy_session_object(call: Call, qId: str) -> dict[str, object]:
     return _destroy(call, _doc(call).session_objects, qId)
 
 
 @rpc("Doc", "DestroyObject", qId="")
-def destroy_object(call: Call, qId: str) -> dict:
+def destroy_object(call: Call, qId: str) -> dict[str, object]:
     return _destroy(call, _doc(call).app.objects, qId)
 
 
 @rpc("Doc", "GetAllInfos")
-def get_all_infos(call: Call) -> dict:
+def get_all_infos(call: Call) -> dict[str, object]:
     doc = _doc(call)
     infos = [o.info() for o in library.all_objects(doc)]
-    for store in (doc.app.dimensions, doc.app.measures, doc.app.bookmarks, doc.app.variables,
-                  doc.session_variables):
+    for store in (
+        doc.app.dimensions,
+        doc.app.measures,
+        doc.app.bookmarks,
+        doc.app.variables,
+        doc.session_variables,
+    ):
         infos.extend(e.info() for e in store)
     return {"qInfos": infos}
 
 
 # -- variables ------------------------------------------------------------------------------------------
 @rpc("Doc", "CreateSessionVariable", qProp={})
-def create_session_variable(call: Call, qProp: LibraryProperties) -> dict:
+def create_session_variable(call: Call, qProp: LibraryProperties) -> dict[str, object]:
     doc = _doc(call)
     var = library.create_variable(doc, qProp, doc.session_variables)
     return {"qReturn": entities.interface(call, var)}
 
 
 @rpc("Doc", "CreateVariableEx", qProp={})
-def create_variable_ex(call: Call, qProp: LibraryProperties) -> dict:
+def create_variable_ex(call: Call, qProp: LibraryProperties) -> dict[str, object]:
     doc = _doc(call)
     var = library.create_variable(doc, qProp, doc.app.variables)
     entities.changed(call, var)
@@ -101,19 +110,21 @@ def create_variable_ex(call: Call, qProp: LibraryProperties) -> dict:
 
 
 @rpc("Doc", "CreateVariable", qName="")
-def create_variable(call: Call, qName: str) -> dict:
+def create_variable(call: Call, qName: str) -> dict[str, object]:
     doc = _doc(call)
     var = library.create_variable(doc, {"qName": qName}, doc.app.variables)
     entities.changed(call, var)
     return {"qReturn": True}
 
 
-def _script_variable(call: Call, name: str | None) -> dict:
+def _script_variable(call: Call, name: str | None) -> dict[str, object]:
     doc = _doc(call)
     if name is None or name not in doc.app.script_variables:
         return {"qReturn": dict(NOT_FOUND_INTERFACE)}
     var = ScriptVariable(doc, name)
-    return {"qReturn": call.object_interface("GenericVariable", var, generic_id=var.id, generic_type="variable")}
+    return {
+        "qReturn": call.object_interface("GenericVariable", var, generic_id=var.id, generic_type="variable")
+    }
 
 
 def _script_name_of(doc: DocSession, variable_id: str) -> str | None:
@@ -124,7 +135,7 @@ def _script_name_of(doc: DocSession, variable_id: str) -> str | None:
 
 
 @rpc("Doc", "GetVariableById", qId="")
-def get_variable_by_id(call: Call, qId: str) -> dict:
+def get_variable_by_id(call: Call, qId: str) -> dict[str, object]:
     doc = _doc(call)
     var = library.variable_by_id(doc, qId)
     if var is None:
@@ -133,14 +144,14 @@ def get_variable_by_id(call: Call, qId: str) -> dict:
 
 
 @rpc("Doc", "GetVariableByName", qName="")
-def get_variable_by_name(call: Call, qName: str) -> dict:
+def get_variable_by_name(call: Call, qName: str) -> dict[str, object]:
     var = library.variable_by_name(_doc(call), qName)
     if var is None:
         return _script_variable(call, qName)
     return {"qReturn": entities.interface(call, var)}
 
 
-def _destroy_variable(call: Call, var: Entity | None, session_only: bool) -> dict:
+def _destroy_variable(call: Call, var: Entity | None, session_only: bool) -> dict[str, object]:
     doc = _doc(call)
     if var is None or (session_only and var.persistent):
         return {"qSuccess": False}
@@ -148,22 +159,22 @@ def _destroy_variable(call: Call, var: Entity | None, session_only: bool) -> dic
 
 
 @rpc("Doc", "DestroySessionVariable", qId="")
-def destroy_session_variable(call: Call, qId: str) -> dict:
+def destroy_session_variable(call: Call, qId: str) -> dict[str, object]:
     return _destroy_variable(call, _doc(call).session_variables.get(qId), True)
 
 
 @rpc("Doc", "DestroyVariableById", qId="")
-def destroy_variable_by_id(call: Call, qId: str) -> dict:
+def destroy_variable_by_id(call: Call, qId: str) -> dict[str, object]:
     return _destroy_variable(call, library.variable_by_id(_doc(call), qId), False)
 
 
 @rpc("Doc", "DestroyVariableByName", qName="")
-def destroy_variable_by_name(call: Call, qName: str) -> dict:
+def destroy_variable_by_name(call: Call, qName: str) -> dict[str, object]:
     return _destroy_variable(call, library.variable_by_name(_doc(call), qName), False)
 
 
 # -- dimensions, measures, bookmarks ----------------------------------------------------------------------
-def _create(call: Call, store: ObjectStore, props: Any) -> tuple[Entity, dict]:
+def _create(call: Call, store: ObjectStore, props: Any) -> tuple[Entity, dict[str, object]]:
     entity = library.create_entity(store, props)
     entities.changed(call, entity)
     return entity, entities.created(call, entity)
@@ -173,15 +184,15 @@ def _register_library(noun: str, attr: str) -> None:
     """Doc.Create<noun>/Get<noun>/Destroy<noun> over the app's ``attr`` store (dimensions, measures)."""
 
     @rpc("Doc", f"Create{noun}", qProp={})
-    def create(call: Call, qProp: LibraryProperties) -> dict:
+    def create(call: Call, qProp: LibraryProperties) -> dict[str, object]:
         return _create(call, getattr(_doc(call).app, attr), qProp)[1]
 
     @rpc("Doc", f"Get{noun}", qId="")
-    def get(call: Call, qId: str) -> dict:
+    def get(call: Call, qId: str) -> dict[str, object]:
         return {"qReturn": entities.interface(call, getattr(_doc(call).app, attr).get(qId))}
 
     @rpc("Doc", f"Destroy{noun}", qId="")
-    def destroy(call: Call, qId: str) -> dict:
+    def destroy(call: Call, qId: str) -> dict[str, object]:
         return _destroy(call, getattr(_doc(call).app, attr), qId)
 
 
@@ -202,7 +213,7 @@ def take_snapshot(doc: DocSession) -> dict[str, Any]:
 
 
 @rpc("Doc", "CreateBookmark", qProp={})
-def create_bookmark(call: Call, qProp: LibraryProperties) -> dict:
+def create_bookmark(call: Call, qProp: LibraryProperties) -> dict[str, object]:
     doc = _doc(call)
     store = doc.app.bookmarks
     bookmark, result = _create(call, store, qProp)
@@ -211,12 +222,12 @@ def create_bookmark(call: Call, qProp: LibraryProperties) -> dict:
 
 
 @rpc("Doc", "GetBookmark", qId="")
-def get_bookmark(call: Call, qId: str) -> dict:
+def get_bookmark(call: Call, qId: str) -> dict[str, object]:
     return {"qReturn": entities.interface(call, _doc(call).app.bookmarks.get(qId))}
 
 
 @rpc("Doc", "DestroyBookmark", qId="")
-def destroy_bookmark(call: Call, qId: str) -> dict:
+def destroy_bookmark(call: Call, qId: str) -> dict[str, object]:
     return _destroy(call, _doc(call).app.bookmarks, qId)
 
 
@@ -229,7 +240,7 @@ def apply_bookmark(doc: DocSession, bookmark: Entity) -> bool:
 
 
 @rpc("Doc", "ApplyBookmark", qId="")
-def apply_bookmark_rpc(call: Call, qId: str) -> dict:
+def apply_bookmark_rpc(call: Call, qId: str) -> dict[str, object]:
     doc = _doc(call)
     bookmark = doc.app.bookmarks.get(qId)
     if bookmark is None:
@@ -238,7 +249,7 @@ def apply_bookmark_rpc(call: Call, qId: str) -> dict:
 
 
 # -- alternate states -----------------------------------------------------------------------------------
-def _add_state(call: Call, name: str) -> dict:
+def _add_state(call: Call, name: str) -> dict[str, object]:
     doc = _doc(call)
     if not name or name == "$":
         raise QixError(INVALID_PARAMETERS, name)
@@ -248,7 +259,7 @@ def _add_state(call: Call, name: str) -> dict:
     return {}
 
 
-def _remove_state(call: Call, name: str) -> dict:
+def _remove_state(call: Call, name: str) -> dict[str, object]:
     doc = _doc(call)
     if name in doc.state_names:
         doc.state_names.remove(name)
@@ -257,20 +268,20 @@ def _remove_state(call: Call, name: str) -> dict:
 
 
 @rpc("Doc", "AddAlternateState", qStateName="")
-def add_alternate_state(call: Call, qStateName: str) -> dict:
+def add_alternate_state(call: Call, qStateName: str) -> dict[str, object]:
     return _add_state(call, qStateName)
 
 
 @rpc("Doc", "AddSessionAlternateState", qStateName="", qSourceStateName="")
-def add_session_alternate_state(call: Call, qStateName: str, qSourceStateName: str) -> dict:
+def add_session_alternate_state(call: Call, qStateName: str, qSourceStateName: str) -> dict[str, object]:
     return _add_state(call, qStateName)
 
 
 @rpc("Doc", "RemoveAlternateState", qStateName="")
-def remove_alternate_state(call: Call, qStateName: str) -> dict:
+def remove_alternate_state(call: Call, qStateName: str) -> dict[str, object]:
     return _remove_state(call, qStateName)
 
 
 @rpc("Doc", "RemoveSessionAlternateState", qStateName="")
-def remove_session_alternate_state(call: Call, qStateName: str) -> dict:
+def remove_session_alternate_state(call: Call, qStateName: str) -> dict[str, object]:
     return _remove_state(call, qStateName)

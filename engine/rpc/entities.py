@@ -19,8 +19,13 @@ from engine.rpc.dispatch import NOT_FOUND_INTERFACE, Call
 from engine.rpc.structs import LibraryProperties, ObjectProperties
 from engine.rpc.validate import Mismatch, compile_hint
 
-QTYPES = {"object": "GenericObject", "dimension": "GenericDimension", "measure": "GenericMeasure",
-          "bookmark": "GenericBookmark", "variable": "GenericVariable"}
+QTYPES = {
+    "object": "GenericObject",
+    "dimension": "GenericDimension",
+    "measure": "GenericMeasure",
+    "bookmark": "GenericBookmark",
+    "variable": "GenericVariable",
+}
 
 
 def doc_of(call: Call) -> DocSession:
@@ -34,8 +39,9 @@ def interface(call: Call, entity: Entity | None, *, report_change: bool = False)
     if entity is None:
         return dict(NOT_FOUND_INTERFACE)
     view = doc_of(call).view(entity)
-    return call.object_interface(QTYPES[entity.kind], view, generic_id=entity.id, generic_type=entity.type,
-                                 report_change=report_change)
+    return call.object_interface(
+        QTYPES[entity.kind], view, generic_id=entity.id, generic_type=entity.type, report_change=report_change
+    )
 
 
 def created(call: Call, entity: Entity) -> dict[str, Any]:
@@ -60,8 +66,10 @@ def close(call: Call, entities: list[Entity]) -> None:
     if not any(e.persistent for e in entities):
         return
     call.shared_change = True
-    for peer in call.session.manager.peers_of(call.session):
+    for peer in call.session.peers():
         peer_doc = peer.active_doc
+        if peer_doc is None:  # not reached: peers have the app open
+            continue
         gone: list[int] = []
         for entity in entities:
             view = peer_doc.forget_view(entity)
@@ -77,17 +85,21 @@ _PROPERTIES = {"object": compile_hint(ObjectProperties), "library": compile_hint
 def checked(entity: Entity, props: dict[str, Any]) -> dict[str, Any]:
     """Properties that patches (JSON text values) made: checked as properties given whole would be."""
     try:
-        return _PROPERTIES["object" if entity.kind == "object" else "library"](props)
+        out: dict[str, Any] = _PROPERTIES["object" if entity.kind == "object" else "library"](props)
+        return out
     except Mismatch as bad:
         raise QixError(INVALID_PARAMS, "qPatches make " + bad.describe("qProp")) from None
 
 
-def patch(view: EntityView, patches: list[dict], soft: bool) -> None:
+def patch(view: EntityView, patches: list[dict[str, Any]], soft: bool) -> None:
     """ApplyPatches: soft patches stay in this session's view; hard ones change the entity."""
     if soft:  # check now what the layout will apply: every soft patch of the view so far, and these
-        checked(view.entity, apply_patches(copy.deepcopy(view.entity.properties),
-                                           copy.deepcopy(view.soft_patches + patches)))
+        checked(
+            view.entity,
+            apply_patches(copy.deepcopy(view.entity.properties), copy.deepcopy(view.soft_patches + patches)),
+        )
         view.add_soft_patches(patches)
         return
-    view.entity.set_properties(checked(view.entity, apply_patches(copy.deepcopy(view.entity.properties),
-                                                                  patches)))
+    view.entity.set_properties(
+        checked(view.entity, apply_patches(copy.deepcopy(view.entity.properties), patches))
+    )

@@ -4,56 +4,63 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.app.app import DocSession, FieldRef
 from engine.app.selections import symbols_for_values
+from engine.errors import QixError
+from engine.model.symbols import SymbolTable
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import FieldValues, NxFieldProperties
 
 
-def _parts(call: Call):
-    ref = call.target
-    doc = ref.doc
-    return doc, ref.name, ref.state
+def _parts(call: Call) -> tuple[DocSession, str, str]:
+    ref: FieldRef = call.target  # a Field handle's target
+    return ref.doc, ref.name, ref.state
 
 
-def _symbols(call: Call):
+def _symbols(call: Call) -> SymbolTable:
     doc, name, _state = _parts(call)
     return doc.model.fields[name].symbols
 
 
 def _existing(call: Call, symbols: np.ndarray) -> np.ndarray:
-    doc, name, state = _parts(call)
-    exists = doc.inference(state).exists(name)
+    doc, name, _state = _parts(call)
+    exists = doc.existing(name)
+    if exists is None:  # the field went away with a reload
+        raise QixError(2, name)
     symbols = symbols[symbols < len(exists)]
     return symbols[exists.take(symbols)] if len(symbols) else symbols
 
 
 @rpc("Field", "GetCardinal")
-def get_cardinal(call: Call) -> dict:
+def get_cardinal(call: Call) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": int(np.count_nonzero(doc.inference(state).exists(name)))}
 
 
 @rpc("Field", "Select", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
-def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
+def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": doc.selections.select(state, name, _match(call, qMatch), soft_lock=qSoftLock)}
 
 
 @rpc("Field", "ToggleSelect", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
-def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict:
+def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict[str, object]:
     doc, name, state = _parts(call)
-    return {"qReturn": doc.selections.select(state, name, _match(call, qMatch), toggle=True,
-                                             soft_lock=qSoftLock)}
+    return {
+        "qReturn": doc.selections.select(state, name, _match(call, qMatch), toggle=True, soft_lock=qSoftLock)
+    }
 
 
 def _match(call: Call, match: str) -> np.ndarray:
     doc, name, state = _parts(call)
-    return doc.search(name, match, state)
+    found: np.ndarray = doc.search(name, match, state)
+    return found
 
 
 @rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)
-def select_values(call: Call, qFieldValues: FieldValues, qToggleMode: bool,
-                  qSoftLock: bool) -> dict:
+def select_values(
+    call: Call, qFieldValues: FieldValues, qToggleMode: bool, qSoftLock: bool
+) -> dict[str, object]:
     doc, name, state = _parts(call)
     values = [v if isinstance(v, dict) else {"qText": str(v)} for v in qFieldValues]
     found = _existing(call, symbols_for_values(_symbols(call), values))
@@ -61,45 +68,45 @@ def select_values(call: Call, qFieldValues: FieldValues, qToggleMode: bool,
 
 
 @rpc("Field", "LowLevelSelect", qValues=[], qToggleMode=False, qSoftLock=False)
-def low_level_select(call: Call, qValues: list[int], qToggleMode: bool, qSoftLock: bool) -> dict:
+def low_level_select(call: Call, qValues: list[int], qToggleMode: bool, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     found = _existing(call, np.asarray([int(v) for v in qValues if int(v) >= 0], dtype=np.int64))
     return {"qReturn": doc.selections.select(state, name, found, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
-def _select_where(call: Call, mask: np.ndarray, soft_lock: bool) -> dict:
+def _select_where(call: Call, mask: np.ndarray, soft_lock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": doc.selections.select(state, name, np.flatnonzero(mask), soft_lock=soft_lock)}
 
 
 @rpc("Field", "SelectAll", qSoftLock=False)
-def select_all(call: Call, qSoftLock: bool) -> dict:
+def select_all(call: Call, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     return _select_where(call, doc.inference(state).exists(name), qSoftLock)
 
 
 @rpc("Field", "SelectPossible", qSoftLock=False)
-def select_possible(call: Call, qSoftLock: bool) -> dict:
+def select_possible(call: Call, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     return _select_where(call, doc.inference(state).possible(name), qSoftLock)
 
 
 @rpc("Field", "SelectExcluded", qSoftLock=False)
-def select_excluded(call: Call, qSoftLock: bool) -> dict:
+def select_excluded(call: Call, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     inf = doc.inference(state)
     return _select_where(call, inf.exists(name) & ~inf.possible(name) & ~inf.selected_mask(name), qSoftLock)
 
 
 @rpc("Field", "SelectAlternative", qSoftLock=False)
-def select_alternative(call: Call, qSoftLock: bool) -> dict:
+def select_alternative(call: Call, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     inf = doc.inference(state)
     return _select_where(call, inf.alternative(name) & ~inf.selected_mask(name), qSoftLock)
 
 
 @rpc("Field", "ClearAllButThis", qSoftLock=False)
-def clear_all_but_this(call: Call, qSoftLock: bool) -> dict:
+def clear_all_but_this(call: Call, qSoftLock: bool) -> dict[str, object]:
     doc, name, state = _parts(call)
     current = doc.selections.state(state)
     keep = current.selected(name)
@@ -110,43 +117,43 @@ def clear_all_but_this(call: Call, qSoftLock: bool) -> dict:
 
 
 @rpc("Field", "Clear")
-def clear(call: Call) -> dict:
+def clear(call: Call) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": doc.selections.clear(state, name)}
 
 
 @rpc("Field", "Lock")
-def lock(call: Call) -> dict:
+def lock(call: Call) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": doc.selections.set(state, doc.selections.state(state).with_lock(name))}
 
 
 @rpc("Field", "Unlock")
-def unlock(call: Call) -> dict:
+def unlock(call: Call) -> dict[str, object]:
     doc, name, state = _parts(call)
     return {"qReturn": doc.selections.set(state, doc.selections.state(state).with_unlock(name))}
 
 
 @rpc("Field", "GetAndMode")
-def get_and_mode(call: Call) -> dict:
+def get_and_mode(call: Call) -> dict[str, object]:
     return {"qReturn": False}
 
 
 @rpc("Field", "SetAndMode", qAndMode=False)
-def set_and_mode(call: Call, qAndMode: bool) -> dict:
+def set_and_mode(call: Call, qAndMode: bool) -> dict[str, object]:
     # AND mode needs a field in a table of its own with a second, linked field; the engine refuses it
     # otherwise, which is every field of a model built from ordinary tables here
     return {}
 
 
 @rpc("Field", "GetNxProperties")
-def get_nx_properties(call: Call) -> dict:
+def get_nx_properties(call: Call) -> dict[str, object]:
     doc, name, _state = _parts(call)
     return {"qProperties": {"qOneAndOnlyOne": name in doc.selections.one_and_only_one}}
 
 
 @rpc("Field", "SetNxProperties", qProperties={})
-def set_nx_properties(call: Call, qProperties: NxFieldProperties) -> dict:
+def set_nx_properties(call: Call, qProperties: NxFieldProperties) -> dict[str, object]:
     doc, name, state = _parts(call)
     if qProperties.get("qOneAndOnlyOne"):
         doc.selections.one_and_only_one.add(name)

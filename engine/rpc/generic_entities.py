@@ -29,7 +29,7 @@ def _register_common(qtype: str) -> None:
     """GetLayout, GetProperties, SetProperties, GetInfo, ApplyPatches for one interface."""
 
     @rpc(qtype, "GetLayout")
-    def get_layout(call: Call) -> dict:
+    def get_layout(call: Call) -> dict[str, object]:
         call.session.mark_read(call.handle)
         target = call.target
         if isinstance(target, ScriptVariable):
@@ -37,26 +37,26 @@ def _register_common(qtype: str) -> None:
         return {"qLayout": entity_layout(target.doc, target)}
 
     @rpc(qtype, "GetProperties")
-    def get_properties(call: Call) -> dict:
+    def get_properties(call: Call) -> dict[str, object]:
         target = call.target
         if isinstance(target, ScriptVariable):
             return {"qProp": target.properties()}
         return {"qProp": copy.deepcopy(target.entity.properties)}
 
     @rpc(qtype, "GetInfo")
-    def get_info(call: Call) -> dict:
+    def get_info(call: Call) -> dict[str, object]:
         target = call.target
         if isinstance(target, ScriptVariable):
             return {"qInfo": target.properties()["qInfo"]}
         return {"qInfo": target.entity.info()}
 
     @rpc(qtype, "SetProperties", qProp={})
-    def set_properties(call: Call, qProp: LibraryProperties) -> dict:
+    def set_properties(call: Call, qProp: LibraryProperties) -> dict[str, object]:
         _set_props(call, qProp)
         return {}
 
     @rpc(qtype, "ApplyPatches", qPatches=[], qSoftPatch=False)
-    def apply_patches(call: Call, qPatches: Patches, qSoftPatch: bool) -> dict:
+    def apply_patches(call: Call, qPatches: Patches, qSoftPatch: bool) -> dict[str, object]:
         target = call.target
         if isinstance(target, ScriptVariable):
             _set_props(call, apply_json_patches(target.properties(), qPatches))
@@ -69,8 +69,9 @@ def _register_common(qtype: str) -> None:
         return {}
 
     if qtype in ("GenericDimension", "GenericMeasure"):
+
         @rpc(qtype, "GetLinkedObjects")
-        def get_linked_objects(call: Call) -> dict:
+        def get_linked_objects(call: Call) -> dict[str, object]:
             return {"qItems": []}
 
 
@@ -98,19 +99,19 @@ for _qtype in LIBRARY_TYPES:
 
 
 @rpc("GenericDimension", "GetDimension")
-def get_dimension(call: Call) -> dict:
+def get_dimension(call: Call) -> dict[str, object]:
     props = call.target.entity.properties
     return {"qDim": copy.deepcopy(props.get("qDim") or {})}
 
 
 @rpc("GenericMeasure", "GetMeasure")
-def get_measure(call: Call) -> dict:
+def get_measure(call: Call) -> dict[str, object]:
     props = call.target.entity.properties
     return {"qMeasure": copy.deepcopy(props.get("qMeasure") or {})}
 
 
 @rpc("GenericBookmark", "Apply")
-def apply(call: Call) -> dict:
+def apply(call: Call) -> dict[str, object]:
     view: EntityView = call.target
     return {"qSuccess": apply_bookmark(view.doc, view.entity)}
 
@@ -133,25 +134,25 @@ def _set_value(call: Call, text: str, num: float | None) -> None:
 
 
 @rpc("GenericVariable", "SetStringValue", qVal="")
-def set_string_value(call: Call, qVal: str) -> dict:
+def set_string_value(call: Call, qVal: str) -> dict[str, object]:
     _set_value(call, qVal, None)
     return {}
 
 
 @rpc("GenericVariable", "SetNumValue", qVal=0.0)
-def set_num_value(call: Call, qVal: float) -> dict:
+def set_num_value(call: Call, qVal: float) -> dict[str, object]:
     _set_value(call, library.format_value(qVal) if math.isfinite(qVal) else "", qVal)
     return {}
 
 
 @rpc("GenericVariable", "SetDualValue", qText="", qNum=0.0)
-def set_dual_value(call: Call, qText: str, qNum: float) -> dict:
+def set_dual_value(call: Call, qText: str, qNum: float) -> dict[str, object]:
     _set_value(call, qText, qNum)
     return {}
 
 
 @rpc("GenericVariable", "GetRawContent")
-def get_raw_content(call: Call) -> dict:
+def get_raw_content(call: Call) -> dict[str, object]:
     target = call.target
     if isinstance(target, ScriptVariable):
         return {"qReturn": target.text}

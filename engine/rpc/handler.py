@@ -16,8 +16,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING
 
 from engine.errors import ABORTED, INTERNAL, INVALID_PARAMS, QixError
 from engine.rpc import dispatch
@@ -32,6 +32,9 @@ from engine.rpc import doc_objects as _doc_objects  # noqa: F401  isort: skip
 from engine.rpc import generic_entities as _generic_entities  # noqa: F401  isort: skip
 from engine.rpc import generic_object as _generic_object  # noqa: F401  isort: skip
 
+if TYPE_CHECKING:
+    from engine.session import Session, Socket
+
 log = logging.getLogger("qix.rpc")
 
 
@@ -44,8 +47,12 @@ class GlobalTarget:
 
 GLOBAL = GlobalTarget()
 
+#: methods whose answer ABAC adjusts: listings leave out what the user may not read, layouts say what the
+#: user may do (``qMeta.privileges``)
+_LISTINGS = frozenset({"GetDocList", "GetObjects", "GetAllInfos", "GetLayout", "GetAppLayout"})
 
-def receive(session: Any, sock: Any, frame: bytes) -> None:
+
+def receive(session: Session, sock: Socket, frame: bytes) -> None:
     """Serve one frame read from ``sock``; id-less change frames go to the session's other sockets."""
     started = time.perf_counter()
     try:
@@ -58,6 +65,7 @@ def receive(session: Any, sock: Any, frame: bytes) -> None:
         sock.send(encode_error(None, QixError(INTERNAL, "decode")))
         return
     try:
+        target: object
         if request.handle == GLOBAL_HANDLE:
             qtype, target = "Global", GLOBAL
         else:
@@ -72,18 +80,23 @@ def receive(session: Any, sock: Any, frame: bytes) -> None:
         sock.send(encode_error(request.id, err))
         return
     call = dispatch.Call(session, request, target, request.handle, socket=sock)
-    session.submit(Job(spec, call, started), concurrent=spec.concurrent)
+    session.submit(Job(spec, call, started, session, sock), concurrent=spec.concurrent)
 
 
 class Job:
     """One decoded request, as the session schedules it."""
 
-    __slots__ = ("spec", "call", "started", "id", "socket")
+    __slots__ = ("spec", "call", "started", "id", "session", "socket", "read", "handle")
 
-    def __init__(self, spec: dispatch.MethodSpec, call: dispatch.Call, started: float) -> None:
+    def __init__(
+        self, spec: dispatch.MethodSpec, call: dispatch.Call, started: float, session: Session, socket: Socket
+    ) -> None:
         self.spec, self.call, self.started = spec, call, started
         self.id = call.request.id
-        self.socket = call.socket
+        self.session = session  # the call's, with what only the transport uses (counters, pushes)
+        self.socket = socket
+        self.read = spec.read
+        self.handle = call.handle
 
     def start(self) -> Awaitable[None] | None:
         spec, call = self.spec, self.call
@@ -92,8 +105,11 @@ class Job:
             if call.handle != GLOBAL_HANDLE and doc is not None:
                 doc.user_access()  # section access: a user whose access went away gets 5 on any doc call
             request = call.request
-            result = (spec.fn(call, **dispatch.bind(spec, request.params, request.shallow)) if spec.params
-                      else spec.fn(call))
+            kwargs = dispatch.bind(spec, request.params, request.shallow) if spec.params else {}
+            guard = call.session.engine.guard
+            if guard.enabled:  # ABAC: after the params are valid, before the handler can change anything
+                guard.check_call(call, spec.qtype, spec.name, kwargs)
+            result = spec.fn(call, **kwargs) if spec.params else spec.fn(call)
             if result is not None and type(result) is not dict and inspect.isawaitable(result):
                 return self._answer_later(result)
             frame = self._success(result)
@@ -102,11 +118,11 @@ class Job:
         self.answer(frame)
         return None
 
-    async def _answer_later(self, result: Awaitable[Any]) -> None:
+    async def _answer_later(self, result: Awaitable[dict[str, object]]) -> None:
         try:
             frame = self._success(await result)
         except asyncio.CancelledError:
-            if self.call.session.ended:
+            if self.session.ended:
                 raise
             frame = encode_error(self.id, QixError(ABORTED, self.spec.name))
         except Exception as exc:
@@ -117,14 +133,16 @@ class Job:
         self.answer(encode_error(self.id, QixError(ABORTED, self.spec.name)))
 
     def answer(self, frame: bytes) -> None:
-        session = self.call.session
+        session = self.session
         session.calls += 1
         session.engine.metrics.request(self.spec.name, time.perf_counter() - self.started)
         self.socket.send(frame)
 
-    def _success(self, result: dict | None) -> bytes:
+    def _success(self, result: Mapping[str, object] | None) -> bytes:
         call = self.call
-        change, close = _lists(call.session, call)
+        if self.spec.name in _LISTINGS and call.session.engine.guard.enabled:
+            result = call.session.engine.guard.visible(call, self.spec.name, result)
+        change, close = _lists(self.session, call)
         if close:
             self.socket.delta.forget(close)
         request = call.request
@@ -134,14 +152,15 @@ class Job:
 
     def _failure(self, exc: Exception) -> bytes:
         if not isinstance(exc, QixError):
-            log.error("internal error in %s.%s (id %r)", self.spec.qtype, self.spec.name, self.id,
-                      exc_info=exc)
+            log.error(
+                "internal error in %s.%s (id %r)", self.spec.qtype, self.spec.name, self.id, exc_info=exc
+            )
             exc = QixError(INTERNAL, self.spec.name)
-        change, close = _lists(self.call.session, self.call)
+        change, close = _lists(self.session, self.call)
         return encode_error(self.id, exc, change=change, close=close)
 
 
-def _lists(session: Any, call: dispatch.Call) -> tuple[list[int], list[int]]:
+def _lists(session: Session, call: dispatch.Call) -> tuple[list[int], list[int]]:
     """This response's change/close lists. Handles that went stale are news for every socket of the
     session; new handles (``call.change``) only for the caller, who is the only one to know them."""
     stale = session.collect_changes()

@@ -9,25 +9,29 @@ coordinates into symbol selections on that state.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import numpy as np
 
+from engine.app.app import DocSession
+from engine.app.calccache import NotCached, cached_only
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
+from engine.app.objects import EntityView
 from engine.app.patches import resolve
 from engine.calc.hypercube import HyperCube
-from engine.calc.listobject import ListObject
+from engine.calc.listobject import ListObject, element_symbols, list_field
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc.dispatch import Call, rpc
-from engine.rpc.structs import NxRangeSelectInfo, Pages, SelectionCells
+from engine.rpc.structs import HyperCubeDef, ListObjectDef, NxRangeSelectInfo, Pages, SelectionCells
 
 OBJECT = "GenericObject"
 
 
-def _definition(call: Call, path: str, default_key: str) -> tuple[Any, dict[str, Any], str]:
+def _definition(call: Call, path: str, default_key: str) -> tuple[DocSession, dict[str, Any], str]:
     """(doc, definition with library refs resolved, state name) of the def at ``path``."""
-    view = call.target
+    view: EntityView = call.target  # a GenericObject handle's target
     doc = view.doc
     props = effective_properties(doc, view)
     pointer = path or f"/{default_key}"
@@ -38,54 +42,93 @@ def _definition(call: Call, path: str, default_key: str) -> tuple[Any, dict[str,
     return doc, resolve_library_refs(doc, definition), state
 
 
-def _cube(call: Call, path: str) -> tuple[Any, HyperCube, str]:
+def _cube(call: Call, path: str) -> tuple[DocSession, HyperCube, str]:
+    """The object's cube, in its selection mode if it is in one (pages and cell selections then address the
+    rows its layout showed)."""
     doc, definition, state = _definition(call, path, "qHyperCubeDef")
-    return doc, doc.hypercube(definition), state
+    view: EntityView = call.target
+    # properties pass rpc.validate's HyperCubeDef check (structs.DEFINITIONS) when they are set
+    return doc, doc.hypercube(cast("HyperCubeDef", definition), doc.selection_mode(view.entity.id)), state
 
 
-def _list(call: Call, path: str) -> tuple[Any, ListObject, str]:
+def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
     doc, definition, state = _definition(call, path, "qListObjectDef")
-    lst = ListObject(doc.model, doc.inference(state), definition)
+    view: EntityView = call.target
+    lst = doc.list_object(
+        cast("ListObjectDef", definition), doc.selection_mode(view.entity.id)
+    )  # as in _cube
     if not lst.exists:
         raise QixError(INVALID_PARAMETERS, lst.field)
     return doc, lst, state
 
 
-@rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
-async def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict:
-    def work() -> list[dict]:
-        return _cube(call, qPath)[1].data_pages(qPages)
+#: pages of at most this many cells of a cached cube are read on the event loop (no thread hand-off)
+LOOP_CELLS = 2000
 
+
+async def _in_thread(work: Callable[[], list[dict[str, object]]]) -> dict[str, object]:
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
-async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict:
-    def work() -> list[dict]:
+@rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
+def get_hypercube_data(
+    call: Call, qPath: str, qPages: Pages
+) -> dict[str, object] | Awaitable[dict[str, object]]:
+    """Small pages of a cube in the shared cache are answered on the event loop; the rest in a thread."""
+
+    def work() -> list[dict[str, object]]:
+        return _cube(call, qPath)[1].data_pages(qPages)
+
+    cells = sum(max(0, int(p.get("qWidth", 0) or 0)) * max(0, int(p.get("qHeight", 0) or 0)) for p in qPages)
+    if cells <= LOOP_CELLS:
+        try:
+            with cached_only():
+                return {"qDataPages": work()}
+        except NotCached:
+            pass
+    return _in_thread(work)
+
+
+@rpc(OBJECT, "GetListObjectData", read=True, qPath="", qPages=[])
+async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
+    def work() -> list[dict[str, object]]:
         return _list(call, qPath)[1].data_pages(qPages)
 
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
-async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict:
-    def work() -> list[dict]:
+@rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
+async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
+    def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
-async def get_hypercube_stack_data(call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int) -> dict:
-    def work() -> list[dict]:
+@rpc(OBJECT, "GetHyperCubeReducedData", read=True, qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
+async def get_hypercube_reduced_data(
+    call: Call, qPath: str, qPages: Pages, qZoomFactor: int, qReductionMode: str
+) -> dict[str, object]:
+    def work() -> list[dict[str, object]]:
+        return _cube(call, qPath)[1].reduced_data_pages(qPages, qZoomFactor, qReductionMode)
+
+    return {"qDataPages": await asyncio.to_thread(work)}
+
+
+@rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
+async def get_hypercube_stack_data(
+    call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int
+) -> dict[str, object]:
+    def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
-def select_pivot_cells(call: Call, qPath: str, qSelections: SelectionCells, qSoftLock: bool,
-                       qDeselectOnlyOneSelected: bool) -> dict:
+def select_pivot_cells(
+    call: Call, qPath: str, qSelections: SelectionCells, qSoftLock: bool, qDeselectOnlyOneSelected: bool
+) -> dict[str, object]:
     doc, cube, state = _cube(call, qPath)
     changed = False
     for field, symbols in cube.pivot_cell_selections(qSelections).items():
@@ -95,8 +138,9 @@ def select_pivot_cells(call: Call, qPath: str, qSelections: SelectionCells, qSof
 
 # -- selections through a hypercube ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectHyperCubeValues", qPath="", qDimNo=0, qValues=[], qToggleMode=False)
-def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[int],
-                            qToggleMode: bool) -> dict:
+def select_hypercube_values(
+    call: Call, qPath: str, qDimNo: int, qValues: list[int], qToggleMode: bool
+) -> dict[str, object]:
     doc, cube, state = _cube(call, qPath)
     if not 0 <= qDimNo < len(cube.dims):
         raise QixError(INVALID_PARAMETERS, "qDimNo")
@@ -105,10 +149,23 @@ def select_hypercube_values(call: Call, qPath: str, qDimNo: int, qValues: list[i
     return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode)}
 
 
-@rpc(OBJECT, "SelectHyperCubeCells", qPath="", qRowIndices=[], qColIndices=[], qSoftLock=False,
-     qDeselectOnlyOneSelected=False)
-def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColIndices: list[int],
-                           qSoftLock: bool, qDeselectOnlyOneSelected: bool) -> dict:
+@rpc(
+    OBJECT,
+    "SelectHyperCubeCells",
+    qPath="",
+    qRowIndices=[],
+    qColIndices=[],
+    qSoftLock=False,
+    qDeselectOnlyOneSelected=False,
+)
+def select_hypercube_cells(
+    call: Call,
+    qPath: str,
+    qRowIndices: list[int],
+    qColIndices: list[int],
+    qSoftLock: bool,
+    qDeselectOnlyOneSelected: bool,
+) -> dict[str, object]:
     doc, cube, state = _cube(call, qPath)
     picks = cube.cell_selections([int(r) for r in qRowIndices], [int(c) for c in qColIndices])
     changed = False
@@ -117,11 +174,23 @@ def select_hypercube_cells(call: Call, qPath: str, qRowIndices: list[int], qColI
     return {"qSuccess": changed}
 
 
-@rpc(OBJECT, "RangeSelectHyperCubeValues", qPath="", qRanges=[], qColumnsToSelect=[], qOrMode=False,
-     qDeselectOnlyOneSelected=False)
-def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeSelectInfo],
-                                  qColumnsToSelect: list[int], qOrMode: bool,
-                                  qDeselectOnlyOneSelected: bool) -> dict:
+@rpc(
+    OBJECT,
+    "RangeSelectHyperCubeValues",
+    qPath="",
+    qRanges=[],
+    qColumnsToSelect=[],
+    qOrMode=False,
+    qDeselectOnlyOneSelected=False,
+)
+def range_select_hypercube_values(
+    call: Call,
+    qPath: str,
+    qRanges: list[NxRangeSelectInfo],
+    qColumnsToSelect: list[int],
+    qOrMode: bool,
+    qDeselectOnlyOneSelected: bool,
+) -> dict[str, object]:
     doc, cube, state = _cube(call, qPath)
     nd = len(cube.dims)
     keep = np.zeros(cube.nrows, dtype=bool) if qOrMode else np.ones(cube.nrows, dtype=bool)
@@ -148,42 +217,46 @@ def range_select_hypercube_values(call: Call, qPath: str, qRanges: list[NxRangeS
 
 # -- selections through a list object ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectListObjectValues", qPath="", qValues=[], qToggleMode=False, qSoftLock=False)
-def select_list_object_values(call: Call, qPath: str, qValues: list[int], qToggleMode: bool,
-                              qSoftLock: bool) -> dict:
-    doc, lst, state = _list(call, qPath)
-    symbols = lst.symbols_of([int(v) for v in qValues])
-    return {"qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode,
-                                              soft_lock=qSoftLock)}
+def select_list_object_values(
+    call: Call, qPath: str, qValues: list[int], qToggleMode: bool, qSoftLock: bool
+) -> dict[str, object]:
+    doc, definition, state = _definition(call, qPath, "qListObjectDef")
+    field = list_field(cast("ListObjectDef", definition))
+    symbols = element_symbols(field, doc.existing(field), [int(v) for v in qValues])
+    return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
-def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict:
+def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict[str, object]:
     doc, lst, state = _list(call, qPath)
-    return {"qSuccess": doc.selections.select(state, lst.field, lst.symbols_in_states(letters),
-                                              soft_lock=soft_lock)}
+    return {
+        "qSuccess": doc.selections.select(
+            state, lst.field, lst.symbols_in_states(letters), soft_lock=soft_lock
+        )
+    }
 
 
 @rpc(OBJECT, "SelectListObjectAll", qPath="", qSoftLock=False)
-def select_list_object_all(call: Call, qPath: str, qSoftLock: bool) -> dict:
+def select_list_object_all(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
     return _select_states(call, qPath, {"S", "O", "A", "X", "XS", "L", "XL"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectPossible", qPath="", qSoftLock=False)
-def select_list_object_possible(call: Call, qPath: str, qSoftLock: bool) -> dict:
+def select_list_object_possible(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
     return _select_states(call, qPath, {"S", "O", "L"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectExcluded", qPath="", qSoftLock=False)
-def select_list_object_excluded(call: Call, qPath: str, qSoftLock: bool) -> dict:
+def select_list_object_excluded(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
     return _select_states(call, qPath, {"A", "X", "XS", "XL"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectAlternative", qPath="", qSoftLock=False)
-def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> dict:
+def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
     return _select_states(call, qPath, {"A"}, qSoftLock)
 
 
 @rpc(OBJECT, "SearchListObjectFor", qPath="", qMatch="")
-def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict:
+def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict[str, object]:
     doc, lst, state = _list(call, qPath)
     found = doc.list_search(lst.field, qMatch, state)
     call.target.search = (qPath, found)
@@ -191,7 +264,9 @@ def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict:
 
 
 @rpc(OBJECT, "AcceptListObjectSearch", qPath="", qToggleMode=False, qSoftLock=False)
-def accept_list_object_search(call: Call, qPath: str, qToggleMode: bool, qSoftLock: bool) -> dict:
+def accept_list_object_search(
+    call: Call, qPath: str, qToggleMode: bool, qSoftLock: bool
+) -> dict[str, object]:
     pending = getattr(call.target, "search", None)
     call.target.search = None
     if pending is None:
@@ -202,13 +277,13 @@ def accept_list_object_search(call: Call, qPath: str, qToggleMode: bool, qSoftLo
 
 
 @rpc(OBJECT, "AbortListObjectSearch", qPath="")
-def abort_list_object_search(call: Call, qPath: str) -> dict:
+def abort_list_object_search(call: Call, qPath: str) -> dict[str, object]:
     call.target.search = None
     return {}
 
 
 # -- clearing, locking, selection mode -------------------------------------------------------------------
-def _fields_at(call: Call, path: str, columns: list) -> tuple[Any, list[str], str]:
+def _fields_at(call: Call, path: str, columns: list[int]) -> tuple[DocSession, list[str], str]:
     """(doc, the dimension fields of the list object or hypercube at ``path``, state name); for a
     hypercube, only the dimension columns in ``columns`` when given."""
     default = "qListObjectDef" if _has(call, "/qListObjectDef") else "qHyperCubeDef"  # when no path
@@ -228,14 +303,14 @@ def _has(call: Call, pointer: str) -> bool:
 
 
 @rpc(OBJECT, "ClearSelections", qPath="", qColIndices=[])
-def clear_selections(call: Call, qPath: str, qColIndices: list[int]) -> dict:
+def clear_selections(call: Call, qPath: str, qColIndices: list[int]) -> dict[str, object]:
     doc, fields, state = _fields_at(call, qPath, qColIndices)
     for f in fields:
         doc.selections.clear(state, f)
     return {}
 
 
-def _lock(call: Call, path: str, columns: list, lock: bool) -> dict:
+def _lock(call: Call, path: str, columns: list[int], lock: bool) -> dict[str, object]:
     doc, fields, state = _fields_at(call, path, columns)
     current = doc.selections.state(state)
     for f in fields:
@@ -245,31 +320,31 @@ def _lock(call: Call, path: str, columns: list, lock: bool) -> dict:
 
 
 @rpc(OBJECT, "Lock", qPath="", qColIndices=[])
-def lock(call: Call, qPath: str, qColIndices: list[int]) -> dict:
+def lock(call: Call, qPath: str, qColIndices: list[int]) -> dict[str, object]:
     return _lock(call, qPath, qColIndices, True)
 
 
 @rpc(OBJECT, "Unlock", qPath="", qColIndices=[])
-def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict:
+def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict[str, object]:
     return _lock(call, qPath, qColIndices, False)
 
 
 @rpc(OBJECT, "BeginSelections", qPaths=[])
-def begin_selections(call: Call, qPaths: list[str]) -> dict:
+def begin_selections(call: Call, qPaths: list[str]) -> dict[str, object]:
     view = call.target
-    view.doc.begin_selection_mode(view)
+    view.doc.begin_selection_mode(view.entity.id)
     return {}
 
 
 @rpc(OBJECT, "EndSelections", qAccept=False)
-def end_selections(call: Call, qAccept: bool) -> dict:
+def end_selections(call: Call, qAccept: bool) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=qAccept)
+    view.doc.end_selection_mode(view.entity.id, accept=qAccept)
     return {}
 
 
 @rpc(OBJECT, "ResetMadeSelections")
-def reset_made_selections(call: Call) -> dict:
+def reset_made_selections(call: Call) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=False, stay=True)
+    view.doc.end_selection_mode(view.entity.id, accept=False, stay=True)
     return {}

@@ -12,8 +12,9 @@ can be answered plain can be answered as patches too.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import orjson
@@ -34,14 +35,20 @@ _SHALLOW = MAX_DEPTH
 _MAX_HANDLE_DIGITS = 18
 
 
+#: a JSON-RPC id: a number, a string or null (echoed as the client sent it)
+RequestId: TypeAlias = int | float | str | None
+#: a request's params as decoded (client JSON: checked against the handler's annotations by ``bind``)
+Params: TypeAlias = "list[Any] | dict[str, Any] | None"
+
+
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a microsecond per request
 class Request:
     """One decoded request. ``params`` is a list, a dict, or None (= no params / all defaults)."""
 
-    id: Any
+    id: RequestId
     method: str
     handle: int
-    params: list | dict | None
+    params: Params
     delta: bool
     #: the frame has too few brackets to nest anything deeper than the params' limit (the usual case):
     #: binding skips the depth check
@@ -51,7 +58,7 @@ class Request:
 class BadRequest(Exception):
     """A frame that is not a usable request; carries the id (if one could be read) and the error."""
 
-    def __init__(self, request_id: Any, error: QixError) -> None:
+    def __init__(self, request_id: RequestId, error: QixError) -> None:
         super().__init__(error.message)
         self.request_id = request_id
         self.error = error
@@ -86,23 +93,27 @@ def decode(frame: bytes | str) -> Request:
     return Request(request_id, method, handle, params, msg.get("delta") is True, shallow)
 
 
-def _usable_id(request_id: Any) -> bool:
+def _usable_id(request_id: object) -> bool:
     """JSON-RPC ids are numbers, strings or null; an object or array cannot be echoed as one."""
     return request_id is None or type(request_id) in (str, float)
 
 
-def _handle(handle: Any) -> int:
+def _handle(handle: object) -> int:
     """A handle that is not a plain int: null means Global, a string of ASCII digits is read as its number,
     anything else is no handle of any session (answered "Invalid handle" once the method is known)."""
     if handle is None:
         return GLOBAL_HANDLE
-    if (type(handle) is str and 0 < len(handle) <= _MAX_HANDLE_DIGITS and handle.isascii()
-            and (handle[1:] if handle[:1] == "-" else handle).isdigit()):
+    if (
+        type(handle) is str
+        and 0 < len(handle) <= _MAX_HANDLE_DIGITS
+        and handle.isascii()
+        and (handle[1:] if handle[:1] == "-" else handle).isdigit()
+    ):
         return int(handle)
     return UNKNOWN_HANDLE
 
 
-def _numpy_scalar(value: Any) -> Any:
+def _numpy_scalar(value: object) -> object:
     """orjson's ``default``: numpy scalars it does not write itself (longdouble, ...), with NaN and
     infinities as the engine writes them. Anything else is a handler's bug (TypeError, answered -128)."""
     if isinstance(value, np.floating):
@@ -120,17 +131,24 @@ def _numpy_scalar(value: Any) -> Any:
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def dumps(obj: Any, *, sort_keys: bool = False) -> bytes:
+def dumps(obj: object, *, sort_keys: bool = False) -> bytes:
     """The one JSON encoder for answers and for the delta cache. numpy arrays and scalars are written by
     orjson itself; handlers send NaN as the string ``"NaN"`` (the engine's form), as orjson writes a float
     NaN as ``null``."""
-    return orjson.dumps(obj, default=_numpy_scalar,
-                        option=_OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS)
+    return orjson.dumps(
+        obj, default=_numpy_scalar, option=_OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
+    )
 
 
-def encode_result(request_id: Any, result: dict, *, delta: bool = False, change: list[int] | None = None,
-                  close: list[int] | None = None) -> bytes:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+def encode_result(
+    request_id: RequestId,
+    result: Mapping[str, object],
+    *,
+    delta: bool = False,
+    change: list[int] | None = None,
+    close: list[int] | None = None,
+) -> bytes:
+    msg: dict[str, object] = {"jsonrpc": "2.0", "id": request_id}
     if delta:
         msg["delta"] = True
     msg["result"] = result
@@ -141,9 +159,10 @@ def encode_result(request_id: Any, result: dict, *, delta: bool = False, change:
     return dumps(msg)
 
 
-def encode_error(request_id: Any, error: QixError, *, change: list[int] | None = None,
-                 close: list[int] | None = None) -> bytes:
-    msg: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+def encode_error(
+    request_id: RequestId, error: QixError, *, change: list[int] | None = None, close: list[int] | None = None
+) -> bytes:
+    msg: dict[str, object] = {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
     if change:
         msg["change"] = change
     if close:
@@ -153,7 +172,7 @@ def encode_error(request_id: Any, error: QixError, *, change: list[int] | None =
 
 def encode_push(change: list[int] | None = None, close: list[int] | None = None) -> bytes:
     """An id-less frame carrying change/close lists caused by another socket of the session."""
-    msg: dict[str, Any] = {"jsonrpc": "2.0"}
+    msg: dict[str, object] = {"jsonrpc": "2.0"}
     if change:
         msg["change"] = change
     if close:
@@ -161,5 +180,5 @@ def encode_push(change: list[int] | None = None, close: list[int] | None = None)
     return dumps(msg)
 
 
-def encode_notification(method: str, params: dict) -> bytes:
+def encode_notification(method: str, params: Mapping[str, object]) -> bytes:
     return dumps({"jsonrpc": "2.0", "method": method, "params": params})

@@ -161,8 +161,13 @@ class SelectionObjectDef(TypedDict, total=False):
 
 
 #: the definitions a layout computes wherever they are in the properties
-DEFINITIONS = Anywhere({"qHyperCubeDef": HyperCubeDef, "qListObjectDef": ListObjectDef,
-                        "qSelectionObjectDef": SelectionObjectDef})
+DEFINITIONS = Anywhere(
+    {
+        "qHyperCubeDef": HyperCubeDef,
+        "qListObjectDef": ListObjectDef,
+        "qSelectionObjectDef": SelectionObjectDef,
+    }
+)
 
 
 class NxInfo(TypedDict, total=False):
@@ -256,8 +261,8 @@ class Size(TypedDict, total=False):
 
 
 # -- plain dicts for the layers below, checked as the structures above -----------------------------------
-Pages = Annotated[list[dict[str, Any]], Shape(list[NxPage])]
-SelectionCells = Annotated[list[dict[str, Any]], Shape(list[NxSelectionCell])]
+Pages = Annotated[list[NxPage], Shape(list[NxPage])]
+SelectionCells = Annotated[list[NxSelectionCell], Shape(list[NxSelectionCell])]
 Patches = Annotated[list[dict[str, Any]], Shape(list[NxPatch])]
 ObjectProperties = Annotated[dict[str, Any], Shape(GenericProperties, DEFINITIONS)]
 LibraryProperties = Annotated[dict[str, Any], Shape(EntityProperties)]

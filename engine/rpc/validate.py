@@ -33,8 +33,13 @@ _ORJSON_DEPTH = 254
 #: digits of the longest numeric string read as an integer (the int32 range needs at most 10 and a sign)
 _MAX_INT_TEXT = 11
 _DROP = object()
-_FLOAT_WORDS = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf,
-                "-inf": -math.inf}
+_FLOAT_WORDS = {
+    "nan": math.nan,
+    "infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "-inf": -math.inf,
+}
 _TRUE, _FALSE = frozenset(("true", "1", "yes")), frozenset(("false", "0", "no", ""))
 
 
@@ -87,7 +92,7 @@ def _json_type(value: Any) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def too_deep(value: list | dict) -> bool:
+def too_deep(value: list[Any] | dict[str, Any]) -> bool:
     """Whether ``value`` nests more than :data:`MAX_DEPTH` containers deep. orjson counts the levels (in
     Rust, without Python's recursion): it writes at most 254, so ``value`` wrapped in the difference
     fails exactly when it is too deep. JSON-decoded values fail orjson for no other reason."""
@@ -125,7 +130,8 @@ def _any(value: Any) -> Any:
 def _str(value: Any) -> str:
     kind = type(value)
     if kind is str:
-        return value
+        text: str = value
+        return text
     if kind is int or kind is float:
         return str(value)
     raise Mismatch("a string", value)
@@ -135,7 +141,8 @@ def _int(value: Any) -> int:
     kind = type(value)
     if kind is int:
         if INT_MIN <= value <= INT_MAX:
-            return value
+            number: int = value
+            return number
     elif kind is float:
         if value.is_integer() and INT_MIN <= value <= INT_MAX:
             return int(value)
@@ -149,7 +156,8 @@ def _int(value: Any) -> int:
 def _float(value: Any) -> float:
     kind = type(value)
     if kind is float:
-        return value
+        real: float = value
+        return real
     if kind is int:
         return float(value)  # orjson hands over at most 64-bit integers, which a double holds
     if kind is str and len(value) <= 64:
@@ -166,7 +174,8 @@ def _float(value: Any) -> float:
 def _bool(value: Any) -> bool:
     kind = type(value)
     if kind is bool:
-        return value
+        flag: bool = value
+        return flag
     if kind is int and value in (0, 1):
         return bool(value)
     if kind is str:
@@ -178,43 +187,55 @@ def _bool(value: Any) -> bool:
     raise Mismatch("a boolean", value)
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, object]:
     if type(value) is dict:
         return value
     raise Mismatch("an object", value)
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     if type(value) is list:
         return value
     raise Mismatch("an array", value)
 
 
-_SCALARS: dict[Any, Checker] = {Any: _any, object: _any, str: _str, int: _int, float: _float, bool: _bool,
-                                dict: _dict, list: _list}
+_SCALARS: dict[Any, Checker] = {
+    Any: _any,
+    object: _any,
+    str: _str,
+    int: _int,
+    float: _float,
+    bool: _bool,
+    dict: _dict,
+    list: _list,
+}
 
 
 # -- containers -------------------------------------------------------------------------------------
 # one pass in C (no Python call or bytecode per member): the set of the members' types, then their range
-def _all_ints(value: list) -> bool:
+def _all_ints(value: list[Any]) -> bool:
     return not value or (set(map(type, value)) == _INT and INT_MIN <= min(value) and max(value) <= INT_MAX)
 
 
-def _all_strs(value: list) -> bool:
+def _all_strs(value: list[Any]) -> bool:
     return not value or set(map(type, value)) == _STR
 
 
-def _all_bools(value: list) -> bool:
+def _all_bools(value: list[Any]) -> bool:
     return not value or set(map(type, value)) == _BOOL
 
 
-def _all_floats(value: list) -> bool:
+def _all_floats(value: list[Any]) -> bool:
     return not value or set(map(type, value)) == _FLOAT
 
 
 _INT, _STR, _BOOL, _FLOAT = {int}, {str}, {bool}, {float}
-_FAST_ALL: dict[Checker, Callable[[list], bool]] = {_int: _all_ints, _str: _all_strs, _bool: _all_bools,
-                                                  _float: _all_floats}
+_FAST_ALL: dict[Checker, Callable[[list[Any]], bool]] = {
+    _int: _all_ints,
+    _str: _all_strs,
+    _bool: _all_bools,
+    _float: _all_floats,
+}
 
 
 def _list_of(item: Checker) -> Checker:
@@ -222,12 +243,12 @@ def _list_of(item: Checker) -> Checker:
     #: when a member needs correcting or is wrong
     fast = _FAST_ALL.get(item)
 
-    def check(value: Any) -> list:
+    def check(value: Any) -> list[Any]:
         if type(value) is not list:
             raise Mismatch("an array", value)
         if fast is not None and fast(value):
             return value
-        out: list | None = None
+        out: list[Any] | None = None
         for i, member in enumerate(value):
             try:
                 new = item(member)
@@ -244,10 +265,10 @@ def _list_of(item: Checker) -> Checker:
 
 
 def _dict_of(item: Checker) -> Checker:
-    def check(value: Any) -> dict:
+    def check(value: Any) -> dict[str, object]:
         if type(value) is not dict:
             raise Mismatch("an object", value)
-        out: dict | None = None
+        out: dict[str, Any] | None = None
         for key, member in value.items():
             try:
                 new = item(member)
@@ -264,10 +285,10 @@ def _dict_of(item: Checker) -> Checker:
 
 
 def _struct(fields: list[tuple[str, Checker, bool]]) -> Checker:
-    def check(value: Any) -> dict:
+    def check(value: Any) -> dict[str, object]:
         if type(value) is not dict:
             raise Mismatch("an object", value)
-        out: dict | None = None
+        out: dict[str, Any] | None = None
         for key, item, nullable in fields:
             if key not in value:
                 continue
@@ -323,7 +344,7 @@ def _in_turn(steps: list[Checker]) -> Checker:
 def _anywhere(members: dict[str, Checker]) -> Checker:
     def walk(value: Any) -> Any:
         if type(value) is dict:
-            out: dict | None = None
+            out: dict[str, Any] | None = None
             for key, member in value.items():
                 item = members.get(key)
                 try:
@@ -340,7 +361,7 @@ def _anywhere(members: dict[str, Checker]) -> Checker:
                         out[key] = new
             return value if out is None else out
         if type(value) is list:
-            copied: list | None = None
+            copied: list[Any] | None = None
             for i, member in enumerate(value):
                 try:
                     new = walk(member)
@@ -368,8 +389,14 @@ def _literal(values: tuple[Any, ...]) -> Checker:
     return check
 
 
-_EXPECTED: dict[Checker, str] = {_str: "a string", _int: "an integer", _float: "a number", _bool: "a boolean", _dict: "an object",
-             _list: "an array"}
+_EXPECTED: dict[Checker, str] = {
+    _str: "a string",
+    _int: "an integer",
+    _float: "a number",
+    _bool: "a boolean",
+    _dict: "an object",
+    _list: "an array",
+}
 _STRUCTS: dict[type, Checker] = {}
 
 
@@ -392,10 +419,10 @@ def compile_hint(hint: Any) -> Checker:
         return steps[0] if len(steps) == 1 else _in_turn(steps)
     if isinstance(hint, Anywhere):
         return _anywhere({k: compile_hint(t) for k, t in hint.members.items()})
-    if origin is list:
-        return _named(_list_of(compile_hint(args[0])), "an array") if args else _list
+    if origin is list:  # list[Any] takes what a bare list takes, without a pass over the members
+        return _named(_list_of(compile_hint(args[0])), "an array") if args and not _open(args[0]) else _list
     if origin is dict:
-        return _named(_dict_of(compile_hint(args[1])), "an object") if args else _dict
+        return _named(_dict_of(compile_hint(args[1])), "an object") if args and not _open(args[1]) else _dict
     if origin is Literal:
         return _literal(args)
     if origin is Union or origin is types.UnionType:
@@ -406,6 +433,11 @@ def compile_hint(hint: Any) -> Checker:
     if is_typeddict(hint):
         return _typeddict(hint)
     raise TypeError(f"no parameter check for {hint!r}")
+
+
+def _open(member: Any) -> bool:
+    """A member type that takes any value (``Any``, ``object``)."""
+    return member is Any or member is object
 
 
 def _typeddict(hint: type) -> Checker:

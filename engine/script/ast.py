@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.expr.lexer import Token
+
 # re-exported: the spec lives with the readers it configures
 from engine.sources.spec import FormatSpec as FormatSpec
 
 
 @dataclass(frozen=True)
 class Expr:
-    """An expression's text and its offset in the script (or in the expanded statement)."""
+    """An expression's text and its offset in the script (or in the expanded statement).
+
+    ``tokens``: the statement tokenizer's tokens of the text (positions in the statement, so ``pos`` +
+    offsets into the text; ending with EOF) when the parser cut it out of a statement, so the expression
+    parser reads them instead of scanning the text a second time; None for text made up by the runner."""
 
     text: str
     pos: int
+    tokens: tuple[Token, ...] | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text
@@ -27,9 +34,9 @@ class Expr:
 class FieldItem:
     """One item of a LOAD field list: ``*`` or an expression with its output name."""
 
-    expr: Expr | None      # None for '*'
-    name: str              # output field name ('*' for star)
-    alias: bool = False    # named with AS
+    expr: Expr | None  # None for '*'
+    name: str  # output field name ('*' for star)
+    alias: bool = False  # named with AS
 
     @property
     def star(self) -> bool:
@@ -51,7 +58,7 @@ class InlineSource:
 @dataclass
 class ResidentSource:
     table: str
-    order_by: list[tuple[Expr, bool]] = field(default_factory=list)   # (expr, descending)
+    order_by: list[tuple[Expr, bool]] = field(default_factory=list)  # (expr, descending)
 
 
 @dataclass
@@ -82,18 +89,22 @@ class Prefixes:
     concatenate: bool = False
     concat_table: str | None = None
     noconcatenate: bool = False
-    join: str | None = None          # 'inner' | 'left' | 'right' | 'outer'
-    keep: str | None = None          # 'inner' | 'left' | 'right'
-    target: str | None = None        # table named in Join(...) / Keep(...)
+    join: str | None = None  # 'inner' | 'left' | 'right' | 'outer'
+    keep: str | None = None  # 'inner' | 'left' | 'right'
+    target: str | None = None  # table named in Join(...) / Keep(...)
     crosstable: tuple[str, str, int] | None = None
     first: Expr | None = None
     sample: Expr | None = None
-    intervalmatch: list[str] | None = None          # [match field, key fields...]
+    intervalmatch: list[str] | None = None  # [match field, key fields...]
     hierarchy: list[str | None] | None = None
-    belongs_to: list[str | None] | None = None      # HierarchyBelongsTo arguments
+    belongs_to: list[str | None] | None = None  # HierarchyBelongsTo arguments
     generic: bool = False
-    partial: str | None = None                       # 'add' | 'replace' | 'merge'
+    partial: str | None = None  # 'add' | 'replace' | 'merge'
     partial_only: bool = False
+    semantic: bool = False
+    merge_keys: list[str] = field(default_factory=list)  # MERGE ... ON keys
+    merge_seq: str | None = None  # MERGE (SequenceNoField, ...)
+    merge_seq_var: str | None = None  # MERGE (..., SequenceNoVar)
 
 
 @dataclass
@@ -118,7 +129,7 @@ class SetVar:
 @dataclass
 class LetVar:
     name: str
-    expr: Expr | None     # None: `LET x = ;` clears
+    expr: Expr | None  # None: `LET x = ;` clears
 
 
 @dataclass
@@ -128,13 +139,13 @@ class Trace:
 
 @dataclass
 class ExitScript:
-    mode: str = ""          # '' | 'when' | 'unless'
+    mode: str = ""  # '' | 'when' | 'unless'
     cond: Expr | None = None
 
 
 @dataclass
 class ExitBlock:
-    kind: str               # 'for' | 'do' | 'sub'
+    kind: str  # 'for' | 'do' | 'sub'
     mode: str = ""
     cond: Expr | None = None
 
@@ -152,7 +163,7 @@ class DropFields:
 
 @dataclass
 class Rename:
-    what: str                        # 'table' | 'field'
+    what: str  # 'table' | 'field'
     pairs: list[tuple[str, str]]
     using: str | None = None
 
@@ -175,10 +186,10 @@ class StarIs:
 
 @dataclass
 class Comment:
-    what: str                        # 'field' | 'table'
+    what: str  # 'field' | 'table'
     names: list[str]
     text: Expr | None
-    using: str | None = None         # COMMENT FIELDS USING map: name → comment
+    using: str | None = None  # COMMENT FIELDS USING map: name → comment
 
 
 @dataclass
@@ -186,7 +197,7 @@ class Tag:
     names: list[str]
     tags: list[Expr]
     untag: bool = False
-    using: str | None = None         # TAG FIELDS USING map: name → tag
+    using: str | None = None  # TAG FIELDS USING map: name → tag
 
 
 @dataclass
@@ -194,8 +205,8 @@ class Store:
     table: str
     path: str
     fmt: str
-    fields: list[tuple[str, str]] = field(default_factory=list)   # (source, output); empty = all
-    spec: FormatSpec = field(default_factory=FormatSpec)         # (txt, delimiter is ' ') and the like
+    fields: list[tuple[str, str]] = field(default_factory=list)  # (source, output); empty = all
+    spec: FormatSpec = field(default_factory=FormatSpec)  # (txt, delimiter is ' ') and the like
 
 
 @dataclass
@@ -259,7 +270,7 @@ class MapUsing:
 class Force:
     """``Force Case Upper|Lower|Mixed`` / ``Force Capitalization``: the case of later loaded texts."""
 
-    mode: str            # 'upper' | 'lower' | 'mixed' | 'capitalization'
+    mode: str  # 'upper' | 'lower' | 'mixed' | 'capitalization'
 
 
 @dataclass
@@ -283,7 +294,7 @@ class Binary:
 
 @dataclass
 class DerivedField:
-    expr: Expr            # uses $1 for the source field
+    expr: Expr  # uses $1 for the source field
     name: str
     tags: list[str]
 
@@ -297,6 +308,7 @@ class Declare:
     tags: list[str]
     parameters: list[tuple[str, Expr]]
     fields: list[DerivedField]
+    using: str | None = None  # DECLARE FIELD DEFINITION USING base [WITH p = v, ...]: a copy of base
 
 
 @dataclass
@@ -304,7 +316,7 @@ class Derive:
     """``DERIVE FIELDS FROM FIELDS a, b | EXPLICIT TAGS (...) | IMPLICIT TAG USING definition``."""
 
     fields: list[str]
-    tags: list[str] | None       # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
+    tags: list[str] | None  # EXPLICIT TAGS; [] for IMPLICIT TAG (the definition's own tags)
     definition: str
 
 
@@ -316,12 +328,38 @@ class Unsupported:
 
 
 @dataclass
+class Loosen:
+    """``Loosen Table a, b``: the tables are loosely coupled in the data model."""
+
+    tables: list[str]
+
+
+@dataclass
+class SearchRule:
+    """``Search Include|Exclude fields``: which fields smart search looks in (last match wins)."""
+
+    patterns: list[str]
+    include: bool
+
+
+@dataclass
+class Conditional:
+    """``When|Unless condition statement``: the statement runs only if the condition is true (when) or
+    false (unless)."""
+
+    mode: str  # 'when' | 'unless'
+    cond: Expr
+    statement: Statement
+
+
+@dataclass
 class Include:
     path: str
     must: bool
 
 
 # control statements ---------------------------------------------------------------------------
+
 
 @dataclass
 class If:
@@ -364,7 +402,7 @@ class Next:
 
 @dataclass
 class Do:
-    mode: str = ""          # '' | 'while' | 'until'
+    mode: str = ""  # '' | 'while' | 'until'
     cond: Expr | None = None
 
 
@@ -412,9 +450,54 @@ class EndSwitch:
 
 
 Statement = (
-    Load | SetVar | LetVar | Trace | ExitScript | ExitBlock | DropTables | DropFields | Rename | Qualify
-    | Section | StarIs | Comment | Tag | Store | Connect | Disconnect | Sleep | Ignored | AutoNumberFields | NullAs | Alias | MapUsing | Force
-    | Directory | Execute | Binary | Declare | Derive
-    | Unsupported | Include | If | ElseIf | Else
-    | EndIf | For | ForEach | Next | Do | Loop | Sub | EndSub | Call | Switch | Case | Default | EndSwitch
+    Load
+    | SetVar
+    | LetVar
+    | Trace
+    | ExitScript
+    | ExitBlock
+    | DropTables
+    | DropFields
+    | Rename
+    | Qualify
+    | Section
+    | StarIs
+    | Comment
+    | Tag
+    | Store
+    | Connect
+    | Disconnect
+    | Sleep
+    | Ignored
+    | AutoNumberFields
+    | NullAs
+    | Alias
+    | MapUsing
+    | Force
+    | Directory
+    | Execute
+    | Binary
+    | Declare
+    | Derive
+    | Loosen
+    | SearchRule
+    | Conditional
+    | Unsupported
+    | Include
+    | If
+    | ElseIf
+    | Else
+    | EndIf
+    | For
+    | ForEach
+    | Next
+    | Do
+    | Loop
+    | Sub
+    | EndSub
+    | Call
+    | Switch
+    | Case
+    | Default
+    | EndSwitch
 )

@@ -54,7 +54,7 @@ class RowCount:
 def batchable(runner: Runner, chain: list[A.Load]) -> bool:
     """True when every LOAD of ``chain`` (top first) can run batch by batch (see the module)."""
     for i, ld in enumerate(chain):
-        if ld.group_by or (ld.distinct and i):
+        if ld.group_by or (ld.distinct and i) or ld.prefixes.semantic:   # SEMANTIC may repeat a field name
             return False
         nodes = [runner.parse_expr(it.expr) for it in ld.fields if not it.star and it.expr is not None]
         filters = [runner.parse_expr(e) for e in (ld.where, ld.while_) if e is not None]

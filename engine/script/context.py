@@ -8,6 +8,7 @@ answered here, vectorised over the frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ import pyarrow.compute as pc
 from engine.expr import Call, Duals, FieldRef, Literal, Locale, Node, UnknownField, evaluate
 from engine.expr.aggregations import reduce_values
 from engine.expr.functions import FUNCTIONS, as_numbers
+from engine.expr.objects import NO_TEXT
 from engine.script.errors import FIELD_NOT_FOUND, GENERAL, TABLE_NOT_FOUND, StatementError
 from engine.script.tables import Column, _row_keys
 
@@ -37,8 +39,13 @@ class Frame:
     _cache: dict[str, Duals] = field(default_factory=dict)
 
     def take(self, idx: np.ndarray) -> Frame:
-        return Frame({k: c.take(idx) for k, c in self.columns.items()}, len(idx),
-                     self.recnos().take(idx), None if self.iterno is None else self.iterno.take(idx), self.file_path)
+        return Frame(
+            {k: c.take(idx) for k, c in self.columns.items()},
+            len(idx),
+            self.recnos().take(idx),
+            None if self.iterno is None else self.iterno.take(idx),
+            self.file_path,
+        )
 
     def recnos(self) -> np.ndarray:
         return self.recno if self.recno is not None else np.arange(1, self.nrows + 1, dtype=np.int64)
@@ -96,7 +103,8 @@ class ScriptContext:
         d = evaluate(node, ScriptContext(self.runner, 1)) if _is_constant_node(node) else self.eval(node)
         if not len(d):
             return None
-        return d.take(np.array([0])).display_text()[0]
+        text: str | None = d.take(np.array([0])).display_text()[0]
+        return text
 
     def function(self, name: str, args: tuple[Node, ...]) -> Duals | None:
         handler = _FUNCTIONS.get(name)
@@ -215,7 +223,11 @@ def aggregate(call: Call, ctx: LoadContext, groups: np.ndarray, ngroups: int) ->
     if call.distinct:
         codes = _value_codes(vals)
         ok = codes >= 0
-        pair = _row_keys([g.take(np.flatnonzero(ok)), codes.take(np.flatnonzero(ok))]) if ok.any() else np.empty(0, np.int64)
+        pair = (
+            _row_keys([g.take(np.flatnonzero(ok)), codes.take(np.flatnonzero(ok))])
+            if ok.any()
+            else np.empty(0, np.int64)
+        )
         _, first = np.unique(pair, return_index=True)
         keep = np.flatnonzero(ok).take(first)
         g = g.take(keep)
@@ -269,19 +281,19 @@ def _field_name_arg(ctx: ScriptContext, node: Node) -> str | None:
     return _scalar_arg_text(ctx, node)
 
 
-def f_recno(ctx: ScriptContext, args) -> Duals:
+def f_recno(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _numbers(ctx, ctx.recno())
 
 
-def f_rowno(ctx: ScriptContext, args) -> Duals:
+def f_rowno(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _numbers(ctx, ctx.rowno())
 
 
-def f_iterno(ctx: ScriptContext, args) -> Duals:
+def f_iterno(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _numbers(ctx, ctx.iterno())
 
 
-def f_peek(ctx: ScriptContext, args) -> Duals:
+def f_peek(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if not args:
         raise StatementError("Peek needs a field name", GENERAL)
     fname = _scalar_arg_text(ctx, args[0])
@@ -295,11 +307,13 @@ def f_peek(ctx: ScriptContext, args) -> Duals:
     rows = np.where(np.isnan(rows), -1, rows).astype(np.int64)
     rows = np.where(rows < 0, table.nrows + rows, rows)
     valid = (rows >= 0) & (rows < table.nrows)
-    codes = np.where(valid, col.codes.take(np.clip(rows, 0, max(table.nrows - 1, 0))) if table.nrows else -1, -1)
+    codes = np.where(
+        valid, col.codes.take(np.clip(rows, 0, max(table.nrows - 1, 0))) if table.nrows else -1, -1
+    )
     return column_duals(Column(col.symbols, codes.astype(np.int32)))
 
 
-def f_previous(ctx: ScriptContext, args) -> Duals:
+def f_previous(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     v = ctx.eval(args[0])
     if ctx.nrows == 0:
         return v
@@ -308,21 +322,22 @@ def f_previous(ctx: ScriptContext, args) -> Duals:
     return _null_at(out, np.array([0]))
 
 
-def f_exists(ctx: ScriptContext, args) -> Duals:
+def f_exists(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     fname = _field_name_arg(ctx, args[0])
-    vals = ctx.eval(args[1]) if len(args) > 1 else ctx.field(fname)
+    vals = ctx.eval(args[1]) if len(args) > 1 else ctx.field(fname or "")
     present_num, present_text = ctx.runner.field_values(fname)
     num = vals.num
     txt = vals.display_text()
     hit = np.isin(num, present_num) & ~np.isnan(num)
-    rest = np.flatnonzero(~hit & np.not_equal(txt, None))
+    rest = np.flatnonzero(~hit & np.not_equal(txt, NO_TEXT))
     if len(rest) and len(present_text):
-        hit[rest] = pc.is_in(pa.array(txt.take(rest), type=pa.string()),
-                             value_set=pa.array(present_text, type=pa.string())).to_numpy(zero_copy_only=False)
+        hit[rest] = pc.is_in(
+            pa.array(txt.take(rest), type=pa.string()), value_set=pa.array(present_text, type=pa.string())
+        ).to_numpy(zero_copy_only=False)
     return Duals.booleans(hit)
 
 
-def f_applymap(ctx: ScriptContext, args) -> Duals:
+def f_applymap(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if len(args) < 2:
         raise StatementError("ApplyMap needs a map name and an expression", GENERAL)
     mname = _scalar_arg_text(ctx, args[0])
@@ -334,21 +349,21 @@ def f_applymap(ctx: ScriptContext, args) -> Duals:
     return m.apply(key, default)
 
 
-def f_noofrows(ctx: ScriptContext, args) -> Duals:
+def f_noofrows(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     t = ctx.runner.lookup_table(_scalar_arg_text(ctx, args[0]))
     return Duals.nulls(ctx.nrows) if t is None else Duals.const(float(t.nrows), ctx.nrows)
 
 
-def f_nooffields(ctx: ScriptContext, args) -> Duals:
+def f_nooffields(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     t = ctx.runner.lookup_table(_scalar_arg_text(ctx, args[0]))
     return Duals.nulls(ctx.nrows) if t is None else Duals.const(float(len(t.columns)), ctx.nrows)
 
 
-def f_nooftables(ctx: ScriptContext, args) -> Duals:
+def f_nooftables(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return Duals.const(float(len(ctx.runner.tables)), ctx.nrows)
 
 
-def f_tablename(ctx: ScriptContext, args) -> Duals:
+def f_tablename(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     i = _first_num(ctx.eval(args[0]))
     names = list(ctx.runner.tables)
     if np.isnan(i) or not 0 <= int(i) < len(names):
@@ -356,13 +371,13 @@ def f_tablename(ctx: ScriptContext, args) -> Duals:
     return Duals.const(names[int(i)], ctx.nrows)
 
 
-def f_tablenumber(ctx: ScriptContext, args) -> Duals:
+def f_tablenumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     name = _scalar_arg_text(ctx, args[0])
     names = list(ctx.runner.tables)
     return Duals.const(float(names.index(name)), ctx.nrows) if name in names else Duals.nulls(ctx.nrows)
 
 
-def f_fieldname(ctx: ScriptContext, args) -> Duals:
+def f_fieldname(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     i = _first_num(ctx.eval(args[0]))
     t = ctx.runner.lookup_table(_scalar_arg_text(ctx, args[1])) if len(args) > 1 else None
     if t is None or np.isnan(i) or not 1 <= int(i) <= len(t.columns):
@@ -370,7 +385,7 @@ def f_fieldname(ctx: ScriptContext, args) -> Duals:
     return Duals.const(list(t.columns)[int(i) - 1], ctx.nrows)
 
 
-def f_fieldnumber(ctx: ScriptContext, args) -> Duals:
+def f_fieldnumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     f = _scalar_arg_text(ctx, args[0])
     t = ctx.runner.lookup_table(_scalar_arg_text(ctx, args[1])) if len(args) > 1 else None
     if t is None or f not in t.columns:
@@ -378,7 +393,7 @@ def f_fieldnumber(ctx: ScriptContext, args) -> Duals:
     return Duals.const(float(list(t.columns).index(f) + 1), ctx.nrows)
 
 
-def f_fieldvaluecount(ctx: ScriptContext, args) -> Duals:
+def f_fieldvaluecount(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     fname = _scalar_arg_text(ctx, args[0])
     sym = ctx.runner.field_symbols(fname)
     if sym is None:
@@ -386,7 +401,7 @@ def f_fieldvaluecount(ctx: ScriptContext, args) -> Duals:
     return Duals.const(float(len(sym)), ctx.nrows)
 
 
-def f_fieldvalue(ctx: ScriptContext, args) -> Duals:
+def f_fieldvalue(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     fname = _scalar_arg_text(ctx, args[0])
     sym = ctx.runner.field_symbols(fname)
     if sym is None:
@@ -405,16 +420,24 @@ def _file_part(ctx: ScriptContext, part: str) -> Duals:
     from pathlib import PurePath
 
     pp = PurePath(p)
-    value = {"name": pp.name, "base": pp.stem, "path": p, "ext": pp.suffix.lstrip("."),
-             "dir": str(pp.parent)}[part]
+    value = {
+        "name": pp.name,
+        "base": pp.stem,
+        "path": p,
+        "ext": pp.suffix.lstrip("."),
+        "dir": str(pp.parent),
+    }[part]
     return Duals.const(value, ctx.nrows)
 
 
-def f_ispartialreload(ctx: ScriptContext, args) -> Duals:
+def f_ispartialreload(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return Duals.booleans(np.full(ctx.nrows, ctx.runner.partial))
 
 
-_FUNCTIONS = {
+#: A script function answered by the context: ``f(ctx, argument nodes)``.
+ContextFunction = Callable[[ScriptContext, tuple[Node, ...]], Duals]
+
+_FUNCTIONS: dict[str, ContextFunction] = {
     "ISPARTIALRELOAD": f_ispartialreload,
     "RECNO": f_recno,
     "ROWNO": f_rowno,
@@ -458,7 +481,7 @@ class Mapping:
         # lookup over the *distinct* argument values
         by_num: dict[float, int] = {}
         by_text: dict[str, int] = {}
-        for i in range(len(knum) - 1, -1, -1):      # reversed so the first row wins
+        for i in range(len(knum) - 1, -1, -1):  # reversed so the first row wins
             if not np.isnan(knum[i]):
                 by_num[float(knum[i])] = i
             if ktext[i] is not None:
@@ -469,7 +492,11 @@ class Mapping:
         if n:
             enc = pc.dictionary_encode(pa.array(arg_text, type=pa.string()))
             idx = enc.indices.to_numpy(zero_copy_only=False)
-            idx = np.where(np.isnan(idx), -1, idx).astype(np.int64) if idx.dtype.kind == "f" else idx.astype(np.int64)
+            idx = (
+                np.where(np.isnan(idx), -1, idx).astype(np.int64)
+                if idx.dtype.kind == "f"
+                else idx.astype(np.int64)
+            )
             dict_text = enc.dictionary.to_numpy(zero_copy_only=False)
             first = np.full(len(dict_text), -1, dtype=np.int64)
             ok = np.flatnonzero(idx >= 0)
@@ -487,7 +514,12 @@ class Mapping:
                 hit[d] = r
             rows = hit.take(idx)
         found = rows >= 0
-        vals = column_duals(Column(self.values.symbols, np.where(found, vcodes.take(np.maximum(rows, 0)) if len(vcodes) else -1, -1).astype(np.int32)))
+        vals = column_duals(
+            Column(
+                self.values.symbols,
+                np.where(found, vcodes.take(np.maximum(rows, 0)) if len(vcodes) else -1, -1).astype(np.int32),
+            )
+        )
         miss = np.flatnonzero(~found)
         if len(miss):
             num, text = vals.num.copy(), vals.text.copy()

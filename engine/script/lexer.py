@@ -12,11 +12,51 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from engine.expr.lexer import Kind, Token, Tokenizer, scan_ident, scan_quoted
+
+# enum members bound once: ``Kind.X`` is a class attribute lookup on every comparison
+_IDENT = Kind.IDENT
+_OP = Kind.OP
+_INLINE = Kind.INLINE
+
+
+__all__ = [
+    "CONTROL_WORDS",
+    "Kind",
+    "RawStatement",
+    "ScriptSyntaxError",
+    "ScriptTokenizer",
+    "TabInfo",
+    "Token",
+    "decode_script",
+    "find_tabs",
+    "line_col",
+    "split_statements",
+    "tokenize",
+]
+
 #: Statements that end at the end of their line (or at ``;``) and never span lines.
-CONTROL_WORDS = frozenset({
-    "if", "elseif", "else", "end", "endif", "for", "next", "sub", "endsub", "call", "do", "loop",
-    "exit", "switch", "case", "default", "endswitch",
-})
+CONTROL_WORDS = frozenset(
+    {
+        "if",
+        "elseif",
+        "else",
+        "end",
+        "endif",
+        "for",
+        "next",
+        "sub",
+        "endsub",
+        "call",
+        "do",
+        "loop",
+        "exit",
+        "switch",
+        "case",
+        "default",
+        "endswitch",
+    }
+)
 
 
 class ScriptSyntaxError(Exception):
@@ -68,7 +108,6 @@ class TabInfo:
 
 
 _WORD = re.compile(r"[A-Za-z_]+")
-_SCAN_WORD = re.compile(r"[\w.#$%]+")
 _TAB = re.compile(r"///\$tab[^\n]*")
 
 
@@ -77,11 +116,11 @@ def find_tabs(text: str) -> TabInfo:
     info = TabInfo()
     for m in _TAB.finditer(text):
         line_start = text.rfind("\n", 0, m.start()) + 1
-        if text[line_start:m.start()].strip():
+        if text[line_start : m.start()].strip():
             continue
         nl = text.find("\n", m.end())
         content = len(text) if nl < 0 else nl + 1
-        name = m.group(0)[len("///$tab"):].strip()
+        name = m.group(0)[len("///$tab") :].strip()
         if not text[: m.start()].strip() and len(info.starts) == 1:
             info.starts[0], info.names[0] = content, name
         else:
@@ -102,7 +141,7 @@ class _Splitter:
 
     def __init__(self, text: str) -> None:
         self.src = text
-        self.buf = list(text)     # comments get blanked in here
+        self.buf = list(text)  # comments get blanked in here
         self.n = len(text)
 
     def blank(self, a: int, b: int) -> None:
@@ -130,18 +169,12 @@ class _Splitter:
                 break
         return i
 
-    def skip_quoted(self, i: int, close: str) -> int:
-        """``i`` at an opening quote; returns the index after the closing one (doubled = literal)."""
-        s = self.src
-        j = i + 1
-        while True:
-            k = s.find(close, j)
-            if k < 0:
-                raise ScriptSyntaxError(f"Unterminated {s[i]}", i)
-            if close != "]" and s.startswith(close * 2, k):
-                j = k + 2
-                continue
-            return k + 1
+    def skip_quoted(self, i: int) -> int:
+        """``i`` at an opening quote or ``[``; the index after its close (as the tokenizer scans it)."""
+        got = scan_quoted(self.src, i)
+        if got is None:
+            raise ScriptSyntaxError(f"Unterminated {self.src[i]}", i)
+        return got[1]
 
     def split(self) -> list[RawStatement]:
         s = self.src
@@ -160,8 +193,12 @@ class _Splitter:
                 i = self.skip_space_and_comments(min(self.n, j + 1))
                 continue
             control = word in CONTROL_WORDS and (m is None or m.end() >= self.n or s[m.end()] not in ":")
-            if not control and m and re.match(r"[A-Za-z_][\w.]*\s*=", s[i:i + 200]) and word not in (
-                    "set", "let", "load", "select", "sql"):
+            if (
+                not control
+                and m
+                and re.match(r"[A-Za-z_][\w.]*\s*=", s[i : i + 200])
+                and word not in ("set", "let", "load", "select", "sql")
+            ):
                 control = True  # bare `x = expr`
             end, stop = self.scan(i, control, word)
             out.append(RawStatement("".join(self.buf[i:end]), i, end, control))
@@ -180,12 +217,8 @@ class _Splitter:
                 return j, j + 1
             if c == "\n" and control:
                 return j, j + 1
-            if c in "'\"`":
-                j = self.skip_quoted(j, c)
-                prev_word = ""
-                continue
-            if c == "[":
-                j = self.skip_quoted(j, "]")
+            if c in "'\"`[":
+                j = self.skip_quoted(j)
                 prev_word = ""
                 continue
             if c == "(":
@@ -205,20 +238,20 @@ class _Splitter:
                 j = k
                 continue
             elif c.isalpha() or c == "_":
-                m = _SCAN_WORD.match(s, j)
-                w = m.group(0).lower()
+                end = scan_ident(s, j)
+                w = s[j:end].lower()
                 if control and depth == 0:
                     if w == "then" and word in ("if", "elseif"):
-                        return m.end(), m.end()
+                        return end, end
                     if word == "else" and j == i:
-                        return m.end(), m.end()
+                        return end, end
                     if word == "end" and prev_word == "end":
-                        return m.end(), m.end()
+                        return end, end
                 if w == "inline" and not control:
-                    k = m.end()
+                    k = end
                     while k < self.n and s[k].isspace():
                         k += 1
-                    if k < self.n and s[k] in "[\"":
+                    if k < self.n and s[k] in '["':
                         close = "]" if s[k] == "[" else '"'
                         e = s.find(close, k + 1)
                         if e < 0:
@@ -227,7 +260,7 @@ class _Splitter:
                         prev_word = ""
                         continue
                 prev_word = w
-                j = m.end()
+                j = end
                 continue
             j += 1
         return self.n, self.n
@@ -242,92 +275,73 @@ def split_statements(text: str) -> list[RawStatement]:
 # tokens of one statement
 
 
-@dataclass(frozen=True)
-class Token:
-    kind: str          # 'word' | 'str' | 'name' | 'num' | 'op' | 'inline' | 'eof'
-    value: str         # word text / unquoted string / unquoted name / operator / inline data
-    start: int
-    end: int
+class ScriptTokenizer(Tokenizer):
+    """The script dialect of :class:`engine.expr.lexer.Tokenizer`: the expression tokens, scanned by
+    the same rules, plus what only statements have: ``;`` and a label's ``:``; the data after
+    ``INLINE`` as one token; an unexpanded ``$(...)`` (seen by a syntax check) as one opaque word; and
+    any other character as a one-character operator, so that SQL text passed through to a database
+    (``a || b``, ``x != 1``) tokenizes and only a statement that uses it where it means nothing fails."""
 
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "word" and self.value.lower() in words
+    OPERATORS = (
+        "<>",
+        "<=",
+        ">=",
+        "::",
+        "(",
+        ")",
+        ",",
+        ";",
+        ":",
+        "=",
+        "<",
+        ">",
+        "+",
+        "-",
+        "*",
+        "/",
+        "&",
+        "{",
+        "}",
+    )
 
+    def error(self, message: str, i: int) -> Exception:
+        return ScriptSyntaxError(message, self.base + i)
 
-_NUM = re.compile(r"\d+(\.\d*)?([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?")
-_IDENT = re.compile(r"[^\W\d][\w.#$%]*|[%@$#][\w.#$%]*", re.UNICODE)
-_OPS = ("<>", "<=", ">=", "::", "(", ")", ",", ";", ":", "=", "<", ">", "+", "-", "*", "/", "&", "!", "^", "{", "}")
+    def dollar(self, i: int) -> int:
+        text, n = self.text, len(self.text)
+        depth, j = 0, i + 1
+        while j < n:
+            if text[j] == "(":
+                depth += 1
+            elif text[j] == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            j += 1
+        self.add(_IDENT, text[i : j + 1], i, min(n, j + 1))
+        return j + 1
+
+    def after_word(self, word: str, i: int) -> int:
+        if word.lower() != "inline":
+            return i
+        text, n = self.text, len(self.text)
+        k = i
+        while k < n and text[k].isspace():
+            k += 1
+        if k < n and text[k] in '["':
+            close = "]" if text[k] == "[" else '"'
+            e = text.find(close, k + 1)
+            if e < 0:
+                raise ScriptSyntaxError("INLINE data is not closed", self.base + k)
+            self.add(_INLINE, text[k + 1 : e], k, e + 1)
+            return e + 1
+        return i
+
+    def other(self, i: int) -> int:
+        self.add(_OP, self.text[i], i, i + 1)
+        return i + 1
 
 
 def tokenize(text: str, base: int = 0) -> list[Token]:
     """Tokens of one statement's (expanded) text; offsets are ``base`` + index in ``text``."""
-    toks: list[Token] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-            continue
-        if c in "'\"`[":
-            close = "]" if c == "[" else c
-            j = i + 1
-            parts = []
-            while True:
-                k = text.find(close, j)
-                if k < 0:
-                    raise ScriptSyntaxError(f"Unterminated {c}", base + i)
-                parts.append(text[j:k])
-                if close != "]" and text.startswith(close * 2, k):
-                    parts.append(close)
-                    j = k + 2
-                    continue
-                break
-            kind = "str" if c == "'" else "name"
-            toks.append(Token(kind, "".join(parts), base + i, base + k + 1))
-            i = k + 1
-            continue
-        m = _NUM.match(text, i)
-        if m and m.end() > i:
-            toks.append(Token("num", m.group(0), base + i, base + m.end()))
-            i = m.end()
-            continue
-        m = _IDENT.match(text, i)
-        if m and not (c == "$" and text.startswith("$(", i)):
-            w = m.group(0)
-            tok = Token("word", w, base + i, base + m.end())
-            toks.append(tok)
-            i = m.end()
-            if w.lower() == "inline":
-                k = i
-                while k < n and text[k].isspace():
-                    k += 1
-                if k < n and text[k] in "[\"":
-                    close = "]" if text[k] == "[" else '"'
-                    e = text.find(close, k + 1)
-                    if e < 0:
-                        raise ScriptSyntaxError("INLINE data is not closed", base + k)
-                    toks.append(Token("inline", text[k + 1:e], base + k, base + e + 1))
-                    i = e + 1
-            continue
-        if text.startswith("$(", i):
-            # an unexpanded dollar expansion (syntax check only): keep it as one opaque word
-            depth, j = 0, i + 1
-            while j < n:
-                if text[j] == "(":
-                    depth += 1
-                elif text[j] == ")":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                j += 1
-            toks.append(Token("word", text[i:j + 1], base + i, base + j + 1))
-            i = j + 1
-            continue
-        for op in _OPS:
-            if text.startswith(op, i):
-                toks.append(Token("op", op, base + i, base + i + len(op)))
-                i += len(op)
-                break
-        else:
-            raise ScriptSyntaxError(f"Unexpected character {c!r}", base + i)
-    toks.append(Token("eof", "", base + n, base + n))
-    return toks
+    return ScriptTokenizer(text, base).run()

@@ -7,17 +7,185 @@ language's parser when the caller wants them verified.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from engine.expr.lexer import NAME_KINDS, QUOTED_NAME_KINDS
 from engine.script import ast as A
-from engine.script.lexer import ScriptSyntaxError, Token, tokenize
+from engine.script.lexer import Kind, ScriptSyntaxError, Token, tokenize
+
+# enum members bound once: ``Kind.X`` is a class attribute lookup on every comparison
+_NUMBER = Kind.NUMBER
+_STRING = Kind.STRING
+_IDENT = Kind.IDENT
+_OP = Kind.OP
+_INLINE = Kind.INLINE
+_EOF = Kind.EOF
+
 
 LOAD_CLAUSES = ("from", "resident", "inline", "autogenerate", "where", "while", "group", "order")
-_ENCODINGS = {"utf8": "utf-8", "utf-8": "utf-8", "unicode": "utf-16", "ansi": "cp1252", "oem": "cp850",
-              "mac": "mac_roman"}
-_FORMATS = {"txt", "qvd", "ooxml", "biff", "html", "xml", "json", "parquet", "fix", "dif", "qvx", "kml", "csv",
-            "xmlsimple"}
+_ENCODINGS = {
+    "utf8": "utf-8",
+    "utf-8": "utf-8",
+    "unicode": "utf-16",
+    "ansi": "cp1252",
+    "oem": "cp850",
+    "mac": "mac_roman",
+}
+_FORMATS = {
+    "txt",
+    "qvd",
+    "ooxml",
+    "biff",
+    "html",
+    "xml",
+    "json",
+    "parquet",
+    "fix",
+    "dif",
+    "qvx",
+    "kml",
+    "csv",
+    "xmlsimple",
+}
+#: tokens that can be a label, a table or a field name (a 'string' names one in statements)
+_LABEL_KINDS = (*NAME_KINDS, _STRING)
+#: tokens that are a quoted file path
+_PATH_KINDS = (*QUOTED_NAME_KINDS, _STRING)
 #: ``@start:end`` (an optional type letter after it): a field of a fixed-record file by position
 _FIXED_FIELD = re.compile(r"@\d+:\d+[A-Za-z]?(?=[\s,;]|$)")
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """One statement or prefix of the Qlik script reference, as the parser knows it.
+
+    ``forms``: the reference's names for what starts with this word; ``kind``: "regular", "prefix" or
+    "control"; ``parser``: the :class:`Parser` method that reads it ("" when the statement splitter
+    consumes it, like REM); ``runs``: False when the reload fails naming it (the ``note`` says why);
+    ``note``: a limit worth knowing."""
+
+    word: str
+    forms: tuple[str, ...]
+    kind: str
+    parser: str
+    runs: bool = True
+    note: str = ""
+
+
+_LOAD = "load_with_prefixes"
+_NO_ODBC = "no ODBC/OLE DB drivers here: the reload fails naming them; LIB CONNECT TO a database connection"
+_KEYWORDS = (
+    # regular statements
+    Keyword("alias", ("Alias",), "regular", "st_alias"),
+    Keyword("autonumber", ("AutoNumber",), "regular", "st_autonumber"),
+    Keyword("binary", ("Binary",), "regular", "st_binary"),
+    Keyword("comment", ("Comment field", "Comment table"), "regular", "st_comment"),
+    Keyword("connect", ("Connect",), "regular", "st_connect", runs=False, note=_NO_ODBC),
+    Keyword("odbc", ("ODBC Connect",), "regular", "st_odbc", runs=False, note=_NO_ODBC),
+    Keyword("oledb", ("OLEDB Connect",), "regular", "st_odbc", runs=False, note=_NO_ODBC),
+    Keyword("custom", ("Custom Connect",), "regular", "st_custom"),
+    Keyword("lib", ("Lib Connect",), "regular", "st_lib"),
+    Keyword("declare", ("Declare",), "regular", "st_declare"),
+    Keyword("derive", ("Derive",), "regular", "st_derive"),
+    Keyword(
+        "direct",
+        ("Direct Query",),
+        "regular",
+        "st_direct",
+        runs=False,
+        note="Direct Discovery needs a live database behind each chart; the reload fails naming it",
+    ),
+    Keyword("directory", ("Directory",), "regular", "st_directory"),
+    Keyword("disconnect", ("Disconnect",), "regular", "st_disconnect"),
+    Keyword("drop", ("Drop field", "Drop table"), "regular", "st_drop"),
+    Keyword(
+        "execute",
+        ("Execute",),
+        "regular",
+        "st_execute",
+        runs=False,
+        note="a script never starts a program here; the reload fails naming it",
+    ),
+    Keyword("flushlog", ("FlushLog",), "regular", "st_flushlog", note="the log is never buffered: no effect"),
+    Keyword("force", ("Force",), "regular", "st_force"),
+    Keyword("let", ("Let",), "regular", "st_let"),
+    Keyword("load", ("Load",), "regular", "st_load"),
+    Keyword(
+        "loosen",
+        ("Loosen Table",),
+        "regular",
+        "st_loosen",
+        note="selections do not cross a loose table; charts still read its rows together",
+    ),
+    Keyword("map", ("Map ... using",), "regular", "st_map"),
+    Keyword("nullasnull", ("NullAsNull",), "regular", "st_nullasvalue"),
+    Keyword("nullasvalue", ("NullAsValue",), "regular", "st_nullasvalue"),
+    Keyword("qualify", ("Qualify",), "regular", "st_qualify"),
+    Keyword("rem", ("Rem",), "regular", "", note="cut out by the statement splitter"),
+    Keyword("rename", ("Rename field", "Rename table"), "regular", "st_rename"),
+    Keyword("search", ("Search",), "regular", "st_search"),
+    Keyword("section", ("Section",), "regular", "st_section"),
+    Keyword("select", ("Select",), "regular", "st_load"),
+    Keyword("set", ("Set",), "regular", "st_set"),
+    Keyword("sleep", ("Sleep",), "regular", "st_sleep"),
+    Keyword("sql", ("SQL",), "regular", "st_load"),
+    Keyword("sqlcolumns", ("SQLColumns",), "regular", "st_load"),
+    Keyword("sqltables", ("SQLTables",), "regular", "st_load"),
+    Keyword("sqltypes", ("SQLTypes",), "regular", "st_load"),
+    Keyword("star", ("Star",), "regular", "st_star"),
+    Keyword("store", ("Store",), "regular", "st_store"),
+    Keyword("tag", ("Tag",), "regular", "st_tag"),
+    Keyword("trace", ("Trace",), "regular", "st_trace"),
+    Keyword("unmap", ("Unmap",), "regular", "st_unmap"),
+    Keyword("unqualify", ("Unqualify",), "regular", "st_unqualify"),
+    Keyword("untag", ("Untag",), "regular", "st_untag"),
+    # prefixes
+    Keyword("add", ("Add",), "prefix", _LOAD),
+    Keyword("buffer", ("Buffer",), "prefix", _LOAD, note="the statement runs every time; no QVD cache"),
+    Keyword("concatenate", ("Concatenate",), "prefix", _LOAD),
+    Keyword("crosstable", ("Crosstable",), "prefix", _LOAD),
+    Keyword("first", ("First",), "prefix", _LOAD),
+    Keyword("generic", ("Generic",), "prefix", _LOAD),
+    Keyword("hierarchy", ("Hierarchy",), "prefix", _LOAD),
+    Keyword("hierarchybelongsto", ("HierarchyBelongsTo",), "prefix", _LOAD),
+    Keyword("inner", ("Inner",), "prefix", _LOAD),
+    Keyword("intervalmatch", ("IntervalMatch",), "prefix", _LOAD),
+    Keyword("join", ("Join",), "prefix", _LOAD),
+    Keyword("keep", ("Keep",), "prefix", _LOAD),
+    Keyword("left", ("Left",), "prefix", _LOAD),
+    Keyword("mapping", ("Mapping",), "prefix", _LOAD),
+    Keyword("merge", ("Merge",), "prefix", _LOAD),
+    Keyword("noconcatenate", ("NoConcatenate",), "prefix", _LOAD),
+    Keyword("outer", ("Outer",), "prefix", _LOAD),
+    Keyword("replace", ("Replace",), "prefix", _LOAD),
+    Keyword("right", ("Right",), "prefix", _LOAD),
+    Keyword("sample", ("Sample",), "prefix", _LOAD),
+    Keyword("semantic", ("Semantic",), "prefix", _LOAD),
+    Keyword("unless", ("Unless",), "prefix", "st_when"),
+    Keyword("when", ("When",), "prefix", "st_when"),
+    # control statements
+    Keyword("call", ("Call",), "control", "st_call"),
+    Keyword("do", ("Do..loop",), "control", "st_do"),
+    Keyword("loop", ("Do..loop",), "control", "st_loop"),
+    Keyword("exit", ("Exit script", "Exit for", "Exit do", "Exit sub"), "control", "st_exit"),
+    Keyword("for", ("For..next", "For each..next"), "control", "st_for"),
+    Keyword("next", ("For..next",), "control", "st_next"),
+    Keyword("if", ("If..then..elseif..else..end if",), "control", "st_if"),
+    Keyword("elseif", ("If..then..elseif..else..end if",), "control", "st_elseif"),
+    Keyword("else", ("If..then..elseif..else..end if",), "control", "st_else"),
+    Keyword("endif", ("If..then..elseif..else..end if",), "control", "st_endif"),
+    Keyword("end", ("End if", "End sub", "End switch"), "control", "st_end"),
+    Keyword("sub", ("Sub..end sub",), "control", "st_sub"),
+    Keyword("endsub", ("Sub..end sub",), "control", "st_endsub"),
+    Keyword("switch", ("Switch..case..default..end switch",), "control", "st_switch"),
+    Keyword("case", ("Switch..case..default..end switch",), "control", "st_case"),
+    Keyword("default", ("Switch..case..default..end switch",), "control", "st_default"),
+    Keyword("endswitch", ("Switch..case..default..end switch",), "control", "st_endswitch"),
+)
+#: every statement and prefix keyword (first word, lower case) → how the parser handles it; the
+#: parser dispatches on this table and ``scripts/script_coverage.py`` prints it
+STATEMENT_KEYWORDS: dict[str, Keyword] = {k.word: k for k in _KEYWORDS}
 
 
 class Parser:
@@ -39,32 +207,33 @@ class Parser:
 
     def advance(self) -> Token:
         t = self.toks[self.i]
-        if t.kind != "eof":
+        if t.kind is not _EOF:
             self.i += 1
         return t
 
     def error(self, expected: str, tok: Token | None = None) -> ScriptSyntaxError:
         tok = tok or self.tok
-        shown = tok.value if tok.kind != "eof" else "EOF"
-        return ScriptSyntaxError(f"Unexpected token: '{shown}', expected {expected}", tok.start,
-                                 tok.end - tok.start)
+        shown = tok.value if tok.kind is not _EOF else "EOF"
+        return ScriptSyntaxError(
+            f"Unexpected token: '{shown}', expected {expected}", tok.start, tok.end - tok.start
+        )
 
     def at_word(self, *words: str) -> bool:
-        return self.tok.is_word(*words)
+        return self.tok.is_keyword(*words)
 
     def accept_word(self, *words: str) -> bool:
-        if self.tok.is_word(*words):
+        if self.tok.is_keyword(*words):
             self.advance()
             return True
         return False
 
     def expect_word(self, *words: str) -> Token:
-        if not self.tok.is_word(*words):
+        if not self.tok.is_keyword(*words):
             raise self.error(" or ".join(repr(w.upper()) for w in words))
         return self.advance()
 
     def at_op(self, op: str) -> bool:
-        return self.tok.kind == "op" and self.tok.value == op
+        return self.tok.kind is _OP and self.tok.value == op
 
     def accept_op(self, op: str) -> bool:
         if self.at_op(op):
@@ -78,7 +247,7 @@ class Parser:
         return self.advance()
 
     def at_end(self) -> bool:
-        return self.tok.kind == "eof" or self.at_op(";")
+        return self.tok.kind is _EOF or self.at_op(";")
 
     def expect_end(self) -> None:
         if not self.at_end():
@@ -86,31 +255,37 @@ class Parser:
 
     def name(self, what: str = "a name") -> str:
         t = self.tok
-        if t.kind in ("word", "name", "str"):
+        if t.kind in _LABEL_KINDS:
             self.advance()
             return t.value
         raise self.error(what)
 
     def span(self, a: int, b: int) -> A.Expr:
-        """The source text of tokens ``a`` .. ``b - 1``."""
+        """The source text of tokens ``a`` .. ``b - 1``, with those tokens (and an EOF after them)."""
         start, end = self.toks[a].start, self.toks[b - 1].end
-        return A.Expr(self.text[start - self.base:end - self.base], start)
+        text = self.text[start - self.base : end - self.base]
+        return A.Expr(text, start, (*self.toks[a:b], Token(_EOF, "", end, end)))
 
-    def expr_until(self, stop_words: tuple[str, ...] = (), stop_ops: tuple[str, ...] = (",",),
-                   what: str = "an expression") -> A.Expr:
+    def expr_until(
+        self,
+        stop_words: tuple[str, ...] = (),
+        stop_ops: tuple[str, ...] = (",",),
+        what: str = "an expression",
+    ) -> A.Expr:
         """Consume tokens up to a depth-0 stop word/op or the end; the consumed span is the expression."""
         a = self.i
         depth = 0
         while True:
             t = self.tok
-            if t.kind == "eof" or (t.kind == "op" and t.value == ";" and depth == 0):
+            if t.kind is _EOF or (t.kind is _OP and t.value == ";" and depth == 0):
                 break
-            if depth == 0 and (t.kind == "op" and t.value in stop_ops or t.kind == "word"
-                               and t.value.lower() in stop_words):
+            if depth == 0 and (
+                t.kind is _OP and t.value in stop_ops or t.kind is _IDENT and t.value.lower() in stop_words
+            ):
                 break
-            if t.kind == "op" and t.value == "(":
+            if t.kind is _OP and t.value == "(":
                 depth += 1
-            elif t.kind == "op" and t.value == ")":
+            elif t.kind is _OP and t.value == ")":
                 if depth == 0:
                     break
                 depth -= 1
@@ -135,30 +310,29 @@ class Parser:
     # --- statements --------------------------------------------------------------------------
     def statement(self) -> A.Statement:
         t = self.tok
-        if t.kind == "eof":
+        if t.kind is _EOF:
             raise self.error("a statement")
         label = None
-        if t.kind in ("word", "name", "str") and self.peek().kind == "op" and self.peek().value == ":":
+        if t.kind in _LABEL_KINDS and self.peek().kind is _OP and self.peek().value == ":":
             label = t.value
             self.advance()
             self.advance()
             if self.at_word("declare"):
                 return self.st_declare(label)
             return self.load_with_prefixes(label)
-        if t.kind != "word":
+        if t.kind is not _IDENT:
             raise self.error("a statement")
-        w = t.value.lower()
-        handler = getattr(self, f"st_{w}", None)
-        if handler is not None:
+        kw = STATEMENT_KEYWORDS.get(t.value.lower())
+        if kw is not None and kw.parser:
+            if kw.parser == _LOAD:
+                return self.load_with_prefixes(None)
+            handler: Callable[[], A.Statement] = getattr(self, kw.parser)
             return handler()
-        if w in ("mapping", "noconcatenate", "concatenate", "join", "keep", "inner", "left", "right", "outer",
-                 "crosstable", "first", "buffer", "add", "replace", "only", "sample", "hierarchy",
-                 "generic", "intervalmatch", "hierarchybelongsto", "merge"):
-            return self.load_with_prefixes(None)
-        if self.peek().kind == "op" and self.peek().value == "=":
+        if self.peek().kind is _OP and self.peek().value == "=":
             return self.assignment()
         if t.value.startswith("$(") and re.match(r"\$\((must_)?include\s*=", t.value, re.I):
             m = re.match(r"\$\((must_)?include\s*=\s*(.*)\)$", t.value, re.I | re.S)
+            assert m is not None  # the prefix matched just above
             self.advance()
             return A.Include(m.group(2).strip(), bool(m.group(1)))
         raise self.error("a statement keyword")
@@ -178,7 +352,7 @@ class Parser:
         self.advance()
         name = self.name("a variable name")
         eq = self.expect_op("=")
-        raw = self.text[eq.end - self.base:].strip()
+        raw = self.text[eq.end - self.base :].strip()
         if raw.endswith(";"):
             raw = raw[:-1].rstrip()
         if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
@@ -192,7 +366,7 @@ class Parser:
     def st_trace(self) -> A.Trace:
         t = self.advance()
         self.i = len(self.toks) - 1
-        return A.Trace(self.text[t.end - self.base:].strip().rstrip(";").strip())
+        return A.Trace(self.text[t.end - self.base :].strip().rstrip(";").strip())
 
     def st_exit(self) -> A.Statement:
         self.advance()
@@ -240,7 +414,7 @@ class Parser:
         out = []
         while not self.at_end():
             t = self.tok
-            if t.kind == "op" and t.value == "*":
+            if t.kind is _OP and t.value == "*":
                 out.append("*")
                 self.advance()
             else:
@@ -309,15 +483,16 @@ class Parser:
     def path(self) -> str:
         """A file path: quoted/bracketed, or bare up to blank or '('."""
         t = self.tok
-        if t.kind in ("str", "name"):
+        if t.kind in _PATH_KINDS:
             self.advance()
             return t.value
-        if t.kind == "eof":
+        if t.kind is _EOF:
             raise self.error("a file path")
         start = t.start - self.base
         m = re.compile(r"[^\s(;]+").match(self.text, start)
+        assert m is not None  # a token starts there
         end = start + len(m.group(0))
-        while self.tok.kind != "eof" and self.tok.start - self.base < end:
+        while self.tok.kind is not _EOF and self.tok.start - self.base < end:
             self.advance()
         return self.text[start:end]
 
@@ -328,11 +503,11 @@ class Parser:
         save = self.i
         has_from = False
         j = self.i
-        while self.toks[j].kind != "eof":
-            if self.toks[j].is_word("from"):
+        while self.toks[j].kind is not _EOF:
+            if self.toks[j].is_keyword("from"):
                 has_from = True
                 break
-            if self.toks[j].is_word("into"):
+            if self.toks[j].is_keyword("into"):
                 break
             j += 1
         if has_from:
@@ -367,7 +542,7 @@ class Parser:
 
     def _connect_rest(self, kind: str) -> A.Connect:
         text = self.rest_text()
-        self.i = len(self.toks) - 1        # the connect string is the rest of the statement, as written
+        self.i = len(self.toks) - 1  # the connect string is the rest of the statement, as written
         return A.Connect(text, kind)
 
     def st_connect(self) -> A.Connect:
@@ -440,19 +615,20 @@ class Parser:
 
     def st_declare(self, label: str | None = None) -> A.Declare:
         self.advance()
-        self.expect_word("field")
+        self.accept_word("field", "fields")
         self.expect_word("definition")
         tags: list[str] = []
         params: list[tuple[str, A.Expr]] = []
+        if self.accept_word("using"):
+            base = self.name("a field definition name")
+            if self.accept_word("with"):
+                params = self._assignments(())
+            self.expect_end()
+            return A.Declare(label, [], params, [], using=base)
         if self.accept_word("tagged"):
             tags = self._tag_list()
         if self.accept_word("parameters"):
-            while True:
-                pname = self.name("a parameter name")
-                self.expect_op("=")
-                params.append((pname, self.expr_until(("fields",), (",",), "a parameter value")))
-                if not self.accept_op(","):
-                    break
+            params = self._assignments(("fields",))
         self.expect_word("fields")
         fields = []
         while True:
@@ -464,9 +640,19 @@ class Parser:
             if not self.accept_op(","):
                 break
         if self.at_word("groups"):
-            self.i = len(self.toks) - 1       # drill-down groups: the fields above are what matters here
+            self.i = len(self.toks) - 1  # drill-down groups: the fields above are what matters here
         self.expect_end()
         return A.Declare(label, tags, params, fields)
+
+    def _assignments(self, stop: tuple[str, ...]) -> list[tuple[str, A.Expr]]:
+        """``name = value {, name = value}`` (field definition parameters)."""
+        out = []
+        while True:
+            pname = self.name("a parameter name")
+            self.expect_op("=")
+            out.append((pname, self.expr_until(stop, (",",), "a parameter value")))
+            if not self.accept_op(","):
+                return out
 
     def st_derive(self) -> A.Derive:
         self.advance()
@@ -488,7 +674,50 @@ class Parser:
         self.expect_end()
         return A.Derive(fields, tags, definition)
 
-    st_loosen = st_search = st_semantic = _unsupported
+    def st_loosen(self) -> A.Loosen:
+        self.advance()
+        self.expect_word("table", "tables")
+        names = self.name_list()
+        self.expect_end()
+        return A.Loosen(names)
+
+    def st_search(self) -> A.SearchRule:
+        self.advance()
+        include = self.expect_word("include", "exclude").value.lower() == "include"
+        return A.SearchRule(self._field_patterns(), include)
+
+    def st_direct(self) -> A.Unsupported:
+        self.advance()
+        self.expect_word("query")
+        self.i = len(self.toks) - 1
+        return A.Unsupported("DIRECT QUERY")
+
+    def st_when(self) -> A.Conditional:
+        """``When|Unless condition statement``: the condition ends where a statement keyword follows
+        a complete operand (``when A=1 LOAD ...``, ``unless Left(x, 1) = 'a' DROP TABLE T``)."""
+        mode = self.advance().value.lower()
+        a = self.i
+        depth = 0
+        while True:
+            t = self.tok
+            if t.kind is _EOF or self.at_op(";"):
+                raise self.error("a statement after the condition")
+            starts = (
+                t.kind is _IDENT
+                and t.value.lower() in STATEMENT_KEYWORDS
+                or (t.kind in _LABEL_KINDS and self.peek().is_op(":"))
+            )  # a label: `when c T: LOAD ...`
+            if depth == 0 and self.i > a and starts:
+                prev = self.toks[self.i - 1]
+                if prev.kind is not _OP or prev.value == ")":
+                    break
+            if self.at_op("("):
+                depth += 1
+            elif self.at_op(")"):
+                depth -= 1
+            self.advance()
+        cond = self.span(a, self.i)
+        return A.Conditional(mode, cond, self.statement())
 
     def _field_patterns(self, stop: tuple[str, ...] = ()) -> list[str]:
         out = []
@@ -593,7 +822,8 @@ class Parser:
         self.advance()
         w = self.expect_word("if", "sub", "switch").value.lower()
         self.expect_end()
-        return {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}[w]()
+        ends: dict[str, Callable[[], A.Statement]] = {"if": A.EndIf, "sub": A.EndSub, "switch": A.EndSwitch}
+        return ends[w]()
 
     def st_endsub(self) -> A.EndSub:
         self.advance()
@@ -718,21 +948,33 @@ class Parser:
         self.expect_op(")")
         return out
 
+    def _merge_args(self, p: A.Prefixes) -> None:
+        """``Merge [only] [(SequenceNoField [, SequenceNoVar])] On key {, key}``."""
+        if self.accept_op("("):
+            p.merge_seq = self.name("a sequence number field")
+            if self.accept_op(","):
+                p.merge_seq_var = self.name("a variable name")
+            self.expect_op(")")
+        self.expect_word("on")
+        p.merge_keys = [self.name("a key field")]
+        while self.accept_op(","):
+            p.merge_keys.append(self.name("a key field"))
+
     def load_with_prefixes(self, label: str | None) -> A.Load:
         p = A.Prefixes()
         while True:
             t = self.tok
-            if t.is_word("mapping"):
+            if t.is_keyword("mapping"):
                 self.advance()
                 p.mapping = True
-            elif t.is_word("noconcatenate"):
+            elif t.is_keyword("noconcatenate"):
                 self.advance()
                 p.noconcatenate = True
-            elif t.is_word("concatenate"):
+            elif t.is_keyword("concatenate"):
                 self.advance()
                 p.concatenate = True
                 p.concat_table = self._paren_table()
-            elif t.is_word("inner", "left", "right", "outer") and self.peek().is_word("join", "keep"):
+            elif t.is_keyword("inner", "left", "right", "outer") and self.peek().is_keyword("join", "keep"):
                 kind = self.advance().value.lower()
                 if self.advance().value.lower() == "join":
                     p.join = kind
@@ -741,13 +983,13 @@ class Parser:
                         raise self.error("INNER, LEFT or RIGHT before KEEP", t)
                     p.keep = kind
                 p.target = self._paren_table()
-            elif t.is_word("join"):
+            elif t.is_keyword("join"):
                 self.advance()
                 p.join = "outer"
                 p.target = self._paren_table()
-            elif t.is_word("keep"):
+            elif t.is_keyword("keep"):
                 raise self.error("INNER, LEFT or RIGHT before KEEP")
-            elif t.is_word("crosstable"):
+            elif t.is_keyword("crosstable"):
                 self.advance()
                 self.expect_op("(")
                 attr = self.name("an attribute field name")
@@ -756,25 +998,25 @@ class Parser:
                 n = 1
                 if self.accept_op(","):
                     num = self.advance()
-                    if num.kind != "num":
+                    if num.kind is not _NUMBER:
                         raise self.error("a number", num)
                     n = int(float(num.value))
                 self.expect_op(")")
                 p.crosstable = (attr, data, n)
-            elif t.is_word("first"):
+            elif t.is_keyword("first"):
                 self.advance()
                 p.first = self.expr_until(("load", "select", "sql"), ())
-            elif t.is_word("sample"):
+            elif t.is_keyword("sample"):
                 self.advance()
                 p.sample = self.expr_until(("load", "select", "sql"), ())
-            elif t.is_word("intervalmatch"):
+            elif t.is_keyword("intervalmatch"):
                 self.advance()
                 self.expect_op("(")
                 p.intervalmatch = [self.name("a field name")]
                 while self.accept_op(","):
                     p.intervalmatch.append(self.name("a key field name"))
                 self.expect_op(")")
-            elif t.is_word("hierarchy", "hierarchybelongsto"):
+            elif t.is_keyword("hierarchy", "hierarchybelongsto"):
                 which = self.advance().value.lower()
                 args = self._optional_args()
                 need = 3 if which == "hierarchy" else 5
@@ -784,20 +1026,27 @@ class Parser:
                     p.hierarchy = args
                 else:
                     p.belongs_to = args
-            elif t.is_word("generic"):
+            elif t.is_keyword("generic"):
                 self.advance()
                 p.generic = True
-            elif t.is_word("add", "replace", "merge"):
+            elif t.is_keyword("semantic"):
+                self.advance()
+                p.semantic = True
+            elif t.is_keyword("add", "replace", "merge"):
                 p.partial = self.advance().value.lower()
                 p.partial_only = self.accept_word("only")
                 if p.partial == "merge":
-                    raise self.error("a supported prefix (MERGE is not supported)", t)
-            elif t.is_word("buffer"):
+                    self._merge_args(p)
+            elif t.is_keyword("buffer"):
                 self.advance()
                 if self.at_op("("):
                     self.expr_until(("load", "select", "sql", "mapping"), ())
-            elif (t.kind in ("word", "name", "str") and label is None and self.peek().kind == "op"
-                  and self.peek().value == ":"):
+            elif (
+                t.kind in _LABEL_KINDS
+                and label is None
+                and self.peek().kind is _OP
+                and self.peek().value == ":"
+            ):
                 label = t.value
                 self.advance()
                 self.advance()
@@ -824,15 +1073,18 @@ class Parser:
         distinct = self.accept_word("distinct")
         fields = []
         while True:
-            if self.at_op("*") and (self.peek().kind == "eof" or self.peek().kind == "op"
-                                    and self.peek().value in (",", ";")
-                                    or self.peek().is_word(*LOAD_CLAUSES)):
+            if self.at_op("*") and (
+                self.peek().kind is _EOF
+                or self.peek().kind is _OP
+                and self.peek().value in (",", ";")
+                or self.peek().is_keyword(*LOAD_CLAUSES)
+            ):
                 self.advance()
                 fields.append(A.FieldItem(None, "*"))
             elif (pos := _FIXED_FIELD.match(self.text, self.tok.start - self.base)) is not None:
                 # a fixed-record field by position, @start:end: read as the field named so
                 start = self.tok.start
-                while self.tok.kind != "eof" and self.tok.start - self.base < pos.end():
+                while self.tok.kind is not _EOF and self.tok.start - self.base < pos.end():
                     self.advance()
                 ref = A.Expr(f"[{pos.group(0)}]", start)
                 if self.accept_word("as"):
@@ -846,26 +1098,26 @@ class Parser:
                 if self.accept_word("as"):
                     fields.append(A.FieldItem(e, self.name("a field name"), True))
                 else:
-                    single = b - a == 1 and self.toks[a].kind in ("word", "name")
+                    single = b - a == 1 and self.toks[a].kind in NAME_KINDS
                     fields.append(A.FieldItem(e, self.toks[a].value if single else e.text))
             if not self.accept_op(","):
                 break
         ld = A.Load(fields, None, distinct=distinct)
         t = self.tok
-        if t.is_word("from"):
+        if t.is_keyword("from"):
             self.advance()
             path = self.path()
             ld.source = A.FileSource(path, self.format_spec())
-        elif t.kind == "word" and t.value.lower() == "inline":
+        elif t.kind is _IDENT and t.value.lower() == "inline":
             self.advance()
-            if self.tok.kind != "inline":
+            if self.tok.kind is not _INLINE:
                 raise self.error("'[' after INLINE")
             data = self.advance().value
             ld.source = A.InlineSource(data, self.format_spec())
-        elif t.is_word("resident"):
+        elif t.is_keyword("resident"):
             self.advance()
             ld.source = A.ResidentSource(self.name("a table name"))
-        elif t.is_word("autogenerate"):
+        elif t.is_keyword("autogenerate"):
             self.advance()
             ld.source = A.AutogenerateSource(self.expr_until(("where", "while"), (";",), "a row count"))
         while not self.at_end():
@@ -900,9 +1152,9 @@ class Parser:
         spec.given = True
         while not self.at_op(")"):
             t = self.tok
-            if t.kind == "eof":
+            if t.kind is _EOF:
                 raise self.error("')'")
-            w = t.value.lower() if t.kind == "word" else ""
+            w = t.value.lower() if t.kind is _IDENT else ""
             if w in _FORMATS:
                 self.advance()
                 spec.fmt = "xml" if w == "xmlsimple" else w
@@ -939,19 +1191,19 @@ class Parser:
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                spec.header_lines = int(float(n.value)) if n.kind == "num" else int(n.is_word("line"))
+                spec.header_lines = int(float(n.value)) if n.kind is _NUMBER else int(n.is_keyword("line"))
                 self.accept_word("lines", "line")
             elif w == "record":
                 self.advance()
                 self.expect_word("is")
                 n = self.advance()
-                if n.kind == "num":
+                if n.kind is _NUMBER:
                     count = max(1, int(float(n.value)))
                     if self.accept_word("lines", "line"):
                         spec.record_lines = count
                     else:
                         spec.record_chars = count
-                elif not n.is_word("line"):
+                elif not n.is_keyword("line"):
                     raise self.error("a record size or LINE")
             elif w == "table":
                 self.advance()
@@ -965,7 +1217,7 @@ class Parser:
                 # record is / filters(...) / other items: skip to the next comma
                 depth = 0
                 while not (depth == 0 and (self.at_op(",") or self.at_op(")"))):
-                    if self.tok.kind == "eof":
+                    if self.tok.kind is _EOF:
                         raise self.error("')'")
                     if self.at_op("("):
                         depth += 1
@@ -980,8 +1232,13 @@ class Parser:
 
 def _codepage(cp: str) -> str:
     n = cp.strip()
-    return {"65001": "utf-8", "1200": "utf-16-le", "1201": "utf-16-be", "28591": "latin-1",
-            "20127": "ascii"}.get(n, f"cp{n}")
+    return {
+        "65001": "utf-8",
+        "1200": "utf-16-le",
+        "1201": "utf-16-be",
+        "28591": "latin-1",
+        "20127": "ascii",
+    }.get(n, f"cp{n}")
 
 
 def _delimiter(d: str) -> str:

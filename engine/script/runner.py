@@ -37,11 +37,14 @@ from engine.expr import parse_expression as _parse_expression
 from engine.expr.duals import text_ranks
 from engine.expr.evaluate import contains_aggregation
 from engine.expr.expand import expand as _dollar_expand
-from engine.expr.formatting import interpret_texts
+from engine.expr.formatting import Texts, interpret_texts
 from engine.expr.functions import RowExpansionRequired, subfield_parts
 from engine.expr.lexer import ExprSyntaxError
 from engine.expr.limits import Cancelled, LimitExceeded, cancellable, check_rows
+from engine.expr.objects import NO_TEXT
+from engine.expr.parser import parse_tokens
 from engine.model.datamodel import DataModel
+from engine.model.semantic import SEMANTIC_TAG
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
 from engine.script import batches, prefixes
@@ -81,8 +84,17 @@ from engine.sources import read as read_source
 from engine.sources import text as text_source
 from engine.sources.web import WebOptions, fetch
 
-__all__ = ["Connection", "Progress", "ReloadCancelled", "ReloadResult", "Runner", "ScriptEnv",
-           "ScriptError", "SectionAccessTable", "run_script"]
+__all__ = [
+    "Connection",
+    "Progress",
+    "ReloadCancelled",
+    "ReloadResult",
+    "Runner",
+    "ScriptEnv",
+    "ScriptError",
+    "SectionAccessTable",
+    "run_script",
+]
 
 
 @dataclass
@@ -155,7 +167,9 @@ class ReloadResult:
 
 _CONTROL_KIND = re.compile(
     r"\s*(?P<w>end\s*if|end\s*sub|end\s*switch|elseif|else|if|for\s+each|for|next|do|loop|sub|call|switch|case"
-    r"|default|exit\s+(?:script|for|do|sub))\b", re.I)
+    r"|default|exit\s+(?:script|for|do|sub))\b",
+    re.I,
+)
 
 
 def _kind(raw: RawStatement) -> str:
@@ -165,8 +179,19 @@ def _kind(raw: RawStatement) -> str:
     w = re.sub(r"\s+", " ", m.group("w").lower())
     if w.startswith("exit"):
         return w.replace(" ", "_")
-    if not raw.control and w in ("if", "for", "do", "sub", "call", "switch", "case", "default", "next", "loop",
-                                 "else"):
+    if not raw.control and w in (
+        "if",
+        "for",
+        "do",
+        "sub",
+        "call",
+        "switch",
+        "case",
+        "default",
+        "next",
+        "loop",
+        "else",
+    ):
         return "simple"
     return {"end if": "endif", "end sub": "endsub", "end switch": "endswitch", "for each": "for"}.get(w, w)
 
@@ -178,8 +203,8 @@ class Program:
     text: str
     stmts: list[RawStatement]
     kinds: list[str]
-    partner: dict[int, int]                       # if/elseif/else → next branch; for/do → next/loop …
-    chains: dict[int, list[int]] = field(default_factory=dict)   # if → [branches…, endif]; switch → cases
+    partner: dict[int, int]  # if/elseif/else → next branch; for/do → next/loop …
+    chains: dict[int, list[int]] = field(default_factory=dict)  # if → [branches…, endif]; switch → cases
     source_name: str = ""
 
 
@@ -221,6 +246,9 @@ def build_program(text: str, source_name: str = "") -> Program:
     return Program(text, stmts, kinds, partner, chains, source_name)
 
 
+#: expression trees a reload keeps (see Runner.parse_expr)
+_PARSED_MAX = 4096
+
 #: rows one WHILE batch evaluates at most (active source rows × IterNo values per row)
 _WHILE_BATCH = 1 << 16
 
@@ -238,29 +266,61 @@ class _ExitBlock(Exception):
 
 
 _SYSTEM_DEFAULTS = {
-    "ThousandSep": ",", "DecimalSep": ".", "MoneyThousandSep": ",", "MoneyDecimalSep": ".",
-    "MoneyFormat": "$#,##0.00;-$#,##0.00", "TimeFormat": "h:mm:ss TT", "DateFormat": "M/D/YYYY",
-    "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT", "ErrorMode": "1", "ScriptErrorCount": "0",
-    "ScriptErrorList": "", "ScriptError": "0",
+    "ThousandSep": ",",
+    "DecimalSep": ".",
+    "MoneyThousandSep": ",",
+    "MoneyDecimalSep": ".",
+    "MoneyFormat": "$#,##0.00;-$#,##0.00",
+    "TimeFormat": "h:mm:ss TT",
+    "DateFormat": "M/D/YYYY",
+    "TimestampFormat": "M/D/YYYY h:mm:ss[.fff] TT",
+    "ErrorMode": "1",
+    "ScriptErrorCount": "0",
+    "ScriptErrorList": "",
+    "ScriptError": "0",
 }
-_LOCALE_VARS = {v.lower() for v in ("ThousandSep", "DecimalSep", "MoneyThousandSep", "MoneyDecimalSep",
-                                    "MoneyFormat", "TimeFormat", "DateFormat", "TimestampFormat", "FirstWeekDay",
-                                    "BrokenWeeks", "ReferenceDay", "FirstMonthOfYear", "MonthNames",
-                                    "LongMonthNames", "DayNames", "LongDayNames", "IntervalFormat")}
+_LOCALE_VARS = {
+    v.lower()
+    for v in (
+        "ThousandSep",
+        "DecimalSep",
+        "MoneyThousandSep",
+        "MoneyDecimalSep",
+        "MoneyFormat",
+        "TimeFormat",
+        "DateFormat",
+        "TimestampFormat",
+        "FirstWeekDay",
+        "BrokenWeeks",
+        "ReferenceDay",
+        "FirstMonthOfYear",
+        "MonthNames",
+        "LongMonthNames",
+        "DayNames",
+        "LongDayNames",
+        "IntervalFormat",
+    )
+}
 
 
 class Runner:
     """Executes one script; holds all reload state (tables, variables, mappings, section access)."""
 
-    def __init__(self, env: ScriptEnv, progress: Progress | None = None,
-                 cancel: threading.Event | None = None) -> None:
+    def __init__(
+        self, env: ScriptEnv, progress: Progress | None = None, cancel: threading.Event | None = None
+    ) -> None:
         self.env = env
         self.progress = progress or Progress()
         self.cancel = cancel
         self.paths = PathPolicy(
-            Path(env.document_dir), dict(env.connections), legacy=env.legacy_paths, folder_roots=env.folder_roots,
-            engine_owned=env.engine_owned or (lambda _: False), aliases=dict(env.path_aliases),
-            web_enabled=env.web.enabled)
+            Path(env.document_dir),
+            dict(env.connections),
+            legacy=env.legacy_paths,
+            folder_roots=env.folder_roots,
+            engine_owned=env.engine_owned or (lambda _: False),
+            aliases=dict(env.path_aliases),
+            web_enabled=env.web.enabled,
+        )
         self.variables: dict[str, str] = {}
         for k, v in (env.variables or {}).items():
             self.variables[k] = v
@@ -276,20 +336,28 @@ class Runner:
         self.pending: list[A.Load] = []
         self.last_loaded: str | None = None
         self.counters: dict[str, int] = {}
-        self.field_info: dict[str, dict] = {}
+        self.field_info: dict[str, dict[str, Any]] = {}  # as DataModel.build reads it
         self.log: list[str] = []
         self.warnings: list[str] = []
-        self.sources = ScriptConnections(env.connections, folder_roots=env.folder_roots,
-                                         engine_owned=env.engine_owned, settings=env.connectors, cancel=cancel)
+        self.sources = ScriptConnections(
+            env.connections,
+            folder_roots=env.folder_roots,
+            engine_owned=env.engine_owned,
+            settings=env.connectors,
+            cancel=cancel,
+        )
         self.executed = 0
         self.error_count = 0
         self.aliases: dict[str, str] = {}
         self.binary_access: AbcMapping[str, Any] | None = None
         self.definitions: dict[str, A.Declare] = {}
         self.force_case: str | None = None
-        self.field_maps: list[tuple[str, str | None]] = []     # (pattern, mapping name or None = unmap)
-        self.null_rules: list[tuple[str, bool]] = []          # (pattern, NULL as value?)
+        self.field_maps: list[tuple[str, str | None]] = []  # (pattern, mapping name or None = unmap)
+        self.null_rules: list[tuple[str, bool]] = []  # (pattern, NULL as value?)
+        self.loose: list[str] = []  # LOOSEN TABLE, by current table name
+        self.search_rules: list[tuple[str, bool]] = []  # (pattern, include?), last match wins
         self._current: tuple[Program, RawStatement] | None = None
+        self._parsed: dict[str, Node] = {}  # expression text → tree (see parse_expr)
 
     # --- helpers used by contexts -------------------------------------------------------------
     def domain(self) -> dict[str, ScriptTable]:
@@ -304,8 +372,11 @@ class Runner:
         return self.lookup_table(self.last_loaded)
 
     def field_symbols(self, name: str | None) -> SymbolTable | None:
-        cols = [t.columns[name] for t in list(self.tables.values()) + list(self.access_tables.values())
-                if name in t.columns]
+        cols = [
+            t.columns[name]
+            for t in list(self.tables.values()) + list(self.access_tables.values())
+            if name in t.columns
+        ]
         if not cols:
             return None
         sym, _ = unify(cols)
@@ -317,7 +388,7 @@ class Runner:
             return np.empty(0), np.empty(0, dtype=object)
         return sym.num[~np.isnan(sym.num)], sym.text[np.isnan(sym.num)]
 
-    def interpret(self, texts: np.ndarray) -> np.ndarray:
+    def interpret(self, texts: Texts) -> np.ndarray:
         return interpret_texts(texts, self.locale)
 
     def check_cancel(self) -> None:
@@ -329,15 +400,30 @@ class Runner:
         self.check_cancel()
         self.executed += 1
         if self.executed > self.env.max_statements:
-            raise self.error(prog, raw, StatementError(f"More than {self.env.max_statements} statements executed "
-                                                       "(runaway loop?)", GENERAL))
+            raise self.error(
+                prog,
+                raw,
+                StatementError(
+                    f"More than {self.env.max_statements} statements executed (runaway loop?)", GENERAL
+                ),
+            )
 
     # --- expressions --------------------------------------------------------------------------
-    def parse_expr(self, e: A.Expr) -> Node:
+    def parse_expr(self, e: A.Expr | None) -> Node:
+        """The expression's tree: from the statement's own tokens when it has them, remembered by text
+        (one tokenizer: the same text always gives the same tokens), so a loop body parses once."""
+        assert e is not None, "an optional clause parsed where the statement has none"
+        node = self._parsed.get(e.text)
+        if node is not None:
+            return node
         try:
-            return _parse_expression(e.text)
+            node = _parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens, e.pos)
         except ExprSyntaxError as err:
             raise ScriptSyntaxError(err.message, e.pos + max(0, err.position)) from err
+        if len(self._parsed) >= _PARSED_MAX:
+            self._parsed.clear()
+        self._parsed[e.text] = node
+        return node
 
     def eval_scalar(self, e: A.Expr) -> Duals:
         return self.eval_node(self.parse_expr(e), ScriptContext(self))
@@ -354,16 +440,20 @@ class Runner:
         except UnknownFunction as err:
             raise StatementError(f"Unknown function: {err.name}", SYNTAX) from err
         except RowExpansionRequired as err:
-            raise StatementError(f"{err.name} without an index can only be a whole LOAD field", SEMANTIC) from err
+            raise StatementError(
+                f"{err.name} without an index can only be a whole LOAD field", SEMANTIC
+            ) from err
         except QixError as err:
-            raise StatementError(err.message if not err.parameter else f"{err.message}: {err.parameter}",
-                                 GENERAL) from err
+            raise StatementError(
+                err.message if not err.parameter else f"{err.message}: {err.parameter}", GENERAL
+            ) from err
 
     def scalar_text(self, e: A.Expr) -> str | None:
         d = self.eval_scalar(e)
         return d.display_text()[0] if len(d) else None
 
-    def truth(self, e: A.Expr) -> bool:
+    def truth(self, e: A.Expr | None) -> bool:
+        assert e is not None, "a condition asked of a statement without one"
         return bool(self.eval_scalar(e).truthy()[0])
 
     def expand(self, text: str) -> str:
@@ -396,7 +486,9 @@ class Runner:
         except ScriptSyntaxError as err:
             line, col = line_col(text, err.pos)
             self._fail_log(f"Syntax error: {err.message}")
-            raise ScriptError(f"Syntax error: {err.message}", line, col, _line_text(text, err.pos), SYNTAX) from err
+            raise ScriptError(
+                f"Syntax error: {err.message}", line, col, _line_text(text, err.pos), SYNTAX
+            ) from err
         try:
             with cancellable(self.cancel):
                 self.run_program(program, 0, len(program.stmts))
@@ -451,7 +543,7 @@ class Runner:
         raw = prog.stmts[pc]
         kind = prog.kinds[pc]
         self._current = (prog, raw)
-        shown = redact_statement(raw.text)          # CONNECT statements may carry credentials
+        shown = redact_statement(raw.text)  # CONNECT statements may carry credentials
         self.progress.statement(shown.strip()[:200])
         line, _ = line_col(prog.text, raw.start)
         for k, ln in enumerate(shown.strip("\n").split("\n")):
@@ -464,7 +556,7 @@ class Runner:
                 return pc + 1
             nxt = self.execute(prog, pc, st)
             if self.error_count and self.variables.get("ScriptError") != "0":
-                self.variables["ScriptError"] = "0"      # reset after each statement that succeeds
+                self.variables["ScriptError"] = "0"  # reset after each statement that succeeds
             return nxt
         except Cancelled as err:
             raise self._cancelled(prog, raw) from err
@@ -505,6 +597,7 @@ class Runner:
 
     def include(self, text: str) -> None:
         m = re.match(r"\s*\$\((must_)?include\s*=\s*(.*)\)\s*;?\s*$", text, re.I | re.S)
+        assert m is not None  # the parser made an Include of this text
         must = bool(m.group(1))
         path = self.expand(m.group(2).strip())
         try:
@@ -531,6 +624,7 @@ class Runner:
                 return end + 1
             for j, b in enumerate(chain[:-1]):
                 bst = self.parse(prog, prog.stmts[b])
+                assert isinstance(bst, A.ElseIf | A.Else)  # the IF's chain holds its ELSEIF and ELSE lines
                 if isinstance(bst, A.Else) or self.truth(bst.cond):
                     self.run_block(prog, b + 1, chain[j + 1])
                     return end + 1
@@ -556,8 +650,9 @@ class Runner:
             if not st.mode or self.truth(st.cond) == (st.mode == "when"):
                 raise _ExitScript()
             return pc + 1
-        if isinstance(st, A.ElseIf | A.Else | A.EndIf | A.Next | A.Loop | A.EndSub | A.Case | A.Default
-                      | A.EndSwitch):
+        if isinstance(
+            st, A.ElseIf | A.Else | A.EndIf | A.Next | A.Loop | A.EndSub | A.Case | A.Default | A.EndSwitch
+        ):
             raise StatementError("Control statement out of place", SYNTAX)
         self.simple(st)
         return pc + 1
@@ -581,13 +676,14 @@ class Runner:
             if np.isnan(a) or np.isnan(b) or np.isnan(s) or s == 0:
                 raise StatementError("FOR needs numeric bounds and a non-zero STEP", GENERAL)
 
-            def gen():
+            def gen() -> Iterator[str]:
                 x = a
                 while (x <= b) if s > 0 else (x >= b):
                     yield _fmt_num(x)
                     now = self.variables.get(st.var)
                     y = float(self.interpret(np.array([now], dtype=object))[0]) if now is not None else np.nan
                     x = (x if np.isnan(y) else y) + s
+
             seq = gen()
         for value in seq:
             self.check_cancel()
@@ -646,6 +742,7 @@ class Runner:
                     break
                 raise
             lp = self.parse(prog, loop_raw)
+            assert isinstance(lp, A.Loop)
             if lp.mode and self.truth(lp.cond) != (lp.mode == "while"):
                 break
         return end + 1
@@ -658,10 +755,16 @@ class Runner:
         values = []
         for a in st.args:
             values.append(self.scalar_text(a))
+        # an argument that is a variable gets the parameter's value back when the sub ends
+        back = {
+            p: a.text.strip()
+            for p, a in zip(params, st.args, strict=False)
+            if re.fullmatch(r"[^\W\d][\w.]*", a.text.strip()) and a.text.strip() in self.variables
+        }
         saved = {p: self.variables.get(p) for p in params}
         for p, v in zip(params, values, strict=False):
             self.set_variable(p, "" if v is None else v)
-        for p in params[len(values):]:
+        for p in params[len(values) :]:
             self.set_variable(p, None)
         try:
             self.run_program(prog, start + 1, prog.partner[start])
@@ -669,8 +772,11 @@ class Runner:
             if ex.kind != "sub":
                 raise
         finally:
+            out = {p: self.variables.get(p) for p in back}
             for p, v in saved.items():
                 self.set_variable(p, v)
+            for p, var in back.items():
+                self.set_variable(var, out[p])
 
     def run_switch(self, prog: Program, pc: int, st: A.Switch) -> int:
         chain = prog.chains[pc]
@@ -678,8 +784,8 @@ class Runner:
         value = self.eval_scalar(st.expr)
         for j, b in enumerate(chain[:-1]):
             cst = self.parse(prog, prog.stmts[b])
-            if isinstance(cst, A.Default) or any(
-                    _same(value, self.eval_scalar(v)) for v in cst.values):
+            assert isinstance(cst, A.Case | A.Default)  # the SWITCH's chain holds its CASE and DEFAULT lines
+            if isinstance(cst, A.Default) or any(_same(value, self.eval_scalar(v)) for v in cst.values):
                 self.run_block(prog, b + 1, chain[j + 1])
                 break
         return end + 1
@@ -775,6 +881,7 @@ class Runner:
                     t.columns = {(new if k == old else k): v for k, v in t.columns.items()}
 
     def _rename_table(self, dom: dict[str, ScriptTable], old: str, new: str) -> None:
+        self.loose = [new if t == old else t for t in self.loose]
         items = [(new if k == old else k, v) for k, v in dom.items()]
         dom.clear()
         dom.update(items)
@@ -798,7 +905,9 @@ class Runner:
             raise StatementError(f"Mapping table not found: {name}", TABLE_NOT_FOUND)
         _, ktext = m.keys.values()
         _, vtext = m.values.values()
-        return [(str(k), str(v)) for k, v in zip(ktext, vtext, strict=True) if k is not None and v is not None]
+        return [
+            (str(k), str(v)) for k, v in zip(ktext, vtext, strict=True) if k is not None and v is not None
+        ]
 
     def do_comment(self, st: A.Comment) -> None:
         if st.using is not None:
@@ -811,7 +920,7 @@ class Runner:
         assert st.text is not None
         raw = st.text.text.strip()
         if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            text = raw[1:-1]     # a double-quoted comment is plain text here, not a field
+            text = raw[1:-1]  # a double-quoted comment is plain text here, not a field
         else:
             text = self.scalar_text(st.text) or ""
         for n in st.names:
@@ -869,7 +978,14 @@ class Runner:
         self.sources.disconnect()
 
     def do_sleep(self, st: A.Sleep) -> None:
-        self.check_cancel()
+        """Pause for the given milliseconds (at most 3600000, as the reference allows); a cancel ends
+        the pause at once."""
+        ms = _num(self.eval_scalar(st.ms))
+        if np.isnan(ms) or not 0 <= ms <= 3_600_000:
+            raise StatementError("SLEEP needs a number of milliseconds from 0 to 3600000", GENERAL)
+        waiter = self.cancel or threading.Event()
+        if waiter.wait(ms / 1000.0):
+            raise ReloadCancelled("Reload cancelled")
 
     def do_ignored(self, st: A.Ignored) -> None:
         self.warnings.append(f"Statement {st.keyword} is not supported and was skipped")
@@ -889,8 +1005,8 @@ class Runner:
             seen = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
             seen = seen[seen >= 0]
             _, first = np.unique(seen, return_index=True)
-            order = seen[np.sort(first)]                 # symbol codes in order of first appearance
-            number = np.full(len(sym) + 1, np.nan)      # the last slot answers code -1 (NULL)
+            order = seen[np.sort(first)]  # symbol codes in order of first appearance
+            number = np.full(len(sym) + 1, np.nan)  # the last slot answers code -1 (NULL)
             if st.namespace is None:
                 number[order] = np.arange(1, len(order) + 1)
             else:
@@ -931,14 +1047,17 @@ class Runner:
 
     def do_execute(self, st: A.Execute) -> None:
         if not self.env.allow_execute:
-            raise StatementError("EXECUTE is not allowed: running programs from a script is switched off "
-                                 "on this engine", GENERAL)
+            raise StatementError(
+                "EXECUTE is not allowed: running programs from a script is switched off on this engine",
+                GENERAL,
+            )
         import shlex
         import subprocess
 
         try:
-            done = subprocess.run(shlex.split(st.command), shell=False, capture_output=True, timeout=600,
-                                  check=False)
+            done = subprocess.run(
+                shlex.split(st.command), shell=False, capture_output=True, timeout=600, check=False
+            )
         except (OSError, ValueError, subprocess.TimeoutExpired) as err:
             raise StatementError(f"EXECUTE failed: {err}", GENERAL) from err
         if done.returncode:
@@ -965,9 +1084,17 @@ class Runner:
         self.last_loaded = next(reversed(self.tables), None)
 
     def do_declare(self, st: A.Declare) -> None:
-        if not st.name:
+        name = st.name
+        if not name:
             raise StatementError("DECLARE FIELD DEFINITION needs a name (name: DECLARE ...)", SYNTAX)
-        self.definitions[st.name] = st
+        if st.using is not None:
+            base = self.definitions.get(st.using)
+            if base is None:
+                raise StatementError(f"Field definition '{st.using}' not found", SEMANTIC)
+            given = {p for p, _ in st.parameters}
+            params = [(p, e) for p, e in base.parameters if p not in given] + list(st.parameters)
+            st = A.Declare(name, base.tags, params, base.fields)
+        self.definitions[name] = st
 
     def do_derive(self, st: A.Derive) -> None:
         """Fields derived from each source field by a declared definition, named ``field.def.name``: a table
@@ -978,8 +1105,11 @@ class Runner:
         sources = list(st.fields)
         if st.tags is not None:
             wanted = set(st.tags or d.tags)
-            sources = [f for f, info in self.field_info.items()
-                       if wanted & set(info.get("tags", [])) and self.field_symbols(f) is not None]
+            sources = [
+                f
+                for f, info in self.field_info.items()
+                if wanted & set(info.get("tags", [])) and self.field_symbols(f) is not None
+            ]
         params = [(name, f"({self.scalar_text(e) or ''})") for name, e in d.parameters]
         for f in sources:
             sym = self.field_symbols(f)
@@ -993,13 +1123,29 @@ class Runner:
                 text = df.expr.text.replace("$1", ref)
                 for pname, pval in params:
                     text = re.sub(rf"\b{re.escape(pname)}\b", pval, text)
-                col = _to_column(self.eval_node(self.parse_expr(A.Expr(text, df.expr.pos)), LoadContext(self, frame)))
+                col = _to_column(
+                    self.eval_node(self.parse_expr(A.Expr(text, df.expr.pos)), LoadContext(self, frame))
+                )
                 out = f"{f}.{st.definition}.{df.name}"
                 cols[out] = col
                 info = self.field_info.setdefault(out, {})
                 info["tags"] = list(dict.fromkeys(list(info.get("tags", [])) + df.tags + ["$derived"]))
             name = self._unique_table_name(f"{f}.{st.definition}", self.tables)
             self.tables[name] = ScriptTable(name, cols, len(sym))
+
+    def do_loosen(self, st: A.Loosen) -> None:
+        for name in st.tables:
+            if name not in self.tables:
+                raise StatementError(f"Table '{name}' not found", TABLE_NOT_FOUND)
+            if name not in self.loose:
+                self.loose.append(name)
+
+    def do_searchrule(self, st: A.SearchRule) -> None:
+        self.search_rules += [(pat, st.include) for pat in st.patterns]
+
+    def do_conditional(self, st: A.Conditional) -> None:
+        if self.truth(st.cond) == (st.mode == "when"):
+            self.simple(st.statement)
 
     def do_unsupported(self, st: A.Unsupported) -> None:
         raise StatementError(f"The {st.keyword} statement is not supported by this engine", SYNTAX)
@@ -1049,20 +1195,26 @@ class Runner:
         mode = top.prefixes.partial
         if (mode is None and self.partial) or (top.prefixes.partial_only and not self.partial):
             # a partial reload runs only ADD/REPLACE loads; ADD ONLY/REPLACE ONLY run only then
-            self.log.append("Statement skipped (partial reload)" if self.partial else
-                            "Statement skipped (runs only in a partial reload)")
+            self.log.append(
+                "Statement skipped (partial reload)"
+                if self.partial
+                else "Statement skipped (runs only in a partial reload)"
+            )
             return
         streamed = self.load_streamed(chain)
-        if streamed:
-            names, cols, n, default_name = streamed
-            self.store_result(top, names, cols, n, default_name)
+        if isinstance(streamed, tuple):
+            self.store_result(top, *streamed)
             return
         frame, default_name = self.source_frame(bottom, stream=streamed is None)
+        names: list[str] = []
+        cols: list[Column] = []
+        n = 0
         for ld in reversed(chain):
             self.check_cancel()
             names, cols, n = self.apply_load(ld, frame)
             frame = Frame(dict(zip(names, cols, strict=True)), n, file_path=frame.file_path)
-        self.store_result(top, list(frame.columns), list(frame.columns.values()), frame.nrows, default_name)
+        # the last LOAD's own list: a SEMANTIC one may name its two object fields alike
+        self.store_result(top, names, cols, n, default_name)
 
     def load_streamed(self, chain: list[A.Load]) -> tuple[list[str], list[Column], int, str] | bool | None:
         """The chain run batch by batch over a big text file or a Parquet file (see ``batches``); None
@@ -1117,8 +1269,9 @@ class Runner:
         max_rows = self.env.max_rows
         if isinstance(src, A.InlineSource):
             tt = read_inline(src.data, src.spec, self.interpret, max_rows)
-            return Frame(dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows), \
-                self._auto_name("INLINE")
+            return Frame(
+                dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows
+            ), self._auto_name("INLINE")
         if isinstance(src, A.AutogenerateSource):
             n = _num(self.eval_scalar(src.count))
             if np.isnan(n) or n < 0:
@@ -1139,10 +1292,15 @@ class Runner:
             return frame, src.table
         if isinstance(src, A.SelectSource | A.CatalogSource):
             render = Render(self.locale, self.interpret)
-            got = (self.sources.select(src.sql, render, max_rows) if isinstance(src, A.SelectSource)
-                   else self.sources.catalog(src.statement, render))
+            got = (
+                self.sources.select(src.sql, render, max_rows)
+                if isinstance(src, A.SelectSource)
+                else self.sources.catalog(src.statement, render)
+            )
             cols = [Column(*c) for c in got.columns]
-            return Frame(dict(zip(got.names, cols, strict=True)), got.nrows), got.table or self._auto_name("SQL")
+            return Frame(dict(zip(got.names, cols, strict=True)), got.nrows), got.table or self._auto_name(
+                "SQL"
+            )
         if isinstance(src, A.FileSource):
             return self.file_frame(src, _named_fields(ld), stream)
         raise StatementError("LOAD without a source", SYNTAX)
@@ -1162,14 +1320,20 @@ class Runner:
                 raise StatementError(f"Cannot open file '{src.path}': it is a folder", FILE_NOT_FOUND)
             if not target.is_file():
                 raise StatementError(f"Cannot open file: '{src.path}' (File not found)", FILE_NOT_FOUND)
-            return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target),
-                                   wanted)
+            return self.read_frame(
+                fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target), wanted
+            )
         if stream and fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
-            try:   # a big regular text file streams in blocks instead of being read whole
-                table = text_source.read_stream(target, src.spec, self.interpret, self.env.max_rows, ext,
-                                                self._rows_read(name), self.locale.thousand_sep != ".")
-                return Frame(dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
-                             table.nrows, file_path=str(target)), name
+            try:  # a big regular text file streams in blocks instead of being read whole
+                table = text_source.read_stream(
+                    target, src.spec, self.interpret, self.env.max_rows, ext, self._rows_read(name),
+                    self.locale.thousand_sep != ".",
+                )
+                return Frame(
+                    dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
+                    table.nrows,
+                    file_path=str(target),
+                ), name
             except text_source.NotStreamable:
                 pass
             except source_base.SourceError as err:
@@ -1180,8 +1344,14 @@ class Runner:
             if n > self.env.max_rows:
                 raise TooManyRows(f"{n} rows exceed the limit of {self.env.max_rows}")
         elif fmt in ("txt", "csv"):
-            tt = read_text(data, src.spec, self.interpret, self.env.max_rows, ext,
-                           decimal_point=self.locale.thousand_sep != ".")
+            tt = read_text(
+                data,
+                src.spec,
+                self.interpret,
+                self.env.max_rows,
+                ext,
+                decimal_point=self.locale.thousand_sep != ".",
+            )
             names, cols, n = tt.names, [Column(*c) for c in tt.columns], tt.nrows
         else:
             raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}'", WRONG_FORMAT)
@@ -1189,9 +1359,11 @@ class Runner:
 
     def _rows_read(self, name: str) -> Callable[[int], None]:
         """Progress of a streaming read: a transient line per block, and a chance to cancel."""
+
         def rows_read(n: int) -> None:
             self.check_cancel()
             self.progress.transient(f"{name} << {n} Lines fetched")
+
         return rows_read
 
     def web_frame(self, src: A.FileSource, url: str, wanted: tuple[str, ...]) -> tuple[Frame, str]:
@@ -1199,20 +1371,38 @@ class Runner:
         path = PurePosixPath(url.split("?", 1)[0].split("#", 1)[0])
         name = path.stem or src.path.rstrip("/").rsplit("/", 1)[-1]
         try:
-            web = fetch(url, self.env.web, lambda n: (self.check_cancel(),
-                                                      self.progress.transient(f"{name} << {n} bytes fetched")))
+
+            def fetched(n: int) -> None:
+                self.check_cancel()
+                self.progress.transient(f"{name} << {n} bytes fetched")
+
+            web = fetch(url, self.env.web, fetched)
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
         fmt = src.spec.fmt or format_of(path.suffix, web.content_type, default="html")
         if fmt in ("txt", "csv"):
-            tt = read_text(web.data, src.spec, self.interpret, self.env.max_rows, path.suffix.lstrip("."),
-                           decimal_point=self.locale.thousand_sep != ".")
-            return Frame(dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows,
-                         file_path=url), name
+            tt = read_text(
+                web.data,
+                src.spec,
+                self.interpret,
+                self.env.max_rows,
+                path.suffix.lstrip("."),
+                decimal_point=self.locale.thousand_sep != ".",
+            )
+            return Frame(
+                dict(zip(tt.names, [Column(*c) for c in tt.columns], strict=True)), tt.nrows, file_path=url
+            ), name
         return self.read_frame(fmt, src, source_base.ReadRequest(src.spec, data=web.data), name, url, wanted)
 
-    def read_frame(self, fmt: str, src: A.FileSource, req: source_base.ReadRequest, name: str, where: str,
-                   wanted: tuple[str, ...]) -> tuple[Frame, str]:
+    def read_frame(
+        self,
+        fmt: str,
+        src: A.FileSource,
+        req: source_base.ReadRequest,
+        name: str,
+        where: str,
+        wanted: tuple[str, ...],
+    ) -> tuple[Frame, str]:
         """A file through its reader in ``engine.sources``, reporting rows while it streams."""
         req.name, req.locale, req.interpret = src.path, self.locale, self.interpret
         req.max_rows, req.wanted, req.on_rows = self.env.max_rows, wanted, self._rows_read(name)
@@ -1232,10 +1422,10 @@ class Runner:
             texts = d.display_text()
             has = ~np.isnan(num)
             trank = np.zeros(len(d))
-            tmask = np.flatnonzero(~has & np.not_equal(texts, None))
+            tmask = np.flatnonzero(~has & np.not_equal(texts, NO_TEXT))
             if len(tmask):
                 trank[tmask] = text_ranks(texts.take(tmask))
-            kind = np.where(has, 0, np.where(np.not_equal(texts, None), 1, 2))
+            kind = np.where(has, 0, np.where(np.not_equal(texts, NO_TEXT), 1, 2))
             numkey = np.where(has, num, 0.0)
             if desc:
                 keys += [-trank, -numkey, -kind]
@@ -1268,9 +1458,11 @@ class Runner:
                 frame = frame.take(parent)
                 pre = {j: v.take(parent) for j, v in pre.items()}
                 pre[k] = parts
-        aggregated = bool(ld.group_by) or any(node is not None and contains_aggregation(node) for _, node in items)
+        aggregated = bool(ld.group_by) or any(
+            node is not None and contains_aggregation(node) for _, node in items
+        )
         if aggregated:
-            ctx: LoadContext = self.group_context(ld, frame)
+            ctx = self.group_context(ld, frame)
         else:
             ctx = LoadContext(self, frame, rowno.base if rowno is not None else 0)
         n_out = ctx.nrows
@@ -1292,8 +1484,9 @@ class Runner:
             elif isinstance(node, FieldRef) and not aggregated and node.name in frame.columns:
                 cols.append(frame.columns[node.name])
             else:
+                assert node is not None  # None only for LOAD *
                 cols.append(_to_column(self.eval_node(node, ctx)))
-        if len(set(names)) != len(names):
+        if len(set(names)) != len(names) and not ld.prefixes.semantic:
             dup = next(nm for nm in names if names.count(nm) > 1)
             raise StatementError(f"Field names must be unique within table: '{dup}' appears twice", SEMANTIC)
         if not items or all(it.star for it, _ in items) and not frame.columns:
@@ -1394,7 +1587,7 @@ class Runner:
         check_rows(rows, 32 + 4 * width, "JOIN")
 
     def _auto_name(self, base: str) -> str:
-        key = f"{base}/{self.in_access}"      # section access tables are a name space of their own
+        key = f"{base}/{self.in_access}"  # section access tables are a name space of their own
         self.counters[key] = self.counters.get(key, 0) + 1
         return f"{base}{self.counters[key]:02d}"
 
@@ -1433,8 +1626,9 @@ class Runner:
                 return [c.take(keep) for c in cols], len(keep)
         return None
 
-    def transform(self, ld: A.Load, names: list[str], cols: list[Column], n: int,
-                  label: str) -> list[tuple[str, list[str], list[Column], int]]:
+    def transform(
+        self, ld: A.Load, names: list[str], cols: list[Column], n: int, label: str
+    ) -> list[tuple[str, list[str], list[Column], int]]:
         """The table(s) a transforming prefix makes of the loaded rows (IntervalMatch, Hierarchy,
         HierarchyBelongsTo, Generic, Sample); without one, the rows as they are."""
         p = ld.prefixes
@@ -1452,9 +1646,22 @@ class Runner:
             rows = prefixes.hierarchy_belongs_to(rows, p.belongs_to)
         if p.generic:
             return [(nm, *r) for nm, r in prefixes.generic(rows, label)]
+        if p.semantic:
+            obj = rows[0][0]
+            rows = prefixes.semantic(rows)
+            fnames = rows[0]
+            for f, tags in (
+                (fnames[0], ["$hidden"]),
+                (fnames[1], [SEMANTIC_TAG, f"{SEMANTIC_TAG}:{obj}"]),
+                (fnames[2], ["$hidden"]),
+            ):
+                info = self.field_info.setdefault(f, {})
+                info["tags"] = list(dict.fromkeys([*info.get("tags", []), *tags]))
         return [(label, *rows)]
 
-    def store_result(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
+    def store_result(
+        self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str
+    ) -> None:
         p = ld.prefixes
         label = ld.label or default_name
         if p.first is not None:
@@ -1471,6 +1678,10 @@ class Runner:
                 self._store(sub, gnames, gcols, gn, nm)
             return
         _, names, cols, n = out[0]
+        if p.semantic:  # a semantic table is never concatenated to another
+            ld = dataclasses.replace(
+                ld, prefixes=dataclasses.replace(p, noconcatenate=True, concatenate=False)
+            )
         self._store(ld, names, cols, n, default_name)
 
     def _store(self, ld: A.Load, names: list[str], cols: list[Column], n: int, default_name: str) -> None:
@@ -1481,8 +1692,10 @@ class Runner:
             if q > len(names):
                 raise StatementError("CROSSTABLE has more qualifier fields than the LOAD", SEMANTIC)
             if n * (len(names) - q) > self.env.max_rows:
-                raise TooManyRows(f"CROSSTABLE would make {n * (len(names) - q)} rows, over the limit of "
-                                  f"{self.env.max_rows}")
+                raise TooManyRows(
+                    f"CROSSTABLE would make {n * (len(names) - q)} rows, over the limit of "
+                    f"{self.env.max_rows}"
+                )
             out, n = crosstable(names, cols, n, attr, data, q)
             names, cols = list(out), list(out.values())
         if n > self.env.max_rows:
@@ -1499,10 +1712,13 @@ class Runner:
             names, cols = _upper_case(names, cols)
         if not self.in_access and not p.join and not p.keep:
             names = self._qualified(names, label)
-        newcols = dict(zip(names, cols, strict=True))
         dom = self.domain()
+        if p.partial == "merge":
+            self._merge(p, names, cols, n, label, dom)
+            return
+        newcols = dict(zip(names, cols, strict=True))
         if p.partial == "replace" and label in dom:
-            del dom[label]          # REPLACE: the table of that name is dropped, then loaded again
+            del dom[label]  # REPLACE: the table of that name is dropped, then loaded again
         if p.partial == "add" and label in dom and not (p.join or p.keep or p.concatenate):
             p = dataclasses.replace(p, concatenate=True, concat_table=label)
         self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
@@ -1517,6 +1733,7 @@ class Runner:
                 join(target, newcols, n, p.join, check_rows=lambda rows: self._check_join(rows, width))
                 target_name = target.name
             else:
+                assert p.keep is not None  # a KEEP when not a JOIN
                 kept = join(target, newcols, n, p.keep, keep=True)
                 target_name = self._unique_table_name(label, dom)
                 dom[target_name] = ScriptTable(target_name, kept.columns, kept.nrows)
@@ -1544,6 +1761,47 @@ class Runner:
         self.progress.fetched(target_name, n)
         self.log.append(f"{n} lines fetched")
 
+    def _merge(
+        self,
+        p: A.Prefixes,
+        names: list[str],
+        cols: list[Column],
+        n: int,
+        label: str,
+        dom: dict[str, ScriptTable],
+    ) -> None:
+        """MERGE: the change log applied to the table named by CONCATENATE, else to the table with the
+        log's fields (the operation field aside), else to a new table; then SequenceNoVar is set."""
+        if p.join or p.keep:
+            raise StatementError("MERGE cannot be combined with JOIN or KEEP", SYNTAX)
+        target: ScriptTable | None
+        if p.concatenate:
+            tname = p.concat_table or self.last_loaded
+            target = dom.get(tname) if tname else None
+            if target is None:
+                raise StatementError(f"Table '{tname}' not found", TABLE_NOT_FOUND)
+        else:
+            fs = set(names[1:])
+            target = next((t for t in dom.values() if set(t.columns) == fs), None)
+        self.log.append(f"{len(names)} fields found: {', '.join(names)}, ")
+        merged, m, seq = prefixes.merge(target, (names, cols, n), p.merge_keys, p.merge_seq)
+        if m > self.env.max_rows:
+            raise TooManyRows(f"{m} rows exceed the limit of {self.env.max_rows}")
+        if target is None:
+            name = self._unique_table_name(label, dom)
+            dom[name] = ScriptTable(name, merged, m)
+        else:
+            name = target.name
+            target.columns, target.nrows = merged, m
+        if p.merge_seq_var and seq is not None:
+            num, text = seq.values()
+            if len(num) and not np.isnan(num).all():
+                k = int(np.nanargmax(num))
+                self.set_variable(p.merge_seq_var, str(text[k]) if text[k] is not None else _fmt_num(num[k]))
+        self.last_loaded = name
+        self.progress.fetched(name, n)
+        self.log.append(f"{n} lines fetched")
+
     # --- end of script ------------------------------------------------------------------------
     def finish(self) -> ReloadResult:
         if self.pending:
@@ -1555,7 +1813,12 @@ class Runner:
             td = t.to_data()
             td.is_synthetic = t.name.startswith("$Syn ")
             data.append(td)
-        model = DataModel.build(data, self.field_info)
+        excluded = frozenset(
+            f for t in tables for f in t.columns if self._rule(self.search_rules, f) is False
+        )
+        model = DataModel.build(
+            data, self.field_info, loose_tables=frozenset(self.loose), search_excluded=excluded
+        )
         sa = None
         if self.access_tables:
             sa = SectionAccessTable({name: _as_lists(t) for name, t in self.access_tables.items()}, self.star)
@@ -1563,8 +1826,9 @@ class Runner:
             # the app loaded with BINARY keeps its section access unless this script sets its own
             cols = list(self.binary_access.get("columns", []))
             rows = list(self.binary_access.get("rows", []))
-            sa = SectionAccessTable({"SECTIONACCESS": {c: [r[k] for r in rows] for k, c in enumerate(cols)}},
-                                    self.star)
+            sa = SectionAccessTable(
+                {"SECTIONACCESS": {c: [r[k] for r in rows] for k, c in enumerate(cols)}}, self.star
+            )
         self.log.append("Execution finished.")
         self.progress.transient("")
         return ReloadResult(model, sa, dict(self.variables), self.log, self.warnings)
@@ -1612,12 +1876,12 @@ def _same(a: Duals, b: Duals) -> bool:
     an, bn = float(a.num[0]), float(b.num[0])
     if not np.isnan(an) and not np.isnan(bn):
         return an == bn
-    return a.display_text()[0] == b.display_text()[0]
+    return bool(a.display_text()[0] == b.display_text()[0])
 
 
 def _unparse_arg(text: str) -> str:
     """The argument text of ``FileList('mask')`` → ``'mask'``."""
-    return text[text.index("(") + 1: text.rindex(")")]
+    return text[text.index("(") + 1 : text.rindex(")")]
 
 
 def _is_include(text: str) -> bool:
@@ -1627,7 +1891,7 @@ def _is_include(text: str) -> bool:
 def _line_text(text: str, pos: int) -> str:
     a = text.rfind("\n", 0, pos) + 1
     b = text.find("\n", pos)
-    return text[a: b if b >= 0 else len(text)]
+    return text[a : b if b >= 0 else len(text)]
 
 
 def _upper_case(names: list[str], cols: list[Column]) -> tuple[list[str], list[Column]]:
@@ -1644,15 +1908,18 @@ def _upper_case(names: list[str], cols: list[Column]) -> tuple[list[str], list[C
 def _as_lists(t: ScriptTable) -> dict[str, list[str | None]]:
     out = {}
     for name, c in t.columns.items():
-        texts = np.append(c.symbols.text, None).take(c.codes)
+        texts = np.append(c.symbols.text, NO_TEXT).take(c.codes)
         out[name] = [None if v is None else str(v) for v in texts]
     return out
 
 
-def run_script(script: str | bytes, env: ScriptEnv, progress: Progress | None = None,
-               cancel: threading.Event | None = None) -> ReloadResult:
+def run_script(
+    script: str | bytes,
+    env: ScriptEnv,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> ReloadResult:
     """Run a load script and return the new data model; raises ScriptError / ReloadCancelled."""
     runner = Runner(env, progress, cancel)
     text = script if isinstance(script, str) else decode_script(script)
     return runner.run(text)
-

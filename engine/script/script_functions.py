@@ -1,6 +1,7 @@
 """Script-only functions that need the reload's state: AutoNumber counters, mapping tables
 (MapSubString), loaded tables (LookUp), files through the reload's ``PathPolicy`` (FileSize,
-FileTime, the Qvd* header readers), Evaluate and EngineVersion (IsPartialReload lives with the runner's state in context.py).
+FileTime, the Qvd* header readers, Attribute, GetFolderPath), the connection (ConnectString),
+Evaluate and EngineVersion (IsPartialReload lives with the runner's state in context.py).
 
 They join the script contexts' function table (``context._FUNCTIONS``), so the coverage report and
 the evaluator see them like every other script function. File functions resolve every path with
@@ -14,16 +15,20 @@ import datetime as _dt
 import hashlib
 import weakref
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine import DEFAULT_ENGINE_VERSION
 from engine.expr import Duals, Node, evaluate, parse_expression
 from engine.expr.duals import map_distinct
 from engine.expr.functions import as_numbers
-from engine.script.context import _FUNCTIONS, ScriptContext, _scalar_arg_text, column_duals
+from engine.expr.objects import NO_TEXT
+from engine.script.context import _FUNCTIONS, ContextFunction, ScriptContext, _scalar_arg_text, column_duals
 from engine.script.errors import GENERAL, TABLE_NOT_FOUND, StatementError
 
 if TYPE_CHECKING:
@@ -54,8 +59,10 @@ def _number_keys(ctx: ScriptContext, keys: list[object], auto_id: str) -> Duals:
 
 def _value_keys(d: Duals) -> list[object]:
     texts = d.display_text()
-    return [None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
-            for n, t in zip(d.num, texts, strict=True)]
+    return [
+        None if t is None and np.isnan(n) else (float(n) if not np.isnan(n) else t)
+        for n, t in zip(d.num, texts, strict=True)
+    ]
 
 
 def f_autonumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
@@ -65,7 +72,7 @@ def f_autonumber(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     return _number_keys(ctx, _value_keys(ctx.eval(args[0])), "value:" + auto_id)
 
 
-def _autonumber_hash(bits: int):
+def _autonumber_hash(bits: int) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         if not args:
             raise StatementError(f"AutoNumberHash{bits} needs at least one argument", GENERAL)
@@ -145,7 +152,7 @@ def f_lookup(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     if not table.nrows:
         return Duals.nulls(len(rows))
     miss = rows < 0
-    return Duals(np.where(miss, np.nan, found.num), np.where(miss, None, found.text))
+    return Duals(np.where(miss, np.nan, found.num), np.where(miss, NO_TEXT, found.text))
 
 
 # ==================================================================================================
@@ -226,7 +233,7 @@ def _qvd_header(ctx: ScriptContext, args: tuple[Node, ...], what: str) -> ET.Ele
         return None
 
 
-def _qvd_text(what: str, tag: str):
+def _qvd_text(what: str, tag: str) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         root = _qvd_header(ctx, args, what)
         value = root.findtext(tag) if root is not None else None
@@ -235,7 +242,7 @@ def _qvd_text(what: str, tag: str):
     return fn
 
 
-def _qvd_number(what: str, count):
+def _qvd_number(what: str, count: Callable[[ET.Element], float]) -> ContextFunction:
     def fn(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
         root = _qvd_header(ctx, args, what)
         value = float(count(root)) if root is not None else np.nan
@@ -264,24 +271,96 @@ def f_qvdfieldname(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
     root = _qvd_header(ctx, args, "QvdFieldName")
     names = [f.findtext("FieldName") for f in root.iter("QvdFieldHeader")] if root is not None else []
     k = as_numbers(ctx.eval(args[1]), ctx.locale)
-    out = np.array([names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
-                   dtype=object)
+    out = np.array(
+        [names[int(i) - 1] if not np.isnan(i) and 1 <= int(i) <= len(names) else None for i in k],
+        dtype=object,
+    )
     return Duals.from_texts(np.resize(out, ctx.nrows) if len(out) else np.full(ctx.nrows, None, dtype=object))
 
 
-_FUNCTIONS.update({
-    "AUTONUMBER": f_autonumber,
-    "AUTONUMBERHASH128": _autonumber_hash(128),
-    "AUTONUMBERHASH256": _autonumber_hash(256),
-    "MAPSUBSTRING": f_mapsubstring,
-    "LOOKUP": f_lookup,
-    "EVALUATE": f_evaluate,
-    "ENGINEVERSION": f_engineversion,
-    "FILESIZE": f_filesize,
-    "FILETIME": f_filetime,
-    "QVDCREATETIME": f_qvdcreatetime,
-    "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
-    "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
-    "QVDFIELDNAME": f_qvdfieldname,
-    "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
-})
+def f_attribute(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
+    """Attribute(filename, attributename): a media file's meta tag as text (see engine.sources.media);
+    NULL for a missing file, another format or a missing tag. Each distinct pair is read once."""
+    from engine.sources.media import media_attribute
+
+    if len(args) != 2:
+        raise StatementError("Attribute takes 2 arguments", GENERAL)
+    files = ctx.eval(args[0]).display_text()
+    names = ctx.eval(args[1]).display_text()
+    if len(names) != len(files):
+        names = np.resize(names, len(files))
+    # one key per row, joined by pyarrow; the tags are read once per distinct (file, name)
+    keys = pc.binary_join_element_wise(
+        pa.array(files, type=pa.string()), pa.array(names, type=pa.string()), "\x00"
+    )
+
+    def read(key: str) -> str | None:
+        path, name = key.split("\x00", 1)
+        return media_attribute(ctx.runner.paths.resolve(path), name)
+
+    return Duals.from_texts(map_distinct(keys.to_numpy(zero_copy_only=False), read))
+
+
+def f_connectstring(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
+    """ConnectString(): the name of the active data connection ("" before CONNECT or after DISCONNECT)."""
+    if args:
+        raise StatementError("ConnectString takes no arguments", GENERAL)
+    return Duals.from_texts(np.full(ctx.nrows, ctx.runner.sources.name, dtype=object))
+
+
+#: GetFolderPath names → folders under the engine user's home (the Windows known folders a script may name)
+_KNOWN_FOLDERS = {
+    "desktop": "Desktop",
+    "mydocuments": "Documents",
+    "documents": "Documents",
+    "mymusic": "Music",
+    "music": "Music",
+    "mypictures": "Pictures",
+    "pictures": "Pictures",
+    "myvideos": "Videos",
+    "videos": "Videos",
+    "downloads": "Downloads",
+    "profile": "",
+}
+
+
+def f_getfolderpath(ctx: ScriptContext, args: tuple[Node, ...]) -> Duals:
+    """GetFolderPath(foldername): the full path of a known user folder. Qlik supports it in legacy mode
+    only (it names folders outside any connection), so standard mode fails the statement; a name with no
+    such folder on this machine (``Windows`` here) is NULL."""
+    if len(args) != 1:
+        raise StatementError("GetFolderPath takes 1 argument", GENERAL)
+    if not ctx.runner.paths.legacy:
+        raise StatementError(
+            "GetFolderPath is not supported in standard mode: use a lib:// folder connection", GENERAL
+        )
+    home = Path.home()
+
+    def folder(name: str) -> str | None:
+        sub = _KNOWN_FOLDERS.get(name.replace(" ", "").lower())
+        return None if sub is None else str(home / sub if sub else home)
+
+    return Duals.from_texts(map_distinct(ctx.eval(args[0]).display_text(), folder))
+
+
+_FUNCTIONS.update(
+    {
+        "ATTRIBUTE": f_attribute,
+        "CONNECTSTRING": f_connectstring,
+        "GETFOLDERPATH": f_getfolderpath,
+        "AUTONUMBER": f_autonumber,
+        "AUTONUMBERHASH128": _autonumber_hash(128),
+        "AUTONUMBERHASH256": _autonumber_hash(256),
+        "MAPSUBSTRING": f_mapsubstring,
+        "LOOKUP": f_lookup,
+        "EVALUATE": f_evaluate,
+        "ENGINEVERSION": f_engineversion,
+        "FILESIZE": f_filesize,
+        "FILETIME": f_filetime,
+        "QVDCREATETIME": f_qvdcreatetime,
+        "QVDNOOFRECORDS": _qvd_number("QvdNoOfRecords", lambda r: float(r.findtext("NoOfRecords") or "nan")),
+        "QVDNOOFFIELDS": _qvd_number("QvdNoOfFields", lambda r: sum(1 for _ in r.iter("QvdFieldHeader"))),
+        "QVDFIELDNAME": f_qvdfieldname,
+        "QVDTABLENAME": _qvd_text("QvdTableName", "TableName"),
+    }
+)

@@ -48,17 +48,21 @@ def read_qvd(path: Path) -> tuple[list[str], list[Column], int]:
             if c is None:
                 c = memo[key] = len(nums)
                 calc = v.calculation_value
-                nums.append(float(calc) if isinstance(calc, (int, float)) and not isinstance(calc, bool) else np.nan)
+                nums.append(
+                    float(calc) if isinstance(calc, (int, float)) and not isinstance(calc, bool) else np.nan
+                )
                 texts.append(str(v.display_value))
             codes[i] = c
-        cols.append(Column(SymbolTable(np.asarray(nums, dtype=np.float64), np.asarray(texts, dtype=object)), codes))
+        cols.append(
+            Column(SymbolTable(np.asarray(nums, dtype=np.float64), np.asarray(texts, dtype=object)), codes)
+        )
     return names, cols, n
 
 
 def write_qvd(path: Path, table: ScriptTable, fields: list[tuple[str, str]]) -> None:
     from pyqvd import DualDoubleValue, DualIntegerValue, IntegerValue, QvdTable, StringValue
 
-    def value(num: float, text: str):
+    def value(num: float, text: str) -> StringValue | IntegerValue | DualIntegerValue | DualDoubleValue:
         if np.isnan(num):
             return StringValue(text)
         if float(num).is_integer() and abs(num) < 2**31:

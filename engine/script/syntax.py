@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from engine.expr import parse_expression
 from engine.expr.lexer import ExprSyntaxError
+from engine.expr.parser import parse_tokens
 from engine.script import ast as A
 from engine.script.lexer import ScriptSyntaxError, find_tabs
 from engine.script.parser import parse_statement
@@ -29,9 +30,14 @@ class SyntaxErrorInfo:
     qSecondaryFailure: bool = False
     message: str = ""
 
-    def to_json(self) -> dict:
-        out = {"qErrLen": self.qErrLen, "qTabIx": self.qTabIx, "qLineInTab": self.qLineInTab,
-               "qColInLine": self.qColInLine, "qTextPos": self.qTextPos}
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "qErrLen": self.qErrLen,
+            "qTabIx": self.qTabIx,
+            "qLineInTab": self.qLineInTab,
+            "qColInLine": self.qColInLine,
+            "qTextPos": self.qTextPos,
+        }
         if self.qSecondaryFailure:
             out["qSecondaryFailure"] = True
         return out
@@ -42,9 +48,9 @@ class _Normalized:
 
     def __init__(self, original: str) -> None:
         self.lead = 1 if original.startswith("\ufeff") else 0
-        body = original[self.lead:]
-        self.removed: list[int] = []      # normalized offsets before which one CR was dropped
-        out = []
+        body = original[self.lead :]
+        self.removed: list[int] = []  # normalized offsets before which one CR was dropped
+        out: list[str] = []
         i = 0
         n = len(body)
         while i < n:
@@ -90,7 +96,7 @@ def _statement_errors(text: str, start: int) -> list[tuple[int, int, str]]:
         if "$(" in e.text:
             continue
         try:
-            parse_expression(e.text)
+            parse_expression(e.text) if e.tokens is None else parse_tokens(e.text, e.tokens, e.pos)
         except ExprSyntaxError as err:
             out.append((e.pos + max(0, err.position), 1, err.message))
     return out

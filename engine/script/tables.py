@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 import numpy as np
 
+from engine.expr.objects import NO_TEXT
 from engine.model.datamodel import DataModel, Table, TableData
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge, remap
 
@@ -26,7 +28,7 @@ class Column:
     def values(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-row (num, text); NULL rows get (NaN, None)."""
         num = np.append(self.symbols.num, np.nan).take(self.codes)
-        text = np.append(self.symbols.text, None).take(self.codes)
+        text = np.append(self.symbols.text, NO_TEXT).take(self.codes)
         return num, text
 
     @staticmethod
@@ -52,11 +54,17 @@ class ScriptTable:
         return list(self.columns)
 
     def take(self, idx: np.ndarray) -> ScriptTable:
-        return ScriptTable(self.name, {k: c.take(idx) for k, c in self.columns.items()}, len(idx), self.comment)
+        return ScriptTable(
+            self.name, {k: c.take(idx) for k, c in self.columns.items()}, len(idx), self.comment
+        )
 
     def to_data(self) -> TableData:
-        return TableData(self.name, {k: (c.symbols, c.codes) for k, c in self.columns.items()}, self.nrows,
-                         comment=self.comment)
+        return TableData(
+            self.name,
+            {k: (c.symbols, c.codes) for k, c in self.columns.items()},
+            self.nrows,
+            comment=self.comment,
+        )
 
 
 def unify(cols: list[Column]) -> tuple[SymbolTable, list[np.ndarray]]:
@@ -106,8 +114,32 @@ def distinct_rows(cols: list[np.ndarray], n: int) -> np.ndarray:
     return np.sort(first)
 
 
-def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool = False,
-         check_rows: Callable[[int], None] | None = None) -> ScriptTable | None:
+@overload
+def join(
+    a: ScriptTable,
+    cols: dict[str, Column],
+    n: int,
+    how: str,
+    keep: Literal[False] = False,
+    check_rows: Callable[[int], None] | None = None,
+) -> None: ...
+@overload
+def join(
+    a: ScriptTable,
+    cols: dict[str, Column],
+    n: int,
+    how: str,
+    keep: Literal[True],
+    check_rows: Callable[[int], None] | None = None,
+) -> ScriptTable: ...
+def join(
+    a: ScriptTable,
+    cols: dict[str, Column],
+    n: int,
+    how: str,
+    keep: bool = False,
+    check_rows: Callable[[int], None] | None = None,
+) -> ScriptTable | None:
     """Natural join of ``a`` with new rows on all common field names.
 
     JOIN (``keep=False``) merges into ``a``; KEEP filters both sides and returns the new rows' table
@@ -126,7 +158,7 @@ def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool =
     if common:
         both = [np.concatenate([lk, rk]) for lk, rk in zip(left_keys, right_keys, strict=True)]
         ids = _row_keys(both)
-        lid, rid = ids[: a.nrows], ids[a.nrows:]
+        lid, rid = ids[: a.nrows], ids[a.nrows :]
     else:
         lid, rid = np.zeros(a.nrows, dtype=np.int64), np.zeros(n, dtype=np.int64)
     if keep:
@@ -177,17 +209,22 @@ def join(a: ScriptTable, cols: dict[str, Column], n: int, how: str, keep: bool =
             codes = np.where(L >= 0, c.codes.take(np.maximum(L, 0)), cols[f].codes.take(np.maximum(R, 0)))
             out[f] = Column(c.symbols, codes.astype(CODE_DTYPE))
         else:
-            out[f] = Column(c.symbols, np.where(L >= 0, c.codes.take(np.maximum(L, 0)), -1).astype(CODE_DTYPE))
+            out[f] = Column(
+                c.symbols, np.where(L >= 0, c.codes.take(np.maximum(L, 0)), -1).astype(CODE_DTYPE)
+            )
     for f, c in cols.items():
         if f not in out:
-            out[f] = Column(c.symbols, np.where(R >= 0, c.codes.take(np.maximum(R, 0)), -1).astype(CODE_DTYPE))
+            out[f] = Column(
+                c.symbols, np.where(R >= 0, c.codes.take(np.maximum(R, 0)), -1).astype(CODE_DTYPE)
+            )
     a.columns = out
     a.nrows = len(L)
     return None
 
 
-def crosstable(names: list[str], cols: list[Column], n: int, attr: str, data: str,
-               qualifiers: int) -> tuple[dict[str, Column], int]:
+def crosstable(
+    names: list[str], cols: list[Column], n: int, attr: str, data: str, qualifiers: int
+) -> tuple[dict[str, Column], int]:
     """Unpivot: keep the first ``qualifiers`` columns, turn every other column into (attr, data) rows."""
     keep = names[:qualifiers]
     rest = list(range(qualifiers, len(names)))
@@ -239,8 +276,10 @@ def synthetic_keys(tables: list[ScriptTable]) -> list[ScriptTable]:
         rank[order] = np.arange(len(uniq))
         keycodes = rank.take(inv.reshape(-1))
         nkeys = len(uniq)
-        syn_sym = SymbolTable(np.arange(1, nkeys + 1, dtype=np.float64),
-                              np.array([str(i) for i in range(1, nkeys + 1)], dtype=object))
+        syn_sym = SymbolTable(
+            np.arange(1, nkeys + 1, dtype=np.float64),
+            np.array([str(i) for i in range(1, nkeys + 1)], dtype=object),
+        )
         first_rows = first.take(order)
         syn_cols = {key: Column(syn_sym, np.arange(nkeys, dtype=CODE_DTYPE))}
         for f in combo:
@@ -248,7 +287,7 @@ def synthetic_keys(tables: list[ScriptTable]) -> list[ScriptTable]:
             syn_cols[f] = Column(sym, stacked[combo.index(f)].take(first_rows).astype(CODE_DTYPE))
         start = 0
         for t in holders:
-            kc = keycodes[start:start + t.nrows]
+            kc = keycodes[start : start + t.nrows]
             start += t.nrows
             newcols = {}
             for f, c in t.columns.items():
@@ -285,8 +324,10 @@ def tables_from_model(model: DataModel) -> dict[str, ScriptTable]:
                     if g == f:
                         continue
                     gc = np.asarray(st.columns[g]).astype(CODE_DTYPE)
-                    cols[g] = Column(model.fields[g].symbols, np.where(rows >= 0, gc.take(np.maximum(rows, 0)),
-                                                                       -1).astype(CODE_DTYPE))
+                    cols[g] = Column(
+                        model.fields[g].symbols,
+                        np.where(rows >= 0, gc.take(np.maximum(rows, 0)), -1).astype(CODE_DTYPE),
+                    )
                 continue
             cols[f] = Column(model.fields[f].symbols, codes)
         out[t.name] = ScriptTable(t.name, cols, t.nrows, comment=t.comment)

@@ -64,8 +64,8 @@ def split_records(text: str, delim: str, quotes: str, trim: bool = True) -> list
     """Split delimited text into records. ``quotes``: 'std' (a value that starts with ``"`` or ``'``
     is quoted, no line breaks inside), 'msq' (``"`` quoting with line breaks allowed) or 'none'.
     Blank lines are skipped; values are trimmed of blanks unless they were quoted."""
+    out: list[list[str]] = []
     if quotes == "none" or ('"' not in text and "'" not in text):
-        out = []
         for line in text.split("\n"):
             if not line.strip():
                 continue
@@ -73,7 +73,6 @@ def split_records(text: str, delim: str, quotes: str, trim: bool = True) -> list
             out.append([p.strip() for p in parts] if trim else parts)
         return out
     qchars = "\"'" if quotes == "std" else '"'
-    out: list[list[str]] = []
     rec: list[str] = []
     i, n = 0, len(text)
     while i <= n:
@@ -163,7 +162,8 @@ def _fast_integers(arr: pa.Array) -> np.ndarray | None:
     ok = pc.match_substring_regex(arr, _INT_RE)
     if not pc.all(ok).as_py():
         return None
-    return pc.cast(arr, pa.int64()).to_numpy().astype(np.float64)
+    values: np.ndarray = pc.cast(arr, pa.int64()).to_numpy().astype(np.float64)
+    return values
 
 
 def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTable, np.ndarray] | None:
@@ -330,6 +330,7 @@ def read_text(data: bytes, spec: FormatSpec, interpret: Interpreter, max_rows: i
               extension: str = "", decimal_point: bool = True) -> TextTable:
     """A delimited text file (bytes) → TextTable, with the pyarrow fast path when the file is regular."""
     text_head = data[:65536]
+    encoding: str | None
     if text_head.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         text_head = text_head[3:]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.expr.formatting import DEFAULT_LOCALE, Locale
+from engine.expr.formatting import DEFAULT_LOCALE, Locale, Texts
 from engine.model.symbols import SymbolTable
 from engine.sources.spec import FormatSpec
 
@@ -25,7 +25,7 @@ WRONG_FORMAT = 12
 CONNECTOR = 20
 
 #: number interpretation of distinct texts: Arrow/object array of str → float64 (NaN = stays text)
-Interpreter = Callable[[object], np.ndarray]
+Interpreter = Callable[[Texts], np.ndarray]
 
 
 class SourceError(Exception):

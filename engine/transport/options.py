@@ -20,6 +20,8 @@ class Options:
     ping_timeout: float = 20.0  # seconds a pong may take before the socket is closed (1011)
     close_timeout: float = 10.0  # seconds the closing handshake may take before the TCP connection is cut
     head_timeout: float = 10.0  # seconds a connection may take to send a request head (also idle keep-alive)
+    #: the WebSocket subprotocol answered when a client offers it (the hub's); offers of others are ignored
+    subprotocol: str | None = None
 
     @property
     def max_buffer_hard(self) -> int:

@@ -23,13 +23,14 @@ import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request as HandshakeRequest
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.typing import Subprotocol
 
 from engine.transport.options import Options
 
@@ -56,6 +57,15 @@ def _bytes(data: bytes | bytearray | memoryview) -> bytes:
     return data if isinstance(data, bytes) else bytes(data)
 
 
+def _subprotocol_selector(ours: str | None) -> Callable[[ServerProtocol, Sequence[Subprotocol]], Subprotocol | None]:
+    """Select ``ours`` when the client offers it, else none (never a refusal: other offers are not ours)."""
+
+    def select(protocol: ServerProtocol, offered: Sequence[Subprotocol]) -> Subprotocol | None:
+        return Subprotocol(ours) if ours is not None and ours in offered else None
+
+    return select
+
+
 def handshake(transport: asyncio.Transport, head: bytes, options: Options, peer: str = "") -> WebSocket | None:
     """Answer the opening handshake whose request line and headers are ``head``; write the response.
 
@@ -63,7 +73,8 @@ def handshake(transport: asyncio.Transport, head: bytes, options: Options, peer:
     response says why and the connection is closing).
     """
     protocol = ServerProtocol(extensions=_DEFLATE if options.compression else None,
-                              max_size=options.max_message, logger=_ws_log)
+                              max_size=options.max_message, logger=_ws_log,
+                              select_subprotocol=_subprotocol_selector(options.subprotocol))
     protocol.receive_data(head)
     events = protocol.events_received()
     if events and isinstance(events[0], HandshakeRequest):

@@ -107,13 +107,15 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> No
     raise RuntimeError("server did not start")
 
 
-def start_engine(port: int, doc_dir: Path, *settings: str, cpu: int = SERVER_CPU) -> subprocess.Popen:
-    """``python -m engine`` on ``port``, pinned to ``cpu``, with quiet logs and extra ``-S`` settings."""
-    cmd = [*pin_cmd(cpu), sys.executable, "-m", "engine", "--host", "127.0.0.1", "--port", str(port),
+def start_engine(port: int, doc_dir: Path, *settings: str, cpu: int | None = SERVER_CPU,
+                 python: str = sys.executable, cwd: Path = REPO) -> subprocess.Popen:
+    """``python -m engine`` on ``port``, pinned to ``cpu`` (None: not pinned), with quiet logs and extra
+    ``-S`` settings; ``cwd`` is the source tree whose engine runs (another worktree for old-vs-new)."""
+    cmd = [*(pin_cmd(cpu) if cpu is not None else []), python, "-m", "engine", "--host", "127.0.0.1", "--port", str(port),
            "-S", f"DocumentDirectory={doc_dir}", "-S", "PrometheusPort=0", "-S", "SystemLogVerbosity=2"]
     for s in settings:
         cmd += ["-S", s]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_listening(port, proc)
     return proc
 

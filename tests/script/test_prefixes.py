@@ -170,7 +170,7 @@ def test_partial_reload_runs_only_add_and_replace():
     assert again.variables["p"] == "-1"
 
 
-def test_merge_is_refused_with_its_name():
+def test_merge_needs_its_keys():
     with pytest.raises(ScriptError) as e:
         run("T: Merge LOAD * INLINE [a\n1];")
-    assert "MERGE" in e.value.message
+    assert "'ON'" in e.value.message
