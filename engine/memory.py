@@ -33,7 +33,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
     try:
         trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):          # a C library without malloc_trim (musl)
+    except (OSError, AttributeError):  # a C library without malloc_trim (musl)
         return None
     trim.argtypes = [ctypes.c_size_t]
     trim.restype = ctypes.c_int

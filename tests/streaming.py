@@ -34,20 +34,42 @@ def write_files(folder: Path, rows: int, seed: int = 5) -> tuple[Path, Path]:
         day = day0 + dt.timedelta(days=int(rng.integers(0, 700)))
         key = f"k{int(rng.integers(0, rows))}"
         note = "a;b" if i % 50 == 3 else ("" if i % 9 == 2 else f"n{i % 97}")
-        lines.append(";".join([str(1000 + i), "" if amount is None else f"{amount:.2f}", code, name,
-                               day.isoformat(), key, f'"{note}"' if ";" in note else note]))
-        for k, v in (("Id", 1000 + i), ("Amount", amount), ("Code", code), ("Name", name), ("Day", day),
-                     ("Key", key), ("Note", note)):
+        lines.append(
+            ";".join(
+                [
+                    str(1000 + i),
+                    "" if amount is None else f"{amount:.2f}",
+                    code,
+                    name,
+                    day.isoformat(),
+                    key,
+                    f'"{note}"' if ";" in note else note,
+                ]
+            )
+        )
+        for k, v in (
+            ("Id", 1000 + i),
+            ("Amount", amount),
+            ("Code", code),
+            ("Name", name),
+            ("Day", day),
+            ("Key", key),
+            ("Note", note),
+        ):
             cols[k].append(v)
     csv_path = folder / "orders.csv"
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     pq_path = folder / "orders.parquet"
-    pq.write_table(pa.table({k: pa.array(v) for k, v in cols.items()}), pq_path, row_group_size=max(rows // 7, 1))
+    pq.write_table(
+        pa.table({k: pa.array(v) for k, v in cols.items()}), pq_path, row_group_size=max(rows // 7, 1)
+    )
     return csv_path, pq_path
 
 
 @contextmanager
-def batches_of(monkeypatch: pytest.MonkeyPatch, block_bytes: int = 4096, parquet_rows: int = 97) -> Iterator[None]:
+def batches_of(
+    monkeypatch: pytest.MonkeyPatch, block_bytes: int = 4096, parquet_rows: int = 97
+) -> Iterator[None]:
     """Every text file streams in pieces of ``block_bytes``, Parquet in batches of ``parquet_rows``."""
     with monkeypatch.context() as m:
         m.setattr(text, "STREAM_BYTES", 0)

@@ -37,9 +37,15 @@ print(pa.default_memory_pool().backend_name, kept, (resident() - base) >> 20)
 
 
 def test_release_gives_freed_heap_memory_back_and_arrow_uses_malloc() -> None:
-    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=REPO, check=True, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+    ).stdout.split()
     pool, kept, released = out[0], int(out[1]), int(out[2])
     assert pool == "system"
-    assert kept > 150            # the pattern: 200 MiB of freed temporaries still resident...
-    assert released < 60         # ...until release(): the 25 MiB still in use stay
+    assert kept > 150  # the pattern: 200 MiB of freed temporaries still resident...
+    assert released < 60  # ...until release(): the 25 MiB still in use stay

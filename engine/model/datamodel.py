@@ -138,7 +138,7 @@ def _is_identity(mapping: np.ndarray, size: int) -> bool:
         return False
     step = 1 << 20
     for a in range(0, size, step):
-        if not np.array_equal(mapping[a:a + step], np.arange(a, min(a + step, size))):
+        if not np.array_equal(mapping[a : a + step], np.arange(a, min(a + step, size))):
             return False
     return True
 
@@ -212,9 +212,13 @@ class DataModel:
                 mapping = maps.get((ti, fname))
                 # codes stay as narrow as a builder made them (never widened to int32 and narrowed again)
                 narrow = smallest_int_dtype(-1, max(len(fields[fname].symbols) - 1, 0))
-                cols.put(fname, np.ascontiguousarray(codes) if mapping is None else remap(codes, mapping,
-                                                                                          narrow or CODE_DTYPE),
-                         np.dtype(CODE_DTYPE))
+                cols.put(
+                    fname,
+                    np.ascontiguousarray(codes)
+                    if mapping is None
+                    else remap(codes, mapping, narrow or CODE_DTYPE),
+                    np.dtype(CODE_DTYPE),
+                )
             out.append(Table(t.name, cols, t.nrows, comment=t.comment, is_synthetic=t.is_synthetic))
         model = cls(out, fields, loose_tables=loose_tables, search_excluded=search_excluded)
         model.tag_fields()

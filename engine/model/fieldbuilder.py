@@ -39,7 +39,7 @@ class FieldBuilder:
         self._collided: dict[tuple[int, int], int] = {}
         self._collided_keys = np.empty(0, dtype=np.uint64)
         self._parts: list[TextPart] = []
-        self._rows: list[tuple[int, np.ndarray | None]] = []     # (rows, codes); None: all NULL
+        self._rows: list[tuple[int, np.ndarray | None]] = []  # (rows, codes); None: all NULL
         self.nsymbols = 0
         self.nrows = 0
         #: the symbol table added last and its entries' codes (-1 appended, for NULL)
@@ -55,7 +55,7 @@ class FieldBuilder:
         if not len(symbols):
             self.add_nulls(len(codes))
             return
-        if symbols is not self._last[0]:          # slices of one batch share its symbol table
+        if symbols is not self._last[0]:  # slices of one batch share its symbol table
             self._last = (symbols, np.append(self.match(symbols), -1))
         mapping = self._last[1].astype(code_dtype(self.nsymbols))
         self._rows.append((len(codes), mapping.take(np.asarray(codes, dtype=np.int64))))
@@ -66,13 +66,14 @@ class FieldBuilder:
         their codes."""
         k = len(symbols)
         num = np.asarray(symbols.num, dtype=np.float64)
-        code = np.full(k, -1, dtype=np.int64)     # each entry's symbol, once known
-        rep = np.arange(k)                         # the entry whose value each entry repeats
+        code = np.full(k, -1, dtype=np.int64)  # each entry's symbol, once known
+        rep = np.arange(k)  # the entry whose value each entry repeats
         num_keys, num_at = self._match_numbers(num, code, rep)
-        text_keys, text_checks, text_at, collided = self._match_texts(symbols, np.flatnonzero(np.isnan(num)),
-                                                                      code, rep)
+        text_keys, text_checks, text_at, collided = self._match_texts(
+            symbols, np.flatnonzero(np.isnan(num)), code, rep
+        )
         fresh = np.flatnonzero(code < 0)
-        fresh = fresh[rep.take(fresh) == fresh]    # new symbols: entries no earlier entry repeats
+        fresh = fresh[rep.take(fresh) == fresh]  # new symbols: entries no earlier entry repeats
         code[fresh] = self.nsymbols + np.arange(len(fresh))
         unknown = np.flatnonzero(code < 0)
         code[unknown] = code.take(rep.take(unknown))
@@ -108,7 +109,9 @@ class FieldBuilder:
         back[order] = np.arange(len(order))
         return merged.take(pa.array(back))
 
-    def _match_numbers(self, num: np.ndarray, code: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _match_numbers(
+        self, num: np.ndarray, code: np.ndarray, rep: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Codes of entries whose number is a symbol already; repeats within the batch point at their
         first entry. Returns the new numbers (sorted) and their first entries."""
         idx = np.flatnonzero(~np.isnan(num))
@@ -119,7 +122,7 @@ class FieldBuilder:
             # ascending and distinct (an id column, a batch of dates in order): nothing to sort
             top = self._numbers.top()
             if top is None or values[0] > top:
-                return values, idx            # all above every symbol so far: all new, no lookup
+                return values, idx  # all above every symbol so far: all new, no lookup
             keys, first, inv = values, np.arange(len(values)), np.arange(len(values))
         else:
             keys, first, inv = np.unique(values, return_index=True, return_inverse=True)
@@ -130,8 +133,9 @@ class FieldBuilder:
         missing = np.flatnonzero(found < 0)
         return keys.take(missing), firsts.take(missing)
 
-    def _match_texts(self, symbols: SymbolTable, idx: np.ndarray, code: np.ndarray, rep: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, int], int]]:
+    def _match_texts(
+        self, symbols: SymbolTable, idx: np.ndarray, code: np.ndarray, rep: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, int], int]]:
         """As :meth:`_match_numbers` for the entries without a number, keyed by their texts' hashes.
         Returns the new first hashes (sorted), their second hashes, their first entries, and the new
         texts whose first hash is shared with another text (hash pair → first entry)."""
@@ -156,15 +160,19 @@ class FieldBuilder:
         missing = np.flatnonzero((found < 0) & ~odd)
         return keys.take(missing), checks.take(missing), firsts.take(missing), collided
 
-    def _resolve(self, entries: np.ndarray, h1: np.ndarray, h2: np.ndarray, code: np.ndarray,
-                 rep: np.ndarray) -> dict[tuple[int, int], int]:
+    def _resolve(
+        self, entries: np.ndarray, h1: np.ndarray, h2: np.ndarray, code: np.ndarray, rep: np.ndarray
+    ) -> dict[tuple[int, int], int]:
         """Entries whose first hash is shared, one Python step each, on the pair of hashes (this runs on a
         true 64-bit collision: for correctness, not speed). New pairs are kept apart from the index."""
         first_of: dict[tuple[int, int], int] = {}
         at, check = self._texts.lookup(np.unique(h1))
         assert check is not None
-        indexed = {(int(a), int(c)): int(x) for a, c, x in zip(np.unique(h1).tolist(), check.tolist(),
-                                                                 at.tolist(), strict=True) if x >= 0}
+        indexed = {
+            (int(a), int(c)): int(x)
+            for a, c, x in zip(np.unique(h1).tolist(), check.tolist(), at.tolist(), strict=True)
+            if x >= 0
+        }
         for e, a, b in zip(entries.tolist(), h1.tolist(), h2.tolist(), strict=True):
             pair = (a, b)
             known = indexed.get(pair, self._collided.get(pair))
@@ -182,14 +190,17 @@ class FieldBuilder:
         out = np.empty(self.nrows, dtype=code_dtype(self.nsymbols))
         at = 0
         self._rows.reverse()
-        while self._rows:                       # each batch's codes released once copied
+        while self._rows:  # each batch's codes released once copied
             n, rows = self._rows.pop()
-            out[at:at + n] = -1 if rows is None else rows
+            out[at : at + n] = -1 if rows is None else rows
             at += n
         parts, self._parts = self._parts, []
         dec = rendering(parts)
-        span = (self._numbers.scaled_range(dec) if dec is not None and self.nsymbols >= 64
-                and not len(self._texts) and not self._collided else None)
+        span = (
+            self._numbers.scaled_range(dec)
+            if dec is not None and self.nsymbols >= 64 and not len(self._texts) and not self._collided
+            else None
+        )
         if dec is not None and span is not None:
             # numbers that are integers once scaled (ids, amounts in cents): the integers go straight
             # into the table, without a float copy of the numbers

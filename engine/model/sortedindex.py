@@ -31,7 +31,9 @@ class _Run:
 
     __slots__ = ("checks", "codes", "keys", "start")
 
-    def __init__(self, keys: np.ndarray, codes: np.ndarray | None, start: int, checks: np.ndarray | None) -> None:
+    def __init__(
+        self, keys: np.ndarray, codes: np.ndarray | None, start: int, checks: np.ndarray | None
+    ) -> None:
         self.keys, self.codes, self.start, self.checks = keys, codes, start, checks
 
     def __len__(self) -> int:
@@ -41,8 +43,11 @@ class _Run:
         return self.codes.take(pos) if self.codes is not None else pos + self.start
 
     def code_array(self) -> np.ndarray:
-        return self.codes if self.codes is not None else np.arange(self.start, self.start + len(self),
-                                                                   dtype=np.int32)
+        return (
+            self.codes
+            if self.codes is not None
+            else np.arange(self.start, self.start + len(self), dtype=np.int32)
+        )
 
     def positions(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(which queries are keys of this run, their positions)."""
@@ -59,13 +64,18 @@ class _Run:
     def insert(self, keys: np.ndarray, codes: np.ndarray, checks: np.ndarray | None) -> None:
         if self.keys.dtype == _I32:
             keys = _compact(keys)
-            if keys.dtype != _I32:           # a fraction or a big number: the run keeps floats from now on
+            if keys.dtype != _I32:  # a fraction or a big number: the run keeps floats from now on
                 self.keys = self.keys.astype(np.float64)
         pos = np.searchsorted(self.keys, keys)
-        appended = self.codes is None and bool(np.all(pos == len(self))) and bool(
-            np.array_equal(codes, np.arange(self.start + len(self), self.start + len(self) + len(codes))))
+        appended = (
+            self.codes is None
+            and bool(np.all(pos == len(self)))
+            and bool(
+                np.array_equal(codes, np.arange(self.start + len(self), self.start + len(self) + len(codes)))
+            )
+        )
         if not appended:
-            self.codes = np.insert(self.code_array(), pos, codes)     # before the keys grow
+            self.codes = np.insert(self.code_array(), pos, codes)  # before the keys grow
         self.keys = np.insert(self.keys, pos, keys)
         if self.checks is not None and checks is not None:
             self.checks = np.insert(self.checks, pos, checks)
@@ -74,10 +84,20 @@ class _Run:
         half = len(self) // 2
         codes = self.codes
         checks = self.checks
-        return (_Run(self.keys[:half].copy(), None if codes is None else codes[:half].copy(), self.start,
-                     None if checks is None else checks[:half].copy()),
-                _Run(self.keys[half:].copy(), None if codes is None else codes[half:].copy(), self.start + half,
-                     None if checks is None else checks[half:].copy()))
+        return (
+            _Run(
+                self.keys[:half].copy(),
+                None if codes is None else codes[:half].copy(),
+                self.start,
+                None if checks is None else checks[:half].copy(),
+            ),
+            _Run(
+                self.keys[half:].copy(),
+                None if codes is None else codes[half:].copy(),
+                self.start + half,
+                None if checks is None else checks[half:].copy(),
+            ),
+        )
 
 
 def _scaled(keys: np.ndarray, dec: int) -> np.ndarray | None:
@@ -85,10 +105,15 @@ def _scaled(keys: np.ndarray, dec: int) -> np.ndarray | None:
     if keys.dtype == _I32 and not dec:
         return keys
     num = keys.astype(np.float64) if keys.dtype == _I32 else keys
-    scale = float(10 ** dec)
+    scale = float(10**dec)
     out = np.rint(num * scale) if dec else num
-    if not (out[0] >= _LO and out[-1] <= _HI and np.array_equal(out, np.rint(out))
-            and np.array_equal(out / scale if dec else out, num) and not (np.signbit(num) & (num == 0)).any()):
+    if not (
+        out[0] >= _LO
+        and out[-1] <= _HI
+        and np.array_equal(out, np.rint(out))
+        and np.array_equal(out / scale if dec else out, num)
+        and not (np.signbit(num) & (num == 0)).any()
+    ):
         return None
     return out.astype(np.int32)
 
@@ -172,15 +197,21 @@ class SortedIndex:
         if last is None or keys[0] > last.keys[-1] and len(last) >= RUN:
             # the first keys, or keys above all others once the last run is full: a run of their own
             consecutive = bool(np.array_equal(codes, np.arange(codes[0], codes[0] + len(codes))))
-            self._runs.append(_Run(_compact(keys.copy()), None if consecutive else codes.copy(), int(codes[0]),
-                                   None if checks is None else checks.copy()))
+            self._runs.append(
+                _Run(
+                    _compact(keys.copy()),
+                    None if consecutive else codes.copy(),
+                    int(codes[0]),
+                    None if checks is None else checks.copy(),
+                )
+            )
         else:
-            for r, a, b in reversed(list(self._segments(keys))):   # from the end: splits keep indices valid
+            for r, a, b in reversed(list(self._segments(keys))):  # from the end: splits keep indices valid
                 self._runs[r].insert(keys[a:b], codes[a:b], None if checks is None else checks[a:b])
         r = 0
         while r < len(self._runs):
             if len(self._runs[r]) > 2 * RUN:
-                self._runs[r:r + 1] = list(self._runs[r].split())
+                self._runs[r : r + 1] = list(self._runs[r].split())
                 continue
             r += 1
         self._firsts = np.array([run.keys[0] for run in self._runs], dtype=self._dtype)

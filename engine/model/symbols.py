@@ -55,7 +55,7 @@ def render_fixed(num: np.ndarray, decimals: int) -> pa.Array:
     """Texts of ``num`` with exactly ``decimals`` decimals, ``.`` as separator and a leading ``-`` for
     negatives (no thousands separator): the one rendering compact symbol tables store instead of texts.
     Values must be finite with ``|num| * 10**decimals < 2**53``."""
-    scale = 10 ** decimals
+    scale = 10**decimals
     s = np.rint(num * scale).astype(np.int64) if decimals else np.rint(num).astype(np.int64)
     if not decimals:
         return pc.cast(pa.array(s), pa.string())
@@ -84,8 +84,18 @@ class SymbolTable:
     :meth:`compact` gives an equal table in the compact storage described in the module docstring.
     """
 
-    __slots__ = ("_num", "_ints", "_nscale", "_obj", "_arr", "_dec", "_exc_idx", "_exc_text", "_numeric",
-                 "_compact")
+    __slots__ = (
+        "_num",
+        "_ints",
+        "_nscale",
+        "_obj",
+        "_arr",
+        "_dec",
+        "_exc_idx",
+        "_exc_text",
+        "_numeric",
+        "_compact",
+    )
 
     def __init__(self, num: np.ndarray, text: np.ndarray | pa.Array | pa.ChunkedArray) -> None:
         self._num: np.ndarray | None = np.ascontiguousarray(num, dtype=np.float64)
@@ -114,7 +124,7 @@ class SymbolTable:
         out = self._ints.astype(np.float64)
         if self._nscale != 1.0:
             out /= self._nscale
-        out.flags.writeable = False   # a copy, but writing to it would not change the table
+        out.flags.writeable = False  # a copy, but writing to it would not change the table
         return out
 
     def nums(self, codes: np.ndarray) -> np.ndarray:
@@ -264,7 +274,7 @@ class SymbolTable:
         """Numbers ``keys / 10**decimals`` (``keys`` integers) whose texts are their fixed rendering
         (:func:`render_fixed`): nothing but the integers is stored."""
         keys = np.asarray(keys, dtype=np.int64)
-        scale = float(10 ** decimals)
+        scale = float(10**decimals)
         out = cls.__new__(cls)
         out._obj, out._arr, out._dec, out._numeric, out._compact = None, None, decimals, bool(len(keys)), True
         out._exc_idx, out._exc_text = np.empty(0, dtype=np.int64), pa.array([], type=pa.string())
@@ -292,22 +302,24 @@ class SymbolTable:
         num = np.ascontiguousarray(num, dtype=np.float64)
         n = len(num)
         d = rendering(parts)
-        if n >= _COMPACT_MIN and d is None:    # small parts: decide over the whole, like compact()
-            return cls._assemble(num, text_part(num, _concat_texts([part_texts(num[a:b], p)
-                                                                     for p, a, b in _spans(parts)])))
+        if n >= _COMPACT_MIN and d is None:  # small parts: decide over the whole, like compact()
+            return cls._assemble(
+                num, text_part(num, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
+            )
         if n >= _COMPACT_MIN and d is not None:
             exc = _exceptions(lambda a, b: num[a:b], parts, d)
             if exc is not None:
                 return cls._assemble(num, TextPart(n, d, None, *exc))
-        return cls._assemble(num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p)
-                                                                 for p, a, b in _spans(parts)])))
+        return cls._assemble(
+            num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
+        )
 
     @classmethod
     def from_scaled(cls, ints: np.ndarray, dec: int, parts: Sequence[TextPart]) -> SymbolTable:
         """:meth:`from_parts` for numbers given as ``ints / 10**dec`` (int32 or narrower, exact), ``dec``
         the parts' :func:`rendering`: the table keeps the integers, and no float copy of the numbers is
         made unless the texts turn out mostly not renderings."""
-        scale = float(10 ** dec)
+        scale = float(10**dec)
         exc = _exceptions(lambda a, b: ints[a:b] / scale, parts, dec)
         if exc is None:
             return cls.from_parts(ints / scale, parts)
@@ -324,11 +336,19 @@ class SymbolTable:
         if self._dec >= 0 and self._arr is None and self._obj is None:
             exc = self._exc_idx if self._exc_idx is not None else np.empty(0, dtype=np.int64)
             hit = np.searchsorted(idx, exc)
-            inside = (hit < len(idx)) & (idx.take(np.minimum(hit, max(len(idx) - 1, 0))) == exc) if len(idx) else (
-                np.zeros(len(exc), dtype=bool))
+            inside = (
+                (hit < len(idx)) & (idx.take(np.minimum(hit, max(len(idx) - 1, 0))) == exc)
+                if len(idx)
+                else (np.zeros(len(exc), dtype=bool))
+            )
             assert self._exc_text is not None
-            return TextPart(len(idx), self._dec, None, hit[inside],
-                            self._exc_text.take(pa.array(np.flatnonzero(inside), type=pa.int64())))
+            return TextPart(
+                len(idx),
+                self._dec,
+                None,
+                hit[inside],
+                self._exc_text.take(pa.array(np.flatnonzero(inside), type=pa.int64())),
+            )
         return text_part(self.nums(idx), self._text_arrow(idx))
 
     @classmethod
@@ -344,7 +364,7 @@ class SymbolTable:
             d = max(part.dec, 0)
             ints = _as_ints(num, d)
             if ints is not None:
-                out._ints, out._nscale, out._num, out._numeric = ints, float(10 ** d), None, True
+                out._ints, out._nscale, out._num, out._numeric = ints, float(10**d), None, True
         return out
 
 
@@ -352,17 +372,20 @@ def _as_ints(num: np.ndarray, dec: int) -> np.ndarray | None:
     """``num * 10**dec`` as the narrowest integers (int8 to int32) when that is exact for every number
     (the integers times ``10**-dec`` give back each number bit for bit; no NaN, no -0), else None.
     Works in slices, so a field of millions of numbers needs no full-size temporaries."""
-    scale = float(10 ** dec)
+    scale = float(10**dec)
     step = 1 << 20
     lo, hi = 0, 0
 
     def scaled(a: int) -> np.ndarray | None:
-        blk = num[a:a + step]
+        blk = num[a : a + step]
         if not np.isfinite(blk).all() or (np.signbit(blk) & (blk == 0)).any():
             return None
         out = np.rint(blk * scale) if dec else blk
-        if not (np.all(np.abs(out) < 2**31) and np.array_equal(out, np.rint(out))
-                and np.array_equal(out / scale if dec else out, blk)):
+        if not (
+            np.all(np.abs(out) < 2**31)
+            and np.array_equal(out, np.rint(out))
+            and np.array_equal(out / scale if dec else out, blk)
+        ):
             return None
         return out
 
@@ -376,7 +399,7 @@ def _as_ints(num: np.ndarray, dec: int) -> np.ndarray | None:
         return None
     ints = np.empty(len(num), dtype=dt)
     for a in range(0, len(num), step):
-        ints[a:a + step] = scaled(a)
+        ints[a : a + step] = scaled(a)
     return ints
 
 
@@ -413,8 +436,9 @@ def rendering(parts: Sequence[TextPart]) -> int | None:
     return max(votes, key=lambda k: votes[k]) if votes else None
 
 
-def _exceptions(num_of: Callable[[int, int], np.ndarray], parts: Sequence[TextPart],
-                dec: int) -> tuple[np.ndarray, pa.Array] | None:
+def _exceptions(
+    num_of: Callable[[int, int], np.ndarray], parts: Sequence[TextPart], dec: int
+) -> tuple[np.ndarray, pa.Array] | None:
     """The parts' symbols whose texts are not their numbers rendered with ``dec`` decimals: (positions,
     texts); None when they are more than a quarter of the symbols. ``num_of(a, b)``: numbers a..b."""
     idx: list[np.ndarray] = []
@@ -439,10 +463,12 @@ def _exceptions(num_of: Callable[[int, int], np.ndarray], parts: Sequence[TextPa
 
 def _is_rendering(num: np.ndarray, texts: pa.Array, dec: int) -> np.ndarray:
     """Per symbol: its text is its number rendered with ``dec`` decimals."""
-    ok: np.ndarray = np.isfinite(num) & (np.abs(num) * 10.0 ** dec < _EXACT)
+    ok: np.ndarray = np.isfinite(num) & (np.abs(num) * 10.0**dec < _EXACT)
     rendered = render_fixed(np.where(ok, num, 0.0), dec)
-    same: np.ndarray = np.asarray(pc.fill_null(pc.equal(rendered, texts.cast(pa.string())), False).to_numpy(
-        zero_copy_only=False), dtype=bool)
+    same: np.ndarray = np.asarray(
+        pc.fill_null(pc.equal(rendered, texts.cast(pa.string())), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
     out: np.ndarray = same & ok
     return out
 
@@ -479,7 +505,7 @@ def part_texts(num: np.ndarray, part: TextPart) -> pa.Array:
 
 
 def _rendered(num: np.ndarray, dec: int, exc_idx: np.ndarray, exc_text: pa.Array) -> pa.Array:
-    ok = np.isfinite(num) & (np.abs(num) * 10.0 ** dec < _EXACT)
+    ok = np.isfinite(num) & (np.abs(num) * 10.0**dec < _EXACT)
     out = render_fixed(np.where(ok, num, 0.0), dec)
     if not len(exc_idx):
         return out
@@ -528,13 +554,16 @@ def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, n
         tarr = pa.array(text_obj, type=pa.string())
 
     num_rows = np.flatnonzero(has_num)
-    str_rows = np.flatnonzero(~has_num & pc.is_valid(tarr).to_numpy(zero_copy_only=False)) if n else np.empty(
-        0, dtype=np.int64)
+    str_rows = (
+        np.flatnonzero(~has_num & pc.is_valid(tarr).to_numpy(zero_copy_only=False))
+        if n
+        else np.empty(0, dtype=np.int64)
+    )
 
     # numeric symbols: keyed by number
     if len(num_rows):
         first_n, rank_n = _first_appearance_encode(num.take(num_rows))
-        pos_n = num_rows.take(first_n)            # row where each numeric symbol first appears
+        pos_n = num_rows.take(first_n)  # row where each numeric symbol first appears
     else:
         rank_n = np.empty(0, dtype=np.int64)
         pos_n = np.empty(0, dtype=np.int64)
@@ -559,7 +588,7 @@ def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, n
     if len(num_rows):
         codes[num_rows] = final[: len(pos_n)].take(rank_n)
     if len(str_rows):
-        codes[str_rows] = final[len(pos_n):].take(rank_t)
+        codes[str_rows] = final[len(pos_n) :].take(rank_t)
 
     sym_rows = pos.take(order)
     sym_num = num.take(sym_rows)
@@ -591,13 +620,14 @@ def merge(tables: list[SymbolTable]) -> tuple[SymbolTable, list[np.ndarray]]:
         union, codes = encode(num, pa.concat_arrays([t.text_array().cast(pa.large_string()) for t in tables]))
     maps, start = [], 0
     for t in tables:
-        maps.append(codes[start: start + len(t)])
+        maps.append(codes[start : start + len(t)])
         start += len(t)
     return union, maps
 
 
-def remap(codes: np.ndarray, mapping: np.ndarray, dtype: type[np.signedinteger] | np.dtype = CODE_DTYPE
-          ) -> np.ndarray:
+def remap(
+    codes: np.ndarray, mapping: np.ndarray, dtype: type[np.signedinteger] | np.dtype = CODE_DTYPE
+) -> np.ndarray:
     """Translate a code column through ``mapping`` keeping NULL (-1) as NULL; the result in ``dtype``
     (wide enough for the mapped codes)."""
     if len(mapping) == 0:

@@ -36,7 +36,9 @@ def _weights_for(length: int) -> np.ndarray:
     with _lock:
         if _weights.shape[1] < length:
             size = max(length, 2 * _weights.shape[1], 256)
-            more = _rng.integers(0, 2**64, size=(2, size - _weights.shape[1]), dtype=np.uint64, endpoint=False)
+            more = _rng.integers(
+                0, 2**64, size=(2, size - _weights.shape[1]), dtype=np.uint64, endpoint=False
+            )
             _weights = np.concatenate([_weights, more], axis=1)
         return _weights
 
@@ -52,7 +54,7 @@ def text_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         arr = arr.cast(pa.string())
     bufs = arr.buffers()
     offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(bufs[1], dtype=offset_type)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(bufs[1], dtype=offset_type)[arr.offset : arr.offset + n + 1].astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, dtype=np.uint8)
     lengths = np.diff(offsets)
     if arr.null_count:
@@ -68,8 +70,14 @@ def text_hashes(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return h1, h2
 
 
-def _hash_rows(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, weights: np.ndarray,
-               out1: np.ndarray, out2: np.ndarray) -> None:
+def _hash_rows(
+    data: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    weights: np.ndarray,
+    out1: np.ndarray,
+    out2: np.ndarray,
+) -> None:
     nonempty = np.flatnonzero(lengths)
     if not len(nonempty):
         return

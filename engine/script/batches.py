@@ -54,7 +54,7 @@ class RowCount:
 def batchable(runner: Runner, chain: list[A.Load]) -> bool:
     """True when every LOAD of ``chain`` (top first) can run batch by batch (see the module)."""
     for i, ld in enumerate(chain):
-        if ld.group_by or (ld.distinct and i) or ld.prefixes.semantic:   # SEMANTIC may repeat a field name
+        if ld.group_by or (ld.distinct and i) or ld.prefixes.semantic:  # SEMANTIC may repeat a field name
             return False
         nodes = [runner.parse_expr(it.expr) for it in ld.fields if not it.star and it.expr is not None]
         filters = [runner.parse_expr(e) for e in (ld.where, ld.while_) if e is not None]
@@ -71,7 +71,7 @@ def source_fields_read(runner: Runner, chain: list[A.Load]) -> set[str] | None:
     LOADs above); None when no expression reads rows at all (every LOAD only names fields)."""
     read: set[str] = set()
     computes = False
-    for ld in chain:                                  # top first: names a LOAD's readers ask of it
+    for ld in chain:  # top first: names a LOAD's readers ask of it
         passed: set[str] = set()
         star = False
         for it in ld.fields:
@@ -115,8 +115,9 @@ class FirstTexts:
         mine = texts.take(pa.array(idx))
         field = self._fields.setdefault(name, FieldBuilder())
         first = field.texts_of(field.match(SymbolTable(num.take(idx), mine)), num.take(idx)).cast(mine.type)
-        differ = np.flatnonzero(~np.asarray(pc.fill_null(pc.equal(first, mine), False).to_numpy(
-            zero_copy_only=False), dtype=bool))
+        differ = np.flatnonzero(
+            ~np.asarray(pc.fill_null(pc.equal(first, mine), False).to_numpy(zero_copy_only=False), dtype=bool)
+        )
         if not len(differ):
             return Column(symbols, codes)
         mask = np.zeros(len(texts), dtype=bool)
@@ -125,8 +126,9 @@ class FirstTexts:
         return Column(SymbolTable(num, fixed), codes)
 
 
-def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTable],
-                 file_path: str) -> tuple[list[str], list[Column], int]:
+def load_batches(
+    runner: Runner, chain: list[A.Load], batches: Iterator[SourceTable], file_path: str
+) -> tuple[list[str], list[Column], int]:
     """Run ``chain`` (top first) over each batch; the output of all batches as one table's columns. A
     chain that computes runs over slices of at most ``COMPUTE_ROWS`` rows of a batch: its expressions'
     intermediates (a field's values as Python objects, per row) then cost a slice, not a batch."""
@@ -147,9 +149,12 @@ def load_batches(runner: Runner, chain: list[A.Load], batches: Iterator[SourceTa
             del batch
             for a in range(0, max(n, 1), step or max(n, 1)):
                 b = min(n, a + (step or n))
-                frame = Frame({name: Column(c.symbols, c.codes[a:b]) for name, c in zip(names, cols, strict=True)},
-                              b - a, recno=np.arange(recno + a + 1, recno + b + 1, dtype=np.int64),
-                              file_path=file_path)
+                frame = Frame(
+                    {name: Column(c.symbols, c.codes[a:b]) for name, c in zip(names, cols, strict=True)},
+                    b - a,
+                    recno=np.arange(recno + a + 1, recno + b + 1, dtype=np.int64),
+                    file_path=file_path,
+                )
                 for ld, count in zip(reversed(chain), reversed(counts), strict=True):
                     out_names, out_cols, rows = runner.apply_load(ld, frame, count)
                     frame = Frame(dict(zip(out_names, out_cols, strict=True)), rows, file_path=file_path)

@@ -1251,14 +1251,31 @@ class Runner:
         fmt = src.spec.fmt or format_of(ext)
         name = PurePosixPath(src.path.replace("\\", "/").rstrip("/")).stem or target.stem
         if not target.is_file():
-            return None          # the whole-file path reports it
+            return None  # the whole-file path reports it
         try:
             if fmt in ("txt", "csv") and target.stat().st_size >= text_source.STREAM_BYTES:
-                return text_source.batches(target, src.spec, self.interpret, self.env.max_rows, ext,
-                                           self._rows_read(name), self.locale.thousand_sep != "."), name, str(target)
+                return (
+                    text_source.batches(
+                        target,
+                        src.spec,
+                        self.interpret,
+                        self.env.max_rows,
+                        ext,
+                        self._rows_read(name),
+                        self.locale.thousand_sep != ".",
+                    ),
+                    name,
+                    str(target),
+                )
             if fmt == "parquet":
-                req = source_base.ReadRequest(src.spec, path=target, name=src.path, locale=self.locale,
-                                              max_rows=self.env.max_rows, on_rows=self._rows_read(name))
+                req = source_base.ReadRequest(
+                    src.spec,
+                    path=target,
+                    name=src.path,
+                    locale=self.locale,
+                    max_rows=self.env.max_rows,
+                    on_rows=self._rows_read(name),
+                )
                 return parquet.batches(req), name, str(target)
         except source_base.SourceError as err:
             raise StatementError(err.message, err.code) from err
@@ -1305,7 +1322,9 @@ class Runner:
             return self.file_frame(src, _named_fields(ld), stream)
         raise StatementError("LOAD without a source", SYNTAX)
 
-    def file_frame(self, src: A.FileSource, wanted: tuple[str, ...] = (), stream: bool = True) -> tuple[Frame, str]:
+    def file_frame(
+        self, src: A.FileSource, wanted: tuple[str, ...] = (), stream: bool = True
+    ) -> tuple[Frame, str]:
         """A file read into one frame; a big text file streams into it unless ``stream`` is False (it was
         found irregular already)."""
         url = self.paths.web_url(src.path)
@@ -1326,7 +1345,12 @@ class Runner:
         if stream and fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
             try:  # a big regular text file streams in blocks instead of being read whole
                 table = text_source.read_stream(
-                    target, src.spec, self.interpret, self.env.max_rows, ext, self._rows_read(name),
+                    target,
+                    src.spec,
+                    self.interpret,
+                    self.env.max_rows,
+                    ext,
+                    self._rows_read(name),
                     self.locale.thousand_sep != ".",
                 )
                 return Frame(
@@ -1433,8 +1457,9 @@ class Runner:
                 keys += [trank, numkey, kind]
         return np.lexsort(keys) if keys else np.arange(frame.nrows)
 
-    def apply_load(self, ld: A.Load, frame: Frame, rowno: batches.RowCount | None = None
-                   ) -> tuple[list[str], list[Column], int]:
+    def apply_load(
+        self, ld: A.Load, frame: Frame, rowno: batches.RowCount | None = None
+    ) -> tuple[list[str], list[Column], int]:
         """One LOAD over its input frame: WHILE, WHERE, row-multiplying SubField, fields, GROUP BY,
         DISTINCT. Returns the output field names, columns and row count. ``rowno``: where ``RowNo()``
         continues when the LOAD runs batch by batch (advanced by this batch's rows)."""

@@ -68,7 +68,11 @@ def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) 
         arr = arr.cast(pa.string())
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary
-    num = np.full(len(dictionary), np.nan) if interpret is None else np.asarray(interpret(dictionary), np.float64)
+    num = (
+        np.full(len(dictionary), np.nan)
+        if interpret is None
+        else np.asarray(interpret(dictionary), np.float64)
+    )
     return _from_dictionary(num, dictionary, _indices(enc))
 
 
@@ -76,16 +80,23 @@ def dictionary_column(dictionary: pa.Array, indices: pa.Array, interpret: Interp
     """A batch's distinct texts (which may repeat once trimmed) and its rows' indices into them → a column
     of interpreted texts, its symbols left as they are (a builder takes them apart again)."""
     num = np.asarray(interpret(dictionary), np.float64)
-    idx = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False) if indices.null_count
-                     else indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    idx = np.asarray(
+        indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        if indices.null_count
+        else indices.to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
     if not len(num):
         return empty_column(len(idx))
     sym, entry_code = encode(num, dictionary)
     return sym, np.append(entry_code, -1).astype(CODE_DTYPE).take(idx)
 
 
-def _number_column(values: np.ndarray, valid: np.ndarray | None,
-                   texts_of: Callable[[np.ndarray], Sequence[str] | np.ndarray] | None = None) -> Encoded:
+def _number_column(
+    values: np.ndarray,
+    valid: np.ndarray | None,
+    texts_of: Callable[[np.ndarray], Sequence[str] | np.ndarray] | None = None,
+) -> Encoded:
     """Numbers (float64) → a column; ``texts_of(distinct numbers)`` renders texts (None = default)."""
     n = len(values)
     if valid is not None and not valid.all():
@@ -96,7 +107,7 @@ def _number_column(values: np.ndarray, valid: np.ndarray | None,
     if not len(vals):
         return empty_column(n)
     uniq, first, inverse = np.unique(vals, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")           # symbols in first-appearance order
+    order = np.argsort(first, kind="stable")  # symbols in first-appearance order
     rank = np.empty(len(uniq), dtype=np.int64)
     rank[order] = np.arange(len(uniq))
     sym_num = uniq.take(order)
@@ -118,11 +129,18 @@ def default_symbols(nums: np.ndarray) -> SymbolTable:
     (long or exponent forms), so no Python string is made per symbol in the common case."""
     if not len(nums):
         return SymbolTable.empty()
-    if np.all(nums == np.rint(nums)) and np.abs(nums).max() < 2.0**53 and not (np.signbit(nums) & (nums == 0)).any():
+    if (
+        np.all(nums == np.rint(nums))
+        and np.abs(nums).max() < 2.0**53
+        and not (np.signbit(nums) & (nums == 0)).any()
+    ):
         return SymbolTable.fixed(nums.astype(np.int64), 0)
     texts = pc.cast(pa.array(nums), pa.string())
-    odd = np.flatnonzero(pc.or_(pc.greater(pc.utf8_length(texts), 15),
-                                pc.match_substring(texts, "e")).to_numpy(zero_copy_only=False))
+    odd = np.flatnonzero(
+        pc.or_(pc.greater(pc.utf8_length(texts), 15), pc.match_substring(texts, "e")).to_numpy(
+            zero_copy_only=False
+        )
+    )
     if len(odd):
         fixed = pa.array([format_default(float(x)) for x in nums.take(odd)], type=pa.string())
         mask = np.zeros(len(nums), dtype=bool)
@@ -138,8 +156,11 @@ def _valid(arr: pa.Array) -> np.ndarray | None:
 def arrow_column(arr: pa.Array | pa.ChunkedArray, locale: Locale) -> Encoded:
     """A typed Arrow column (Parquet) → a column, keeping its type as duals."""
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else (arr.chunk(0) if arr.num_chunks else
-                                                                 pa.array([], type=arr.type))
+        arr = (
+            arr.combine_chunks()
+            if arr.num_chunks != 1
+            else (arr.chunk(0) if arr.num_chunks else pa.array([], type=arr.type))
+        )
     t = arr.type
     if pa.types.is_dictionary(t):
         arr = arr.cast(t.value_type)
@@ -157,22 +178,35 @@ def arrow_column(arr: pa.Array | pa.ChunkedArray, locale: Locale) -> Encoded:
         return _number_column(num, None if valid.all() else valid)
     if pa.types.is_date(t):
         days = arr.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(days + EPOCH_SERIAL, _valid(arr),
-                              lambda u: format_datetimes(u, locale.date_format, locale))
+        return _number_column(
+            days + EPOCH_SERIAL, _valid(arr), lambda u: format_datetimes(u, locale.date_format, locale)
+        )
     if pa.types.is_timestamp(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
         raw = arr.cast(pa.timestamp(t.unit)).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day + EPOCH_SERIAL, _valid(arr),
-                              lambda u: format_datetimes(u, locale.timestamp_format, locale))
+        return _number_column(
+            raw / per_day + EPOCH_SERIAL,
+            _valid(arr),
+            lambda u: format_datetimes(u, locale.timestamp_format, locale),
+        )
     if pa.types.is_time(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
-        raw = arr.cast(pa.int64() if t.bit_width == 64 else pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day, _valid(arr), lambda u: format_datetimes(u, locale.time_format, locale))
+        raw = (
+            arr.cast(pa.int64() if t.bit_width == 64 else pa.int32())
+            .fill_null(0)
+            .to_numpy(zero_copy_only=False)
+        )
+        return _number_column(
+            raw / per_day, _valid(arr), lambda u: format_datetimes(u, locale.time_format, locale)
+        )
     if pa.types.is_duration(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
         raw = arr.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day, _valid(arr),
-                              lambda u: format_datetimes(u, locale.interval_format, locale, interval=True))
+        return _number_column(
+            raw / per_day,
+            _valid(arr),
+            lambda u: format_datetimes(u, locale.interval_format, locale, interval=True),
+        )
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         texts = [None if v is None else v.decode("utf-8", errors="replace") for v in arr.to_pylist()]
         return text_column(pa.array(texts, type=pa.string()), None)
@@ -198,8 +232,9 @@ def serial_of(value: dt.date | dt.datetime | dt.time | dt.timedelta) -> float:
     return value / dt.timedelta(days=1)
 
 
-def python_column(values: Sequence[object], locale: Locale, interpret: Interpreter | None,
-                  empty_is_null: bool = False) -> Encoded:
+def python_column(
+    values: Sequence[object], locale: Locale, interpret: Interpreter | None, empty_is_null: bool = False
+) -> Encoded:
     """Python cell values → a column. ``None`` is NULL (and ``''`` too with ``empty_is_null``);
     numbers stay numbers, dates/times become duals, strings are interpreted like text-file values."""
     n = len(values)
@@ -224,8 +259,13 @@ def python_column(values: Sequence[object], locale: Locale, interpret: Interpret
                 num[i] = f
         elif isinstance(v, (dt.date, dt.time, dt.timedelta)):
             num[i] = serial_of(v)
-            kind = 0 if isinstance(v, dt.datetime) else 1 if isinstance(v, dt.date) else (
-                2 if isinstance(v, dt.time) else 3)
+            kind = (
+                0
+                if isinstance(v, dt.datetime)
+                else 1
+                if isinstance(v, dt.date)
+                else (2 if isinstance(v, dt.time) else 3)
+            )
             kinds.setdefault(kind, []).append(i)
         else:
             text[i] = str(v)

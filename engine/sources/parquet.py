@@ -46,7 +46,7 @@ def batches(req: ReadRequest) -> Iterator[SourceTable]:
     encoded on its own; SourceError when the file cannot be read or has too many rows."""
     source = pa.BufferReader(req.data) if req.data is not None else str(req.path)
     try:
-        pf = pq.ParquetFile(source, pre_buffer=False)    # pre-buffering would read the whole file first
+        pf = pq.ParquetFile(source, pre_buffer=False)  # pre-buffering would read the whole file first
     except FileNotFoundError as e:
         raise SourceError(f"Cannot open file: '{req.name}' (File not found)", 8) from e
     except (pa.ArrowException, OSError) as e:
@@ -75,8 +75,11 @@ def _batches(pf: pq.ParquetFile, req: ReadRequest) -> Iterator[SourceTable]:
         except (pa.ArrowException, OSError) as e:
             raise SourceError(f"Cannot read '{req.name}' as Parquet: {e}") from e
         if not rows:
-            yield SourceTable(names, [arrow_column(pa.array([], type=pf.schema_arrow.field(n).type), req.locale)
-                                      for n in names], 0)
+            yield SourceTable(
+                names,
+                [arrow_column(pa.array([], type=pf.schema_arrow.field(n).type), req.locale) for n in names],
+                0,
+            )
 
 
 def _typed(sym: SymbolTable, codes: np.ndarray, locale: Locale) -> pa.Array:
@@ -88,7 +91,7 @@ def _typed(sym: SymbolTable, codes: np.ndarray, locale: Locale) -> pa.Array:
         return pa.nulls(len(codes), type=pa.string())
     texts = sym.text
     safe = np.where(mask, 0, codes)
-    if np.isnan(num).any():   # text, or numbers mixed with text: written as text
+    if np.isnan(num).any():  # text, or numbers mixed with text: written as text
         return pa.array(texts.take(safe), type=pa.string(), mask=mask)
     plain = all(t == format_default(float(x)) for x, t in zip(num.tolist(), texts.tolist(), strict=True))
     if plain:
@@ -109,7 +112,9 @@ def _rendered_as(num: np.ndarray, texts: np.ndarray, fmt: str, locale: Locale) -
     return bool(np.array_equal(rendered, texts))
 
 
-def write(path: Path, names: list[str], columns: list[tuple[SymbolTable, np.ndarray]], locale: Locale) -> None:
+def write(
+    path: Path, names: list[str], columns: list[tuple[SymbolTable, np.ndarray]], locale: Locale
+) -> None:
     """Write a table as one Parquet file (replaced whole: written beside ``path``, then renamed)."""
     arrays = [_typed(sym, codes, locale) for sym, codes in columns]
     table = pa.Table.from_arrays(arrays, names=names)

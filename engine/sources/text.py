@@ -65,8 +65,15 @@ def _codec(spec: FormatSpec, head: bytes) -> tuple[str, int]:
     return spec.encoding or "utf-8", 0
 
 
-def read_stream(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: int, extension: str = "",
-                on_rows: Callable[[int], None] = lambda _n: None, decimal_point: bool = True) -> SourceTable:
+def read_stream(
+    path: Path,
+    spec: FormatSpec,
+    interpret: Interpreter,
+    max_rows: int,
+    extension: str = "",
+    on_rows: Callable[[int], None] = lambda _n: None,
+    decimal_point: bool = True,
+) -> SourceTable:
     """Stream a regular delimited file into one table; NotStreamable when it is not one. ``decimal_point``:
     False when the script's thousands separator is ``.`` (then ``1.500`` is not one and a half)."""
     builder = TableBuilder()
@@ -75,8 +82,15 @@ def read_stream(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: 
     return builder.finish()
 
 
-def batches(path: Path, spec: FormatSpec, interpret: Interpreter, max_rows: int, extension: str = "",
-            on_rows: Callable[[int], None] = lambda _n: None, decimal_point: bool = True) -> Iterator[SourceTable]:
+def batches(
+    path: Path,
+    spec: FormatSpec,
+    interpret: Interpreter,
+    max_rows: int,
+    extension: str = "",
+    on_rows: Callable[[int], None] = lambda _n: None,
+    decimal_point: bool = True,
+) -> Iterator[SourceTable]:
     """A regular delimited file as batches (pieces of a 32nd of the file, 1 to 16 MiB), every column encoded on its own
     (trimmed, number-interpreted). NotStreamable when the file is not regular: at once when its head shows
     it, else while iterating (nothing is kept of the batches by then, the caller starts over whole)."""
@@ -111,31 +125,52 @@ def _layout(f: BinaryIO, spec: FormatSpec, extension: str) -> _Layout:
     codec = "utf-8" if encoding == "utf8" else encoding
     lines = head[offset:].decode(codec, errors="replace").split("\n")
     pos = offset
-    for ln in lines[:spec.header_lines]:
+    for ln in lines[: spec.header_lines]:
         pos += len(ln.encode(codec, errors="replace")) + 1
-    body_lines = lines[spec.header_lines:]
+    body_lines = lines[spec.header_lines :]
     while body_lines and not body_lines[0].strip("\r"):
         pos += len(body_lines.pop(0)) + 1
     if len(body_lines) < 2:
-        raise NotStreamable()          # a header line longer than the head: not worth streaming
+        raise NotStreamable()  # a header line longer than the head: not worth streaming
     delim = spec.delimiter or ("\t" if extension == "tab" else _sniff(body_lines[0]))
     names: list[str] | None = None
     if spec.labels in ("embedded", "explicit"):
-        rec = next(csv.reader([body_lines[0].rstrip("\r")], delimiter=delim, quotechar='"',
-                              quoting=csv.QUOTE_NONE if spec.no_quotes else csv.QUOTE_MINIMAL), [])
+        rec = next(
+            csv.reader(
+                [body_lines[0].rstrip("\r")],
+                delimiter=delim,
+                quotechar='"',
+                quoting=csv.QUOTE_NONE if spec.no_quotes else csv.QUOTE_MINIMAL,
+            ),
+            [],
+        )
         names = unique_names([v.strip() for v in rec])
         pos += len(body_lines[0].encode(codec, errors="replace")) + 1
     f.seek(pos)
     internal = [f"c{i}" for i in range(len(names))] if names is not None else None
     return _Layout(
-        pacsv.ReadOptions(column_names=internal, autogenerate_column_names=internal is None, encoding=encoding,
-                          use_threads=True),
-        pacsv.ParseOptions(delimiter=delim, quote_char=False if spec.no_quotes else '"', double_quote=True,
-                           ignore_empty_lines=True),
-        pacsv.ConvertOptions(column_types={c: pa.string() for c in internal} if internal else None,
-                             strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
-                             auto_dict_encode=False),
-        names, not spec.no_quotes)
+        pacsv.ReadOptions(
+            column_names=internal,
+            autogenerate_column_names=internal is None,
+            encoding=encoding,
+            use_threads=True,
+        ),
+        pacsv.ParseOptions(
+            delimiter=delim,
+            quote_char=False if spec.no_quotes else '"',
+            double_quote=True,
+            ignore_empty_lines=True,
+        ),
+        pacsv.ConvertOptions(
+            column_types={c: pa.string() for c in internal} if internal else None,
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            null_values=[],
+            auto_dict_encode=False,
+        ),
+        names,
+        not spec.no_quotes,
+    )
 
 
 def _pieces(f: BinaryIO, size: int) -> Iterator[pa.Buffer]:
@@ -154,32 +189,52 @@ def _pieces(f: BinaryIO, size: int) -> Iterator[pa.Buffer]:
         data = rest + data if rest else data
         cut = data.rfind(b"\n") + 1
         if not cut:
-            rest = data                # a line longer than a block: read on
+            rest = data  # a line longer than a block: read on
             continue
         yield pa.py_buffer(data)[:cut]
         rest = data[cut:]
 
 
-def _batches(f: BinaryIO, layout: _Layout, size: int, interpret: Interpreter, max_rows: int,
-             on_rows: Callable[[int], None], decimal_point: bool) -> Iterator[SourceTable]:
+def _batches(
+    f: BinaryIO,
+    layout: _Layout,
+    size: int,
+    interpret: Interpreter,
+    max_rows: int,
+    on_rows: Callable[[int], None],
+    decimal_point: bool,
+) -> Iterator[SourceTable]:
     rows = 0
     read = layout.read
     names = layout.names
     with f:
         for piece in _pieces(f, size):
             try:
-                table = pacsv.read_csv(pa.BufferReader(piece), read_options=read, parse_options=layout.parse,
-                                       convert_options=layout.convert)
+                table = pacsv.read_csv(
+                    pa.BufferReader(piece),
+                    read_options=read,
+                    parse_options=layout.parse,
+                    convert_options=layout.convert,
+                )
             except (pa.ArrowInvalid, UnicodeDecodeError) as e:
                 raise NotStreamable() from e
             del piece
-            if names is None:         # no labels: the first piece tells how many fields there are
+            if names is None:  # no labels: the first piece tells how many fields there are
                 names = [f"@{i + 1}" for i in range(table.num_columns)]
-                read = pacsv.ReadOptions(column_names=table.column_names, encoding=read.encoding, use_threads=True)
+                read = pacsv.ReadOptions(
+                    column_names=table.column_names, encoding=read.encoding, use_threads=True
+                )
             if table.num_columns != len(names):
                 raise NotStreamable()
-            cols = map_columns(lambda col: _column(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0),
-                                                   layout.quote, interpret, decimal_point), table.columns)
+            cols = map_columns(
+                lambda col: _column(
+                    col.combine_chunks() if col.num_chunks != 1 else col.chunk(0),
+                    layout.quote,
+                    interpret,
+                    decimal_point,
+                ),
+                table.columns,
+            )
             rows += table.num_rows
             del table
             if rows > max_rows:
@@ -202,5 +257,5 @@ def _column(col: pa.Array, quote: bool, interpret: Interpreter, decimal_point: b
     enc = pc.dictionary_encode(col)
     dictionary = enc.dictionary
     if quote and pc.any(pc.starts_with(dictionary, ' "')).as_py():
-        raise NotStreamable()   # a quoted value after blanks: the general reader's rule
+        raise NotStreamable()  # a quoted value after blanks: the general reader's rule
     return dictionary_column(pc.utf8_trim(dictionary, " \t\r"), enc.indices, interpret)

@@ -42,8 +42,8 @@ SOURCES = {
 SCRIPTS = {
     "star": "SET DateFormat='YYYY-MM-DD';\nT: LOAD * FROM {source};",
     "expr": "SET DateFormat='YYYY-MM-DD';\nT: LOAD *, Revenue / Quantity AS Price, Year(OrderDate) AS Year;\n"
-            "LOAD Category, Upper(Left(Customer, 4)) AS Prefix, Customer, OrderId, OrderDate, Quantity,\n"
-            "  Quantity * Amount AS Revenue\nFROM {source} WHERE Quantity > 5;",
+    "LOAD Category, Upper(Left(Customer, 4)) AS Prefix, Customer, OrderId, OrderDate, Quantity,\n"
+    "  Quantity * Amount AS Revenue\nFROM {source} WHERE Quantity > 5;",
 }
 #: mode → (script, engine.memory policy, streamed, what the table calls it)
 MODES = {
@@ -69,18 +69,29 @@ def child(kind: str, mode: str, folder: str) -> None:
         text.STREAM_BYTES = 0
     else:
         text.STREAM_BYTES = 1 << 62
-        parquet.BATCH_ROWS = parquet.MIN_BATCH_ROWS = 1 << 40     # one batch
-    env = ScriptEnv(document_dir=Path(folder), connections={"bench": Connection("bench", folder, "folder")},
-                    max_rows=10**9)
-    run_script(SCRIPTS[script].format(source=SOURCES[kind].format(name="small")), env)   # warm-up
+        parquet.BATCH_ROWS = parquet.MIN_BATCH_ROWS = 1 << 40  # one batch
+    env = ScriptEnv(
+        document_dir=Path(folder),
+        connections={"bench": Connection("bench", folder, "folder")},
+        max_rows=10**9,
+    )
+    run_script(SCRIPTS[script].format(source=SOURCES[kind].format(name="small")), env)  # warm-up
     start = rss()
     reset_peak_rss()
     began = time.perf_counter()
     model = run_script(SCRIPTS[script].format(source=SOURCES[kind].format(name="orders")), env).model
     seconds = time.perf_counter() - began
     peak = peak_rss()
-    print(json.dumps({"peak": peak - start, "model": model.nbytes(), "rows": model.tables["T"].nrows,
-                      "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "peak": peak - start,
+                "model": model.nbytes(),
+                "rows": model.tables["T"].nrows,
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 def write_orders(folder: Path, name: str, rows: int) -> None:
@@ -94,23 +105,45 @@ def write_orders(folder: Path, name: str, rows: int) -> None:
 
     categories = pa.array([f"Category {i:02d}" for i in range(40)])
     customers = pa.array([f"C{i:06d}" for i in range(50_000)])
-    schema = pa.schema([("Category", pa.string()), ("Customer", pa.string()), ("Quantity", pa.int64()),
-                        ("OrderId", pa.int64()), ("Amount", pa.float64()), ("OrderDate", pa.date32())])
-    with pacsv.CSVWriter(folder / f"{name}.csv", schema, write_options=pacsv.WriteOptions(
-            quoting_style="none")) as csv_out, pq.ParquetWriter(folder / f"{name}.parquet", schema) as pq_out:
+    schema = pa.schema(
+        [
+            ("Category", pa.string()),
+            ("Customer", pa.string()),
+            ("Quantity", pa.int64()),
+            ("OrderId", pa.int64()),
+            ("Amount", pa.float64()),
+            ("OrderDate", pa.date32()),
+        ]
+    )
+    with (
+        pacsv.CSVWriter(
+            folder / f"{name}.csv", schema, write_options=pacsv.WriteOptions(quoting_style="none")
+        ) as csv_out,
+        pq.ParquetWriter(folder / f"{name}.parquet", schema) as pq_out,
+    ):
         for start in range(0, rows, 1_000_000):
             n = min(1_000_000, rows - start)
             rng = np.random.default_rng(7 + start)
             amount = np.round(rng.uniform(1, 5000, n), 2)
             day = np.datetime64("2022-01-01") + rng.integers(0, 1100, n).astype("timedelta64[D]")
-            table = pa.table([categories.take(pa.array(rng.integers(0, 40, n))),
-                              customers.take(pa.array(rng.integers(0, 50_000, n))),
-                              pa.array(rng.integers(1, 101, n)), pa.array(np.arange(start, start + n) + 10_000_001),
-                              pa.array(amount), pa.array(day.astype("datetime64[D]"), pa.date32())], schema=schema)
+            table = pa.table(
+                [
+                    categories.take(pa.array(rng.integers(0, 40, n))),
+                    customers.take(pa.array(rng.integers(0, 50_000, n))),
+                    pa.array(rng.integers(1, 101, n)),
+                    pa.array(np.arange(start, start + n) + 10_000_001),
+                    pa.array(amount),
+                    pa.array(day.astype("datetime64[D]"), pa.date32()),
+                ],
+                schema=schema,
+            )
             pq_out.write_table(table, row_group_size=65536)
             # the CSV's amounts with their two decimals ("12.50"), as exports write them
-            csv_out.write_table(table.set_column(4, pa.field("Amount", pa.string()),
-                                                 pa.array([f"{a:.2f}" for a in amount.tolist()])))
+            csv_out.write_table(
+                table.set_column(
+                    4, pa.field("Amount", pa.string()), pa.array([f"{a:.2f}" for a in amount.tolist()])
+                )
+            )
 
 
 def main() -> None:
@@ -130,19 +163,33 @@ def main() -> None:
         for name, n in (("small", 2000), ("orders", rows)):
             write_orders(folder, name, n)
         sizes = {k: (folder / f"orders.{k}").stat().st_size for k in SOURCES}
-        print(f"{'file':8} {'file MiB':>8}  {'mode':33} {'rows':>9} {'model MiB':>9} {'peak growth MiB':>15} "
-              f"{'peak/model':>10} {'seconds':>8}")
+        print(
+            f"{'file':8} {'file MiB':>8}  {'mode':33} {'rows':>9} {'model MiB':>9} {'peak growth MiB':>15} "
+            f"{'peak/model':>10} {'seconds':>8}"
+        )
         for kind in SOURCES:
             for mode in modes:
-                out = subprocess.run([sys.executable, __file__, "--child", kind, mode, str(folder)], check=True,
-                                     capture_output=True, text=True).stdout.strip().splitlines()[-1]
+                out = (
+                    subprocess.run(
+                        [sys.executable, __file__, "--child", kind, mode, str(folder)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    )
+                    .stdout.strip()
+                    .splitlines()[-1]
+                )
                 got = json.loads(out)
-                print(f"{kind:8} {sizes[kind] / 2**20:8.0f}  {MODES[mode][3]:33} {got['rows']:9d} "
-                      f"{got['model'] / 2**20:9.1f} "
-                      f"{got['peak'] / 2**20:15.1f} {got['peak'] / got['model']:10.2f} {got['seconds']:8.1f}",
-                      flush=True)
+                print(
+                    f"{kind:8} {sizes[kind] / 2**20:8.0f}  {MODES[mode][3]:33} {got['rows']:9d} "
+                    f"{got['model'] / 2**20:9.1f} "
+                    f"{got['peak'] / 2**20:15.1f} {got['peak'] / got['model']:10.2f} {got['seconds']:8.1f}",
+                    flush=True,
+                )
     extra = [] if len(modes) == len(MODES) else [f"--modes={','.join(modes)}"]
-    print(f"reproduce: {command('stream_memory.py', *(['--quick'] if args.quick else [f'--rows={rows}']), *extra)}")
+    print(
+        f"reproduce: {command('stream_memory.py', *(['--quick'] if args.quick else [f'--rows={rows}']), *extra)}"
+    )
 
 
 if __name__ == "__main__":

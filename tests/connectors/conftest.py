@@ -128,8 +128,9 @@ async def tables(c: Client, doc: int) -> dict[str, int]:
 
 
 async def connection(c: Client, doc: int, name: str, text: str, qtype: str, **extra: str) -> dict:
-    return await c.request("CreateConnection", doc, [{"qName": name, "qConnectionString": text, "qType": qtype,
-                                                      **extra}])
+    return await c.request(
+        "CreateConnection", doc, [{"qName": name, "qConnectionString": text, "qType": qtype, **extra}]
+    )
 
 
 class TestConnector:
@@ -137,15 +138,29 @@ class TestConnector:
 
     def __init__(self, pg: PostgresServer, tls: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "tests.connectors.qlik_test_connector", "--port", str(self.port),
-               "--pg", f"127.0.0.1:{pg.port}/qix"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.connectors.qlik_test_connector",
+            "--port",
+            str(self.port),
+            "--pg",
+            f"127.0.0.1:{pg.port}/qix",
+        ]
         if tls:
             cmd += ["--tls", str(tls[0]), str(tls[1])]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else b""
         if b"ready" not in line:
-            raise RuntimeError(f"test connector did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise RuntimeError(
+                f"test connector did not start: {self.proc.stderr.read() if self.proc.stderr else ''}"
+            )
 
     @property
     def address(self) -> str:

@@ -32,12 +32,17 @@ def _pg_url_without_password(pg) -> str:
 
 def test_postgres_select_with_preceding_load_types_and_nulls(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
-        created = await connection(c, doc, "pg", _pg_url_without_password(pg), "postgresql",
-                                   qUserName=USER, qPassword=PASSWORD)
+        created = await connection(
+            c, doc, "pg", _pg_url_without_password(pg), "postgresql", qUserName=USER, qPassword=PASSWORD
+        )
         assert "result" in created, created
-        r = await reload(c, doc, "SET DateFormat='YYYY-MM-DD';\nLIB CONNECT TO 'pg';\n"
-                                 "T: LOAD id, name, amount * 2 AS twice, price, day, ts, flag, code, note;\n"
-                                 "SQL SELECT * FROM types_t ORDER BY id;\n")
+        r = await reload(
+            c,
+            doc,
+            "SET DateFormat='YYYY-MM-DD';\nLIB CONNECT TO 'pg';\n"
+            "T: LOAD id, name, amount * 2 AS twice, price, day, ts, flag, code, note;\n"
+            "SQL SELECT * FROM types_t ORDER BY id;\n",
+        )
         assert r.ok, r.errors
         got = await rows(c, doc, "T")
         assert len(got) == TYPES_ROWS
@@ -62,13 +67,14 @@ def test_postgres_select_with_preceding_load_types_and_nulls(on_session_app, pg)
 def test_unlabelled_select_is_named_after_its_table_and_disconnect_ends_the_connection(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
         await connection(c, doc, "pg", pg.url, "database")
-        r = await reload(c, doc, "LIB CONNECT TO 'pg';\nSQL SELECT id, name FROM public.types_t;\n"
-                                 "DISCONNECT;\n")
+        r = await reload(
+            c, doc, "LIB CONNECT TO 'pg';\nSQL SELECT id, name FROM public.types_t;\nDISCONNECT;\n"
+        )
         assert r.ok, r.errors
         assert await tables(c, doc) == {"types_t": TYPES_ROWS}
         r = await reload(c, doc, "LIB CONNECT TO 'pg';\nDISCONNECT;\nT: SQL SELECT 1 AS one;\n")
         assert not r.ok and "needs a connection" in r.errors
-        assert await tables(c, doc) == {"types_t": TYPES_ROWS}   # the failed reload kept the model
+        assert await tables(c, doc) == {"types_t": TYPES_ROWS}  # the failed reload kept the model
 
     on_session_app(scenario)
 
@@ -77,7 +83,7 @@ def test_catalog_statements_have_the_documented_fields(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
         await connection(c, doc, "pg", pg.url, "postgresql")
         got: dict[str, list] = {}
-        for statement in ("SQLTables", "SQLColumns", "SQLTypes"):   # one per reload: no synthetic keys
+        for statement in ("SQLTables", "SQLColumns", "SQLTypes"):  # one per reload: no synthetic keys
             r = await reload(c, doc, f"LIB CONNECT TO 'pg';\n{statement[3:]}: {statement};\n")
             assert r.ok, r.errors
             got[statement] = await rows(c, doc, statement[3:])
@@ -86,8 +92,20 @@ def test_catalog_statements_have_the_documented_fields(on_session_app, pg):
         assert {t["TABLE_NAME"][0] for t in tabs} >= {"types_t", "big"}
         assert {t["TABLE_TYPE"][0] for t in tabs} == {"TABLE"}
         cols = got["SQLColumns"]
-        assert list(cols[0]) == ["TABLE_QUALIFIER", "TABLE_OWNER", "TABLE_NAME", "COLUMN_NAME", "DATA_TYPE",
-                                 "TYPE_NAME", "PRECISION", "LENGTH", "SCALE", "RADIX", "NULLABLE", "REMARKS"]
+        assert list(cols[0]) == [
+            "TABLE_QUALIFIER",
+            "TABLE_OWNER",
+            "TABLE_NAME",
+            "COLUMN_NAME",
+            "DATA_TYPE",
+            "TYPE_NAME",
+            "PRECISION",
+            "LENGTH",
+            "SCALE",
+            "RADIX",
+            "NULLABLE",
+            "REMARKS",
+        ]
         ids = [x for x in cols if x["TABLE_NAME"][0] == "types_t" and x["COLUMN_NAME"][0] == "id"]
         assert ids and ids[0]["DATA_TYPE"][1] == -5 and ids[0]["TYPE_NAME"][0] == "bigint"
         types = got["SQLTypes"]
@@ -100,18 +118,26 @@ def test_catalog_statements_have_the_documented_fields(on_session_app, pg):
 def test_sqlite_and_duckdb_files_inside_the_roots(on_session_app, data_dir):
     with sqlite3.connect(data_dir / "shop.db") as db:
         db.execute("CREATE TABLE orders (id INTEGER, item TEXT, qty REAL)")
-        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, "pen", 2.5), (2, "ink", None), (3, "pen", 1)])
+        db.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?)", [(1, "pen", 2.5), (2, "ink", None), (3, "pen", 1)]
+        )
     duck = duckdb.connect(str(data_dir / "stock.duckdb"))
-    duck.execute("CREATE TABLE stock AS SELECT range AS sid, 'item ' || range AS article, DATE '2024-03-01' + "
-                 "CAST(range AS INTEGER) AS day, CAST(range * 1.25 AS DECIMAL(8,2)) AS price FROM range(4)")
+    duck.execute(
+        "CREATE TABLE stock AS SELECT range AS sid, 'item ' || range AS article, DATE '2024-03-01' + "
+        "CAST(range AS INTEGER) AS day, CAST(range * 1.25 AS DECIMAL(8,2)) AS price FROM range(4)"
+    )
     duck.close()
     (data_dir / "secret.csv").write_text("a\n1\n")
 
     async def scenario(c: Client, doc: int) -> None:
         assert "result" in await connection(c, doc, "lite", "sqlite:///shop.db", "sqlite")
         assert "result" in await connection(c, doc, "duck", f"duckdb:////{data_dir}/stock.duckdb", "duckdb")
-        r = await reload(c, doc, "LIB CONNECT TO 'lite';\nO: SQL SELECT * FROM orders;\n"
-                                 "LIB CONNECT TO 'duck';\nS: SQL SELECT * FROM stock ORDER BY sid;\n")
+        r = await reload(
+            c,
+            doc,
+            "LIB CONNECT TO 'lite';\nO: SQL SELECT * FROM orders;\n"
+            "LIB CONNECT TO 'duck';\nS: SQL SELECT * FROM stock ORDER BY sid;\n",
+        )
         assert r.ok, r.errors
         o = await rows(c, doc, "O")
         assert [x["item"] for x in o] == [("pen", None), ("ink", None), ("pen", None)]
@@ -119,7 +145,9 @@ def test_sqlite_and_duckdb_files_inside_the_roots(on_session_app, data_dir):
         s = await rows(c, doc, "S")
         assert s[1]["day"] == ("3/2/2024", 45353.0) and s[3]["price"] == ("3.75", 3.75)
         # DuckDB may not reach other files, SQLite may not ATTACH any: both fail, the model stays
-        r = await reload(c, doc, f"LIB CONNECT TO 'duck';\nX: SQL SELECT * FROM read_csv('{data_dir}/secret.csv');")
+        r = await reload(
+            c, doc, f"LIB CONNECT TO 'duck';\nX: SQL SELECT * FROM read_csv('{data_dir}/secret.csv');"
+        )
         assert not r.ok and "file system operations are disabled" in r.errors
         r = await reload(c, doc, "LIB CONNECT TO 'lite';\nSQL ATTACH DATABASE '/tmp/x.db' AS x;")
         assert not r.ok and "only queries" in r.errors
@@ -161,24 +189,35 @@ def test_sqlalchemy_url_reaches_postgres_through_its_dialect(on_session_app, pg)
     async def scenario(c: Client, doc: int) -> None:
         url = f"postgresql+psycopg://127.0.0.1:{pg.port}/qix"
         await connection(c, doc, "alchemy", url, "sqlalchemy", qUserName=USER, qPassword=PASSWORD)
-        r = await reload(c, doc, "LIB CONNECT TO 'alchemy';\nT: SQL SELECT id, name, price, day FROM types_t "
-                                 "ORDER BY id;\nC: SQLColumns;")
+        r = await reload(
+            c,
+            doc,
+            "LIB CONNECT TO 'alchemy';\nT: SQL SELECT id, name, price, day FROM types_t "
+            "ORDER BY id;\nC: SQLColumns;",
+        )
         assert r.ok, r.errors
         got = await rows(c, doc, "T")
-        assert got[0] == {"id": ("1", 1.0), "name": ("alpha", None), "price": ("10.25", 10.25),
-                          "day": ("1/31/2024", 45322.0)}
+        assert got[0] == {
+            "id": ("1", 1.0),
+            "name": ("alpha", None),
+            "price": ("10.25", 10.25),
+            "day": ("1/31/2024", 45322.0),
+        }
         assert any(x["COLUMN_NAME"] == ("price", None) for x in await rows(c, doc, "C"))
 
     on_session_app(scenario)
 
 
-def test_bad_sql_and_wrong_password_fail_with_the_database_message_and_keep_the_model(on_session_app, pg, caplog):
+def test_bad_sql_and_wrong_password_fail_with_the_database_message_and_keep_the_model(
+    on_session_app, pg, caplog
+):
     wrong = "not-the-pw-4242"
 
     async def scenario(c: Client, doc: int) -> None:
         await connection(c, doc, "pg", pg.url, "postgresql")
-        await connection(c, doc, "nope", _pg_url_without_password(pg), "postgresql", qUserName=USER,
-                         qPassword=wrong)
+        await connection(
+            c, doc, "nope", _pg_url_without_password(pg), "postgresql", qUserName=USER, qPassword=wrong
+        )
         r = await reload(c, doc, "LIB CONNECT TO 'pg';\nT: SQL SELECT id FROM types_t;")
         assert r.ok, r.errors
         r = await reload(c, doc, "LIB CONNECT TO 'pg';\nT: SQL SELEC id FROM types_t;")
@@ -195,7 +234,7 @@ def test_bad_sql_and_wrong_password_fail_with_the_database_message_and_keep_the_
     with caplog.at_level(logging.DEBUG):
         on_session_app(scenario, "TrafficLogVerbosity=5")  # every frame logged: they must come out masked
     logged = engine_log(caplog)
-    assert "CreateConnection" in logged      # the traffic log was on: the frames were logged, masked
+    assert "CreateConnection" in logged  # the traffic log was on: the frames were logged, masked
     assert wrong not in logged and PASSWORD not in logged
 
 
@@ -209,11 +248,13 @@ def test_connection_dropped_mid_stream_fails_the_reload_and_keeps_the_model(on_s
 
         with driver.connect(pg.url, autocommit=True) as conn, conn.cursor() as cur:
             while not stop.is_set():
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE query LIKE '%qix_drop_marker%' "
-                            "AND pid <> pg_backend_pid() AND state = 'active'")
+                cur.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%qix_drop_marker%' "
+                    "AND pid <> pg_backend_pid() AND state = 'active'"
+                )
                 pids = [r[0] for r in cur.fetchall()]
                 if pids:
-                    time.sleep(1.5)      # rows are streaming by now
+                    time.sleep(1.5)  # rows are streaming by now
                     for pid in pids:
                         cur.execute(f"SELECT pg_terminate_backend({pid})")
                         cur.fetchall()
@@ -232,8 +273,10 @@ def test_connection_dropped_mid_stream_fails_the_reload_and_keeps_the_model(on_s
         assert not r.ok
         assert "while reading the result" in r.errors, r.errors
         # libpq reports the server's FATAL message, or (when the socket closes first) the closed connection
-        assert ("terminating connection due to administrator command" in r.errors
-                or "server closed the connection unexpectedly" in r.errors), r.errors
+        assert (
+            "terminating connection due to administrator command" in r.errors
+            or "server closed the connection unexpectedly" in r.errors
+        ), r.errors
         assert await tables(c, doc) == {"Old": TYPES_ROWS}
 
     on_session_app(scenario)
@@ -251,8 +294,9 @@ def test_row_limit_stops_reading(on_session_app, pg):
 def test_cancel_reload_stops_a_streaming_result(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
         await connection(c, doc, "pg", pg.url, "postgresql")
-        await c.call("SetScript", doc, "LIB CONNECT TO 'pg';\nT: SQL SELECT b.id FROM big b, "
-                                       "generate_series(1, 60) s;")
+        await c.call(
+            "SetScript", doc, "LIB CONNECT TO 'pg';\nT: SQL SELECT b.id FROM big b, generate_series(1, 60) s;"
+        )
         pending = asyncio.create_task(c.request("DoReload", doc, [], request_id=99))
         await asyncio.sleep(2)
         started = time.monotonic()
@@ -270,7 +314,9 @@ def test_connect_statements_never_show_credentials(on_session_app, pg, caplog):
     secret = "Pa55-in-script"
 
     async def scenario(c: Client, doc: int) -> None:
-        r = await reload(c, doc, f'CUSTOM CONNECT TO "provider=nosuch;host=h;password={secret};";\nSQL SELECT 1;')
+        r = await reload(
+            c, doc, f'CUSTOM CONNECT TO "provider=nosuch;host=h;password={secret};";\nSQL SELECT 1;'
+        )
         assert not r.ok and "no gRPC connector 'nosuch'" in r.errors
         progress = (await c.call("GetProgress", -1, 4711))["qProgressData"]
         assert secret not in str(progress) and "password=***" in str(progress)
@@ -286,8 +332,9 @@ def test_connect_statements_never_show_credentials(on_session_app, pg, caplog):
 @pytest.mark.parametrize("qtype", ["folder", "web", ""])
 def test_non_database_connections_are_not_connected_to(on_session_app, data_dir, qtype):
     async def scenario(c: Client, doc: int) -> None:
-        await connection(c, doc, "x", str(data_dir) if qtype == "folder" else "https://example.invalid/x",
-                         qtype)
+        await connection(
+            c, doc, "x", str(data_dir) if qtype == "folder" else "https://example.invalid/x", qtype
+        )
         r = await reload(c, doc, "LIB CONNECT TO 'x';\nSQL SELECT 1;")
         assert not r.ok and "Connector not available" in r.errors
 
@@ -297,8 +344,12 @@ def test_non_database_connections_are_not_connected_to(on_session_app, data_dir,
 def test_statements_without_a_result_run_on_the_same_connection(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
         await connection(c, doc, "pg", pg.url, "postgresql")
-        r = await reload(c, doc, "LIB CONNECT TO 'pg';\nSQL CREATE TEMP TABLE scratch AS SELECT id * 10 AS tens "
-                                 "FROM types_t;\nT: SQL SELECT * FROM scratch ORDER BY tens;")
+        r = await reload(
+            c,
+            doc,
+            "LIB CONNECT TO 'pg';\nSQL CREATE TEMP TABLE scratch AS SELECT id * 10 AS tens "
+            "FROM types_t;\nT: SQL SELECT * FROM scratch ORDER BY tens;",
+        )
         assert r.ok, r.errors
         assert [x["tens"][1] for x in await rows(c, doc, "T")] == [10, 20, 30, 40, 50, 60]
         assert await tables(c, doc) == {"T": TYPES_ROWS}
@@ -308,8 +359,9 @@ def test_statements_without_a_result_run_on_the_same_connection(on_session_app, 
 
 def test_modify_connection_keeps_the_stored_password_unless_told_to_override(on_session_app, pg):
     async def scenario(c: Client, doc: int) -> None:
-        created = await connection(c, doc, "pg", _pg_url_without_password(pg), "postgresql",
-                                   qUserName=USER, qPassword=PASSWORD)
+        created = await connection(
+            c, doc, "pg", _pg_url_without_password(pg), "postgresql", qUserName=USER, qPassword=PASSWORD
+        )
         cid = created["result"]["qConnectionId"]
         renamed = {"qName": "pg2", "qConnectionString": _pg_url_without_password(pg), "qType": "postgresql"}
         await c.call("ModifyConnection", doc, cid, renamed, False)

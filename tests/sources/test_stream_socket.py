@@ -38,7 +38,9 @@ def data(tmp_path: Path) -> Path:
 
 async def _app(c: Client, data: Path) -> int:
     doc = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
-    await c.call("CreateConnection", doc, {"qName": "data", "qConnectionString": str(data), "qType": "folder"})
+    await c.call(
+        "CreateConnection", doc, {"qName": "data", "qConnectionString": str(data), "qType": "folder"}
+    )
     await c.call("SetScript", doc, SCRIPT)
     return doc
 
@@ -54,21 +56,29 @@ async def _seen(c: Client, doc: int) -> dict[str, Any]:
     """Tables, keys and every row as the client reads them; every field's values in load order with
     their numbers and tags."""
     tables = (await c.call("GetTablesAndKeys", doc, {}, {}, 0, False, False))["qtr"]
-    out: dict[str, Any] = {"tables": sorted((t["qName"], t["qNoOfRows"], [f["qName"] for f in t["qFields"]])
-                                            for t in tables)}
+    out: dict[str, Any] = {
+        "tables": sorted((t["qName"], t["qNoOfRows"], [f["qName"] for f in t["qFields"]]) for t in tables)
+    }
     for t in tables:
         rows = (await c.call("GetTableData", doc, -1, 0, False, t["qName"]))["qData"]
         out[t["qName"]] = [[(v["qText"], v["qNumber"], v["qIsNumeric"]) for v in r["qValue"]] for r in rows]
         for f in t["qFields"]:
-            props = {"qInfo": {"qType": "lb"}, "qListObjectDef": {
-                "qDef": {"qFieldDefs": [f["qName"]], "qSortCriterias": [{"qSortByLoadOrder": 1}]},
-                "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 10_000}]}}
+            props = {
+                "qInfo": {"qType": "lb"},
+                "qListObjectDef": {
+                    "qDef": {"qFieldDefs": [f["qName"]], "qSortCriterias": [{"qSortByLoadOrder": 1}]},
+                    "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 10_000}],
+                },
+            }
             h = (await c.call("CreateSessionObject", doc, props))["qReturn"]["qHandle"]
             lo = (await c.call("GetLayout", h))["qLayout"]["qListObject"]
             cells = [row[0] for row in lo["qDataPages"][0]["qMatrix"]]
             desc = (await c.call("GetFieldDescription", doc, f["qName"]))["qReturn"]
-            out[f"field {f['qName']}"] = ([(x["qText"], x["qNum"], x["qElemNumber"]) for x in cells],
-                                          lo["qSize"]["qcy"], sorted(desc["qTags"]))
+            out[f"field {f['qName']}"] = (
+                [(x["qText"], x["qNum"], x["qElemNumber"]) for x in cells],
+                lo["qSize"]["qcy"],
+                sorted(desc["qTags"]),
+            )
     return out
 
 
@@ -103,11 +113,18 @@ def test_streamed_reload_equals_the_whole_file_over_the_socket(engine_factory, d
             with read_whole(monkeypatch):
                 await _reload(c, doc, 901)
                 whole = await _seen(c, doc)
-            assert batches > 2 * 20 and len(pieces) == batches     # both CSV loads streamed, the reference did not
-            assert len(parquet_batches) == -(-ROWS // 97) + 1 and parquet_batches[-1] == ROWS   # then one batch
+            assert (
+                batches > 2 * 20 and len(pieces) == batches
+            )  # both CSV loads streamed, the reference did not
+            assert (
+                len(parquet_batches) == -(-ROWS // 97) + 1 and parquet_batches[-1] == ROWS
+            )  # then one batch
             assert streamed == whole
             rows = {name: n for name, n, _ in streamed["tables"]}
-            assert rows == {"Csv": ROWS, "Pq": ROWS, "Calc": ROWS - ROWS // 4} and len(streamed["field PqKey"][0]) > 1000
+            assert (
+                rows == {"Csv": ROWS, "Pq": ROWS, "Calc": ROWS - ROWS // 4}
+                and len(streamed["field PqKey"][0]) > 1000
+            )
             assert f"Csv << {ROWS} Lines fetched" in progress["qPersistentProgress"]
 
     asyncio.run(scenario())
@@ -140,8 +157,10 @@ def test_progress_tells_the_rows_read_while_a_file_streams(engine_factory, data,
             assert progress["qStarted"] is True and progress["qFinished"] is False
             fetched = re.fullmatch(r"orders << (\d+) Lines fetched", progress["qTransientProgress"])
             assert fetched, progress["qTransientProgress"]
-            assert 0 < int(fetched.group(1)) < ROWS        # rows read so far: four pieces' worth
-            assert progress["qTransientProgressMessage"]["qMessageParameters"] == [progress["qTransientProgress"]]
+            assert 0 < int(fetched.group(1)) < ROWS  # rows read so far: four pieces' worth
+            assert progress["qTransientProgressMessage"]["qMessageParameters"] == [
+                progress["qTransientProgress"]
+            ]
             done = (await c.call("GetProgress", -1, 77))["qProgressData"]
             assert done["qFinished"] is True and f"Csv << {ROWS} Lines fetched" in done["qPersistentProgress"]
 
