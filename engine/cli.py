@@ -65,7 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Imported here: the server pulls in websockets and the whole engine, none of which is needed to
     # report a configuration error.
-    from engine import server
+    from engine import memory, server
+
+    memory.configure()
 
     try:
         result = server.run(settings, authenticator)

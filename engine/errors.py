@@ -39,6 +39,7 @@ MESSAGES: dict[int, str] = {
     4000: "User access denied",
     6000: "Invalid hypercube object",
     6001: "Result too large",
+    6003: "Another object is in selection mode",
     7005: "Calculation condition unfulfilled",
     7009: "Calculation pages too large",
     9001: "Persistence write failed",
@@ -69,6 +70,7 @@ APP_INVALID = 1007
 CONNECTION_ALREADY_EXISTS = 2000
 CONNECTION_NOT_FOUND = 2001
 FILE_NOT_FOUND = 3003
+MODAL_OBJECT = 6003
 CALC_CONDITION_UNMET = 7005
 PAGES_TOO_LARGE = 7009
 PERSISTENCE_WRITE_FAILED = 9001

@@ -4,6 +4,9 @@ A session is keyed by who connects and how (see :func:`session_key`). Every sock
 handles and its open document. Requests that change state run one at a time per session, in arrival order
 (:meth:`Session.submit`): a request is started the moment it arrives when the session is idle, and one that
 has to wait (a reload, a worker-thread calculation) continues in a task while later ones queue behind it.
+Reads (layouts and data pages, registered ``read``) change nothing: consecutive reads of different handles
+run side by side (up to :data:`MAX_READS`), so a dashboard's objects compute on both cores; a second read of
+the same handle, and the next request that changes state, wait until they end.
 The one exception to arrival order: the queued requests of a socket whose client is not reading its answers
 (:attr:`Socket.full`) wait, in their order, until it reads, and the session's other sockets pass them.
 After each request the session works out which handles became invalid (their target's version moved since
@@ -86,6 +89,8 @@ class Link(Protocol):
 #: Far above what a dashboard queues behind a long reload: a paused socket's pongs are not read either, so
 #: keepalive would close it after ping_timeout.
 BACKLOG_HIGH, BACKLOG_LOW = 1024, 256
+#: reads of one session running side by side at most (a dashboard's objects; each holds a worker thread)
+MAX_READS = 8
 
 
 class Socket:
@@ -142,6 +147,9 @@ class Job(Protocol):
 
     id: RequestId  # for AbortRequest
     socket: Socket
+    #: reads nothing but the session's state: may run beside the reads next to it (see Session.submit)
+    read: bool
+    handle: int  # the handle it reads
 
     def start(self) -> Awaitable[None] | None:
         """Run; None when answered already, else an awaitable that answers (and answers "aborted" if
@@ -180,6 +188,8 @@ class Session:
         #: requests continuing in a task, by request id (for AbortRequest/CancelRequest)
         self.inflight: dict[RequestId, asyncio.Task[None]] = {}
         self.busy = False  # a state-changing request is running; later ones wait in the backlog
+        #: handles with a read running in a task; a state-changing request waits until none is left
+        self.reading: set[int] = set()
         self.backlog: deque[Job] = deque()
 
     # -- running requests ------------------------------------------------------------------------------
@@ -189,9 +199,9 @@ class Session:
         job.socket.accepted()
         if concurrent:
             self._start(job, serial=False)
-        elif self.busy or self.backlog or job.socket.full:
+        elif self.busy or self.backlog or job.socket.full or (self.reading and not self._may_read(job)):
             self.backlog.append(job)
-            if not self.busy:  # the backlog holds only jobs of full sockets: this one may go first
+            if not self.busy:  # the backlog holds only jobs of full sockets (or one waiting for reads)
                 self._run_serial()
         else:
             self.busy = True
@@ -203,32 +213,39 @@ class Session:
             self._run_serial()
 
     def _run_serial(self, job: Job | None = None) -> None:
+        """Start jobs in order: reads side by side (each may go on in a task), a state-changing job only
+        when no read runs; stop at a job that goes on in a task or has to wait for reads."""
         self.busy = True
         while True:
             if job is None:
-                job = self._next_job()
-                if job is None:
+                i = self._next_index()
+                if i is None:
                     break
-            if self._start(job, serial=True):
+                if self.reading and not self._may_read(self.backlog[i]):
+                    break  # waits until the reads before it have answered
+                job = self.backlog[i]
+                del self.backlog[i]
+            if job.read:
+                if self._start(job, serial=False, read=True):
+                    self.reading.add(job.handle)
+            elif self._start(job, serial=True):
                 return  # it continues in a task, which resumes the backlog when done
             job = None
         self.busy = False
 
-    def _next_job(self) -> Job | None:
-        """The first queued job whose socket is not full. A full socket's jobs keep their order and wait
-        for its client to read; the other sockets' jobs pass them."""
-        backlog = self.backlog
-        if not backlog:
-            return None
-        if not backlog[0].socket.full:
-            return backlog.popleft()
-        for i, job in enumerate(backlog):
+    def _may_read(self, job: Job) -> bool:
+        """Whether ``job`` may start beside the reads running now."""
+        return job.read and job.handle not in self.reading and len(self.reading) < MAX_READS
+
+    def _next_index(self) -> int | None:
+        """Where the first queued job whose socket is not full is. A full socket's jobs keep their order
+        and wait for its client to read; the other sockets' jobs pass them."""
+        for i, job in enumerate(self.backlog):
             if not job.socket.full:
-                del backlog[i]
-                return job
+                return i
         return None
 
-    def _start(self, job: Job, serial: bool) -> bool:
+    def _start(self, job: Job, serial: bool, read: bool = False) -> bool:
         """Start ``job``; True when it goes on in a task."""
         try:
             pending = job.start()
@@ -238,19 +255,23 @@ class Session:
         if pending is None:
             job.socket.answered()
             return False
-        task = asyncio.get_running_loop().create_task(self._finish(job, pending, serial))
+        task = asyncio.get_running_loop().create_task(self._finish(job, pending, serial, read))
         if job.id is not None:
             self.inflight[job.id] = task
         return True
 
-    async def _finish(self, job: Job, pending: Awaitable[None], serial: bool) -> None:
+    async def _finish(self, job: Job, pending: Awaitable[None], serial: bool, read: bool = False) -> None:
         try:
             await pending
         finally:
             if self.inflight.get(job.id) is asyncio.current_task():
                 del self.inflight[job.id]
             job.socket.answered()
-        if serial and not self.ended:
+            if read:
+                self.reading.discard(job.handle)
+        if self.ended:
+            return
+        if serial or (read and not self.busy and self.backlog):
             self._run_serial()
 
     def cancel(self, request_id: RequestId) -> None:

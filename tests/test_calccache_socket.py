@@ -81,8 +81,19 @@ def test_equal_states_share_results_within_a_reduction_only(served: tuple[Runnin
                     page = (await oc.call("GetLayout", objs[other]))["qLayout"]["qHyperCube"]["qDataPages"][0]
                     rows = sorted((r[0]["qText"], r[1]["qNum"], r[2]["qNum"]) for r in page["qMatrix"])
                     assert rows == expected(USERS[other][2], state[other]), (other, state[other])
+            # e1 and e2 share a reduction: in equal states, e2's new object is answered from e1's results
+            # (the steps alone need not share anything: an unchanged object answers from its own handle)
+            for name in ("e1", "e2"):
+                fld = (await clients[name].call("GetField", docs[name], "COUNTRY"))["qReturn"]["qHandle"]
+                await clients[name].call("SelectValues", fld, [{"qText": "DE"}])
+            first = (await clients["e1"].call("CreateSessionObject", docs["e1"], CUBE))["qReturn"]["qHandle"]
+            await clients["e1"].call("GetLayout", first)
+            before = health(eng)["cache"]
+            second = (await clients["e2"].call("CreateSessionObject", docs["e2"], CUBE))["qReturn"]["qHandle"]
+            page = (await clients["e2"].call("GetLayout", second))["qLayout"]["qHyperCube"]["qDataPages"][0]
+            after = health(eng)["cache"]
+            rows = sorted((r[0]["qText"], r[1]["qNum"], r[2]["qNum"]) for r in page["qMatrix"])
+            assert rows == expected(USERS["e2"][2], {"DE"})
+            assert after["lookups"] > before["lookups"] and after["hits"] > before["hits"]
 
-    before = health(eng)["cache"]
     asyncio.run(run())
-    after = health(eng)["cache"]
-    assert after["lookups"] > before["lookups"] and after["hits"] > before["hits"]  # e1 and e2 share

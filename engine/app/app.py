@@ -22,11 +22,11 @@ import orjson
 
 from engine.app import store
 from engine.app.access import ACCESS_CACHE, SessionAccess, UserAccess
-from engine.app.calccache import CALC_CACHE, volatile
+from engine.app.calccache import CALC_CACHE, require_compute, volatile
 from engine.app.guard import AppFacts
 from engine.app.library import expand_dollars, variable_text
 from engine.app.objects import Entity, EntityView, ObjectStore
-from engine.app.selections import Selections
+from engine.app.selections import SelectionMode, Selections
 from engine.calc.current import current_selection_items
 from engine.calc.evaluation import calc_condition_message, evaluate_expression, symbol_truth
 from engine.calc.hypercube import HyperCube
@@ -35,13 +35,14 @@ from engine.calc.search import list_search, search_mask
 from engine.errors import (
     ACCESS_DENIED,
     CALC_CONDITION_UNMET,
+    MODAL_OBJECT,
     PERSONAL_SECTION_ACCESS,
     SESSION_APP_NOT_PERSISTED,
     QixError,
 )
 from engine.expr.formatting import Locale
 from engine.model.datamodel import DataModel
-from engine.model.selection import Inference, Reduction, SelectionState
+from engine.model.selection import Inference, Reduction, SelectionState, infer
 
 if TYPE_CHECKING:
     from engine.rpc.structs import HyperCubeDef, ListObjectDef
@@ -163,7 +164,7 @@ class App:
     @functools.cached_property
     def stores(self) -> dict[str, ObjectStore]:
         """The persisted entity stores by their ``AppDocument`` member name (the stores are never replaced,
-        and :meth:`catalog_version` reads them on every request)."""
+        and layouts listing one read its version on every request)."""
         return {
             "objects": self.objects,
             "dimensions": self.dimensions,
@@ -182,12 +183,10 @@ class App:
             "variables": doc.variables,
         }
 
-    def catalog_version(self) -> int:
-        """Moves whenever a persisted object or library entity is created, destroyed or changed."""
-        return sum([s.version for s in self.stores.values()])
-
     def ensure_data(self) -> None:
         """Load the data model of an app first opened without data."""
+        if not self.data_loaded and self.file_path is not None:
+            require_compute()  # a load from disk, never on the event loop
         with self.lock:
             if not self.data_loaded and self.file_path is not None:
                 self.model = store.load(self.file_path, with_data=True).model or DataModel.empty()
@@ -291,7 +290,8 @@ class DocSession:
         #: one view per entity: every handle of an entity in this session shares it (see ``view``)
         self._views: dict[Entity, EntityView] = {}
         self._selection_versions: dict[str, int] = {}
-        self._selection_mode: dict[str, dict[str, Any]] = {}
+        #: the object in selection mode (BeginSelections), by object id: one at a time, as in Qlik
+        self._selection_mode: dict[str, SelectionMode] = {}
         self.selections = Selections(lambda: self.model, self.reduction_base, self.bump_selection_version)
         #: section access: this user's view of the current model (recomputed after a reload)
         self._access: SessionAccess | None = None
@@ -311,11 +311,10 @@ class DocSession:
         return self._views.get(entity)
 
     def forget_view(self, entity: Entity) -> EntityView | None:
+        """Drop ``entity``'s view (it was destroyed): a selection mode it was in ends, keeping the
+        selections."""
+        self._selection_mode.pop(entity.id, None)
         return self._views.pop(entity, None)
-
-    def catalog_version(self) -> int:
-        """Moves whenever a session object or session variable is created, destroyed or changed."""
-        return self.session_objects.version + self.session_variables.version
 
     # -- hooks the calculation layer overrides -----------------------------------------------------------
     # These keep layouts valid before selections and hypercubes exist; ``engine.calc`` replaces their
@@ -347,12 +346,25 @@ class DocSession:
         key = ("inference", id(model), self.selections.state(name).key(), id(self.reduction_base()))
         return CALC_CACHE.get_or_compute(key, model, lambda: self.selections.inference(name))
 
+    def existing(self, field: str) -> np.ndarray | None:
+        """Bool mask of the field's symbols that exist for this session (None: no such field), as
+        ``Inference.exists`` answers it but without a propagation: selecting by value needs no inference of
+        the state being left (which may have been evicted, and must not be recomputed on the event loop)."""
+        model = self.model
+        if field not in model.fields:
+            return None
+        base = self.reduction_base()
+        if base is not None and field in base.symbols:
+            return base.symbols[field]
+        return np.ones(len(model.fields[field].symbols), dtype=bool)
+
     def reduction_base(self) -> Reduction | None:
         """The section-access reduction every inference starts from (None = the whole model)."""
         return None
 
     def current_selections(self, state: str = "$") -> list[dict[str, Any]]:
         """``qSelections`` of a selection object: ``NxCurrentSelectionItem`` dicts."""
+        require_compute()  # states and alternatives of every selected field: not on the event loop
         return current_selection_items(self.model, self.inference(state), self.selections)
 
     def selection_history(self, state: str = "$") -> tuple[int, int]:
@@ -360,80 +372,131 @@ class DocSession:
         hist = self.selections.history(state)
         return (len(hist.back), len(hist.forward))
 
+    def selection_mode(self, object_id: str) -> SelectionMode | None:
+        """The selection mode ``object_id`` is in (None when it is not in one)."""
+        return self._selection_mode.get(object_id)
+
     def selection_info(self, object_id: str) -> dict[str, Any]:
         """``qSelectionInfo`` of an object's layout (``{qInSelections, qMadeSelections}`` in selection mode)."""
         mode = self._selection_mode.get(object_id)
         if mode is None:
             return {}
-        return {"qInSelections": True, "qMadeSelections": self.selections.snapshot() != mode}
+        return {"qInSelections": True, "qMadeSelections": self.selections.key() != mode.key()}
 
-    def begin_selection_mode(self, view: EntityView) -> None:
-        """BeginSelections: remember the selections so EndSelections(false) can revert them."""
-        self._selection_mode[view.entity.id] = self.selections.snapshot()
-        self.bump_selection_version()
+    def begin_selection_mode(self, object_id: str) -> None:
+        """BeginSelections: the object is computed in the selections it began in until the mode ends (see
+        ``SelectionMode``). Another object already in selection mode: 6003, as in Qlik (clients end it
+        with AbortModal and begin again); the same object again: nothing changes."""
+        if object_id in self._selection_mode:
+            return
+        if self._selection_mode:
+            raise QixError(MODAL_OBJECT, next(iter(self._selection_mode)))
+        self._selection_mode[object_id] = self.selections.mode()
 
-    def end_selection_mode(self, view: EntityView, accept: bool, stay: bool = False) -> None:
-        """EndSelections (``stay`` False) or ResetMadeSelections (``stay`` True, revert and go on)."""
-        mode = self._selection_mode.get(view.entity.id)
+    def end_selection_mode(self, object_id: str, accept: bool, stay: bool = False) -> None:
+        """EndSelections (``stay`` False) or ResetMadeSelections (``stay`` True: revert and go on)."""
+        mode = self._selection_mode.get(object_id)
         if mode is None:
             return
         if not accept:
-            self.selections.restore(mode)
+            self.selections.return_to(mode)
         if not stay:
-            del self._selection_mode[view.entity.id]
-        self.bump_selection_version()
+            del self._selection_mode[object_id]
+
+    def abort_selection_mode(self, accept: bool) -> None:
+        """AbortModal: end whichever selection mode is on, keeping (``accept``) or reverting the selections."""
+        for object_id in list(self._selection_mode):
+            self.end_selection_mode(object_id, accept)
 
     def variable_text(self, name: str) -> str | None:
         """A variable's text for bare-name lookups in expressions (None when undefined)."""
         return variable_text(self, name)
 
-    def render_hypercube(self, definition: HyperCubeDef, path: str) -> dict[str, object]:
-        """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``)."""
-        return self._shared("cube-layout", definition, lambda: self.hypercube(definition).layout())
-
-    def render_list_object(self, definition: ListObjectDef, path: str) -> dict[str, object]:
-        """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
-        state = definition.get("qStateName") or "$"
+    def render_hypercube(
+        self, definition: HyperCubeDef, path: str, mode: SelectionMode | None = None
+    ) -> dict[str, object]:
+        """The ``qHyperCube`` layout of ``definition`` found at ``path`` (e.g. ``/qHyperCubeDef``), in the
+        selection ``mode`` of its object if it is in one."""
         return self._shared(
-            "list-layout",
-            definition,
-            lambda: ListObject(
-                self.model, self.inference(state), definition, locale=self.app.locale
-            ).layout(),
+            "cube-layout", definition, lambda: self.hypercube(definition, mode).layout(), mode
         )
 
-    def hypercube(self, definition: HyperCubeDef) -> HyperCube:
-        """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state; 7005 when its
-        calculation condition does not hold (nothing is computed then)."""
-        return self._shared("cube", definition, lambda: self._compute_hypercube(definition))
+    def render_list_object(
+        self, definition: ListObjectDef, path: str, mode: SelectionMode | None = None
+    ) -> dict[str, object]:
+        """The ``qListObject`` layout of ``definition`` found at ``path`` (e.g. ``/qListObjectDef``)."""
+        return self._shared(
+            "list-layout", definition, lambda: self.list_object(definition, mode).layout(), mode
+        )
 
-    def _compute_hypercube(self, definition: HyperCubeDef) -> HyperCube:
+    def list_object(self, definition: ListObjectDef, mode: SelectionMode | None = None) -> ListObject:
+        """A list object over the current selections; in a selection ``mode`` its values keep the order
+        they had when the mode began."""
         state = definition.get("qStateName") or "$"
-        unmet = calc_condition_message(
-            self.model, self.inference(state), definition, self.variable_text, self.state_lookup
+        order = None if mode is None else self._mode_inference(state, mode)
+        return ListObject(
+            self.model,
+            self.inference(state),
+            definition,
+            states=self.state_lookup,
+            order_inf=order,
+            locale=self.app.locale,
         )
+
+    def hypercube(self, definition: HyperCubeDef, mode: SelectionMode | None = None) -> HyperCube:
+        """The computed cube of a (library-resolved) ``qHyperCubeDef`` in its selection state (the one its
+        selection ``mode`` began in, cells showing the current states); 7005 when its calculation
+        condition does not hold (nothing is computed then)."""
+        return self._shared("cube", definition, lambda: self._compute_hypercube(definition, mode), mode)
+
+    def _compute_hypercube(self, definition: HyperCubeDef, mode: SelectionMode | None) -> HyperCube:
+        state = definition.get("qStateName") or "$"
+        live = self.inference(state)
+        inf = live if mode is None else self._mode_inference(state, mode)
+        unmet = calc_condition_message(self.model, inf, definition, self.variable_text, self.state_lookup)
         if unmet is not None:
             raise QixError(CALC_CONDITION_UNMET, unmet)
         # a shared cube outlives this session's state: later page reads see the state it was computed in
         states = self._frozen_states()
+        if mode is not None:
+            states.update(mode.states)
         variables = self._frozen_variables()
         return HyperCube(
             self.model,
-            self.inference(state),
+            inf,
             definition,
             variables=variables.get,
             states=states.get,
+            cell_inf=None if mode is None else live,
             locale=self.app.locale,
         )
 
-    def _shared(self, kind: str, definition: Mapping[str, object], compute: Callable[[], _T]) -> _T:
-        """``compute()`` through the shared cache under (kind, model, context, definition); volatile
-        definitions (Now(), Rand()…) are computed every time."""
+    def _mode_inference(self, state: str, mode: SelectionMode) -> Inference:
+        """The propagation of ``state`` as a selection mode began (shared as :meth:`inference` is)."""
+        name = state or "$"
+        selection = mode.states.get(name)
+        if selection is None:  # a state added since the mode began
+            return self.inference(name)
+        model, base = self.model, self.reduction_base()
+        key = ("inference", id(model), selection.key(), id(base))
+        return CALC_CACHE.get_or_compute(key, model, lambda: infer(model, selection, base))
+
+    def _shared(
+        self,
+        kind: str,
+        definition: Mapping[str, object],
+        compute: Callable[[], _T],
+        mode: SelectionMode | None = None,
+    ) -> _T:
+        """``compute()`` through the shared cache under (kind, model, context, definition, the selections a
+        selection ``mode`` began in); volatile definitions (Now(), Rand()…) are computed every time."""
         raw = orjson.dumps(definition, option=orjson.OPT_SORT_KEYS)
         if volatile(raw):
+            require_compute()
             return compute()
         model = self.model
-        value = CALC_CACHE.get_or_compute((kind, id(model), self.calc_context(), raw), model, compute)
+        key = (kind, id(model), self.calc_context(), raw, None if mode is None else mode.key())
+        value = CALC_CACHE.get_or_compute(key, model, compute)
         if isinstance(value, dict):  # a copy: the caller may add members to a shared layout
             return cast(_T, dict(value))
         return value

@@ -8,6 +8,9 @@ reused. Bounded by bytes (``-S CalcCacheMemory=<MiB>``) and evicted least recent
 
 Concurrent lookups of a key being computed wait for the first computation (one computation per key,
 which is what makes fifty users in one state cost one dashboard).
+
+Inside :func:`cached_only` a lookup that would compute (or wait) raises :class:`NotCached` instead: the event
+loop answers a request whose results are all cached without a worker thread, and hands the rest to one.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import re
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -24,6 +29,7 @@ import numpy as np
 import orjson
 
 from engine.model.datamodel import DataModel
+from engine.model.index import ModelIndex
 from engine.model.selection import Inference
 
 T = TypeVar("T")
@@ -33,6 +39,31 @@ DEFAULT_MEMORY_MIB = 512
 
 #: expressions whose value moves with the clock or a random draw are never cached
 _VOLATILE = re.compile(rb"\b(now|today|rand|random)\s*\(", re.IGNORECASE)
+
+
+_CACHED_ONLY: ContextVar[bool] = ContextVar("qix_cached_only", default=False)
+
+
+class NotCached(BaseException):
+    """Raised inside :func:`cached_only` where a result would have to be computed. A BaseException so the
+    layout's "show any error as text" handlers (``except Exception``) cannot turn it into a result."""
+
+
+@contextmanager
+def cached_only() -> Iterator[None]:
+    """Within: results come from the cache or :class:`NotCached` is raised (nothing is computed)."""
+    token = _CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _CACHED_ONLY.reset(token)
+
+
+def require_compute() -> None:
+    """Called before computing anything outside the cache: raises :class:`NotCached` inside
+    :func:`cached_only`."""
+    if _CACHED_ONLY.get():
+        raise NotCached
 
 
 def volatile(text: str | bytes) -> bool:
@@ -126,6 +157,9 @@ class CalcCache:
                 value = self._get(key, owner)
                 if value is not None:
                     return cast(T, value)  # keys name what they hold: a key's value is what its compute makes
+                if _CACHED_ONLY.get():
+                    self.stats.lookups -= 1  # the computing call looks again and counts it
+                    raise NotCached
                 pending = self._computing.get(key)
                 if pending is None:
                     done = self._computing[key] = threading.Event()
@@ -156,8 +190,9 @@ class CalcCache:
 #: the process's cache (one engine per process; ``configure`` sets its bound from the settings)
 CALC_CACHE = CalcCache()
 
-#: shared objects a cached value points to without owning them
-_SHARED = (DataModel, Inference)
+#: shared objects a cached value points to without owning them (an inference reaches its model's index,
+#: whose key -> rows lookups are as long as the fact table)
+_SHARED = (DataModel, Inference, ModelIndex)
 
 
 def estimate_size(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> int:

@@ -25,7 +25,7 @@ from engine.app.library import (
     safe_evaluate,
     variable_value,
 )
-from engine.app.objects import DEF_KEYS, Entity, EntityView
+from engine.app.objects import DEF_KEYS, MAX_EXTENDS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbol_of_each
 from engine.errors import CALC_CONDITION_UNMET, QixError
@@ -46,7 +46,6 @@ _STATE_COUNTS = (
     "qSelectedExcluded",
     "qLockedExcluded",
 )
-_MAX_EXTENDS = 16
 
 
 def _escape(key: str) -> str:
@@ -68,7 +67,7 @@ def effective_properties(doc: DocSession, view: EntityView) -> dict[str, Any]:
 def _extended(doc: DocSession, entity: Entity, depth: int) -> dict[str, Any]:
     props = copy.deepcopy(entity.properties)
     base_id = props.get("qExtendsId")
-    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < _MAX_EXTENDS:
+    if entity.kind == "object" and isinstance(base_id, str) and base_id and depth < MAX_EXTENDS:
         base = find_object(doc, base_id)
         if base is not None and base is not entity:
             merged = _merge(_extended(doc, base, depth + 1), props)
@@ -116,6 +115,8 @@ class _Renderer:
         self.doc = doc
         self.owner = owner
         self.state = state
+        #: the owner's selection mode: its calculations are made in it (see ``SelectionMode``)
+        self.mode = doc.selection_mode(owner.id)
         self.defs: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
             "qHyperCubeDef": self.hypercube,
             "qListObjectDef": self.list_object,
@@ -180,7 +181,7 @@ class _Renderer:
     def hypercube(self, definition: dict[str, Any], path: str) -> dict[str, object]:
         try:  # the properties passed rpc.validate's HyperCubeDef check on their way in
             resolved = cast("HyperCubeDef", resolve_library_refs(self.doc, definition))
-            return self.doc.render_hypercube(resolved, path)
+            return self.doc.render_hypercube(resolved, path, self.mode)
         except QixError as err:
             cube = {**empty_hypercube(definition), "qError": _calc_error(err)}
             if err.code == CALC_CONDITION_UNMET:
@@ -190,7 +191,7 @@ class _Renderer:
     def list_object(self, definition: dict[str, Any], path: str) -> dict[str, object]:
         try:  # the properties passed rpc.validate's ListObjectDef check on their way in
             resolved = cast("ListObjectDef", resolve_library_refs(self.doc, definition))
-            return self.doc.render_list_object(resolved, path)
+            return self.doc.render_list_object(resolved, path, self.mode)
         except QixError as err:
             return {**empty_list_object(definition), "qError": _calc_error(err)}
 

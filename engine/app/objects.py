@@ -8,13 +8,16 @@ lists, variable lists) or evaluate expressions depend on it.
 
 Handles do not point at an entity directly but at an :class:`EntityView`: one session's view of it. Its
 ``version()`` mixes what the session layer must watch to report the handle in ``change``: the app's data
-version, the entity's own counter, the soft patches this session applied, and, for layouts that compute
-something, the stores' versions and the session's selection versions.
+version, the entity's own counter, the soft patches this session applied, and exactly the sources its
+layout reads (:class:`Dependencies`): the stores it lists, its own children, the object it extends, the
+variables its expressions may read, the selection states it computes in. Nothing else: a client re-fetches
+every handle reported changed, so an object that moves with unrelated ones costs a round trip each time.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import secrets
 import string
 from collections.abc import Iterator
@@ -50,18 +53,24 @@ DEF_KEYS = {
     "qExtensionListDef": "qExtensionList",
     "qUndoInfoDef": "qUndoInfo",
 }
-#: defs whose layout lists entities (the layout changes when a store changes)
-CATALOG_DEFS = frozenset(
-    {
-        "qAppObjectListDef",
-        "qDimensionListDef",
-        "qMeasureListDef",
-        "qVariableListDef",
-        "qBookmarkListDef",
-        "qChildListDef",
-    }
-)
+#: what each def's layout reads besides the data model: the entity stores it lists (``objects``: the app's
+#: persisted objects, ``children``: the entity's own), and ``variables`` for anything holding expressions
+DEF_SOURCES: dict[str, frozenset[str]] = {
+    "qHyperCubeDef": frozenset({"variables"}),
+    "qListObjectDef": frozenset({"variables"}),
+    "qAppObjectListDef": frozenset({"objects"}),
+    "qDimensionListDef": frozenset({"dimensions"}),
+    "qMeasureListDef": frozenset({"measures"}),
+    "qVariableListDef": frozenset({"variables"}),
+    "qBookmarkListDef": frozenset({"bookmarks"}),
+    "qChildListDef": frozenset({"children"}),
+}
 EXPRESSION_KEYS = frozenset({"qStringExpression", "qValueExpression"})
+#: a library reference reads the master item, and the variables its expression may use
+LIBRARY_SOURCES = frozenset({"dimensions", "measures", "variables"})
+
+#: how many ``qExtendsId`` links a layout follows (a longer chain, or a cycle, stops there)
+MAX_EXTENDS = 16
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -76,14 +85,19 @@ class Dependencies:
     """What an entity's layout depends on besides its own properties (computed when they change)."""
 
     computed: bool = False  # any def or expression: the layout depends on data and selections
-    catalog: bool = False  # lists entities or evaluates expressions (variables)
+    #: the sources it reads: entity stores by kind, ``children``, ``extends`` (``qExtendsId``)
+    sources: frozenset[str] = frozenset()
     states: tuple[str, ...] = ("$",)
 
 
-def scan_dependencies(props: dict[str, Any]) -> Dependencies:
+def scan_dependencies(props: dict[str, Any], kind: str = "object") -> Dependencies:
     """Walk a property tree once for defs, expressions and the selection states they use."""
-    computed = catalog = False
+    computed = False
+    sources: set[str] = {"variables"} if kind == "variable" else set()  # a definition may read others
     states = {"$"}
+    base = props.get("qExtendsId")
+    if kind == "object" and isinstance(base, str) and base:
+        sources.add("extends")
     stack: list[Any] = [props]
     while stack:
         node = stack.pop()
@@ -91,18 +105,22 @@ def scan_dependencies(props: dict[str, Any]) -> Dependencies:
             for key, value in node.items():
                 if key in DEF_KEYS:
                     computed = True
-                    catalog = catalog or key in CATALOG_DEFS
+                    sources.update(DEF_SOURCES.get(key, ()))
                 elif key in EXPRESSION_KEYS:
-                    computed = catalog = True
+                    computed = True
+                    sources.add("variables")
                 elif key == "qStateName" and isinstance(value, str) and value:
                     states.add(value)
                 elif key == "qLibraryId" and value:
-                    catalog = True  # a library dimension or measure: its changes reach this layout
+                    sources.update(LIBRARY_SOURCES)
                 if isinstance(value, dict | list):
                     stack.append(value)
         elif isinstance(node, list):
             stack.extend(v for v in node if isinstance(v, dict | list))
-    return Dependencies(computed, catalog, tuple(sorted(states)))
+    return Dependencies(computed, frozenset(sources), tuple(sorted(states)))
+
+
+_SERIALS = itertools.count(1)
 
 
 @dataclass(eq=False)
@@ -124,9 +142,11 @@ class Entity:
     dual_num: float | None = None
     dual_text: str | None = None
     deps: Dependencies = field(default_factory=Dependencies)
+    #: unique for the life of the process: tells a re-created entity from the one it replaces (same id)
+    serial: int = field(default_factory=lambda: next(_SERIALS))
 
     def __post_init__(self) -> None:
-        self.deps = scan_dependencies(self.properties)
+        self.deps = scan_dependencies(self.properties, self.kind)
 
     @property
     def home(self) -> ObjectStore:
@@ -165,7 +185,7 @@ class Entity:
         info = dict_member(props, "qInfo")
         props["qInfo"] = {**info, "qId": self.id, "qType": info.get("qType") or self.type}
         self.properties = props
-        self.deps = scan_dependencies(props)
+        self.deps = scan_dependencies(props, self.kind)
         self.touch()
 
     def touch(self) -> None:
@@ -303,11 +323,38 @@ class EntityView:
 
     def version(self) -> tuple[object, ...]:
         entity, doc = self.entity, self.doc
-        app = doc.app
         deps = entity.deps
-        v: tuple[object, ...] = (app.data_version, entity.counter, self.soft_counter)
-        if deps.catalog or entity.kind == "variable":
-            v += (app.catalog_version(), doc.catalog_version())
+        v: tuple[object, ...] = (doc.app.data_version, entity.counter, self.soft_counter)
+        for source in sorted(deps.sources):
+            v += (self._source_version(source),)
         if deps.computed or entity.kind in ("variable", "dimension"):
             v += tuple(map(doc.selection_version, deps.states))
+        if entity.kind == "object":  # BeginSelections/EndSelections change this object's layout only
+            mode = doc.selection_mode(entity.id)
+            v += (0 if mode is None else mode.serial,)
         return v
+
+    def _source_version(self, source: str) -> object:
+        """The version of one thing the layout reads (see :class:`Dependencies`)."""
+        entity, doc = self.entity, self.doc
+        if source == "children":  # the child list shows each child's properties (qData)
+            return tuple((c.serial, c.counter) for c in entity.children)
+        if source == "extends":
+            return self._bases()
+        if source == "variables":
+            return (doc.app.variables.version, doc.session_variables.version)
+        return doc.app.stores[source].version
+
+    def _bases(self) -> tuple[object, ...]:
+        """``qExtendsId``: the chain of objects this one inherits from, as the layout resolves it (a missing
+        base is part of the version too: creating it changes the layout)."""
+        doc, chain = self.doc, list[tuple[object, object]]()
+        base_id = self.entity.properties.get("qExtendsId")
+        while isinstance(base_id, str) and base_id and len(chain) < MAX_EXTENDS:
+            base = doc.session_objects.get(base_id) or doc.app.objects.get(base_id)
+            if base is None or base is self.entity:
+                chain.append((base_id, None))
+                break
+            chain.append((base.serial, base.counter))
+            base_id = base.properties.get("qExtendsId")
+        return tuple(chain)

@@ -120,9 +120,9 @@ _DOC: dict[str, Checks] = {
     **dict.fromkeys(("DoReload", "DoReloadEx"), _app(RELOAD)),
     # rows of the data model's tables, as they are: exporting data, not reading a visualization
     "GetTableData": _app(EXPORT_DATA),
-    # selections and session states: the session's own state
+    # selections, selection mode and session states: the session's own state
     **dict.fromkeys(("ClearAll", "LockAll", "UnlockAll", "Back", "Forward", "AddSessionAlternateState",
-                     "RemoveSessionAlternateState"), NO_CHECK),
+                     "RemoveSessionAlternateState", "AbortModal"), NO_CHECK),
     # fields are objects of type "field" named by the field name
     "GetField": _obj(READ, Source.PARAM, "qFieldName", "field"),
     "GetFieldDescription": _obj(READ, Source.PARAM, "qFieldName", "field"),

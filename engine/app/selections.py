@@ -8,7 +8,9 @@ propagation.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,28 @@ from engine.model.semantic import semantic_fields, transfer
 
 #: how many earlier states Back can return to
 _HISTORY = 64
+
+_MODE_SERIALS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SelectionMode:
+    """One object in selection mode (BeginSelections … EndSelections): the selections it began in.
+
+    Until the mode ends the object is computed in ``states``, the selections it began in, and shows each
+    value's state as it is now: a chart keeps its rows and their order while the user picks some of them
+    (Qlik: "the visualization is not sorted until the selection mode is ended"), so the pages it fetches
+    still match the layout it drew, and a list keeps its order while its values turn selected. Every other
+    object follows the selections at once; EndSelections(false) returns to ``states``.
+    """
+
+    states: dict[str, SelectionState]
+    #: unique per BeginSelections: part of the object's version (its layout changes with the mode)
+    serial: int = field(default_factory=lambda: next(_MODE_SERIALS))
+
+    def key(self) -> tuple[object, ...]:
+        """The selections the object is computed in, for cache keys."""
+        return tuple(sorted((name, state.key()) for name, state in self.states.items()))
 
 
 class StateHistory:
@@ -82,6 +106,20 @@ class Selections:
 
     def state(self, state: str = "$") -> SelectionState:
         return self.history(state).current
+
+    def mode(self) -> SelectionMode:
+        """A selection mode beginning now (see :class:`SelectionMode`)."""
+        return SelectionMode({name: hist.current for name, hist in self.states.items()})
+
+    def key(self) -> tuple[object, ...]:
+        """Every state's current selections (equal keys: equal selections)."""
+        return tuple(sorted((name, hist.current.key()) for name, hist in self.states.items()))
+
+    def return_to(self, mode: SelectionMode) -> None:
+        """EndSelections(false): each state back to the selections the mode began in (a step in the
+        history, as any selection change is)."""
+        for name, state in mode.states.items():
+            self.set(name, state)
 
     def set(self, state: str, new: SelectionState) -> bool:
         model = self._model()

@@ -335,7 +335,7 @@ def merge_store(target: ObjectStore, items: list[dict[str, Any]]) -> list[Entity
             entity.store = target
         elif entity.properties != props:
             entity.properties = copy.deepcopy(props)
-            entity.deps = scan_dependencies(entity.properties)
+            entity.deps = scan_dependencies(entity.properties, entity.kind)
         state = item.get("qState")
         entity.state = copy.deepcopy(state) if isinstance(state, dict) else None
         dual = item.get("qDual")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -136,6 +137,20 @@ def dimension_info(
             "qAllValuesCardinal": -1,
         },
     }
+
+
+def info_extras(item: Mapping[str, object]) -> dict[str, object]:
+    """What an NxDimensionInfo / NxMeasureInfo carries over from its definition ``item`` (an NxDimension or
+    NxMeasure): the custom properties of its ``qDef`` (nebula.js charts keep ``cId``, ``textAlign``,
+    ``columnWidth`` there and read them back from the layout), its ``qLibraryId``, and a reversed sort."""
+    qdef = item.get("qDef")
+    inner: Mapping[str, object] = qdef if isinstance(qdef, dict) else {}
+    out = {k: v for k, v in inner.items() if not k.startswith("q")}
+    if item.get("qLibraryId"):
+        out["qLibraryId"] = item["qLibraryId"]
+    if inner.get("qReverseSort"):
+        out["qReverseSort"] = True
+    return out
 
 
 def field_def_name(qdef: NxInlineDimensionDef) -> str:

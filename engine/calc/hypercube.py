@@ -25,7 +25,16 @@ from engine.calc.aggregate import (
     evaluate_measure,
     group_rows,
 )
-from engine.calc.cells import NULL_TEXT, Page, dimension_info, field_def_name, field_label, num_range, qnum
+from engine.calc.cells import (
+    NULL_TEXT,
+    Page,
+    dimension_info,
+    field_def_name,
+    field_label,
+    info_extras,
+    num_range,
+    qnum,
+)
 from engine.calc.dims import CalcDim, calculated_dimension
 from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
 from engine.calc.join import plan_join
@@ -37,6 +46,7 @@ from engine.calc.sorting import (
     criteria,
     keys_for_symbols,
     sort_indicator,
+    static_symbol_keys,
     symbol_keys,
 )
 from engine.calc.star import StarAggregator, StarFallback, star_groups, star_plan
@@ -107,6 +117,8 @@ class _Dim:
     symbols: SymbolTable
     sort_expr: tuple[int, str] | None = None
     sort_node: Node | None = dataclasses.field(default=None, repr=False)
+    #: what its NxDimensionInfo carries over from the definition (see ``cells.info_extras``)
+    extras: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +129,7 @@ class _Measure:
     error: str | None
     sort_numeric: int
     num_format: FieldAttributes | None
+    extras: dict[str, object] = dataclasses.field(default_factory=dict)
 
 
 def _parse_dims(
@@ -166,6 +179,7 @@ def _parse_dims(
                 syms,
                 sort_expr,
                 sort_node,
+                info_extras(d),
             )
         )
     return out
@@ -197,6 +211,7 @@ def _parse_measures(
                 err,
                 (sn > 0) - (sn < 0),
                 qd.get("qNumFormat") if isinstance(qd.get("qNumFormat"), dict) else None,
+                info_extras(m),
             )
         )
     return out
@@ -224,9 +239,13 @@ class HyperCube:
         variables: Callable[[str], str | None] | None = None,
         locale: Locale | None = None,
         states: StatesLookup | None = None,
+        cell_inf: Inference | None = None,
     ) -> None:
         self.model = model
         self.inf = inf
+        #: whose states the dimension cells and qStateCounts show: the rows are ``inf``'s (they differ while
+        #: the object is in selection mode: rows as it began, states as they are now)
+        self.cell_inf = cell_inf or inf
         self.qdef = qdef
         self.locale = locale or Locale()
         self.variables = variables or _no_variables
@@ -284,7 +303,7 @@ class HyperCube:
     def _star_source(self) -> _Source | None:
         """The same from the star fast path (``calc.star``), whose "rows" are the fine groups; None
         when it does not apply."""
-        if not self.dims or any(d.field is None for d in self.dims):
+        if any(d.field is None for d in self.dims):
             return None
         nodes = [m.node for m in self.measures if m.node is not None]
         nodes += [d.sort_node for d in self.dims if d.sort_node is not None]
@@ -390,7 +409,9 @@ class HyperCube:
         """Sort keys over dimension ``col``'s symbols (most significant first)."""
         d = self.dims[col]
         if d.field is not None:
-            return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+            if d.crit.get("qSortByState"):  # the states (alternatives) are only computed when used
+                return symbol_keys(self.model, d.field, d.crit, states=self.inf.states(d.field))
+            return static_symbol_keys(self.model, d.field, d.crit)
         return keys_for_symbols(d.symbols, d.crit)
 
     def code_ranks(self, col: int) -> np.ndarray:
@@ -471,7 +492,11 @@ class HyperCube:
         if code < 0:
             return {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
         syms = d.symbols
-        state = STATE_LETTERS[int(self.inf.states(d.field)[code])] if d.field is not None else "O"
+        state = (
+            STATE_LETTERS[int(self.cell_inf.states_at(d.field, np.asarray([code]))[0])]
+            if d.field is not None
+            else "O"
+        )
         return {
             "qText": syms.text_at(code),
             "qNum": qnum(syms.num_at(code)),
@@ -489,22 +514,18 @@ class HyperCube:
         syms = d.symbols
         texts = syms.texts(codes).tolist()
         nums = syms.nums(codes).tolist()
-        states = self.inf.states(d.field) if d.field is not None else None
+        letters = np.full(len(codes), "O", dtype=object)
+        if d.field is not None:
+            valid = codes >= 0
+            letters[valid] = _LETTERS.take(self.cell_inf.states_at(d.field, codes[valid]))
         out = []
-        for code, text, num in zip(codes.tolist(), texts, nums, strict=True):
+        for code, text, num, letter in zip(codes.tolist(), texts, nums, letters.tolist(), strict=True):
             if code < 0:
                 out.append(
                     {"qText": NULL_TEXT, "qNum": "NaN", "qElemNumber": -2, "qState": "O", "qIsNull": True}
                 )
             else:
-                out.append(
-                    {
-                        "qText": text,
-                        "qNum": qnum(num),
-                        "qElemNumber": code,
-                        "qState": STATE_LETTERS[int(states[code])] if states is not None else "O",
-                    }
-                )
+                out.append({"qText": text, "qNum": qnum(num), "qElemNumber": code, "qState": letter})
         return out
 
     def data_pages(self, pages: list[NxPage]) -> list[dict[str, object]]:
@@ -577,22 +598,35 @@ class HyperCube:
             syms = d.symbols
             indicator = sort_indicator(d.crit) if d.explicit_sort else "N"
             if d.field is None:
-                out.append(_calc_dimension_info(d, indicator, len(present), syms.num.take(present)))
+                out.append(
+                    {**d.extras, **_calc_dimension_info(d, indicator, len(present), syms.num.take(present))}
+                )
                 continue
             ex = self.inf.exists(d.field)
-            out.append(
-                dimension_info(
+            info = {
+                **d.extras,
+                **dimension_info(
                     self.model,
                     d.field,
                     d.title,
                     sort_indicator=indicator,
-                    state_counts=self.inf.state_counts(d.field),
+                    state_counts=self.cell_inf.state_counts(d.field),
                     cardinal=int(np.count_nonzero(ex)),
                     cube_cardinal=len(present),
                     values_num=syms.num.take(present),
-                )
-            )
+                ),
+            }
+            if self._locked(d.field):
+                info["qLocked"] = True  # sn-table: a locked column's cells are not selectable
+            out.append(info)
         return out
+
+    def _locked(self, field_name: str) -> bool:
+        """Whether ``field_name`` is locked in the cube's selection state."""
+        if self.states is None:
+            return False
+        state = self.states(self.qdef.get("qStateName") or "$")
+        return state is not None and state.is_locked(field_name)
 
     def _measure_infos(self) -> list[dict[str, object]]:
         out = []
@@ -618,6 +652,7 @@ class HyperCube:
                 else 1
             )
             info = {
+                **m.extras,
                 "qFallbackTitle": m.title,
                 "qApprMaxGlyphCount": glyph,
                 "qCardinal": 0,
@@ -655,7 +690,7 @@ class HyperCube:
             "qMode": self.mode,
             "qNoOfLeftDims": -1,
             "qTreeNodesOnDim": [],
-            "qColumnOrder": [],
+            "qColumnOrder": self.column_order(),
         }
         if self.mode == "P":
             pv = self.pivot()
@@ -669,6 +704,16 @@ class HyperCube:
         else:
             out["qDataPages"] = self.data_pages(fetch)
         return out
+
+    def column_order(self) -> list[int]:
+        """``qColumnOrder`` as the definition gives it (sn-table shows its columns in it); ``[]`` when it
+        is not a permutation of the columns."""
+        given = self.qdef.get("qColumnOrder")
+        if isinstance(given, list) and sorted(c for c in given if isinstance(c, int)) == list(
+            range(self.ncols)
+        ):
+            return list(given)
+        return []
 
     # --- pivot and stacked views -------------------------------------------------------------------
     def pivot(self) -> PivotView:

@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.calc.cells import Page, dimension_info, field_def_name, field_label, qnum
-from engine.calc.sorting import LIST_DEFAULT, criteria, sort_indicator, sorted_symbols, symbol_keys
+from engine.calc.cells import Page, dimension_info, field_def_name, field_label, info_extras, qnum
+from engine.calc.sorting import (
+    LIST_DEFAULT,
+    criteria,
+    field_order,
+    sort_indicator,
+    sorted_symbols,
+    symbol_keys,
+)
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Duals, ExprSyntaxError, Locale
 from engine.model.datamodel import DataModel
@@ -41,6 +48,27 @@ def sort_expression(raw: list[SortCriteria] | None) -> tuple[int, str] | None:
     return ((1 if sign > 0 else -1), str(text)) if sign and text else None
 
 
+def list_field(qdef: ListObjectDef) -> str:
+    """The field a ``qListObjectDef`` lists (a leading ``=`` dropped)."""
+    name = field_def_name(qdef.get("qDef") or {})
+    return name[1:].strip() if name.startswith("=") else name
+
+
+def element_symbols(
+    field_name: str, exists: np.ndarray | None, elem_numbers: list[int] | np.ndarray
+) -> np.ndarray:
+    """Symbol indexes for a list's element numbers (they are the same), given the field's existing symbols
+    (None: no such field); an unknown field or number is an error. Needs no sorted list and no inference:
+    selecting in a filter pane costs neither."""
+    arr = np.asarray(list(elem_numbers), dtype=np.int64)
+    if exists is None:
+        raise QixError(INVALID_PARAMETERS, field_name)
+    ex = exists
+    if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
+        raise QixError(INVALID_PARAMETERS, "qValues")
+    return np.unique(arr)
+
+
 def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.ndarray:
     """Occurrences of each symbol in the possible rows of the tables holding the field."""
     n = len(model.fields[field_name].symbols)
@@ -65,17 +93,17 @@ class ListObject:
         variables: Callable[[str], str | None] | None = None,
         locale: Locale | None = None,
         states: Callable[[str], SelectionState | None] | None = None,
+        order_inf: Inference | None = None,
     ) -> None:
         self.model = model
         self.inf = inf
         self.qdef = qdef
         self.variables = variables
         self.locale = locale
+        #: selection states by name (set analysis in expressions, the field's lock)
         self.state_lookup = states
         dim = qdef.get("qDef") or {}
-        self.field = field_def_name(dim)
-        if self.field.startswith("="):
-            self.field = self.field[1:].strip()
+        self.field = list_field(qdef)
         self.title = field_label(dim, self.field)
         self.show_alternatives = bool(qdef.get("qShowAlternatives", False))
         self.frequency_mode = str(qdef.get("qFrequencyMode") or "N")[:1].upper()
@@ -96,12 +124,20 @@ class ListObject:
             if self.frequency_mode != "N" or self.crit.get("qSortByFrequency")
             else None
         )
-        shown = self.states.copy()
-        if not self.show_alternatives:
-            shown[shown == ALTERNATIVE] = EXCLUDED
-        self.shown_states = shown
-        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=self.frequency)
+        self.shown_states = self._shown(self.states)
+        # the order: by the states (and frequencies) of ``order_inf`` when given (a list in selection mode
+        # keeps the order it had when the mode began while its values change state)
+        frequency = self.frequency
+        shown = self.shown_states
+        if order_inf is not None:
+            shown = self._shown(order_inf.states(self.field))
+            if frequency is not None:
+                frequency = field_frequency(model, order_inf, self.field)
         sort_expr = sort_expression(dim.get("qSortCriterias"))
+        if sort_expr is None and frequency is None:
+            self.order = field_order(model, self.field, self.crit, shown, inf.exists(self.field))
+            return
+        keys = symbol_keys(model, self.field, self.crit, states=shown, frequency=frequency)
         if sort_expr is not None:
             values, _err = self._per_symbol(sort_expr[1])
             if values is not None:
@@ -110,6 +146,13 @@ class ListObject:
                 at = 1 if self.crit.get("qSortByState") else 0  # state first, then the expression
                 keys[at:at] = [isnan.astype(np.int64), np.where(isnan, 0.0, num) * sort_expr[0]]
         self.order = sorted_symbols(np.flatnonzero(inf.exists(self.field)), keys)
+
+    def _shown(self, states: np.ndarray) -> np.ndarray:
+        """The states a list shows: alternatives as excluded unless ``qShowAlternatives``."""
+        shown = states.copy()
+        if not self.show_alternatives:
+            shown[shown == ALTERNATIVE] = EXCLUDED
+        return shown
 
     def _per_symbol(self, text: str) -> tuple[Duals | None, str | None]:
         """An expression evaluated once per value of the field, or the error it raised."""
@@ -134,13 +177,7 @@ class ListObject:
 
     def symbols_of(self, elem_numbers: list[int] | np.ndarray) -> np.ndarray:
         """Symbol indexes for element numbers (they are the same); unknown numbers are an error."""
-        arr = np.asarray(list(elem_numbers), dtype=np.int64)
-        if not self.exists:
-            raise QixError(INVALID_PARAMETERS, self.field)
-        ex = self.inf.exists(self.field)
-        if arr.size and (arr.min() < 0 or arr.max() >= len(ex) or not ex.take(arr).all()):
-            raise QixError(INVALID_PARAMETERS, "qValues")
-        return np.unique(arr)
+        return element_symbols(self.field, self.inf.exists(self.field) if self.exists else None, elem_numbers)
 
     def symbols_in_states(self, letters: set[str]) -> np.ndarray:
         """Existing symbols whose (true) state letter is one of ``letters`` (SelectPossible etc.)."""
@@ -243,16 +280,23 @@ class ListObject:
             }
         syms = self.model.fields[self.field].symbols
         possible = np.flatnonzero(self.inf.possible(self.field))
-        return dimension_info(
-            self.model,
-            self.field,
-            self.title,
-            sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
-            state_counts=self.inf.state_counts(self.field),
-            cardinal=self.size,
-            cube_cardinal=self.size,
-            values_num=syms.num.take(possible),
-        )
+        info = {
+            **info_extras(self.qdef),
+            **dimension_info(
+                self.model,
+                self.field,
+                self.title,
+                sort_indicator=sort_indicator(self.crit) if self.explicit_sort else "N",
+                state_counts=self.inf.state_counts(self.field),
+                cardinal=self.size,
+                cube_cardinal=self.size,
+                values_num=syms.num.take(possible),
+            ),
+        }
+        state = self.state_lookup(self.state_name) if self.state_lookup is not None else None
+        if state is not None and state.is_locked(self.field):
+            info["qLocked"] = True  # nebula.js: a locked list can be neither cleared nor confirmed
+        return info
 
     def layout(self) -> dict[str, object]:
         """The ``qListObject`` layout, including ``qInitialDataFetch`` pages."""

@@ -122,6 +122,46 @@ def symbol_keys(
     return keys
 
 
+def _static_keys(model: DataModel, field_name: str, crit: dict[str, int]) -> tuple[str, list[np.ndarray]]:
+    """(cache key, sort keys) of the criteria that depend on the model only (numeric, text, load order),
+    computed once per model, field and criteria."""
+    static_crit = {k: v for k, v in crit.items() if k not in ("qSortByState", "qSortByFrequency") and v}
+    key = ",".join(f"{k}{v:+d}" for k, v in sorted(static_crit.items()))
+
+    def build() -> list[np.ndarray]:
+        return symbol_keys(model, field_name, static_crit)
+
+    return key, model_index(model).field_cached(f"keys:{key}", field_name, build)
+
+
+def static_symbol_keys(model: DataModel, field_name: str, crit: dict[str, int]) -> list[np.ndarray]:
+    """``symbol_keys`` for criteria without state or frequency, cached per model (callers must not modify
+    the arrays)."""
+    return _static_keys(model, field_name, crit)[1]
+
+
+def field_order(
+    model: DataModel, field_name: str, crit: dict[str, int], states: np.ndarray | None, exists: np.ndarray
+) -> np.ndarray:
+    """The existing symbols of a field sorted as :func:`sorted_symbols` sorts them by ``symbol_keys``
+    without frequency, in O(n) per state: the order by the numeric, text and load-order criteria depends on
+    the model only (cached per model, field and criteria); the state is a stable sort by a small rank."""
+    key, keys = _static_keys(model, field_name, crit)
+
+    def build() -> np.ndarray:
+        n = len(model.fields[field_name].symbols)
+        return sorted_symbols(np.arange(n, dtype=np.int64), keys)
+
+    order = model_index(model).field_cached(f"order:{key}", field_name, build)
+    if not exists.all():
+        order = order[exists.take(order)]
+    s = crit.get("qSortByState", 0)
+    if s and states is not None:
+        rank = (_STATE_RANK.take(states) * s).astype(np.int8)
+        order = order.take(np.argsort(rank.take(order), kind="stable"))
+    return order
+
+
 def sorted_symbols(symbols: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
     """``symbols`` reordered by the per-symbol ``keys`` (most significant first); ties by index."""
     if not len(symbols):

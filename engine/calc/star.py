@@ -15,6 +15,9 @@ Rows of a linked table that no possible root row reaches (a customer without ord
 of their own, exactly as the general path appends them; they are found at the linked table's size
 (symbol-level coverage from :meth:`Inference.key_symbols`), never by a pass over the root.
 
+Without dimensions (a KPI over one table's fields) the same pass with a single group replaces the general
+path's frame and per-row numbers.
+
 Anything else (one-to-many links, several unlinked components, calculated dimensions, measures over
 other tables, set analysis, DISTINCT, other aggregations) raises :class:`StarFallback` and the caller
 takes the general path, which stays the reference semantics.
@@ -108,8 +111,8 @@ def star_plan(model: DataModel, plan: JoinPlan, dims: list[str], measure_fields:
 def _build_plan(
     model: DataModel, plan: JoinPlan, dims: list[str], measure_fields: set[str]
 ) -> StarPlan | None:
-    if len(plan.components) != 1 or not dims:
-        return None
+    if len(plan.components) != 1 or (not dims and len(plan.components[0].tables) != 1):
+        return None  # without dimensions: measures over one table (KPIs), one group
     comp = plan.components[0]
     idx = model_index(model)
     root = comp.root
@@ -238,7 +241,8 @@ def _root_groups(
                     key = part
                 else:
                     key += part
-            assert key is not None
+            if key is None:  # no dimensions: one group
+                key = np.zeros(e - s, dtype=np.intp)
             rows += np.bincount(key, minlength=span)
             for (f, w, num, nn), (a_sum, a_num, a_nn) in zip(weights, acc, strict=True):
                 c = col(f)
@@ -308,6 +312,8 @@ def star_groups(
     """Fine groups and per-group statistics of ``fields`` (root columns) under ``inf``."""
     rows, acc = _root_groups(model, inf, sp, fields)
     exists = rows > 0
+    if not dims:
+        exists[0] = True  # a cube without dimensions has its one row even over no rows
     extra = _extra_frame(model, inf, sp)
     if extra is not None:
         key = np.zeros(extra.n, dtype=np.int64)

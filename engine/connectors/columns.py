@@ -19,6 +19,7 @@ How typed values become duals (Qlik's rules for database values):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -295,14 +296,16 @@ def _formatted(
 # one encoder per kind of Arrow type
 
 
-class _Encoder:
+class _Encoder(ABC):
     """Collects one field's batches; :meth:`finish` gives its symbol table and codes."""
 
+    @abstractmethod
     def add(self, arr: pa.Array) -> None:
-        raise NotImplementedError  # pragma: no cover - every kind overrides it
+        """Take the next batch of this field's values."""
 
+    @abstractmethod
     def finish(self, render: Render) -> Encoded:
-        raise NotImplementedError  # pragma: no cover
+        """The field's symbol table and every row's code."""
 
 
 class _Integers(_Encoder):

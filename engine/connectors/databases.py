@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +152,20 @@ def _empty_result() -> QueryResult:
     return QueryResult([], iter(()), lambda: None, lambda: None)
 
 
-class Database:
-    """One open database connection (one per ``LIB CONNECT``, closed by ``DISCONNECT`` or the reload's end)."""
+def driver_error(scrub: Scrubber, err: BaseException, doing: str) -> ConnectorError:
+    """The driver's message, without status prefixes and with secrets masked. A function, not only a
+    method: a driver that fails to connect has no :class:`Database` yet (and the base is abstract)."""
+    text = str(err) or type(err).__name__
+    text = re.sub(r"^(?:[A-Z_]+: )?(?:\[[a-zA-Z]+\] )?", "", text.strip())
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > 2000:
+        text = text[:2000] + "…"
+    return ConnectorError(scrub(f"{doing}: {text}"))
+
+
+class Database(ABC):
+    """One open database connection (one per ``LIB CONNECT``, closed by ``DISCONNECT`` or the reload's end).
+    Each driver implements :meth:`query`, :meth:`catalog` and :meth:`close`."""
 
     driver = ""
 
@@ -160,16 +173,11 @@ class Database:
         self.scrub = scrub
 
     def error(self, err: BaseException, doing: str) -> ConnectorError:
-        """The driver's message, without status prefixes and with secrets masked."""
-        text = str(err) or type(err).__name__
-        text = re.sub(r"^(?:[A-Z_]+: )?(?:\[[a-zA-Z]+\] )?", "", text.strip())
-        text = re.sub(r"\s+", " ", text).strip()
-        if len(text) > 2000:
-            text = text[:2000] + "…"
-        return ConnectorError(self.scrub(f"{doing}: {text}"))
+        return driver_error(self.scrub, err, doing)
 
+    @abstractmethod
     def query(self, sql: str) -> QueryResult:
-        raise NotImplementedError  # pragma: no cover - every driver overrides it
+        """Run ``sql``; its result streams in batches."""
 
     def rows(self, sql: str) -> list[dict[str, Any]]:
         """A small query's rows as dicts (catalog queries)."""
@@ -183,11 +191,13 @@ class Database:
         rows: list[dict[str, Any]] = pa.Table.from_batches(batches).to_pylist()
         return rows
 
+    @abstractmethod
     def catalog(self, kind: str) -> list[dict[str, Any]]:
-        raise NotImplementedError  # pragma: no cover
+        """Rows of ``SQLTables`` / ``SQLColumns`` / ``SQLTypes`` (``kind``: tables, columns, types)."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError  # pragma: no cover
+        """Close the connection."""
 
 
 # --- ADBC (PostgreSQL, SQLite) ----------------------------------------------------------------------
@@ -245,7 +255,7 @@ class PostgresDatabase(_Adbc):
         try:
             conn = pg.connect(target.url, autocommit=True)
         except Exception as err:  # noqa: BLE001 - wrong password, unknown host, refused…
-            raise Database(scrub).error(err, "Cannot connect to the database") from err
+            raise driver_error(scrub, err, "Cannot connect to the database") from err
         return cls(scrub, conn)
 
     def catalog(self, kind: str) -> list[dict[str, Any]]:
@@ -273,7 +283,7 @@ class SqliteDatabase(_Adbc):
         try:
             conn = sqlite.connect(uri)
         except Exception as err:  # noqa: BLE001
-            raise Database(scrub).error(err, "Cannot open the database") from err
+            raise driver_error(scrub, err, "Cannot open the database") from err
         return cls(scrub, conn, ("adbc.sqlite.query.batch_rows", str(_BATCH_ROWS)))
 
     def query(self, sql: str) -> QueryResult:
@@ -328,7 +338,7 @@ class DuckDatabase(Database):
             else:
                 conn = duckdb.connect(str(target.path), read_only=True, config=config)
         except Exception as err:  # noqa: BLE001
-            raise Database(scrub).error(err, "Cannot open the database") from err
+            raise driver_error(scrub, err, "Cannot open the database") from err
         return cls(scrub, conn)
 
     def query(self, sql: str) -> QueryResult:
@@ -377,7 +387,7 @@ class AlchemyDatabase(Database):
             engine = sqlalchemy.create_engine(target.url, poolclass=NullPool)
             conn = engine.connect()
         except Exception as err:  # noqa: BLE001 - unknown dialect, missing driver, refused…
-            raise Database(scrub).error(err, "Cannot connect to the database") from err
+            raise driver_error(scrub, err, "Cannot connect to the database") from err
         return cls(scrub, engine, conn)
 
     def query(self, sql: str) -> QueryResult:

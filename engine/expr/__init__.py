@@ -13,7 +13,7 @@ Public API (stable):
 * ``Duals`` (``duals``): a column of dual values (``num`` float64 NaN = none, ``text`` object None =
   none).
 * ``evaluate(node, ctx) -> Duals`` with ``ctx`` an ``EvalContext``; ``evaluate_constant(text,
-  variables=None, locale=None)``; ``AGGREGATIONS``; ``fields_of(node)``; ``contains_aggregation``;
+  variables=None, locale=None)``; ``AGGREGATIONS``; ``fields_of(node)``; ``calls_of(node)``; ``contains_aggregation``;
   ``row_expanding_calls(node)``; ``UnknownField``, ``UnknownFunction``.
 * ``FUNCTIONS`` / ``call_scalar(name, args, env)`` (``functions``); ``RowExpansionRequired`` and
   ``subfield_parts`` for the row-multiplying ``SubField``.
@@ -49,6 +49,7 @@ from .evaluate import (
     EvalContext,
     UnknownField,
     UnknownFunction,
+    calls_of,
     contains_aggregation,
     evaluate,
     evaluate_constant,
@@ -89,6 +90,7 @@ __all__ = [
     "UnknownFunction",
     "as_numbers",
     "call_scalar",
+    "calls_of",
     "contains_aggregation",
     "evaluate",
     "evaluate_constant",

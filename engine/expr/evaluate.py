@@ -338,6 +338,11 @@ def fields_of(node: Node) -> set[str]:
     return {cur.name for cur in _nodes(node) if isinstance(cur, FieldRef)}
 
 
+def calls_of(node: Node) -> set[str]:
+    """Names of the functions called anywhere in ``node`` (aggregation arguments included)."""
+    return {cur.name for cur in _nodes(node) if isinstance(cur, Call)}
+
+
 def _is_row_expanding(call: Call) -> bool:
     return call.name == "SUBFIELD" and len(call.args) == 2
 

@@ -132,6 +132,17 @@ class TableData:
     is_synthetic: bool = False
 
 
+def _is_identity(mapping: np.ndarray, size: int) -> bool:
+    """``mapping`` is ``0, 1, … size-1`` (checked in slices: no index array as long as the mapping)."""
+    if len(mapping) != size:
+        return False
+    step = 1 << 20
+    for a in range(0, size, step):
+        if not np.array_equal(mapping[a : a + step], np.arange(a, min(a + step, size))):
+            return False
+    return True
+
+
 class DataModel:
     """Tables and fields; tables sharing a field name are associated through it.
 
@@ -180,11 +191,16 @@ class DataModel:
             for fname, (syms, _codes) in t.columns.items():
                 per_field.setdefault(fname, []).append((ti, syms))
         fields: dict[str, Field] = {}
+        #: (table, field) → old code → new code; absent: the codes stay (a field of one table)
         maps: dict[tuple[int, str], np.ndarray] = {}
         for fname, parts in per_field.items():
-            union, part_maps = merge([s for _, s in parts])
-            for (ti, _), m in zip(parts, part_maps, strict=True):
-                maps[(ti, fname)] = m
+            if len(parts) == 1:
+                union = parts[0][1]
+            else:
+                union, part_maps = merge([s for _, s in parts])
+                for (ti, _), m in zip(parts, part_maps, strict=True):
+                    if not _is_identity(m, len(union)):
+                        maps[(ti, fname)] = m
             info = (field_info or {}).get(fname, {})
             fields[fname] = Field(
                 fname, union.compact(), comment=info.get("comment", ""), tags=list(info.get("tags", []))
@@ -193,9 +209,16 @@ class DataModel:
         for ti, t in enumerate(tables):
             cols = CodeColumns({})
             for fname, (_syms, codes) in t.columns.items():
-                m = maps[(ti, fname)]
-                identity = len(m) == len(fields[fname].symbols) and np.array_equal(m, np.arange(len(m)))
-                cols[fname] = np.ascontiguousarray(codes, dtype=CODE_DTYPE) if identity else remap(codes, m)
+                mapping = maps.get((ti, fname))
+                # codes stay as narrow as a builder made them (never widened to int32 and narrowed again)
+                narrow = smallest_int_dtype(-1, max(len(fields[fname].symbols) - 1, 0))
+                cols.put(
+                    fname,
+                    np.ascontiguousarray(codes)
+                    if mapping is None
+                    else remap(codes, mapping, narrow or CODE_DTYPE),
+                    np.dtype(CODE_DTYPE),
+                )
             out.append(Table(t.name, cols, t.nrows, comment=t.comment, is_synthetic=t.is_synthetic))
         model = cls(out, fields, loose_tables=loose_tables, search_excluded=search_excluded)
         model.tag_fields()

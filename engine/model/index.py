@@ -7,6 +7,7 @@ keyed by the model's identity (a weak reference: a swapped-out model takes its c
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable
@@ -90,13 +91,37 @@ class ModelIndex:
             hit = KeyLookup(True, row_of, None, None)
         else:
             rows = np.flatnonzero(valid)
-            order = rows.take(np.argsort(codes.take(rows), kind="stable"))
+            if len(codes) < 2**31:  # half the bytes of intp: a fact table's lookup is as long as the table
+                rows = rows.astype(np.int32)
+            valid_codes = codes.take(rows)
+            if n <= 1 << 16:  # numpy's stable sort is a radix sort on 16-bit keys: several times faster
+                valid_codes = valid_codes.astype(np.uint16)
+            order = rows.take(np.argsort(valid_codes, kind="stable"))
             starts = np.zeros(n + 1, dtype=np.int64)
             np.cumsum(counts, out=starts[1:])
             hit = KeyLookup(False, None, order, starts)
         with self._lock:
             self._lookups[key] = hit
         return hit
+
+    @functools.cached_property
+    def acyclic(self) -> bool:
+        """Whether the association graph (tables and key fields, an edge where a table holds a key) is a
+        forest: then a propagation's messages into a table carry no constraint of that table's own."""
+        parent: dict[str, str] = {}
+
+        def root(x: str) -> str:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        for table, keys in self.keys_of.items():
+            for k in keys:
+                a, b = root("t:" + table), root("k:" + k)
+                if a == b:
+                    return False
+                parent[a] = b
+        return True
 
     def field_cached(self, name: str, field_name: str, build: Callable[[], _T]) -> _T:
         """Cache an arbitrary per-field derived value (sort ranks, glyph counts) under ``name``; one

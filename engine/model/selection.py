@@ -37,6 +37,10 @@ _COUNT_KEYS: tuple[str, ...] = (
     "qLockedExcluded",
 )
 _EMPTY_SEL = np.empty(0, dtype=np.int32)
+#: tables with at least this many rows may propagate over row indexes instead of full-length masks
+SPARSE_MIN = 1 << 20
+#: ... when the most selective incoming key keeps at most 1/SPARSE_DENSITY of the rows
+SPARSE_DENSITY = 8
 
 
 def _as_symbols(idx: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -243,6 +247,11 @@ class _Propagation:
         self.gathered: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         # id(row mask) -> (row mask, flatnonzero): a final mask is often one already scanned
         self.nz: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # (table, own selections applied, keys applied in order) -> (their incoming symbol masks, rows
+        # passing them)
+        self.chains: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...]], tuple[list[np.ndarray], np.ndarray]
+        ] = {}
 
     def nonzero(self, mask: np.ndarray) -> np.ndarray:
         hit = self.nz.get(id(mask))
@@ -278,6 +287,71 @@ class _Propagation:
         self.gathered[(table, key)] = (inc, rows)
         return rows
 
+    def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
+        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
+        key → rows lookup of its most selective incoming key and filtered through the others; None
+        when no key is selective enough (then full-length masks are cheaper)."""
+        tab = self.model.tables[table]
+        n = tab.nrows
+        if n < SPARSE_MIN:
+            return None
+        incs: list[tuple[int, str, np.ndarray]] = []  # (rows it keeps, n + 1 when unknown; key; symbols)
+        for k in self.idx.keys_of[table]:
+            if k == skip:
+                continue
+            inc = self.incoming(table, k)
+            if inc is None:
+                continue
+            lk = self.idx.lookup(table, k)
+            count = n + 1 if lk.unique or lk.starts is None else int(np.diff(lk.starts)[inc[:-1]].sum())
+            incs.append((count, k, inc))
+        if not incs:
+            return None
+        incs.sort(key=lambda x: x[0])
+        count, kbest, inc = incs[0]
+        if count * SPARSE_DENSITY > n:
+            return None
+        # the table's own selections, but not one in ``skip`` (it is no message through ``skip``)
+        own = {f: m for f, m in self.cons.get(table, {}).items() if f != skip}
+        applied = tuple(sorted(own))
+        # the chains of one table share prefixes (the final rows extend the rows without its least
+        # selective key): continue from the longest one computed with the same incoming symbols
+        rows: np.ndarray | None = None
+        done = 0
+        for i in range(len(incs), 0, -1):
+            hit = self.chains.get((table, applied, tuple(k for _, k, _ in incs[:i])))
+            if hit is not None and all(
+                np.array_equal(a, b) for a, (_, _, b) in zip(hit[0], incs[:i], strict=True)
+            ):
+                rows, done = hit[1], i
+                break
+        if rows is None:
+            rows = self.expand(table, kbest, inc)
+            for extra in (*own.values(), self.exist.get(table)):
+                if extra is not None:
+                    rows = rows[extra.take(rows)]
+            done = 1
+            self.chains[(table, applied, (kbest,))] = ([inc], rows)
+        for i in range(done, len(incs)):  # most selective first: later gathers see fewer rows
+            _, k, inc = incs[i]
+            rows = rows[inc.take(tab.columns.raw(k).take(rows))]
+            self.chains[(table, applied, tuple(k for _, k, _ in incs[: i + 1]))] = (
+                [c for _, _, c in incs[: i + 1]],
+                rows,
+            )
+        return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
+
+    def expand(self, table: str, key: str, inc: np.ndarray) -> np.ndarray:
+        """Rows of ``table`` whose ``key`` symbol is set in ``inc`` (grouped by symbol), from the lookup."""
+        lk = self.idx.lookup(table, key)
+        assert lk.starts is not None and lk.order is not None
+        sel = np.flatnonzero(inc[:-1])
+        starts = lk.starts[sel]
+        lens = lk.starts[sel + 1] - starts
+        ends = np.cumsum(lens)
+        total = int(ends[-1]) if len(ends) else 0
+        return lk.order.take(np.repeat(starts - (ends - lens), lens) + np.arange(total))
+
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
         constraint applied (rows that merely do not exist for the user are no constraint)."""
@@ -301,14 +375,18 @@ class _Propagation:
             t = queue.popleft()
             queued.discard(t)
             for k in self.idx.keys_of[t]:
-                m, constrained = self.rows_except(t, k)
-                new = (
-                    None
-                    if m is None or not constrained
-                    else _scatter_present(
-                        self.model.tables[t].columns.raw(k), self.nonzero(m), self.idx.nsym(k)
+                codes = self.model.tables[t].columns.raw(k)
+                sparse = self.sparse_rows_except(t, k)
+                new: np.ndarray | None
+                if sparse is not None:
+                    new = _scatter_present(codes, sparse, self.idx.nsym(k))
+                else:
+                    m, constrained = self.rows_except(t, k)
+                    new = (
+                        None
+                        if m is None or not constrained
+                        else _scatter_present(codes, self.nonzero(m), self.idx.nsym(k))
                     )
-                )
                 old = self.msg.get((t, k))
                 if (
                     new is None
@@ -323,10 +401,35 @@ class _Propagation:
                         queued.add(h)
         out: dict[str, np.ndarray] = {}
         for t in self.model.tables:
+            sparse = self.sparse_rows_except(t, None, ordered=True)
+            if sparse is not None:
+                mask = np.zeros(self.model.tables[t].nrows, dtype=bool)
+                mask[sparse] = True
+                self.nz[id(mask)] = (mask, sparse)
+                out[t] = mask
+                continue
             m, _ = self.rows_except(t, None)
             if m is not None:
                 out[t] = m
         return out
+
+
+def _selected_symbols(
+    idx: ModelIndex, state: SelectionState, base: Reduction | None, f: str
+) -> np.ndarray | None:
+    """Bool mask (``nsym + 1``) of ``f``'s selected symbols that exist for the user; None when the field
+    restricts nothing (no selection, or only symbols the reduction removed)."""
+    sel = state.selected(f)
+    if sel is None or f not in idx.model.fields:
+        return None
+    n = idx.nsym(f)
+    smask = np.zeros(n + 1, dtype=bool)
+    smask[sel[sel < n]] = True
+    if base is not None and f in base.symbols:
+        smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
+        if not smask.any():
+            return None
+    return smask
 
 
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:
@@ -338,18 +441,9 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
     selected: dict[str, np.ndarray] = {}  # selected field -> its symbol mask (nsym + 1)
     exist = {t: m for t, m in base.rows.items() if t in model.tables} if base is not None else {}
     for f in state.fields:
-        if f not in model.fields:
+        smask = _selected_symbols(idx, state, base, f)
+        if smask is None:
             continue
-        n = idx.nsym(f)
-        smask = np.zeros(n + 1, dtype=bool)
-        sel = state.selected(f)
-        if sel is None:
-            continue
-        smask[sel[sel < n]] = True
-        if base is not None and f in base.symbols:
-            smask[:n] &= base.symbols[f]  # symbols the reduction removed do not exist for the user
-            if not smask.any():
-                continue
         selected[f] = smask
         for t in model.field_tables.get(f, ()):
             cons.setdefault(t, {})[f] = kernels.take(smask, model.tables[t].columns.raw(f))
@@ -558,8 +652,57 @@ class Inference:
             return self.possible(field_name)
         hit = self._alt.get(field_name)
         if hit is None:
-            hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
+            hit = self._local_alternative(field_name)
+            if hit is None:
+                hit = infer(self.model, self.state.without(field_name), self.base).possible(field_name)
             self._alt[field_name] = hit
+        return hit
+
+    def _local_alternative(self, field_name: str) -> np.ndarray | None:
+        """:meth:`alternative` at the size of the field's one table, or None where that does not hold.
+
+        Why: a second propagation without the field's selection passes over every large table (a 10M-row
+        fact) once per selected filter pane. On an acyclic model the messages arriving at the field's table
+        through its keys carry no constraint of that table's own (see ``_Propagation``), so the rows the
+        field could have without its selection are that table's rows passing those messages, its other
+        selections and the reduction: a pass over one (usually small) dimension table."""
+        tables = self.model.field_tables.get(field_name, ())
+        idx = self._idx
+        if len(tables) != 1 or self._msgs is None or not idx.acyclic:
+            return None
+        table = tables[0]
+        if field_name in idx.keys_of[table]:
+            return None
+        cols = self.model.tables[table].columns
+        parts = []
+        for f in self.state.fields:
+            if f != field_name and table in self.model.field_tables.get(f, ()):
+                smask = _selected_symbols(idx, self.state, self.base, f)
+                if smask is not None:
+                    parts.append(kernels.take(smask, cols.raw(f)))
+        for k in idx.keys_of[table]:
+            incoming = [
+                m
+                for h in self.model.field_tables[k]
+                if h != table and (m := self._msgs.get((h, k))) is not None
+            ]
+            if incoming:
+                inc = incoming[0].copy()
+                for m in incoming[1:]:
+                    np.logical_and(inc, m, out=inc)
+                inc[-1] = False  # NULL never links
+                parts.append(kernels.take(inc, cols.raw(k)))
+        if self.base is not None and table in self.base.rows:
+            parts.append(self.base.rows[table])
+        n = idx.nsym(field_name)
+        rows = _and_all(parts)
+        hit = (
+            idx.present(table, field_name)
+            if rows is None
+            else kernels.scatter_true(n + 1, cols.raw(field_name), np.flatnonzero(rows))
+        )[:n].copy()
+        if self.base is not None and field_name in self.base.symbols:
+            hit &= self.base.symbols[field_name]
         return hit
 
     def states(self, field_name: str) -> np.ndarray:
@@ -580,6 +723,19 @@ class Inference:
                 ).astype(np.uint8)
             self._states[field_name] = hit
         return hit
+
+    def states_at(self, field_name: str, symbols: np.ndarray) -> np.ndarray:
+        """``states(field_name)[symbols]``, without the alternatives when none of ``symbols`` needs them:
+        a chart's rows hold possible or selected values, whose state does not depend on them."""
+        if field_name in self._states or not self.has_selection(field_name):
+            return self.states(field_name).take(symbols)
+        poss = self.possible(field_name).take(symbols)
+        sel = self.selected_mask(field_name).take(symbols)
+        if not (sel | poss).all():
+            return self.states(field_name).take(symbols)
+        on, off = (LOCKED, EXCL_LOCKED) if self.state.is_locked(field_name) else (SELECTED, EXCL_SELECTED)
+        # possible and not selected: alternative (removing the field's selection only widens)
+        return np.where(sel, np.where(poss, on, off), ALTERNATIVE).astype(np.uint8)
 
     def state_letters(self, field_name: str) -> np.ndarray:
         """Object array of state letters per symbol."""

@@ -15,6 +15,8 @@ hot paths ask for the symbols they need (``texts(idx)``, ``nums(idx)``, ``text_a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -53,7 +55,7 @@ def render_fixed(num: np.ndarray, decimals: int) -> pa.Array:
     """Texts of ``num`` with exactly ``decimals`` decimals, ``.`` as separator and a leading ``-`` for
     negatives (no thousands separator): the one rendering compact symbol tables store instead of texts.
     Values must be finite with ``|num| * 10**decimals < 2**53``."""
-    scale = 10 ** decimals
+    scale = 10**decimals
     s = np.rint(num * scale).astype(np.int64) if decimals else np.rint(num).astype(np.int64)
     if not decimals:
         return pc.cast(pa.array(s), pa.string())
@@ -82,7 +84,18 @@ class SymbolTable:
     :meth:`compact` gives an equal table in the compact storage described in the module docstring.
     """
 
-    __slots__ = ("_num", "_ints", "_nscale", "_obj", "_arr", "_dec", "_exc_idx", "_exc_text", "_numeric")
+    __slots__ = (
+        "_num",
+        "_ints",
+        "_nscale",
+        "_obj",
+        "_arr",
+        "_dec",
+        "_exc_idx",
+        "_exc_text",
+        "_numeric",
+        "_compact",
+    )
 
     def __init__(self, num: np.ndarray, text: np.ndarray | pa.Array | pa.ChunkedArray) -> None:
         self._num: np.ndarray | None = np.ascontiguousarray(num, dtype=np.float64)
@@ -94,6 +107,7 @@ class SymbolTable:
         self._exc_idx: np.ndarray | None = None
         self._exc_text: pa.Array | None = None
         self._numeric: bool | None = None
+        self._compact = False
         if isinstance(text, (pa.Array, pa.ChunkedArray)):
             self._arr = _as_string_array(text)
         else:
@@ -110,7 +124,7 @@ class SymbolTable:
         out = self._ints.astype(np.float64)
         if self._nscale != 1.0:
             out /= self._nscale
-        out.flags.writeable = False   # a copy, but writing to it would not change the table
+        out.flags.writeable = False  # a copy, but writing to it would not change the table
         return out
 
     def nums(self, codes: np.ndarray) -> np.ndarray:
@@ -180,24 +194,15 @@ class SymbolTable:
             assert self._obj is not None
             vals = self._obj if idx is None else self._obj.take(idx)
             return pa.array(vals, type=pa.string())
-        num = self.num if idx is None else self.nums(idx)
-        ok = np.isfinite(num) & (np.abs(num) * 10.0 ** self._dec < _EXACT)
-        out = render_fixed(np.where(ok, num, 0.0), self._dec)
         exc, exc_text = self._exc_idx, self._exc_text
         assert exc is not None and exc_text is not None
-        if not len(exc):
-            return out
         if idx is None:
-            mask = np.zeros(len(out), dtype=bool)
-            mask[exc] = True
-            repl = exc_text
-        else:
-            j = np.minimum(np.searchsorted(exc, idx), len(exc) - 1)
-            mask = exc.take(j) == idx
-            if not mask.any():
-                return out
-            repl = exc_text.take(pa.array(j[mask]))
-        return pc.replace_with_mask(out, pa.array(mask), repl.cast(out.type))
+            return _rendered(self.num, self._dec, exc, exc_text)
+        if not len(exc):
+            return _rendered(self.nums(idx), self._dec, exc, exc_text)
+        j = np.minimum(np.searchsorted(exc, idx), len(exc) - 1)
+        hit = exc.take(j) == idx
+        return _rendered(self.nums(idx), self._dec, np.flatnonzero(hit), exc_text.take(pa.array(j[hit])))
 
     # -- whole-table facts --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -217,8 +222,8 @@ class SymbolTable:
     @property
     def is_integer(self) -> bool:
         """True when every symbol's number is an integer (and there is at least one symbol)."""
-        if self._ints is not None and self._nscale == 1.0:
-            return True
+        if self._ints is not None:
+            return self._nscale == 1.0 or bool(np.all(self._ints % int(self._nscale) == 0))
         return self.is_numeric and bool(np.all(np.mod(self.num, 1) == 0))
 
     def max_text_length(self) -> int:
@@ -269,9 +274,9 @@ class SymbolTable:
         """Numbers ``keys / 10**decimals`` (``keys`` integers) whose texts are their fixed rendering
         (:func:`render_fixed`): nothing but the integers is stored."""
         keys = np.asarray(keys, dtype=np.int64)
-        scale = float(10 ** decimals)
+        scale = float(10**decimals)
         out = cls.__new__(cls)
-        out._obj, out._arr, out._dec, out._numeric = None, None, decimals, bool(len(keys))
+        out._obj, out._arr, out._dec, out._numeric, out._compact = None, None, decimals, bool(len(keys)), True
         out._exc_idx, out._exc_text = np.empty(0, dtype=np.int64), pa.array([], type=pa.string())
         dt = smallest_int_dtype(int(keys.min()), int(keys.max())) if len(keys) else np.dtype(np.int8)
         if dt is not None:
@@ -283,52 +288,249 @@ class SymbolTable:
 
     def compact(self) -> SymbolTable:
         """An equal table in compact storage (rendered numbers, Arrow texts, integer numbers)."""
-        if self._obj is None and (self._dec >= 0 or self._ints is not None):
+        if self._compact or self._obj is None and (self._dec >= 0 or self._ints is not None):
             return self
-        n = len(self)
         num = self.num
-        texts = self._text_arrow(None)
-        out = SymbolTable.__new__(SymbolTable)
-        out._num, out._ints, out._nscale = num, None, 1.0
-        out._obj, out._arr, out._dec = None, texts, -1
-        out._exc_idx, out._exc_text, out._numeric = None, None, self._numeric
-        if n < _COMPACT_MIN:
-            return out
-        dec = -1
-        cand = np.flatnonzero(np.isfinite(num))
-        if len(cand) * 4 >= n * 3:
-            ct = texts if len(cand) == n else texts.take(pa.array(cand))
-            pos = pc.find_substring(ct, ".").to_numpy(zero_copy_only=False)
-            length = pc.fill_null(pc.utf8_length(ct), 0).to_numpy(zero_copy_only=False)
-            decs = np.where(pos < 0, 0, length - pos - 1).clip(0, 15)
-            d = int(np.bincount(decs).argmax())
-            cnum = num.take(cand)
-            ok = np.abs(cnum) * 10.0 ** d < _EXACT
-            rendered = render_fixed(np.where(ok, cnum, 0.0), d)
-            same = pc.fill_null(pc.equal(rendered, ct.cast(pa.string())), False).to_numpy(zero_copy_only=False) & ok
-            keep = np.ones(n, dtype=bool)
-            keep[cand[~same]] = False
-            if len(cand) < n:
-                other = np.ones(n, dtype=bool)
-                other[cand] = False
-                keep[other] = False
-            exc = np.flatnonzero(~keep)
-            if len(exc) * 4 <= n:
-                dec = d
-                out._dec, out._arr = d, None
-                out._exc_idx = exc
-                out._exc_text = texts.take(pa.array(exc))
-        if len(cand) == n and not (np.signbit(num) & (num == 0)).any():
-            d = max(dec, 0)
-            scale = float(10 ** d)
-            scaled = np.rint(num * scale) if d else num
-            # exact: the integers times 1/scale give back every number bit for bit
-            if np.all(np.abs(scaled) < 2**31) and np.array_equal(scaled, np.rint(scaled)) and np.array_equal(
-                    scaled / scale if d else scaled, num):
-                dt = smallest_int_dtype(int(scaled.min()), int(scaled.max()))
-                if dt is not None:
-                    out._ints, out._nscale, out._num, out._numeric = scaled.astype(dt), scale, None, True
+        return SymbolTable._assemble(num, text_part(num, self._text_arrow(None)), self._numeric)
+
+    @classmethod
+    def from_parts(cls, num: np.ndarray, parts: Sequence[TextPart]) -> SymbolTable:
+        """A compact table of ``num`` (every symbol's number) whose texts come in consecutive parts (as a
+        table built batch by batch keeps them): the rendering that most parts use is the table's, the
+        other parts' texts become its exceptions, or the texts are kept whole when exceptions would be
+        more than a quarter of the symbols (as :meth:`compact` decides for one table)."""
+        num = np.ascontiguousarray(num, dtype=np.float64)
+        n = len(num)
+        d = rendering(parts)
+        if n >= _COMPACT_MIN and d is None:  # small parts: decide over the whole, like compact()
+            return cls._assemble(
+                num, text_part(num, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
+            )
+        if n >= _COMPACT_MIN and d is not None:
+            exc = _exceptions(lambda a, b: num[a:b], parts, d)
+            if exc is not None:
+                return cls._assemble(num, TextPart(n, d, None, *exc))
+        return cls._assemble(
+            num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
+        )
+
+    @classmethod
+    def from_scaled(cls, ints: np.ndarray, dec: int, parts: Sequence[TextPart]) -> SymbolTable:
+        """:meth:`from_parts` for numbers given as ``ints / 10**dec`` (int32 or narrower, exact), ``dec``
+        the parts' :func:`rendering`: the table keeps the integers, and no float copy of the numbers is
+        made unless the texts turn out mostly not renderings."""
+        scale = float(10**dec)
+        exc = _exceptions(lambda a, b: ints[a:b] / scale, parts, dec)
+        if exc is None:
+            return cls.from_parts(ints / scale, parts)
+        out = cls.__new__(cls)
+        out._num, out._ints, out._nscale, out._compact = None, ints, scale, True
+        out._obj, out._arr, out._dec, out._numeric = None, None, dec, bool(len(ints))
+        out._exc_idx, out._exc_text = exc
         return out
+
+    def part(self, idx: np.ndarray) -> TextPart:
+        """The texts of the symbols ``idx`` (ascending) as a compact part, without rendering numbers when
+        this table already stores them as renderings."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if self._dec >= 0 and self._arr is None and self._obj is None:
+            exc = self._exc_idx if self._exc_idx is not None else np.empty(0, dtype=np.int64)
+            hit = np.searchsorted(idx, exc)
+            inside = (
+                (hit < len(idx)) & (idx.take(np.minimum(hit, max(len(idx) - 1, 0))) == exc)
+                if len(idx)
+                else (np.zeros(len(exc), dtype=bool))
+            )
+            assert self._exc_text is not None
+            return TextPart(
+                len(idx),
+                self._dec,
+                None,
+                hit[inside],
+                self._exc_text.take(pa.array(np.flatnonzero(inside), type=pa.int64())),
+            )
+        return text_part(self.nums(idx), self._text_arrow(idx))
+
+    @classmethod
+    def _assemble(cls, num: np.ndarray, part: TextPart, numeric: bool | None = None) -> SymbolTable:
+        """A table of ``num`` with the texts of ``part``, numbers narrowed to integers where exact."""
+        out = cls.__new__(cls)
+        out._num, out._ints, out._nscale, out._compact = num, None, 1.0, True
+        out._obj, out._arr, out._dec = None, part.texts, part.dec
+        out._exc_idx = part.exc_idx if part.dec >= 0 else None
+        out._exc_text = part.exc_text if part.dec >= 0 else None
+        out._numeric = numeric
+        if len(num) >= _COMPACT_MIN:
+            d = max(part.dec, 0)
+            ints = _as_ints(num, d)
+            if ints is not None:
+                out._ints, out._nscale, out._num, out._numeric = ints, float(10**d), None, True
+        return out
+
+
+def _as_ints(num: np.ndarray, dec: int) -> np.ndarray | None:
+    """``num * 10**dec`` as the narrowest integers (int8 to int32) when that is exact for every number
+    (the integers times ``10**-dec`` give back each number bit for bit; no NaN, no -0), else None.
+    Works in slices, so a field of millions of numbers needs no full-size temporaries."""
+    scale = float(10**dec)
+    step = 1 << 20
+    lo, hi = 0, 0
+
+    def scaled(a: int) -> np.ndarray | None:
+        blk = num[a : a + step]
+        if not np.isfinite(blk).all() or (np.signbit(blk) & (blk == 0)).any():
+            return None
+        out = np.rint(blk * scale) if dec else blk
+        if not (
+            np.all(np.abs(out) < 2**31)
+            and np.array_equal(out, np.rint(out))
+            and np.array_equal(out / scale if dec else out, blk)
+        ):
+            return None
+        return out
+
+    for a in range(0, len(num), step):
+        blk = scaled(a)
+        if blk is None:
+            return None
+        lo, hi = min(lo, int(blk.min())), max(hi, int(blk.max()))
+    dt = smallest_int_dtype(lo, hi)
+    if dt is None:
+        return None
+    ints = np.empty(len(num), dtype=dt)
+    for a in range(0, len(num), step):
+        ints[a : a + step] = scaled(a)
+    return ints
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """The texts of ``n`` consecutive symbols, compactly: with ``dec >= 0`` each text is its number's
+    fixed rendering with ``dec`` decimals, except at ``exc_idx`` (ascending positions in the part) whose
+    texts are ``exc_text``; with ``dec < 0`` every text is in ``texts``."""
+
+    n: int
+    dec: int
+    texts: pa.Array | None
+    exc_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    exc_text: pa.Array = field(default_factory=lambda: pa.array([], type=pa.string()))
+
+    def texts_at(self, idx: np.ndarray, num: np.ndarray) -> pa.Array:
+        """The texts at positions ``idx`` (ascending) of the part, whose numbers are ``num``."""
+        if self.dec < 0:
+            assert self.texts is not None
+            return self.texts.take(pa.array(idx, type=pa.int64()))
+        if not len(self.exc_idx):
+            return _rendered(num, self.dec, self.exc_idx, self.exc_text)
+        j = np.minimum(np.searchsorted(self.exc_idx, idx), len(self.exc_idx) - 1)
+        hit = self.exc_idx.take(j) == idx
+        return _rendered(num, self.dec, np.flatnonzero(hit), self.exc_text.take(pa.array(j[hit])))
+
+
+def rendering(parts: Sequence[TextPart]) -> int | None:
+    """The decimals most of the parts' symbols are rendered with (None when no part is rendered)."""
+    votes: dict[int, int] = {}
+    for p in parts:
+        if p.dec >= 0:
+            votes[p.dec] = votes.get(p.dec, 0) + p.n - len(p.exc_idx)
+    return max(votes, key=lambda k: votes[k]) if votes else None
+
+
+def _exceptions(
+    num_of: Callable[[int, int], np.ndarray], parts: Sequence[TextPart], dec: int
+) -> tuple[np.ndarray, pa.Array] | None:
+    """The parts' symbols whose texts are not their numbers rendered with ``dec`` decimals: (positions,
+    texts); None when they are more than a quarter of the symbols. ``num_of(a, b)``: numbers a..b."""
+    idx: list[np.ndarray] = []
+    txt: list[pa.Array] = []
+    n = 0
+    for p, a, b in _spans(parts):
+        n = b
+        if p.dec == dec:
+            idx.append(p.exc_idx + a)
+            txt.append(p.exc_text)
+            continue
+        num = num_of(a, b)
+        texts = part_texts(num, p)
+        exc = np.flatnonzero(~_is_rendering(num, texts, dec))
+        idx.append(exc + a)
+        txt.append(texts.take(pa.array(exc, type=pa.int64())))
+    positions = np.concatenate(idx) if idx else np.empty(0, dtype=np.int64)
+    if len(positions) * 4 > n:
+        return None
+    return positions, _concat_texts(txt)
+
+
+def _is_rendering(num: np.ndarray, texts: pa.Array, dec: int) -> np.ndarray:
+    """Per symbol: its text is its number rendered with ``dec`` decimals."""
+    ok: np.ndarray = np.isfinite(num) & (np.abs(num) * 10.0**dec < _EXACT)
+    rendered = render_fixed(np.where(ok, num, 0.0), dec)
+    same: np.ndarray = np.asarray(
+        pc.fill_null(pc.equal(rendered, texts.cast(pa.string())), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    out: np.ndarray = same & ok
+    return out
+
+
+def text_part(num: np.ndarray, texts: pa.Array) -> TextPart:
+    """The compact form of these symbols' texts: the renderings with the decimals most texts show, and
+    the exceptions, when at least three quarters of the symbols are numbers and at most a quarter are
+    exceptions; else the texts as they are."""
+    n = len(num)
+    whole = TextPart(n, -1, texts)
+    if n < _COMPACT_MIN:
+        return whole
+    cand = np.flatnonzero(np.isfinite(num))
+    if len(cand) * 4 < n * 3:
+        return whole
+    ct = texts if len(cand) == n else texts.take(pa.array(cand))
+    pos = pc.find_substring(ct, ".").to_numpy(zero_copy_only=False)
+    length = pc.fill_null(pc.utf8_length(ct), 0).to_numpy(zero_copy_only=False)
+    d = int(np.bincount(np.where(pos < 0, 0, length - pos - 1).clip(0, 15)).argmax())
+    keep = np.zeros(n, dtype=bool)
+    keep[cand] = _is_rendering(num.take(cand), ct, d)
+    exc = np.flatnonzero(~keep)
+    if len(exc) * 4 > n:
+        return whole
+    return TextPart(n, d, None, exc, texts.take(pa.array(exc, type=pa.int64())))
+
+
+def part_texts(num: np.ndarray, part: TextPart) -> pa.Array:
+    """Every text of a part."""
+    if part.dec < 0:
+        assert part.texts is not None
+        return part.texts
+    return _rendered(num, part.dec, part.exc_idx, part.exc_text)
+
+
+def _rendered(num: np.ndarray, dec: int, exc_idx: np.ndarray, exc_text: pa.Array) -> pa.Array:
+    ok = np.isfinite(num) & (np.abs(num) * 10.0**dec < _EXACT)
+    out = render_fixed(np.where(ok, num, 0.0), dec)
+    if not len(exc_idx):
+        return out
+    mask = np.zeros(len(out), dtype=bool)
+    mask[exc_idx] = True
+    return pc.replace_with_mask(out, pa.array(mask), exc_text.cast(out.type))
+
+
+def _spans(parts: Sequence[TextPart]) -> Iterator[tuple[TextPart, int, int]]:
+    start = 0
+    for p in parts:
+        yield p, start, start + p.n
+        start += p.n
+
+
+def _concat_texts(arrays: Sequence[pa.Array]) -> pa.Array:
+    """One string array of several (a large_string one past 2 GiB of text)."""
+    arrays = [a for a in arrays if len(a)]
+    if not arrays:
+        return pa.array([], type=pa.string())
+    if len(arrays) == 1:
+        return arrays[0]
+    size = sum(a.nbytes for a in arrays)
+    kind = pa.string() if size < 2**31 - 1 else pa.large_string()
+    return pa.concat_arrays([a if a.type == kind else a.cast(kind) for a in arrays])
 
 
 def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, np.ndarray]:
@@ -352,13 +554,16 @@ def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, n
         tarr = pa.array(text_obj, type=pa.string())
 
     num_rows = np.flatnonzero(has_num)
-    str_rows = np.flatnonzero(~has_num & pc.is_valid(tarr).to_numpy(zero_copy_only=False)) if n else np.empty(
-        0, dtype=np.int64)
+    str_rows = (
+        np.flatnonzero(~has_num & pc.is_valid(tarr).to_numpy(zero_copy_only=False))
+        if n
+        else np.empty(0, dtype=np.int64)
+    )
 
     # numeric symbols: keyed by number
     if len(num_rows):
         first_n, rank_n = _first_appearance_encode(num.take(num_rows))
-        pos_n = num_rows.take(first_n)            # row where each numeric symbol first appears
+        pos_n = num_rows.take(first_n)  # row where each numeric symbol first appears
     else:
         rank_n = np.empty(0, dtype=np.int64)
         pos_n = np.empty(0, dtype=np.int64)
@@ -383,7 +588,7 @@ def encode(num: np.ndarray, text: np.ndarray | pa.Array) -> tuple[SymbolTable, n
     if len(num_rows):
         codes[num_rows] = final[: len(pos_n)].take(rank_n)
     if len(str_rows):
-        codes[str_rows] = final[len(pos_n):].take(rank_t)
+        codes[str_rows] = final[len(pos_n) :].take(rank_t)
 
     sym_rows = pos.take(order)
     sym_num = num.take(sym_rows)
@@ -415,14 +620,17 @@ def merge(tables: list[SymbolTable]) -> tuple[SymbolTable, list[np.ndarray]]:
         union, codes = encode(num, pa.concat_arrays([t.text_array().cast(pa.large_string()) for t in tables]))
     maps, start = [], 0
     for t in tables:
-        maps.append(codes[start: start + len(t)])
+        maps.append(codes[start : start + len(t)])
         start += len(t)
     return union, maps
 
 
-def remap(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
-    """Translate a code column through ``mapping`` keeping NULL (-1) as NULL."""
+def remap(
+    codes: np.ndarray, mapping: np.ndarray, dtype: type[np.signedinteger] | np.dtype = CODE_DTYPE
+) -> np.ndarray:
+    """Translate a code column through ``mapping`` keeping NULL (-1) as NULL; the result in ``dtype``
+    (wide enough for the mapped codes)."""
     if len(mapping) == 0:
         return codes.copy()
-    ext = np.append(mapping.astype(CODE_DTYPE), CODE_DTYPE(NULL))
+    ext = np.append(mapping, NULL).astype(dtype)
     return ext.take(codes)  # codes == -1 picks the trailing NULL

@@ -123,6 +123,8 @@ class MethodSpec:
     params: tuple[Param, ...]
     #: may run while the session is busy with another request (progress, abort, version queries)
     concurrent: bool
+    #: changes nothing (layouts, data pages): runs beside the session's other reads (``Session.submit``)
+    read: bool = False
 
 
 REGISTRY: dict[str, dict[str, MethodSpec]] = {}
@@ -133,13 +135,17 @@ Answer: TypeAlias = "dict[str, object] | Awaitable[dict[str, object]]"
 _Handler = TypeVar("_Handler", bound=Callable[..., Answer])
 
 
-def rpc(qtype: str, name: str, *, concurrent: bool = False, **params: Any) -> Callable[[_Handler], _Handler]:
+def rpc(
+    qtype: str, name: str, *, concurrent: bool = False, read: bool = False, **params: Any
+) -> Callable[[_Handler], _Handler]:
     """Register ``fn`` as method ``name`` of interface ``qtype``; ``params`` are the schema defaults, in
     schema order. Each parameter's type is the handler's annotation for it (the default's type when it
     has none); a parameter with neither, or a default its own type refuses, is an error here, at import."""
 
     def register(fn: _Handler) -> _Handler:
-        REGISTRY.setdefault(qtype, {})[name] = MethodSpec(qtype, name, fn, _params(fn, params), concurrent)
+        REGISTRY.setdefault(qtype, {})[name] = MethodSpec(
+            qtype, name, fn, _params(fn, params), concurrent, read
+        )
         return fn
 
     return register

@@ -268,6 +268,14 @@ def unlock_all(call: Call, qStateName: str) -> dict[str, object]:
     return {}
 
 
+@rpc("Doc", "AbortModal", qAccept=False)
+def abort_modal(call: Call, qAccept: bool) -> dict[str, object]:
+    """End the selection mode of whichever object is in one (clients call it when BeginSelections answers
+    6003 because another object is), keeping its selections when ``qAccept``."""
+    call.target.abort_selection_mode(qAccept)
+    return {}
+
+
 @rpc("Doc", "Back")
 def back(call: Call) -> dict[str, object]:
     call.target.selections.back("$")

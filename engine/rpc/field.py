@@ -6,6 +6,7 @@ import numpy as np
 
 from engine.app.app import DocSession, FieldRef
 from engine.app.selections import symbols_for_values
+from engine.errors import QixError
 from engine.model.symbols import SymbolTable
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import FieldValues, NxFieldProperties
@@ -22,8 +23,10 @@ def _symbols(call: Call) -> SymbolTable:
 
 
 def _existing(call: Call, symbols: np.ndarray) -> np.ndarray:
-    doc, name, state = _parts(call)
-    exists = doc.inference(state).exists(name)
+    doc, name, _state = _parts(call)
+    exists = doc.existing(name)
+    if exists is None:  # the field went away with a reload
+        raise QixError(2, name)
     symbols = symbols[symbols < len(exists)]
     return symbols[exists.take(symbols)] if len(symbols) else symbols
 

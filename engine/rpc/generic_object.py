@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from engine.app import library
+from engine.app.calccache import NotCached, cached_only
 from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
 from engine.jsonmembers import dict_member
@@ -27,16 +28,23 @@ def _view(call: Call) -> EntityView:
     return view
 
 
-@rpc(OBJECT, "GetLayout")
+@rpc(OBJECT, "GetLayout", read=True)
 def get_layout(call: Call) -> dict[str, object] | Awaitable[dict[str, object]]:
-    """Answered at once from the view's last layout while its version holds; otherwise computed in a
-    worker thread (hypercubes over large models take a while), where an AbortRequest answers error 15."""
+    """Answered at once from the view's last layout while its version holds, or on the event loop when
+    every result it needs is in the shared calculation cache (another user in the same state computed
+    it); otherwise computed in a worker thread (hypercubes over large models take a while; an AbortRequest
+    answers error 15), so no request waits behind another's calculation for a thread."""
     view = _view(call)
     version = call.session.mark_read(call.handle)
     layout = view.cached_layout(version)
-    if layout is not None:
-        return {"qLayout": layout}
-    return _compute_layout(view, version)
+    if layout is None:
+        try:
+            with cached_only():
+                layout = object_layout(view.doc, view)
+        except NotCached:
+            return _compute_layout(view, version)
+        view.keep_layout(version, layout)
+    return {"qLayout": layout}
 
 
 async def _compute_layout(view: EntityView, version: object) -> dict[str, object]:

@@ -86,7 +86,7 @@ def receive(session: Session, sock: Socket, frame: bytes) -> None:
 class Job:
     """One decoded request, as the session schedules it."""
 
-    __slots__ = ("spec", "call", "started", "id", "session", "socket")
+    __slots__ = ("spec", "call", "started", "id", "session", "socket", "read", "handle")
 
     def __init__(
         self, spec: dispatch.MethodSpec, call: dispatch.Call, started: float, session: Session, socket: Socket
@@ -95,6 +95,8 @@ class Job:
         self.id = call.request.id
         self.session = session  # the call's, with what only the transport uses (counters, pushes)
         self.socket = socket
+        self.read = spec.read
+        self.handle = call.handle
 
     def start(self) -> Awaitable[None] | None:
         spec, call = self.spec, self.call

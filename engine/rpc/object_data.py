@@ -9,17 +9,19 @@ coordinates into symbol selections on that state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import numpy as np
 
 from engine.app.app import DocSession
+from engine.app.calccache import NotCached, cached_only
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.objects import EntityView
 from engine.app.patches import resolve
 from engine.calc.hypercube import HyperCube
-from engine.calc.listobject import ListObject
+from engine.calc.listobject import ListObject, element_symbols, list_field
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.rpc.dispatch import Call, rpc
 from engine.rpc.structs import HyperCubeDef, ListObjectDef, NxRangeSelectInfo, Pages, SelectionCells
@@ -41,30 +43,53 @@ def _definition(call: Call, path: str, default_key: str) -> tuple[DocSession, di
 
 
 def _cube(call: Call, path: str) -> tuple[DocSession, HyperCube, str]:
+    """The object's cube, in its selection mode if it is in one (pages and cell selections then address the
+    rows its layout showed)."""
     doc, definition, state = _definition(call, path, "qHyperCubeDef")
+    view: EntityView = call.target
     # properties pass rpc.validate's HyperCubeDef check (structs.DEFINITIONS) when they are set
-    return doc, doc.hypercube(cast("HyperCubeDef", definition)), state
+    return doc, doc.hypercube(cast("HyperCubeDef", definition), doc.selection_mode(view.entity.id)), state
 
 
 def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
     doc, definition, state = _definition(call, path, "qListObjectDef")
-    lst = ListObject(
-        doc.model, doc.inference(state), cast("ListObjectDef", definition), locale=doc.app.locale
+    view: EntityView = call.target
+    lst = doc.list_object(
+        cast("ListObjectDef", definition), doc.selection_mode(view.entity.id)
     )  # as in _cube
     if not lst.exists:
         raise QixError(INVALID_PARAMETERS, lst.field)
     return doc, lst, state
 
 
-@rpc(OBJECT, "GetHyperCubeData", qPath="", qPages=[])
-async def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
-    def work() -> list[dict[str, object]]:
-        return _cube(call, qPath)[1].data_pages(qPages)
+#: pages of at most this many cells of a cached cube are read on the event loop (no thread hand-off)
+LOOP_CELLS = 2000
 
+
+async def _in_thread(work: Callable[[], list[dict[str, object]]]) -> dict[str, object]:
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetListObjectData", qPath="", qPages=[])
+@rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
+def get_hypercube_data(
+    call: Call, qPath: str, qPages: Pages
+) -> dict[str, object] | Awaitable[dict[str, object]]:
+    """Small pages of a cube in the shared cache are answered on the event loop; the rest in a thread."""
+
+    def work() -> list[dict[str, object]]:
+        return _cube(call, qPath)[1].data_pages(qPages)
+
+    cells = sum(max(0, int(p.get("qWidth", 0) or 0)) * max(0, int(p.get("qHeight", 0) or 0)) for p in qPages)
+    if cells <= LOOP_CELLS:
+        try:
+            with cached_only():
+                return {"qDataPages": work()}
+        except NotCached:
+            pass
+    return _in_thread(work)
+
+
+@rpc(OBJECT, "GetListObjectData", read=True, qPath="", qPages=[])
 async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
     def work() -> list[dict[str, object]]:
         return _list(call, qPath)[1].data_pages(qPages)
@@ -72,7 +97,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[st
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubePivotData", qPath="", qPages=[])
+@rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
 async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
@@ -80,7 +105,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dic
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubeReducedData", qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
+@rpc(OBJECT, "GetHyperCubeReducedData", read=True, qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
 async def get_hypercube_reduced_data(
     call: Call, qPath: str, qPages: Pages, qZoomFactor: int, qReductionMode: str
 ) -> dict[str, object]:
@@ -90,7 +115,7 @@ async def get_hypercube_reduced_data(
     return {"qDataPages": await asyncio.to_thread(work)}
 
 
-@rpc(OBJECT, "GetHyperCubeStackData", qPath="", qPages=[], qMaxNbrCells=10000)
+@rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
 async def get_hypercube_stack_data(
     call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int
 ) -> dict[str, object]:
@@ -195,11 +220,10 @@ def range_select_hypercube_values(
 def select_list_object_values(
     call: Call, qPath: str, qValues: list[int], qToggleMode: bool, qSoftLock: bool
 ) -> dict[str, object]:
-    doc, lst, state = _list(call, qPath)
-    symbols = lst.symbols_of([int(v) for v in qValues])
-    return {
-        "qSuccess": doc.selections.select(state, lst.field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)
-    }
+    doc, definition, state = _definition(call, qPath, "qListObjectDef")
+    field = list_field(cast("ListObjectDef", definition))
+    symbols = element_symbols(field, doc.existing(field), [int(v) for v in qValues])
+    return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
 def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict[str, object]:
@@ -308,19 +332,19 @@ def unlock(call: Call, qPath: str, qColIndices: list[int]) -> dict[str, object]:
 @rpc(OBJECT, "BeginSelections", qPaths=[])
 def begin_selections(call: Call, qPaths: list[str]) -> dict[str, object]:
     view = call.target
-    view.doc.begin_selection_mode(view)
+    view.doc.begin_selection_mode(view.entity.id)
     return {}
 
 
 @rpc(OBJECT, "EndSelections", qAccept=False)
 def end_selections(call: Call, qAccept: bool) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=qAccept)
+    view.doc.end_selection_mode(view.entity.id, accept=qAccept)
     return {}
 
 
 @rpc(OBJECT, "ResetMadeSelections")
 def reset_made_selections(call: Call) -> dict[str, object]:
     view = call.target
-    view.doc.end_selection_mode(view, accept=False, stay=True)
+    view.doc.end_selection_mode(view.entity.id, accept=False, stay=True)
     return {}

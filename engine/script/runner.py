@@ -47,7 +47,7 @@ from engine.model.datamodel import DataModel
 from engine.model.semantic import SEMANTIC_TAG
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.script import ast as A
-from engine.script import prefixes
+from engine.script import batches, prefixes
 from engine.script.context import Frame, GroupContext, LoadContext, Mapping, ScriptContext
 from engine.script.errors import (
     FIELD_NOT_FOUND,
@@ -1233,13 +1233,19 @@ class Runner:
         ):
             self.load_each_file(chain)
             return
-        frame, default_name = self.source_frame(bottom)
-        if isinstance(bottom.source, A.FileSource) and bottom.source.spec.fills:
-            frame = fill_empty_cells(frame, bottom.source.spec.fills)
+        fills = bottom.source.spec.fills if isinstance(bottom.source, A.FileSource) else ()
+        row_by_row = peeks_at_itself(self, chain)  # Peek() at the rows being loaded
+        # batches know no filters() steps, nor the rows an earlier batch made
+        streamed = None if fills or row_by_row else self.load_streamed(chain)
+        if isinstance(streamed, tuple):
+            self.store_result(top, *streamed)
+            return
+        frame, default_name = self.source_frame(bottom, stream=streamed is None)
+        if fills:
+            frame = fill_empty_cells(frame, fills)
         names: list[str] = []
         cols: list[Column] = []
         n = 0
-        row_by_row = peeks_at_itself(self, chain)  # Peek() at the rows being loaded
         if row_by_row:
             names, cols, n = load_rows(self, chain, frame)
         for ld in () if row_by_row else reversed(chain):
@@ -1266,7 +1272,72 @@ class Runner:
             src = dataclasses.replace(bottom.source, path=path[: len(path) - len(pattern)] + name)
             self.load([*chain[:-1], dataclasses.replace(bottom, source=src)])
 
-    def source_frame(self, ld: A.Load) -> tuple[Frame, str]:
+    def load_streamed(self, chain: list[A.Load]) -> tuple[list[str], list[Column], int, str] | bool | None:
+        """The chain run batch by batch over a big text file or a Parquet file (see ``batches``); None
+        when the source or the chain needs the whole file; False when the text file is not regular (found
+        at its head or half way: then the batches read so far are dropped)."""
+        src = chain[-1].source
+        if not isinstance(src, A.FileSource) or not batches.batchable(self, chain):
+            return None
+        try:
+            opened = self.file_batches(src)
+        except text_source.NotStreamable:
+            return False
+        if opened is None:
+            return None
+        stream, name, where = opened
+        try:
+            names, cols, n = batches.load_batches(self, chain, stream, where)
+        except text_source.NotStreamable:
+            # read whole from the start; what the batches so far left behind (AutoNumber counters) is
+            # what the whole file gives for the same rows in the same order
+            return False
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        return names, cols, n, name
+
+    def file_batches(self, src: A.FileSource) -> tuple[Iterator[source_base.SourceTable], str, str] | None:
+        """A local file's batches when it streams: a delimited text file of at least ``STREAM_BYTES``
+        (smaller ones take the whole-file reader's fast paths), or any Parquet file: (batches, table name,
+        path). None otherwise; NotStreamable when the text file's head shows it is not regular."""
+        if self.paths.web_url(src.path) is not None:
+            return None
+        target = self.paths.resolve(src.path)
+        ext = target.suffix.lower().lstrip(".")
+        fmt = src.spec.fmt or format_of(ext)
+        name = PurePosixPath(src.path.replace("\\", "/").rstrip("/")).stem or target.stem
+        if not target.is_file():
+            return None  # the whole-file path reports it
+        try:
+            if fmt in ("txt", "csv") and target.stat().st_size >= text_source.STREAM_BYTES:
+                return (
+                    text_source.batches(
+                        target,
+                        src.spec,
+                        self.interpret,
+                        self.env.max_rows,
+                        ext,
+                        self._rows_read(name),
+                        self.locale.thousand_sep != ".",
+                    ),
+                    name,
+                    str(target),
+                )
+            if fmt == "parquet":
+                req = source_base.ReadRequest(
+                    src.spec,
+                    path=target,
+                    name=src.path,
+                    locale=self.locale,
+                    max_rows=self.env.max_rows,
+                    on_rows=self._rows_read(name),
+                )
+                return parquet.batches(req), name, str(target)
+        except source_base.SourceError as err:
+            raise StatementError(err.message, err.code) from err
+        return None
+
+    def source_frame(self, ld: A.Load, stream: bool = True) -> tuple[Frame, str]:
         src = ld.source
         max_rows = self.env.max_rows
         if isinstance(src, A.InlineSource):
@@ -1304,10 +1375,14 @@ class Runner:
                 "SQL"
             )
         if isinstance(src, A.FileSource):
-            return self.file_frame(src, _named_fields(ld))
+            return self.file_frame(src, _named_fields(ld), stream)
         raise StatementError("LOAD without a source", SYNTAX)
 
-    def file_frame(self, src: A.FileSource, wanted: tuple[str, ...] = ()) -> tuple[Frame, str]:
+    def file_frame(
+        self, src: A.FileSource, wanted: tuple[str, ...] = (), stream: bool = True
+    ) -> tuple[Frame, str]:
+        """A file read into one frame; a big text file streams into it unless ``stream`` is False (it was
+        found irregular already)."""
         url = self.paths.web_url(src.path)
         if url is not None:
             return self.web_frame(src, url, wanted)
@@ -1323,10 +1398,16 @@ class Runner:
             return self.read_frame(
                 fmt, src, source_base.ReadRequest(src.spec, path=target), name, str(target), wanted
             )
-        if fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
+        if stream and fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
             try:  # a big regular text file streams in blocks instead of being read whole
                 table = text_source.read_stream(
-                    target, src.spec, self.interpret, self.env.max_rows, ext, self._rows_read(name)
+                    target,
+                    src.spec,
+                    self.interpret,
+                    self.env.max_rows,
+                    ext,
+                    self._rows_read(name),
+                    self.locale.thousand_sep != ".",
                 )
                 return Frame(
                     dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
@@ -1432,9 +1513,12 @@ class Runner:
                 keys += [trank, numkey, kind]
         return np.lexsort(keys) if keys else np.arange(frame.nrows)
 
-    def apply_load(self, ld: A.Load, frame: Frame) -> tuple[list[str], list[Column], int]:
+    def apply_load(
+        self, ld: A.Load, frame: Frame, rowno: batches.RowCount | None = None
+    ) -> tuple[list[str], list[Column], int]:
         """One LOAD over its input frame: WHILE, WHERE, row-multiplying SubField, fields, GROUP BY,
-        DISTINCT. Returns the output field names, columns and row count."""
+        DISTINCT. Returns the output field names, columns and row count. ``rowno``: where ``RowNo()``
+        continues when the LOAD runs batch by batch (advanced by this batch's rows)."""
         if ld.while_ is not None:
             frame = self.expand_while(ld, frame)
         if ld.where is not None:
@@ -1467,8 +1551,10 @@ class Runner:
         if aggregated:
             ctx = self.group_context(ld, frame)
         else:
-            ctx = LoadContext(self, frame)
+            ctx = LoadContext(self, frame, rowno.base if rowno is not None else 0)
         n_out = ctx.nrows
+        if rowno is not None:
+            rowno.base += ctx.nrows
         names: list[str] = []
         cols: list[Column] = []
         for it, node in items:

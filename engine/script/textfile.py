@@ -110,7 +110,7 @@ def split_records(text: str, delim: str, quotes: str, trim: bool = True) -> list
             if closed:
                 rec.append("".join(buf))
                 i = k
-            else:   # not a well-formed quoted value: take it literally up to the delimiter
+            else:  # not a well-formed quoted value: take it literally up to the delimiter
                 e = j
                 while e < n and text[e] != delim and text[e] != "\n":
                     e += 1
@@ -150,6 +150,9 @@ _INT_RE = r"^-?[0-9]{1,15}$"
 #: texts that are exactly the fixed rendering of their number (no leading zeros, no '+', no blanks)
 _PLAIN_INT_RE = r"^-?(0|[1-9][0-9]*)$"
 _FIXED_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]{{{}}}$"
+#: integer keys spanning at most this many values are encoded by direct address, whatever the row count
+#: (a batch of a streamed file: amounts in cents); the table costs 12 bytes a value
+_DENSE_SPAN = 1 << 20
 
 
 def _fast_integers(arr: pa.Array) -> np.ndarray | None:
@@ -175,7 +178,7 @@ def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTa
         return None
     head = col.chunk(0).slice(0, 4096)
     if pc.count_distinct(head).as_py() < len(head) // 2:
-        return None          # few distinct values: hashing the strings is cheaper
+        return None  # few distinct values: hashing the strings is cheaper
     pos = pc.find_substring(head, ".").to_numpy(zero_copy_only=False)
     length = pc.utf8_length(head).to_numpy(zero_copy_only=False)
     decimals = int(np.bincount(np.where(pos < 0, 0, length - pos - 1).clip(0, 15)).argmax())
@@ -183,17 +186,17 @@ def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTa
         return None
     shape = _FIXED_RE.format(decimals) if decimals else _PLAIN_INT_RE
     if not pc.all(pc.match_substring_regex(head, shape)).as_py():
-        return None          # a failing cast of a whole column is slow: look at the head first
+        return None  # a failing cast of a whole column is slow: look at the head first
     arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
     try:
         vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    scale = 10.0 ** decimals
-    if not (np.isfinite(vals).all() and np.abs(vals).max(initial=0.0) * scale < 2.0 ** 50):
+    scale = 10.0**decimals
+    if not (np.isfinite(vals).all() and np.abs(vals).max(initial=0.0) * scale < 2.0**50):
         return None
     if (np.signbit(vals) & (vals == 0)).any():
-        return None          # "-0": its text is not the rendering of 0
+        return None  # "-0": its text is not the rendering of 0
     # every text must be the fixed rendering of its number; for integers rendering and comparing is
     # cheapest, for decimals the shape test is (a text of that shape below 2**50 renders back to itself)
     if decimals:
@@ -207,7 +210,7 @@ def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTa
         # ascending and distinct (an id column): each row is its own symbol, in load order
         return SymbolTable.fixed(keys, decimals), np.arange(len(keys), dtype=CODE_DTYPE)
     lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo < 2 * len(keys):
+    if hi - lo < max(2 * len(keys), _DENSE_SPAN):
         symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
         return SymbolTable.fixed(symbols, decimals), codes
     enc = pc.dictionary_encode(pa.array(keys))
@@ -237,8 +240,9 @@ def _dense_encode(keys: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.
     return symbols + lo, code_of.take(rel)
 
 
-def encode_dictionary(dictionary: pa.Array | np.ndarray, indices: np.ndarray, interpret: Interpreter,
-                      trim: bool = True) -> tuple[SymbolTable, np.ndarray]:
+def encode_dictionary(
+    dictionary: pa.Array | np.ndarray, indices: np.ndarray, interpret: Interpreter, trim: bool = True
+) -> tuple[SymbolTable, np.ndarray]:
     """Dictionary (first-appearance order) + row indices (-1 = NULL) → SymbolTable + int32 codes.
 
     Trims the distinct texts, interprets them as numbers and merges entries that became equal (same
@@ -279,19 +283,21 @@ def encode_dictionary(dictionary: pa.Array | np.ndarray, indices: np.ndarray, in
     new_code = np.full(k, -1, dtype=np.int64)
     new_code[keep] = np.arange(len(keep))
     mapping = np.append(new_code.take(rep), -1).astype(CODE_DTYPE)
-    codes = mapping.take(np.asarray(indices, dtype=np.int64))   # index -1 picks the trailing NULL
+    codes = mapping.take(np.asarray(indices, dtype=np.int64))  # index -1 picks the trailing NULL
     return SymbolTable.from_arrow(num.take(keep), arr.take(pa.array(keep))), codes
 
 
-def _column_from_strings(values: list[str | None], interpret: Interpreter,
-                         trim: bool) -> tuple[SymbolTable, np.ndarray]:
+def _column_from_strings(
+    values: list[str | None], interpret: Interpreter, trim: bool
+) -> tuple[SymbolTable, np.ndarray]:
     enc = pc.dictionary_encode(pa.array(values, type=pa.string()))
     idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return encode_dictionary(enc.dictionary, idx, interpret, trim)
 
 
-def records_to_table(records: list[list[str]], labels: str, interpret: Interpreter,
-                     max_rows: int) -> TextTable:
+def records_to_table(
+    records: list[list[str]], labels: str, interpret: Interpreter, max_rows: int
+) -> TextTable:
     """Records (first = labels when embedded) → a TextTable; short rows pad with NULL, extras drop."""
     if labels in ("embedded", "explicit"):
         if not records:
@@ -318,13 +324,19 @@ def read_inline(data: str, spec: FormatSpec, interpret: Interpreter, max_rows: i
         raise TooManyRows(f"INLINE data has more than {max_rows} rows")
     delim = spec.delimiter or ","
     quotes = "none" if spec.no_quotes else ("msq" if spec.msq else "std")
-    lines = data.split("\n")[spec.header_lines:] if spec.header_lines else data.split("\n")
+    lines = data.split("\n")[spec.header_lines :] if spec.header_lines else data.split("\n")
     records = split_records("\n".join(lines), delim, quotes)
     return records_to_table(records, spec.labels, interpret, max_rows)
 
 
-def read_text(data: bytes, spec: FormatSpec, interpret: Interpreter, max_rows: int,
-              extension: str = "", decimal_point: bool = True) -> TextTable:
+def read_text(
+    data: bytes,
+    spec: FormatSpec,
+    interpret: Interpreter,
+    max_rows: int,
+    extension: str = "",
+    decimal_point: bool = True,
+) -> TextTable:
     """A delimited text file (bytes) → TextTable, with the pyarrow fast path when the file is regular."""
     text_head = data[:65536]
     encoding: str | None
@@ -360,8 +372,16 @@ class _Irregular(Exception):
     """The fast path does not apply; use the record splitter."""
 
 
-def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding: str | None,
-                interpret: Interpreter, max_rows: int, decimal_point: bool = True) -> TextTable:
+def _read_arrow(
+    data: bytes,
+    spec: FormatSpec,
+    delim: str,
+    quotes: str,
+    encoding: str | None,
+    interpret: Interpreter,
+    max_rows: int,
+    decimal_point: bool = True,
+) -> TextTable:
     if spec.comment:
         raise _Irregular()
     enc = encoding or "utf-8"
@@ -375,12 +395,12 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
     for _ in range(spec.header_lines):
         nl = data.find(b"\n", body_start)
         body_start = len(data) if nl < 0 else nl + 1
-    while body_start < len(data) and data[body_start:body_start + 1] in (b"\n", b"\r"):
+    while body_start < len(data) and data[body_start : body_start + 1] in (b"\n", b"\r"):
         body_start += 1
     names: list[str]
     if spec.labels in ("embedded", "explicit"):
         nl = data.find(b"\n", body_start)
-        header_bytes = data[body_start: len(data) if nl < 0 else nl]
+        header_bytes = data[body_start : len(data) if nl < 0 else nl]
         header = _decode(header_bytes, encoding).rstrip("\r")
         recs = split_records(header, delim, quotes)
         if not recs:
@@ -392,19 +412,33 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
         ncols = 0
         names = []
     internal = None if not names else [f"c{i}" for i in range(ncols)]
-    read_opts = pacsv.ReadOptions(column_names=internal, autogenerate_column_names=internal is None,
-                                  encoding=enc if enc.lower().replace("-", "") != "utf8" else "utf8",
-                                  block_size=1 << 22)
-    parse_opts = pacsv.ParseOptions(delimiter=delim, quote_char=False if quotes == "none" else '"',
-                                    double_quote=True, newlines_in_values=quotes == "msq",
-                                    ignore_empty_lines=True)
+    read_opts = pacsv.ReadOptions(
+        column_names=internal,
+        autogenerate_column_names=internal is None,
+        encoding=enc if enc.lower().replace("-", "") != "utf8" else "utf8",
+        block_size=1 << 22,
+    )
+    parse_opts = pacsv.ParseOptions(
+        delimiter=delim,
+        quote_char=False if quotes == "none" else '"',
+        double_quote=True,
+        newlines_in_values=quotes == "msq",
+        ignore_empty_lines=True,
+    )
     conv = pacsv.ConvertOptions(
         column_types={c: pa.string() for c in internal} if internal else None,
-        strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[],
-        auto_dict_encode=False)
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        null_values=[],
+        auto_dict_encode=False,
+    )
     # a zero-copy view of the body: slicing the bytes would copy the whole file once more
-    table = pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)[body_start:]),
-                           read_options=read_opts, parse_options=parse_opts, convert_options=conv)
+    table = pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(data)[body_start:]),
+        read_options=read_opts,
+        parse_options=parse_opts,
+        convert_options=conv,
+    )
     if table.num_rows > max_rows:
         raise TooManyRows(f"{table.num_rows} rows exceed the limit of {max_rows}")
     if internal is None:
@@ -418,7 +452,7 @@ def _read_arrow(data: bytes, spec: FormatSpec, delim: str, quotes: str, encoding
         fast = _numeric_column(col, decimal_point)
         if fast is not None:
             return fast
-        enc_col = pc.dictionary_encode(col)          # one dictionary shared by all chunks
+        enc_col = pc.dictionary_encode(col)  # one dictionary shared by all chunks
         dictionary = enc_col.chunk(0).dictionary
         if quotes != "none" and pc.any(pc.starts_with(dictionary.slice(0, 1000), ' "')).as_py():
             raise _Irregular()

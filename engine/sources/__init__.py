@@ -3,7 +3,7 @@
 ``(json)`` → :mod:`json`, ``(ooxml)``/``(biff)`` → :mod:`excel`, ``(parquet)`` → :mod:`parquet`,
 ``(xml)``/``(xmlsimple)`` → :mod:`xml`, ``(html)`` → :mod:`html`, ``(fix)`` → :mod:`fixed`; web files are
 fetched by :mod:`web` and then read by the same readers. Delimited text and QVD are read by
-``engine.script.textfile`` / ``engine.script.sources``. Reader modules are imported on first use, so an
+``engine.script.textfile`` / ``engine.script.sources``, big regular text files streamed by :mod:`text`. Reader modules are imported on first use, so an
 engine that never loads Excel never imports calamine.
 
 A reader is ``read(ReadRequest) -> SourceTable`` and raises only :class:`SourceError`.
@@ -31,17 +31,38 @@ READERS: dict[str, str] = {
 
 #: file extension → format, for a FROM without a format spec (and web files)
 EXTENSIONS: dict[str, str] = {
-    "qvd": "qvd", "xlsx": "ooxml", "xlsm": "ooxml", "xlsb": "ooxml", "xls": "biff", "html": "html",
-    "htm": "html", "xml": "xml", "json": "json", "ndjson": "json", "parquet": "parquet", "qvx": "qvx",
-    "fix": "fix", "dat": "txt", "csv": "txt", "txt": "txt", "tab": "txt",
+    "qvd": "qvd",
+    "xlsx": "ooxml",
+    "xlsm": "ooxml",
+    "xlsb": "ooxml",
+    "xls": "biff",
+    "html": "html",
+    "htm": "html",
+    "xml": "xml",
+    "json": "json",
+    "ndjson": "json",
+    "parquet": "parquet",
+    "qvx": "qvx",
+    "fix": "fix",
+    "dat": "txt",
+    "csv": "txt",
+    "txt": "txt",
+    "tab": "txt",
 }
 
 #: a web file's Content-Type → format, when its URL has no telling extension
 _CONTENT_TYPES = {
-    "text/html": "html", "application/xhtml+xml": "html", "application/json": "json", "text/json": "json",
-    "application/xml": "xml", "text/xml": "xml", "text/csv": "txt", "text/plain": "txt",
+    "text/html": "html",
+    "application/xhtml+xml": "html",
+    "application/json": "json",
+    "text/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "text/csv": "txt",
+    "text/plain": "txt",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "ooxml",
-    "application/vnd.ms-excel": "biff", "application/vnd.apache.parquet": "parquet",
+    "application/vnd.ms-excel": "biff",
+    "application/vnd.apache.parquet": "parquet",
 }
 
 
@@ -70,4 +91,13 @@ def read(fmt: str, req: ReadRequest) -> SourceTable:
     return fn(req)
 
 
-__all__ = ["EXTENSIONS", "READERS", "ReadRequest", "SourceError", "SourceTable", "format_of", "read", "reader"]
+__all__ = [
+    "EXTENSIONS",
+    "READERS",
+    "ReadRequest",
+    "SourceError",
+    "SourceTable",
+    "format_of",
+    "read",
+    "reader",
+]

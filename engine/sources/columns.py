@@ -7,16 +7,21 @@ rendering), dates and timestamps are serial numbers (days since 1899-12-30) with
 text does. All work is over *distinct* values (Arrow dictionary encoding), never per row in Python,
 except for readers that hand over Python values (JSON, Excel, XML, HTML), where one pass sorts them.
 
-:class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes), and
-``finish`` merges the per-batch symbol tables once and rewrites the codes into one array, so peak memory
-is about the final codes plus the batches' symbols, not the raw source.
+:class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes) and
+joins the fields built so far at once (:class:`~engine.model.fieldbuilder.FieldBuilder`), so memory is
+the final codes and symbols plus one batch; :func:`map_columns` runs a batch's column work on two
+threads and hands freed heap pages back after each column.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import orjson
@@ -24,8 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.expr.formatting import Locale, format_datetimes
+from engine.memory import release
+from engine.model.fieldbuilder import FieldBuilder
 from engine.model.numformat import format_default
-from engine.model.symbols import CODE_DTYPE, SymbolTable, encode, merge
+from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
 from engine.sources.base import Interpreter, SourceTable
 
 #: serial number of 1970-01-01 (the Unix epoch) in Qlik's day count from 1899-12-30
@@ -61,12 +68,35 @@ def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) 
         arr = arr.cast(pa.string())
     enc = pc.dictionary_encode(arr)
     dictionary = enc.dictionary
-    num = np.full(len(dictionary), np.nan) if interpret is None else np.asarray(interpret(dictionary), np.float64)
+    num = (
+        np.full(len(dictionary), np.nan)
+        if interpret is None
+        else np.asarray(interpret(dictionary), np.float64)
+    )
     return _from_dictionary(num, dictionary, _indices(enc))
 
 
-def _number_column(values: np.ndarray, valid: np.ndarray | None,
-                   texts_of: Callable[[np.ndarray], Sequence[str] | np.ndarray] | None = None) -> Encoded:
+def dictionary_column(dictionary: pa.Array, indices: pa.Array, interpret: Interpreter) -> Encoded:
+    """A batch's distinct texts (which may repeat once trimmed) and its rows' indices into them → a column
+    of interpreted texts, its symbols left as they are (a builder takes them apart again)."""
+    num = np.asarray(interpret(dictionary), np.float64)
+    idx = np.asarray(
+        indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        if indices.null_count
+        else indices.to_numpy(zero_copy_only=False),
+        dtype=np.int64,
+    )
+    if not len(num):
+        return empty_column(len(idx))
+    sym, entry_code = encode(num, dictionary)
+    return sym, np.append(entry_code, -1).astype(CODE_DTYPE).take(idx)
+
+
+def _number_column(
+    values: np.ndarray,
+    valid: np.ndarray | None,
+    texts_of: Callable[[np.ndarray], Sequence[str] | np.ndarray] | None = None,
+) -> Encoded:
     """Numbers (float64) → a column; ``texts_of(distinct numbers)`` renders texts (None = default)."""
     n = len(values)
     if valid is not None and not valid.all():
@@ -77,7 +107,7 @@ def _number_column(values: np.ndarray, valid: np.ndarray | None,
     if not len(vals):
         return empty_column(n)
     uniq, first, inverse = np.unique(vals, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")           # symbols in first-appearance order
+    order = np.argsort(first, kind="stable")  # symbols in first-appearance order
     rank = np.empty(len(uniq), dtype=np.int64)
     rank[order] = np.arange(len(uniq))
     sym_num = uniq.take(order)
@@ -99,11 +129,18 @@ def default_symbols(nums: np.ndarray) -> SymbolTable:
     (long or exponent forms), so no Python string is made per symbol in the common case."""
     if not len(nums):
         return SymbolTable.empty()
-    if np.all(nums == np.rint(nums)) and np.abs(nums).max() < 2.0**53 and not (np.signbit(nums) & (nums == 0)).any():
+    if (
+        np.all(nums == np.rint(nums))
+        and np.abs(nums).max() < 2.0**53
+        and not (np.signbit(nums) & (nums == 0)).any()
+    ):
         return SymbolTable.fixed(nums.astype(np.int64), 0)
     texts = pc.cast(pa.array(nums), pa.string())
-    odd = np.flatnonzero(pc.or_(pc.greater(pc.utf8_length(texts), 15),
-                                pc.match_substring(texts, "e")).to_numpy(zero_copy_only=False))
+    odd = np.flatnonzero(
+        pc.or_(pc.greater(pc.utf8_length(texts), 15), pc.match_substring(texts, "e")).to_numpy(
+            zero_copy_only=False
+        )
+    )
     if len(odd):
         fixed = pa.array([format_default(float(x)) for x in nums.take(odd)], type=pa.string())
         mask = np.zeros(len(nums), dtype=bool)
@@ -119,8 +156,11 @@ def _valid(arr: pa.Array) -> np.ndarray | None:
 def arrow_column(arr: pa.Array | pa.ChunkedArray, locale: Locale) -> Encoded:
     """A typed Arrow column (Parquet) → a column, keeping its type as duals."""
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else (arr.chunk(0) if arr.num_chunks else
-                                                                 pa.array([], type=arr.type))
+        arr = (
+            arr.combine_chunks()
+            if arr.num_chunks != 1
+            else (arr.chunk(0) if arr.num_chunks else pa.array([], type=arr.type))
+        )
     t = arr.type
     if pa.types.is_dictionary(t):
         arr = arr.cast(t.value_type)
@@ -138,22 +178,35 @@ def arrow_column(arr: pa.Array | pa.ChunkedArray, locale: Locale) -> Encoded:
         return _number_column(num, None if valid.all() else valid)
     if pa.types.is_date(t):
         days = arr.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(days + EPOCH_SERIAL, _valid(arr),
-                              lambda u: format_datetimes(u, locale.date_format, locale))
+        return _number_column(
+            days + EPOCH_SERIAL, _valid(arr), lambda u: format_datetimes(u, locale.date_format, locale)
+        )
     if pa.types.is_timestamp(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
         raw = arr.cast(pa.timestamp(t.unit)).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day + EPOCH_SERIAL, _valid(arr),
-                              lambda u: format_datetimes(u, locale.timestamp_format, locale))
+        return _number_column(
+            raw / per_day + EPOCH_SERIAL,
+            _valid(arr),
+            lambda u: format_datetimes(u, locale.timestamp_format, locale),
+        )
     if pa.types.is_time(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
-        raw = arr.cast(pa.int64() if t.bit_width == 64 else pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day, _valid(arr), lambda u: format_datetimes(u, locale.time_format, locale))
+        raw = (
+            arr.cast(pa.int64() if t.bit_width == 64 else pa.int32())
+            .fill_null(0)
+            .to_numpy(zero_copy_only=False)
+        )
+        return _number_column(
+            raw / per_day, _valid(arr), lambda u: format_datetimes(u, locale.time_format, locale)
+        )
     if pa.types.is_duration(t):
         per_day = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}[t.unit]
         raw = arr.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-        return _number_column(raw / per_day, _valid(arr),
-                              lambda u: format_datetimes(u, locale.interval_format, locale, interval=True))
+        return _number_column(
+            raw / per_day,
+            _valid(arr),
+            lambda u: format_datetimes(u, locale.interval_format, locale, interval=True),
+        )
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         texts = [None if v is None else v.decode("utf-8", errors="replace") for v in arr.to_pylist()]
         return text_column(pa.array(texts, type=pa.string()), None)
@@ -179,8 +232,9 @@ def serial_of(value: dt.date | dt.datetime | dt.time | dt.timedelta) -> float:
     return value / dt.timedelta(days=1)
 
 
-def python_column(values: Sequence[object], locale: Locale, interpret: Interpreter | None,
-                  empty_is_null: bool = False) -> Encoded:
+def python_column(
+    values: Sequence[object], locale: Locale, interpret: Interpreter | None, empty_is_null: bool = False
+) -> Encoded:
     """Python cell values → a column. ``None`` is NULL (and ``''`` too with ``empty_is_null``);
     numbers stay numbers, dates/times become duals, strings are interpreted like text-file values."""
     n = len(values)
@@ -205,8 +259,13 @@ def python_column(values: Sequence[object], locale: Locale, interpret: Interpret
                 num[i] = f
         elif isinstance(v, (dt.date, dt.time, dt.timedelta)):
             num[i] = serial_of(v)
-            kind = 0 if isinstance(v, dt.datetime) else 1 if isinstance(v, dt.date) else (
-                2 if isinstance(v, dt.time) else 3)
+            kind = (
+                0
+                if isinstance(v, dt.datetime)
+                else 1
+                if isinstance(v, dt.date)
+                else (2 if isinstance(v, dt.time) else 3)
+            )
             kinds.setdefault(kind, []).append(i)
         else:
             text[i] = str(v)
@@ -228,39 +287,62 @@ def python_column(values: Sequence[object], locale: Locale, interpret: Interpret
 # ---------------------------------------------------------------------------------------------
 
 
+#: threads that encode a batch's columns and add them to their fields (numpy and Arrow let go of the GIL)
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` on the column workers (in order; the first exception is raised). After
+    each item the heap's free pages go back to the system (``engine.memory.release``): a batch's
+    temporaries would otherwise stay resident between the codes kept of it."""
+    global _pool
+
+    def run(x: T) -> R:
+        try:
+            return fn(x)
+        finally:
+            release()
+
+    if len(items) < 2 or WORKERS < 2:
+        return [run(x) for x in items]
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="qix-columns")
+    return list(_pool.map(run, items))
+
+
 class TableBuilder:
-    """Collects a table batch by batch; columns first seen in a later batch are NULL before it."""
+    """Collects a table batch by batch (each batch's columns with their own symbol tables): every field's
+    symbols and codes grow as batches arrive (:class:`~engine.model.fieldbuilder.FieldBuilder`), so the
+    source is never held whole; columns first seen in a later batch are NULL before it."""
 
     def __init__(self) -> None:
         self.names: list[str] = []
-        self._chunks: dict[str, list[tuple[int, Encoded]]] = {}
+        self._fields: dict[str, FieldBuilder] = {}
         self.nrows = 0
 
     def add(self, columns: dict[str, Encoded], nrows: int) -> None:
-        for name, col in columns.items():
-            if name not in self._chunks:
+        for name in columns:
+            if name not in self._fields:
                 self.names.append(name)
-                self._chunks[name] = []
-            self._chunks[name].append((self.nrows, col))
+                self._fields[name] = FieldBuilder()
+                self._fields[name].add_nulls(self.nrows)
+        for name, field in self._fields.items():
+            if name not in columns:
+                field.add_nulls(nrows)
+        map_columns(lambda item: self._fields[item[0]].add(*item[1]), list(columns.items()))
         self.nrows += nrows
 
     def finish(self) -> SourceTable:
-        cols = [self._column(name) for name in self.names]
+        """The table; fields are finished one by one, each releasing its batches as it goes."""
+        cols = []
+        for name in self.names:
+            cols.append(self._fields.pop(name).finish())
+            release()
         return SourceTable(list(self.names), cols, self.nrows)
-
-    def _column(self, name: str) -> Encoded:
-        chunks = self._chunks.pop(name)
-        real = [(start, c) for start, c in chunks if len(c[0])]
-        if len(chunks) == 1 and chunks[0][0] == 0 and len(chunks[0][1][1]) == self.nrows:
-            return chunks[0][1]
-        out = np.full(self.nrows, -1, dtype=CODE_DTYPE)
-        if not real:
-            return SymbolTable.empty(), out
-        union, maps = merge([c[0] for _, c in real]) if len(real) > 1 else (real[0][1][0], [None])
-        for (start, (_sym, codes)), mapping in zip(real, maps, strict=True):
-            if mapping is None:
-                out[start:start + len(codes)] = codes
-            else:
-                out[start:start + len(codes)] = np.append(mapping, -1).astype(CODE_DTYPE).take(codes)
-        chunks.clear()
-        return union, out

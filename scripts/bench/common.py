@@ -54,8 +54,19 @@ class Figure:
         return cls(**data)
 
 
-def figure(bench: str, name: str, ours: float, unit: str, baseline: str, baseline_value: float, *,
-           command: str, at_least: float | None = None, at_most: float | None = None, note: str = "") -> Figure:
+def figure(
+    bench: str,
+    name: str,
+    ours: float,
+    unit: str,
+    baseline: str,
+    baseline_value: float,
+    *,
+    command: str,
+    at_least: float | None = None,
+    at_most: float | None = None,
+    note: str = "",
+) -> Figure:
     """A Figure with its ratio and target check computed (``at_least`` for rates, ``at_most`` for times)."""
     ratio = ours / baseline_value if baseline_value else float("nan")
     target: str | None = None
@@ -73,6 +84,7 @@ def command(script: str, *args: object) -> str:
 
 
 # --- processes, ports, CPUs ---------------------------------------------------------------------------
+
 
 def two_cpus() -> bool:
     return (os.cpu_count() or 1) >= 2
@@ -107,21 +119,46 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> No
     raise RuntimeError("server did not start")
 
 
-def start_engine(port: int, doc_dir: Path, *settings: str, cpu: int = SERVER_CPU) -> subprocess.Popen:
-    """``python -m engine`` on ``port``, pinned to ``cpu``, with quiet logs and extra ``-S`` settings."""
-    cmd = [*pin_cmd(cpu), sys.executable, "-m", "engine", "--host", "127.0.0.1", "--port", str(port),
-           "-S", f"DocumentDirectory={doc_dir}", "-S", "PrometheusPort=0", "-S", "SystemLogVerbosity=2"]
+def start_engine(
+    port: int,
+    doc_dir: Path,
+    *settings: str,
+    cpu: int | None = SERVER_CPU,
+    python: str = sys.executable,
+    cwd: Path = REPO,
+) -> subprocess.Popen:
+    """``python -m engine`` on ``port``, pinned to ``cpu`` (None: not pinned), with quiet logs and extra
+    ``-S`` settings; ``cwd`` is the source tree whose engine runs (another worktree for old-vs-new)."""
+    cmd = [
+        *(pin_cmd(cpu) if cpu is not None else []),
+        python,
+        "-m",
+        "engine",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-S",
+        f"DocumentDirectory={doc_dir}",
+        "-S",
+        "PrometheusPort=0",
+        "-S",
+        "SystemLogVerbosity=2",
+    ]
     for s in settings:
         cmd += ["-S", s]
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_listening(port, proc)
     return proc
 
 
 def start_python(code: str, port: int, cpu: int = SERVER_CPU) -> subprocess.Popen:
     """A Python server given as source (it reads its port from ``sys.argv[1]``), pinned to ``cpu``."""
-    proc = subprocess.Popen([*pin_cmd(cpu), sys.executable, "-c", code, str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*pin_cmd(cpu), sys.executable, "-c", code, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_listening(port, proc)
     return proc
 
@@ -157,7 +194,24 @@ def rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def reset_peak_rss() -> None:
+    """Start this process's resident high-water mark afresh (Linux: ``clear_refs`` 5)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss() -> int:
+    """This process's resident high-water mark (``VmHWM``). Not ``ru_maxrss``: that one survives
+    ``execve``, so a child started by a big parent reports the parent's size as its own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 # --- timing -------------------------------------------------------------------------------------------
+
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     """(median seconds over ``repeat`` calls, the last call's result)."""

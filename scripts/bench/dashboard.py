@@ -113,7 +113,11 @@ def main() -> None:
     ap.add_argument("--rows", type=int, action="append", help="fact rows (repeatable); default 1M and 10M")
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--quick", action="store_true", help="200k rows, 3 repeats (CI)")
+    ap.add_argument("--cache-mib", type=int, default=0,
+                    help="bound of the shared calculation cache (default: the engine's, CalcCacheMemory)")
     args = ap.parse_args()
+    if args.cache_mib:
+        CALC_CACHE.configure(args.cache_mib * 2**20)
     sizes = [200_000] if args.quick else (args.rows or [1_000_000, 10_000_000])
     repeat = 3 if args.quick else args.repeat
     print(f"load average {os.getloadavg()}")
@@ -130,8 +134,10 @@ def measure(quick: bool = False) -> list[Figure]:
     out = [figure("dashboard", f"8-object dashboard after a selection, {name}, {n / 1e6:g}M rows",
                   1000 * statistics.median(times[name]), "ms", "DuckDB", duck, command=cmd, at_most=0.5)
            for name in ("qix", "qix-2 threads", "qix cached")]
-    out.append(figure("dashboard", "50 users in 10 shared states vs 50 distinct (dashboards/s)", shared,
-                      "dashboards/s", "distinct states", distinct, command=cmd, at_least=10))
+    out.append(figure("dashboard", "50 users in 10 shared states vs 50 distinct, one cold pass (dashboards/s)",
+                      shared, "dashboards/s", "distinct states", distinct, command=cmd,
+                      note="one pass computes 10 of 50 dashboards: at most 5x by construction; the sustained "
+                           "replay (target >= 10x) is dashusers.py"))
     return out
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from common import REPO, Figure
 
 BENCHES = ("handshake", "roundtrip", "jwt", "reload", "calc", "section_access", "bystander", "abac", "sqlload",
-           "dashboard")
+           "dashboard", "dashusers", "fullcpu")
 LIBRARIES = ("websockets", "orjson", "uvloop", "numpy", "joserfc", "duckdb", "polars", "pyarrow")
 _MARK = "FIGURES "
 

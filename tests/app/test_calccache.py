@@ -14,18 +14,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.app.app import App, DocSession, ScriptVariable
-from engine.app.calccache import CALC_CACHE, CalcCache, volatile
+from engine.app.calccache import CALC_CACHE, CalcCache, estimate_size, volatile
 from engine.app.library import create_variable, expand_dollars
 from engine.auth import Identity
 from engine.calc.evaluation import evaluate_expression
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject
 from engine.model.datamodel import DataModel
+from engine.model.index import model_index
+from engine.model.selection import EMPTY_STATE, infer
 from tests.modelutil import make_model
 
-ACCESS = {"columns": ["ACCESS", "USERID", "COUNTRY"],
-          "rows": [["ADMIN", "ADMIN", ""], ["USER", "US1", "US"], ["USER", "US2", "US"], ["USER", "UK1", "UK"],
-                   ["USER", "EU1", "UK"], ["USER", "EU1", "DE"], ["USER", "EU2", "UK"], ["USER", "EU2", "DE"]]}
+ACCESS = {
+    "columns": ["ACCESS", "USERID", "COUNTRY"],
+    "rows": [
+        ["ADMIN", "ADMIN", ""],
+        ["USER", "US1", "US"],
+        ["USER", "US2", "US"],
+        ["USER", "UK1", "UK"],
+        ["USER", "EU1", "UK"],
+        ["USER", "EU1", "DE"],
+        ["USER", "EU2", "UK"],
+        ["USER", "EU2", "DE"],
+    ],
+}
 USERS = ["admin", "us1", "us2", "uk1", "eu1", "eu2", "admin"]
 
 
@@ -33,36 +45,54 @@ def sales_model(scale: int = 1) -> DataModel:
     rng = np.random.default_rng(7)
     n = 60
     countries = ["US", "UK", "DE", "IT"]
-    return make_model({"Sales": {
-        "COUNTRY": [countries[i] for i in rng.integers(0, 4, n)],
-        "PRODUCT": [f"P{i}" for i in rng.integers(0, 6, n)],
-        "SALES_AMOUNT": [int(v) * scale for v in rng.integers(1, 500, n)]}})
+    return make_model(
+        {
+            "Sales": {
+                "COUNTRY": [countries[i] for i in rng.integers(0, 4, n)],
+                "PRODUCT": [f"P{i}" for i in rng.integers(0, 6, n)],
+                "SALES_AMOUNT": [int(v) * scale for v in rng.integers(1, 500, n)],
+            }
+        }
+    )
 
 
-CUBE = {"qDimensions": [{"qDef": {"qFieldDefs": ["COUNTRY"]}}, {"qDef": {"qFieldDefs": ["PRODUCT"]}}],
-        "qMeasures": [{"qDef": {"qDef": "Sum(SALES_AMOUNT)*$(vS)"}}, {"qDef": {"qDef": "Sum({1} SALES_AMOUNT)"}},
-                      {"qDef": {"qDef": "Sum({Alt} SALES_AMOUNT)+vApp"}}],
-        "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 5, "qHeight": 40}]}
-LIST = {"qDef": {"qFieldDefs": ["PRODUCT"]}, "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1,
-                                                                     "qHeight": 20}]}
+CUBE = {
+    "qDimensions": [{"qDef": {"qFieldDefs": ["COUNTRY"]}}, {"qDef": {"qFieldDefs": ["PRODUCT"]}}],
+    "qMeasures": [
+        {"qDef": {"qDef": "Sum(SALES_AMOUNT)*$(vS)"}},
+        {"qDef": {"qDef": "Sum({1} SALES_AMOUNT)"}},
+        {"qDef": {"qDef": "Sum({Alt} SALES_AMOUNT)+vApp"}},
+    ],
+    "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 5, "qHeight": 40}],
+}
+LIST = {
+    "qDef": {"qFieldDefs": ["PRODUCT"]},
+    "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 20}],
+}
 EXPRESSIONS = ["Sum(SALES_AMOUNT)+vApp", "Count({1} DISTINCT COUNTRY)", "Sum({Alt} SALES_AMOUNT)*$(vS)"]
 
 
 def _doc(app: App, user: str) -> DocSession:
     doc = DocSession(app, Identity(user=user, authenticated=True))
-    create_variable(doc, {"qInfo": {"qType": "variable"}, "qName": "vS", "qDefinition": "1"},
-                    doc.session_variables)
+    create_variable(
+        doc, {"qInfo": {"qType": "variable"}, "qName": "vS", "qDefinition": "1"}, doc.session_variables
+    )
     return doc
 
 
 def _uncached(doc: DocSession) -> list[bytes]:
     """The same answers computed without the cache (the session's own inference, fresh objects)."""
     model = doc.model
-    cube = HyperCube(model, doc.selections.inference("$"), CUBE, variables=doc.variable_text,
-                     states=doc.state_lookup).layout()
-    lst = ListObject(model, doc.selections.inference("$"), LIST).layout()
-    values = [evaluate_expression(model, doc.selections.inference("$"), expand_dollars(doc, e),
-                                  doc.variable_text, doc.state_lookup) for e in EXPRESSIONS]
+    cube = HyperCube(
+        model, doc.selections.inference("$"), CUBE, variables=doc.variable_text, states=doc.state_lookup
+    ).layout()
+    lst = ListObject(model, doc.selections.inference("$"), LIST, states=doc.state_lookup).layout()
+    values = [
+        evaluate_expression(
+            model, doc.selections.inference("$"), expand_dollars(doc, e), doc.variable_text, doc.state_lookup
+        )
+        for e in EXPRESSIONS
+    ]
     return [orjson.dumps(x) for x in (cube, lst, values)]
 
 
@@ -83,13 +113,13 @@ def test_lru_by_bytes_counters_and_owner_identity() -> None:
     a, b = sales_model(), sales_model()
     cache.put("k1", a, "x", size=400)
     cache.put("k2", a, "y", size=400)
-    assert cache.get("k1", a) == "x"             # k1 is now the most recent
-    assert cache.get("k1", b) is None            # another model object never gets k1's value
-    cache.put("k3", a, "z", size=400)            # over the bound: k2 (least recently used) goes
+    assert cache.get("k1", a) == "x"  # k1 is now the most recent
+    assert cache.get("k1", b) is None  # another model object never gets k1's value
+    cache.put("k3", a, "z", size=400)  # over the bound: k2 (least recently used) goes
     assert cache.get("k2", a) is None and cache.get("k3", a) == "z" and cache.bytes == 800
     cache.put("k3", a, "w", size=100)
     assert cache.health() == {"hits": 2, "lookups": 4, "added": 4, "replaced": 1, "bytes_added": 1300}
-    cache.put("big", a, "v", size=5000)          # larger than the whole cache: not kept
+    cache.put("big", a, "v", size=5000)  # larger than the whole cache: not kept
     assert cache.get("big", a) is None
     cache.configure(0)
     assert len(cache) == 0 and cache.bytes == 0
@@ -107,8 +137,10 @@ def test_concurrent_lookups_of_one_key_compute_once() -> None:
         return "done"
 
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(cache.get_or_compute("k", model, compute)))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.get_or_compute("k", model, compute)))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     gate.set()
@@ -116,6 +148,15 @@ def test_concurrent_lookups_of_one_key_compute_once() -> None:
         t.join(5)
     assert results == ["done"] * 8 and len(calls) == 1
     assert cache.stats.lookups == 8 and cache.stats.hits == 7
+
+
+def test_an_inference_is_sized_without_its_models_shared_index() -> None:
+    model = sales_model()
+    state = EMPTY_STATE.with_selection("COUNTRY", [0])
+    before = estimate_size(infer(model, state))
+    lk = model_index(model).lookup("Sales", "PRODUCT")  # a large per-model structure, built once
+    assert lk.order is not None
+    assert estimate_size(infer(model, state)) == before
 
 
 def test_volatile_expressions_are_recognised() -> None:
@@ -131,7 +172,9 @@ def test_second_session_in_the_same_state_shares_the_result_across_reductions_ne
     hits = CALC_CACHE.stats.hits
     assert us2.hypercube(CUBE) is first and CALC_CACHE.stats.hits == hits + 1
     assert uk1.hypercube(CUBE) is not first
-    texts = {c["qText"] for row in uk1.render_hypercube(CUBE, "")["qDataPages"][0]["qMatrix"] for c in row[:1]}
+    texts = {
+        c["qText"] for row in uk1.render_hypercube(CUBE, "")["qDataPages"][0]["qMatrix"] for c in row[:1]
+    }
     assert texts == {"UK"}
     # a selection moves us2 to another key; us1 keeps its own answer
     field = us2.model.fields["PRODUCT"]
@@ -143,10 +186,18 @@ def test_second_session_in_the_same_state_shares_the_result_across_reductions_ne
 # -- property test: cached == uncached over random calls of several sessions --------------------------
 
 OPS = st.one_of(
-    st.tuples(st.just("select"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"]),
-              st.lists(st.integers(0, 10), min_size=1, max_size=3)),
-    st.tuples(st.just("select_alt"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"]),
-              st.lists(st.integers(0, 10), min_size=1, max_size=3)),
+    st.tuples(
+        st.just("select"),
+        st.integers(0, 6),
+        st.sampled_from(["COUNTRY", "PRODUCT"]),
+        st.lists(st.integers(0, 10), min_size=1, max_size=3),
+    ),
+    st.tuples(
+        st.just("select_alt"),
+        st.integers(0, 6),
+        st.sampled_from(["COUNTRY", "PRODUCT"]),
+        st.lists(st.integers(0, 10), min_size=1, max_size=3),
+    ),
     st.tuples(st.just("clear"), st.integers(0, 6)),
     st.tuples(st.just("lock"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"])),
     st.tuples(st.just("unlock"), st.integers(0, 6), st.sampled_from(["COUNTRY", "PRODUCT"])),

@@ -38,11 +38,16 @@ def test_patches_add_insert_replace_remove_and_root():
 
 def test_dependencies_follow_defs_expressions_states_and_library_refs():
     assert scan_dependencies({"qInfo": {}, "title": "x"}).computed is False
+    assert scan_dependencies({"qInfo": {}, "title": "x"}).sources == frozenset()
     deps = scan_dependencies({"a": [{"qHyperCubeDef": {"qStateName": "S1"}}]})
-    assert deps.computed and not deps.catalog and deps.states == ("$", "S1")
-    assert scan_dependencies({"t": {"qStringExpression": "=1"}}).catalog
-    assert scan_dependencies({"qChildListDef": {}}).catalog
-    assert scan_dependencies({"qHyperCubeDef": {"qDimensions": [{"qLibraryId": "d"}]}}).catalog
+    assert deps.computed and deps.sources == {"variables"} and deps.states == ("$", "S1")
+    assert scan_dependencies({"t": {"qStringExpression": "=1"}}).sources == {"variables"}
+    assert scan_dependencies({"qChildListDef": {}}).sources == {"children"}
+    assert scan_dependencies({"qAppObjectListDef": {}, "qBookmarkListDef": {}}).sources == {"objects", "bookmarks"}
+    assert scan_dependencies({"qHyperCubeDef": {"qDimensions": [{"qLibraryId": "d"}]}}).sources == {
+        "dimensions", "measures", "variables"}
+    assert scan_dependencies({"qExtendsId": "base"}).sources == {"extends"}
+    assert scan_dependencies({"qDefinition": "1"}, "variable").sources == {"variables"}
 
 
 def test_store_round_trip_keeps_tree_order_and_values():

@@ -12,7 +12,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.support import CHROMIUM, HubPage
+from tests.browser.support import ARTIFACTS, CHROMIUM, HubPage
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_rpc_record() -> None:
+    """Each run writes its own record of the pages' JSON-RPC calls (``HubPage.close`` appends to it)."""
+    (ARTIFACTS / "rpc-calls.jsonl").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

@@ -130,6 +130,9 @@ class HubPage:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.rpc_errors: list[dict[str, Any]] = []
+        #: every request the page sent with the engine's answer, written to ``rpc-calls.jsonl`` on close (the
+        #: record of what nebula.js asks the engine, for checking answers against the documented shapes)
+        self.calls: list[dict[str, Any]] = []
         self.sockets: list[Any] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda err: self.page_errors.append(str(err)))
@@ -140,20 +143,26 @@ class HubPage:
             self.console_errors.append(msg.text)
 
     def _websocket(self, ws: Any) -> None:
+        socket_no = len(self.sockets)
         self.sockets.append(ws)
         sent: dict[Any, str] = {}
+
+        requests: dict[Any, dict[str, Any]] = {}
 
         def on_sent(payload: str | bytes) -> None:
             with contextlib.suppress(ValueError):
                 msg = json.loads(payload)
                 if isinstance(msg, dict) and "id" in msg:
                     sent[msg["id"]] = msg.get("method", "")
+                    requests[msg["id"]] = msg
 
         def on_received(payload: str | bytes) -> None:
             with contextlib.suppress(ValueError):
                 msg = json.loads(payload)
                 if isinstance(msg, dict) and "error" in msg:
                     self.rpc_errors.append({**msg["error"], "method": sent.get(msg.get("id"), "")})
+                if isinstance(msg, dict) and msg.get("id") in requests:
+                    self.calls.append({"socket": socket_no, "request": requests.pop(msg["id"]), "response": msg})
 
         ws.on("framesent", on_sent)
         ws.on("framereceived", on_received)
@@ -187,3 +196,7 @@ class HubPage:
 
     def close(self) -> None:
         self.context.close()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        with (ARTIFACTS / "rpc-calls.jsonl").open("a") as out:
+            for call in self.calls:
+                out.write(json.dumps({"page": self.name, **call}) + "\n")

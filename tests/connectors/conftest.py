@@ -4,12 +4,13 @@ process, and small socket helpers (reload, read a table)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,23 @@ def sql_engine(engine_factory, data_dir) -> Callable[..., RunningEngine]:
     connector_config.configure(connector_config.ConnectorSettings())
 
 
+@pytest.fixture
+def on_session_app(sql_engine) -> Callable[..., None]:
+    """Run ``scenario(client, doc)`` on a new session app of an engine started with these ``-S`` settings:
+    the set-up every database test shares."""
+
+    def run(scenario: Callable[[Client, int], Awaitable[None]], *settings: str) -> None:
+        eng = sql_engine(*settings)
+
+        async def main() -> None:
+            async with Client.open(eng.url()) as c:
+                await scenario(c, await session_app(c))
+
+        asyncio.run(main())
+
+    return run
+
+
 @dataclass
 class Reload:
     ok: bool
@@ -110,8 +128,9 @@ async def tables(c: Client, doc: int) -> dict[str, int]:
 
 
 async def connection(c: Client, doc: int, name: str, text: str, qtype: str, **extra: str) -> dict:
-    return await c.request("CreateConnection", doc, [{"qName": name, "qConnectionString": text, "qType": qtype,
-                                                      **extra}])
+    return await c.request(
+        "CreateConnection", doc, [{"qName": name, "qConnectionString": text, "qType": qtype, **extra}]
+    )
 
 
 class TestConnector:
@@ -119,15 +138,29 @@ class TestConnector:
 
     def __init__(self, pg: PostgresServer, tls: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "tests.connectors.qlik_test_connector", "--port", str(self.port),
-               "--pg", f"127.0.0.1:{pg.port}/qix"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.connectors.qlik_test_connector",
+            "--port",
+            str(self.port),
+            "--pg",
+            f"127.0.0.1:{pg.port}/qix",
+        ]
         if tls:
             cmd += ["--tls", str(tls[0]), str(tls[1])]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else b""
         if b"ready" not in line:
-            raise RuntimeError(f"test connector did not start: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise RuntimeError(
+                f"test connector did not start: {self.proc.stderr.read() if self.proc.stderr else ''}"
+            )
 
     @property
     def address(self) -> str:

@@ -7,16 +7,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.model import selection
 from engine.model.selection import EMPTY_STATE, Reduction, SelectionState, infer
 from tests.modelutil import make_model, states_by_text, sym
 
 
 @pytest.fixture
 def shop():
-    return make_model({
-        "Customers": {"CID": [1, 2, 3, 4], "Country": ["SE", "SE", "DK", "NO"]},
-        "Orders": {"CID": [1, 1, 2, 3, 5], "Product": ["a", "b", "a", "c", "d"]},
-    })
+    return make_model(
+        {
+            "Customers": {"CID": [1, 2, 3, 4], "Country": ["SE", "SE", "DK", "NO"]},
+            "Orders": {"CID": [1, 1, 2, 3, 5], "Product": ["a", "b", "a", "c", "d"]},
+        }
+    )
 
 
 # --- SelectionState ---------------------------------------------------------------------------
@@ -29,13 +32,13 @@ def test_state_is_immutable_value():
     assert s1.with_selection("F", []).is_empty
     s2 = s1.with_selection("G", [0]).with_lock("F")
     assert s2.is_locked("F") and s2.fields == ("F", "G")
-    assert s2.with_selection("F", [0]) is s2            # locked: refused
+    assert s2.with_selection("F", [0]) is s2  # locked: refused
     assert s2.cleared("F") is s2
     assert s2.cleared_all().fields == ("F",)
     assert s2.cleared_all(keep_locked=False).is_empty
     assert s2.with_unlock("F").cleared("F").fields == ("G",)
     assert s2.without("F").fields == ("G",) and not s2.without("F").locked
-    assert EMPTY_STATE.with_lock("F") is EMPTY_STATE     # nothing to lock
+    assert EMPTY_STATE.with_lock("F") is EMPTY_STATE  # nothing to lock
     assert s1.locked_all().locked == {"F"} and s1.locked_all().unlocked_all().locked == frozenset()
     with pytest.raises(ValueError):
         EMPTY_STATE.with_selection("F", [-1])
@@ -47,8 +50,15 @@ def test_no_selection_everything_possible(shop):
     assert inf.rows("Orders") is None and inf.row_index("Orders").tolist() == [0, 1, 2, 3, 4]
     assert set(states_by_text(inf, "CID").values()) == {"O"}
     assert inf.state_counts("Product") == {
-        "qLocked": 0, "qSelected": 0, "qOption": 4, "qDeselected": 0, "qAlternative": 0,
-        "qExcluded": 0, "qSelectedExcluded": 0, "qLockedExcluded": 0}
+        "qLocked": 0,
+        "qSelected": 0,
+        "qOption": 4,
+        "qDeselected": 0,
+        "qAlternative": 0,
+        "qExcluded": 0,
+        "qSelectedExcluded": 0,
+        "qLockedExcluded": 0,
+    }
 
 
 def test_two_tables_linked_by_key(shop):
@@ -88,21 +98,32 @@ def test_customer_without_orders_excluded_by_product(shop):
 
 
 def test_selected_excluded_and_alternative(shop):
-    s = (EMPTY_STATE.with_selection("Country", sym(shop, "Country", "SE"))
-         .with_selection("Product", sym(shop, "Product", "c", "b")))
+    s = EMPTY_STATE.with_selection("Country", sym(shop, "Country", "SE")).with_selection(
+        "Product", sym(shop, "Product", "c", "b")
+    )
     inf = infer(shop, s)
     # Product b (customer 1, SE) possible; c (customer 3, DK) selected but excluded by Country.
     assert states_by_text(inf, "Product") == {"a": "A", "b": "S", "c": "XS", "d": "X"}
     # Country's own alternatives are computed with Country's selection removed: c → DK, b → SE.
     assert states_by_text(inf, "Country") == {"SE": "S", "DK": "A", "NO": "X"}
     assert inf.state_counts("Product") == {
-        "qLocked": 0, "qSelected": 1, "qOption": 0, "qDeselected": 0, "qAlternative": 1,
-        "qExcluded": 1, "qSelectedExcluded": 1, "qLockedExcluded": 0}
+        "qLocked": 0,
+        "qSelected": 1,
+        "qOption": 0,
+        "qDeselected": 0,
+        "qAlternative": 1,
+        "qExcluded": 1,
+        "qSelectedExcluded": 1,
+        "qLockedExcluded": 0,
+    }
 
 
 def test_locks(shop):
-    s = (EMPTY_STATE.with_selection("Country", sym(shop, "Country", "DK", "SE")).with_lock("Country")
-         .with_selection("Product", sym(shop, "Product", "a")))
+    s = (
+        EMPTY_STATE.with_selection("Country", sym(shop, "Country", "DK", "SE"))
+        .with_lock("Country")
+        .with_selection("Product", sym(shop, "Product", "a"))
+    )
     inf = infer(shop, s)
     assert states_by_text(inf, "Country") == {"SE": "L", "DK": "XL", "NO": "X"}
     assert inf.state_counts("Country")["qLocked"] == 1
@@ -110,11 +131,13 @@ def test_locks(shop):
 
 
 def test_chain_of_three_tables():
-    m = make_model({
-        "A": {"K1": [1, 2, 3], "a": ["x", "y", "z"]},
-        "B": {"K1": [1, 1, 2, 3], "K2": [10, 20, 20, 30]},
-        "C": {"K2": [10, 20, 30, 40], "c": ["p", "q", "r", "s"]},
-    })
+    m = make_model(
+        {
+            "A": {"K1": [1, 2, 3], "a": ["x", "y", "z"]},
+            "B": {"K1": [1, 1, 2, 3], "K2": [10, 20, 20, 30]},
+            "C": {"K2": [10, 20, 30, 40], "c": ["p", "q", "r", "s"]},
+        }
+    )
     inf = infer(m, EMPTY_STATE.with_selection("c", sym(m, "c", "p")))
     assert inf.row_index("C").tolist() == [0]
     assert inf.row_index("B").tolist() == [0]
@@ -127,10 +150,12 @@ def test_chain_of_three_tables():
 
 
 def test_null_key_never_links():
-    m = make_model({
-        "T1": {"K": [1, None, 2], "f": ["a", "b", "c"]},
-        "T2": {"K": [1, 2, None], "g": ["u", "v", "w"]},
-    })
+    m = make_model(
+        {
+            "T1": {"K": [1, None, 2], "f": ["a", "b", "c"]},
+            "T2": {"K": [1, 2, None], "g": ["u", "v", "w"]},
+        }
+    )
     inf = infer(m, EMPTY_STATE.with_selection("f", sym(m, "f", "b")))
     assert inf.row_index("T2").tolist() == []
     inf = infer(m, EMPTY_STATE.with_selection("f", sym(m, "f", "a", "c")))
@@ -139,10 +164,12 @@ def test_null_key_never_links():
 
 
 def test_island_table_unaffected(shop):
-    m = make_model({
-        "Customers": {"CID": [1, 2], "Country": ["SE", "DK"]},
-        "Island": {"Z": [7, 8]},
-    })
+    m = make_model(
+        {
+            "Customers": {"CID": [1, 2], "Country": ["SE", "DK"]},
+            "Island": {"Z": [7, 8]},
+        }
+    )
     inf = infer(m, EMPTY_STATE.with_selection("Country", [0]))
     assert inf.rows("Island") is None
     assert states_by_text(inf, "Z") == {"7": "O", "8": "O"}
@@ -155,14 +182,28 @@ def test_base_reduction_is_never_lifted(shop):
     assert inf.row_index("Orders").tolist() == [3]
     # symbols removed by the reduction are not counted anywhere
     assert inf.state_counts("Country") == {
-        "qLocked": 0, "qSelected": 0, "qOption": 2, "qDeselected": 0, "qAlternative": 0,
-        "qExcluded": 0, "qSelectedExcluded": 0, "qLockedExcluded": 0}
+        "qLocked": 0,
+        "qSelected": 0,
+        "qOption": 2,
+        "qDeselected": 0,
+        "qAlternative": 0,
+        "qExcluded": 0,
+        "qSelectedExcluded": 0,
+        "qLockedExcluded": 0,
+    }
     assert inf.state_counts("CID")["qOption"] == 2 and inf.state_counts("CID")["qExcluded"] == 0
     inf = infer(shop, EMPTY_STATE.with_selection("Country", sym(shop, "Country", "NO")), base)
     assert inf.row_index("Orders").tolist() == []
     assert inf.state_counts("Country") == {
-        "qLocked": 0, "qSelected": 1, "qOption": 0, "qDeselected": 0, "qAlternative": 1,
-        "qExcluded": 0, "qSelectedExcluded": 0, "qLockedExcluded": 0}
+        "qLocked": 0,
+        "qSelected": 1,
+        "qOption": 0,
+        "qDeselected": 0,
+        "qAlternative": 1,
+        "qExcluded": 0,
+        "qSelectedExcluded": 0,
+        "qLockedExcluded": 0,
+    }
     # a selection of symbols the reduction removed selects nothing that exists: no selection at all
     inf = infer(shop, EMPTY_STATE.with_selection("Country", sym(shop, "Country", "SE")), base)
     assert inf.row_index("Customers").tolist() == [2, 3]
@@ -190,8 +231,9 @@ def naive_rows(tables: dict[str, dict[str, list]], selections: dict[str, set]) -
         value that only the other side has keeps that side's row possible."""
         if any(f in tables[t] and f != skip for f in selections):
             return True
-        return any(constrained(h, k) for k in tables[t] if k in keys and k != skip
-                   for h in holders[k] if h != t)
+        return any(
+            constrained(h, k) for k in tables[t] if k in keys and k != skip for h in holders[k] if h != t
+        )
 
     def branch_rows(t, skip):
         out = set()
@@ -224,7 +266,7 @@ def models_and_selections(draw):
         n = draw(st.integers(1, 6))
         cols: dict[str, list] = {}
         if fields and draw(st.booleans() if ti > 1 else st.just(True)):
-            shared = draw(st.sampled_from(fields))   # exactly one link keeps the model acyclic
+            shared = draw(st.sampled_from(fields))  # exactly one link keeps the model acyclic
             cols[shared] = draw(st.lists(values, min_size=n, max_size=n))
         for j in range(draw(st.integers(1, 2))):
             f = f"T{ti}F{j}"
@@ -246,7 +288,9 @@ def test_inference_matches_naive_reference(case):
         syms = model.fields[f].symbols
         state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
     # the reference sees values that exist as symbols only (a selection of absent values selects nothing)
-    eff = {f: {int(x) for x in model.fields[f].symbols.num if int(x) in vals} for f, vals in selections.items()}
+    eff = {
+        f: {int(x) for x in model.fields[f].symbols.num if int(x) in vals} for f, vals in selections.items()
+    }
     eff = {f: v for f, v in eff.items() if v}
     expected = naive_rows(tables, eff)
     inf = infer(model, state)
@@ -279,8 +323,12 @@ def test_base_reduction_equals_deleted_rows(case, data):
     v0 = set(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
     syms0 = [i for i, x in enumerate(model.fields[f0].symbols.num) if int(x) in v0]
     base = Reduction.from_state(model, EMPTY_STATE.with_selection(f0, syms0))
-    kept = {t: sorted(np.flatnonzero(base.rows[t]).tolist()) if t in base.rows else list(range(model.tables[t].nrows))
-            for t in tables}
+    kept = {
+        t: sorted(np.flatnonzero(base.rows[t]).tolist())
+        if t in base.rows
+        else list(range(model.tables[t].nrows))
+        for t in tables
+    }
     reduced = {t: {f: [vals[r] for r in kept[t]] for f, vals in cols.items()} for t, cols in tables.items()}
     state = EMPTY_STATE
     eff = {}
@@ -299,10 +347,68 @@ def test_base_reduction_equals_deleted_rows(case, data):
 def test_a_key_value_only_one_table_has_stays_possible_there():
     # selecting a customer who has no orders: the customer's row (and name) stay possible, the orders
     # are all excluded; associated tables behave as a full outer join
-    model = make_model({"Customers": {"CustID": [1, 2], "Name": [10, 20]}, "Orders": {"CustID": [1], "Amt": [5]}})
+    model = make_model(
+        {"Customers": {"CustID": [1, 2], "Name": [10, 20]}, "Orders": {"CustID": [1], "Amt": [5]}}
+    )
     syms = model.fields["CustID"].symbols
     inf = infer(model, EMPTY_STATE.with_selection("CustID", [int(np.flatnonzero(syms.num == 2)[0])]))
     assert inf.row_index("Customers").tolist() == [1]
     assert inf.row_index("Orders").tolist() == []
     names = model.fields["Name"].symbols.num
     assert names[inf.possible("Name")[: len(names)]].tolist() == [20]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(models_and_selections(), st.data())
+def test_sparse_row_propagation_matches_masks(case, data):
+    """Propagating over key → rows lookups (the path of large tables with a selective key) gives the
+    same rows, possible symbols and states as full-length masks, with and without a reduction."""
+    tables, selections = case
+    model = make_model(tables)
+    state = EMPTY_STATE
+    for f, vals in selections.items():
+        syms = model.fields[f].symbols
+        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
+    base = None
+    if data.draw(st.booleans()):
+        f0 = data.draw(st.sampled_from(list(model.fields)))
+        syms0 = [i for i, x in enumerate(model.fields[f0].symbols.num) if int(x) in {0, 1}]
+        base = Reduction.from_state(model, EMPTY_STATE.with_selection(f0, syms0))
+    assert_sparse_matches_dense(model, state, base)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_sparse_row_propagation_on_a_star(data):
+    """A fact table with three keys (the dashboard's shape): selections on every dimension and the fact."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n, nd = 60, 6
+    key = lambda: [None if x < 0 else int(x) for x in rng.integers(-1, nd + 1, n)]  # noqa: E731
+    tables = {"F": {"K1": key(), "K2": key(), "K3": key(), "M": rng.integers(0, 4, n).tolist()}}
+    for i in (1, 2, 3):
+        tables[f"D{i}"] = {f"K{i}": list(range(nd)), f"A{i}": rng.integers(0, 3, nd).tolist()}
+    model = make_model(tables)
+    state = EMPTY_STATE
+    for f in data.draw(st.lists(st.sampled_from(["A1", "A2", "A3", "M", "K2"]), max_size=4, unique=True)):
+        vals = set(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
+        state = state.with_selection(
+            f, [i for i, x in enumerate(model.fields[f].symbols.num) if int(x) in vals]
+        )
+    assert_sparse_matches_dense(model, state, None)
+
+
+def assert_sparse_matches_dense(model, state, base):
+    dense = infer(model, state, base)
+    saved = (selection.SPARSE_MIN, selection.SPARSE_DENSITY)
+    selection.SPARSE_MIN, selection.SPARSE_DENSITY = 0, 1  # every table, whatever the density
+    try:
+        sparse = infer(model, state, base)
+    finally:
+        selection.SPARSE_MIN, selection.SPARSE_DENSITY = saved
+    for t in model.tables:
+        assert np.array_equal(sparse.row_index(t), dense.row_index(t)), t
+        a, b = sparse.rows(t), dense.rows(t)
+        assert (a is None) == (b is None) and (a is None or np.array_equal(a, b)), t
+    for f in model.fields:
+        assert np.array_equal(sparse.possible(f), dense.possible(f)), f
+        assert list(sparse.state_letters(f)) == list(dense.state_letters(f)), f

@@ -235,3 +235,14 @@ def test_len_of_null_is_zero():
         "M: LOAD K AS Missing RESIDENT F WHERE Len(Lookup('V', 'K', K, 'D')) = 0;"
     )
     assert col(r, "M", "Missing") == [2]
+
+
+def test_a_streamed_file_keeps_peek_at_the_rows_being_loaded(tmp_path):
+    # a Parquet file is read in batches; a running total over Peek() of its own field needs every
+    # earlier row, so that chain is read whole
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"V": [1, 2, 3, 4, 5]}), tmp_path / "v.parquet")
+    r = run("T: LOAD V, RangeSum(Peek('Cum'), V) AS Cum FROM [v.parquet] (parquet);", tmp_path)
+    assert col(r, "T", "Cum") == [1, 3, 6, 10, 15]

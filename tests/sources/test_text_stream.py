@@ -18,8 +18,10 @@ from engine.sources.spec import FormatSpec
 def _csv(path: Path, rows: int) -> Path:
     lines = ["\ufeffId;Name;Amount;Day;Code"]
     for i in range(rows):
-        lines.append(f"{i};  name {i % 37} ;{i * 0.25:.2f};2021-{1 + i % 12:02d}-{1 + i % 28:02d};"
-                     f"{'00' + str(i % 5) if i % 3 else i % 5}")
+        lines.append(
+            f"{i};  name {i % 37} ;{i * 0.25:.2f};2021-{1 + i % 12:02d}-{1 + i % 28:02d};"
+            f"{'00' + str(i % 5) if i % 3 else i % 5}"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -28,13 +30,13 @@ def _values(names, columns) -> dict[str, list[tuple[str, float]]]:
     out = {}
     for name, (sym, codes) in zip(names, columns, strict=True):
         num, txt = np.append(sym.num, np.nan), np.append(sym.text, None)
-        nums = [None if x != x else x for x in num.take(codes).tolist()]     # NaN → None: comparable
+        nums = [None if x != x else x for x in num.take(codes).tolist()]  # NaN → None: comparable
         out[name] = list(zip(txt.take(codes).tolist(), nums, strict=True))
     return out
 
 
 def test_streamed_equals_whole_file(tmp_path, monkeypatch):
-    monkeypatch.setattr(text, "BLOCK_BYTES", 4096)          # many blocks
+    monkeypatch.setattr(text, "BLOCK_BYTES", 4096)  # many blocks
     path = _csv(tmp_path / "big.csv", 3000)
     spec = FormatSpec(encoding="utf-8")
     blocks: list[int] = []
@@ -45,7 +47,7 @@ def test_streamed_equals_whole_file(tmp_path, monkeypatch):
     a, b = _values(streamed.names, streamed.columns), _values(whole.names, whole.columns)
     for name in streamed.names:
         assert a[name] == b[name], name
-    assert a["Code"][:3] == [("0", 0.0), ("001", 1.0), ("002", 2.0)]    # duals merged across blocks
+    assert a["Code"][:3] == [("0", 0.0), ("001", 1.0), ("002", 2.0)]  # duals merged across blocks
 
 
 def test_irregular_files_are_not_streamed(tmp_path):
@@ -62,17 +64,22 @@ def test_runner_streams_big_files_and_falls_back_for_irregular_ones(tmp_path, mo
     monkeypatch.setattr(text, "BLOCK_BYTES", 4096)
     _csv(tmp_path / "big.csv", 2000)
     (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
-    calls: list[int] = []
-    real = text.read_stream
+    calls: list[str] = []
+    for name in ("batches", "read_stream"):
+        real = getattr(text, name)
 
-    def spy(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(text, "read_stream", spy)
-    env = ScriptEnv(document_dir=tmp_path, connections={"d": Connection("d", str(tmp_path), "folder")},
-                    legacy_paths=False)
-    r = run_script("B: LOAD * FROM [lib://d/big.csv] (txt, utf8, delimiter is ';');\n"
-                   "R: LOAD * FROM [lib://d/ragged.csv] (txt);", env)
-    assert calls == [1, 1]
+        monkeypatch.setattr(text, name, spy)
+    env = ScriptEnv(
+        document_dir=tmp_path, connections={"d": Connection("d", str(tmp_path), "folder")}, legacy_paths=False
+    )
+    r = run_script(
+        "B: LOAD * FROM [lib://d/big.csv] (txt, utf8, delimiter is ';');\n"
+        "R: LOAD * FROM [lib://d/ragged.csv] (txt);",
+        env,
+    )
+    assert calls == ["batches", "batches"]  # the ragged file is tried once, then read whole
     assert r.model.tables["B"].nrows == 2000 and r.model.tables["R"].nrows == 2
