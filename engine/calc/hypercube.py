@@ -38,7 +38,7 @@ from engine.calc.cells import (
 from engine.calc.dims import CalcDim, calculated_dimension
 from engine.calc.evaluation import Calculation, chart_expression, evaluate_expression, tables_for
 from engine.calc.join import plan_join
-from engine.calc.listobject import sort_expression
+from engine.calc.listobject import sort_expression, zero_state_counts
 from engine.calc.setexpr import StatesLookup
 from engine.calc.sorting import (
     DIM_DEFAULT,
@@ -770,19 +770,7 @@ def _calc_dimension_info(
         "qSortIndicator": indicator,
         "qGroupFallbackTitles": [d.title],
         "qGroupPos": 0,
-        "qStateCounts": {
-            k: 0
-            for k in (
-                "qLocked",
-                "qSelected",
-                "qOption",
-                "qDeselected",
-                "qAlternative",
-                "qExcluded",
-                "qSelectedExcluded",
-                "qLockedExcluded",
-            )
-        },
+        "qStateCounts": zero_state_counts(),
         "qTags": [],
         "qDimensionType": "N" if d.symbols.is_numeric else "D",
         "qGrouping": "N",

@@ -81,6 +81,16 @@ def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.nda
     return out
 
 
+#: the state counts of NxDimensionInfo, in the engine's order
+STATE_COUNT_KEYS = ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
+                    "qSelectedExcluded", "qLockedExcluded")
+
+
+def zero_state_counts() -> dict[str, int]:
+    """``qStateCounts`` where no count applies (a missing field, a dimension info without states)."""
+    return dict.fromkeys(STATE_COUNT_KEYS, 0)
+
+
 class ListObject:
     """One field's values in display order, with states; see the module docstring."""
 
@@ -252,19 +262,7 @@ class ListObject:
                 "qSortIndicator": "N",
                 "qGroupFallbackTitles": [self.title],
                 "qGroupPos": 0,
-                "qStateCounts": {
-                    k: 0
-                    for k in (
-                        "qLocked",
-                        "qSelected",
-                        "qOption",
-                        "qDeselected",
-                        "qAlternative",
-                        "qExcluded",
-                        "qSelectedExcluded",
-                        "qLockedExcluded",
-                    )
-                },
+                "qStateCounts": zero_state_counts(),
                 "qTags": [],
                 "qError": {"qErrorCode": 2, "qContext": self.field},
                 "qDimensionType": "D",
