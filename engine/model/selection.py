@@ -13,7 +13,7 @@ are selected / possible / alternative / excluded per field.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +41,9 @@ _EMPTY_SEL = np.empty(0, dtype=np.int32)
 SPARSE_MIN = 1 << 20
 #: ... when the most selective incoming key keeps at most 1/SPARSE_DENSITY of the rows
 SPARSE_DENSITY = 8
+#: rows per slice when a message walks them (see ``_Propagation.sparse_message``)
+SLICE_ROWS = 1 << 16
+_EMPTY_ROWS = np.empty(0, dtype=np.intp)
 
 
 def _as_symbols(idx: Iterable[int] | np.ndarray) -> np.ndarray:
@@ -287,12 +290,13 @@ class _Propagation:
         self.gathered[(table, key)] = (inc, rows)
         return rows
 
-    def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
-        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
-        key → rows lookup of its most selective incoming key and filtered through the others; None
-        when no key is selective enough (then full-length masks are cheaper)."""
-        tab = self.model.tables[table]
-        n = tab.nrows
+    def _sparse_plan(
+        self, table: str, skip: str | None
+    ) -> tuple[list[tuple[int, str, np.ndarray]], dict[str, np.ndarray], tuple[str, ...]] | None:
+        """For a large ``table``: its incoming key constraints but ``skip``'s, most selective first (rows
+        kept, key, symbols), its own selections' row masks but one in ``skip``, and their names; None when
+        no key is selective enough for the key → rows lookups (then full-length masks are cheaper)."""
+        n = self.model.tables[table].nrows
         if n < SPARSE_MIN:
             return None
         incs: list[tuple[int, str, np.ndarray]] = []  # (rows it keeps, n + 1 when unknown; key; symbols)
@@ -308,46 +312,118 @@ class _Propagation:
         if not incs:
             return None
         incs.sort(key=lambda x: x[0])
-        count, kbest, inc = incs[0]
-        if count * SPARSE_DENSITY > n:
+        if incs[0][0] * SPARSE_DENSITY > n:
             return None
         # the table's own selections, but not one in ``skip`` (it is no message through ``skip``)
         own = {f: m for f, m in self.cons.get(table, {}).items() if f != skip}
-        applied = tuple(sorted(own))
-        # the chains of one table share prefixes (the final rows extend the rows without its least
-        # selective key): continue from the longest one computed with the same incoming symbols
-        rows: np.ndarray | None = None
-        done = 0
+        return incs, own, tuple(sorted(own))
+
+    def _longest_chain(
+        self, table: str, applied: tuple[str, ...], incs: list[tuple[int, str, np.ndarray]]
+    ) -> tuple[np.ndarray | None, int]:
+        """The rows of the longest computed chain that is a prefix of ``incs`` (with the same incoming
+        symbols), and its length; ``(None, 0)`` when there is none."""
         for i in range(len(incs), 0, -1):
             hit = self.chains.get((table, applied, tuple(k for _, k, _ in incs[:i])))
             if hit is not None and all(
                 np.array_equal(a, b) for a, (_, _, b) in zip(hit[0], incs[:i], strict=True)
             ):
-                rows, done = hit[1], i
-                break
+                return hit[1], i
+        return None, 0
+
+    def _keep_chain(
+        self, table: str, applied: tuple[str, ...], incs: list[tuple[int, str, np.ndarray]], rows: np.ndarray
+    ) -> None:
+        self.chains[(table, applied, tuple(k for _, k, _ in incs))] = ([c for _, _, c in incs], rows)
+
+    def _first_rows(self, table: str, own: dict[str, np.ndarray], key: str, syms: np.ndarray) -> np.ndarray:
+        """Rows holding ``syms`` of ``key`` (grouped by symbol) that pass the table's own selections and
+        the reduction."""
+        rows = self.expand(table, key, syms)
+        for extra in (*own.values(), self.exist.get(table)):
+            if extra is not None:
+                rows = rows[extra.take(rows)]
+        return rows
+
+    def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
+        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
+        key → rows lookup of its most selective incoming key and filtered through the others; None
+        when no key is selective enough (then full-length masks are cheaper)."""
+        plan = self._sparse_plan(table, skip)
+        if plan is None:
+            return None
+        incs, own, applied = plan
+        tab = self.model.tables[table]
+        # the chains of one table share prefixes (the final rows extend the rows without its least
+        # selective key): continue from the longest one computed with the same incoming symbols
+        rows, done = self._longest_chain(table, applied, incs)
         if rows is None:
-            rows = self.expand(table, kbest, inc)
-            for extra in (*own.values(), self.exist.get(table)):
-                if extra is not None:
-                    rows = rows[extra.take(rows)]
+            rows = self._first_rows(table, own, incs[0][1], np.flatnonzero(incs[0][2][:-1]))
             done = 1
-            self.chains[(table, applied, (kbest,))] = ([inc], rows)
+            self._keep_chain(table, applied, incs[:1], rows)
         for i in range(done, len(incs)):  # most selective first: later gathers see fewer rows
             _, k, inc = incs[i]
             rows = rows[inc.take(tab.columns.raw(k).take(rows))]
-            self.chains[(table, applied, tuple(k for _, k, _ in incs[: i + 1]))] = (
-                [c for _, _, c in incs[: i + 1]],
-                rows,
-            )
+            self._keep_chain(table, applied, incs[: i + 1], rows)
         return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
 
-    def expand(self, table: str, key: str, inc: np.ndarray) -> np.ndarray:
-        """Rows of ``table`` whose ``key`` symbol is set in ``inc`` (grouped by symbol), from the lookup."""
+    def sparse_message(self, table: str, key: str) -> np.ndarray | None:
+        """``msg[(table, key)]`` (the ``key`` symbols at the rows satisfying every constraint but
+        ``key``'s) from the key → rows lookups; None when they do not apply.
+
+        The rows are walked a slice at a time and the walk stops once every symbol the table holds in
+        ``key`` has been seen. Why: a message only says which symbols occur, and a large set of rows
+        usually shows every value of a small key long before its end (a tenth of a 10M-row fact holds all
+        of 5,000 products within its first 100k rows), so most of the gathers would be wasted."""
+        plan = self._sparse_plan(table, key)
+        if plan is None:
+            return None
+        incs, own, applied = plan
+        tab = self.model.tables[table]
+        codes = tab.columns.raw(key)
+        nsym = self.idx.nsym(key)
+        rows, done = self._longest_chain(table, applied, incs)
+        if done == len(incs):
+            assert rows is not None
+            return _scatter_present(codes, rows, nsym)
+        want = int(np.count_nonzero(self.idx.present(table, key)))
+        out = np.zeros(nsym + 1, dtype=bool)
+        kept: list[np.ndarray] = []
+        for part in self._row_slices(table, own, incs[0], rows):
+            for _, k, inc in incs[max(done, 1) :]:
+                part = part[inc.take(tab.columns.raw(k).take(part))]
+            out[codes.take(part)] = True
+            kept.append(part)
+            if np.count_nonzero(out) == want:
+                return out
+        self._keep_chain(table, applied, incs, np.concatenate(kept) if kept else _EMPTY_ROWS)
+        return out
+
+    def _row_slices(
+        self, table: str, own: dict[str, np.ndarray], best: tuple[int, str, np.ndarray], rows: np.ndarray | None
+    ) -> Iterator[np.ndarray]:
+        """``rows`` in slices of about ``SLICE_ROWS``, or (when None) the rows of ``best``'s symbols that
+        pass the table's own constraints, expanded a run of symbols at a time, in symbol order."""
+        if rows is not None:
+            for lo in range(0, len(rows), SLICE_ROWS):
+                yield rows[lo : lo + SLICE_ROWS]
+            return
+        _, key, inc = best
+        lk = self.idx.lookup(table, key)
+        assert lk.starts is not None
+        syms = np.flatnonzero(inc[:-1])
+        ends = np.cumsum(lk.starts[syms + 1] - lk.starts[syms])
+        cuts = np.searchsorted(ends, np.arange(SLICE_ROWS, int(ends[-1]) if len(ends) else 0, SLICE_ROWS))
+        for part in np.split(syms, np.unique(cuts + 1)):
+            if len(part):
+                yield self._first_rows(table, own, key, part)
+
+    def expand(self, table: str, key: str, syms: np.ndarray) -> np.ndarray:
+        """Rows of ``table`` whose ``key`` symbol is one of ``syms`` (grouped by symbol), from the lookup."""
         lk = self.idx.lookup(table, key)
         assert lk.starts is not None and lk.order is not None
-        sel = np.flatnonzero(inc[:-1])
-        starts = lk.starts[sel]
-        lens = lk.starts[sel + 1] - starts
+        starts = lk.starts[syms]
+        lens = lk.starts[syms + 1] - starts
         ends = np.cumsum(lens)
         total = int(ends[-1]) if len(ends) else 0
         return lk.order.take(np.repeat(starts - (ends - lens), lens) + np.arange(total))
@@ -376,11 +452,8 @@ class _Propagation:
             queued.discard(t)
             for k in self.idx.keys_of[t]:
                 codes = self.model.tables[t].columns.raw(k)
-                sparse = self.sparse_rows_except(t, k)
-                new: np.ndarray | None
-                if sparse is not None:
-                    new = _scatter_present(codes, sparse, self.idx.nsym(k))
-                else:
+                new = self.sparse_message(t, k)
+                if new is None:
                     m, constrained = self.rows_except(t, k)
                     new = (
                         None

@@ -374,7 +374,7 @@ def test_sparse_row_propagation_matches_masks(case, data):
         f0 = data.draw(st.sampled_from(list(model.fields)))
         syms0 = [i for i, x in enumerate(model.fields[f0].symbols.num) if int(x) in {0, 1}]
         base = Reduction.from_state(model, EMPTY_STATE.with_selection(f0, syms0))
-    assert_sparse_matches_dense(model, state, base)
+    assert_sparse_matches_dense(model, state, base, data.draw(st.integers(1, 8)))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -394,17 +394,18 @@ def test_sparse_row_propagation_on_a_star(data):
         state = state.with_selection(
             f, [i for i, x in enumerate(model.fields[f].symbols.num) if int(x) in vals]
         )
-    assert_sparse_matches_dense(model, state, None)
+    assert_sparse_matches_dense(model, state, None, data.draw(st.integers(1, 8)))
 
 
-def assert_sparse_matches_dense(model, state, base):
+def assert_sparse_matches_dense(model, state, base, slice_rows):
+    """``slice_rows``: rows per slice of a message's walk (small, so walks stop early, mid-way or never)."""
     dense = infer(model, state, base)
-    saved = (selection.SPARSE_MIN, selection.SPARSE_DENSITY)
-    selection.SPARSE_MIN, selection.SPARSE_DENSITY = 0, 1  # every table, whatever the density
+    saved = (selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS)
+    selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS = 0, 1, slice_rows
     try:
         sparse = infer(model, state, base)
     finally:
-        selection.SPARSE_MIN, selection.SPARSE_DENSITY = saved
+        selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS = saved
     for t in model.tables:
         assert np.array_equal(sparse.row_index(t), dense.row_index(t)), t
         a, b = sparse.rows(t), dense.rows(t)
