@@ -42,7 +42,7 @@ from engine.errors import (
 )
 from engine.expr.formatting import Locale
 from engine.model.datamodel import DataModel
-from engine.model.selection import Inference, Reduction, SelectionState, infer
+from engine.model.selection import Inference, Reduction, SelectionState, infer, warm
 
 if TYPE_CHECKING:
     from engine.rpc.structs import HyperCubeDef, ListObjectDef
@@ -272,6 +272,7 @@ class App:
             self.data_loaded = True
             self.last_reload_time = utc_timestamp()
             self.data_version += 1
+        warm(model)
 
 
 class DocSession:

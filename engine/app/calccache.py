@@ -7,7 +7,10 @@ to a lookup on that same object, so a result cannot cross a reload or a reductio
 reused. Bounded by bytes (``-S CalcCacheMemory=<MiB>``) and evicted least recently used first.
 
 Concurrent lookups of a key being computed wait for the first computation (one computation per key,
-which is what makes fifty users in one state cost one dashboard).
+which is what makes fifty users in one state cost one dashboard). Requests run through
+:func:`compute_in_thread` do that waiting on the event loop, not in a worker thread: a dashboard's eight
+layouts waiting for one inference would otherwise hold every worker, and no second user's work could
+start on the other core.
 
 Inside :func:`cached_only` a lookup that would compute (or wait) raises :class:`NotCached` instead: the event
 loop answers a request whose results are all cached without a worker thread, and hands the rest to one.
@@ -15,11 +18,16 @@ loop answers a request whose results are all cached without a worker thread, and
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import os
 import re
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -42,6 +50,7 @@ _VOLATILE = re.compile(rb"\b(now|today|rand|random)\s*\(", re.IGNORECASE)
 
 
 _CACHED_ONLY: ContextVar[bool] = ContextVar("qix_cached_only", default=False)
+_NO_WAIT: ContextVar[bool] = ContextVar("qix_no_wait", default=False)
 
 
 class NotCached(BaseException):
@@ -57,6 +66,82 @@ def cached_only() -> Iterator[None]:
         yield
     finally:
         _CACHED_ONLY.reset(token)
+
+
+class InFlight(BaseException):
+    """Raised inside :func:`compute_in_thread`'s worker where a lookup finds its key being computed by
+    another thread: the worker is given back and the request waits for ``done`` on the event loop. A
+    BaseException for the same reason as :class:`NotCached`."""
+
+    def __init__(self, done: Future[None]) -> None:
+        super().__init__()
+        self.done = done
+
+
+def _attempt(fn: Callable[[], T]) -> tuple[T, None] | tuple[None, Future[None]]:
+    token = _NO_WAIT.set(True)
+    try:
+        return fn(), None
+    except InFlight as busy:
+        return None, busy.done
+    finally:
+        _NO_WAIT.reset(token)
+
+
+class _Gate:
+    """At most ``slots`` calculations in worker threads at once, handed out oldest request first.
+
+    Why: a request woken after waiting for another thread's result must not queue behind every request
+    that arrived meanwhile, or the last layout of a dashboard waits a whole round of other users' work.
+    Runs on the event loop only (no locks)."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.busy = 0
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = 0
+
+    async def acquire(self, since: float) -> None:
+        if self.busy < self.slots and not self._waiting:
+            self.busy += 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self._waiting, (since, self._seq, granted))
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # the slot was handed over just as the request was cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            granted = heapq.heappop(self._waiting)[2]
+            if not granted.done():
+                granted.set_result(None)  # the slot passes straight to the oldest waiter
+                return
+        self.busy -= 1
+
+
+#: as many as asyncio's default executor has threads, so the gate, not the executor, orders the work
+_GATE = _Gate(min(32, (os.cpu_count() or 1) + 4))
+
+
+async def compute_in_thread(fn: Callable[[], T]) -> T:
+    """``fn()`` in a worker thread; where it would wait for another thread's computation of a key, the
+    thread is freed, the wait happens here, and ``fn`` runs again (then finding that result cached) ahead
+    of requests that arrived after it."""
+    since = time.monotonic()
+    while True:
+        await _GATE.acquire(since)
+        try:
+            value, busy = await asyncio.to_thread(_attempt, fn)
+        finally:
+            _GATE.release()
+        if busy is None:
+            return cast(T, value)
+        await asyncio.wrap_future(busy)
 
 
 def require_compute() -> None:
@@ -99,7 +184,7 @@ class CalcCache:
         self.stats = CacheStats()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._computing: dict[Hashable, threading.Event] = {}
+        self._computing: dict[Hashable, Future[None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -150,8 +235,9 @@ class CalcCache:
 
     def get_or_compute(self, key: Hashable, owner: DataModel, compute: Callable[[], T]) -> T:
         """The cached value of ``key``, or ``compute()`` stored under it. A lookup that finds the key being
-        computed by another thread waits for that result; an error is raised to its caller only (nothing
-        is stored, and waiters compute for themselves)."""
+        computed by another thread waits for that result (or raises :class:`InFlight` inside
+        :func:`compute_in_thread`); an error is raised to its caller only (nothing is stored, and waiters
+        compute for themselves)."""
         while True:
             with self._lock:
                 value = self._get(key, owner)
@@ -162,9 +248,12 @@ class CalcCache:
                     raise NotCached
                 pending = self._computing.get(key)
                 if pending is None:
-                    done = self._computing[key] = threading.Event()
+                    done = self._computing[key] = Future()
                     break
-            pending.wait()
+                if _NO_WAIT.get():
+                    self.stats.lookups -= 1  # the retry looks again and counts it
+                    raise InFlight(pending)
+            pending.result()
             with self._lock:  # the waiter's second look is the same lookup, not another one
                 self.stats.lookups -= 1
         try:
@@ -174,7 +263,7 @@ class CalcCache:
         finally:
             with self._lock:
                 self._computing.pop(key, None)
-            done.set()
+            done.set_result(None)
 
     def health(self) -> dict[str, int]:
         s = self.stats

@@ -46,6 +46,8 @@ class ModelIndex:
         self._present: dict[tuple[str, str], np.ndarray] = {}
         self._lookups: dict[tuple[str, str], KeyLookup] = {}
         self._field_cache: dict[tuple[str, str], object] = {}
+        self._building: dict[tuple[str, str], threading.Lock] = {}
+        self.warming = False
         self.keys_of: dict[str, tuple[str, ...]] = {
             t.name: tuple(f for f in t.columns if f in model.key_fields) for t in model.tables.values()
         }
@@ -75,11 +77,23 @@ class ModelIndex:
         return hit
 
     def lookup(self, table: str, field_name: str) -> KeyLookup:
-        """Key-symbol → rows of ``table`` (see :class:`KeyLookup`)."""
+        """Key-symbol → rows of ``table`` (see :class:`KeyLookup`), built once: a second thread asking
+        while it is built waits for it (a fact table's lookup takes seconds; two builds waste a core)."""
         key = (table, field_name)
         hit = self._lookups.get(key)
         if hit is not None:
             return hit
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            hit = self._lookups.get(key)
+            if hit is None:
+                hit = self._build_lookup(table, field_name)
+                with self._lock:
+                    self._lookups[key] = hit
+        return hit
+
+    def _build_lookup(self, table: str, field_name: str) -> KeyLookup:
         codes = self.model.tables[table].columns[field_name]
         n = self.nsym(field_name)
         valid = codes >= 0
@@ -88,21 +102,17 @@ class ModelIndex:
             row_of = np.full(n + 1, -1, dtype=np.int64)
             rows = np.flatnonzero(valid)
             row_of[codes.take(rows)] = rows
-            hit = KeyLookup(True, row_of, None, None)
-        else:
-            rows = np.flatnonzero(valid)
-            if len(codes) < 2**31:  # half the bytes of intp: a fact table's lookup is as long as the table
-                rows = rows.astype(np.int32)
-            valid_codes = codes.take(rows)
-            if n <= 1 << 16:  # numpy's stable sort is a radix sort on 16-bit keys: several times faster
-                valid_codes = valid_codes.astype(np.uint16)
-            order = rows.take(np.argsort(valid_codes, kind="stable"))
-            starts = np.zeros(n + 1, dtype=np.int64)
-            np.cumsum(counts, out=starts[1:])
-            hit = KeyLookup(False, None, order, starts)
-        with self._lock:
-            self._lookups[key] = hit
-        return hit
+            return KeyLookup(True, row_of, None, None)
+        rows = np.flatnonzero(valid)
+        if len(codes) < 2**31:  # half the bytes of intp: a fact table's lookup is as long as the table
+            rows = rows.astype(np.int32)
+        valid_codes = codes.take(rows)
+        if n <= 1 << 16:  # numpy's stable sort is a radix sort on 16-bit keys: several times faster
+            valid_codes = valid_codes.astype(np.uint16)
+        order = rows.take(np.argsort(valid_codes, kind="stable"))
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        return KeyLookup(False, None, order, starts)
 
     @functools.cached_property
     def acyclic(self) -> bool:

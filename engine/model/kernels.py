@@ -51,13 +51,18 @@ def split(n: int, parts: int = WORKERS) -> list[tuple[int, int]]:
 
 
 def run_parts(fn: Callable[[int, int], _T], n: int) -> list[_T]:
-    """``fn(lo, hi)`` over the ranges of :func:`split`, the first on this thread; results in order."""
+    """``fn(lo, hi)`` over the ranges of :func:`split`, the first on this thread (and any other that no
+    kernel thread has picked up by the time the first is done); results in order."""
     parts = split(n)
     if len(parts) == 1:
         return [fn(0, n)]
     futures: list[Future[_T]] = [_executor().submit(fn, lo, hi) for lo, hi in parts[1:]]
-    first = fn(*parts[0])
-    return [first] + [f.result() for f in futures]
+    out = [fn(*parts[0])]
+    for (lo, hi), f in zip(parts[1:], futures, strict=True):
+        # a part no kernel thread has started yet (they are busy with other requests' parts) is run
+        # here rather than waited for: concurrent callers never queue behind each other
+        out.append(fn(lo, hi) if f.cancel() else f.result())
+    return out
 
 
 def take(table: np.ndarray, idx: np.ndarray) -> np.ndarray:

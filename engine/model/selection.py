@@ -12,6 +12,8 @@ are selected / possible / alternative / excluded per field.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -503,6 +505,29 @@ def _selected_symbols(
         if not smask.any():
             return None
     return smask
+
+
+def warm(model: DataModel) -> None:
+    """Build, in a background thread, the key → rows lookups a propagation over the model's large tables
+    reads. Why: built by the first click instead, they kept the first users of a 10M-row app waiting
+    seconds (every user's first dashboard queued behind them). Once per model."""
+    idx = model_index(model)
+    jobs = [
+        (t.name, k) for t in model.tables.values() if t.nrows >= SPARSE_MIN for k in idx.keys_of[t.name]
+    ]
+    if idx.warming or not jobs:
+        return
+    idx.warming = True
+
+    def work() -> None:
+        try:
+            for table, key in jobs:
+                idx.lookup(table, key)
+                idx.present(table, key)
+        except Exception:  # noqa: BLE001 - only a head start: the first query builds what is missing
+            logging.getLogger(__name__).debug("warming the lookups of a model failed", exc_info=True)
+
+    threading.Thread(target=work, name="qix-warm", daemon=True).start()
 
 
 def infer(model: DataModel, state: SelectionState, base: Reduction | None = None) -> Inference:

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.app import connections, guard
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
+from engine.app.calccache import compute_in_thread
 from engine.app.reload import ReloadJob, binary_loader, reload_app
 from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
@@ -300,13 +301,13 @@ def _evaluate(call: Call, expression: str) -> tuple[str | None, float]:
 
 @rpc("Doc", "Evaluate", qExpression="")
 async def evaluate(call: Call, qExpression: str) -> dict[str, object]:
-    text, _num = await asyncio.to_thread(_evaluate, call, qExpression)
+    text, _num = await compute_in_thread(lambda: _evaluate(call, qExpression))
     return {"qReturn": "-" if text is None else text}
 
 
 @rpc("Doc", "EvaluateEx", qExpression="")
 async def evaluate_ex(call: Call, qExpression: str) -> dict[str, object]:
-    text, num = await asyncio.to_thread(_evaluate, call, qExpression)
+    text, num = await compute_in_thread(lambda: _evaluate(call, qExpression))
     numeric = num == num
     return {
         "qValue": {

@@ -6,13 +6,12 @@ calculation layer's module; this one covers the object as a property tree.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Awaitable
 from typing import Any
 
 from engine.app import library
-from engine.app.calccache import NotCached, cached_only
+from engine.app.calccache import NotCached, cached_only, compute_in_thread
 from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
 from engine.jsonmembers import dict_member
@@ -48,7 +47,7 @@ def get_layout(call: Call) -> dict[str, object] | Awaitable[dict[str, object]]:
 
 
 async def _compute_layout(view: EntityView, version: object) -> dict[str, object]:
-    layout = await asyncio.to_thread(object_layout, view.doc, view)
+    layout = await compute_in_thread(lambda: object_layout(view.doc, view))
     view.keep_layout(version, layout)
     return {"qLayout": layout}
 

@@ -13,6 +13,7 @@ from engine.app.guard import AppFacts
 from engine.app.reload import progress_data
 from engine.app.rules import Resource
 from engine.errors import APP_ALREADY_OPEN, APP_INVALID, APP_NOT_FOUND, INVALID_APP_NAME, QixError
+from engine.model.selection import warm
 from engine.rpc.dispatch import Call, rpc
 
 #: the longest file name (one path component, in bytes) and whole path Linux file systems take
@@ -253,6 +254,8 @@ async def open_doc(
         raise QixError(APP_NOT_FOUND, qDocName[:_NAME_MAX])
     await asyncio.to_thread(_check_app, call, qDocName, guard.READ)
     app = await asyncio.to_thread(call.engine.apps.open, qDocName, not qNoData)
+    if app.data_loaded:
+        warm(app.model)  # the key lookups of large tables are ready by the user's first click
     doc = DocSession(app, session.identity, no_data=qNoData)
     await asyncio.to_thread(doc.user_access)  # a new reduction costs about one selection: off the loop
     doc = attach_doc(call, app, no_data=qNoData, doc=doc)

@@ -8,14 +8,13 @@ coordinates into symbol selections on that state.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import numpy as np
 
 from engine.app.app import DocSession
-from engine.app.calccache import NotCached, cached_only
+from engine.app.calccache import NotCached, cached_only, compute_in_thread
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.objects import EntityView
@@ -67,7 +66,7 @@ LOOP_CELLS = 2000
 
 
 async def _in_thread(work: Callable[[], list[dict[str, object]]]) -> dict[str, object]:
-    return {"qDataPages": await asyncio.to_thread(work)}
+    return {"qDataPages": await compute_in_thread(work)}
 
 
 @rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
@@ -94,7 +93,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[st
     def work() -> list[dict[str, object]]:
         return _list(call, qPath)[1].data_pages(qPages)
 
-    return {"qDataPages": await asyncio.to_thread(work)}
+    return {"qDataPages": await compute_in_thread(work)}
 
 
 @rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
@@ -102,7 +101,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dic
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
-    return {"qDataPages": await asyncio.to_thread(work)}
+    return {"qDataPages": await compute_in_thread(work)}
 
 
 @rpc(OBJECT, "GetHyperCubeReducedData", read=True, qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
@@ -112,7 +111,7 @@ async def get_hypercube_reduced_data(
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].reduced_data_pages(qPages, qZoomFactor, qReductionMode)
 
-    return {"qDataPages": await asyncio.to_thread(work)}
+    return {"qDataPages": await compute_in_thread(work)}
 
 
 @rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
@@ -122,7 +121,7 @@ async def get_hypercube_stack_data(
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
-    return {"qDataPages": await asyncio.to_thread(work)}
+    return {"qDataPages": await compute_in_thread(work)}
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)

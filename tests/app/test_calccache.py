@@ -4,7 +4,9 @@ in several section-access reductions (in process here; over sockets in ``tests/t
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -14,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.app.app import App, DocSession, ScriptVariable
-from engine.app.calccache import CALC_CACHE, CalcCache, estimate_size, volatile
+from engine.app.calccache import CALC_CACHE, CalcCache, _Gate, compute_in_thread, estimate_size, volatile
 from engine.app.library import create_variable, expand_dollars
 from engine.auth import Identity
 from engine.calc.evaluation import evaluate_expression
@@ -148,6 +150,80 @@ def test_concurrent_lookups_of_one_key_compute_once() -> None:
         t.join(5)
     assert results == ["done"] * 8 and len(calls) == 1
     assert cache.stats.lookups == 8 and cache.stats.hits == 7
+
+
+def test_requests_waiting_for_a_result_hold_no_worker_thread() -> None:
+    """Forty requests (more than any default executor has threads) need a key another thread is still
+    computing; an unrelated request must still get a thread and answer at once, and all forty get the
+    one result, computed once."""
+    cache = CalcCache()
+    model = sales_model()
+    started, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        started.set()
+        release.wait(10)
+        return "shared"
+
+    async def scenario() -> tuple[list[str], float]:
+        first = asyncio.ensure_future(compute_in_thread(lambda: cache.get_or_compute("k", model, slow)))
+        await asyncio.to_thread(started.wait, 10)
+        waiters = [
+            asyncio.ensure_future(compute_in_thread(lambda: cache.get_or_compute("k", model, slow)))
+            for _ in range(40)
+        ]
+        await asyncio.sleep(0.2)  # every waiter has tried once and found the key in flight
+        t0 = time.perf_counter()
+        other = await asyncio.wait_for(compute_in_thread(lambda: "other"), 5)
+        waited = time.perf_counter() - t0
+        assert other == "other" and not any(w.done() for w in waiters)
+        release.set()
+        return await asyncio.gather(first, *waiters), waited
+
+    results, waited = asyncio.run(scenario())
+    assert results == ["shared"] * 41 and len(calls) == 1
+    assert waited < 2  # not a timing assertion on speed: without the fix it never answers (wait_for fails)
+
+
+def test_the_gate_hands_a_freed_slot_to_the_oldest_request() -> None:
+    """A request retried after waiting keeps its first arrival time and goes ahead of later ones."""
+
+    async def scenario() -> list[float]:
+        gate = _Gate(1)
+        order: list[float] = []
+        await gate.acquire(5.0)
+
+        async def want(since: float) -> None:
+            await gate.acquire(since)
+            order.append(since)
+            gate.release()
+
+        tasks = [asyncio.ensure_future(want(s)) for s in (10.0, 1.0, 7.0)]
+        await asyncio.sleep(0)
+        gate.release()
+        await asyncio.gather(*tasks)
+        assert gate.busy == 0
+        return order
+
+    assert asyncio.run(scenario()) == [1.0, 7.0, 10.0]
+
+
+def test_a_cancelled_waiter_does_not_keep_its_slot() -> None:
+    async def scenario() -> int:
+        gate = _Gate(1)
+        await gate.acquire(0.0)
+        waiter = asyncio.ensure_future(gate.acquire(1.0))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        await asyncio.sleep(0)
+        gate.release()
+        await gate.acquire(2.0)  # the slot is free again
+        gate.release()
+        return gate.busy
+
+    assert asyncio.run(scenario()) == 0
 
 
 def test_an_inference_is_sized_without_its_models_shared_index() -> None:

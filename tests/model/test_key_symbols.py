@@ -86,3 +86,25 @@ def test_kernels_match_numpy_on_large_arrays():
     want[:] = False
     want[codes] = True
     assert np.array_equal(kernels.scatter_true(1001, codes), want)
+
+
+def test_kernels_run_every_part_themselves_while_the_kernel_threads_are_busy():
+    """Parts no kernel thread has started are run by the caller: a request never queues behind other
+    requests' parts (with every kernel thread blocked, the call still finishes, with the right answer)."""
+    import threading
+
+    release = threading.Event()
+    blockers = [kernels._executor().submit(release.wait, 10) for _ in range(kernels.WORKERS)]
+    try:
+        rng = np.random.default_rng(2)
+        codes = rng.integers(-1, 50, kernels.PARALLEL_MIN * 2).astype(np.int32)
+        table = rng.random(51)
+        done = []
+        t = threading.Thread(target=lambda: done.append(np.array_equal(kernels.take(table, codes), table.take(codes))))
+        t.start()
+        t.join(5)
+        assert done == [True]
+    finally:
+        release.set()
+        for b in blockers:
+            b.result(10)

@@ -413,3 +413,39 @@ def assert_sparse_matches_dense(model, state, base, slice_rows):
     for f in model.fields:
         assert np.array_equal(sparse.possible(f), dense.possible(f)), f
         assert list(sparse.state_letters(f)) == list(dense.state_letters(f)), f
+
+
+def test_lookups_of_a_large_table_are_built_once_ahead_of_the_first_click(monkeypatch):
+    """``warm`` builds every key lookup of a table of SPARSE_MIN rows or more in the background; a thread
+    asking for a lookup while it is built waits for that build instead of starting its own."""
+    import threading
+    import time
+
+    from engine.model.index import ModelIndex, model_index
+
+    rng = np.random.default_rng(3)
+    n = selection.SPARSE_MIN
+    tables = {
+        "Fact": {"K": rng.integers(0, 50, n).tolist(), "V": rng.integers(0, 3, n).tolist()},
+        "Dim": {"K": list(range(50)), "A": [i % 5 for i in range(50)]},
+    }
+    model = make_model(tables)
+    built: list[tuple[str, str]] = []
+    real = ModelIndex._build_lookup
+
+    def counting(self, table, key):
+        built.append((table, key))
+        time.sleep(0.2)  # long enough for the other callers to arrive while it builds
+        return real(self, table, key)
+
+    monkeypatch.setattr(ModelIndex, "_build_lookup", counting)
+    selection.warm(model)
+    askers = [threading.Thread(target=model_index(model).lookup, args=("Fact", "K")) for _ in range(3)]
+    for t in askers:
+        t.start()
+    for t in askers:
+        t.join(10)
+    assert built == [("Fact", "K")]  # the small Dim table is not warmed; Fact's lookup built once
+    selection.warm(model)  # once per model
+    assert 0 < infer(model, EMPTY_STATE.with_selection("A", [0])).row_count("Fact") < n
+    assert built == [("Fact", "K")]  # the click found the lookup ready
