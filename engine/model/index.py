@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
@@ -37,6 +38,36 @@ class KeyLookup:
     starts: np.ndarray | None
 
 
+#: bound of a model's memo of propagation messages (see ``ModelIndex.messages``)
+MESSAGE_MEMO_BYTES = 32 << 20
+
+
+class ArrayLRU:
+    """A thread-safe LRU of read-only numpy arrays bounded by their bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: Hashable, value: np.ndarray) -> None:
+        value.flags.writeable = False
+        with self._lock:
+            old = self._items.pop(key, None)
+            self.bytes += value.nbytes - (0 if old is None else old.nbytes)
+            self._items[key] = value
+            while self.bytes > self.max_bytes and self._items:
+                self.bytes -= self._items.popitem(last=False)[1].nbytes
+
+
 class ModelIndex:
     """Lazily computed, thread-safe caches over one immutable :class:`DataModel`."""
 
@@ -47,6 +78,9 @@ class ModelIndex:
         self._lookups: dict[tuple[str, str], KeyLookup] = {}
         self._field_cache: dict[tuple[str, str], object] = {}
         self._building: dict[tuple[str, str], threading.Lock] = {}
+        #: propagation messages of large tables by what determines them (see ``selection._Propagation``):
+        #: a user's next click usually leaves most of them as they were
+        self.messages = ArrayLRU(MESSAGE_MEMO_BYTES)
         self.warming = False
         self.keys_of: dict[str, tuple[str, ...]] = {
             t.name: tuple(f for f in t.columns if f in model.key_fields) for t in model.tables.values()

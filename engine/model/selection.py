@@ -12,6 +12,7 @@ are selected / possible / alternative / excluded per field.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import deque
@@ -212,6 +213,11 @@ def _scatter_present(codes: np.ndarray, rows: np.ndarray, nsym: int) -> np.ndarr
     return kernels.scatter_true(nsym + 1, codes, rows)
 
 
+def _digest(mask: np.ndarray) -> bytes:
+    """A 128-bit digest of a bool mask (a memo key part much shorter than the mask)."""
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
 def _and_all(parts: list[np.ndarray]) -> np.ndarray | None:
     """AND of row masks without touching the inputs (a single part is returned as is)."""
     if not parts:
@@ -242,11 +248,13 @@ class _Propagation:
         idx: ModelIndex,
         cons: dict[str, dict[str, np.ndarray]],
         exist: dict[str, np.ndarray],
+        selected: dict[str, np.ndarray],
     ) -> None:
         self.model = model
         self.idx = idx
         self.cons = cons
         self.exist = exist
+        self.selected = selected
         self.msg: dict[tuple[str, str], np.ndarray | None] = {}
         # (table, key) -> (incoming symbol mask, its gather over the table's rows)
         self.gathered: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -430,6 +438,41 @@ class _Propagation:
         total = int(ends[-1]) if len(ends) else 0
         return lk.order.take(np.repeat(starts - (ends - lens), lens) + np.arange(total))
 
+    def message(self, table: str, key: str) -> np.ndarray | None:
+        """``msg[(table, key)]`` as it now stands: from the model's memo when a large table's message
+        was computed before from the same selections and incoming symbols (by any session)."""
+        memo = self._memo_key(table, key)
+        if memo is not None:
+            hit = self.idx.messages.get(memo)
+            if hit is not None:
+                return hit
+        new = self.sparse_message(table, key)
+        if new is None:
+            m, constrained = self.rows_except(table, key)
+            if m is not None and constrained:
+                codes = self.model.tables[table].columns.raw(key)
+                new = _scatter_present(codes, self.nonzero(m), self.idx.nsym(key))
+        if memo is not None and new is not None:
+            self.idx.messages.put(memo, new)
+        return new
+
+    def _memo_key(self, table: str, key: str) -> tuple[object, ...] | None:
+        """What determines a large table's message through ``key``: the table's own selections but one
+        in ``key`` and the symbols arriving through its other keys (digests). None for small tables
+        (recomputing is as cheap) and for rows cut by a reduction (not part of the key)."""
+        if self.model.tables[table].nrows < SPARSE_MIN or table in self.exist:
+            return None
+        parts: list[tuple[str, str, bytes]] = []
+        for f in sorted(self.cons.get(table, {})):
+            if f != key:
+                parts.append(("s", f, _digest(self.selected[f])))
+        for k in self.idx.keys_of[table]:
+            if k != key:
+                inc = self.incoming(table, k)
+                if inc is not None:
+                    parts.append(("k", k, _digest(inc)))
+        return (table, key, tuple(parts)) if parts else None
+
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
         constraint applied (rows that merely do not exist for the user are no constraint)."""
@@ -453,15 +496,7 @@ class _Propagation:
             t = queue.popleft()
             queued.discard(t)
             for k in self.idx.keys_of[t]:
-                codes = self.model.tables[t].columns.raw(k)
-                new = self.sparse_message(t, k)
-                if new is None:
-                    m, constrained = self.rows_except(t, k)
-                    new = (
-                        None
-                        if m is None or not constrained
-                        else _scatter_present(codes, self.nonzero(m), self.idx.nsym(k))
-                    )
+                new = self.message(t, k)
                 old = self.msg.get((t, k))
                 if (
                     new is None
@@ -547,7 +582,7 @@ def infer(model: DataModel, state: SelectionState, base: Reduction | None = None
             cons.setdefault(t, {})[f] = kernels.take(smask, model.tables[t].columns.raw(f))
     if not cons and not exist:
         return Inference(model, state, base, {}, frozenset())
-    prop = _Propagation(model, idx, cons, exist)
+    prop = _Propagation(model, idx, cons, exist, selected)
     masks = prop.run()
     inf = Inference(model, state, base, masks, frozenset(masks))
     inf._msgs = prop.msg

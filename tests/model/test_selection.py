@@ -374,7 +374,7 @@ def test_sparse_row_propagation_matches_masks(case, data):
         f0 = data.draw(st.sampled_from(list(model.fields)))
         syms0 = [i for i, x in enumerate(model.fields[f0].symbols.num) if int(x) in {0, 1}]
         base = Reduction.from_state(model, EMPTY_STATE.with_selection(f0, syms0))
-    assert_sparse_matches_dense(model, state, base, data.draw(st.integers(1, 8)))
+    assert_sparse_matches_dense(model, [state, state], base, data.draw(st.integers(1, 8)))
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -388,24 +388,33 @@ def test_sparse_row_propagation_on_a_star(data):
     for i in (1, 2, 3):
         tables[f"D{i}"] = {f"K{i}": list(range(nd)), f"A{i}": rng.integers(0, 3, nd).tolist()}
     model = make_model(tables)
-    state = EMPTY_STATE
-    for f in data.draw(st.lists(st.sampled_from(["A1", "A2", "A3", "M", "K2"]), max_size=4, unique=True)):
-        vals = set(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
-        state = state.with_selection(
-            f, [i for i, x in enumerate(model.fields[f].symbols.num) if int(x) in vals]
-        )
-    assert_sparse_matches_dense(model, state, None, data.draw(st.integers(1, 8)))
+    states = []
+    for _ in range(3):  # one after another on one model: later ones reuse the memo of messages
+        state = EMPTY_STATE
+        for f in data.draw(st.lists(st.sampled_from(["A1", "A2", "A3", "M", "K2"]), max_size=4, unique=True)):
+            vals = set(data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
+            state = state.with_selection(
+                f, [i for i, x in enumerate(model.fields[f].symbols.num) if int(x) in vals]
+            )
+        states.append(state)
+    assert_sparse_matches_dense(model, states, None, data.draw(st.integers(1, 8)))
 
 
-def assert_sparse_matches_dense(model, state, base, slice_rows):
-    """``slice_rows``: rows per slice of a message's walk (small, so walks stop early, mid-way or never)."""
-    dense = infer(model, state, base)
+def assert_sparse_matches_dense(model, states, base, slice_rows):
+    """Each state's sparse propagation (in order, on one model) equals its dense one. ``slice_rows``: rows
+    per slice of a message's walk (small, so walks stop early, mid-way or never)."""
+    dense = [infer(model, state, base) for state in states]
     saved = (selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS)
     selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS = 0, 1, slice_rows
     try:
-        sparse = infer(model, state, base)
+        sparse = [infer(model, state, base) for state in states]
     finally:
         selection.SPARSE_MIN, selection.SPARSE_DENSITY, selection.SLICE_ROWS = saved
+    for d, sp in zip(dense, sparse, strict=True):
+        assert_same_inference(model, d, sp)
+
+
+def assert_same_inference(model, dense, sparse):
     for t in model.tables:
         assert np.array_equal(sparse.row_index(t), dense.row_index(t)), t
         a, b = sparse.rows(t), dense.rows(t)
