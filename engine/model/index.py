@@ -40,6 +40,8 @@ class KeyLookup:
 
 #: bound of a model's memo of propagation messages (see ``ModelIndex.messages``)
 MESSAGE_MEMO_BYTES = 32 << 20
+#: bound of a model's memo of large tables' constrained rows (see ``ModelIndex.rows``)
+ROWS_MEMO_BYTES = 64 << 20
 
 
 class ArrayLRU:
@@ -81,6 +83,9 @@ class ModelIndex:
         #: propagation messages of large tables by what determines them (see ``selection._Propagation``):
         #: a user's next click usually leaves most of them as they were
         self.messages = ArrayLRU(MESSAGE_MEMO_BYTES)
+        #: rows of a large table passing a set of constraints, by what determines them: the next click's
+        #: rows are usually those of one constraint fewer, filtered once more
+        self.rows = ArrayLRU(ROWS_MEMO_BYTES)
         self.warming = False
         self.keys_of: dict[str, tuple[str, ...]] = {
             t.name: tuple(f for f in t.columns if f in model.key_fields) for t in model.tables.values()

@@ -356,16 +356,30 @@ class _Propagation:
         return rows
 
     def sparse_rows_except(self, table: str, skip: str | None, ordered: bool = False) -> np.ndarray | None:
-        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s, found from the
-        key → rows lookup of its most selective incoming key and filtered through the others; None
-        when no key is selective enough (then full-length masks are cheaper)."""
+        """Rows (sorted when ``ordered``) of a large ``table`` satisfying every constraint but ``skip``'s,
+        found from the key → rows lookup of its most selective incoming key and filtered through the
+        others; None when no key is selective enough (then full-length masks are cheaper)."""
         plan = self._sparse_plan(table, skip)
         if plan is None:
             return None
         incs, own, applied = plan
+        memo = self._rows_memo_key(table, own, incs)
+        rows = None if memo is None else self.idx.rows.get(memo)
+        if rows is None:
+            rows = self._rows_from_memo(table, own, incs)
+        if rows is None:
+            rows = self._chain(table, own, applied, incs)
+        if memo is not None:
+            self.idx.rows.put(memo, rows)
+        return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
+
+    def _chain(
+        self, table: str, own: dict[str, np.ndarray], applied: tuple[str, ...], incs: list[tuple[int, str, np.ndarray]]
+    ) -> np.ndarray:
+        """The rows passing ``incs`` and ``own``: the most selective key's rows filtered through the
+        others. The chains of one table share prefixes (the final rows extend the rows without its least
+        selective key): continue from the longest one computed with the same incoming symbols."""
         tab = self.model.tables[table]
-        # the chains of one table share prefixes (the final rows extend the rows without its least
-        # selective key): continue from the longest one computed with the same incoming symbols
         rows, done = self._longest_chain(table, applied, incs)
         if rows is None:
             rows = self._first_rows(table, own, incs[0][1], np.flatnonzero(incs[0][2][:-1]))
@@ -375,7 +389,37 @@ class _Propagation:
             _, k, inc = incs[i]
             rows = rows[inc.take(tab.columns.raw(k).take(rows))]
             self._keep_chain(table, applied, incs[: i + 1], rows)
-        return np.sort(rows).astype(np.intp, copy=False) if ordered else rows
+        return rows
+
+    def _rows_from_memo(
+        self, table: str, own: dict[str, np.ndarray], incs: list[tuple[int, str, np.ndarray]]
+    ) -> np.ndarray | None:
+        """The rows passing ``incs`` and ``own`` from memoised rows passing all of them but one key (the
+        fewest such rows), filtered through that key; None when none is memoised."""
+        best: tuple[np.ndarray, str, np.ndarray] | None = None
+        for j in range(len(incs) if len(incs) > 1 else 0):
+            key = self._rows_memo_key(table, own, incs[:j] + incs[j + 1 :])
+            hit = None if key is None else self.idx.rows.get(key)
+            if hit is not None and (best is None or len(hit) < len(best[0])):
+                best = (hit, incs[j][1], incs[j][2])
+        if best is None:
+            return None
+        rows, k, inc = best
+        out: np.ndarray = rows[inc.take(self.model.tables[table].columns.raw(k).take(rows))]
+        return out
+
+    def _rows_memo_key(
+        self, table: str, own: dict[str, np.ndarray], incs: list[tuple[int, str, np.ndarray]]
+    ) -> tuple[object, ...] | None:
+        """What determines the rows of ``table`` passing ``own`` (its selections, by their symbols) and
+        ``incs``; None when a reduction cuts the table (its rows are not part of the key)."""
+        if table in self.exist:
+            return None
+        return (
+            table,
+            tuple((f, _digest(self.selected[f])) for f in sorted(own)),
+            tuple(sorted((k, _digest(inc)) for _, k, inc in incs)),
+        )
 
     def sparse_message(self, table: str, key: str) -> np.ndarray | None:
         """``msg[(table, key)]`` (the ``key`` symbols at the rows satisfying every constraint but
@@ -406,7 +450,11 @@ class _Propagation:
             kept.append(part)
             if np.count_nonzero(out) == want:
                 return out
-        self._keep_chain(table, applied, incs, np.concatenate(kept) if kept else _EMPTY_ROWS)
+        rows = np.concatenate(kept) if kept else _EMPTY_ROWS
+        self._keep_chain(table, applied, incs, rows)
+        memo = self._rows_memo_key(table, own, incs)
+        if memo is not None:
+            self.idx.rows.put(memo, rows)
         return out
 
     def _row_slices(
