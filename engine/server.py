@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from engine import hub, rest
+from engine import hub, rest, workers
 from engine.app.abac import RuleFiles
 from engine.app.calccache import CALC_CACHE
 from engine.app.guard import AppGuard
@@ -149,6 +149,7 @@ class Engine:
         connector_config.configure(connector_config.ConnectorSettings.from_settings(self.settings))
         settings = self.settings
         CALC_CACHE.configure(settings.calc_cache_memory * 2**20)  # process-wide, like the limits
+        workers.configure(settings.worker_thread_nice)
         self.metrics.calc_cache.source = lambda: {**CALC_CACHE.health(), "bytes": CALC_CACHE.bytes}
         self.apps = AppRegistry(settings.document_directory)
         self.guard = AppGuard(RuleFiles.from_settings(settings))
@@ -393,9 +394,10 @@ async def main(settings: Settings, authenticator: Authenticator) -> None:
     """Serve until SIGTERM/SIGINT, then drain (a second signal cuts it short), close sockets with 1001 and
     return."""
     engine = Engine(settings, authenticator)
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(workers.executor(workers.default_workers(), "qix-worker"))
     listener = await start(engine)
     stop, force = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
 
     def signalled() -> None:
         (force if stop.is_set() else stop).set()

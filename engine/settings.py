@@ -244,6 +244,9 @@ SPECS: tuple[_Spec, ...] = (
     # -- the shared calculation cache (engine.app.calccache) --
     _Spec("CalcCacheMemory", "calc_cache_memory", _int_in(0), 512,
           "memory (MiB) of the calculation cache all sessions share; 0 = no caching"),
+    _Spec("WorkerThreadNice", "worker_thread_nice", _int_in(0, 19), 19,
+          "nice value of calculation and load threads, so the event loop answers small requests first; "
+          "0 = same priority"),
     _Spec("ReloadTimeoutSeconds", "reload_timeout_seconds", _seconds, 0.0,
           "a reload running longer is cancelled with an error; 0 = no limit", shown_default="0"),
     *_CONNECTOR_SPECS,
@@ -306,6 +309,7 @@ class Settings:
     max_request_memory_mb: int = 2048
     reload_timeout_seconds: float = 0.0
     calc_cache_memory: int = 512
+    worker_thread_nice: int = 19
     # gRPC data connectors (see _CONNECTOR_SPECS)
     enable_grpc_custom_connectors: bool = False
     grpc_connector_plugins: tuple[connector_config.Plugin, ...] = ()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import os
 import re
 import sys
 import threading
@@ -36,6 +35,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import orjson
 
+from engine import workers
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex
 from engine.model.selection import Inference
@@ -124,8 +124,8 @@ class _Gate:
         self.busy -= 1
 
 
-#: as many as asyncio's default executor has threads, so the gate, not the executor, orders the work
-_GATE = _Gate(min(32, (os.cpu_count() or 1) + 4))
+#: as many as the default executor has threads, so the gate, not the executor, orders the work
+_GATE = _Gate(workers.default_workers())
 
 
 async def compute_in_thread(fn: Callable[[], T]) -> T:

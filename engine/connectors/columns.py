@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine import workers
 from engine.expr.formatting import (
     EPOCH_OFFSET,
     Locale,
@@ -553,7 +553,7 @@ class ColumnSink:
         numpy kernels, which run without the GIL, so two cores finish a wide result in about half the time."""
         if self.nrows < 100_000 or len(self._fields) < 2:
             return [f.finish(render) for f in self._fields]
-        with ThreadPoolExecutor(2, thread_name_prefix="qix-encode") as pool:
+        with workers.executor(2, "qix-encode") as pool:
             return list(pool.map(lambda f: f.finish(render), self._fields))
 
 

@@ -20,6 +20,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from engine import workers
+
 #: arrays shorter than this are handled by one plain numpy call
 PARALLEL_MIN = 1 << 20
 #: elements per chunk (indexes converted to intp stay in cache)
@@ -37,7 +39,7 @@ def _executor() -> ThreadPoolExecutor:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="qix-kernel")
+                _pool = workers.executor(WORKERS, "qix-kernel")
     return _pool
 
 

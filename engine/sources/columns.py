@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine import workers
 from engine.expr.formatting import Locale, format_datetimes
 from engine.memory import release
 from engine.model.fieldbuilder import FieldBuilder
@@ -313,7 +314,7 @@ def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="qix-columns")
+                _pool = workers.executor(WORKERS, "qix-columns")
     return list(_pool.map(run, items))
 
 
