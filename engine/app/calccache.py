@@ -12,8 +12,9 @@ which is what makes fifty users in one state cost one dashboard). Requests run t
 layouts waiting for one inference would otherwise hold every worker, and no second user's work could
 start on the other core.
 
-Inside :func:`cached_only` a lookup that would compute (or wait) raises :class:`NotCached` instead: the event
-loop answers a request whose results are all cached without a worker thread, and hands the rest to one.
+Inside :func:`cached_only` a lookup that would compute raises :class:`NotCached` instead (and one that would
+wait, :class:`InFlight`): the event loop answers a request whose results are all cached without a worker
+thread, and hands the rest to one (after the result being computed, if that is what it lacks).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ def cached_only() -> Iterator[None]:
 
 
 class InFlight(BaseException):
-    """Raised inside :func:`compute_in_thread`'s worker where a lookup finds its key being computed by
-    another thread: the worker is given back and the request waits for ``done`` on the event loop. A
-    BaseException for the same reason as :class:`NotCached`."""
+    """Raised inside :func:`compute_in_thread`'s worker or :func:`cached_only` where a lookup finds its key
+    being computed by another thread: the request waits for ``done`` on the event loop, holding no worker.
+    A BaseException for the same reason as :class:`NotCached`."""
 
     def __init__(self, done: Future[None]) -> None:
         super().__init__()
@@ -128,11 +129,13 @@ class _Gate:
 _GATE = _Gate(workers.default_workers())
 
 
-async def compute_in_thread(fn: Callable[[], T]) -> T:
-    """``fn()`` in a worker thread; where it would wait for another thread's computation of a key, the
-    thread is freed, the wait happens here, and ``fn`` runs again (then finding that result cached) ahead
-    of requests that arrived after it."""
+async def compute_in_thread(fn: Callable[[], T], after: Future[None] | None = None) -> T:
+    """``fn()`` in a worker thread (once ``after`` is done, when given); where it would wait for another
+    thread's computation of a key, the thread is freed, the wait happens here, and ``fn`` runs again (then
+    finding that result cached) ahead of requests that arrived after it."""
     since = time.monotonic()
+    if after is not None:
+        await asyncio.wrap_future(after)
     while True:
         await _GATE.acquire(since)
         try:
@@ -243,10 +246,10 @@ class CalcCache:
                 value = self._get(key, owner)
                 if value is not None:
                     return cast(T, value)  # keys name what they hold: a key's value is what its compute makes
+                pending = self._computing.get(key)
                 if _CACHED_ONLY.get():
                     self.stats.lookups -= 1  # the computing call looks again and counts it
-                    raise NotCached
-                pending = self._computing.get(key)
+                    raise NotCached if pending is None else InFlight(pending)
                 if pending is None:
                     done = self._computing[key] = Future()
                     break

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine import workers
 from engine.model import kernels
 from engine.model.datamodel import DataModel
 from engine.model.index import ModelIndex, model_index
@@ -409,10 +410,11 @@ class _Propagation:
         return out
 
     def _rows_memo_key(
-        self, table: str, own: dict[str, np.ndarray], incs: list[tuple[int, str, np.ndarray]]
+        self, table: str, own: Iterable[str], incs: Iterable[tuple[int, str, np.ndarray]]
     ) -> tuple[object, ...] | None:
-        """What determines the rows of ``table`` passing ``own`` (its selections, by their symbols) and
-        ``incs``; None when a reduction cuts the table (its rows are not part of the key)."""
+        """What determines the rows of ``table`` passing its selections in ``own`` (by their symbols)
+        and the incoming symbols ``incs`` (digests); None when a reduction cuts the table (its rows are
+        not part of the key)."""
         if table in self.exist:
             return None
         return (
@@ -505,21 +507,15 @@ class _Propagation:
         return new
 
     def _memo_key(self, table: str, key: str) -> tuple[object, ...] | None:
-        """What determines a large table's message through ``key``: the table's own selections but one
-        in ``key`` and the symbols arriving through its other keys (digests). None for small tables
-        (recomputing is as cheap) and for rows cut by a reduction (not part of the key)."""
-        if self.model.tables[table].nrows < SPARSE_MIN or table in self.exist:
+        """What determines a large table's message through ``key``: the rows it is read from (see
+        :meth:`_rows_memo_key`: the table's selections and incoming symbols but ``key``'s). None for small
+        tables (recomputing is as cheap), reduced ones, and when nothing constrains the message."""
+        if self.model.tables[table].nrows < SPARSE_MIN:
             return None
-        parts: list[tuple[str, str, bytes]] = []
-        for f in sorted(self.cons.get(table, {})):
-            if f != key:
-                parts.append(("s", f, _digest(self.selected[f])))
-        for k in self.idx.keys_of[table]:
-            if k != key:
-                inc = self.incoming(table, k)
-                if inc is not None:
-                    parts.append(("k", k, _digest(inc)))
-        return (table, key, tuple(parts)) if parts else None
+        own = [f for f in self.cons.get(table, {}) if f != key]
+        incs = [(0, k, inc) for k in self.idx.keys_of[table] if k != key and (inc := self.incoming(table, k)) is not None]
+        rows = self._rows_memo_key(table, own, incs) if own or incs else None
+        return None if rows is None else ("message", key, rows)
 
     def rows_except(self, table: str, skip: str | None) -> tuple[np.ndarray | None, bool]:
         """Rows satisfying every constraint but those arriving through ``skip``, and whether any
@@ -603,6 +599,7 @@ def warm(model: DataModel) -> None:
     idx.warming = True
 
     def work() -> None:
+        workers.lower_priority()
         try:
             for table, key in jobs:
                 idx.lookup(table, key)

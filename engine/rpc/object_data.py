@@ -9,12 +9,13 @@ coordinates into symbol selections on that state.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import Any, cast
 
 import numpy as np
 
 from engine.app.app import DocSession
-from engine.app.calccache import NotCached, cached_only, compute_in_thread
+from engine.app.calccache import InFlight, NotCached, cached_only, compute_in_thread
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.objects import EntityView
@@ -65,8 +66,10 @@ def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
 LOOP_CELLS = 2000
 
 
-async def _in_thread(work: Callable[[], list[dict[str, object]]]) -> dict[str, object]:
-    return {"qDataPages": await compute_in_thread(work)}
+async def _in_thread(
+    work: Callable[[], list[dict[str, object]]], after: Future[None] | None = None
+) -> dict[str, object]:
+    return {"qDataPages": await compute_in_thread(work, after)}
 
 
 @rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
@@ -85,6 +88,8 @@ def get_hypercube_data(
                 return {"qDataPages": work()}
         except NotCached:
             pass
+        except InFlight as busy:
+            return _in_thread(work, busy.done)
     return _in_thread(work)
 
 

@@ -16,7 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.app.app import App, DocSession, ScriptVariable
-from engine.app.calccache import CALC_CACHE, CalcCache, _Gate, compute_in_thread, estimate_size, volatile
+from engine.app.calccache import (
+    CALC_CACHE,
+    CalcCache,
+    InFlight,
+    NotCached,
+    _Gate,
+    cached_only,
+    compute_in_thread,
+    estimate_size,
+    volatile,
+)
 from engine.app.library import create_variable, expand_dollars
 from engine.auth import Identity
 from engine.calc.evaluation import evaluate_expression
@@ -185,6 +195,33 @@ def test_requests_waiting_for_a_result_hold_no_worker_thread() -> None:
     results, waited = asyncio.run(scenario())
     assert results == ["shared"] * 41 and len(calls) == 1
     assert waited < 2  # not a timing assertion on speed: without the fix it never answers (wait_for fails)
+
+
+def test_an_event_loop_lookup_of_a_key_in_flight_is_told_what_to_wait_for() -> None:
+    """In ``cached_only`` (the event loop's try), a key another thread computes raises InFlight with that
+    computation's future; an absent key raises NotCached; once done, the value is served."""
+    cache = CalcCache()
+    model = sales_model()
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(10)
+        return "v"
+
+    worker = threading.Thread(target=lambda: cache.get_or_compute("k", model, slow))
+    worker.start()
+    assert started.wait(10)
+    with pytest.raises(InFlight) as busy, cached_only():
+        cache.get_or_compute("k", model, lambda: "never")
+    with pytest.raises(NotCached), cached_only():
+        cache.get_or_compute("other", model, lambda: "never")
+    assert not busy.value.done.done()
+    release.set()
+    busy.value.done.result(10)
+    worker.join(10)
+    with cached_only():
+        assert cache.get_or_compute("k", model, lambda: "never") == "v"
 
 
 def test_the_gate_hands_a_freed_slot_to_the_oldest_request() -> None:
