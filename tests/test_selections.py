@@ -49,7 +49,12 @@ async def _states(c: Client, handle: int) -> dict[str, str]:
     return {row[0]["qText"]: row[0]["qState"] for row in lo["qDataPages"][0]["qMatrix"]}
 
 
-def test_field_selections_and_states(engine):
+@pytest.mark.parametrize("cache_mib", ["512", "0"], ids=["cached", "uncached"])
+def test_field_selections_and_states(engine_factory, cache_mib):
+    """Every Field method; with no calculation cache, the ones that read the state's inference
+    (GetCardinal, SelectPossible/Excluded/Alternative/All) always compute it in a worker thread."""
+    engine = engine_factory(f"CalcCacheMemory={cache_mib}")
+
     async def scenario():
         async with Client.open(engine.url("/app/engineData/identity/sel")) as c:
             doc = await _doc(c)
@@ -103,6 +108,14 @@ def test_field_selections_and_states(engine):
             await c.call("Select", product, "Apple")
             await c.call("SelectAlternative", product)
             assert await _states(c, lb_product) == {"Apple": "A", "Pear": "S", "Plum": "X"}
+            await c.call("ClearAll", doc)
+            await c.call("Select", country, "DK")
+            await c.call("SelectAll", product)  # every value that exists, possible or not
+            assert await _states(c, lb_product) == {"Apple": "XS", "Pear": "S", "Plum": "S"}
+            await c.call("ClearAll", doc)
+            await c.call("Select", country, "NO")
+            await c.call("SetNxProperties", product, {"qOneAndOnlyOne": True})  # the first possible value
+            assert await _states(c, lb_product) == {"Apple": "S", "Pear": "X", "Plum": "X"}
 
     asyncio.run(scenario())
 
@@ -280,5 +293,53 @@ def test_reduced_data_samples_long_cubes_and_clear_undo_buffer_answers(engine):
             assert xs[0] == 1 and xs[-1] == 1000 and xs == sorted(xs)
             assert all(r[1]["qNum"] == r[0]["qNum"] * 2 for r in reduced["qMatrix"])
             assert await c.call("ClearUndoBuffer", doc) == {}
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("method", ["SelectPossible", "Select"])
+def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monkeypatch, method):
+    """A Field method that needs a state's inference nobody computed (SelectPossible after a Select; a
+    Select's search) propagates in a worker thread: while that propagation is held up, another session's
+    requests are answered; then it answers, right."""
+    import threading
+
+    from engine.app import selections as selections_module
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/a")) as a, \
+                Client.open(engine.url("/app/engineData/identity/b")) as b:
+            doc_a = await _doc(a)
+            doc_b = await _doc(b)
+            lb_b = await _list(b, doc_b, "Country")
+            await _states(b, lb_b)
+            country = (await a.call("GetField", doc_a, "Country"))["qReturn"]["qHandle"]
+            product = (await a.call("GetField", doc_a, "Product"))["qReturn"]["qHandle"]
+            lb_a = await _list(a, doc_a, "Product")
+            release = threading.Event()
+            real = selections_module.infer
+
+            def held(*args, **kwargs):
+                release.wait(10)
+                return real(*args, **kwargs)
+
+            if method == "SelectPossible":
+                await _states(a, lb_a)  # the state the Select searches in is computed: it does not wait
+            monkeypatch.setattr(selections_module, "infer", held)
+            if method == "SelectPossible":
+                await a.call("Select", country, "SE")
+                pending = asyncio.ensure_future(a.call("SelectPossible", product))
+                want = {"Apple": "S", "Pear": "S", "Plum": "X"}
+            else:  # the search needs the inference of the state it searches in, never computed
+                pending = asyncio.ensure_future(a.call("Select", product, "P*"))
+                want = {"Apple": "X", "Pear": "S", "Plum": "S"}  # no qShowAlternatives: X
+            await asyncio.sleep(0.2)
+            assert not pending.done()
+            # the event loop is free: the other session is answered while the propagation waits
+            assert await asyncio.wait_for(_states(b, lb_b), 5) == {"SE": "O", "NO": "O", "DK": "O", "FI": "O"}
+            assert (await asyncio.wait_for(b.call("GetField", doc_b, "Product"), 5))["qReturn"]["qHandle"]
+            release.set()
+            assert (await asyncio.wait_for(pending, 10))["qReturn"] is True
+            assert await _states(a, lb_a) == want
 
     asyncio.run(scenario())

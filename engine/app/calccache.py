@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -145,6 +145,33 @@ async def compute_in_thread(fn: Callable[[], T], after: Future[None] | None = No
         if busy is None:
             return cast(T, value)
         await asyncio.wrap_future(busy)
+
+
+R = TypeVar("R")
+
+
+def computed_then(compute: Callable[[], R], then: Callable[[R], T]) -> T | Awaitable[T]:
+    """``then(compute())`` with ``then`` (which may change the session's state) on the event loop:
+    at once when everything ``compute`` needs is cached (no thread hop), else once a worker computed it
+    (after the result another request is computing, when that is what it lacks)."""
+    try:
+        with cached_only():
+            value = compute()
+    except NotCached:
+        return _then_later(compute, then, None)
+    except InFlight as busy:
+        return _then_later(compute, then, busy.done)
+    return then(value)
+
+
+def in_thread_then(compute: Callable[[], R], then: Callable[[R], T]) -> Awaitable[T]:
+    """``then(compute())``, ``compute`` always in a worker (work that no cache bounds, such as a search
+    over a field's values), ``then`` on the event loop."""
+    return _then_later(compute, then, None)
+
+
+async def _then_later(compute: Callable[[], R], then: Callable[[R], T], after: Future[None] | None) -> T:
+    return then(await compute_in_thread(compute, after))
 
 
 def require_compute() -> None:

@@ -131,7 +131,7 @@ REGISTRY: dict[str, dict[str, MethodSpec]] = {}
 
 
 #: what a handler returns: its result object, or an awaitable of it when it has to wait
-Answer: TypeAlias = "dict[str, object] | Awaitable[dict[str, object]]"
+Answer: TypeAlias = dict[str, object] | Awaitable[dict[str, object]]
 _Handler = TypeVar("_Handler", bound=Callable[..., Answer])
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 from engine.app import connections, guard
 from engine.app.app import DEFAULT_SCRIPT, FieldRef
-from engine.app.calccache import compute_in_thread
+from engine.app.calccache import compute_in_thread, in_thread_then
 from engine.app.reload import ReloadJob, binary_loader, reload_app
 from engine.calc import search, tables
 from engine.errors import CONNECTION_ALREADY_EXISTS, CONNECTION_NOT_FOUND, QixError
@@ -351,13 +352,19 @@ def check_number_or_expression(call: Call, qExpr: str) -> dict[str, object]:
     return {"qErrorMsg": "", "qBadFieldNames": []}
 
 
+def _result(result: dict[str, object]) -> dict[str, object]:
+    return {"qResult": result}
+
+
 @rpc("Doc", "SearchResults", qOptions={}, qTerms=[], qPage={})
 def search_results(
     call: Call, qOptions: SearchCombinationOptions, qTerms: list[str], qPage: SearchPage
-) -> dict[str, object]:
+) -> Awaitable[dict[str, object]]:
+    """Searched in a worker: every value of every searched field is read."""
     doc = call.target
-    return {
-        "qResult": search.search_results(
+
+    def found() -> dict[str, object]:
+        return search.search_results(
             doc.model,
             doc.inference("$"),
             list(qOptions.get("qSearchFields") or []),
@@ -366,14 +373,16 @@ def search_results(
             count=int(qPage.get("qCount", 10)),
             max_matches=int(qPage.get("qMaxNbrFieldMatches", 5)),
         )
-    }
+
+    return in_thread_then(found, _result)
 
 
 @rpc("Doc", "SearchSuggest", qOptions={}, qTerms=[])
-def search_suggest(call: Call, qOptions: SearchCombinationOptions, qTerms: list[str]) -> dict[str, object]:
+def search_suggest(
+    call: Call, qOptions: SearchCombinationOptions, qTerms: list[str]
+) -> Awaitable[dict[str, object]]:
+    """Searched in a worker, as SearchResults."""
     doc = call.target
-    return {
-        "qResult": search.search_suggestions(
-            doc.model, doc.inference("$"), list(qOptions.get("qSearchFields") or []), [str(t) for t in qTerms]
-        )
-    }
+    fields = list(qOptions.get("qSearchFields") or [])
+    terms = [str(t) for t in qTerms]
+    return in_thread_then(lambda: search.search_suggestions(doc.model, doc.inference("$"), fields, terms), _result)

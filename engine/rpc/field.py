@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import numpy as np
 
 from engine.app.app import DocSession, FieldRef
+from engine.app.calccache import computed_then, in_thread_then
 from engine.app.selections import symbols_for_values
 from engine.errors import QixError
+from engine.model.selection import Inference
 from engine.model.symbols import SymbolTable
-from engine.rpc.dispatch import Call, rpc
+from engine.rpc.dispatch import Answer, Call, rpc
 from engine.rpc.structs import FieldValues, NxFieldProperties
 
 
@@ -31,30 +35,44 @@ def _existing(call: Call, symbols: np.ndarray) -> np.ndarray:
     return symbols[exists.take(symbols)] if len(symbols) else symbols
 
 
+
+def _inference_mask(call: Call, mask_of: Callable[[Inference], np.ndarray]) -> Callable[[], np.ndarray]:
+    """``mask_of`` the state's inference, to be computed where :func:`computed_then` decides (a
+    propagation over a large model must not hold the event loop that answers everyone)."""
+    doc, _name, state = _parts(call)
+    return lambda: mask_of(doc.inference(state))
+
+
 @rpc("Field", "GetCardinal")
-def get_cardinal(call: Call) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    return {"qReturn": int(np.count_nonzero(doc.inference(state).exists(name)))}
+def get_cardinal(call: Call) -> Answer:
+    _doc, name, _state = _parts(call)
+    exists = _inference_mask(call, lambda inf: inf.exists(name))
+    return computed_then(exists, lambda m: {"qReturn": int(np.count_nonzero(m))})
 
 
 @rpc("Field", "Select", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
-def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    return {"qReturn": doc.selections.select(state, name, _match(call, qMatch), soft_lock=qSoftLock)}
+def select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> Answer:
+    return _select_matches(call, qMatch, False, qSoftLock)
 
 
 @rpc("Field", "ToggleSelect", qMatch="", qSoftLock=False, qExcludedValuesMode=0)
-def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    return {
-        "qReturn": doc.selections.select(state, name, _match(call, qMatch), toggle=True, soft_lock=qSoftLock)
-    }
+def toggle_select(call: Call, qMatch: str, qSoftLock: bool, qExcludedValuesMode: int) -> Answer:
+    return _select_matches(call, qMatch, True, qSoftLock)
 
 
-def _match(call: Call, match: str) -> np.ndarray:
+def _select_matches(call: Call, match: str, toggle: bool, soft_lock: bool) -> Awaitable[dict[str, object]]:
+    """Select the values a search string matches: the search (over every value of the field, and the
+    state's inference) in a worker, the selection on the event loop."""
     doc, name, state = _parts(call)
-    found: np.ndarray = doc.search(name, match, state)
-    return found
+
+    def found() -> np.ndarray:
+        hits: np.ndarray = doc.search(name, match, state)
+        return hits
+
+    def select(symbols: np.ndarray) -> dict[str, object]:
+        return {"qReturn": doc.selections.select(state, name, symbols, toggle=toggle, soft_lock=soft_lock)}
+
+    return in_thread_then(found, select)
 
 
 @rpc("Field", "SelectValues", qFieldValues=[], qToggleMode=False, qSoftLock=False)
@@ -74,35 +92,39 @@ def low_level_select(call: Call, qValues: list[int], qToggleMode: bool, qSoftLoc
     return {"qReturn": doc.selections.select(state, name, found, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
-def _select_where(call: Call, mask: np.ndarray, soft_lock: bool) -> dict[str, object]:
+def _select_where(call: Call, mask_of: Callable[[Inference], np.ndarray], soft_lock: bool) -> Answer:
     doc, name, state = _parts(call)
-    return {"qReturn": doc.selections.select(state, name, np.flatnonzero(mask), soft_lock=soft_lock)}
+
+    def select(mask: np.ndarray) -> dict[str, object]:
+        return {"qReturn": doc.selections.select(state, name, np.flatnonzero(mask), soft_lock=soft_lock)}
+
+    return computed_then(_inference_mask(call, mask_of), select)
 
 
 @rpc("Field", "SelectAll", qSoftLock=False)
-def select_all(call: Call, qSoftLock: bool) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    return _select_where(call, doc.inference(state).exists(name), qSoftLock)
+def select_all(call: Call, qSoftLock: bool) -> Answer:
+    _doc, name, _state = _parts(call)
+    return _select_where(call, lambda inf: inf.exists(name), qSoftLock)
 
 
 @rpc("Field", "SelectPossible", qSoftLock=False)
-def select_possible(call: Call, qSoftLock: bool) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    return _select_where(call, doc.inference(state).possible(name), qSoftLock)
+def select_possible(call: Call, qSoftLock: bool) -> Answer:
+    _doc, name, _state = _parts(call)
+    return _select_where(call, lambda inf: inf.possible(name), qSoftLock)
 
 
 @rpc("Field", "SelectExcluded", qSoftLock=False)
-def select_excluded(call: Call, qSoftLock: bool) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    inf = doc.inference(state)
-    return _select_where(call, inf.exists(name) & ~inf.possible(name) & ~inf.selected_mask(name), qSoftLock)
+def select_excluded(call: Call, qSoftLock: bool) -> Answer:
+    _doc, name, _state = _parts(call)
+    return _select_where(
+        call, lambda inf: inf.exists(name) & ~inf.possible(name) & ~inf.selected_mask(name), qSoftLock
+    )
 
 
 @rpc("Field", "SelectAlternative", qSoftLock=False)
-def select_alternative(call: Call, qSoftLock: bool) -> dict[str, object]:
-    doc, name, state = _parts(call)
-    inf = doc.inference(state)
-    return _select_where(call, inf.alternative(name) & ~inf.selected_mask(name), qSoftLock)
+def select_alternative(call: Call, qSoftLock: bool) -> Answer:
+    _doc, name, _state = _parts(call)
+    return _select_where(call, lambda inf: inf.alternative(name) & ~inf.selected_mask(name), qSoftLock)
 
 
 @rpc("Field", "ClearAllButThis", qSoftLock=False)
@@ -153,18 +175,23 @@ def get_nx_properties(call: Call) -> dict[str, object]:
 
 
 @rpc("Field", "SetNxProperties", qProperties={})
-def set_nx_properties(call: Call, qProperties: NxFieldProperties) -> dict[str, object]:
+def set_nx_properties(call: Call, qProperties: NxFieldProperties) -> Answer:
     doc, name, state = _parts(call)
-    if qProperties.get("qOneAndOnlyOne"):
-        doc.selections.one_and_only_one.add(name)
-        current = doc.selections.state(state).selected(name)
-        if current is None or len(current) != 1:
-            # one and only one: the first possible value becomes the selection
-            possible = np.flatnonzero(doc.inference(state).possible(name))
-            if len(possible):
-                doc.selections.one_and_only_one.discard(name)
-                doc.selections.select(state, name, possible[:1])
-                doc.selections.one_and_only_one.add(name)
-    else:
+    if not qProperties.get("qOneAndOnlyOne"):
         doc.selections.one_and_only_one.discard(name)
-    return {}
+        return {}
+    doc.selections.one_and_only_one.add(name)
+    current = doc.selections.state(state).selected(name)
+    if current is not None and len(current) == 1:
+        return {}
+
+    def first_possible(possible: np.ndarray) -> dict[str, object]:
+        # one and only one: the first possible value becomes the selection
+        first = np.flatnonzero(possible)[:1]
+        if len(first):
+            doc.selections.one_and_only_one.discard(name)
+            doc.selections.select(state, name, first)
+            doc.selections.one_and_only_one.add(name)
+        return {}
+
+    return computed_then(_inference_mask(call, lambda inf: inf.possible(name)), first_possible)

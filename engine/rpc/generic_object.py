@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Awaitable
-from concurrent.futures import Future
 from typing import Any
 
 from engine.app import library
-from engine.app.calccache import InFlight, NotCached, cached_only, compute_in_thread
+from engine.app.calccache import computed_then
 from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
 from engine.jsonmembers import dict_member
@@ -37,24 +36,14 @@ def get_layout(call: Call) -> dict[str, object] | Awaitable[dict[str, object]]:
     view = _view(call)
     version = call.session.mark_read(call.handle)
     layout = view.cached_layout(version)
-    if layout is None:
-        try:
-            with cached_only():
-                layout = object_layout(view.doc, view)
-        except NotCached:
-            return _compute_layout(view, version)
-        except InFlight as busy:  # another request is computing what it needs: wait without a thread
-            return _compute_layout(view, version, busy.done)
+    if layout is not None:
+        return {"qLayout": layout}
+
+    def keep(layout: dict[str, object]) -> dict[str, object]:
         view.keep_layout(version, layout)
-    return {"qLayout": layout}
+        return {"qLayout": layout}
 
-
-async def _compute_layout(
-    view: EntityView, version: object, after: Future[None] | None = None
-) -> dict[str, object]:
-    layout = await compute_in_thread(lambda: object_layout(view.doc, view), after)
-    view.keep_layout(version, layout)
-    return {"qLayout": layout}
+    return computed_then(lambda: object_layout(view.doc, view), keep)
 
 
 @rpc(OBJECT, "GetProperties")

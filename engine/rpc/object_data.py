@@ -9,13 +9,12 @@ coordinates into symbol selections on that state.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from typing import Any, cast
 
 import numpy as np
 
 from engine.app.app import DocSession
-from engine.app.calccache import InFlight, NotCached, cached_only, compute_in_thread
+from engine.app.calccache import computed_then, in_thread_then
 from engine.app.layout import effective_properties
 from engine.app.library import resolve_library_refs
 from engine.app.objects import EntityView
@@ -23,7 +22,7 @@ from engine.app.patches import resolve
 from engine.calc.hypercube import HyperCube
 from engine.calc.listobject import ListObject, element_symbols, list_field
 from engine.errors import INVALID_PARAMETERS, QixError
-from engine.rpc.dispatch import Call, rpc
+from engine.rpc.dispatch import Answer, Call, rpc
 from engine.rpc.structs import HyperCubeDef, ListObjectDef, NxRangeSelectInfo, Pages, SelectionCells
 
 OBJECT = "GenericObject"
@@ -66,10 +65,12 @@ def _list(call: Call, path: str) -> tuple[DocSession, ListObject, str]:
 LOOP_CELLS = 2000
 
 
-async def _in_thread(
-    work: Callable[[], list[dict[str, object]]], after: Future[None] | None = None
-) -> dict[str, object]:
-    return {"qDataPages": await compute_in_thread(work, after)}
+def _pages(pages: list[dict[str, object]]) -> dict[str, object]:
+    return {"qDataPages": pages}
+
+
+def _in_thread(work: Callable[[], list[dict[str, object]]]) -> Awaitable[dict[str, object]]:
+    return in_thread_then(work, _pages)
 
 
 @rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
@@ -82,15 +83,7 @@ def get_hypercube_data(
         return _cube(call, qPath)[1].data_pages(qPages)
 
     cells = sum(max(0, int(p.get("qWidth", 0) or 0)) * max(0, int(p.get("qHeight", 0) or 0)) for p in qPages)
-    if cells <= LOOP_CELLS:
-        try:
-            with cached_only():
-                return {"qDataPages": work()}
-        except NotCached:
-            pass
-        except InFlight as busy:
-            return _in_thread(work, busy.done)
-    return _in_thread(work)
+    return computed_then(work, _pages) if cells <= LOOP_CELLS else _in_thread(work)
 
 
 @rpc(OBJECT, "GetListObjectData", read=True, qPath="", qPages=[])
@@ -98,7 +91,7 @@ async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[st
     def work() -> list[dict[str, object]]:
         return _list(call, qPath)[1].data_pages(qPages)
 
-    return {"qDataPages": await compute_in_thread(work)}
+    return await _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
@@ -106,7 +99,7 @@ async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dic
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
-    return {"qDataPages": await compute_in_thread(work)}
+    return await _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubeReducedData", read=True, qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
@@ -116,7 +109,7 @@ async def get_hypercube_reduced_data(
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].reduced_data_pages(qPages, qZoomFactor, qReductionMode)
 
-    return {"qDataPages": await compute_in_thread(work)}
+    return await _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
@@ -126,7 +119,7 @@ async def get_hypercube_stack_data(
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
-    return {"qDataPages": await compute_in_thread(work)}
+    return await _in_thread(work)
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
@@ -230,41 +223,55 @@ def select_list_object_values(
     return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode, soft_lock=qSoftLock)}
 
 
-def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> dict[str, object]:
-    doc, lst, state = _list(call, qPath)
-    return {
-        "qSuccess": doc.selections.select(
-            state, lst.field, lst.symbols_in_states(letters), soft_lock=soft_lock
-        )
-    }
+def _select_states(call: Call, qPath: str, letters: set[str], soft_lock: bool) -> Answer:
+    """Select the list object's values in ``letters``' states: the list object on the event loop when it
+    is cached, else in a worker; the selection on the loop."""
+
+    def found() -> tuple[DocSession, str, str, np.ndarray]:
+        doc, lst, state = _list(call, qPath)
+        return doc, state, lst.field, lst.symbols_in_states(letters)
+
+    def select(hit: tuple[DocSession, str, str, np.ndarray]) -> dict[str, object]:
+        doc, state, field, symbols = hit
+        return {"qSuccess": doc.selections.select(state, field, symbols, soft_lock=soft_lock)}
+
+    return computed_then(found, select)
 
 
 @rpc(OBJECT, "SelectListObjectAll", qPath="", qSoftLock=False)
-def select_list_object_all(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
+def select_list_object_all(call: Call, qPath: str, qSoftLock: bool) -> Answer:
     return _select_states(call, qPath, {"S", "O", "A", "X", "XS", "L", "XL"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectPossible", qPath="", qSoftLock=False)
-def select_list_object_possible(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
+def select_list_object_possible(call: Call, qPath: str, qSoftLock: bool) -> Answer:
     return _select_states(call, qPath, {"S", "O", "L"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectExcluded", qPath="", qSoftLock=False)
-def select_list_object_excluded(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
+def select_list_object_excluded(call: Call, qPath: str, qSoftLock: bool) -> Answer:
     return _select_states(call, qPath, {"A", "X", "XS", "XL"}, qSoftLock)
 
 
 @rpc(OBJECT, "SelectListObjectAlternative", qPath="", qSoftLock=False)
-def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> dict[str, object]:
+def select_list_object_alternative(call: Call, qPath: str, qSoftLock: bool) -> Answer:
     return _select_states(call, qPath, {"A"}, qSoftLock)
 
 
 @rpc(OBJECT, "SearchListObjectFor", qPath="", qMatch="")
-def search_list_object_for(call: Call, qPath: str, qMatch: str) -> dict[str, object]:
-    doc, lst, state = _list(call, qPath)
-    found = doc.list_search(lst.field, qMatch, state)
-    call.target.search = (qPath, found)
-    return {"qSuccess": bool(len(found))}
+def search_list_object_for(call: Call, qPath: str, qMatch: str) -> Awaitable[dict[str, object]]:
+    """The search (over every value of the field) in a worker; its result kept on the event loop."""
+
+    def found() -> np.ndarray:
+        doc, lst, state = _list(call, qPath)
+        hits: np.ndarray = doc.list_search(lst.field, qMatch, state)
+        return hits
+
+    def keep(hits: np.ndarray) -> dict[str, object]:
+        call.target.search = (qPath, hits)
+        return {"qSuccess": bool(len(hits))}
+
+    return in_thread_then(found, keep)
 
 
 @rpc(OBJECT, "AcceptListObjectSearch", qPath="", qToggleMode=False, qSoftLock=False)
