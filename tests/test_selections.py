@@ -297,7 +297,7 @@ def test_reduced_data_samples_long_cubes_and_clear_undo_buffer_answers(engine):
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("method", ["SelectPossible", "Select"])
+@pytest.mark.parametrize("method", ["SelectPossible", "Select", "SelectHyperCubeValues"])
 def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monkeypatch, method):
     """A Field method that needs a state's inference nobody computed (SelectPossible after a Select; a
     Select's search) propagates in a worker thread: while that propagation is held up, another session's
@@ -330,16 +330,25 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
                 await a.call("Select", country, "SE")
                 pending = asyncio.ensure_future(a.call("SelectPossible", product))
                 want = {"Apple": "S", "Pear": "S", "Plum": "X"}
-            else:  # the search needs the inference of the state it searches in, never computed
+            elif method == "Select":  # the search needs the inference of the state it searches in
                 pending = asyncio.ensure_future(a.call("Select", product, "P*"))
                 want = {"Apple": "X", "Pear": "S", "Plum": "S"}  # no qShowAlternatives: X
+            else:  # the cube a click in a chart reads was never computed
+                chart = (await a.call("CreateSessionObject", doc_a, {"qInfo": {"qType": "chart"}, "qHyperCubeDef": {
+                    "qDimensions": [{"qDef": {"qFieldDefs": ["Product"]}}],
+                    "qMeasures": [{"qDef": {"qDef": "Sum(Amount)"}}]}}))["qReturn"]["qHandle"]
+                pending = asyncio.ensure_future(
+                    a.call("SelectHyperCubeValues", chart, "/qHyperCubeDef", 0, [2], False)
+                )
+                want = {"Apple": "X", "Pear": "X", "Plum": "S"}  # element 2 in load order
             await asyncio.sleep(0.2)
             assert not pending.done()
             # the event loop is free: the other session is answered while the propagation waits
             assert await asyncio.wait_for(_states(b, lb_b), 5) == {"SE": "O", "NO": "O", "DK": "O", "FI": "O"}
             assert (await asyncio.wait_for(b.call("GetField", doc_b, "Product"), 5))["qReturn"]["qHandle"]
             release.set()
-            assert (await asyncio.wait_for(pending, 10))["qReturn"] is True
+            answer = await asyncio.wait_for(pending, 10)
+            assert answer.get("qReturn", answer.get("qSuccess")) is True
             assert await _states(a, lb_a) == want
 
     asyncio.run(scenario())

@@ -125,25 +125,43 @@ async def get_hypercube_stack_data(
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)
 def select_pivot_cells(
     call: Call, qPath: str, qSelections: SelectionCells, qSoftLock: bool, qDeselectOnlyOneSelected: bool
-) -> dict[str, object]:
-    doc, cube, state = _cube(call, qPath)
-    changed = False
-    for field, symbols in cube.pivot_cell_selections(qSelections).items():
-        changed |= doc.selections.select(state, field, symbols, soft_lock=qSoftLock)
-    return {"qSuccess": changed}
+) -> Answer:
+    def picks() -> dict[str, np.ndarray]:
+        return _cube(call, qPath)[1].pivot_cell_selections(qSelections)
+
+    return _select_picks(call, qPath, picks, qSoftLock)
+
+
+def _select_picks(
+    call: Call, qPath: str, picks: Callable[[], dict[str, np.ndarray]], soft_lock: bool, toggle: bool = False
+) -> Answer:
+    """Select ``picks()`` (symbols per field, read from the object's cube): the cube on the event loop when
+    it is cached, else in a worker; the selections on the loop."""
+    doc, _def, state = _definition(call, qPath, "qHyperCubeDef")
+
+    def select(found: dict[str, np.ndarray]) -> dict[str, object]:
+        changed = False
+        for field, symbols in found.items():
+            changed |= doc.selections.select(state, field, symbols, toggle=toggle, soft_lock=soft_lock)
+        return {"qSuccess": changed}
+
+    return computed_then(picks, select)
 
 
 # -- selections through a hypercube ---------------------------------------------------------------------
 @rpc(OBJECT, "SelectHyperCubeValues", qPath="", qDimNo=0, qValues=[], qToggleMode=False)
 def select_hypercube_values(
     call: Call, qPath: str, qDimNo: int, qValues: list[int], qToggleMode: bool
-) -> dict[str, object]:
-    doc, cube, state = _cube(call, qPath)
-    if not 0 <= qDimNo < len(cube.dims):
-        raise QixError(INVALID_PARAMETERS, "qDimNo")
-    field = cube.dimension_field(qDimNo)
+) -> Answer:
     symbols = np.asarray([v for v in qValues if isinstance(v, int) and v >= 0], dtype=np.int64)
-    return {"qSuccess": doc.selections.select(state, field, symbols, toggle=qToggleMode)}
+
+    def picks() -> dict[str, np.ndarray]:
+        cube = _cube(call, qPath)[1]
+        if not 0 <= qDimNo < len(cube.dims):
+            raise QixError(INVALID_PARAMETERS, "qDimNo")
+        return {cube.dimension_field(qDimNo): symbols}
+
+    return _select_picks(call, qPath, picks, False, toggle=qToggleMode)
 
 
 @rpc(
@@ -162,13 +180,9 @@ def select_hypercube_cells(
     qColIndices: list[int],
     qSoftLock: bool,
     qDeselectOnlyOneSelected: bool,
-) -> dict[str, object]:
-    doc, cube, state = _cube(call, qPath)
-    picks = cube.cell_selections([int(r) for r in qRowIndices], [int(c) for c in qColIndices])
-    changed = False
-    for field, symbols in picks.items():
-        changed |= doc.selections.select(state, field, symbols, soft_lock=qSoftLock)
-    return {"qSuccess": changed}
+) -> Answer:
+    rows, cols = [int(r) for r in qRowIndices], [int(c) for c in qColIndices]
+    return _select_picks(call, qPath, lambda: _cube(call, qPath)[1].cell_selections(rows, cols), qSoftLock)
 
 
 @rpc(
@@ -187,8 +201,14 @@ def range_select_hypercube_values(
     qColumnsToSelect: list[int],
     qOrMode: bool,
     qDeselectOnlyOneSelected: bool,
-) -> dict[str, object]:
-    doc, cube, state = _cube(call, qPath)
+) -> Answer:
+    return _select_picks(call, qPath, lambda: _range_picks(_cube(call, qPath)[1], qRanges, qColumnsToSelect, qOrMode), False)
+
+
+def _range_picks(
+    cube: HyperCube, qRanges: list[NxRangeSelectInfo], qColumnsToSelect: list[int], qOrMode: bool
+) -> dict[str, np.ndarray]:
+    """Symbols per dimension field of the cube rows whose measures fall in the ranges."""
     nd = len(cube.dims)
     keep = np.zeros(cube.nrows, dtype=bool) if qOrMode else np.ones(cube.nrows, dtype=bool)
     for r in qRanges:
@@ -204,12 +224,12 @@ def range_select_hypercube_values(
         keep = keep | hit if qOrMode else keep & hit
     rows = np.flatnonzero(keep)
     columns = [int(c) for c in qColumnsToSelect] or list(range(nd))
-    changed = False
+    picks: dict[str, np.ndarray] = {}
     for c in columns:
         if 0 <= c < nd:
             symbols = cube.gcodes[c].take(rows)
-            changed |= doc.selections.select(state, cube.dimension_field(c), symbols[symbols >= 0])
-    return {"qSuccess": changed}
+            picks[cube.dimension_field(c)] = symbols[symbols >= 0]
+    return picks
 
 
 # -- selections through a list object ---------------------------------------------------------------------
