@@ -89,6 +89,9 @@ class RunningEngine:
         return box[0]
 
     def stop(self) -> None:
+        if not self._loop.is_running():  # stopped already (a test may stop it before the fixture does)
+            return
+
         async def shutdown() -> None:
             self._server.close()
             with contextlib.suppress(TimeoutError):
