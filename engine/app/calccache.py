@@ -25,6 +25,7 @@ import re
 import sys
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from concurrent.futures import Future
@@ -125,8 +126,17 @@ class _Gate:
         self.busy -= 1
 
 
-#: as many as the default executor has threads, so the gate, not the executor, orders the work
-_GATE = _Gate(workers.default_workers())
+#: one gate per event loop (an engine per process, but tests run several engines on loops of their own);
+#: as many slots as the default executor has threads, so the gate, not the executor, orders the work
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate] = weakref.WeakKeyDictionary()
+
+
+def _gate() -> _Gate:
+    loop = asyncio.get_running_loop()
+    gate = _GATES.get(loop)
+    if gate is None:
+        gate = _GATES[loop] = _Gate(workers.default_workers())
+    return gate
 
 
 async def compute_in_thread(fn: Callable[[], T], after: Future[None] | None = None) -> T:
@@ -136,12 +146,13 @@ async def compute_in_thread(fn: Callable[[], T], after: Future[None] | None = No
     since = time.monotonic()
     if after is not None:
         await asyncio.wrap_future(after)
+    gate = _gate()
     while True:
-        await _GATE.acquire(since)
+        await gate.acquire(since)
         try:
             value, busy = await asyncio.to_thread(_attempt, fn)
         finally:
-            _GATE.release()
+            gate.release()
         if busy is None:
             return cast(T, value)
         await asyncio.wrap_future(busy)

@@ -22,6 +22,7 @@ from engine.app.calccache import (
     InFlight,
     NotCached,
     _Gate,
+    _gate,
     cached_only,
     compute_in_thread,
     estimate_size,
@@ -245,6 +246,18 @@ def test_the_gate_hands_a_freed_slot_to_the_oldest_request() -> None:
         return order
 
     assert asyncio.run(scenario()) == [1.0, 7.0, 10.0]
+
+
+def test_each_event_loop_has_its_own_gate() -> None:
+    """Engines on different loops (several per test process) never hand each other's waiters a slot:
+    an asyncio future may only be completed from its own loop's thread."""
+
+    async def gates() -> tuple[_Gate, _Gate]:
+        return _gate(), _gate()
+
+    a1, a2 = asyncio.run(gates())
+    b1, _ = asyncio.run(gates())
+    assert a1 is a2 and a1 is not b1
 
 
 def test_a_cancelled_waiter_does_not_keep_its_slot() -> None:
