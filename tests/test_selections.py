@@ -297,7 +297,7 @@ def test_reduced_data_samples_long_cubes_and_clear_undo_buffer_answers(engine):
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("method", ["SelectPossible", "Select", "SelectHyperCubeValues"])
+@pytest.mark.parametrize("method", ["SelectPossible", "Select", "SelectHyperCubeValues", "VariableLayout"])
 def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monkeypatch, method):
     """A Field method that needs a state's inference nobody computed (SelectPossible after a Select; a
     Select's search) propagates in a worker thread: while that propagation is held up, another session's
@@ -333,6 +333,10 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
             elif method == "Select":  # the search needs the inference of the state it searches in
                 pending = asyncio.ensure_future(a.call("Select", product, "P*"))
                 want = {"Apple": "X", "Pear": "S", "Plum": "S"}  # no qShowAlternatives: X
+            elif method == "VariableLayout":  # a calculated variable over a state nobody computed
+                var = (await a.call("CreateVariableEx", doc_a, {"qName": "vSum", "qDefinition": "=Sum(Amount)"}))
+                pending = asyncio.ensure_future(a.call("GetLayout", var["qReturn"]["qHandle"]))
+                want = {"Apple": "O", "Pear": "O", "Plum": "O"}
             else:  # the cube a click in a chart reads was never computed
                 chart = (await a.call("CreateSessionObject", doc_a, {"qInfo": {"qType": "chart"}, "qHyperCubeDef": {
                     "qDimensions": [{"qDef": {"qFieldDefs": ["Product"]}}],
@@ -348,7 +352,10 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
             assert (await asyncio.wait_for(b.call("GetField", doc_b, "Product"), 5))["qReturn"]["qHandle"]
             release.set()
             answer = await asyncio.wait_for(pending, 10)
-            assert answer.get("qReturn", answer.get("qSuccess")) is True
+            if method == "VariableLayout":
+                assert answer["qLayout"]["qNum"] == 150
+            else:
+                assert answer.get("qReturn", answer.get("qSuccess")) is True
             assert await _states(a, lb_a) == want
 
     asyncio.run(scenario())

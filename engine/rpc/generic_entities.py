@@ -13,12 +13,13 @@ from typing import Any
 
 from engine.app import library
 from engine.app.app import ScriptVariable
+from engine.app.calccache import computed_then
 from engine.app.layout import entity_layout
 from engine.app.objects import EntityView
 from engine.app.patches import apply_patches as apply_json_patches
 from engine.errors import ALREADY_EXISTS, INVALID_PARAMETERS, QixError
 from engine.rpc import entities
-from engine.rpc.dispatch import Call, rpc
+from engine.rpc.dispatch import Answer, Call, rpc
 from engine.rpc.doc_objects import apply_bookmark
 from engine.rpc.structs import LibraryProperties, Patches
 
@@ -29,12 +30,13 @@ def _register_common(qtype: str) -> None:
     """GetLayout, GetProperties, SetProperties, GetInfo, ApplyPatches for one interface."""
 
     @rpc(qtype, "GetLayout")
-    def get_layout(call: Call) -> dict[str, object]:
+    def get_layout(call: Call) -> Answer:
+        """A calculated variable's or measure's value is computed off the event loop unless cached."""
         call.session.mark_read(call.handle)
         target = call.target
         if isinstance(target, ScriptVariable):
             return {"qLayout": target.layout()}
-        return {"qLayout": entity_layout(target.doc, target)}
+        return computed_then(lambda: entity_layout(target.doc, target), lambda layout: {"qLayout": layout})
 
     @rpc(qtype, "GetProperties")
     def get_properties(call: Call) -> dict[str, object]:
