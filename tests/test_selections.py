@@ -359,3 +359,41 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
             assert await _states(a, lb_a) == want
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("method", ["GetTablesAndKeys", "GetFieldDescription"])
+def test_model_statistics_are_read_off_the_event_loop(engine, monkeypatch, method):
+    """GetTablesAndKeys/GetFieldDescription read every row (0.2-0.5 s at 10M rows): while one is held in
+    its worker, another session is answered."""
+    import threading
+
+    from engine.calc import tables
+
+    release = threading.Event()
+    name = {"GetTablesAndKeys": "tables_and_keys", "GetFieldDescription": "field_description"}[method]
+    real = getattr(tables, name)
+
+    def held(*args, **kwargs):
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    async def scenario():
+        async with Client.open(engine.url("/app/engineData/identity/a")) as a, \
+                Client.open(engine.url("/app/engineData/identity/b")) as b:
+            doc_a = await _doc(a)
+            doc_b = await _doc(b)
+            lb_b = await _list(b, doc_b, "Country")
+            monkeypatch.setattr(tables, name, held)
+            args = [{}, {}, 0, False, False] if method == "GetTablesAndKeys" else ["Product"]
+            pending = asyncio.ensure_future(a.call(method, doc_a, *args))
+            await asyncio.sleep(0.2)
+            assert not pending.done()
+            assert await asyncio.wait_for(_states(b, lb_b), 5) == {"SE": "O", "NO": "O", "DK": "O", "FI": "O"}
+            release.set()
+            answer = await asyncio.wait_for(pending, 10)
+            if method == "GetTablesAndKeys":
+                assert {t["qName"] for t in answer["qtr"]} == {"Orders", "Customers"}
+            else:
+                assert answer["qReturn"]["qName"] == "Product"
+
+    asyncio.run(scenario())

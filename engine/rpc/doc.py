@@ -141,6 +141,10 @@ async def do_save(call: Call, qFileName: str) -> dict[str, object]:
 
 
 # -- the data model -----------------------------------------------------------------------------------
+def _same(answer: dict[str, object]) -> dict[str, object]:
+    return answer
+
+
 @rpc(
     "Doc",
     "GetTablesAndKeys",
@@ -159,8 +163,10 @@ def get_tables_and_keys(
     qSyntheticMode: bool,
     qIncludeSysVars: bool,
     qIncludeProfiling: bool,
-) -> dict[str, object]:
-    return tables.tables_and_keys(call.target.model, qSyntheticMode, qIncludeSysVars)
+) -> Awaitable[dict[str, object]]:
+    """In a worker: the key statistics read every row of every table (0.2-0.5 s at 10M rows)."""
+    model = call.target.model
+    return in_thread_then(lambda: tables.tables_and_keys(model, qSyntheticMode, qIncludeSysVars), _same)
 
 
 @rpc("Doc", "GetTableData", qOffset=0, qRows=0, qSyntheticMode=False, qTableName="")
@@ -172,8 +178,10 @@ async def get_table_data(
 
 
 @rpc("Doc", "GetFieldDescription", qFieldName="")
-def get_field_description(call: Call, qFieldName: str) -> dict[str, object]:
-    return {"qReturn": tables.field_description(call.target.model, qFieldName)}
+def get_field_description(call: Call, qFieldName: str) -> Awaitable[dict[str, object]]:
+    """In a worker, as GetTablesAndKeys (a field's statistics read its columns)."""
+    model = call.target.model
+    return in_thread_then(lambda: tables.field_description(model, qFieldName), lambda d: {"qReturn": d})
 
 
 @rpc("Doc", "GetField", qFieldName="", qStateName="")
