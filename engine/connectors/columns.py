@@ -39,7 +39,8 @@ from engine.expr.formatting import (
 )
 from engine.model.numformat import format_default
 from engine.model.symbols import CODE_DTYPE, SymbolTable, encode
-from engine.script.textfile import _dense_encode, encode_dictionary
+from engine.script.textfile import encode_dictionary
+from engine.sources.columns import dense_encode
 
 Interpreter = Callable[[pa.Array], np.ndarray]
 Encoded = tuple[SymbolTable, np.ndarray]
@@ -188,7 +189,7 @@ def _dense(values: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
     lo, hi = int(keys.min()), int(keys.max())
     if hi - lo >= 2 * len(keys):
         return None
-    symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
+    symbols, codes = dense_encode(keys, lo, hi - lo + 1)
     if valid is not None:
         full = np.full(len(values), -1, dtype=CODE_DTYPE)
         full[valid] = codes

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from engine.model.symbols import CODE_DTYPE, SymbolTable, render_fixed
+from engine.model.symbols import CODE_DTYPE, SymbolTable
 from engine.script.ast import FormatSpec
+from engine.sources.columns import numeric_column
 
 #: number interpretation of distinct texts: object array of str → float64 (NaN = not a number)
 Interpreter = Callable[[np.ndarray], np.ndarray]
@@ -147,12 +148,6 @@ def _unique_names(names: list[str]) -> list[str]:
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _INT_RE = r"^-?[0-9]{1,15}$"
-#: texts that are exactly the fixed rendering of their number (no leading zeros, no '+', no blanks)
-_PLAIN_INT_RE = r"^-?(0|[1-9][0-9]*)$"
-_FIXED_RE = r"^-?(0|[1-9][0-9]*)\.[0-9]{{{}}}$"
-#: integer keys spanning at most this many values are encoded by direct address, whatever the row count
-#: (a batch of a streamed file: amounts in cents); the table costs 12 bytes a value
-_DENSE_SPAN = 1 << 20
 
 
 def _fast_integers(arr: pa.Array) -> np.ndarray | None:
@@ -164,80 +159,6 @@ def _fast_integers(arr: pa.Array) -> np.ndarray | None:
         return None
     values: np.ndarray = pc.cast(arr, pa.int64()).to_numpy().astype(np.float64)
     return values
-
-
-def _numeric_column(col: pa.ChunkedArray, decimal_point: bool) -> tuple[SymbolTable, np.ndarray] | None:
-    """A high-cardinality column of plain numbers (``123``, ``-4.50``: one fixed count of decimals, every
-    text exactly the fixed rendering of its number) is encoded by number, not by text: casting and hashing
-    numbers beats hashing a million strings, and the symbol table needs no texts (they are renderings).
-
-    Such texts are numbers under every interpretation the reader would apply, except ``.`` decimals when
-    the thousands separator is ``.`` (``decimal_point`` False): then this path is skipped.
-    """
-    if len(col) < 4096:
-        return None
-    head = col.chunk(0).slice(0, 4096)
-    if pc.count_distinct(head).as_py() < len(head) // 2:
-        return None  # few distinct values: hashing the strings is cheaper
-    pos = pc.find_substring(head, ".").to_numpy(zero_copy_only=False)
-    length = pc.utf8_length(head).to_numpy(zero_copy_only=False)
-    decimals = int(np.bincount(np.where(pos < 0, 0, length - pos - 1).clip(0, 15)).argmax())
-    if decimals and not decimal_point:
-        return None
-    shape = _FIXED_RE.format(decimals) if decimals else _PLAIN_INT_RE
-    if not pc.all(pc.match_substring_regex(head, shape)).as_py():
-        return None  # a failing cast of a whole column is slow: look at the head first
-    arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
-    try:
-        vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    scale = 10.0**decimals
-    if not (np.isfinite(vals).all() and np.abs(vals).max(initial=0.0) * scale < 2.0**50):
-        return None
-    if (np.signbit(vals) & (vals == 0)).any():
-        return None  # "-0": its text is not the rendering of 0
-    # every text must be the fixed rendering of its number; for integers rendering and comparing is
-    # cheapest, for decimals the shape test is (a text of that shape below 2**50 renders back to itself)
-    if decimals:
-        same = pc.all(pc.match_substring_regex(arr, shape))
-    else:
-        same = pc.all(pc.equal(render_fixed(vals, 0), arr))
-    if not same.as_py():
-        return None
-    keys = np.rint(vals * scale).astype(np.int64) if decimals else vals.astype(np.int64)
-    if len(keys) < 2 or np.all(keys[1:] > keys[:-1]):
-        # ascending and distinct (an id column): each row is its own symbol, in load order
-        return SymbolTable.fixed(keys, decimals), np.arange(len(keys), dtype=CODE_DTYPE)
-    lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo < max(2 * len(keys), _DENSE_SPAN):
-        symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
-        return SymbolTable.fixed(symbols, decimals), codes
-    enc = pc.dictionary_encode(pa.array(keys))
-    codes = enc.indices.to_numpy(zero_copy_only=False).astype(CODE_DTYPE, copy=False)
-    return SymbolTable.fixed(enc.dictionary.to_numpy(zero_copy_only=False), decimals), codes
-
-
-def _dense_encode(keys: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """First-appearance encoding of integers spanning a small range (cents of amounts, quantities): a
-    direct-address table instead of hashing.
-
-    Each value's first row comes from one scattered write in reverse row order (later writes win, so the
-    first row is what stays); the check after it proves that held, with ``minimum.at`` (3× slower) as the
-    fallback. The rows that are their value's first row, in row order, are the symbols in load order."""
-    rel = (keys - lo).astype(np.intp)
-    rows = np.arange(len(keys))
-    first = np.full(span, len(keys), dtype=np.int64)
-    first[rel[::-1]] = rows[::-1]
-    first_of_row = first.take(rel)
-    if not np.all(first_of_row <= rows):
-        first.fill(len(keys))
-        np.minimum.at(first, rel, rows)
-        first_of_row = first.take(rel)
-    symbols = rel.take(np.flatnonzero(first_of_row == rows))
-    code_of = np.empty(span, dtype=CODE_DTYPE)
-    code_of[symbols] = np.arange(len(symbols), dtype=CODE_DTYPE)
-    return symbols + lo, code_of.take(rel)
 
 
 def encode_dictionary(
@@ -449,7 +370,7 @@ def _read_arrow(
             col = col.cast(pa.string())
         if col.num_chunks == 0 or len(col) == 0:
             return SymbolTable.empty(), np.empty(0, dtype=CODE_DTYPE)
-        fast = _numeric_column(col, decimal_point)
+        fast = numeric_column(col, decimal_point)
         if fast is not None:
             return fast
         enc_col = pc.dictionary_encode(col)  # one dictionary shared by all chunks

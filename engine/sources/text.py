@@ -23,9 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from engine.script.textfile import _numeric_column
 from engine.sources.base import GENERAL, Interpreter, SourceError, SourceTable, unique_names
-from engine.sources.columns import Encoded, TableBuilder, dictionary_column, empty_column, map_columns
+from engine.sources.columns import (
+    Encoded,
+    TableBuilder,
+    dictionary_column,
+    empty_column,
+    map_columns,
+    numeric_column,
+)
 from engine.sources.spec import FormatSpec
 
 #: files at least this big stream (smaller ones take the whole-file reader and its fast paths)
@@ -251,7 +257,7 @@ def _column(col: pa.Array, quote: bool, interpret: Interpreter, decimal_point: b
     column of plain numbers (ids, amounts) is cast as numbers, its texts never kept (they are renderings)."""
     if not pa.types.is_string(col.type):
         col = col.cast(pa.string())
-    fast = _numeric_column(pa.chunked_array([col]), decimal_point)
+    fast = numeric_column(pa.chunked_array([col]), decimal_point)
     if fast is not None:
         return fast
     enc = pc.dictionary_encode(col)

@@ -94,12 +94,12 @@ def test_row_by_row_chains_stream_and_equal_the_whole_file(folder, monkeypatch, 
 
 
 def test_big_pieces_take_the_numeric_path_per_batch(tmp_path, monkeypatch) -> None:
-    """Pieces of ~5000 rows: ids and amounts are cast as numbers batch by batch (textfile._numeric_column)."""
+    """Pieces of ~5000 rows: ids and amounts are cast as numbers batch by batch (engine.sources.columns.numeric_column)."""
     write_files(tmp_path, 12_000)
     calls: list[bool] = []
-    real = text._numeric_column
+    real = text.numeric_column
     monkeypatch.setattr(
-        text, "_numeric_column", lambda col, dp: calls.append(real(col, dp) is not None) or real(col, dp)
+        text, "numeric_column", lambda col, dp: calls.append(real(col, dp) is not None) or real(col, dp)
     )
     script = f"T: LOAD *, Amount + 1 AS More FROM {CSV};"
     streamed, whole, seen = _both(tmp_path, script, monkeypatch, block_bytes=1 << 18)

@@ -29,7 +29,7 @@ def _columns() -> dict[str, list[str]]:
 def _read(data: bytes, numeric: bool, monkeypatch: pytest.MonkeyPatch) -> textfile.TextTable:
     with monkeypatch.context() as m:
         if not numeric:
-            m.setattr(textfile, "_numeric_column", lambda col, decimal_point: None)
+            m.setattr(textfile, "numeric_column", lambda col, decimal_point: None)
         spec = FormatSpec(labels="embedded", delimiter=",")
         return textfile.read_text(data, spec, interpret_texts, 10**9, "csv")
 
@@ -49,7 +49,7 @@ def test_numeric_path_matches_text_path(monkeypatch: pytest.MonkeyPatch) -> None
     for name, taken in (("Id", True), ("Amount", True), ("Small", True), ("Spread", True), ("Mixed", False), ("NegZero", False),
                         ("Qty", False)):
         col = pa.chunked_array([pa.array(cols[name])])
-        assert (textfile._numeric_column(col, True) is not None) == taken, name
+        assert (textfile.numeric_column(col, True) is not None) == taken, name
     for name, (fs, fc), (ss, sc) in zip(fast.names, fast.columns, slow.columns, strict=True):
         assert fc.tolist() == sc.tolist(), name
         assert fs.text.tolist() == ss.text.tolist(), name
@@ -59,5 +59,5 @@ def test_numeric_path_matches_text_path(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_thousands_separator_dot_skips_decimal_path(monkeypatch: pytest.MonkeyPatch) -> None:
     arr = textfile.pa.chunked_array([textfile.pa.array([f"{i}.{i % 1000:03d}" for i in range(5000)])])
-    assert textfile._numeric_column(arr, decimal_point=False) is None
-    assert textfile._numeric_column(arr, decimal_point=True) is not None
+    assert textfile.numeric_column(arr, decimal_point=False) is None
+    assert textfile.numeric_column(arr, decimal_point=True) is not None

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.script.textfile import _dense_encode
+from engine.sources.columns import dense_encode
 
 
 def reference(keys: np.ndarray) -> tuple[list[int], list[int]]:
@@ -20,14 +20,14 @@ def reference(keys: np.ndarray) -> tuple[list[int], list[int]]:
 def test_matches_first_appearance_order(values: list[int]) -> None:
     keys = np.array(values, dtype=np.int64)
     lo, hi = int(keys.min()), int(keys.max())
-    symbols, codes = _dense_encode(keys, lo, hi - lo + 1)
+    symbols, codes = dense_encode(keys, lo, hi - lo + 1)
     assert (symbols.tolist(), codes.tolist()) == reference(keys)
 
 
 def test_a_million_rows_with_repeats() -> None:
     rng = np.random.default_rng(3)
     keys = rng.integers(100, 500_100, 1_000_000)
-    symbols, codes = _dense_encode(keys, 100, 500_000)
+    symbols, codes = dense_encode(keys, 100, 500_000)
     assert np.array_equal(symbols.take(codes), keys)  # every row decodes to its value
     _, first_rows = np.unique(keys, return_index=True)
     assert np.array_equal(symbols, keys.take(np.sort(first_rows)))  # symbols in load order
