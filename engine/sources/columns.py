@@ -48,17 +48,23 @@ def empty_column(n: int) -> Encoded:
     return SymbolTable.empty(), np.full(n, -1, dtype=CODE_DTYPE)
 
 
-def _from_dictionary(num: np.ndarray, texts: pa.Array | np.ndarray, indices: np.ndarray) -> Encoded:
-    """Distinct entries (number, text) + row indices (-1 = NULL) → symbols, merging equal numbers."""
+def _from_dictionary(
+    num: np.ndarray, texts: pa.Array | np.ndarray, indices: np.ndarray, compact: bool = True
+) -> Encoded:
+    """Distinct entries (number, text) + row indices (-1 = NULL) → symbols, merging equal numbers;
+    ``compact`` False leaves the symbol table as :func:`encode` gives it."""
     if len(num) == 0:
         return empty_column(len(indices))
     sym, entry_code = encode(num, texts)
     mapping = np.append(entry_code, -1).astype(CODE_DTYPE)
-    return sym.compact(), mapping.take(np.asarray(indices, dtype=np.int64))
+    return sym.compact() if compact else sym, mapping.take(np.asarray(indices, dtype=np.int64))
 
 
-def _indices(enc: pa.DictionaryArray) -> np.ndarray:
-    return np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+def _indices(indices: pa.Array) -> np.ndarray:
+    """A dictionary array's indices as int64, -1 for NULL."""
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    return np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) -> Encoded:
@@ -74,23 +80,14 @@ def text_column(arr: pa.Array | pa.ChunkedArray, interpret: Interpreter | None) 
         if interpret is None
         else np.asarray(interpret(dictionary), np.float64)
     )
-    return _from_dictionary(num, dictionary, _indices(enc))
+    return _from_dictionary(num, dictionary, _indices(enc.indices))
 
 
 def dictionary_column(dictionary: pa.Array, indices: pa.Array, interpret: Interpreter) -> Encoded:
     """A batch's distinct texts (which may repeat once trimmed) and its rows' indices into them → a column
     of interpreted texts, its symbols left as they are (a builder takes them apart again)."""
     num = np.asarray(interpret(dictionary), np.float64)
-    idx = np.asarray(
-        indices.fill_null(-1).to_numpy(zero_copy_only=False)
-        if indices.null_count
-        else indices.to_numpy(zero_copy_only=False),
-        dtype=np.int64,
-    )
-    if not len(num):
-        return empty_column(len(idx))
-    sym, entry_code = encode(num, dictionary)
-    return sym, np.append(entry_code, -1).astype(CODE_DTYPE).take(idx)
+    return _from_dictionary(num, dictionary, _indices(indices), compact=False)
 
 
 #: texts that are exactly the fixed rendering of their number (no leading zeros, no '+', no blanks)
@@ -361,7 +358,7 @@ def python_column(
         idx = np.asarray(strings)
         enc = pc.dictionary_encode(pa.array(text.take(idx), type=pa.string()))
         got = np.asarray(interpret(enc.dictionary), np.float64)
-        num[idx] = got.take(_indices(enc))
+        num[idx] = got.take(_indices(enc.indices))
     if not n:
         return empty_column(0)
     return encode(num, text)
