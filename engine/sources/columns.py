@@ -19,7 +19,7 @@ import datetime as dt
 import math
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -426,3 +426,11 @@ class TableBuilder:
             cols.append(self._fields.pop(name).finish())
             release()
         return SourceTable(list(self.names), cols, self.nrows)
+
+
+def join_batches(batches: Iterable[SourceTable]) -> SourceTable:
+    """The batches a streaming reader yields, built into one table."""
+    builder = TableBuilder()
+    for batch in batches:
+        builder.add(dict(zip(batch.names, batch.columns, strict=True)), batch.nrows)
+    return builder.finish()

@@ -26,7 +26,7 @@ from engine.expr.formatting import Locale, format_datetimes
 from engine.model.numformat import format_default
 from engine.model.symbols import SymbolTable
 from engine.sources.base import GENERAL, ReadRequest, SourceError, SourceTable
-from engine.sources.columns import EPOCH_SERIAL, TableBuilder, arrow_column, map_columns
+from engine.sources.columns import EPOCH_SERIAL, arrow_column, join_batches, map_columns
 
 #: rows read at a time at most; a file is read in about PIECES batches, none below MIN_BATCH_ROWS rows
 BATCH_ROWS = 262_144
@@ -35,10 +35,7 @@ MIN_BATCH_ROWS = 16_384
 
 
 def read(req: ReadRequest) -> SourceTable:
-    builder = TableBuilder()
-    for batch in batches(req):
-        builder.add(dict(zip(batch.names, batch.columns, strict=True)), batch.nrows)
-    return builder.finish()
+    return join_batches(batches(req))
 
 
 def batches(req: ReadRequest) -> Iterator[SourceTable]:

@@ -26,9 +26,9 @@ import pyarrow.csv as pacsv
 from engine.sources.base import GENERAL, Interpreter, SourceError, SourceTable, unique_names
 from engine.sources.columns import (
     Encoded,
-    TableBuilder,
     dictionary_column,
     empty_column,
+    join_batches,
     map_columns,
     numeric_column,
 )
@@ -82,10 +82,7 @@ def read_stream(
 ) -> SourceTable:
     """Stream a regular delimited file into one table; NotStreamable when it is not one. ``decimal_point``:
     False when the script's thousands separator is ``.`` (then ``1.500`` is not one and a half)."""
-    builder = TableBuilder()
-    for batch in batches(path, spec, interpret, max_rows, extension, on_rows, decimal_point):
-        builder.add(dict(zip(batch.names, batch.columns, strict=True)), batch.nrows)
-    return builder.finish()
+    return join_batches(batches(path, spec, interpret, max_rows, extension, on_rows, decimal_point))
 
 
 def batches(
