@@ -198,11 +198,7 @@ class SymbolTable:
         assert exc is not None and exc_text is not None
         if idx is None:
             return _rendered(self.num, self._dec, exc, exc_text)
-        if not len(exc):
-            return _rendered(self.nums(idx), self._dec, exc, exc_text)
-        j = np.minimum(np.searchsorted(exc, idx), len(exc) - 1)
-        hit = exc.take(j) == idx
-        return _rendered(self.nums(idx), self._dec, np.flatnonzero(hit), exc_text.take(pa.array(j[hit])))
+        return _rendered_at(self.nums(idx), idx, self._dec, exc, exc_text)
 
     # -- whole-table facts --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -420,11 +416,7 @@ class TextPart:
         if self.dec < 0:
             assert self.texts is not None
             return self.texts.take(pa.array(idx, type=pa.int64()))
-        if not len(self.exc_idx):
-            return _rendered(num, self.dec, self.exc_idx, self.exc_text)
-        j = np.minimum(np.searchsorted(self.exc_idx, idx), len(self.exc_idx) - 1)
-        hit = self.exc_idx.take(j) == idx
-        return _rendered(num, self.dec, np.flatnonzero(hit), self.exc_text.take(pa.array(j[hit])))
+        return _rendered_at(num, idx, self.dec, self.exc_idx, self.exc_text)
 
 
 def rendering(parts: Sequence[TextPart]) -> int | None:
@@ -512,6 +504,18 @@ def _rendered(num: np.ndarray, dec: int, exc_idx: np.ndarray, exc_text: pa.Array
     mask = np.zeros(len(out), dtype=bool)
     mask[exc_idx] = True
     return pc.replace_with_mask(out, pa.array(mask), exc_text.cast(out.type))
+
+
+def _rendered_at(
+    num: np.ndarray, idx: np.ndarray, dec: int, exc_idx: np.ndarray, exc_text: pa.Array
+) -> pa.Array:
+    """:func:`_rendered` for the symbols ``idx`` only (``num``: their numbers), ``exc_idx`` (ascending)
+    and ``exc_text`` being the exceptions of all the symbols."""
+    if not len(exc_idx):
+        return _rendered(num, dec, exc_idx, exc_text)
+    j = np.minimum(np.searchsorted(exc_idx, idx), len(exc_idx) - 1)
+    hit = exc_idx.take(j) == idx
+    return _rendered(num, dec, np.flatnonzero(hit), exc_text.take(pa.array(j[hit])))
 
 
 def _spans(parts: Sequence[TextPart]) -> Iterator[tuple[TextPart, int, int]]:
