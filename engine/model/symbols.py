@@ -298,17 +298,14 @@ class SymbolTable:
         num = np.ascontiguousarray(num, dtype=np.float64)
         n = len(num)
         d = rendering(parts)
-        if n >= _COMPACT_MIN and d is None:  # small parts: decide over the whole, like compact()
-            return cls._assemble(
-                num, text_part(num, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
-            )
         if n >= _COMPACT_MIN and d is not None:
             exc = _exceptions(lambda a, b: num[a:b], parts, d)
             if exc is not None:
                 return cls._assemble(num, TextPart(n, d, None, *exc))
-        return cls._assemble(
-            num, TextPart(n, -1, _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)]))
-        )
+        texts = _concat_texts([part_texts(num[a:b], p) for p, a, b in _spans(parts)])
+        if n >= _COMPACT_MIN and d is None:  # small parts: decide over the whole, like compact()
+            return cls._assemble(num, text_part(num, texts))
+        return cls._assemble(num, TextPart(n, -1, texts))
 
     @classmethod
     def from_scaled(cls, ints: np.ndarray, dec: int, parts: Sequence[TextPart]) -> SymbolTable:
