@@ -82,21 +82,16 @@ class _Run:
 
     def split(self) -> tuple[_Run, _Run]:
         half = len(self) // 2
-        codes = self.codes
-        checks = self.checks
-        return (
-            _Run(
-                self.keys[:half].copy(),
-                None if codes is None else codes[:half].copy(),
-                self.start,
-                None if checks is None else checks[:half].copy(),
-            ),
-            _Run(
-                self.keys[half:].copy(),
-                None if codes is None else codes[half:].copy(),
-                self.start + half,
-                None if checks is None else checks[half:].copy(),
-            ),
+        return self._slice(0, half), self._slice(half, len(self))
+
+    def _slice(self, a: int, b: int) -> _Run:
+        """A copy of keys ``a..b`` as a run of its own."""
+        codes, checks = self.codes, self.checks
+        return _Run(
+            self.keys[a:b].copy(),
+            None if codes is None else codes[a:b].copy(),
+            self.start + a,
+            None if checks is None else checks[a:b].copy(),
         )
 
 
