@@ -8,7 +8,6 @@ INLINE text) goes through a small Python record splitter instead.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pyarrow.csv as pacsv
 
 from engine.model.symbols import CODE_DTYPE, SymbolTable
 from engine.script.ast import FormatSpec
-from engine.sources.columns import numeric_column
+from engine.sources.columns import WORKERS, numeric_column
 
 #: number interpretation of distinct texts: object array of str → float64 (NaN = not a number)
 Interpreter = Callable[[np.ndarray], np.ndarray]
@@ -146,7 +145,6 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _INT_RE = r"^-?[0-9]{1,15}$"
 
 
@@ -380,6 +378,6 @@ def _read_arrow(
         idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc_col.chunks])
         return encode_dictionary(dictionary, idx, interpret, trim=True)
 
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         cols = list(pool.map(one, table.columns))
     return TextTable(names, cols, table.num_rows)

@@ -9,8 +9,8 @@ except for readers that hand over Python values (JSON, Excel, XML, HTML), where 
 
 :class:`TableBuilder` lets a reader stream: each batch is encoded on its own (its symbols and codes) and
 joins the fields built so far at once (:class:`~engine.model.fieldbuilder.FieldBuilder`), so memory is
-the final codes and symbols plus one batch; :func:`map_columns` runs a batch's column work on two
-threads and hands freed heap pages back after each column.
+the final codes and symbols plus one batch; :func:`map_columns` runs a batch's column work on
+:data:`WORKERS` threads (up to four) and hands freed heap pages back after each column.
 """
 
 from __future__ import annotations
