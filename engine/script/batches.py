@@ -105,16 +105,16 @@ class FirstTexts:
         self._fields: dict[str, FieldBuilder] = {}
 
     def column(self, name: str, symbols: SymbolTable, codes: np.ndarray) -> Column:
-        num = symbols.num
         if name not in self._names:
             return Column(symbols, codes)
+        num = symbols.num
         idx = np.flatnonzero(~np.isnan(num))
         if not len(idx):
             return Column(symbols, codes)
         texts = symbols.text_array()
-        mine = texts.take(pa.array(idx))
+        mine, nums = texts.take(pa.array(idx)), num.take(idx)
         field = self._fields.setdefault(name, FieldBuilder())
-        first = field.texts_of(field.match(SymbolTable(num.take(idx), mine)), num.take(idx)).cast(mine.type)
+        first = field.texts_of(field.match(SymbolTable(nums, mine)), nums).cast(mine.type)
         differ = np.flatnonzero(
             ~np.asarray(pc.fill_null(pc.equal(first, mine), False).to_numpy(zero_copy_only=False), dtype=bool)
         )
