@@ -3,8 +3,8 @@
 ``(json)`` → :mod:`json`, ``(ooxml)``/``(biff)`` → :mod:`excel`, ``(parquet)`` → :mod:`parquet`,
 ``(xml)``/``(xmlsimple)`` → :mod:`xml`, ``(html)`` → :mod:`html`, ``(fix)`` → :mod:`fixed`; web files are
 fetched by :mod:`web` and then read by the same readers. Delimited text and QVD are read by
-``engine.script.textfile`` / ``engine.script.sources``, big regular text files streamed by :mod:`text`. Reader modules are imported on first use, so an
-engine that never loads Excel never imports calamine.
+``engine.script.textfile`` / ``engine.script.sources``, big regular text files streamed by :mod:`text`.
+Reader modules are imported on first use, so an engine that never loads Excel never imports calamine.
 
 A reader is ``read(ReadRequest) -> SourceTable`` and raises only :class:`SourceError`.
 """

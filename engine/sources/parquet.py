@@ -3,7 +3,8 @@ library: the reference Parquet implementation for Python, with row-group streami
 
 Reading streams record batches (a 32nd of the rows, 16k to 256k; the file is not pre-buffered), so a big
 file never sits in memory whole: each batch is encoded into symbols and codes on its own and joins the
-table being built (or the LOAD's per-batch work, see ``engine.script.batches``). Types are kept as Qlik duals (see :mod:`engine.sources.columns`).
+table being built (or the LOAD's per-batch work, see ``engine.script.batches``). Types are kept as Qlik
+duals (see :mod:`engine.sources.columns`).
 
 Writing picks a Parquet type per field from its values: integers → int64, other numbers → float64,
 dates (texts rendered with ``DateFormat``) → date32, timestamps (``TimestampFormat``) → timestamp[ms],

@@ -94,9 +94,10 @@ def batches(
     on_rows: Callable[[int], None] = lambda _n: None,
     decimal_point: bool = True,
 ) -> Iterator[SourceTable]:
-    """A regular delimited file as batches (pieces of a 32nd of the file, 1 to 16 MiB), every column encoded on its own
-    (trimmed, number-interpreted). NotStreamable when the file is not regular: at once when its head shows
-    it, else while iterating (nothing is kept of the batches by then, the caller starts over whole)."""
+    """A regular delimited file as batches (pieces of a 32nd of the file, 1 to 16 MiB), every column
+    encoded on its own (trimmed, number-interpreted). NotStreamable when the file is not regular: at once
+    when its head shows it, else while iterating (nothing is kept of the batches by then, the caller
+    starts over whole)."""
     if spec.comment or spec.msq:
         raise NotStreamable()
     f = open(path, "rb")  # noqa: SIM115 - closed by the generator below, or here on failure
