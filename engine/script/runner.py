@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -172,6 +172,9 @@ class ReloadResult:
 # ---------------------------------------------------------------------------------------------
 # program structure
 
+
+#: what a streaming reader handed to ``Runner._text_stream`` returns
+_R = TypeVar("_R")
 
 _CONTROL_KIND = re.compile(
     r"\s*(?P<w>end\s*if|end\s*sub|end\s*switch|elseif|else|if|for\s+each|for|next|do|loop|sub|call|switch|case"
@@ -1310,19 +1313,7 @@ class Runner:
             return None  # the whole-file path reports it
         try:
             if fmt in ("txt", "csv") and target.stat().st_size >= text_source.STREAM_BYTES:
-                return (
-                    text_source.batches(
-                        target,
-                        src.spec,
-                        self.interpret,
-                        self.env.max_rows,
-                        ext,
-                        self._rows_read(name),
-                        self.locale.thousand_sep != ".",
-                    ),
-                    name,
-                    str(target),
-                )
+                return self._text_stream(text_source.batches, target, src, ext, name), name, str(target)
             if fmt == "parquet":
                 req = source_base.ReadRequest(
                     src.spec,
@@ -1400,15 +1391,7 @@ class Runner:
             )
         if stream and fmt != "qvd" and target.is_file() and target.stat().st_size >= text_source.STREAM_BYTES:
             try:  # a big regular text file streams in blocks instead of being read whole
-                table = text_source.read_stream(
-                    target,
-                    src.spec,
-                    self.interpret,
-                    self.env.max_rows,
-                    ext,
-                    self._rows_read(name),
-                    self.locale.thousand_sep != ".",
-                )
+                table = self._text_stream(text_source.read_stream, target, src, ext, name)
                 return Frame(
                     dict(zip(table.names, [Column(*c) for c in table.columns], strict=True)),
                     table.nrows,
@@ -1436,6 +1419,21 @@ class Runner:
         else:
             raise StatementError(f"Unsupported file format '{fmt}' for '{src.path}'", WRONG_FORMAT)
         return Frame(dict(zip(names, cols, strict=True)), n, file_path=str(target)), name
+
+    def _text_stream(
+        self, reader: Callable[..., _R], target: Path, src: A.FileSource, ext: str, name: str
+    ) -> _R:
+        """``reader`` (``text_source.batches`` or ``read_stream``) over a local text file, with this
+        reload's interpretation, row limit, progress and decimal convention."""
+        return reader(
+            target,
+            src.spec,
+            self.interpret,
+            self.env.max_rows,
+            ext,
+            self._rows_read(name),
+            self.locale.thousand_sep != ".",
+        )
 
     def _rows_read(self, name: str) -> Callable[[int], None]:
         """Progress of a streaming read: a transient line per block, and a chance to cancel."""
