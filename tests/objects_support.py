@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -14,6 +16,28 @@ from tests.harness import Client, RpcError, RunningEngine
 async def session_doc(client: Client) -> int:
     """Create a session app and return its Doc handle."""
     return (await client.call("CreateSessionApp"))["qReturn"]["qHandle"]
+
+
+async def loaded_session_doc(client: Client, script: str) -> int:
+    """Create a session app, reload it with ``script`` (which must succeed) and return its Doc handle."""
+    doc = await session_doc(client)
+    await client.call("SetScript", doc, script)
+    assert (await client.call("DoReload", doc))["qReturn"] is True
+    return doc
+
+
+def on_session_doc(
+    engine: RunningEngine, scenario: Callable[[Client, int], Awaitable[None]], script: str | None = None
+) -> None:
+    """Run ``scenario(client, doc)`` on a new session app of ``engine`` (reloaded with ``script`` if one is
+    given): the set-up most socket tests share."""
+
+    async def main() -> None:
+        async with Client.open(engine.url()) as c:
+            doc = await session_doc(c) if script is None else await loaded_session_doc(c, script)
+            await scenario(c, doc)
+
+    asyncio.run(main())
 
 
 async def create(client: Client, doc: int, props: dict, method: str = "CreateObject") -> tuple[int, str]:

@@ -8,9 +8,8 @@ be selected (``qLocked``). The requests are those the browser tests record (test
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.harness import Client
+from tests.objects_support import on_session_doc
 
 SCRIPT = """T:
 LOAD * INLINE [
@@ -52,43 +51,39 @@ LISTBOX = {
 
 
 def test_dimension_and_measure_infos_carry_what_the_chart_defined(engine):
-    async def scenario():
-        async with Client.open(engine.url()) as c:
-            doc = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
-            await c.call("SetScript", doc, SCRIPT)
-            assert (await c.call("DoReload", doc))["qReturn"] is True
-            await c.call(
-                "CreateDimension",
-                doc,
-                {
-                    "qInfo": {"qId": "masterProduct", "qType": "dimension"},
-                    "qDim": {"qFieldDefs": ["Product"], "qGrouping": "N"},
-                },
-            )
-            table = (await c.call("CreateSessionObject", doc, TABLE))["qReturn"]["qHandle"]
-            box = (await c.call("CreateSessionObject", doc, LISTBOX))["qReturn"]["qHandle"]
+    async def scenario(c: Client, doc: int) -> None:
+        await c.call(
+            "CreateDimension",
+            doc,
+            {
+                "qInfo": {"qId": "masterProduct", "qType": "dimension"},
+                "qDim": {"qFieldDefs": ["Product"], "qGrouping": "N"},
+            },
+        )
+        table = (await c.call("CreateSessionObject", doc, TABLE))["qReturn"]["qHandle"]
+        box = (await c.call("CreateSessionObject", doc, LISTBOX))["qReturn"]["qHandle"]
 
-            cube = (await c.call("GetLayout", table))["qLayout"]["qHyperCube"]
-            country, product = cube["qDimensionInfo"]
-            assert country["cId"] == "dimA" and country["textAlign"] == {"auto": False, "align": "center"}
-            assert country["qReverseSort"] is True and "qLibraryId" not in country
-            assert product["cId"] == "dimB" and product["columnWidth"] == {"type": "pixels", "pixels": 90}
-            assert product["qLibraryId"] == "masterProduct" and product["qFallbackTitle"] == "Product"
-            measure = cube["qMeasureInfo"][0]
-            assert measure["cId"] == "measC" and measure["numFormatFromTemplate"] is True
-            assert cube["qColumnOrder"] == [2, 0, 1]
-            assert "qLocked" not in country
-            assert (await c.call("GetLayout", box))["qLayout"]["qListObject"]["qDimensionInfo"][
-                "cId"
-            ] == "lb1"
+        cube = (await c.call("GetLayout", table))["qLayout"]["qHyperCube"]
+        country, product = cube["qDimensionInfo"]
+        assert country["cId"] == "dimA" and country["textAlign"] == {"auto": False, "align": "center"}
+        assert country["qReverseSort"] is True and "qLibraryId" not in country
+        assert product["cId"] == "dimB" and product["columnWidth"] == {"type": "pixels", "pixels": 90}
+        assert product["qLibraryId"] == "masterProduct" and product["qFallbackTitle"] == "Product"
+        measure = cube["qMeasureInfo"][0]
+        assert measure["cId"] == "measC" and measure["numFormatFromTemplate"] is True
+        assert cube["qColumnOrder"] == [2, 0, 1]
+        assert "qLocked" not in country
+        assert (await c.call("GetLayout", box))["qLayout"]["qListObject"]["qDimensionInfo"][
+            "cId"
+        ] == "lb1"
 
-            field = (await c.call("GetField", doc, "Country"))["qReturn"]["qHandle"]
-            await c.call("Select", field, "DE")
-            await c.call("Lock", field)
-            cube = (await c.call("GetLayout", table))["qLayout"]["qHyperCube"]
-            assert cube["qDimensionInfo"][0]["qLocked"] is True and "qLocked" not in cube["qDimensionInfo"][1]
-            assert (await c.call("GetLayout", box))["qLayout"]["qListObject"]["qDimensionInfo"][
-                "qLocked"
-            ] is True
+        field = (await c.call("GetField", doc, "Country"))["qReturn"]["qHandle"]
+        await c.call("Select", field, "DE")
+        await c.call("Lock", field)
+        cube = (await c.call("GetLayout", table))["qLayout"]["qHyperCube"]
+        assert cube["qDimensionInfo"][0]["qLocked"] is True and "qLocked" not in cube["qDimensionInfo"][1]
+        assert (await c.call("GetLayout", box))["qLayout"]["qListObject"]["qDimensionInfo"][
+            "qLocked"
+        ] is True
 
-    asyncio.run(scenario())
+    on_session_doc(engine, scenario, SCRIPT)

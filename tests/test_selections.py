@@ -4,10 +4,15 @@ alternate states, Back/Forward, change notifications."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
 from tests.harness import Client
+from tests.objects_support import loaded_session_doc
 
 SCRIPT = """
 Orders:
@@ -31,10 +36,7 @@ CustomerId, Country
 
 
 async def _doc(c: Client, script: str = SCRIPT) -> int:
-    h = (await c.call("CreateSessionApp"))["qReturn"]["qHandle"]
-    await c.call("SetScript", h, script)
-    assert (await c.call("DoReload", h))["qReturn"] is True
-    return h
+    return await loaded_session_doc(c, script)
 
 
 async def _list(c: Client, doc: int, field: str, **extra) -> int:
@@ -42,6 +44,27 @@ async def _list(c: Client, doc: int, field: str, **extra) -> int:
         "qDef": {"qFieldDefs": [field], "qSortCriterias": [{"qSortByLoadOrder": 1}]},
         "qInitialDataFetch": [{"qTop": 0, "qLeft": 0, "qWidth": 1, "qHeight": 50}], **extra}}
     return (await c.call("CreateSessionObject", doc, props))["qReturn"]["qHandle"]
+
+
+@asynccontextmanager
+async def _two_sessions(engine) -> AsyncIterator[tuple[Client, int, Client, int, int]]:
+    """Sessions a and b (identities of their own), each on a doc of SCRIPT, and b's list of Country:
+    (a, doc_a, b, doc_b, lb_b)."""
+    async with Client.open(engine.url("/app/engineData/identity/a")) as a, \
+            Client.open(engine.url("/app/engineData/identity/b")) as b:
+        doc_a = await _doc(a)
+        doc_b = await _doc(b)
+        yield a, doc_a, b, doc_b, await _list(b, doc_b, "Country")
+
+
+def _held_until(release: threading.Event, real: Callable[..., Any]) -> Callable[..., Any]:
+    """``real``, called once ``release`` is set (or after 10 s)."""
+
+    def held(*args, **kwargs):
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    return held
 
 
 async def _states(c: Client, handle: int) -> dict[str, str]:
@@ -302,27 +325,16 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
     """A Field method that needs a state's inference nobody computed (SelectPossible after a Select; a
     Select's search) propagates in a worker thread: while that propagation is held up, another session's
     requests are answered; then it answers, right."""
-    import threading
-
     from engine.app import selections as selections_module
 
     async def scenario():
-        async with Client.open(engine.url("/app/engineData/identity/a")) as a, \
-                Client.open(engine.url("/app/engineData/identity/b")) as b:
-            doc_a = await _doc(a)
-            doc_b = await _doc(b)
-            lb_b = await _list(b, doc_b, "Country")
+        async with _two_sessions(engine) as (a, doc_a, b, doc_b, lb_b):
             await _states(b, lb_b)
             country = (await a.call("GetField", doc_a, "Country"))["qReturn"]["qHandle"]
             product = (await a.call("GetField", doc_a, "Product"))["qReturn"]["qHandle"]
             lb_a = await _list(a, doc_a, "Product")
             release = threading.Event()
-            real = selections_module.infer
-
-            def held(*args, **kwargs):
-                release.wait(10)
-                return real(*args, **kwargs)
-
+            held = _held_until(release, selections_module.infer)
             if method == "SelectPossible":
                 await _states(a, lb_a)  # the state the Select searches in is computed: it does not wait
             monkeypatch.setattr(selections_module, "infer", held)
@@ -365,24 +377,14 @@ def test_a_field_method_computing_an_inference_holds_no_one_else_up(engine, monk
 def test_model_statistics_are_read_off_the_event_loop(engine, monkeypatch, method):
     """GetTablesAndKeys/GetFieldDescription read every row (0.2-0.5 s at 10M rows): while one is held in
     its worker, another session is answered."""
-    import threading
-
     from engine.calc import tables
 
     release = threading.Event()
     name = {"GetTablesAndKeys": "tables_and_keys", "GetFieldDescription": "field_description"}[method]
-    real = getattr(tables, name)
-
-    def held(*args, **kwargs):
-        release.wait(10)
-        return real(*args, **kwargs)
+    held = _held_until(release, getattr(tables, name))
 
     async def scenario():
-        async with Client.open(engine.url("/app/engineData/identity/a")) as a, \
-                Client.open(engine.url("/app/engineData/identity/b")) as b:
-            doc_a = await _doc(a)
-            doc_b = await _doc(b)
-            lb_b = await _list(b, doc_b, "Country")
+        async with _two_sessions(engine) as (a, doc_a, b, doc_b, lb_b):
             monkeypatch.setattr(tables, name, held)
             args = [{}, {}, 0, False, False] if method == "GetTablesAndKeys" else ["Product"]
             pending = asyncio.ensure_future(a.call(method, doc_a, *args))

@@ -343,9 +343,14 @@ class DocSession:
         """The propagation of ``state``: shared by every session that sees the same model (reduction) in
         the same selections (see ``engine.app.calccache``)."""
         name = state or "$"
+        return self._shared_inference(self.selections.state(name), lambda: self.selections.inference(name))
+
+    def _shared_inference(self, selection: SelectionState, compute: Callable[[], Inference]) -> Inference:
+        """``compute()``, the propagation of ``selection``, through the shared cache (by model, selections
+        and reduction)."""
         model = self.model
-        key = ("inference", id(model), self.selections.state(name).key(), id(self.reduction_base()))
-        return CALC_CACHE.get_or_compute(key, model, lambda: self.selections.inference(name))
+        key = ("inference", id(model), selection.key(), id(self.reduction_base()))
+        return CALC_CACHE.get_or_compute(key, model, compute)
 
     def existing(self, field: str) -> np.ndarray | None:
         """Bool mask of the field's symbols that exist for this session (None: no such field), as
@@ -479,8 +484,7 @@ class DocSession:
         if selection is None:  # a state added since the mode began
             return self.inference(name)
         model, base = self.model, self.reduction_base()
-        key = ("inference", id(model), selection.key(), id(base))
-        return CALC_CACHE.get_or_compute(key, model, lambda: infer(model, selection, base))
+        return self._shared_inference(selection, lambda: infer(model, selection, base))
 
     def _shared(
         self,

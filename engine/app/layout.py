@@ -28,6 +28,7 @@ from engine.app.library import (
 from engine.app.objects import DEF_KEYS, MAX_EXTENDS, Entity, EntityView
 from engine.app.patches import apply_patches, resolve
 from engine.app.selections import symbol_of_each
+from engine.calc.listobject import zero_state_counts
 from engine.errors import CALC_CONDITION_UNMET, QixError
 from engine.jsonmembers import dict_member, list_member
 from engine.model.semantic import SEMANTIC_TAG
@@ -35,18 +36,6 @@ from engine.model.semantic import SEMANTIC_TAG
 if TYPE_CHECKING:
     from engine.app.app import DocSession
     from engine.rpc.structs import HyperCubeDef, ListObjectDef
-
-_STATE_COUNTS = (
-    "qLocked",
-    "qSelected",
-    "qOption",
-    "qDeselected",
-    "qAlternative",
-    "qExcluded",
-    "qSelectedExcluded",
-    "qLockedExcluded",
-)
-
 
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
@@ -439,7 +428,7 @@ def _dimension_info(dim: dict[str, Any]) -> dict[str, Any]:
         "qSortIndicator": "N",
         "qGroupFallbackTitles": defs[:1] if defs else [],
         "qGroupPos": 0,
-        "qStateCounts": dict.fromkeys(_STATE_COUNTS, 0),
+        "qStateCounts": zero_state_counts(),
         "qTags": [],
         "qDimensionType": "D",
         "qGrouping": inner.get("qGrouping", "N") or "N",

@@ -25,7 +25,14 @@ from engine.calc.sorting import (
 from engine.errors import INVALID_PARAMETERS, QixError
 from engine.expr import Duals, ExprSyntaxError, Locale
 from engine.model.datamodel import DataModel
-from engine.model.selection import ALTERNATIVE, EXCLUDED, STATE_LETTERS, Inference, SelectionState
+from engine.model.selection import (
+    ALTERNATIVE,
+    EXCLUDED,
+    STATE_COUNT_KEYS,
+    STATE_LETTERS,
+    Inference,
+    SelectionState,
+)
 
 if TYPE_CHECKING:
     from engine.rpc.structs import ListObjectDef, NxPage, SortCriteria
@@ -79,11 +86,6 @@ def field_frequency(model: DataModel, inf: Inference, field_name: str) -> np.nda
             codes = codes.take(inf.row_index(t))
         out += np.bincount(codes[codes >= 0], minlength=n)[:n]
     return out
-
-
-#: the state counts of NxDimensionInfo, in the engine's order
-STATE_COUNT_KEYS = ("qLocked", "qSelected", "qOption", "qDeselected", "qAlternative", "qExcluded",
-                    "qSelectedExcluded", "qLockedExcluded")
 
 
 def zero_state_counts() -> dict[str, int]:

@@ -30,7 +30,8 @@ from engine.model.loose import loose_view
 # State codes of ``Inference.states``; ``STATE_LETTERS[code]`` is the engine's StateEnumType letter.
 LOCKED, SELECTED, OPTION, DESELECTED, ALTERNATIVE, EXCLUDED, EXCL_SELECTED, EXCL_LOCKED = range(8)
 STATE_LETTERS: tuple[str, ...] = ("L", "S", "O", "D", "A", "X", "XS", "XL")
-_COUNT_KEYS: tuple[str, ...] = (
+#: the state counts of NxDimensionInfo (``qStateCounts``), in ``STATE_LETTERS``' order
+STATE_COUNT_KEYS: tuple[str, ...] = (
     "qLocked",
     "qSelected",
     "qOption",
@@ -924,4 +925,4 @@ class Inference:
         st = self.states(field_name)
         ex = self.exists(field_name)
         counts = np.bincount(st if ex.all() else st.take(np.flatnonzero(ex)), minlength=8)
-        return {k: int(c) for k, c in zip(_COUNT_KEYS, counts, strict=True)}
+        return {k: int(c) for k, c in zip(STATE_COUNT_KEYS, counts, strict=True)}

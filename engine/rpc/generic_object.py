@@ -7,7 +7,6 @@ calculation layer's module; this one covers the object as a property tree.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable
 from typing import Any
 
 from engine.app import library
@@ -16,7 +15,7 @@ from engine.app.layout import effective_properties, object_layout
 from engine.app.objects import Entity, EntityView
 from engine.jsonmembers import dict_member
 from engine.rpc import entities
-from engine.rpc.dispatch import Call, rpc
+from engine.rpc.dispatch import Answer, Call, rpc
 from engine.rpc.structs import ObjectProperties, Patches, PropertyTree
 
 OBJECT = "GenericObject"
@@ -28,7 +27,7 @@ def _view(call: Call) -> EntityView:
 
 
 @rpc(OBJECT, "GetLayout", read=True)
-def get_layout(call: Call) -> dict[str, object] | Awaitable[dict[str, object]]:
+def get_layout(call: Call) -> Answer:
     """Answered at once from the view's last layout while its version holds, or on the event loop when
     every result it needs is in the shared calculation cache (another user in the same state computed
     it); otherwise computed in a worker thread (hypercubes over large models take a while; an AbortRequest

@@ -74,9 +74,7 @@ def _in_thread(work: Callable[[], list[dict[str, object]]]) -> Awaitable[dict[st
 
 
 @rpc(OBJECT, "GetHyperCubeData", read=True, qPath="", qPages=[])
-def get_hypercube_data(
-    call: Call, qPath: str, qPages: Pages
-) -> dict[str, object] | Awaitable[dict[str, object]]:
+def get_hypercube_data(call: Call, qPath: str, qPages: Pages) -> Answer:
     """Small pages of a cube in the shared cache are answered on the event loop; the rest in a thread."""
 
     def work() -> list[dict[str, object]]:
@@ -87,39 +85,39 @@ def get_hypercube_data(
 
 
 @rpc(OBJECT, "GetListObjectData", read=True, qPath="", qPages=[])
-async def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
+def get_list_object_data(call: Call, qPath: str, qPages: Pages) -> Answer:
     def work() -> list[dict[str, object]]:
         return _list(call, qPath)[1].data_pages(qPages)
 
-    return await _in_thread(work)
+    return _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubePivotData", read=True, qPath="", qPages=[])
-async def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> dict[str, object]:
+def get_hypercube_pivot_data(call: Call, qPath: str, qPages: Pages) -> Answer:
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].pivot_data_pages(qPages)
 
-    return await _in_thread(work)
+    return _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubeReducedData", read=True, qPath="", qPages=[], qZoomFactor=-1, qReductionMode="N")
-async def get_hypercube_reduced_data(
+def get_hypercube_reduced_data(
     call: Call, qPath: str, qPages: Pages, qZoomFactor: int, qReductionMode: str
-) -> dict[str, object]:
+) -> Answer:
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].reduced_data_pages(qPages, qZoomFactor, qReductionMode)
 
-    return await _in_thread(work)
+    return _in_thread(work)
 
 
 @rpc(OBJECT, "GetHyperCubeStackData", read=True, qPath="", qPages=[], qMaxNbrCells=10000)
-async def get_hypercube_stack_data(
+def get_hypercube_stack_data(
     call: Call, qPath: str, qPages: Pages, qMaxNbrCells: int
-) -> dict[str, object]:
+) -> Answer:
     def work() -> list[dict[str, object]]:
         return _cube(call, qPath)[1].stack_data_pages(qPages, qMaxNbrCells)
 
-    return await _in_thread(work)
+    return _in_thread(work)
 
 
 @rpc(OBJECT, "SelectPivotCells", qPath="", qSelections=[], qSoftLock=False, qDeselectOnlyOneSelected=False)

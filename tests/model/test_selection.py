@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.model import selection
+from engine.model.datamodel import DataModel
 from engine.model.selection import EMPTY_STATE, Reduction, SelectionState, infer
 from tests.modelutil import make_model, states_by_text, sym
 
@@ -256,6 +257,15 @@ def naive_rows(tables: dict[str, dict[str, list]], selections: dict[str, set]) -
     return {t: branch_rows(t, None) for t in tables}
 
 
+def _selecting(model: DataModel, selections: dict[str, set[int]]) -> SelectionState:
+    """EMPTY_STATE with, in each field of ``selections``, the symbols whose number is in its set selected."""
+    state = EMPTY_STATE
+    for f, vals in selections.items():
+        syms = model.fields[f].symbols
+        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
+    return state
+
+
 @st.composite
 def models_and_selections(draw):
     ntables = draw(st.integers(2, 4))
@@ -283,10 +293,7 @@ def models_and_selections(draw):
 def test_inference_matches_naive_reference(case):
     tables, selections = case
     model = make_model(tables)
-    state = EMPTY_STATE
-    for f, vals in selections.items():
-        syms = model.fields[f].symbols
-        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
+    state = _selecting(model, selections)
     # the reference sees values that exist as symbols only (a selection of absent values selects nothing)
     eff = {
         f: {int(x) for x in model.fields[f].symbols.num if int(x) in vals} for f, vals in selections.items()
@@ -330,11 +337,9 @@ def test_base_reduction_equals_deleted_rows(case, data):
         for t in tables
     }
     reduced = {t: {f: [vals[r] for r in kept[t]] for f, vals in cols.items()} for t, cols in tables.items()}
-    state = EMPTY_STATE
+    state = _selecting(model, selections)
     eff = {}
     for f, vals in selections.items():
-        syms = model.fields[f].symbols
-        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
         present = {v for t in reduced if f in reduced[t] for v in reduced[t][f]}
         if vals & present:
             eff[f] = vals & present
@@ -365,10 +370,7 @@ def test_sparse_row_propagation_matches_masks(case, data):
     same rows, possible symbols and states as full-length masks, with and without a reduction."""
     tables, selections = case
     model = make_model(tables)
-    state = EMPTY_STATE
-    for f, vals in selections.items():
-        syms = model.fields[f].symbols
-        state = state.with_selection(f, [i for i, x in enumerate(syms.num) if int(x) in vals])
+    state = _selecting(model, selections)
     base = None
     if data.draw(st.booleans()):
         f0 = data.draw(st.sampled_from(list(model.fields)))
