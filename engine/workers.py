@@ -38,6 +38,21 @@ def executor(workers: int, name: str) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name, initializer=lower_priority)
 
 
+_shared: dict[str, ThreadPoolExecutor] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(name: str, workers: int) -> ThreadPoolExecutor:
+    """The process's one pool called ``name`` (created with ``workers`` threads on first use)."""
+    pool = _shared.get(name)
+    if pool is None:
+        with _shared_lock:
+            pool = _shared.get(name)
+            if pool is None:
+                pool = _shared[name] = executor(workers, name)
+    return pool
+
+
 def default_workers() -> int:
     """As many threads as asyncio's default executor would have."""
     return min(32, (os.cpu_count() or 1) + 4)

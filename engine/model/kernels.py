@@ -13,7 +13,6 @@ Tasks submitted here never wait on other tasks, so callers on any thread (includ
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -24,23 +23,14 @@ from engine import workers
 
 #: arrays shorter than this are handled by one plain numpy call
 PARALLEL_MIN = 1 << 20
-#: elements per chunk (indexes converted to intp stay in cache)
 _T = TypeVar("_T")
-
+#: elements per chunk (indexes converted to intp stay in cache)
 CHUNK = 1 << 17
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = workers.executor(WORKERS, "qix-kernel")
-    return _pool
+    return workers.shared("qix-kernel", WORKERS)
 
 
 def split(n: int, parts: int = WORKERS) -> list[tuple[int, int]]:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -369,8 +367,6 @@ def python_column(
 
 #: threads that encode a batch's columns and add them to their fields (numpy and Arrow let go of the GIL)
 WORKERS = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -380,7 +376,6 @@ def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[fn(x) for x in items]`` on the column workers (in order; the first exception is raised). After
     each item the heap's free pages go back to the system (``engine.memory.release``): a batch's
     temporaries would otherwise stay resident between the codes kept of it."""
-    global _pool
 
     def run(x: T) -> R:
         try:
@@ -390,11 +385,7 @@ def map_columns(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
 
     if len(items) < 2 or WORKERS < 2:
         return [run(x) for x in items]
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = workers.executor(WORKERS, "qix-columns")
-    return list(_pool.map(run, items))
+    return list(workers.shared("qix-columns", WORKERS).map(run, items))
 
 
 class TableBuilder:
