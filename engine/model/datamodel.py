@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.model.symbols import CODE_DTYPE, SymbolTable, merge, remap, smallest_int_dtype
+from engine.model.symbols import CODE_DTYPE, SymbolTable, code_dtype, merge, remap, smallest_int_dtype
 
 
 class CodeColumns(MutableMapping[str, np.ndarray]):
@@ -211,12 +211,11 @@ class DataModel:
             for fname, (_syms, codes) in t.columns.items():
                 mapping = maps.get((ti, fname))
                 # codes stay as narrow as a builder made them (never widened to int32 and narrowed again)
-                narrow = smallest_int_dtype(-1, max(len(fields[fname].symbols) - 1, 0))
                 cols.put(
                     fname,
                     np.ascontiguousarray(codes)
                     if mapping is None
-                    else remap(codes, mapping, narrow or CODE_DTYPE),
+                    else remap(codes, mapping, code_dtype(len(fields[fname].symbols))),
                     np.dtype(CODE_DTYPE),
                 )
             out.append(Table(t.name, cols, t.nrows, comment=t.comment, is_synthetic=t.is_synthetic))

@@ -20,13 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from engine.model.sortedindex import SortedIndex
-from engine.model.symbols import CODE_DTYPE, SymbolTable, TextPart, rendering, smallest_int_dtype
+from engine.model.symbols import SymbolTable, TextPart, code_dtype, rendering, smallest_int_dtype
 from engine.model.texthash import text_hashes
-
-
-def code_dtype(nsymbols: int) -> np.dtype:
-    """The narrowest signed type holding codes ``-1 .. nsymbols - 1``."""
-    return smallest_int_dtype(-1, max(nsymbols - 1, 0)) or np.dtype(CODE_DTYPE)
 
 
 class FieldBuilder:

@@ -51,6 +51,11 @@ def smallest_int_dtype(lo: int, hi: int) -> np.dtype | None:
     return None
 
 
+def code_dtype(nsymbols: int) -> np.dtype:
+    """The narrowest signed type holding codes ``-1 .. nsymbols - 1`` (a field's code column)."""
+    return smallest_int_dtype(-1, max(nsymbols - 1, 0)) or np.dtype(CODE_DTYPE)
+
+
 def render_fixed(num: np.ndarray, decimals: int) -> pa.Array:
     """Texts of ``num`` with exactly ``decimals`` decimals, ``.`` as separator and a leading ``-`` for
     negatives (no thousands separator): the one rendering compact symbol tables store instead of texts.
